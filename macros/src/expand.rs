@@ -1,0 +1,613 @@
+//! Writes the generated code: a unit struct named after the workflow fn, its
+//! `cairn::Workflow` impl, and inside `drive` the state machine:
+//!
+//! ```text
+//! async fn research(ctx: &mut Context, __start: Start<String>) -> Result<Report, Error> {
+//!     enum ResearchState<T_papers> {          // one variant per state, fields = live variables
+//!         Start { topic: String },
+//!         FetchPapers { papers: T_papers },
+//!     }
+//!     let mut __state = match __start { New(input) => Start { .. }, Resume(bytes) => decode };
+//!     '__cairn: loop {
+//!         match __state {
+//!             ResearchState::Start { topic } => {
+//!                 let papers = ctx.step("fetch_papers", fetch_papers(topic)).await?;
+//!                 __state = ResearchState::FetchPapers { papers };
+//!                 ctx.__checkpoint(&__state).await;   // committed before anything else runs
+//!                 continue '__cairn;
+//!             }
+//!             ResearchState::FetchPapers { papers } => { .. return Ok(report); }
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! The enum is generic, one type parameter per variable whose type the user did not write, and
+//! every state is built by assigning to `__state` inside the one fn body: rustc infers every
+//! parameter from those assignments, so users write no more annotations than plain Rust needs.
+//! Arms come in source order so that a variable's type is known before code that uses it.
+
+use std::collections::{BTreeSet, HashSet};
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::visit_mut::VisitMut;
+use syn::{Expr, ItemFn};
+
+use crate::attr::{self, Attrs};
+use crate::ctxt::Ctxt;
+use crate::ir::*;
+use crate::scope::{JUMP_PLACEHOLDER, VarId};
+use crate::signature::{self, Signature};
+use crate::{liveness, lower, names, normalize};
+
+/// The whole expansion of `#[workflow(args)] item`.
+pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item: ItemFn = match syn::parse2(item) {
+        Ok(item) => item,
+        Err(error) => {
+            return syn::Error::new(
+                error.span(),
+                "#[workflow] goes on an `async fn`: `async fn name(ctx: &mut Context, input: I) -> Result<T, E>`",
+            )
+            .to_compile_error();
+        }
+    };
+    let cx = Ctxt::default();
+    let attrs = attr::parse(&cx, args);
+    let expanded = signature::parse(&cx, &item).and_then(|sig| {
+        let body = normalize::normalize(&cx, &sig.ctx, (*item.block).clone());
+        let mut body = lower::lower(&cx, &sig, body);
+        if cx.is_ok() {
+            liveness::compute(&cx, &mut body);
+        }
+        cx.is_ok().then(|| generate(&attrs, &sig, &body))
+    });
+    match cx.into_compile_errors() {
+        None => expanded.unwrap_or_default(),
+        Some(errors) => fallback(&item, errors),
+    }
+}
+
+/// On error: the errors, and the unit struct, so that uses of the workflow elsewhere do not
+/// add "cannot find value" noise to the real problem.
+fn fallback(item: &ItemFn, errors: TokenStream) -> TokenStream {
+    let vis = &item.vis;
+    let ident = &item.sig.ident;
+    quote! {
+        #errors
+        #[allow(non_camel_case_types)]
+        #vis struct #ident;
+    }
+}
+
+fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
+    let vis = &sig.vis;
+    let ident = &sig.ident;
+    let docs = sig.attrs.iter().filter(|a| a.path().is_ident("doc"));
+    let other_attrs = sig.attrs.iter().filter(|a| !a.path().is_ident("doc"));
+    let name = attrs
+        .name
+        .as_ref()
+        .map(syn::LitStr::value)
+        .unwrap_or_else(|| ident.to_string());
+    let input_ty = input_type(sig);
+    let output_ty = &sig.output;
+    let ctx = &sig.ctx;
+    let ctx_ty = &sig.ctx_ty;
+    let start = Ident::new("__start", Span::mixed_site());
+    let driver_ctx = Ident::new("__ctx", Span::mixed_site());
+
+    let machine = Machine::new(sig, body);
+    let fingerprint = machine.fingerprint(&name, attrs.version.unwrap_or(0));
+    let items = &body.items;
+    let state_enum = machine.state_enum();
+    let state_info = machine.state_info();
+    let initial = machine.initial_state(&start);
+    let arms = machine.arms();
+    let state = machine.state_var();
+    let doc = format!(
+        " The durable workflow `{name}`: register it with `Runtime::builder().register({ident})` and start runs with `client.start({ident}, input)`."
+    );
+
+    quote! {
+        #(#docs)*
+        #[doc = ""]
+        #[doc = #doc]
+        #[allow(non_camel_case_types)]
+        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
+        #vis struct #ident;
+
+        impl ::cairn::Workflow for #ident {
+            type Input = #input_ty;
+            type Output = <#output_ty as ::cairn::__private::WorkflowResult>::Output;
+            const NAME: &'static str = #name;
+            const FINGERPRINT: u64 = #fingerprint;
+
+            fn drive<'cairn>(
+                #driver_ctx: &'cairn mut ::cairn::Context,
+                #start: ::cairn::__private::Start<Self::Input>,
+            ) -> ::cairn::__private::BoxFuture<
+                'cairn,
+                ::core::result::Result<Self::Output, ::std::string::String>,
+            > {
+                #(#other_attrs)*
+                #[allow(unused_mut, clippy::all)]
+                async fn #ident(#ctx: #ctx_ty, #start: ::cairn::__private::Start<#input_ty>) -> #output_ty {
+                    #(#items)*
+                    #state_enum
+                    #state_info
+                    let mut #state = #initial;
+                    '__cairn: loop {
+                        match #state {
+                            #(#arms)*
+                        }
+                    }
+                }
+                ::std::boxed::Box::pin(async move {
+                    ::cairn::__private::WorkflowResult::into_outcome(#ident(#driver_ctx, #start).await)
+                })
+            }
+        }
+    }
+}
+
+fn input_type(sig: &Signature) -> TokenStream {
+    match sig.inputs.as_slice() {
+        [] => quote!(()),
+        [(_, ty)] => quote!(#ty),
+        inputs => {
+            let tys = inputs.iter().map(|(_, ty)| ty);
+            quote!((#(#tys),*))
+        }
+    }
+}
+
+/// What the code generation needs, derived once from the lowered body.
+struct Machine<'a> {
+    sig: &'a Signature,
+    body: &'a Body,
+    enum_name: Ident,
+    /// States in arm order, without those no transition reaches.
+    states: Vec<StateId>,
+    /// The type parameter of each variable whose type is inferred.
+    type_params: Vec<Option<Ident>>,
+}
+
+impl<'a> Machine<'a> {
+    fn new(sig: &'a Signature, body: &'a Body) -> Self {
+        let reached: HashSet<StateId> = body.transitions.iter().map(|(s, _)| *s).collect();
+        let mut states: Vec<StateId> = (0..body.states.len())
+            .filter(|s| *s == 0 || reached.contains(s))
+            .collect();
+        states.sort_by_key(|&s| body.states[s].order);
+
+        let mut type_params = vec![None; body.vars.len()];
+        let mut taken = Vec::new();
+        for &state in &states {
+            for &var in &body.states[state].fields {
+                let var_info = &body.vars[var];
+                if var_info.ty.is_some() || type_params[var].is_some() {
+                    continue;
+                }
+                let base = format!("T_{}", var_info.ident.to_string().trim_start_matches('_'));
+                let mut name = base.clone();
+                let mut n = 1;
+                while taken.contains(&name) {
+                    n += 1;
+                    name = format!("{base}_{n}");
+                }
+                taken.push(name.clone());
+                type_params[var] = Some(format_ident!("{}", name));
+            }
+        }
+        let enum_name = format_ident!("{}State", names::pascal(&sig.ident.to_string()));
+        Machine {
+            sig,
+            body,
+            enum_name,
+            states,
+            type_params,
+        }
+    }
+
+    fn state_var(&self) -> Ident {
+        Ident::new("__state", Span::mixed_site())
+    }
+
+    fn generics(&self) -> TokenStream {
+        let params = self.type_params.iter().flatten();
+        let params: Vec<_> = params.collect();
+        if params.is_empty() {
+            quote!()
+        } else {
+            quote!(<#(#params),*>)
+        }
+    }
+
+    fn field_type(&self, var: VarId) -> TokenStream {
+        match (&self.body.vars[var].ty, &self.type_params[var]) {
+            (Some(ty), _) => quote!(#ty),
+            (None, Some(param)) => quote!(#param),
+            (None, None) => quote!(()),
+        }
+    }
+
+    fn state_enum(&self) -> TokenStream {
+        let enum_name = &self.enum_name;
+        let generics = self.generics();
+        let variants = self.states.iter().map(|&id| {
+            let state = &self.body.states[id];
+            let name = &state.name;
+            let doc = format!(" {}", state.doc);
+            let fields = state.fields.iter().map(|&var| {
+                let ident = &self.body.vars[var].ident;
+                let ty = self.field_type(var);
+                quote!(#ident: #ty)
+            });
+            quote! {
+                #[doc = #doc]
+                #name { #(#fields),* }
+            }
+        });
+        let doc = format!(
+            " The states of workflow `{}`: one after each `.await`, holding the variables live there, plus the transient states where paths meet. Only the states after an await are stored.",
+            self.sig.ident
+        );
+        quote! {
+            #[doc = #doc]
+            #[derive(::cairn::__private::serde::Serialize, ::cairn::__private::serde::Deserialize)]
+            #[serde(crate = "::cairn::__private::serde")]
+            #[allow(non_camel_case_types)]
+            enum #enum_name #generics {
+                #(#variants,)*
+            }
+        }
+    }
+
+    fn state_info(&self) -> TokenStream {
+        let enum_name = &self.enum_name;
+        let generics = self.generics();
+        let names = self.states.iter().map(|&id| {
+            let name = &self.body.states[id].name;
+            let text = name.to_string();
+            quote!(Self::#name { .. } => #text,)
+        });
+        let steps = self.states.iter().filter_map(|&id| {
+            let state = &self.body.states[id];
+            let name = &state.name;
+            let step = state.step.as_ref()?;
+            Some(quote!(Self::#name { .. } => ::core::option::Option::Some(#step),))
+        });
+        quote! {
+            impl #generics ::cairn::__private::StateInfo for #enum_name #generics {
+                fn state_name(&self) -> &'static str {
+                    match self {
+                        #(#names)*
+                    }
+                }
+                fn step_name(&self) -> ::core::option::Option<&'static str> {
+                    match self {
+                        #(#steps)*
+                        _ => ::core::option::Option::None,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The state to run from: the start state built from the input, or the stored state.
+    fn initial_state(&self, start: &Ident) -> TokenStream {
+        let enum_name = &self.enum_name;
+        let ctx = &self.sig.ctx;
+        let input = Ident::new("__input", Span::mixed_site());
+        let bytes = Ident::new("__bytes", Span::mixed_site());
+        let bind_input = match self.sig.inputs.as_slice() {
+            [] => quote!(let () = #input;),
+            [(pat, ty)] => quote!(let #pat: #ty = #input;),
+            inputs => {
+                let pats = inputs.iter().map(|(pat, _)| pat);
+                let tys = inputs.iter().map(|(_, ty)| ty);
+                quote!(let (#(#pats),*): (#(#tys),*) = #input;)
+            }
+        };
+        let start_state = &self.body.states[0];
+        let name = &start_state.name;
+        let fields = start_state
+            .fields
+            .iter()
+            .map(|&var| &self.body.vars[var].ident);
+        quote! {
+            match #start {
+                ::cairn::__private::Start::New(#input) => {
+                    #bind_input
+                    #enum_name::#name { #(#fields),* }
+                }
+                ::cairn::__private::Start::Resume(#bytes) => #ctx.__decode_state(&#bytes).await,
+            }
+        }
+    }
+
+    fn arms(&self) -> Vec<TokenStream> {
+        self.states
+            .iter()
+            .map(|&id| {
+                let state = &self.body.states[id];
+                let mut emitter = Emitter {
+                    machine: self,
+                    assigned: BTreeSet::new(),
+                };
+                let code = match state.entry {
+                    Entry::Block { block, index } => emitter.block_from(block, index),
+                    Entry::LoopHead(id) => emitter.loop_head(id),
+                };
+                let declarations = emitter.declarations(state);
+                let enum_name = &self.enum_name;
+                let name = &state.name;
+                let fields = state.fields.iter().map(|&var| {
+                    let var = &self.body.vars[var];
+                    let ident = &var.ident;
+                    if var.mutable {
+                        quote!(mut #ident)
+                    } else {
+                        quote!(#ident)
+                    }
+                });
+                quote! {
+                    #enum_name::#name { #(#fields),* } => {
+                        #declarations
+                        #code
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// `__state = NextState { live variables };` then commit (stored states) and go on.
+    fn transition(&self, target: StateId) -> TokenStream {
+        let state = &self.body.states[target];
+        let enum_name = &self.enum_name;
+        let name = &state.name;
+        let fields = state.fields.iter().map(|&var| &self.body.vars[var].ident);
+        let state_var = self.state_var();
+        let ctx = &self.sig.ctx;
+        let commit = state
+            .is_stored()
+            .then(|| quote!(#ctx.__checkpoint(&#state_var).await;));
+        quote! {
+            #state_var = #enum_name::#name { #(#fields),* };
+            #commit
+            continue '__cairn;
+        }
+    }
+
+    /// `fingerprint` of the state layout: a change to the states, their fields or the types
+    /// written for them makes stored runs incompatible, which the runtime reports by name.
+    fn fingerprint(&self, name: &str, version: u32) -> u64 {
+        let mut layout = format!("cairn-layout-1;{name};{version};");
+        for &id in &self.states {
+            let state = &self.body.states[id];
+            layout.push_str(&format!("{}{{", state.name));
+            for &var in &state.fields {
+                let ty = match &self.body.vars[var].ty {
+                    Some(ty) => quote!(#ty).to_string(),
+                    None => "_".to_owned(),
+                };
+                layout.push_str(&format!("{}:{ty},", self.body.vars[var].ident));
+            }
+            layout.push('}');
+        }
+        fnv1a(layout.as_bytes())
+    }
+}
+
+/// Writes the code of one arm.
+struct Emitter<'m, 'a> {
+    machine: &'m Machine<'a>,
+    /// Variables assigned with `=` in the code written so far.
+    assigned: BTreeSet<VarId>,
+}
+
+impl Emitter<'_, '_> {
+    fn body(&self) -> &Body {
+        self.machine.body
+    }
+
+    /// Statements `index..` of `block` and what follows its end.
+    fn block_from(&mut self, block_id: BlockId, index: usize) -> TokenStream {
+        let body = self.machine.body;
+        let block = &body.blocks[block_id];
+        let mut out = TokenStream::new();
+        for stmt in &block.stmts[index..] {
+            match stmt {
+                Stmt::Plain { stmt, assigns } => {
+                    self.assigned.extend(assigns.iter().copied());
+                    let mut stmt = stmt.clone();
+                    self.replace_jumps().visit_stmt_mut(&mut stmt);
+                    out.extend(quote!(#stmt));
+                }
+                Stmt::Await { stmt, state } => {
+                    out.extend(quote!(#stmt));
+                    out.extend(self.machine.transition(*state));
+                    return out;
+                }
+                Stmt::Construct(construct) => {
+                    out.extend(self.construct(construct));
+                    return out;
+                }
+            }
+        }
+        match &block.tail {
+            Some(Tail::Construct(construct)) => out.extend(self.construct(construct)),
+            Some(Tail::Plain(expr)) => {
+                let mut expr = (**expr).clone();
+                self.replace_jumps().visit_expr_mut(&mut expr);
+                if block.end_reachable {
+                    out.extend(self.deliver(&block.cont, Some(quote!(#expr))));
+                } else {
+                    out.extend(quote!(#expr;));
+                }
+            }
+            None if block.end_reachable => out.extend(self.deliver(&block.cont, None)),
+            None => {}
+        }
+        out
+    }
+
+    fn construct(&mut self, construct: &Construct) -> TokenStream {
+        match construct {
+            Construct::If {
+                cond,
+                then,
+                els,
+                cont,
+            } => {
+                let mut cond = (**cond).clone();
+                self.replace_jumps().visit_expr_mut(&mut cond);
+                let then = self.block_from(*then, 0);
+                let els = match els {
+                    Ok(els) => self.block_from(*els, 0),
+                    Err(_) => self.deliver(cont, None),
+                };
+                quote!(if #cond { #then } else { #els })
+            }
+            Construct::Match { expr, arms } => {
+                let arms: Vec<_> = arms
+                    .iter()
+                    .map(|(arm, block)| {
+                        let attrs = &arm.attrs;
+                        let pat = &arm.pat;
+                        let guard = arm.guard.as_ref().map(|(if_token, guard)| quote!(#if_token #guard));
+                        let code = self.block_from(*block, 0);
+                        quote!(#(#attrs)* #pat #guard => { #code })
+                    })
+                    .collect();
+                quote!(match #expr { #(#arms)* })
+            }
+            Construct::Block(block) => {
+                let code = self.block_from(*block, 0);
+                quote!({ #code })
+            }
+            Construct::Loop(id) => {
+                let loop_ = &self.body().loops[*id];
+                let enter = self.machine.transition(loop_.head);
+                match &loop_.kind {
+                    LoopKind::For { iter, expr, .. } => {
+                        let iter = &self.body().vars[*iter].ident;
+                        quote! {
+                            let mut #iter = ::cairn::__private::IntoDurableIter::into_durable_iter(#expr);
+                            #enter
+                        }
+                    }
+                    _ => enter,
+                }
+            }
+        }
+    }
+
+    /// The code at the head of a loop: test, then the body or the exit.
+    fn loop_head(&mut self, id: LoopId) -> TokenStream {
+        let body = self.machine.body;
+        let loop_ = &body.loops[id];
+        let code = self.block_from(loop_.body, 0);
+        match &loop_.kind {
+            LoopKind::Loop => code,
+            LoopKind::While(cond) => {
+                let exit = self.deliver(&loop_.cont, None);
+                quote!(if #cond { #code } else { #exit })
+            }
+            LoopKind::For { pat, iter, .. } => {
+                let exit = self.deliver(&loop_.cont, None);
+                let iter = &body.vars[*iter].ident;
+                quote! {
+                    match ::cairn::__private::DurableIter::next(&mut #iter) {
+                        ::core::option::Option::Some(#pat) => { #code }
+                        ::core::option::Option::None => { #exit }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands `value` (or `()`) to `cont.out`, then goes to `cont.next`.
+    fn deliver(&self, cont: &Cont, value: Option<TokenStream>) -> TokenStream {
+        let unit = || quote!(());
+        let hand_over = match (&cont.out, value) {
+            (Out::Discard, None) => quote!(),
+            (Out::Discard, Some(value)) => quote!(#value;),
+            (Out::Bind { pat, .. }, value) => {
+                let value = value.unwrap_or_else(unit);
+                quote!(let #pat = #value;)
+            }
+            (Out::Return, value) => {
+                let value = value.unwrap_or_else(unit);
+                quote!(return #value;)
+            }
+        };
+        let next = cont.next.map(|next| self.machine.transition(next));
+        quote!(#hand_over #next)
+    }
+
+    /// Replaces `__cairn_jump!(N)` placeholders with the transition of jump N.
+    fn replace_jumps(&self) -> JumpReplacer<'_, '_, '_> {
+        JumpReplacer { emitter: self }
+    }
+
+    /// `let x;` for variables declared before the state that its code assigns without
+    /// reading first: they are not live, so the state does not hold them.
+    fn declarations(&self, state: &State) -> TokenStream {
+        let visible = state.scopes.visible();
+        let decls = visible
+            .into_iter()
+            .filter(|var| self.assigned.contains(var) && !state.fields.contains(var))
+            .map(|var| {
+                let var = &self.body().vars[var];
+                let ident = &var.ident;
+                let mutability = var.mutable.then(|| quote!(mut));
+                match &var.ty {
+                    Some(ty) => quote!(let #mutability #ident: #ty;),
+                    None => quote!(let #mutability #ident;),
+                }
+            });
+        quote!(#(#decls)*)
+    }
+}
+
+struct JumpReplacer<'e, 'm, 'a> {
+    emitter: &'e Emitter<'m, 'a>,
+}
+
+impl VisitMut for JumpReplacer<'_, '_, '_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if let Expr::Macro(mac) = expr
+            && mac.mac.path.is_ident(JUMP_PLACEHOLDER)
+            && let Ok(id) = mac.mac.parse_body::<syn::LitInt>()
+            && let Ok(id) = id.base10_parse::<usize>()
+        {
+            let body = self.emitter.body();
+            let jump = &body.jumps[id];
+            let loop_ = &body.loops[jump.target];
+            let span = jump.site.span;
+            let code = if jump.is_break {
+                let value = jump.value.as_ref().map(|v| quote!(#v));
+                self.emitter.deliver(&loop_.cont, value)
+            } else {
+                self.emitter.machine.transition(loop_.head)
+            };
+            *expr = Expr::Verbatim(quote_spanned!(span=> { #code }));
+            return;
+        }
+        syn::visit_mut::visit_expr_mut(self, expr);
+    }
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// FNV-1a: small, stable across Rust versions and platforms (unlike `DefaultHasher`).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}

@@ -1,0 +1,461 @@
+//! Rewrites a workflow body so that lowering only meets awaits in a few simple places.
+//!
+//! After this pass every `.await` of the workflow is one of
+//! - `let PAT = FUTURE.await;` or `let PAT = FUTURE.await?;`
+//! - `FUTURE.await;` or `FUTURE.await?;`, also as a block's tail,
+//!
+//! with an await-free `FUTURE`, or sits inside the blocks of an `if`, `match`, `loop`, `while`,
+//! `for` or plain block that is itself a statement, a `let` initializer or a block's tail.
+//! Awaits anywhere else in an expression are hoisted into a `let` of their own just before the
+//! statement:
+//!
+//! ```text
+//! let x = f(ctx.task(g, a).await?);     =>   let __g = ctx.step("g", g(a)).await?;
+//!                                            let x = f(__g);
+//! ```
+//!
+//! It also rewrites `ctx.task(f, a, b)` into `ctx.step("f", f(a, b))`, which gives each step the
+//! stable name written at the call site, and turns `a && b.await` into an `if`, so that the
+//! await still runs only when `a` holds.
+//!
+//! Hoisting evaluates the await before the parts of the same expression that precede it; a
+//! workflow that depends on that order should bind those parts with `let` first.
+//!
+//! The pass does not descend into closures, async blocks or nested items: their awaits are
+//! theirs, not the workflow's.
+
+use proc_macro2::{Ident, Span, TokenStream, TokenTree};
+use quote::format_ident;
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
+use syn::{
+    Block, Expr, ExprAwait, ExprBinary, ExprIf, ExprMatch, Local, LocalInit, Pat, Stmt, parse_quote,
+    parse_quote_spanned,
+};
+
+use crate::ctxt::Ctxt;
+
+/// Normalizes `body`; problems it cannot rewrite are recorded in `cx`.
+pub fn normalize(cx: &Ctxt, ctx: &Ident, mut body: Block) -> Block {
+    TaskCalls { ctx }.visit_block_mut(&mut body);
+    Unsupported { cx }.visit_block(&body);
+    let mut normalizer = Normalizer { cx, temps: Vec::new() };
+    normalizer.block(body)
+}
+
+/// Whether `expr` holds an await of the workflow (not one inside a closure or async block).
+pub fn has_await<T: AwaitScan>(node: &T) -> bool {
+    let mut finder = AwaitFinder(false);
+    node.scan(&mut finder);
+    finder.0
+}
+
+/// Syntax trees [`has_await`] can look into.
+pub trait AwaitScan {
+    #[doc(hidden)]
+    fn scan(&self, finder: &mut AwaitFinder);
+}
+
+impl AwaitScan for Expr {
+    fn scan(&self, finder: &mut AwaitFinder) {
+        finder.visit_expr(self);
+    }
+}
+
+impl AwaitScan for Block {
+    fn scan(&self, finder: &mut AwaitFinder) {
+        finder.visit_block(self);
+    }
+}
+
+impl AwaitScan for Stmt {
+    fn scan(&self, finder: &mut AwaitFinder) {
+        finder.visit_stmt(self);
+    }
+}
+
+#[doc(hidden)]
+pub struct AwaitFinder(bool);
+
+impl<'ast> Visit<'ast> for AwaitFinder {
+    fn visit_expr_await(&mut self, _: &'ast ExprAwait) {
+        self.0 = true;
+    }
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+}
+
+/// Whether a macro's tokens contain `.await`: such an await cannot be lowered.
+pub fn macro_has_await(tokens: &TokenStream) -> bool {
+    let mut previous_dot = false;
+    for token in tokens.clone() {
+        match &token {
+            TokenTree::Ident(ident) if previous_dot && ident == "await" => return true,
+            TokenTree::Group(group) if macro_has_await(&group.stream()) => return true,
+            _ => {}
+        }
+        previous_dot = matches!(&token, TokenTree::Punct(p) if p.as_char() == '.');
+    }
+    false
+}
+
+/// `ctx.task(f, a, b)` becomes `ctx.step("f", f(a, b))`.
+struct TaskCalls<'a> {
+    ctx: &'a Ident,
+}
+
+impl VisitMut for TaskCalls<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        syn::visit_mut::visit_expr_mut(self, expr);
+        let Expr::MethodCall(call) = expr else { return };
+        let is_ctx = matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident(self.ctx));
+        if !is_ctx || call.method != "task" || call.args.is_empty() {
+            return;
+        }
+        let Some(Expr::Path(function)) = call.args.first() else { return };
+        let Some(last) = function.path.segments.last() else { return };
+        let name = syn::LitStr::new(&last.ident.to_string(), last.ident.span());
+        let args = call.args.iter().skip(1);
+        let receiver = &call.receiver;
+        let step = Ident::new("step", call.method.span());
+        *expr = parse_quote_spanned! {call.span()=>
+            #receiver.#step(#name, #function(#(#args),*))
+        };
+    }
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// Reports awaits in places that cannot become states.
+struct Unsupported<'a> {
+    cx: &'a Ctxt,
+}
+
+impl<'ast> Visit<'ast> for Unsupported<'_> {
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        if macro_has_await(&mac.tokens) {
+            self.cx.error_spanned_by(
+                mac,
+                "`.await` inside a macro invocation cannot be made durable; bind the awaited value with `let` before the macro and pass the variable",
+            );
+        }
+    }
+    fn visit_arm(&mut self, arm: &'ast syn::Arm) {
+        if let Some((_, guard)) = &arm.guard
+            && has_await(&**guard)
+        {
+            self.cx.error_spanned_by(
+                guard,
+                "`.await` inside a match guard cannot be made durable; await the value before the `match` and test the variable",
+            );
+        }
+        syn::visit::visit_arm(self, arm);
+    }
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+}
+
+struct Normalizer<'a> {
+    cx: &'a Ctxt,
+    /// Names of the temporaries made so far, to keep them distinct.
+    temps: Vec<String>,
+}
+
+impl Normalizer<'_> {
+    fn block(&mut self, block: Block) -> Block {
+        let mut stmts = Vec::with_capacity(block.stmts.len());
+        for stmt in block.stmts {
+            self.stmt(stmt, &mut stmts);
+        }
+        Block {
+            brace_token: block.brace_token,
+            stmts,
+        }
+    }
+
+    fn stmt(&mut self, stmt: Stmt, out: &mut Vec<Stmt>) {
+        match stmt {
+            Stmt::Local(local) => self.local(local, out),
+            Stmt::Expr(expr, semi) if has_await(&expr) => {
+                let expr = self.top(expr, out);
+                out.push(Stmt::Expr(expr, semi));
+            }
+            other => out.push(other),
+        }
+    }
+
+    fn local(&mut self, mut local: Local, out: &mut Vec<Stmt>) {
+        let Some(init) = local.init.take() else {
+            out.push(Stmt::Local(local));
+            return;
+        };
+        if let Some((_, diverge)) = &init.diverge
+            && has_await(&**diverge)
+        {
+            self.cx.error_spanned_by(
+                diverge,
+                "`.await` in the `else` block of a `let ... else` cannot be made durable; use a `match` instead",
+            );
+        }
+        let has_else = init.diverge.is_some();
+        let mut expr = *init.expr;
+        if has_await(&expr) {
+            expr = if has_else {
+                // The else block is ordinary code; the await goes into a `let` of its own.
+                self.hoist(expr, out)
+            } else {
+                self.top(expr, out)
+            };
+        }
+        local.init = Some(LocalInit {
+            eq_token: init.eq_token,
+            expr: Box::new(expr),
+            diverge: init.diverge,
+        });
+        out.push(Stmt::Local(local));
+    }
+
+    /// Normalizes an expression that stands as a statement, a `let` initializer or a block's
+    /// tail: awaits and control-flow constructs may stay there.
+    fn top(&mut self, expr: Expr, out: &mut Vec<Stmt>) -> Expr {
+        if !has_await(&expr) {
+            return expr;
+        }
+        match expr {
+            Expr::Paren(paren) => self.top(*paren.expr, out),
+            Expr::Await(mut await_) => {
+                *await_.base = self.operand(*await_.base, out);
+                Expr::Await(await_)
+            }
+            Expr::Try(mut try_) if matches!(&*try_.expr, Expr::Await(_)) => {
+                *try_.expr = self.top(*try_.expr, out);
+                Expr::Try(try_)
+            }
+            Expr::If(if_) => Expr::If(self.if_(if_, out)),
+            Expr::Match(match_) => Expr::Match(self.match_(match_, out)),
+            Expr::Loop(mut loop_) => {
+                loop_.body = self.block(loop_.body);
+                Expr::Loop(loop_)
+            }
+            Expr::While(while_) if has_await(&*while_.cond) => {
+                // `while cond { body }` with an await in `cond` becomes
+                // `loop { if cond { body } else { break } }`, so the await is a statement again.
+                let syn::ExprWhile {
+                    attrs,
+                    label,
+                    cond,
+                    body,
+                    ..
+                } = while_;
+                let span = cond.span();
+                let loop_: syn::ExprLoop = parse_quote_spanned! {span=>
+                    #(#attrs)* #label loop { if #cond #body else { break } }
+                };
+                self.top(Expr::Loop(loop_), out)
+            }
+            Expr::While(mut while_) => {
+                while_.body = self.block(while_.body);
+                Expr::While(while_)
+            }
+            Expr::ForLoop(mut for_) => {
+                *for_.expr = self.operand(*for_.expr, out);
+                for_.body = self.block(for_.body);
+                Expr::ForLoop(for_)
+            }
+            Expr::Block(mut block) if block.label.is_none() => {
+                block.block = self.block(block.block);
+                Expr::Block(block)
+            }
+            Expr::Block(block) => {
+                self.cx.error_spanned_by(
+                    &block.label,
+                    "a labeled block with `.await` inside cannot be made durable; use a `loop` with `break` instead",
+                );
+                Expr::Block(block)
+            }
+            Expr::Unsafe(unsafe_) => {
+                self.cx.error_spanned_by(
+                    unsafe_.unsafe_token,
+                    "`.await` inside an `unsafe` block cannot be made durable; await outside it and keep the `unsafe` block around the code that needs it",
+                );
+                Expr::Unsafe(unsafe_)
+            }
+            other => self.operand(other, out),
+        }
+    }
+
+    fn if_(&mut self, mut if_: ExprIf, out: &mut Vec<Stmt>) -> ExprIf {
+        if has_await(&*if_.cond) {
+            if contains_let(&if_.cond) {
+                // Awaits in the scrutinee of an `if let` can be hoisted; anything after a `let`
+                // in a chain may use its bindings, so it has to stay.
+                if let Expr::Let(let_) = &mut *if_.cond {
+                    *let_.expr = self.operand(*let_.expr.clone(), out);
+                } else {
+                    self.cx.error_spanned_by(
+                        &if_.cond,
+                        "`.await` inside an `if let` chain cannot be made durable; await before the `if` and test the variable",
+                    );
+                }
+            } else {
+                *if_.cond = self.operand(*if_.cond, out);
+            }
+        }
+        if_.then_branch = self.block(if_.then_branch);
+        if let Some((else_token, else_branch)) = if_.else_branch.take() {
+            let else_branch = match *else_branch {
+                Expr::If(nested) => {
+                    // Awaits in an `else if` condition are hoisted into the else block, where
+                    // they run only when the first condition failed.
+                    let mut pre = Vec::new();
+                    let nested = self.if_(nested, &mut pre);
+                    if pre.is_empty() {
+                        Expr::If(nested)
+                    } else {
+                        pre.push(Stmt::Expr(Expr::If(nested), None));
+                        Expr::Block(syn::ExprBlock {
+                            attrs: Vec::new(),
+                            label: None,
+                            block: Block {
+                                brace_token: Default::default(),
+                                stmts: pre,
+                            },
+                        })
+                    }
+                }
+                Expr::Block(mut block) => {
+                    block.block = self.block(block.block);
+                    Expr::Block(block)
+                }
+                other => other,
+            };
+            if_.else_branch = Some((else_token, Box::new(else_branch)));
+        }
+        if_
+    }
+
+    fn match_(&mut self, mut match_: ExprMatch, out: &mut Vec<Stmt>) -> ExprMatch {
+        *match_.expr = self.operand(*match_.expr, out);
+        for arm in &mut match_.arms {
+            if !has_await(&*arm.body) {
+                continue;
+            }
+            let body = std::mem::replace(&mut *arm.body, Expr::Verbatim(TokenStream::new()));
+            let block = match body {
+                Expr::Block(block) if block.label.is_none() => block.block,
+                other => {
+                    let span = other.span();
+                    parse_quote_spanned! {span=> { #other } }
+                }
+            };
+            *arm.body = Expr::Block(syn::ExprBlock {
+                attrs: Vec::new(),
+                label: None,
+                block: self.block(block),
+            });
+            arm.comma.get_or_insert_with(Default::default);
+        }
+        match_
+    }
+
+    /// Returns an await-free expression computing `expr`, with each await or await-holding
+    /// construct inside it moved into a `let` pushed to `out`.
+    fn operand(&mut self, mut expr: Expr, out: &mut Vec<Stmt>) -> Expr {
+        if !has_await(&expr) {
+            return expr;
+        }
+        let mut hoister = Hoister {
+            normalizer: self,
+            out,
+        };
+        hoister.visit_expr_mut(&mut expr);
+        expr
+    }
+
+    /// Moves all of `expr` into a `let` of its own and returns the temporary.
+    fn hoist(&mut self, expr: Expr, out: &mut Vec<Stmt>) -> Expr {
+        let expr = self.top(expr, out);
+        let temp = self.temp_name(&expr);
+        let span = expr.span();
+        out.push(parse_quote_spanned! {span=> let #temp = #expr; });
+        parse_quote!(#temp)
+    }
+
+    /// A fresh name for a temporary holding `expr`, after its step where it has one.
+    fn temp_name(&mut self, expr: &Expr) -> Ident {
+        let base = crate::names::step_name(expr)
+            .map(|step| crate::names::snake(&step))
+            .unwrap_or_else(|| "value".to_owned());
+        let mut name = format!("__{base}");
+        let mut n = 1;
+        while self.temps.contains(&name) {
+            n += 1;
+            name = format!("__{base}_{n}");
+        }
+        self.temps.push(name.clone());
+        format_ident!("{}", name, span = Span::mixed_site())
+    }
+}
+
+/// Replaces awaits and await-holding constructs inside an expression with temporaries.
+struct Hoister<'n, 'a, 'o> {
+    normalizer: &'n mut Normalizer<'a>,
+    out: &'o mut Vec<Stmt>,
+}
+
+impl VisitMut for Hoister<'_, '_, '_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if !has_await(expr) {
+            return;
+        }
+        let take = |expr: &mut Expr| std::mem::replace(expr, Expr::Verbatim(TokenStream::new()));
+        match expr {
+            Expr::Await(_)
+            | Expr::If(_)
+            | Expr::Match(_)
+            | Expr::Loop(_)
+            | Expr::While(_)
+            | Expr::ForLoop(_)
+            | Expr::Block(_)
+            | Expr::Unsafe(_) => {
+                *expr = self.normalizer.hoist(take(expr), self.out);
+            }
+            Expr::Try(try_) if matches!(&*try_.expr, Expr::Await(_)) => {
+                *expr = self.normalizer.hoist(take(expr), self.out);
+            }
+            Expr::Binary(binary) if is_short_circuit(binary) && has_await(&*binary.right) => {
+                // `a && b` evaluates `b` only when `a` holds: keep that with an `if`.
+                let ExprBinary {
+                    left, op, right, ..
+                } = binary;
+                let span = op.span();
+                let if_: Expr = match op {
+                    syn::BinOp::And(_) => {
+                        parse_quote_spanned! {span=> if #left { #right } else { false } }
+                    }
+                    _ => parse_quote_spanned! {span=> if #left { true } else { #right } },
+                };
+                *expr = self.normalizer.hoist(if_, self.out);
+            }
+            Expr::Closure(_) | Expr::Async(_) | Expr::Macro(_) => {}
+            _ => syn::visit_mut::visit_expr_mut(self, expr),
+        }
+    }
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+    fn visit_pat_mut(&mut self, _: &mut Pat) {}
+}
+
+fn is_short_circuit(binary: &ExprBinary) -> bool {
+    matches!(binary.op, syn::BinOp::And(_) | syn::BinOp::Or(_))
+}
+
+fn contains_let(expr: &Expr) -> bool {
+    match expr {
+        Expr::Let(_) => true,
+        Expr::Binary(binary) => contains_let(&binary.left) || contains_let(&binary.right),
+        Expr::Paren(paren) => contains_let(&paren.expr),
+        _ => false,
+    }
+}

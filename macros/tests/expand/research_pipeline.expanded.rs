@@ -1,0 +1,193 @@
+///
+/// The durable workflow `research_pipeline`: register it with `Runtime::builder().register(research_pipeline)` and start runs with `client.start(research_pipeline, input)`.
+#[allow(non_camel_case_types)]
+#[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
+struct research_pipeline;
+impl ::cairn::Workflow for research_pipeline {
+    type Input = String;
+    type Output = <Result<
+        Report,
+        StepError,
+    > as ::cairn::__private::WorkflowResult>::Output;
+    const NAME: &'static str = "research_pipeline";
+    const FINGERPRINT: u64 = 2193908789703599045u64;
+    fn drive<'cairn>(
+        __ctx: &'cairn mut ::cairn::Context,
+        __start: ::cairn::__private::Start<Self::Input>,
+    ) -> ::cairn::__private::BoxFuture<
+        'cairn,
+        ::core::result::Result<Self::Output, ::std::string::String>,
+    > {
+        #[allow(unused_mut, clippy::all)]
+        async fn research_pipeline(
+            ctx: &mut Context,
+            __start: ::cairn::__private::Start<String>,
+        ) -> Result<Report, StepError> {
+            /// The states of workflow `research_pipeline`: one after each `.await`, holding the variables live there, plus the transient states where paths meet. Only the states after an await are stored.
+            #[derive(
+                ::cairn::__private::serde::Serialize,
+                ::cairn::__private::serde::Deserialize
+            )]
+            #[serde(crate = "::cairn::__private::serde")]
+            #[allow(non_camel_case_types)]
+            enum ResearchPipelineState<
+                T_papers,
+                T_notes,
+                T_iter_paper,
+                T_note,
+                T_summary,
+            > {
+                /// The run's start, holding its inputs. Not stored: the input is stored with the run.
+                Start { topic: String },
+                /// After step `fetch_papers` (line 3).
+                FetchPapers { topic: String, papers: T_papers },
+                /// The head of the `for` loop (line 5). Not stored.
+                ForPaper { topic: String, notes: T_notes, __iter_paper: T_iter_paper },
+                /// After step `analyze` (line 6).
+                Analyze {
+                    topic: String,
+                    notes: T_notes,
+                    __iter_paper: T_iter_paper,
+                    note: T_note,
+                },
+                /// After the loop (line 5). Not stored.
+                AfterForPaper { topic: String, notes: T_notes },
+                /// After step `synthesize` (line 9).
+                Synthesize { summary: T_summary },
+            }
+            impl<
+                T_papers,
+                T_notes,
+                T_iter_paper,
+                T_note,
+                T_summary,
+            > ::cairn::__private::StateInfo
+            for ResearchPipelineState<
+                T_papers,
+                T_notes,
+                T_iter_paper,
+                T_note,
+                T_summary,
+            > {
+                fn state_name(&self) -> &'static str {
+                    match self {
+                        Self::Start { .. } => "Start",
+                        Self::FetchPapers { .. } => "FetchPapers",
+                        Self::ForPaper { .. } => "ForPaper",
+                        Self::Analyze { .. } => "Analyze",
+                        Self::AfterForPaper { .. } => "AfterForPaper",
+                        Self::Synthesize { .. } => "Synthesize",
+                    }
+                }
+                fn step_name(&self) -> ::core::option::Option<&'static str> {
+                    match self {
+                        Self::FetchPapers { .. } => {
+                            ::core::option::Option::Some("fetch_papers")
+                        }
+                        Self::Analyze { .. } => ::core::option::Option::Some("analyze"),
+                        Self::Synthesize { .. } => {
+                            ::core::option::Option::Some("synthesize")
+                        }
+                        _ => ::core::option::Option::None,
+                    }
+                }
+            }
+            let mut __state = match __start {
+                ::cairn::__private::Start::New(__input) => {
+                    let topic: String = __input;
+                    ResearchPipelineState::Start {
+                        topic,
+                    }
+                }
+                ::cairn::__private::Start::Resume(__bytes) => {
+                    ctx.__decode_state(&__bytes).await
+                }
+            };
+            '__cairn: loop {
+                match __state {
+                    ResearchPipelineState::Start { topic } => {
+                        let papers = ctx
+                            .step("fetch_papers", fetch_papers(topic.clone()))
+                            .await?;
+                        __state = ResearchPipelineState::FetchPapers {
+                            topic,
+                            papers,
+                        };
+                        ctx.__checkpoint(&__state).await;
+                        continue '__cairn;
+                    }
+                    ResearchPipelineState::FetchPapers { topic, papers } => {
+                        let mut notes = Vec::new();
+                        let mut __iter_paper = ::cairn::__private::IntoDurableIter::into_durable_iter(
+                            papers,
+                        );
+                        __state = ResearchPipelineState::ForPaper {
+                            topic,
+                            notes,
+                            __iter_paper,
+                        };
+                        continue '__cairn;
+                    }
+                    ResearchPipelineState::ForPaper {
+                        topic,
+                        mut notes,
+                        mut __iter_paper,
+                    } => {
+                        match ::cairn::__private::DurableIter::next(&mut __iter_paper) {
+                            ::core::option::Option::Some(paper) => {
+                                let note = ctx.step("analyze", analyze(paper)).await?;
+                                __state = ResearchPipelineState::Analyze {
+                                    topic,
+                                    notes,
+                                    __iter_paper,
+                                    note,
+                                };
+                                ctx.__checkpoint(&__state).await;
+                                continue '__cairn;
+                            }
+                            ::core::option::Option::None => {
+                                __state = ResearchPipelineState::AfterForPaper {
+                                    topic,
+                                    notes,
+                                };
+                                continue '__cairn;
+                            }
+                        }
+                    }
+                    ResearchPipelineState::Analyze {
+                        topic,
+                        mut notes,
+                        mut __iter_paper,
+                        note,
+                    } => {
+                        notes.push(note);
+                        __state = ResearchPipelineState::ForPaper {
+                            topic,
+                            notes,
+                            __iter_paper,
+                        };
+                        continue '__cairn;
+                    }
+                    ResearchPipelineState::AfterForPaper { topic, mut notes } => {
+                        let summary = ctx
+                            .step("synthesize", synthesize(topic, notes))
+                            .await?;
+                        __state = ResearchPipelineState::Synthesize {
+                            summary,
+                        };
+                        ctx.__checkpoint(&__state).await;
+                        continue '__cairn;
+                    }
+                    ResearchPipelineState::Synthesize { summary } => {
+                        return Ok(Report { summary });
+                    }
+                }
+            }
+        }
+        ::std::boxed::Box::pin(async move {
+            ::cairn::__private::WorkflowResult::into_outcome(
+                research_pipeline(__ctx, __start).await,
+            )
+        })
+    }
+}

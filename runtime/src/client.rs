@@ -1,0 +1,201 @@
+//! Starting runs and reading their progress and results.
+//!
+//! Typed methods take the workflow value (`client.run(research, input)`) so the compiler checks
+//! input and output types; the `_json` methods take a workflow name and JSON, for CLIs and HTTP
+//! front ends.
+
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::registry::{Entry, ErasedStart, decode_output, encode_input};
+use crate::run::{RunId, RunStatus, Status};
+use crate::runtime::Shared;
+use crate::store::RunRecord;
+use crate::workflow::Workflow;
+
+/// Starts and queries runs. Cheap to clone; obtained from [`Runtime::client`](crate::Runtime::client).
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+impl Client {
+    pub(crate) fn new(shared: Arc<Shared>) -> Client {
+        Client { shared }
+    }
+
+    /// Starts a run of `workflow` and returns its id once the run is stored.
+    pub async fn start<W: Workflow>(&self, workflow: W, input: W::Input) -> Result<RunId, Error> {
+        let _ = workflow;
+        let entry = self.shared.typed_entry::<W>()?.clone();
+        self.start_entry(entry, encode_input::<W>(&input)?).await
+    }
+
+    /// Starts a run of `workflow` and waits for its output.
+    pub async fn run<W: Workflow>(&self, workflow: W, input: W::Input) -> Result<W::Output, Error> {
+        let run = self.start(workflow, input).await?;
+        self.wait(workflow, run).await
+    }
+
+    /// Waits until `run` finishes and returns its output.
+    pub async fn wait<W: Workflow>(&self, workflow: W, run: RunId) -> Result<W::Output, Error> {
+        let _ = workflow;
+        self.shared.typed_entry::<W>()?;
+        let record = self.wait_record(run, Some(W::NAME)).await?;
+        finished(run, record, |output| decode_output::<W>(run, output))
+    }
+
+    /// Starts a run of the workflow named `workflow` with a JSON input.
+    pub async fn start_json(
+        &self,
+        workflow: &str,
+        input: serde_json::Value,
+    ) -> Result<RunId, Error> {
+        let entry = self.shared.entry(workflow)?.clone();
+        let input = entry.input_from_json(input)?;
+        self.start_entry(entry, input).await
+    }
+
+    /// Starts a run of the workflow named `workflow` with a JSON input and waits for its output.
+    pub async fn run_json(
+        &self,
+        workflow: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        let run = self.start_json(workflow, input).await?;
+        self.wait_json(run).await
+    }
+
+    /// Waits until `run` finishes and returns its output as JSON.
+    pub async fn wait_json(&self, run: RunId) -> Result<serde_json::Value, Error> {
+        let record = self.wait_record(run, None).await?;
+        let entry = self.shared.entry(&record.workflow)?.clone();
+        finished(run, record, |output| entry.output_to_json(run, output))
+    }
+
+    /// The progress of `run`.
+    pub fn status(&self, run: RunId) -> Result<RunStatus, Error> {
+        Ok(self.load(run)?.to_status(run))
+    }
+
+    /// The output of a finished run, without waiting.
+    pub fn result<W: Workflow>(&self, workflow: W, run: RunId) -> Result<W::Output, Error> {
+        let _ = workflow;
+        self.shared.typed_entry::<W>()?;
+        let record = self.load(run)?;
+        self.check(run, &record, Some(W::NAME))?;
+        finished(run, record, |output| decode_output::<W>(run, output))
+    }
+
+    /// The output of a finished run as JSON, without waiting.
+    pub fn result_json(&self, run: RunId) -> Result<serde_json::Value, Error> {
+        let record = self.load(run)?;
+        let entry = self.check(run, &record, None)?.clone();
+        finished(run, record, |output| entry.output_to_json(run, output))
+    }
+
+    /// Every run, or those with `status`, in id order.
+    pub fn list(&self, status: Option<Status>) -> Result<Vec<RunStatus>, Error> {
+        let runs = self.shared.store()?.list(status)?;
+        Ok(runs
+            .into_iter()
+            .map(|(run, record)| record.to_status(run))
+            .collect())
+    }
+
+    async fn start_entry(&self, entry: Arc<dyn Entry>, input: Vec<u8>) -> Result<RunId, Error> {
+        let record = RunRecord::new(entry.name(), entry.fingerprint(), input.clone());
+        let run = self
+            .shared
+            .blocking(move |store| store.create_run(&record))
+            .await?;
+        tracing::info!(%run, workflow = entry.name(), "run started");
+        self.shared.spawn(run, entry, ErasedStart::New(input))?;
+        Ok(run)
+    }
+
+    fn load(&self, run: RunId) -> Result<RunRecord, Error> {
+        self.shared
+            .store()?
+            .load(run)?
+            .ok_or(Error::UnknownRun { run })
+    }
+
+    /// Checks that the run's bytes can be read by this build: the expected workflow, registered,
+    /// with the same state layout.
+    fn check(
+        &self,
+        run: RunId,
+        record: &RunRecord,
+        expected: Option<&str>,
+    ) -> Result<&Arc<dyn Entry>, Error> {
+        if let Some(expected) = expected
+            && expected != record.workflow
+        {
+            return Err(Error::WrongWorkflow {
+                run,
+                expected: expected.to_owned(),
+                actual: record.workflow.clone(),
+            });
+        }
+        let entry = self.shared.entry(&record.workflow)?;
+        if entry.fingerprint() != record.fingerprint {
+            return Err(Error::IncompatibleState {
+                run,
+                workflow: record.workflow.clone(),
+                stored: record.fingerprint,
+                expected: entry.fingerprint(),
+            });
+        }
+        Ok(entry)
+    }
+
+    /// Waits for the run to finish. Subscribes before each read, so a finish between the read
+    /// and the wait still wakes it.
+    async fn wait_record(&self, run: RunId, expected: Option<&str>) -> Result<RunRecord, Error> {
+        let mut changes = self.shared.subscribe();
+        loop {
+            let record = self.load(run)?;
+            self.check(run, &record, expected)?;
+            if record.status.is_finished() {
+                return Ok(record);
+            }
+            if let Some(error) = self.shared.aborted(run) {
+                return Err(error);
+            }
+            if self.shared.is_shut_down() {
+                return Err(Error::ShutDown);
+            }
+            changes.changed().await.map_err(|_| Error::ShutDown)?;
+        }
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+/// The outcome of a finished run; `decode` reads a completed run's output bytes.
+fn finished<T>(
+    run: RunId,
+    record: RunRecord,
+    decode: impl FnOnce(&[u8]) -> Result<T, Error>,
+) -> Result<T, Error> {
+    match record.status {
+        Status::Completed => match &record.output {
+            Some(output) => decode(output),
+            None => Err(Error::CorruptState {
+                run,
+                workflow: record.workflow,
+                reason: "completed run has no output".to_owned(),
+            }),
+        },
+        Status::Failed => Err(Error::RunFailed {
+            run,
+            message: record.error.unwrap_or_default(),
+        }),
+        status => Err(Error::NotFinished { run, status }),
+    }
+}

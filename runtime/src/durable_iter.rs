@@ -1,0 +1,200 @@
+//! Iterators that survive a restart, for `for` loops with an `.await` in the body.
+//!
+//! The iterator of such a loop is a live variable at every await, so it is persisted with the
+//! state. Only owned collections and integer ranges qualify; a borrowing iterator gets a compile
+//! error (through `#[diagnostic::on_unimplemented]`) that says to collect into a `Vec` first.
+
+use std::collections::VecDeque;
+use std::ops::{Range, RangeInclusive};
+
+use serde::{Deserialize, Serialize};
+
+/// A value a `for` loop can iterate durably across an `.await`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be iterated durably across an `.await`",
+    label = "this iterator borrows or cannot be persisted",
+    note = "collect it into a `Vec` first (e.g. `.collect::<Vec<_>>()`) and loop over the Vec"
+)]
+pub trait IntoDurableIter {
+    /// Items yielded.
+    type Item;
+    /// The persisted iterator.
+    type IntoIter: DurableIter<Item = Self::Item>;
+    /// Starts iterating.
+    fn into_durable_iter(self) -> Self::IntoIter;
+}
+
+/// An iterator whose position is part of the persisted state.
+pub trait DurableIter {
+    /// Items yielded.
+    type Item;
+    /// The next item, or `None` at the end.
+    fn next(&mut self) -> Option<Self::Item>;
+}
+
+/// Durable iterator over the remaining elements of an owned collection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VecIter<T> {
+    rest: VecDeque<T>,
+}
+
+impl<T> DurableIter for VecIter<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.rest.pop_front()
+    }
+}
+
+impl<T> IntoDurableIter for VecIter<T> {
+    type Item = T;
+    type IntoIter = Self;
+
+    fn into_durable_iter(self) -> Self {
+        self
+    }
+}
+
+impl<T> IntoDurableIter for Vec<T> {
+    type Item = T;
+    type IntoIter = VecIter<T>;
+
+    fn into_durable_iter(self) -> VecIter<T> {
+        VecIter { rest: self.into() }
+    }
+}
+
+impl<T> IntoDurableIter for VecDeque<T> {
+    type Item = T;
+    type IntoIter = VecIter<T>;
+
+    fn into_durable_iter(self) -> VecIter<T> {
+        VecIter { rest: self }
+    }
+}
+
+impl<T, const N: usize> IntoDurableIter for [T; N] {
+    type Item = T;
+    type IntoIter = VecIter<T>;
+
+    fn into_durable_iter(self) -> VecIter<T> {
+        VecIter {
+            rest: self.into_iter().collect(),
+        }
+    }
+}
+
+/// Durable iterator over an integer range, stored as its next value and its last value, so the
+/// state stays the same size however long the range is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeIter<I> {
+    next: I,
+    last: I,
+    done: bool,
+}
+
+macro_rules! durable_ranges {
+    ($($int:ty),* $(,)?) => {$(
+        impl DurableIter for RangeIter<$int> {
+            type Item = $int;
+
+            fn next(&mut self) -> Option<$int> {
+                if self.done {
+                    return None;
+                }
+                let value = self.next;
+                // Stepping past `last` could overflow for ranges ending at the type's maximum.
+                if value == self.last {
+                    self.done = true;
+                } else {
+                    self.next += 1;
+                }
+                Some(value)
+            }
+        }
+
+        impl IntoDurableIter for RangeIter<$int> {
+            type Item = $int;
+            type IntoIter = Self;
+
+            fn into_durable_iter(self) -> Self {
+                self
+            }
+        }
+
+        impl IntoDurableIter for Range<$int> {
+            type Item = $int;
+            type IntoIter = RangeIter<$int>;
+
+            fn into_durable_iter(self) -> RangeIter<$int> {
+                if self.is_empty() {
+                    RangeIter { next: self.start, last: self.start, done: true }
+                } else {
+                    RangeIter { next: self.start, last: self.end - 1, done: false }
+                }
+            }
+        }
+
+        impl IntoDurableIter for RangeInclusive<$int> {
+            type Item = $int;
+            type IntoIter = RangeIter<$int>;
+
+            fn into_durable_iter(self) -> RangeIter<$int> {
+                let done = self.is_empty();
+                RangeIter { next: *self.start(), last: *self.end(), done }
+            }
+        }
+    )*};
+}
+
+durable_ranges!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain<I: IntoDurableIter>(iter: I) -> Vec<I::Item> {
+        let mut iter = iter.into_durable_iter();
+        let mut out = Vec::new();
+        while let Some(item) = iter.next() {
+            out.push(item);
+        }
+        out
+    }
+
+    #[test]
+    #[allow(clippy::reversed_empty_ranges)]
+    fn ranges_match_std() {
+        assert_eq!(drain(0..5u8), (0..5u8).collect::<Vec<_>>());
+        assert_eq!(drain(5..5i32), Vec::<i32>::new());
+        assert_eq!(drain(7..3i32), Vec::<i32>::new());
+        assert_eq!(drain(250..=255u8), (250..=255u8).collect::<Vec<_>>());
+        assert_eq!(drain(-2..=1i64), vec![-2, -1, 0, 1]);
+        assert_eq!(drain(3..=1u32), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn collections_keep_order() {
+        assert_eq!(drain(vec!["a", "b"]), vec!["a", "b"]);
+        assert_eq!(drain([1, 2, 3]), vec![1, 2, 3]);
+        assert_eq!(drain(VecDeque::from([4, 5])), vec![4, 5]);
+    }
+
+    #[test]
+    fn position_survives_a_round_trip() {
+        let mut iter = (10..20u32).into_durable_iter();
+        assert_eq!(iter.next(), Some(10));
+        let bytes = postcard::to_stdvec(&iter).unwrap();
+        let mut back: RangeIter<u32> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.next(), Some(11));
+
+        let mut iter = vec![1, 2, 3].into_durable_iter();
+        iter.next();
+        let bytes = postcard::to_stdvec(&iter).unwrap();
+        let back: VecIter<i32> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(drain(back), vec![2, 3]);
+    }
+}

@@ -1,0 +1,205 @@
+//! The one error type of the runtime.
+//!
+//! Every variant names the run and workflow it is about, so a message read in a log says what
+//! went wrong without the surrounding code.
+
+use crate::run::{RunId, Status};
+
+/// Everything that can go wrong when starting, running or querying workflow runs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No workflow with this name (or of this type) is registered with the runtime.
+    #[error("workflow `{name}` is not registered with this runtime (registered: {})", registered.join(", "))]
+    UnknownWorkflow {
+        /// The name that was asked for.
+        name: String,
+        /// The names that are registered.
+        registered: Vec<String>,
+    },
+    /// Two registered workflows have the same name.
+    #[error("workflow `{name}` is registered twice; workflow names must be unique")]
+    DuplicateWorkflow {
+        /// The name registered twice.
+        name: String,
+    },
+    /// A JSON input does not deserialize as the workflow's input type.
+    #[error("malformed input for workflow `{workflow}`: {reason}")]
+    MalformedInput {
+        /// The workflow the input was meant for.
+        workflow: String,
+        /// What serde said.
+        reason: String,
+    },
+    /// The run was stored by a build whose state layout differs from the registered workflow's.
+    #[error(
+        "run {run} was stored by an incompatible version of workflow `{workflow}` \
+         (stored layout {stored:#018x}, this build {expected:#018x})"
+    )]
+    IncompatibleState {
+        /// The run.
+        run: RunId,
+        /// Its workflow.
+        workflow: String,
+        /// Fingerprint stored with the run.
+        stored: u64,
+        /// Fingerprint of the registered workflow.
+        expected: u64,
+    },
+    /// Stored bytes of a run (input, state or output) do not decode.
+    #[error("stored data of run {run} (workflow `{workflow}`) is corrupt: {reason}")]
+    CorruptState {
+        /// The run.
+        run: RunId,
+        /// Its workflow.
+        workflow: String,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// A value could not be encoded for storage.
+    #[error("could not encode {what} of workflow `{workflow}`: {reason}")]
+    Encode {
+        /// The workflow.
+        workflow: String,
+        /// What was being encoded (input, state, output).
+        what: &'static str,
+        /// What the encoder said.
+        reason: String,
+    },
+    /// No run with this id exists.
+    #[error("there is no run {run}")]
+    UnknownRun {
+        /// The run asked for.
+        run: RunId,
+    },
+    /// The run belongs to another workflow than the one asked for.
+    #[error("run {run} belongs to workflow `{actual}`, not `{expected}`")]
+    WrongWorkflow {
+        /// The run.
+        run: RunId,
+        /// The workflow asked for.
+        expected: String,
+        /// The workflow of the run.
+        actual: String,
+    },
+    /// The run finished with an error.
+    #[error("run {run} failed: {message}")]
+    RunFailed {
+        /// The run.
+        run: RunId,
+        /// The workflow's error message.
+        message: String,
+    },
+    /// The run has no result yet.
+    #[error("run {run} has not finished (status: {status})")]
+    NotFinished {
+        /// The run.
+        run: RunId,
+        /// Its current status.
+        status: Status,
+    },
+    /// The transition hook returned [`Flow::Halt`](crate::Flow::Halt) for this run; it resumes on
+    /// the next start of a runtime.
+    #[error("run {run} was halted by the transition hook; it resumes on the next start")]
+    Halted {
+        /// The run.
+        run: RunId,
+    },
+    /// The runtime was shut down.
+    #[error("the runtime has been shut down")]
+    ShutDown,
+    /// [`RuntimeBuilder::start`](crate::RuntimeBuilder::start) was called outside a tokio runtime.
+    #[error("the cairn runtime must be started inside a tokio runtime")]
+    NoTokioRuntime,
+    /// The data directory was written by another version of cairn.
+    #[error(
+        "the data directory uses storage format {found}, this build of cairn reads format {expected}"
+    )]
+    UnsupportedFormat {
+        /// Format found on disk.
+        found: u32,
+        /// Format this build understands.
+        expected: u32,
+    },
+    /// The storage engine failed.
+    #[error("storage error: {0}")]
+    Storage(#[from] heed::Error),
+    /// A file system operation failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// Copies the error for every waiter of an aborted run; the storage and I/O variants keep
+    /// their message but lose their source, because those source types cannot be cloned.
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::UnknownWorkflow { name, registered } => Error::UnknownWorkflow {
+                name: name.clone(),
+                registered: registered.clone(),
+            },
+            Error::DuplicateWorkflow { name } => Error::DuplicateWorkflow { name: name.clone() },
+            Error::MalformedInput { workflow, reason } => Error::MalformedInput {
+                workflow: workflow.clone(),
+                reason: reason.clone(),
+            },
+            Error::IncompatibleState {
+                run,
+                workflow,
+                stored,
+                expected,
+            } => Error::IncompatibleState {
+                run: *run,
+                workflow: workflow.clone(),
+                stored: *stored,
+                expected: *expected,
+            },
+            Error::CorruptState {
+                run,
+                workflow,
+                reason,
+            } => Error::CorruptState {
+                run: *run,
+                workflow: workflow.clone(),
+                reason: reason.clone(),
+            },
+            Error::Encode {
+                workflow,
+                what,
+                reason,
+            } => Error::Encode {
+                workflow: workflow.clone(),
+                what,
+                reason: reason.clone(),
+            },
+            Error::UnknownRun { run } => Error::UnknownRun { run: *run },
+            Error::WrongWorkflow {
+                run,
+                expected,
+                actual,
+            } => Error::WrongWorkflow {
+                run: *run,
+                expected: expected.clone(),
+                actual: actual.clone(),
+            },
+            Error::RunFailed { run, message } => Error::RunFailed {
+                run: *run,
+                message: message.clone(),
+            },
+            Error::NotFinished { run, status } => Error::NotFinished {
+                run: *run,
+                status: *status,
+            },
+            Error::Halted { run } => Error::Halted { run: *run },
+            Error::ShutDown => Error::ShutDown,
+            Error::NoTokioRuntime => Error::NoTokioRuntime,
+            Error::UnsupportedFormat { found, expected } => Error::UnsupportedFormat {
+                found: *found,
+                expected: *expected,
+            },
+            Error::Storage(heed::Error::Mdb(e)) => Error::Storage(heed::Error::Mdb(*e)),
+            Error::Storage(e) => Error::Io(std::io::Error::other(e.to_string())),
+            Error::Io(e) => Error::Io(std::io::Error::new(e.kind(), e.to_string())),
+        }
+    }
+}

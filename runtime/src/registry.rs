@@ -1,0 +1,126 @@
+//! Type erasure of registered workflows.
+//!
+//! The runtime keeps workflows of different types in one map and resumes runs from bytes, so
+//! each registered [`Workflow`] is wrapped in an [`Entry`] that speaks postcard bytes and JSON
+//! values; only the typed client methods see the workflow's own types.
+
+use std::any::TypeId;
+use std::marker::PhantomData;
+
+use crate::context::Context;
+use crate::error::Error;
+use crate::run::RunId;
+use crate::supervise::Abort;
+use crate::workflow::{BoxFuture, Start, Workflow};
+
+/// Where a type-erased driver begins.
+pub(crate) enum ErasedStart {
+    /// Postcard bytes of the input.
+    New(Vec<u8>),
+    /// Postcard bytes of the last committed state.
+    Resume(Vec<u8>),
+}
+
+/// A registered workflow, seen through bytes.
+pub(crate) trait Entry: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn fingerprint(&self) -> u64;
+    /// The `TypeId` of the workflow, to refuse a typed call with another type of the same name.
+    fn workflow_type(&self) -> TypeId;
+    /// Postcard bytes of the input given as JSON.
+    fn input_from_json(&self, input: serde_json::Value) -> Result<Vec<u8>, Error>;
+    /// The output given as postcard bytes, as JSON.
+    fn output_to_json(&self, run: RunId, output: &[u8]) -> Result<serde_json::Value, Error>;
+    /// Drives a run; `Ok` carries the postcard bytes of the output.
+    fn drive<'a>(
+        &self,
+        ctx: &'a mut Context,
+        start: ErasedStart,
+    ) -> BoxFuture<'a, Result<Vec<u8>, String>>;
+}
+
+pub(crate) struct WorkflowEntry<W>(PhantomData<W>);
+
+impl<W: Workflow> WorkflowEntry<W> {
+    pub fn new() -> Self {
+        WorkflowEntry(PhantomData)
+    }
+}
+
+pub(crate) fn encode_input<W: Workflow>(input: &W::Input) -> Result<Vec<u8>, Error> {
+    postcard::to_stdvec(input).map_err(|e| Error::Encode {
+        workflow: W::NAME.to_owned(),
+        what: "input",
+        reason: e.to_string(),
+    })
+}
+
+pub(crate) fn decode_output<W: Workflow>(run: RunId, output: &[u8]) -> Result<W::Output, Error> {
+    postcard::from_bytes(output).map_err(|e| Error::CorruptState {
+        run,
+        workflow: W::NAME.to_owned(),
+        reason: format!("output does not decode: {e}"),
+    })
+}
+
+impl<W: Workflow> Entry for WorkflowEntry<W> {
+    fn name(&self) -> &'static str {
+        W::NAME
+    }
+
+    fn fingerprint(&self) -> u64 {
+        W::FINGERPRINT
+    }
+
+    fn workflow_type(&self) -> TypeId {
+        TypeId::of::<W>()
+    }
+
+    fn input_from_json(&self, input: serde_json::Value) -> Result<Vec<u8>, Error> {
+        let input: W::Input = serde_json::from_value(input).map_err(|e| Error::MalformedInput {
+            workflow: W::NAME.to_owned(),
+            reason: e.to_string(),
+        })?;
+        encode_input::<W>(&input)
+    }
+
+    fn output_to_json(&self, run: RunId, output: &[u8]) -> Result<serde_json::Value, Error> {
+        let output = decode_output::<W>(run, output)?;
+        serde_json::to_value(output).map_err(|e| Error::Encode {
+            workflow: W::NAME.to_owned(),
+            what: "output as JSON",
+            reason: e.to_string(),
+        })
+    }
+
+    fn drive<'a>(
+        &self,
+        ctx: &'a mut Context,
+        start: ErasedStart,
+    ) -> BoxFuture<'a, Result<Vec<u8>, String>> {
+        Box::pin(async move {
+            let start = match start {
+                ErasedStart::Resume(state) => Start::Resume(state),
+                ErasedStart::New(input) => match postcard::from_bytes(&input) {
+                    Ok(input) => Start::New(input),
+                    Err(e) => {
+                        let abort = ctx.corrupt(format!("input does not decode: {e}"));
+                        return ctx.abort(abort).await;
+                    }
+                },
+            };
+            let output = W::drive(ctx, start).await?;
+            match postcard::to_stdvec(&output) {
+                Ok(bytes) => Ok(bytes),
+                Err(e) => {
+                    let error = Error::Encode {
+                        workflow: W::NAME.to_owned(),
+                        what: "output",
+                        reason: e.to_string(),
+                    };
+                    ctx.abort(Abort::Error(error)).await
+                }
+            }
+        })
+    }
+}

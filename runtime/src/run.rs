@@ -1,0 +1,79 @@
+//! Identity and progress of a run, as the client sees them.
+
+use std::fmt;
+use std::num::ParseIntError;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Identifies one run of a workflow. Ids are allocated in increasing order and never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(pub u64);
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for RunId {
+    type Err = ParseIntError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse().map(RunId)
+    }
+}
+
+/// Where a run is in its life.
+// The variant order is part of the stored format (postcard encodes the index): append only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Status {
+    /// Created; no transition committed yet.
+    Pending,
+    /// At least one transition committed, not finished.
+    Running,
+    /// Finished with an output.
+    Completed,
+    /// Finished with an error.
+    Failed,
+}
+
+impl Status {
+    /// Whether the run has ended, with an output or an error.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Status::Completed | Status::Failed)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Pending => "pending",
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+        })
+    }
+}
+
+/// A snapshot of a run's progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunStatus {
+    /// The run.
+    pub id: RunId,
+    /// Name of its workflow.
+    pub workflow: String,
+    /// Where it is in its life.
+    pub status: Status,
+    /// Name of the last committed state (`"Start"` before the first transition).
+    pub state: String,
+    /// Step whose completion led to the current state, if any.
+    pub step: Option<String>,
+    /// Number of committed transitions.
+    pub transitions: u64,
+    /// Error message of a failed run.
+    pub error: Option<String>,
+}

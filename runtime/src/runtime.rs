@@ -1,0 +1,373 @@
+//! The runtime: registry, storage and one tokio task per live run.
+//!
+//! [`RuntimeBuilder::start`] opens the store and resumes every unfinished run of a registered
+//! workflow from its last committed state. Each run's task polls the workflow's driver through
+//! [`Supervised`], then records the outcome and wakes every `wait`er.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use heed::EnvClosingEvent;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::client::Client;
+use crate::context::Context;
+use crate::error::Error;
+use crate::lmdb::LmdbStore;
+use crate::registry::{Entry, ErasedStart, WorkflowEntry};
+use crate::run::RunId;
+use crate::store::Store;
+use crate::supervise::{Abort, AbortSlot, Outcome, Supervised, lock};
+use crate::workflow::Workflow;
+
+/// Default LMDB map size. LMDB reserves the address space but the file grows only as data is
+/// written, so a generous limit costs nothing on 64-bit targets.
+const DEFAULT_MAP_SIZE: usize = if usize::BITS >= 64 {
+    (10u64 << 30) as usize
+} else {
+    1 << 30
+};
+
+/// A transition that has just been committed, as shown to the hook of
+/// [`RuntimeBuilder::on_transition`].
+#[derive(Clone, Copy, Debug)]
+pub struct Transition<'a> {
+    /// The run.
+    pub run: RunId,
+    /// Its workflow.
+    pub workflow: &'a str,
+    /// Name of the new state.
+    pub state: &'a str,
+    /// Step whose completion led to it, if any.
+    pub step: Option<&'a str>,
+    /// Number of this transition in the run, from 1.
+    pub number: u64,
+}
+
+/// Returned by the transition hook, called right after each commit on the run's task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Carry on.
+    Continue,
+    /// Stop this run right after the commit, as if the process died there (the run stays
+    /// unfinished and resumes on the next start). For crash tests.
+    Halt,
+}
+
+type Hook = Box<dyn Fn(&Transition<'_>) -> Flow + Send + Sync>;
+
+/// State shared by the runtime, its clients and every run's context.
+pub(crate) struct Shared {
+    /// `None` once shut down, so that the LMDB environment can close while clients live on.
+    store: RwLock<Option<Arc<dyn Store>>>,
+    registry: HashMap<&'static str, Arc<dyn Entry>>,
+    pub hook: Option<Hook>,
+    /// Bumped whenever a run finishes or aborts, and at shutdown.
+    finished: watch::Sender<u64>,
+    /// Runs whose task ended without finishing, and why; `wait` reports these.
+    aborted: Mutex<HashMap<RunId, Error>>,
+    /// Live run tasks; `None` once shut down.
+    tasks: Mutex<Option<HashMap<RunId, JoinHandle<()>>>>,
+    closing: Mutex<Option<EnvClosingEvent>>,
+    handle: tokio::runtime::Handle,
+}
+
+impl Shared {
+    pub fn store(&self) -> Result<Arc<dyn Store>, Error> {
+        self.store
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+            .ok_or(Error::ShutDown)
+    }
+
+    /// Runs a store operation on the blocking pool: commits wait for fsync, which must not
+    /// stall the async worker threads.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&dyn Store) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let store = self.store()?;
+        self.handle
+            .spawn_blocking(move || op(store.as_ref()))
+            .await
+            .unwrap_or_else(|e| Err(Error::Io(std::io::Error::other(e.to_string()))))
+    }
+
+    pub fn entry(&self, name: &str) -> Result<&Arc<dyn Entry>, Error> {
+        self.registry
+            .get(name)
+            .ok_or_else(|| Error::UnknownWorkflow {
+                name: name.to_owned(),
+                registered: self.names(),
+            })
+    }
+
+    /// The entry of `W`, refusing another type registered under the same name.
+    pub fn typed_entry<W: Workflow>(&self) -> Result<&Arc<dyn Entry>, Error> {
+        match self.entry(W::NAME)? {
+            entry if entry.workflow_type() == std::any::TypeId::of::<W>() => Ok(entry),
+            _ => Err(Error::UnknownWorkflow {
+                name: std::any::type_name::<W>().to_owned(),
+                registered: self.names(),
+            }),
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.registry.keys().map(|&n| n.to_owned()).collect();
+        names.sort();
+        names
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.finished.subscribe()
+    }
+
+    pub fn is_shut_down(&self) -> bool {
+        lock(&self.tasks).is_none()
+    }
+
+    pub fn aborted(&self, run: RunId) -> Option<Error> {
+        lock(&self.aborted).get(&run).map(Error::duplicate)
+    }
+
+    /// Starts the task that drives `run`.
+    pub fn spawn(
+        self: &Arc<Self>,
+        run: RunId,
+        entry: Arc<dyn Entry>,
+        start: ErasedStart,
+    ) -> Result<(), Error> {
+        let mut tasks = lock(&self.tasks);
+        let tasks = tasks.as_mut().ok_or(Error::ShutDown)?;
+        // The task removes its own handle when done; it cannot get there before the insert
+        // below, because that needs the lock held here.
+        let task = self.handle.spawn(drive(self.clone(), run, entry, start));
+        tasks.insert(run, task);
+        Ok(())
+    }
+}
+
+/// Body of a run's task.
+async fn drive(shared: Arc<Shared>, run: RunId, entry: Arc<dyn Entry>, start: ErasedStart) {
+    let workflow = entry.name();
+    tracing::debug!(%run, workflow, "run task started");
+    let slot = AbortSlot::default();
+    let mut ctx = Context::new(run, workflow, shared.clone(), slot.clone());
+    let outcome = Supervised::new(entry.drive(&mut ctx, start), slot).await;
+    let recorded = match outcome {
+        Outcome::Done(Ok(output)) => {
+            tracing::info!(%run, workflow, "run completed");
+            shared.blocking(move |s| s.complete(run, &output)).await
+        }
+        Outcome::Done(Err(message)) => {
+            tracing::info!(%run, workflow, error = %message, "run failed");
+            shared.blocking(move |s| s.fail(run, &message)).await
+        }
+        Outcome::Panicked(message) => {
+            tracing::error!(%run, workflow, panic = %message, "run panicked");
+            let message = format!("panicked: {message}");
+            shared.blocking(move |s| s.fail(run, &message)).await
+        }
+        Outcome::Aborted(Abort::Halt) => {
+            tracing::info!(%run, workflow, "run halted by the transition hook");
+            Err(Error::Halted { run })
+        }
+        Outcome::Aborted(Abort::Error(error)) => Err(error),
+    };
+    if let Err(error) = recorded {
+        if !matches!(error, Error::Halted { .. }) {
+            tracing::error!(%run, workflow, %error, "run stopped");
+        }
+        lock(&shared.aborted).insert(run, error);
+    }
+    if let Some(tasks) = lock(&shared.tasks).as_mut() {
+        tasks.remove(&run);
+    }
+    shared.finished.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+/// Runs workflows and keeps their state in LMDB. Cheap to clone.
+///
+/// Call [`shutdown`](Self::shutdown) before opening the same directory again in this process:
+/// LMDB allows one open environment per path and process, and live run tasks keep it open.
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+impl Runtime {
+    /// Configures a runtime.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder {
+            path: None,
+            map_size: DEFAULT_MAP_SIZE,
+            entries: Vec::new(),
+            hook: None,
+        }
+    }
+
+    /// A client to start and query runs.
+    pub fn client(&self) -> Client {
+        Client::new(self.shared.clone())
+    }
+
+    /// Stops every run task (aborting them as a crash would; committed state stays) and waits
+    /// until they are gone and the LMDB environment is closed, so that the same path can be
+    /// opened again in this process. Clients left over get [`Error::ShutDown`].
+    pub async fn shutdown(self) {
+        let tasks = lock(&self.shared.tasks).take().unwrap_or_default();
+        for task in tasks.values() {
+            task.abort();
+        }
+        for (_, task) in tasks {
+            // A cancelled task's JoinError is the expected result here.
+            let _ = task.await;
+        }
+        let store = self
+            .shared
+            .store
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        drop(store);
+        self.shared.finished.send_modify(|n| *n = n.wrapping_add(1));
+        let closing = lock(&self.shared.closing).take();
+        if let Some(closing) = closing {
+            // A commit already on the blocking pool when its task was aborted still holds the
+            // environment; it finishes on its own, and the close follows.
+            let _ = self
+                .shared
+                .handle
+                .spawn_blocking(move || closing.wait())
+                .await;
+        }
+        tracing::debug!("runtime shut down");
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut workflows: Vec<&str> = self.shared.registry.keys().copied().collect();
+        workflows.sort_unstable();
+        f.debug_struct("Runtime")
+            .field("workflows", &workflows)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures and starts a [`Runtime`].
+pub struct RuntimeBuilder {
+    path: Option<PathBuf>,
+    map_size: usize,
+    entries: Vec<Arc<dyn Entry>>,
+    hook: Option<Hook>,
+}
+
+impl std::fmt::Debug for RuntimeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let workflows: Vec<&str> = self.entries.iter().map(|e| e.name()).collect();
+        f.debug_struct("RuntimeBuilder")
+            .field("path", &self.path)
+            .field("map_size", &self.map_size)
+            .field("workflows", &workflows)
+            .field("on_transition", &self.hook.is_some())
+            .finish()
+    }
+}
+
+impl RuntimeBuilder {
+    /// Directory of the LMDB environment, created if missing. Default: `$CAIRN_DATA_DIR` if
+    /// set, else `cairn-data` in the current directory.
+    pub fn path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.path = Some(dir.into());
+        self
+    }
+
+    /// Maximum size of the database in bytes. Default: 10 GiB (reserved address space, not
+    /// disk).
+    pub fn map_size(mut self, bytes: usize) -> Self {
+        self.map_size = bytes;
+        self
+    }
+
+    /// Registers a workflow, so that runs of it can be started and resumed. Registering two
+    /// workflows with the same name makes [`start`](Self::start) fail.
+    pub fn register<W: Workflow>(mut self, workflow: W) -> Self {
+        let _ = workflow;
+        self.entries.push(Arc::new(WorkflowEntry::<W>::new()));
+        self
+    }
+
+    /// Calls `hook` right after each committed transition, on the run's task.
+    pub fn on_transition(
+        mut self,
+        hook: impl Fn(&Transition<'_>) -> Flow + Send + Sync + 'static,
+    ) -> Self {
+        self.hook = Some(Box::new(hook));
+        self
+    }
+
+    /// Opens (or creates) the environment, then resumes every unfinished run of a registered
+    /// workflow as a tokio task. Must be called inside a tokio runtime.
+    ///
+    /// Runs whose stored fingerprint differs from the registered workflow's are left untouched
+    /// (`wait` and `result` on them return [`Error::IncompatibleState`]); runs of unregistered
+    /// workflows are left alone.
+    pub fn start(self) -> Result<Runtime, Error> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| Error::NoTokioRuntime)?;
+        let mut registry: HashMap<&'static str, Arc<dyn Entry>> = HashMap::new();
+        for entry in self.entries {
+            if registry.insert(entry.name(), entry.clone()).is_some() {
+                return Err(Error::DuplicateWorkflow {
+                    name: entry.name().to_owned(),
+                });
+            }
+        }
+        let path = self.path.unwrap_or_else(|| {
+            std::env::var_os("CAIRN_DATA_DIR")
+                .map_or_else(|| PathBuf::from("cairn-data"), PathBuf::from)
+        });
+        let store = LmdbStore::open(&path, self.map_size)?;
+        let closing = store.closing_event();
+        let unfinished = store.unfinished()?;
+        let shared = Arc::new(Shared {
+            store: RwLock::new(Some(Arc::new(store))),
+            registry,
+            hook: self.hook,
+            finished: watch::Sender::new(0),
+            aborted: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(Some(HashMap::new())),
+            closing: Mutex::new(Some(closing)),
+            handle,
+        });
+        let mut resumed = 0usize;
+        for (run, record) in unfinished {
+            let Some(entry) = shared.registry.get(record.workflow.as_str()) else {
+                tracing::debug!(%run, workflow = record.workflow, "leaving a run of an unregistered workflow alone");
+                continue;
+            };
+            if record.fingerprint != entry.fingerprint() {
+                tracing::error!(
+                    %run,
+                    workflow = record.workflow,
+                    stored = record.fingerprint,
+                    expected = entry.fingerprint(),
+                    "not resuming a run stored by an incompatible version of its workflow"
+                );
+                continue;
+            }
+            let start = match record.state {
+                Some(state) => ErasedStart::Resume(state),
+                None => ErasedStart::New(record.input),
+            };
+            shared.spawn(run, entry.clone(), start)?;
+            resumed += 1;
+        }
+        tracing::info!(path = %path.display(), resumed, "cairn runtime started");
+        Ok(Runtime { shared })
+    }
+}

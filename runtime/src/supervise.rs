@@ -1,0 +1,109 @@
+//! The wrapper future every run's driver is polled through.
+//!
+//! Generated code keeps the user's own return type for `?` and `return`, so the runtime's
+//! failures (a storage error, corrupt state, a halt) cannot travel through it. Instead
+//! `Context` puts them in an [`AbortSlot`] and parks the driver forever; [`Supervised`] checks
+//! the slot after every poll that returns `Pending` and ends the run with it. It also turns a
+//! panic anywhere in the driver (a step included) into an outcome instead of a dead task.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use crate::error::Error;
+use crate::workflow::BoxFuture;
+
+/// Why a driver was stopped from outside its own control flow.
+#[derive(Debug)]
+pub(crate) enum Abort {
+    /// The transition hook asked to stop as if the process died after the last commit.
+    Halt,
+    /// The runtime could not go on (storage, encoding, corrupt state).
+    Error(Error),
+}
+
+/// Shared between a run's `Context` and its [`Supervised`] wrapper.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AbortSlot(Arc<Mutex<Option<Abort>>>);
+
+impl AbortSlot {
+    pub fn set(&self, abort: Abort) {
+        let mut slot = lock(&self.0);
+        // The first reason is the real one; anything after it is a consequence.
+        if slot.is_none() {
+            *slot = Some(abort);
+        }
+    }
+
+    fn take(&self) -> Option<Abort> {
+        lock(&self.0).take()
+    }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (every critical
+/// section here is a single assignment or map operation).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// How a supervised driver ended.
+pub(crate) enum Outcome<T> {
+    /// The driver returned.
+    Done(T),
+    /// The driver panicked; the message of the panic.
+    Panicked(String),
+    /// The driver was aborted through its slot.
+    Aborted(Abort),
+}
+
+/// Polls a driver, catching panics and aborts. The driver is dropped as soon as it ends.
+pub(crate) struct Supervised<'a, T> {
+    driver: Option<BoxFuture<'a, T>>,
+    slot: AbortSlot,
+}
+
+impl<'a, T> Supervised<'a, T> {
+    pub fn new(driver: BoxFuture<'a, T>, slot: AbortSlot) -> Self {
+        Supervised {
+            driver: Some(driver),
+            slot,
+        }
+    }
+}
+
+impl<T> Future for Supervised<'_, T> {
+    type Output = Outcome<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<T>> {
+        let Some(driver) = self.driver.as_mut() else {
+            // Polled after completion: there is nothing left to drive.
+            return Poll::Pending;
+        };
+        let polled = catch_unwind(AssertUnwindSafe(|| driver.as_mut().poll(cx)));
+        let outcome = match polled {
+            Ok(Poll::Ready(value)) => Outcome::Done(value),
+            Ok(Poll::Pending) => match self.slot.take() {
+                Some(abort) => Outcome::Aborted(abort),
+                None => return Poll::Pending,
+            },
+            Err(payload) => Outcome::Panicked(panic_message(payload.as_ref())),
+        };
+        self.driver = None;
+        Poll::Ready(outcome)
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "a panic without a message".to_owned()
+    }
+}

@@ -1,0 +1,75 @@
+//! The contract between `#[workflow]`-generated code and the runtime.
+//!
+//! The macro turns a workflow fn into a state enum and a driver; the runtime only ever sees the
+//! driver through [`Workflow::drive`], with inputs, states and outputs as serde values. Items
+//! here other than [`Workflow`] are reached through `cairn::__private` and are not public API.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Context;
+
+/// A durable workflow, implemented by `#[workflow]` on a unit struct named after the fn.
+///
+/// The generated `drive` commits the state after every transition with
+/// `Context::__checkpoint`, so a restarted runtime continues from the last committed state
+/// instead of replaying the run.
+pub trait Workflow: Copy + Send + Sync + 'static {
+    /// Input of a run: the workflow fn's parameters after the context (one type, or a tuple when
+    /// several, `()` when none).
+    type Input: Serialize + DeserializeOwned + Send + 'static;
+    /// What a completed run returns (the `Ok` type of the workflow fn).
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+    /// Stable name used to start runs by name and stored with every run.
+    const NAME: &'static str;
+    /// Hash of the state layout; stored with every run; a mismatch on resume is
+    /// [`Error::IncompatibleState`](crate::Error::IncompatibleState).
+    const FINGERPRINT: u64;
+    /// Runs the state machine from `start` to the end. `Ok(output)` completes the run,
+    /// `Err(message)` fails it.
+    fn drive<'a>(
+        ctx: &'a mut Context,
+        start: Start<Self::Input>,
+    ) -> BoxFuture<'a, Result<Self::Output, String>>;
+}
+
+/// The future returned by [`Workflow::drive`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where a driver begins.
+#[derive(Debug)]
+pub enum Start<I> {
+    /// A new run with its input.
+    New(I),
+    /// A resumed run with the postcard bytes of its last committed state, to be decoded with
+    /// `Context::__decode_state`.
+    Resume(Vec<u8>),
+}
+
+/// Turns the workflow fn's return type into the run's outcome.
+pub trait WorkflowResult {
+    /// The run's output.
+    type Output;
+    /// `Ok` completes the run, `Err` fails it with the message.
+    fn into_outcome(self) -> Result<Self::Output, String>;
+}
+
+impl<T, E: std::fmt::Display> WorkflowResult for Result<T, E> {
+    type Output = T;
+
+    fn into_outcome(self) -> Result<T, String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+/// Implemented by the generated state enum, so that a checkpoint can record where the run is.
+pub trait StateInfo {
+    /// Name of the variant, e.g. `"FetchPapers"` (shown as the run's current state).
+    fn state_name(&self) -> &'static str;
+    /// Name of the step whose completion led to this state, e.g. `Some("fetch_papers")`; `None`
+    /// for start and join states.
+    fn step_name(&self) -> Option<&'static str>;
+}
