@@ -477,7 +477,10 @@ impl Emitter<'_, '_> {
                     .map(|(arm, block)| {
                         let attrs = &arm.attrs;
                         let pat = &arm.pat;
-                        let guard = arm.guard.as_ref().map(|(if_token, guard)| quote!(#if_token #guard));
+                        let guard = arm
+                            .guard
+                            .as_ref()
+                            .map(|(if_token, guard)| quote!(#if_token #guard));
                         let code = self.block_from(*block, 0);
                         quote!(#(#attrs)* #pat #guard => { #code })
                     })

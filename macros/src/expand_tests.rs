@@ -45,7 +45,11 @@ fn expansions_match_snapshots() {
         .filter(|p| !p.to_string_lossy().ends_with(".expanded.rs"))
         .collect();
     sources.sort();
-    assert!(!sources.is_empty(), "no snapshot sources in {}", dir.display());
+    assert!(
+        !sources.is_empty(),
+        "no snapshot sources in {}",
+        dir.display()
+    );
     for source in sources {
         let expanded = expand_file(&fs::read_to_string(&source).unwrap());
         let snapshot = source.with_extension("expanded.rs");

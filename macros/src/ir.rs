@@ -78,7 +78,10 @@ pub enum Stmt {
         assigns: BTreeSet<VarId>,
     },
     /// `let PAT = FUTURE.await?;` or `FUTURE.await?;`, followed by a persisted state.
-    Await { stmt: syn::Stmt, state: StateId },
+    Await {
+        stmt: syn::Stmt,
+        state: StateId,
+    },
     Construct(Construct),
 }
 

@@ -99,7 +99,13 @@ impl Lowerer<'_> {
 
     // ---- variables --------------------------------------------------------------------------
 
-    fn new_var(&mut self, ident: Ident, mutable: bool, ty: Option<syn::Type>, is_param: bool) -> VarId {
+    fn new_var(
+        &mut self,
+        ident: Ident,
+        mutable: bool,
+        ty: Option<syn::Type>,
+        is_param: bool,
+    ) -> VarId {
         self.body.vars.push(Var {
             ident,
             ty,
@@ -223,7 +229,12 @@ impl Lowerer<'_> {
             let index = out.len();
             match stmt {
                 SynStmt::Item(item) => self.body.items.push(item),
-                SynStmt::Local(local) if local.init.as_ref().is_some_and(|i| i.diverge.is_none() && is_await(&i.expr)) => {
+                SynStmt::Local(local)
+                    if local
+                        .init
+                        .as_ref()
+                        .is_some_and(|i| i.diverge.is_none() && is_await(&i.expr)) =>
+                {
                     let init = local.init.as_ref().unwrap();
                     let reads = self.reads_of(&init.expr);
                     let vars = self.declare_pattern(&local.pat, None, false);
@@ -234,12 +245,26 @@ impl Lowerer<'_> {
                         state,
                     });
                 }
-                SynStmt::Local(mut local) if local.init.as_ref().is_some_and(|i| i.diverge.is_none() && is_construct(&i.expr)) => {
+                SynStmt::Local(mut local)
+                    if local
+                        .init
+                        .as_ref()
+                        .is_some_and(|i| i.diverge.is_none() && is_construct(&i.expr)) =>
+                {
                     let init = local.init.take().unwrap();
                     let vars = self.pattern_vars(&local.pat, None, false);
                     let pat = local.pat.clone();
-                    let (construct, next) =
-                        self.construct_then_join(*init.expr, Out::Bind { pat, vars: vars.clone() }, id, index, cur, Some(&vars));
+                    let (construct, next) = self.construct_then_join(
+                        *init.expr,
+                        Out::Bind {
+                            pat,
+                            vars: vars.clone(),
+                        },
+                        id,
+                        index,
+                        cur,
+                        Some(&vars),
+                    );
                     cur = next;
                     out.push(Stmt::Construct(construct));
                 }
@@ -253,7 +278,8 @@ impl Lowerer<'_> {
                     });
                 }
                 SynStmt::Expr(expr, _) if is_construct(&expr) => {
-                    let (construct, next) = self.construct_then_join(expr, Out::Discard, id, index, cur, None);
+                    let (construct, next) =
+                        self.construct_then_join(expr, Out::Discard, id, index, cur, None);
                     cur = next;
                     out.push(Stmt::Construct(construct));
                 }
@@ -305,7 +331,11 @@ impl Lowerer<'_> {
     }
 
     /// Ordinary code: one node, plus the jumps out of it.
-    fn plain(&mut self, mut stmt: SynStmt, cur: Option<NodeId>) -> (SynStmt, BTreeSet<VarId>, Option<NodeId>) {
+    fn plain(
+        &mut self,
+        mut stmt: SynStmt,
+        cur: Option<NodeId>,
+    ) -> (SynStmt, BTreeSet<VarId>, Option<NodeId>) {
         let usage = scope::analyze_stmt(&mut stmt, &self.scopes, self.body.jumps.len());
         let mut defs = BTreeSet::new();
         match &stmt {
@@ -356,7 +386,10 @@ impl Lowerer<'_> {
             StateKind::Await,
             step,
             doc,
-            Entry::Block { block, index: index + 1 },
+            Entry::Block {
+                block,
+                index: index + 1,
+            },
             None,
         );
         let point = self.state_node(state);
@@ -388,18 +421,29 @@ impl Lowerer<'_> {
             StateKind::Join,
             None,
             doc,
-            Entry::Block { block, index: index + 1 },
+            Entry::Block {
+                block,
+                index: index + 1,
+            },
             None,
         );
         let loop_name = match &expr {
             Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => true,
             _ => false,
         };
-        let construct = self.construct(expr, Cont { out, next: Some(join) }, cur);
+        let construct = self.construct(
+            expr,
+            Cont {
+                out,
+                next: Some(join),
+            },
+            cur,
+        );
         if loop_name && let Construct::Loop(id) = &construct {
             let head = self.body.loops[*id].head;
             let name = format!("After{}", self.body.states[head].name);
-            self.used_names.retain(|n| *n != self.body.states[join].name.to_string());
+            self.used_names
+                .retain(|n| *n != self.body.states[join].name.to_string());
             self.body.states[join].name = self.unique_name(&name);
         }
         if let Some(vars) = bound {
@@ -414,11 +458,26 @@ impl Lowerer<'_> {
             Expr::If(if_) => self.lower_if(if_, cont, cur),
             Expr::Match(match_) => self.lower_match(match_, cont, cur),
             Expr::Block(block) => Construct::Block(self.lower_block(block.block, cont, cur)),
-            Expr::Loop(loop_) => self.lower_loop(loop_.label, LoopSyntax::Loop, loop_.body, cont, cur),
-            Expr::While(while_) => self.lower_loop(while_.label, LoopSyntax::While(while_.cond), while_.body, cont, cur),
-            Expr::ForLoop(for_) => self.lower_loop(for_.label, LoopSyntax::For(for_.pat, for_.expr), for_.body, cont, cur),
+            Expr::Loop(loop_) => {
+                self.lower_loop(loop_.label, LoopSyntax::Loop, loop_.body, cont, cur)
+            }
+            Expr::While(while_) => self.lower_loop(
+                while_.label,
+                LoopSyntax::While(while_.cond),
+                while_.body,
+                cont,
+                cur,
+            ),
+            Expr::ForLoop(for_) => self.lower_loop(
+                for_.label,
+                LoopSyntax::For(for_.pat, for_.expr),
+                for_.body,
+                cont,
+                cur,
+            ),
             other => {
-                self.cx.error_spanned_by(&other, "cairn cannot lower this expression");
+                self.cx
+                    .error_spanned_by(&other, "cairn cannot lower this expression");
                 Construct::Block(self.lower_block(syn::parse_quote!({}), cont, cur))
             }
         }
@@ -464,7 +523,12 @@ impl Lowerer<'_> {
         }
     }
 
-    fn lower_match(&mut self, mut match_: syn::ExprMatch, cont: Cont, cur: Option<NodeId>) -> Construct {
+    fn lower_match(
+        &mut self,
+        mut match_: syn::ExprMatch,
+        cont: Cont,
+        cur: Option<NodeId>,
+    ) -> Construct {
         let usage = scope::analyze_expr(&mut match_.expr, &self.scopes, self.body.jumps.len());
         let scrutinee = self.node(usage.reads, BTreeSet::new());
         self.edge(cur, scrutinee);
@@ -476,8 +540,11 @@ impl Lowerer<'_> {
             if let Some((_, guard)) = &mut arm.guard {
                 reads = scope::analyze_expr(guard, &self.scopes, self.body.jumps.len()).reads;
             }
-            let entry = self.node(reads, bound.into_iter().collect());
-            self.edge(Some(scrutinee), entry);
+            // The pattern binds before the guard reads.
+            let bind = self.node(BTreeSet::new(), bound.into_iter().collect());
+            self.edge(Some(scrutinee), bind);
+            let entry = self.node(reads, BTreeSet::new());
+            self.edge(Some(bind), entry);
             let body = std::mem::replace(&mut *arm.body, Expr::Verbatim(Default::default()));
             let block = match body {
                 Expr::Block(block) if block.label.is_none() => block.block,
@@ -516,15 +583,26 @@ impl Lowerer<'_> {
                     Pat::Ident(ident) => ident.ident.to_string(),
                     _ => "item".to_owned(),
                 };
-                let iter_ident = format_ident!("__iter_{}", names::snake(&name), span = Span::mixed_site());
+                let iter_ident =
+                    format_ident!("__iter_{}", names::snake(&name), span = Span::mixed_site());
                 let iter = self.new_var(iter_ident, true, None, false);
                 self.declare(&[iter]);
                 let init = self.node(usage.reads, [iter].into_iter().collect());
                 self.edge(cur, init);
                 let head_name = format!("For{}", names::pascal(&name));
-                (LoopKind::For { pat, iter, expr }, head_name, "`for` loop", Some(init))
+                (
+                    LoopKind::For { pat, iter, expr },
+                    head_name,
+                    "`for` loop",
+                    Some(init),
+                )
             }
-            LoopSyntax::While(cond) => (LoopKind::While(cond), "While".to_owned(), "`while` loop", cur),
+            LoopSyntax::While(cond) => (
+                LoopKind::While(cond),
+                "While".to_owned(),
+                "`while` loop",
+                cur,
+            ),
             LoopSyntax::Loop => (LoopKind::Loop, "Loop".to_owned(), "`loop`", cur),
         };
         let head = self.new_state(
@@ -558,7 +636,8 @@ impl Lowerer<'_> {
             }
             LoopKind::While(cond) => {
                 let mut cond_copy = (**cond).clone();
-                let usage = scope::analyze_expr(&mut cond_copy, &self.scopes, self.body.jumps.len());
+                let usage =
+                    scope::analyze_expr(&mut cond_copy, &self.scopes, self.body.jumps.len());
                 reads = usage.reads;
                 bound_pats.extend(let_patterns(&cond_copy).into_iter().cloned());
                 **cond = cond_copy;
@@ -616,7 +695,11 @@ impl Lowerer<'_> {
                 target: 0,
                 is_break: jump.is_break,
                 value: jump.value,
-                site: Site { scopes: scopes.clone(), hidden: jump.inner_names, span: jump.span },
+                site: Site {
+                    scopes: scopes.clone(),
+                    hidden: jump.inner_names,
+                    span: jump.span,
+                },
             });
             return;
         };
@@ -649,7 +732,14 @@ impl Lowerer<'_> {
         self.deliver_with(cont, from, span, &scopes, &[])
     }
 
-    fn deliver_with(&mut self, cont: &Cont, from: Option<NodeId>, span: Span, scopes: &Scopes, hidden: &[String]) -> Site {
+    fn deliver_with(
+        &mut self,
+        cont: &Cont,
+        from: Option<NodeId>,
+        span: Span,
+        scopes: &Scopes,
+        hidden: &[String],
+    ) -> Site {
         let node = self.node(BTreeSet::new(), cont.out.vars().iter().copied().collect());
         self.edge(from, node);
         let mut scopes = scopes.clone();

@@ -30,8 +30,8 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{
-    Block, Expr, ExprAwait, ExprBinary, ExprIf, ExprMatch, Local, LocalInit, Pat, Stmt, parse_quote,
-    parse_quote_spanned,
+    Block, Expr, ExprAwait, ExprBinary, ExprIf, ExprMatch, Local, LocalInit, Pat, Stmt,
+    parse_quote, parse_quote_spanned,
 };
 
 use crate::ctxt::Ctxt;
@@ -40,7 +40,10 @@ use crate::ctxt::Ctxt;
 pub fn normalize(cx: &Ctxt, ctx: &Ident, mut body: Block) -> Block {
     TaskCalls { ctx }.visit_block_mut(&mut body);
     Unsupported { cx }.visit_block(&body);
-    let mut normalizer = Normalizer { cx, temps: Vec::new() };
+    let mut normalizer = Normalizer {
+        cx,
+        temps: Vec::new(),
+    };
     normalizer.block(body)
 }
 
@@ -114,8 +117,12 @@ impl VisitMut for TaskCalls<'_> {
         if !is_ctx || call.method != "task" || call.args.is_empty() {
             return;
         }
-        let Some(Expr::Path(function)) = call.args.first() else { return };
-        let Some(last) = function.path.segments.last() else { return };
+        let Some(Expr::Path(function)) = call.args.first() else {
+            return;
+        };
+        let Some(last) = function.path.segments.last() else {
+            return;
+        };
         let name = syn::LitStr::new(&last.ident.to_string(), last.ident.span());
         let args = call.args.iter().skip(1);
         let receiver = &call.receiver;

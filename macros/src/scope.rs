@@ -170,7 +170,11 @@ impl<'a> Analyzer<'a> {
     }
 
     fn resolve(&self, name: &str) -> Option<VarId> {
-        if self.inner.iter().any(|frame| frame.iter().any(|n| n == name)) {
+        if self
+            .inner
+            .iter()
+            .any(|frame| frame.iter().any(|n| n == name))
+        {
             return None;
         }
         self.outer.lookup(name)
@@ -220,7 +224,10 @@ impl<'a> Analyzer<'a> {
             None => !self.targets.iter().any(|(is_loop, _)| *is_loop),
             Some(label) => {
                 let name = label.ident.to_string();
-                !self.targets.iter().any(|(_, t)| t.as_deref() == Some(&*name))
+                !self
+                    .targets
+                    .iter()
+                    .any(|(_, t)| t.as_deref() == Some(&*name))
             }
         }
     }
@@ -274,7 +281,9 @@ impl VisitMut for Analyzer<'_> {
                 let label = for_.label.clone();
                 self.scoped(|this| {
                     this.bind(&for_.pat);
-                    this.in_target(true, label.as_ref(), |this| this.visit_block_mut(&mut for_.body));
+                    this.in_target(true, label.as_ref(), |this| {
+                        this.visit_block_mut(&mut for_.body)
+                    });
                 });
             }
             Expr::While(while_) => {
@@ -288,7 +297,9 @@ impl VisitMut for Analyzer<'_> {
             }
             Expr::Loop(loop_) => {
                 let label = loop_.label.clone();
-                self.in_target(true, label.as_ref(), |this| this.visit_block_mut(&mut loop_.body));
+                self.in_target(true, label.as_ref(), |this| {
+                    this.visit_block_mut(&mut loop_.body)
+                });
             }
             Expr::Block(block) if block.label.is_some() => {
                 // A labeled block is a target for `break 'label` only.

@@ -1,0 +1,152 @@
+//! Shared test support: step counters and the restart harness.
+//!
+//! [`check_restarts`] runs a workflow once without interruption, then once per stored state:
+//! the run is halted right after that state's commit (as a crash there would leave it), the
+//! runtime shut down and a new one started on the same LMDB files, and the resumed run must
+//! produce the same output with every step run exactly as often as in the uninterrupted run.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cairn::{Error, Flow, Runtime, Workflow};
+
+static STEPS: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
+/// Counters are global, so the harness runs one check at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Records that step `name` ran.
+pub fn ran(name: impl Into<String>) {
+    *STEPS.lock().unwrap().entry(name.into()).or_default() += 1;
+}
+
+fn take_counts() -> BTreeMap<String, usize> {
+    std::mem::take(&mut *STEPS.lock().unwrap())
+}
+
+/// The outcome of a run: its output, or the message it failed with.
+pub type Outcome<T> = Result<T, String>;
+
+async fn outcome<W: Workflow>(
+    runtime: &Runtime,
+    workflow: W,
+    run: cairn::RunId,
+) -> Outcome<W::Output> {
+    match runtime.client().wait(workflow, run).await {
+        Ok(output) => Ok(output),
+        Err(Error::RunFailed { message, .. }) => Err(message),
+        Err(other) => panic!("run {run} ended with {other:?}"),
+    }
+}
+
+/// Runs `workflow(input)` uninterrupted and then restarted after every stored state; checks
+/// the outcome and the step counts each time. Returns the number of stored states.
+pub async fn check_restarts<W: Workflow>(
+    workflow: W,
+    input: W::Input,
+    expected: Outcome<W::Output>,
+    expected_steps: &[(&str, usize)],
+) -> u64
+where
+    W::Input: Clone,
+    W::Output: PartialEq + Debug,
+{
+    let _serial = SERIAL.lock().await;
+    let expected_steps: BTreeMap<String, usize> = expected_steps
+        .iter()
+        .map(|(name, n)| (name.to_string(), *n))
+        .collect();
+    take_counts();
+
+    // Uninterrupted.
+    let dir = tempfile::tempdir().unwrap();
+    let commits = Arc::new(AtomicU64::new(0));
+    let counter = commits.clone();
+    let runtime = Runtime::builder()
+        .path(dir.path())
+        .register(workflow)
+        .on_transition(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Flow::Continue
+        })
+        .start()
+        .unwrap();
+    let run = runtime
+        .client()
+        .start(workflow, input.clone())
+        .await
+        .unwrap();
+    let got = outcome(&runtime, workflow, run).await;
+    runtime.shutdown().await;
+    assert_eq!(got, expected, "uninterrupted run of {}", W::NAME);
+    assert_eq!(
+        take_counts(),
+        expected_steps,
+        "steps of the uninterrupted run of {}",
+        W::NAME
+    );
+    let stored = commits.load(Ordering::SeqCst);
+
+    // Halted right after each stored state, then resumed by a new runtime.
+    for halt_at in 1..=stored {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = Runtime::builder()
+            .path(dir.path())
+            .register(workflow)
+            .on_transition(move |t| {
+                if t.number == halt_at {
+                    Flow::Halt
+                } else {
+                    Flow::Continue
+                }
+            })
+            .start()
+            .unwrap();
+        let run = runtime
+            .client()
+            .start(workflow, input.clone())
+            .await
+            .unwrap();
+        let halted = runtime.client().wait(workflow, run).await;
+        assert!(
+            matches!(halted, Err(Error::Halted { .. })),
+            "{} should halt after commit {halt_at}, got {halted:?}",
+            W::NAME
+        );
+        runtime.shutdown().await;
+
+        let runtime = Runtime::builder()
+            .path(dir.path())
+            .register(workflow)
+            .start()
+            .unwrap();
+        let status = runtime.client().status(run).unwrap();
+        assert_eq!(
+            status.transitions,
+            halt_at,
+            "{} stored state {halt_at}",
+            W::NAME
+        );
+        let got = outcome(&runtime, workflow, run).await;
+        runtime.shutdown().await;
+        assert_eq!(
+            got,
+            expected,
+            "{} resumed after stored state {halt_at} ({})",
+            W::NAME,
+            status.state
+        );
+        assert_eq!(
+            take_counts(),
+            expected_steps,
+            "steps of {} resumed after stored state {halt_at} ({})",
+            W::NAME,
+            status.state
+        );
+    }
+    stored
+}
