@@ -35,7 +35,7 @@ async fn point(x: u64) -> Result<Point, String> {
 
 async fn is_even(x: u64) -> Result<bool, String> {
     ran("is_even");
-    Ok(x % 2 == 0)
+    Ok(x.is_multiple_of(2))
 }
 
 async fn at_most(x: u64, limit: u64) -> Result<u64, String> {
@@ -58,7 +58,7 @@ async fn straight_line(ctx: &mut Context, n: u64) -> Result<(u64, String, u64), 
     let a = a + px;
     let mut total = a;
     total += ctx.task(double, py).await?;
-    total = total
+    let total = total
         + ctx
             .step("bump", async move {
                 ran("bump");

@@ -84,7 +84,8 @@ fn fallback(item: &ItemFn, errors: TokenStream) -> TokenStream {
 fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
     let vis = &sig.vis;
     let ident = &sig.ident;
-    let docs = sig.attrs.iter().filter(|a| a.path().is_ident("doc"));
+    let docs: Vec<_> = sig.attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
+    let separator = (!docs.is_empty()).then(|| quote!(#[doc = ""]));
     let other_attrs = sig.attrs.iter().filter(|a| !a.path().is_ident("doc"));
     let name = attrs
         .name
@@ -112,7 +113,7 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
 
     quote! {
         #(#docs)*
-        #[doc = ""]
+        #separator
         #[doc = #doc]
         #[allow(non_camel_case_types)]
         #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
@@ -132,7 +133,7 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
                 ::core::result::Result<Self::Output, ::std::string::String>,
             > {
                 #(#other_attrs)*
-                #[allow(unused_mut, clippy::all)]
+                #[allow(unused_mut)]
                 async fn #ident(#ctx: #ctx_ty, #start: ::cairn::__private::Start<#input_ty>) -> #output_ty {
                     #(#items)*
                     #state_enum

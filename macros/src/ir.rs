@@ -41,7 +41,7 @@ pub enum Out {
     /// Evaluated and dropped.
     Discard,
     /// Bound by the pattern of the `let` the construct initializes.
-    Bind { pat: Pat, vars: Vec<VarId> },
+    Bind { pat: Box<Pat>, vars: Vec<VarId> },
     /// Returned from the workflow.
     Return,
 }
@@ -68,7 +68,7 @@ pub struct Block {
 
 pub enum Tail {
     Plain(Box<Expr>),
-    Construct(Construct),
+    Construct(Box<Construct>),
 }
 
 pub enum Stmt {

@@ -44,7 +44,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: syn::Block) -> Body {
     }
     let entry = lowerer.node(BTreeSet::new(), BTreeSet::new());
     let start = lowerer.new_state(
-        "Start",
+        Some("Start"),
         StateKind::Start,
         None,
         "The run's start, holding its inputs. Not stored: the input is stored with the run."
@@ -152,7 +152,7 @@ impl Lowerer<'_> {
     /// A new state; its arm comes after every state made before it, unless `place` is called.
     fn new_state(
         &mut self,
-        name: &str,
+        name: Option<&str>,
         kind: StateKind,
         step: Option<String>,
         doc: String,
@@ -160,7 +160,10 @@ impl Lowerer<'_> {
         node: Option<NodeId>,
     ) -> StateId {
         let node = node.unwrap_or_else(|| self.node(BTreeSet::new(), BTreeSet::new()));
-        let name = self.unique_name(name);
+        let name = match name {
+            Some(name) => self.unique_name(name),
+            None => format_ident!("Unnamed"),
+        };
         let order = self.next_order;
         self.next_order += 1;
         self.body.states.push(State {
@@ -257,7 +260,7 @@ impl Lowerer<'_> {
                     let (construct, next) = self.construct_then_join(
                         *init.expr,
                         Out::Bind {
-                            pat,
+                            pat: Box::new(pat),
                             vars: vars.clone(),
                         },
                         id,
@@ -294,9 +297,10 @@ impl Lowerer<'_> {
         let tail = match tail {
             Some(expr) if is_construct(&expr) => {
                 let construct = self.construct(expr, cont, cur);
-                Some(Tail::Construct(construct))
+                Some(Tail::Construct(Box::new(construct)))
             }
             Some(mut expr) => {
+                self.check_no_await(&expr);
                 let usage = scope::analyze_expr(&mut expr, &self.scopes, self.body.jumps.len());
                 let node = self.node(usage.reads, BTreeSet::new());
                 self.edge(cur, node);
@@ -336,6 +340,7 @@ impl Lowerer<'_> {
         mut stmt: SynStmt,
         cur: Option<NodeId>,
     ) -> (SynStmt, BTreeSet<VarId>, Option<NodeId>) {
+        self.check_no_await(&stmt);
         let usage = scope::analyze_stmt(&mut stmt, &self.scopes, self.body.jumps.len());
         let mut defs = BTreeSet::new();
         match &stmt {
@@ -382,7 +387,7 @@ impl Lowerer<'_> {
             None => format!("After the await{}.", line_suffix(awaited.span())),
         };
         let state = self.new_state(
-            &name,
+            Some(&name),
             StateKind::Await,
             step,
             doc,
@@ -413,39 +418,24 @@ impl Lowerer<'_> {
             Expr::If(_) => ("AfterIf", "the branches of the `if`"),
             Expr::Match(_) => ("AfterMatch", "the arms of the `match`"),
             Expr::Block(_) => ("AfterBlock", "the block"),
-            _ => ("AfterLoop", "the loop"),
+            _ => ("", "the loop"),
         };
         let doc = format!("After {what}{}. Not stored.", line_suffix(expr.span()));
+        // Named once the construct is lowered: after a loop, the name follows its head's.
         let join = self.new_state(
-            prefix,
+            None,
             StateKind::Join,
             None,
             doc,
-            Entry::Block {
-                block,
-                index: index + 1,
-            },
+            Entry::Block { block, index: index + 1 },
             None,
         );
-        let loop_name = match &expr {
-            Expr::ForLoop(_) | Expr::While(_) | Expr::Loop(_) => true,
-            _ => false,
+        let construct = self.construct(expr, Cont { out, next: Some(join) }, cur);
+        let name = match &construct {
+            Construct::Loop(id) => format!("After{}", self.body.states[self.body.loops[*id].head].name),
+            _ => prefix.to_owned(),
         };
-        let construct = self.construct(
-            expr,
-            Cont {
-                out,
-                next: Some(join),
-            },
-            cur,
-        );
-        if loop_name && let Construct::Loop(id) = &construct {
-            let head = self.body.loops[*id].head;
-            let name = format!("After{}", self.body.states[head].name);
-            self.used_names
-                .retain(|n| *n != self.body.states[join].name.to_string());
-            self.body.states[join].name = self.unique_name(&name);
-        }
+        self.body.states[join].name = self.unique_name(&name);
         if let Some(vars) = bound {
             self.declare(vars);
         }
@@ -606,7 +596,7 @@ impl Lowerer<'_> {
             LoopSyntax::Loop => (LoopKind::Loop, "Loop".to_owned(), "`loop`", cur),
         };
         let head = self.new_state(
-            &head_name,
+            Some(&head_name),
             StateKind::LoopHead,
             None,
             format!("The head of the {what}{}. Not stored.", line_suffix(span)),
@@ -760,6 +750,18 @@ impl Lowerer<'_> {
             }
         }
         site
+    }
+
+    /// Ordinary code must hold no await of the workflow: one there would complete without a
+    /// state after it. Normalization guarantees this; the check keeps a gap in it from
+    /// turning into a silent loss of durability.
+    fn check_no_await<T: crate::normalize::AwaitScan + quote::ToTokens>(&self, code: &T) {
+        if has_await(code) {
+            self.cx.error_spanned_by(
+                code,
+                "cairn cannot make this `.await` durable here; bind the awaited value with `let` in a statement of its own (and please report this case)",
+            );
+        }
     }
 
     fn site(&self, span: Span, hidden: Vec<String>) -> Site {

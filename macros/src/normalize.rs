@@ -176,6 +176,14 @@ impl Normalizer<'_> {
         for stmt in block.stmts {
             self.stmt(stmt, &mut stmts);
         }
+        // An await as the block's value gets a `let` too, so that a state follows it.
+        if let Some(Stmt::Expr(tail, None)) = stmts.last()
+            && crate::lower::is_await(tail)
+            && let Some(Stmt::Expr(tail, None)) = stmts.pop()
+        {
+            let temp = self.hoist(tail, &mut stmts);
+            stmts.push(Stmt::Expr(temp, None));
+        }
         Block {
             brace_token: block.brace_token,
             stmts,

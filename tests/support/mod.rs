@@ -90,6 +90,11 @@ where
         W::NAME
     );
     let stored = commits.load(Ordering::SeqCst);
+    // Every completed await is a stored transition: in a run that succeeds, one per step run.
+    if expected.is_ok() {
+        let steps: usize = expected_steps.values().sum();
+        assert_eq!(stored, steps as u64, "stored transitions of {}", W::NAME);
+    }
 
     // Halted right after each stored state, then resumed by a new runtime.
     for halt_at in 1..=stored {

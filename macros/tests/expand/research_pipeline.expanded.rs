@@ -1,4 +1,3 @@
-///
 /// The durable workflow `research_pipeline`: register it with `Runtime::builder().register(research_pipeline)` and start runs with `client.start(research_pipeline, input)`.
 #[allow(non_camel_case_types)]
 #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
@@ -18,7 +17,7 @@ impl ::cairn::Workflow for research_pipeline {
         'cairn,
         ::core::result::Result<Self::Output, ::std::string::String>,
     > {
-        #[allow(unused_mut, clippy::all)]
+        #[allow(unused_mut)]
         async fn research_pipeline(
             ctx: &mut Context,
             __start: ::cairn::__private::Start<String>,

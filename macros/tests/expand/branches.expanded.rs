@@ -1,0 +1,204 @@
+/// Picks a route, with awaits in a condition, in branches, in a `match` and in an expression.
+///
+/// The durable workflow `route`: register it with `Runtime::builder().register(route)` and start runs with `client.start(route, input)`.
+#[allow(non_camel_case_types)]
+#[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
+struct route;
+impl ::cairn::Workflow for route {
+    type Input = Order;
+    type Output = <Result<u64, Error> as ::cairn::__private::WorkflowResult>::Output;
+    const NAME: &'static str = "route";
+    const FINGERPRINT: u64 = 9025915399914753428u64;
+    fn drive<'cairn>(
+        __ctx: &'cairn mut ::cairn::Context,
+        __start: ::cairn::__private::Start<Self::Input>,
+    ) -> ::cairn::__private::BoxFuture<
+        'cairn,
+        ::core::result::Result<Self::Output, ::std::string::String>,
+    > {
+        #[allow(unused_mut)]
+        async fn route(
+            ctx: &mut Context,
+            __start: ::cairn::__private::Start<Order>,
+        ) -> Result<u64, Error> {
+            /// The states of workflow `route`: one after each `.await`, holding the variables live there, plus the transient states where paths meet. Only the states after an await are stored.
+            #[derive(
+                ::cairn::__private::serde::Serialize,
+                ::cairn::__private::serde::Deserialize
+            )]
+            #[serde(crate = "::cairn::__private::serde")]
+            #[allow(non_camel_case_types)]
+            enum RouteState<
+                T_cost,
+                T_in_stock,
+                T_reserve,
+                T_shipping,
+                T_quote_express,
+                T_convert,
+            > {
+                /// The run's start, holding its inputs. Not stored: the input is stored with the run.
+                Start { order: Order },
+                /// After step `in_stock` (line 5).
+                InStock { order: Order, cost: T_cost, __in_stock: T_in_stock },
+                /// After step `reserve` (line 6).
+                Reserve { order: Order, cost: T_cost, __reserve: T_reserve },
+                /// After step `notify_backorder` (line 8).
+                NotifyBackorder { order: Order, cost: T_cost },
+                /// After the branches of the `if` (line 5). Not stored.
+                AfterIf { order: Order, cost: T_cost },
+                /// After step `quote_express` (line 11).
+                QuoteExpress { cost: T_cost, __quote_express: T_quote_express },
+                /// After the arms of the `match` (line 10). Not stored.
+                AfterMatch { cost: T_cost, shipping: T_shipping },
+                /// After step `convert` (line 14).
+                Convert { __convert: T_convert },
+            }
+            impl<
+                T_cost,
+                T_in_stock,
+                T_reserve,
+                T_shipping,
+                T_quote_express,
+                T_convert,
+            > ::cairn::__private::StateInfo
+            for RouteState<
+                T_cost,
+                T_in_stock,
+                T_reserve,
+                T_shipping,
+                T_quote_express,
+                T_convert,
+            > {
+                fn state_name(&self) -> &'static str {
+                    match self {
+                        Self::Start { .. } => "Start",
+                        Self::InStock { .. } => "InStock",
+                        Self::Reserve { .. } => "Reserve",
+                        Self::NotifyBackorder { .. } => "NotifyBackorder",
+                        Self::AfterIf { .. } => "AfterIf",
+                        Self::QuoteExpress { .. } => "QuoteExpress",
+                        Self::AfterMatch { .. } => "AfterMatch",
+                        Self::Convert { .. } => "Convert",
+                    }
+                }
+                fn step_name(&self) -> ::core::option::Option<&'static str> {
+                    match self {
+                        Self::InStock { .. } => ::core::option::Option::Some("in_stock"),
+                        Self::Reserve { .. } => ::core::option::Option::Some("reserve"),
+                        Self::NotifyBackorder { .. } => {
+                            ::core::option::Option::Some("notify_backorder")
+                        }
+                        Self::QuoteExpress { .. } => {
+                            ::core::option::Option::Some("quote_express")
+                        }
+                        Self::Convert { .. } => ::core::option::Option::Some("convert"),
+                        _ => ::core::option::Option::None,
+                    }
+                }
+            }
+            let mut __state = match __start {
+                ::cairn::__private::Start::New(__input) => {
+                    let order: Order = __input;
+                    RouteState::Start { order }
+                }
+                ::cairn::__private::Start::Resume(__bytes) => {
+                    ctx.__decode_state(&__bytes).await
+                }
+            };
+            '__cairn: loop {
+                match __state {
+                    RouteState::Start { order } => {
+                        let mut cost = 0;
+                        let __in_stock = ctx
+                            .step("in_stock", in_stock(order.item))
+                            .await?;
+                        __state = RouteState::InStock {
+                            order,
+                            cost,
+                            __in_stock,
+                        };
+                        ctx.__checkpoint(&__state).await;
+                        continue '__cairn;
+                    }
+                    RouteState::InStock { order, mut cost, __in_stock } => {
+                        if __in_stock {
+                            let __reserve = ctx
+                                .step("reserve", reserve(order.item, order.count))
+                                .await?;
+                            __state = RouteState::Reserve {
+                                order,
+                                cost,
+                                __reserve,
+                            };
+                            ctx.__checkpoint(&__state).await;
+                            continue '__cairn;
+                        } else {
+                            ctx.step("notify_backorder", notify(order.item)).await?;
+                            __state = RouteState::NotifyBackorder {
+                                order,
+                                cost,
+                            };
+                            ctx.__checkpoint(&__state).await;
+                            continue '__cairn;
+                        }
+                    }
+                    RouteState::Reserve { order, mut cost, __reserve } => {
+                        cost += __reserve;
+                        __state = RouteState::AfterIf { order, cost };
+                        continue '__cairn;
+                    }
+                    RouteState::NotifyBackorder { order, mut cost } => {
+                        __state = RouteState::AfterIf { order, cost };
+                        continue '__cairn;
+                    }
+                    RouteState::AfterIf { order, mut cost } => {
+                        match order.speed {
+                            Speed::Express => {
+                                let __quote_express = ctx
+                                    .step("quote_express", quote_express(order.item))
+                                    .await?;
+                                __state = RouteState::QuoteExpress {
+                                    cost,
+                                    __quote_express,
+                                };
+                                ctx.__checkpoint(&__state).await;
+                                continue '__cairn;
+                            }
+                            Speed::Normal => {
+                                let shipping = 5;
+                                __state = RouteState::AfterMatch {
+                                    cost,
+                                    shipping,
+                                };
+                                continue '__cairn;
+                            }
+                        }
+                    }
+                    RouteState::QuoteExpress { mut cost, __quote_express } => {
+                        let shipping = __quote_express;
+                        __state = RouteState::AfterMatch {
+                            cost,
+                            shipping,
+                        };
+                        continue '__cairn;
+                    }
+                    RouteState::AfterMatch { mut cost, shipping } => {
+                        let __convert = ctx
+                            .step("convert", convert(cost + shipping))
+                            .await?;
+                        __state = RouteState::Convert { __convert };
+                        ctx.__checkpoint(&__state).await;
+                        continue '__cairn;
+                    }
+                    RouteState::Convert { __convert } => {
+                        let total = apply_tax(__convert);
+                        return Ok(total);
+                    }
+                }
+            }
+        }
+        ::std::boxed::Box::pin(async move {
+            ::cairn::__private::WorkflowResult::into_outcome(route(__ctx, __start).await)
+        })
+    }
+}
