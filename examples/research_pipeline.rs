@@ -50,7 +50,9 @@ async fn research_pipeline(ctx: &mut Context, topic: String) -> io::Result<Repor
         let note = ctx.task(analyze, paper).await?;
         notes.push(note);
     }
-    let summary = ctx.step("synthesize", synthesize(topic.clone(), notes)).await?;
+    let summary = ctx
+        .step("synthesize", synthesize(topic.clone(), notes))
+        .await?;
     Ok(Report { topic, summary })
 }
 

@@ -169,13 +169,19 @@ async fn a_failed_run_keeps_its_error() {
     let client = runtime.client();
     let run = client.start(refuses, "ada".to_owned()).await.unwrap();
     match client.wait(refuses, run).await {
-        Err(Error::RunFailed { run: failed, message }) => {
+        Err(Error::RunFailed {
+            run: failed,
+            message,
+        }) => {
             assert_eq!(failed, run);
             assert_eq!(message, "refused: hello ada");
         }
         other => panic!("expected RunFailed, got {other:?}"),
     }
     assert_eq!(client.status(run).unwrap().status, Status::Failed);
-    assert!(matches!(client.result_json(run), Err(Error::RunFailed { .. })));
+    assert!(matches!(
+        client.result_json(run),
+        Err(Error::RunFailed { .. })
+    ));
     runtime.shutdown().await;
 }

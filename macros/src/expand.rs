@@ -69,22 +69,37 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// On error: the errors, and the unit struct, so that uses of the workflow elsewhere do not
-/// add "cannot find value" noise to the real problem.
+/// On error: the errors, the unit struct, so that uses of the workflow elsewhere do not add
+/// "cannot find value" noise to the real problem, and the fn under another name, so that its
+/// imports count as used and rustc still checks the rest of its body.
 fn fallback(item: &ItemFn, errors: TokenStream) -> TokenStream {
     let vis = &item.vis;
     let ident = &item.sig.ident;
+    let mut unexpanded = item.clone();
+    unexpanded.sig.ident = format_ident!("__cairn_unexpanded_{}", ident);
+    unexpanded.attrs.retain(|attr| attr.path().is_ident("doc"));
+    if let Some(syn::FnArg::Typed(ctx)) = item.sig.inputs.first()
+        && let syn::Pat::Ident(ctx) = &*ctx.pat
+    {
+        normalize::rewrite_task_calls(&ctx.ident, &mut unexpanded.block);
+    }
     quote! {
         #errors
         #[allow(non_camel_case_types)]
         #vis struct #ident;
+        #[allow(dead_code, unused)]
+        #unexpanded
     }
 }
 
 fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
     let vis = &sig.vis;
     let ident = &sig.ident;
-    let docs: Vec<_> = sig.attrs.iter().filter(|a| a.path().is_ident("doc")).collect();
+    let docs: Vec<_> = sig
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .collect();
     let separator = (!docs.is_empty()).then(|| quote!(#[doc = ""]));
     let other_attrs = sig.attrs.iter().filter(|a| !a.path().is_ident("doc"));
     let name = attrs

@@ -427,12 +427,24 @@ impl Lowerer<'_> {
             StateKind::Join,
             None,
             doc,
-            Entry::Block { block, index: index + 1 },
+            Entry::Block {
+                block,
+                index: index + 1,
+            },
             None,
         );
-        let construct = self.construct(expr, Cont { out, next: Some(join) }, cur);
+        let construct = self.construct(
+            expr,
+            Cont {
+                out,
+                next: Some(join),
+            },
+            cur,
+        );
         let name = match &construct {
-            Construct::Loop(id) => format!("After{}", self.body.states[self.body.loops[*id].head].name),
+            Construct::Loop(id) => {
+                format!("After{}", self.body.states[self.body.loops[*id].head].name)
+            }
             _ => prefix.to_owned(),
         };
         self.body.states[join].name = self.unique_name(&name);

@@ -38,13 +38,18 @@ use crate::ctxt::Ctxt;
 
 /// Normalizes `body`; problems it cannot rewrite are recorded in `cx`.
 pub fn normalize(cx: &Ctxt, ctx: &Ident, mut body: Block) -> Block {
-    TaskCalls { ctx }.visit_block_mut(&mut body);
+    rewrite_task_calls(ctx, &mut body);
     Unsupported { cx }.visit_block(&body);
     let mut normalizer = Normalizer {
         cx,
         temps: Vec::new(),
     };
     normalizer.block(body)
+}
+
+/// Rewrites `ctx.task(f, a, b)` into `ctx.step("f", f(a, b))` everywhere in `body`.
+pub fn rewrite_task_calls(ctx: &Ident, body: &mut Block) {
+    TaskCalls { ctx }.visit_block_mut(body);
 }
 
 /// Whether `expr` holds an await of the workflow (not one inside a closure or async block).
