@@ -5,6 +5,6 @@
 #[test]
 fn ui() {
     let cases = trybuild::TestCases::new();
-    cases.compile_fail("ui-tests/fail/*.rs");
+    cases.compile_fail("ui-tests/fail/*/*.rs");
     cases.pass("ui-tests/pass/*.rs");
 }

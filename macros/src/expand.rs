@@ -31,6 +31,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, ItemFn};
 
@@ -73,6 +74,10 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
 /// "cannot find value" noise to the real problem, and the fn under another name, so that its
 /// imports count as used and rustc still checks the rest of its body.
 fn fallback(item: &ItemFn, errors: TokenStream) -> TokenStream {
+    if item.sig.receiver().is_some() {
+        // A method: no struct can stand in an `impl` block.
+        return errors;
+    }
     let vis = &item.vis;
     let ident = &item.sig.ident;
     let mut unexpanded = item.clone();
@@ -121,7 +126,9 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
     let state_info = machine.state_info();
     let initial = machine.initial_state(&start);
     let arms = machine.arms();
+    let checks = machine.storable_checks();
     let state = machine.state_var();
+    let codec = machine.codec_var();
     let doc = format!(
         " The durable workflow `{name}`: register it with `Runtime::builder().register({ident})` and start runs with `client.start({ident}, input)`."
     );
@@ -153,11 +160,13 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
                     #(#items)*
                     #state_enum
                     #state_info
+                    let #codec = ::core::default::Default::default();
                     let mut #state = #initial;
                     '__cairn: loop {
                         match #state {
                             #(#arms)*
                         }
+                        #checks
                     }
                 }
                 ::std::boxed::Box::pin(async move {
@@ -229,6 +238,10 @@ impl<'a> Machine<'a> {
 
     fn state_var(&self) -> Ident {
         Ident::new("__state", Span::mixed_site())
+    }
+
+    fn codec_var(&self) -> Ident {
+        Ident::new("__codec", Span::mixed_site())
     }
 
     fn generics(&self) -> TokenStream {
@@ -317,6 +330,7 @@ impl<'a> Machine<'a> {
         let enum_name = &self.enum_name;
         let ctx = &self.sig.ctx;
         let input = Ident::new("__input", Span::mixed_site());
+        let codec = self.codec_var();
         let bytes = Ident::new("__bytes", Span::mixed_site());
         let bind_input = match self.sig.inputs.as_slice() {
             [] => quote!(let () = #input;),
@@ -339,7 +353,7 @@ impl<'a> Machine<'a> {
                     #bind_input
                     #enum_name::#name { #(#fields),* }
                 }
-                ::cairn::__private::Start::Resume(#bytes) => #ctx.__decode_state(&#bytes).await,
+                ::cairn::__private::Start::Resume(#bytes) => #ctx.__decode_state(&#codec, &#bytes).await,
             }
         }
     }
@@ -379,6 +393,62 @@ impl<'a> Machine<'a> {
             .collect()
     }
 
+    /// Compile-time checks that every variable a state holds can be stored, each spanned on
+    /// the variable's declaration. They sit after the `match` of the driver loop, whose arms
+    /// all diverge, so they never run; rustc checks them once every type is inferred.
+    fn storable_checks(&self) -> TokenStream {
+        let state_var = self.state_var();
+        let enum_name = &self.enum_name;
+        let mut checked = BTreeSet::new();
+        let arms = self.states.iter().filter_map(|&id| {
+            let state = &self.body.states[id];
+            let vars: Vec<VarId> = state
+                .fields
+                .iter()
+                .copied()
+                .filter(|&var| self.body.vars[var].check_span.is_some() && checked.insert(var))
+                .collect();
+            if vars.is_empty() {
+                return None;
+            }
+            let name = &state.name;
+            let bindings = vars.iter().map(|&var| &self.body.vars[var].ident);
+            let checks = vars.iter().map(|&var| {
+                let ident = &self.body.vars[var].ident;
+                let span = self.body.vars[var].check_span.unwrap_or_else(|| ident.span());
+                quote_spanned! {span=>
+                    ::cairn::__private::check_stored(
+                        #ident,
+                        (&&&::cairn::__private::Probe::of(#ident)).kind(),
+                    );
+                }
+            });
+            Some(quote! {
+                #enum_name::#name { #(#bindings,)* .. } => {
+                    #(#checks)*
+                }
+            })
+        });
+        let codec = self.codec_var();
+        quote! {
+            #[allow(unreachable_code)]
+            {
+                use ::cairn::__private::{
+                    ProbeCodec as _, ProbeNoCodec as _, ProbeOther as _, ProbeReference as _,
+                    ProbeSerializable as _,
+                };
+                ::cairn::__private::same_type(
+                    &#codec,
+                    &(&&::cairn::__private::Probe::of(&#state_var)).codec(),
+                );
+                match &#state_var {
+                    #(#arms)*
+                    _ => {}
+                }
+            }
+        }
+    }
+
     /// `__state = NextState { live variables };` then commit (stored states) and go on.
     fn transition(&self, target: StateId) -> TokenStream {
         let state = &self.body.states[target];
@@ -387,9 +457,10 @@ impl<'a> Machine<'a> {
         let fields = state.fields.iter().map(|&var| &self.body.vars[var].ident);
         let state_var = self.state_var();
         let ctx = &self.sig.ctx;
+        let codec = self.codec_var();
         let commit = state
             .is_stored()
-            .then(|| quote!(#ctx.__checkpoint(&#state_var).await;));
+            .then(|| quote!(#ctx.__checkpoint(&#codec, &#state_var).await;));
         quote! {
             #state_var = #enum_name::#name { #(#fields),* };
             #commit
@@ -513,8 +584,11 @@ impl Emitter<'_, '_> {
                 match &loop_.kind {
                     LoopKind::For { iter, expr, .. } => {
                         let iter = &self.body().vars[*iter].ident;
+                        let into_iter = quote_spanned! {expr.span()=>
+                            ::cairn::__private::IntoDurableIter::into_durable_iter(#expr)
+                        };
                         quote! {
-                            let mut #iter = ::cairn::__private::IntoDurableIter::into_durable_iter(#expr);
+                            let mut #iter = #into_iter;
                             #enter
                         }
                     }

@@ -25,6 +25,9 @@ pub struct Var {
     pub ty: Option<Type>,
     pub mutable: bool,
     pub is_param: bool,
+    /// Where an error about storing the variable points; `None` for the durable iterators,
+    /// whose own trait bound reports a loop that cannot be stored.
+    pub check_span: Option<Span>,
 }
 
 /// Where a construct's value goes, and what runs next.

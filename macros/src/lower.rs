@@ -106,11 +106,13 @@ impl Lowerer<'_> {
         ty: Option<syn::Type>,
         is_param: bool,
     ) -> VarId {
+        let check_span = Some(ident.span());
         self.body.vars.push(Var {
             ident,
             ty,
             mutable,
             is_param,
+            check_span,
         });
         self.body.vars.len() - 1
     }
@@ -241,6 +243,12 @@ impl Lowerer<'_> {
                     let init = local.init.as_ref().unwrap();
                     let reads = self.reads_of(&init.expr);
                     let vars = self.declare_pattern(&local.pat, None, false);
+                    for &var in &vars {
+                        // A temporary made by normalization: point at what it holds.
+                        if self.body.vars[var].ident.to_string().starts_with("__") {
+                            self.body.vars[var].check_span = Some(init.expr.span());
+                        }
+                    }
                     let (state, next) = self.await_state(&init.expr, id, index, reads, vars, cur);
                     cur = Some(next);
                     out.push(Stmt::Await {
@@ -588,6 +596,7 @@ impl Lowerer<'_> {
                 let iter_ident =
                     format_ident!("__iter_{}", names::snake(&name), span = Span::mixed_site());
                 let iter = self.new_var(iter_ident, true, None, false);
+                self.body.vars[iter].check_span = None;
                 self.declare(&[iter]);
                 let init = self.node(usage.reads, [iter].into_iter().collect());
                 self.edge(cur, init);
@@ -768,7 +777,8 @@ impl Lowerer<'_> {
     /// state after it. Normalization guarantees this; the check keeps a gap in it from
     /// turning into a silent loss of durability.
     fn check_no_await<T: crate::normalize::AwaitScan + quote::ToTokens>(&self, code: &T) {
-        if has_await(code) {
+        // After an error from normalization, this would only say the same thing again.
+        if self.cx.is_ok() && has_await(code) {
             self.cx.error_spanned_by(
                 code,
                 "cairn cannot make this `.await` durable here; bind the awaited value with `let` in a statement of its own (and please report this case)",

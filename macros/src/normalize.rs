@@ -39,7 +39,7 @@ use crate::ctxt::Ctxt;
 /// Normalizes `body`; problems it cannot rewrite are recorded in `cx`.
 pub fn normalize(cx: &Ctxt, ctx: &Ident, mut body: Block) -> Block {
     rewrite_task_calls(ctx, &mut body);
-    Unsupported { cx }.visit_block(&body);
+    Unsupported { cx, ctx }.visit_block(&body);
     let mut normalizer = Normalizer {
         cx,
         temps: Vec::new(),
@@ -142,11 +142,23 @@ impl VisitMut for TaskCalls<'_> {
 /// Reports awaits in places that cannot become states.
 struct Unsupported<'a> {
     cx: &'a Ctxt,
+    ctx: &'a Ident,
 }
+
+/// Macros that await several futures at once.
+const CONCURRENT_MACROS: &[&str] = &["join", "try_join", "select", "select_biased"];
 
 impl<'ast> Visit<'ast> for Unsupported<'_> {
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-        if macro_has_await(&mac.tokens) {
+        let name = mac.path.segments.last().map(|s| s.ident.to_string());
+        if let Some(name) = name.filter(|n| CONCURRENT_MACROS.contains(&n.as_str())) {
+            self.cx.error_spanned_by(
+                mac,
+                format!(
+                    "`{name}!` awaits several futures at once, which cannot be made durable step by step; run steps concurrently with `ctx.parallel((cairn::step(\"a\", a()), cairn::step(\"b\", b())))`, which commits each result as it completes"
+                ),
+            );
+        } else if macro_has_await(&mac.tokens) {
             self.cx.error_spanned_by(
                 mac,
                 "`.await` inside a macro invocation cannot be made durable; bind the awaited value with `let` before the macro and pass the variable",
@@ -164,9 +176,47 @@ impl<'ast> Visit<'ast> for Unsupported<'_> {
         }
         syn::visit::visit_arm(self, arm);
     }
-    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
-    fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+    fn visit_expr_closure(&mut self, closure: &'ast syn::ExprClosure) {
+        if closure.asyncness.is_some() {
+            self.check_no_context(&closure.body, "an async closure");
+        } else {
+            let mut finder = AwaitFinder(false);
+            finder.visit_expr(&closure.body);
+            if finder.0 {
+                self.cx.error_spanned_by(
+                    closure,
+                    "`.await` inside a closure cannot be made durable; use a `for` loop over a `Vec` instead of `.map()` or `.for_each()`, so that each await becomes a state",
+                );
+            }
+        }
+    }
+    fn visit_expr_async(&mut self, async_: &'ast syn::ExprAsync) {
+        self.check_no_context(&async_.block, "an async block");
+    }
     fn visit_item(&mut self, _: &'ast syn::Item) {}
+}
+
+impl Unsupported<'_> {
+    /// The context is `&mut`: code that runs concurrently with the workflow cannot use it.
+    fn check_no_context<T: quote::ToTokens>(&self, code: &T, what: &str) {
+        if let Some(span) = find_ident(code.to_token_stream(), self.ctx) {
+            self.cx.syn_error(syn::Error::new(
+                span,
+                format!(
+                    "the workflow context cannot be used inside {what}: steps run one at a time, each committed before the next; to run steps concurrently use `ctx.parallel(...)`"
+                ),
+            ));
+        }
+    }
+}
+
+/// The span of the first token `ident` in `tokens`, looking into groups.
+fn find_ident(tokens: TokenStream, ident: &Ident) -> Option<Span> {
+    tokens.into_iter().find_map(|token| match token {
+        TokenTree::Ident(found) if found == *ident => Some(found.span()),
+        TokenTree::Group(group) => find_ident(group.stream(), ident),
+        _ => None,
+    })
 }
 
 struct Normalizer<'a> {

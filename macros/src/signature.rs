@@ -81,6 +81,8 @@ pub fn parse(cx: &Ctxt, item: &ItemFn) -> Option<Signature> {
     };
 
     let mut inputs = Vec::new();
+    // Without the context first, the other parameters cannot be read as the input.
+    let params = params.filter(|_| ctx.is_some());
     for param in params {
         match param {
             FnArg::Typed(arg) => {

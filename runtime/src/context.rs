@@ -6,18 +6,16 @@
 //! the generated code never has to fit runtime errors into the user's error type.
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::error::Error;
 use crate::run::RunId;
 use crate::runtime::{Flow, Shared, Transition};
+use crate::storable::Codec;
 use crate::supervise::{Abort, AbortSlot};
 use crate::workflow::StateInfo;
 
@@ -87,25 +85,31 @@ impl Context {
         self.step(name, f(arg))
     }
 
-    /// Commits `state` as the run's new state and returns once it is durable.
+    /// Commits `state` as the run's new state and returns once it is durable. `codec` only
+    /// carries the encoding's type (see [`Codec`]).
     #[doc(hidden)]
-    pub fn __checkpoint<'a, S>(&'a mut self, state: &'a S) -> impl Future<Output = ()> + Send + 'a
+    pub fn __checkpoint<'a, S, C>(
+        &'a mut self,
+        _codec: &C,
+        state: &'a S,
+    ) -> impl Future<Output = ()> + Send + 'a
     where
-        S: Serialize + StateInfo + Sync,
+        S: StateInfo,
+        C: Codec<S>,
     {
         // Encoding before the first await keeps `S` out of the future, so it is `Send`
         // whatever `S` is.
-        let encoded = postcard::to_stdvec(state);
+        let encoded = C::encode(state);
         let state_name = state.state_name();
         let step = state.step_name();
         async move {
             let bytes = match encoded {
                 Ok(bytes) => bytes,
-                Err(e) => {
+                Err(reason) => {
                     let error = Error::Encode {
                         workflow: self.workflow.to_owned(),
                         what: "state",
-                        reason: e.to_string(),
+                        reason,
                     };
                     return self.abort(Abort::Error(error)).await;
                 }
@@ -135,16 +139,17 @@ impl Context {
         }
     }
 
-    /// Decodes the state bytes of a resumed run.
+    /// Decodes the state bytes of a resumed run. `codec` only carries the encoding's type.
     #[doc(hidden)]
-    pub fn __decode_state<S: DeserializeOwned>(
+    pub fn __decode_state<S, C: Codec<S>>(
         &mut self,
+        _codec: &C,
         bytes: &[u8],
     ) -> impl Future<Output = S> + Send {
         DecodeState {
             ctx: self,
             bytes: bytes.to_vec(),
-            state: PhantomData,
+            decode: C::decode,
         }
     }
 
@@ -177,14 +182,14 @@ impl std::fmt::Debug for Context {
 struct DecodeState<'a, S> {
     ctx: &'a Context,
     bytes: Vec<u8>,
-    state: PhantomData<fn() -> S>,
+    decode: fn(&[u8]) -> Result<S, String>,
 }
 
-impl<S: DeserializeOwned> Future for DecodeState<'_, S> {
+impl<S> Future for DecodeState<'_, S> {
     type Output = S;
 
     fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<S> {
-        match postcard::from_bytes(&self.bytes) {
+        match (self.decode)(&self.bytes) {
             Ok(state) => Poll::Ready(state),
             Err(e) => {
                 // Parked for good: the supervisor sees the slot after this `Pending`.

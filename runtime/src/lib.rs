@@ -30,6 +30,7 @@ mod lmdb;
 mod registry;
 mod run;
 mod runtime;
+mod storable;
 mod store;
 mod supervise;
 mod workflow;
@@ -48,5 +49,10 @@ pub mod __private {
     pub use serde;
 
     pub use crate::durable_iter::{DurableIter, IntoDurableIter, RangeIter, VecIter};
+    pub use crate::storable::{
+        Codec, NoCodec, NotReference, NotSerializable, Probe, ProbeCodec, ProbeNoCodec, ProbeOther,
+        ProbeReference, ProbeSerializable, Reference, SerdeCodec, Serializable, Storable,
+        check_stored, same_type,
+    };
     pub use crate::workflow::{BoxFuture, Start, StateInfo, WorkflowResult};
 }

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 use cairn_runtime::__private::{
-    BoxFuture, DurableIter, IntoDurableIter, Start, StateInfo, VecIter, WorkflowResult,
+    BoxFuture, DurableIter, IntoDurableIter, SerdeCodec, Start, StateInfo, VecIter, WorkflowResult,
 };
 use cairn_runtime::{Client, Context, Error, Flow, RunId, Runtime, Status, Workflow};
 use serde::{Deserialize, Serialize};
@@ -85,7 +85,10 @@ fn drive_counter<'a>(
     Box::pin(async move {
         let mut state = match start {
             Start::New(n) => State::Start { n },
-            Start::Resume(bytes) => ctx.__decode_state::<State>(&bytes).await,
+            Start::Resume(bytes) => {
+                ctx.__decode_state(&SerdeCodec::<State>::default(), &bytes)
+                    .await
+            }
         };
         loop {
             match state {
@@ -99,7 +102,7 @@ fn drive_counter<'a>(
                     return WorkflowResult::into_outcome(result);
                 }
             }
-            ctx.__checkpoint(&state).await;
+            ctx.__checkpoint(&SerdeCodec::default(), &state).await;
         }
     })
 }
@@ -151,7 +154,10 @@ impl Workflow for SameFingerprintOtherLayout {
         Box::pin(async move {
             let state = match start {
                 Start::New(n) => WideState::Start { n },
-                Start::Resume(bytes) => ctx.__decode_state::<WideState>(&bytes).await,
+                Start::Resume(bytes) => {
+                    ctx.__decode_state(&SerdeCodec::<WideState>::default(), &bytes)
+                        .await
+                }
             };
             match state {
                 WideState::Start { n } => Ok(n),
@@ -229,7 +235,10 @@ impl Workflow for SumOfSquares {
         Box::pin(async move {
             let mut state = match start {
                 Start::New(items) => LoopState::Start { items },
-                Start::Resume(bytes) => ctx.__decode_state::<LoopState>(&bytes).await,
+                Start::Resume(bytes) => {
+                    ctx.__decode_state(&SerdeCodec::<LoopState>::default(), &bytes)
+                        .await
+                }
             };
             loop {
                 state = match state {
@@ -252,7 +261,7 @@ impl Workflow for SumOfSquares {
                         None => return Ok::<u32, Unlucky>(total).into_outcome(),
                     },
                 };
-                ctx.__checkpoint(&state).await;
+                ctx.__checkpoint(&SerdeCodec::default(), &state).await;
             }
         })
     }
@@ -613,8 +622,8 @@ fn futures_are_send(ctx: &mut Context, client: &Client) {
     send(counter::drive(ctx, Start::New(1)));
     send(ctx.step("x", async { 1 }));
     send(ctx.task(double, 1));
-    send(ctx.__checkpoint(&State::Start { n: 1 }));
-    send(ctx.__decode_state::<NotSend>(&[]));
+    send(ctx.__checkpoint(&SerdeCodec::default(), &State::Start { n: 1 }));
+    send(ctx.__decode_state(&SerdeCodec::<NotSend>::default(), &[]));
     send(client.run(counter, 1));
     send(client.run_json("counter", json!(1)));
     send(client.clone());

@@ -96,13 +96,14 @@ impl ::cairn::Workflow for route {
                     }
                 }
             }
+            let __codec = ::core::default::Default::default();
             let mut __state = match __start {
                 ::cairn::__private::Start::New(__input) => {
                     let order: Order = __input;
                     RouteState::Start { order }
                 }
                 ::cairn::__private::Start::Resume(__bytes) => {
-                    ctx.__decode_state(&__bytes).await
+                    ctx.__decode_state(&__codec, &__bytes).await
                 }
             };
             '__cairn: loop {
@@ -117,7 +118,7 @@ impl ::cairn::Workflow for route {
                             cost,
                             __in_stock,
                         };
-                        ctx.__checkpoint(&__state).await;
+                        ctx.__checkpoint(&__codec, &__state).await;
                         continue '__cairn;
                     }
                     RouteState::InStock { order, mut cost, __in_stock } => {
@@ -130,7 +131,7 @@ impl ::cairn::Workflow for route {
                                 cost,
                                 __reserve,
                             };
-                            ctx.__checkpoint(&__state).await;
+                            ctx.__checkpoint(&__codec, &__state).await;
                             continue '__cairn;
                         } else {
                             ctx.step("notify_backorder", notify(order.item)).await?;
@@ -138,7 +139,7 @@ impl ::cairn::Workflow for route {
                                 order,
                                 cost,
                             };
-                            ctx.__checkpoint(&__state).await;
+                            ctx.__checkpoint(&__codec, &__state).await;
                             continue '__cairn;
                         }
                     }
@@ -161,7 +162,7 @@ impl ::cairn::Workflow for route {
                                     cost,
                                     __quote_express,
                                 };
-                                ctx.__checkpoint(&__state).await;
+                                ctx.__checkpoint(&__codec, &__state).await;
                                 continue '__cairn;
                             }
                             Speed::Normal => {
@@ -187,12 +188,66 @@ impl ::cairn::Workflow for route {
                             .step("convert", convert(cost + shipping))
                             .await?;
                         __state = RouteState::Convert { __convert };
-                        ctx.__checkpoint(&__state).await;
+                        ctx.__checkpoint(&__codec, &__state).await;
                         continue '__cairn;
                     }
                     RouteState::Convert { __convert } => {
                         let total = apply_tax(__convert);
                         return Ok(total);
+                    }
+                }
+                #[allow(unreachable_code)]
+                {
+                    use ::cairn::__private::{
+                        ProbeCodec as _, ProbeNoCodec as _, ProbeOther as _,
+                        ProbeReference as _, ProbeSerializable as _,
+                    };
+                    ::cairn::__private::same_type(
+                        &__codec,
+                        &(&&::cairn::__private::Probe::of(&__state)).codec(),
+                    );
+                    match &__state {
+                        RouteState::Start { order, .. } => {
+                            ::cairn::__private::check_stored(
+                                order,
+                                (&&&::cairn::__private::Probe::of(order)).kind(),
+                            );
+                        }
+                        RouteState::InStock { cost, __in_stock, .. } => {
+                            ::cairn::__private::check_stored(
+                                cost,
+                                (&&&::cairn::__private::Probe::of(cost)).kind(),
+                            );
+                            ::cairn::__private::check_stored(
+                                __in_stock,
+                                (&&&::cairn::__private::Probe::of(__in_stock)).kind(),
+                            );
+                        }
+                        RouteState::Reserve { __reserve, .. } => {
+                            ::cairn::__private::check_stored(
+                                __reserve,
+                                (&&&::cairn::__private::Probe::of(__reserve)).kind(),
+                            );
+                        }
+                        RouteState::QuoteExpress { __quote_express, .. } => {
+                            ::cairn::__private::check_stored(
+                                __quote_express,
+                                (&&&::cairn::__private::Probe::of(__quote_express)).kind(),
+                            );
+                        }
+                        RouteState::AfterMatch { shipping, .. } => {
+                            ::cairn::__private::check_stored(
+                                shipping,
+                                (&&&::cairn::__private::Probe::of(shipping)).kind(),
+                            );
+                        }
+                        RouteState::Convert { __convert, .. } => {
+                            ::cairn::__private::check_stored(
+                                __convert,
+                                (&&&::cairn::__private::Probe::of(__convert)).kind(),
+                            );
+                        }
+                        _ => {}
                     }
                 }
             }

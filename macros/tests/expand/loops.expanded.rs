@@ -103,13 +103,14 @@ impl ::cairn::Workflow for retry {
                     }
                 }
             }
+            let __codec = ::core::default::Default::default();
             let mut __state = match __start {
                 ::cairn::__private::Start::New(__input) => {
                     let batch: Vec<u32> = __input;
                     RetryState::Start { batch }
                 }
                 ::cairn::__private::Start::Resume(__bytes) => {
-                    ctx.__decode_state(&__bytes).await
+                    ctx.__decode_state(&__codec, &__bytes).await
                 }
             };
             '__cairn: loop {
@@ -130,7 +131,7 @@ impl ::cairn::Workflow for retry {
                             attempts,
                             __poll,
                         };
-                        ctx.__checkpoint(&__state).await;
+                        ctx.__checkpoint(&__codec, &__state).await;
                         continue '__cairn;
                     }
                     RetryState::Poll { batch, mut attempts, __poll } => {
@@ -212,7 +213,7 @@ impl ::cairn::Workflow for retry {
                                 item,
                                 __process,
                             };
-                            ctx.__checkpoint(&__state).await;
+                            ctx.__checkpoint(&__codec, &__state).await;
                             continue '__cairn;
                         } else {
                             __state = RetryState::ForItem {
@@ -241,6 +242,62 @@ impl ::cairn::Workflow for retry {
                     }
                     RetryState::AfterForItem { ready, mut done } => {
                         return Ok(if ready { done } else { 0 });
+                    }
+                }
+                #[allow(unreachable_code)]
+                {
+                    use ::cairn::__private::{
+                        ProbeCodec as _, ProbeNoCodec as _, ProbeOther as _,
+                        ProbeReference as _, ProbeSerializable as _,
+                    };
+                    ::cairn::__private::same_type(
+                        &__codec,
+                        &(&&::cairn::__private::Probe::of(&__state)).codec(),
+                    );
+                    match &__state {
+                        RetryState::Start { batch, .. } => {
+                            ::cairn::__private::check_stored(
+                                batch,
+                                (&&&::cairn::__private::Probe::of(batch)).kind(),
+                            );
+                        }
+                        RetryState::Loop { attempts, .. } => {
+                            ::cairn::__private::check_stored(
+                                attempts,
+                                (&&&::cairn::__private::Probe::of(attempts)).kind(),
+                            );
+                        }
+                        RetryState::Poll { __poll, .. } => {
+                            ::cairn::__private::check_stored(
+                                __poll,
+                                (&&&::cairn::__private::Probe::of(__poll)).kind(),
+                            );
+                        }
+                        RetryState::AfterLoop { ready, .. } => {
+                            ::cairn::__private::check_stored(
+                                ready,
+                                (&&&::cairn::__private::Probe::of(ready)).kind(),
+                            );
+                        }
+                        RetryState::ForItem { done, .. } => {
+                            ::cairn::__private::check_stored(
+                                done,
+                                (&&&::cairn::__private::Probe::of(done)).kind(),
+                            );
+                        }
+                        RetryState::While { item, .. } => {
+                            ::cairn::__private::check_stored(
+                                item,
+                                (&&&::cairn::__private::Probe::of(item)).kind(),
+                            );
+                        }
+                        RetryState::Process { __process, .. } => {
+                            ::cairn::__private::check_stored(
+                                __process,
+                                (&&&::cairn::__private::Probe::of(__process)).kind(),
+                            );
+                        }
+                        _ => {}
                     }
                 }
             }

@@ -91,6 +91,7 @@ impl ::cairn::Workflow for research_pipeline {
                     }
                 }
             }
+            let __codec = ::core::default::Default::default();
             let mut __state = match __start {
                 ::cairn::__private::Start::New(__input) => {
                     let topic: String = __input;
@@ -99,7 +100,7 @@ impl ::cairn::Workflow for research_pipeline {
                     }
                 }
                 ::cairn::__private::Start::Resume(__bytes) => {
-                    ctx.__decode_state(&__bytes).await
+                    ctx.__decode_state(&__codec, &__bytes).await
                 }
             };
             '__cairn: loop {
@@ -112,7 +113,7 @@ impl ::cairn::Workflow for research_pipeline {
                             topic,
                             papers,
                         };
-                        ctx.__checkpoint(&__state).await;
+                        ctx.__checkpoint(&__codec, &__state).await;
                         continue '__cairn;
                     }
                     ResearchPipelineState::FetchPapers { topic, papers } => {
@@ -141,7 +142,7 @@ impl ::cairn::Workflow for research_pipeline {
                                     __iter_paper,
                                     note,
                                 };
-                                ctx.__checkpoint(&__state).await;
+                                ctx.__checkpoint(&__codec, &__state).await;
                                 continue '__cairn;
                             }
                             ::core::option::Option::None => {
@@ -174,11 +175,55 @@ impl ::cairn::Workflow for research_pipeline {
                         __state = ResearchPipelineState::Synthesize {
                             summary,
                         };
-                        ctx.__checkpoint(&__state).await;
+                        ctx.__checkpoint(&__codec, &__state).await;
                         continue '__cairn;
                     }
                     ResearchPipelineState::Synthesize { summary } => {
                         return Ok(Report { summary });
+                    }
+                }
+                #[allow(unreachable_code)]
+                {
+                    use ::cairn::__private::{
+                        ProbeCodec as _, ProbeNoCodec as _, ProbeOther as _,
+                        ProbeReference as _, ProbeSerializable as _,
+                    };
+                    ::cairn::__private::same_type(
+                        &__codec,
+                        &(&&::cairn::__private::Probe::of(&__state)).codec(),
+                    );
+                    match &__state {
+                        ResearchPipelineState::Start { topic, .. } => {
+                            ::cairn::__private::check_stored(
+                                topic,
+                                (&&&::cairn::__private::Probe::of(topic)).kind(),
+                            );
+                        }
+                        ResearchPipelineState::FetchPapers { papers, .. } => {
+                            ::cairn::__private::check_stored(
+                                papers,
+                                (&&&::cairn::__private::Probe::of(papers)).kind(),
+                            );
+                        }
+                        ResearchPipelineState::ForPaper { notes, .. } => {
+                            ::cairn::__private::check_stored(
+                                notes,
+                                (&&&::cairn::__private::Probe::of(notes)).kind(),
+                            );
+                        }
+                        ResearchPipelineState::Analyze { note, .. } => {
+                            ::cairn::__private::check_stored(
+                                note,
+                                (&&&::cairn::__private::Probe::of(note)).kind(),
+                            );
+                        }
+                        ResearchPipelineState::Synthesize { summary, .. } => {
+                            ::cairn::__private::check_stored(
+                                summary,
+                                (&&&::cairn::__private::Probe::of(summary)).kind(),
+                            );
+                        }
+                        _ => {}
                     }
                 }
             }

@@ -1,0 +1,12 @@
+use cairn::{Context, workflow};
+
+async fn fetch(id: u32) -> Result<u32, String> {
+    Ok(id)
+}
+
+#[workflow(version = "two")]
+async fn lookup(ctx: &mut Context, id: u32) -> Result<u32, String> {
+    Ok(id)
+}
+
+fn main() {}

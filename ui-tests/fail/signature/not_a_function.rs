@@ -1,0 +1,7 @@
+use cairn::workflow;
+
+
+#[workflow]
+struct Lookup;
+
+fn main() {}
