@@ -16,7 +16,8 @@ use cairn::{Context, Flow, Runtime, workflow};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Report {
+/// What the pipeline produces.
+pub struct Report {
     topic: String,
     summary: String,
 }
@@ -43,7 +44,7 @@ async fn synthesize(topic: String, notes: Vec<String>) -> io::Result<String> {
 }
 
 #[workflow]
-async fn research_pipeline(ctx: &mut Context, topic: String) -> io::Result<Report> {
+pub async fn research_pipeline(ctx: &mut Context, topic: String) -> io::Result<Report> {
     let papers = ctx.task(fetch_papers, topic.clone()).await?;
     let mut notes = Vec::new();
     for paper in papers {

@@ -27,6 +27,7 @@
 //! parameter from those assignments, so users write no more annotations than plain Rust needs.
 //! Arms come in source order so that a variable's type is known before code that uses it.
 
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashSet};
 
 use proc_macro2::{Ident, Span, TokenStream};
@@ -126,6 +127,7 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
     let state_info = machine.state_info();
     let initial = machine.initial_state(&start);
     let arms = machine.arms();
+    let graph = machine.graph(&name);
     let checks = machine.storable_checks();
     let state = machine.state_var();
     let codec = machine.codec_var();
@@ -146,6 +148,8 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
             type Output = <#output_ty as ::cairn::__private::WorkflowResult>::Output;
             const NAME: &'static str = #name;
             const FINGERPRINT: u64 = #fingerprint;
+
+            #graph
 
             fn drive<'cairn>(
                 #driver_ctx: &'cairn mut ::cairn::Context,
@@ -197,6 +201,9 @@ struct Machine<'a> {
     states: Vec<StateId>,
     /// The type parameter of each variable whose type is inferred.
     type_params: Vec<Option<Ident>>,
+    /// The arm being written, and the transitions written so far (`None`: the run ends).
+    current: Cell<StateId>,
+    edges: RefCell<BTreeSet<(StateId, Option<StateId>)>>,
 }
 
 impl<'a> Machine<'a> {
@@ -233,6 +240,8 @@ impl<'a> Machine<'a> {
             enum_name,
             states,
             type_params,
+            current: Cell::new(0),
+            edges: RefCell::new(BTreeSet::new()),
         }
     }
 
@@ -363,6 +372,7 @@ impl<'a> Machine<'a> {
             .iter()
             .map(|&id| {
                 let state = &self.body.states[id];
+                self.current.set(id);
                 let mut emitter = Emitter {
                     machine: self,
                     assigned: BTreeSet::new(),
@@ -451,6 +461,7 @@ impl<'a> Machine<'a> {
 
     /// `__state = NextState { live variables };` then commit (stored states) and go on.
     fn transition(&self, target: StateId) -> TokenStream {
+        self.edges.borrow_mut().insert((self.current.get(), Some(target)));
         let state = &self.body.states[target];
         let enum_name = &self.enum_name;
         let name = &state.name;
@@ -465,6 +476,67 @@ impl<'a> Machine<'a> {
             #state_var = #enum_name::#name { #(#fields),* };
             #commit
             continue '__cairn;
+        }
+    }
+
+    /// Records that the run can end in the arm being written.
+    fn ends_here(&self) {
+        self.edges.borrow_mut().insert((self.current.get(), None));
+    }
+
+    /// `fn graph()` of the `Workflow` impl: the states and transitions as static data.
+    fn graph(&self, name: &str) -> TokenStream {
+        let index = |id: StateId| self.states.iter().position(|&s| s == id);
+        let states = self.states.iter().map(|&id| {
+            let state = &self.body.states[id];
+            let name = state.name.to_string();
+            let kind = match state.kind {
+                StateKind::Start => quote!(Start),
+                StateKind::Await => quote!(Stored),
+                StateKind::Join => quote!(Join),
+                StateKind::LoopHead => quote!(LoopHead),
+            };
+            let step = match &state.step {
+                Some(step) => quote!(::core::option::Option::Some(#step)),
+                None => quote!(::core::option::Option::None),
+            };
+            let fields = state
+                .fields
+                .iter()
+                .map(|&var| self.body.vars[var].ident.to_string());
+            quote! {
+                ::cairn::StateNode {
+                    name: #name,
+                    kind: ::cairn::StateKind::#kind,
+                    step: #step,
+                    fields: &[#(#fields),*],
+                }
+            }
+        });
+        // In arm order, the run's end last.
+        let mut edges: Vec<(usize, Option<usize>)> = self
+            .edges
+            .borrow()
+            .iter()
+            .filter_map(|&(from, to)| Some((index(from)?, to.and_then(index))))
+            .collect();
+        edges.sort_by_key(|&(from, to)| (from, to.unwrap_or(usize::MAX)));
+        let edges = edges.into_iter().map(|(from, to)| {
+            let to = match to {
+                Some(to) => quote!(::core::option::Option::Some(#to)),
+                None => quote!(::core::option::Option::None),
+            };
+            quote!(::cairn::StateEdge { from: #from, to: #to })
+        });
+        quote! {
+            fn graph() -> &'static ::cairn::StateGraph {
+                static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {
+                    workflow: #name,
+                    states: &[#(#states),*],
+                    edges: &[#(#edges),*],
+                };
+                &GRAPH
+            }
         }
     }
 
@@ -509,6 +581,9 @@ impl Emitter<'_, '_> {
             match stmt {
                 Stmt::Plain { stmt, assigns } => {
                     self.assigned.extend(assigns.iter().copied());
+                    if returns(stmt) {
+                        self.machine.ends_here();
+                    }
                     let mut stmt = stmt.clone();
                     self.replace_jumps().visit_stmt_mut(&mut stmt);
                     out.extend(quote!(#stmt));
@@ -633,6 +708,7 @@ impl Emitter<'_, '_> {
                 quote!(let #pat = #value;)
             }
             (Out::Return, value) => {
+                self.machine.ends_here();
                 let value = value.unwrap_or_else(unit);
                 quote!(return #value;)
             }
@@ -693,6 +769,22 @@ impl VisitMut for JumpReplacer<'_, '_, '_> {
         syn::visit_mut::visit_expr_mut(self, expr);
     }
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+/// Whether ordinary code can return from the workflow (outside closures and async blocks).
+fn returns(stmt: &syn::Stmt) -> bool {
+    struct Finder(bool);
+    impl<'ast> syn::visit::Visit<'ast> for Finder {
+        fn visit_expr_return(&mut self, _: &'ast syn::ExprReturn) {
+            self.0 = true;
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut finder = Finder(false);
+    syn::visit::Visit::visit_stmt(&mut finder, stmt);
+    finder.0
 }
 
 /// FNV-1a: small, stable across Rust versions and platforms (unlike `DefaultHasher`).

@@ -34,6 +34,12 @@ pub trait Workflow: Copy + Send + Sync + 'static {
         ctx: &'a mut Context,
         start: Start<Self::Input>,
     ) -> BoxFuture<'a, Result<Self::Output, String>>;
+
+    /// The workflow's state machine as data, for diagrams (see [`StateGraph::to_mermaid`](crate::StateGraph::to_mermaid)).
+    /// `#[workflow]` generates it; hand-written workflows get an empty graph.
+    fn graph() -> &'static crate::StateGraph {
+        &crate::StateGraph::EMPTY
+    }
 }
 
 /// The future returned by [`Workflow::drive`].

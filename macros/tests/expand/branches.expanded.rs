@@ -9,6 +9,104 @@ impl ::cairn::Workflow for route {
     type Output = <Result<u64, Error> as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "route";
     const FINGERPRINT: u64 = 9025915399914753428u64;
+    fn graph() -> &'static ::cairn::StateGraph {
+        static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {
+            workflow: "route",
+            states: &[
+                ::cairn::StateNode {
+                    name: "Start",
+                    kind: ::cairn::StateKind::Start,
+                    step: ::core::option::Option::None,
+                    fields: &["order"],
+                },
+                ::cairn::StateNode {
+                    name: "InStock",
+                    kind: ::cairn::StateKind::Stored,
+                    step: ::core::option::Option::Some("in_stock"),
+                    fields: &["order", "cost", "__in_stock"],
+                },
+                ::cairn::StateNode {
+                    name: "Reserve",
+                    kind: ::cairn::StateKind::Stored,
+                    step: ::core::option::Option::Some("reserve"),
+                    fields: &["order", "cost", "__reserve"],
+                },
+                ::cairn::StateNode {
+                    name: "NotifyBackorder",
+                    kind: ::cairn::StateKind::Stored,
+                    step: ::core::option::Option::Some("notify_backorder"),
+                    fields: &["order", "cost"],
+                },
+                ::cairn::StateNode {
+                    name: "AfterIf",
+                    kind: ::cairn::StateKind::Join,
+                    step: ::core::option::Option::None,
+                    fields: &["order", "cost"],
+                },
+                ::cairn::StateNode {
+                    name: "QuoteExpress",
+                    kind: ::cairn::StateKind::Stored,
+                    step: ::core::option::Option::Some("quote_express"),
+                    fields: &["cost", "__quote_express"],
+                },
+                ::cairn::StateNode {
+                    name: "AfterMatch",
+                    kind: ::cairn::StateKind::Join,
+                    step: ::core::option::Option::None,
+                    fields: &["cost", "shipping"],
+                },
+                ::cairn::StateNode {
+                    name: "Convert",
+                    kind: ::cairn::StateKind::Stored,
+                    step: ::core::option::Option::Some("convert"),
+                    fields: &["__convert"],
+                },
+            ],
+            edges: &[
+                ::cairn::StateEdge {
+                    from: 0usize,
+                    to: ::core::option::Option::Some(1usize),
+                },
+                ::cairn::StateEdge {
+                    from: 1usize,
+                    to: ::core::option::Option::Some(2usize),
+                },
+                ::cairn::StateEdge {
+                    from: 1usize,
+                    to: ::core::option::Option::Some(3usize),
+                },
+                ::cairn::StateEdge {
+                    from: 2usize,
+                    to: ::core::option::Option::Some(4usize),
+                },
+                ::cairn::StateEdge {
+                    from: 3usize,
+                    to: ::core::option::Option::Some(4usize),
+                },
+                ::cairn::StateEdge {
+                    from: 4usize,
+                    to: ::core::option::Option::Some(5usize),
+                },
+                ::cairn::StateEdge {
+                    from: 4usize,
+                    to: ::core::option::Option::Some(6usize),
+                },
+                ::cairn::StateEdge {
+                    from: 5usize,
+                    to: ::core::option::Option::Some(6usize),
+                },
+                ::cairn::StateEdge {
+                    from: 6usize,
+                    to: ::core::option::Option::Some(7usize),
+                },
+                ::cairn::StateEdge {
+                    from: 7usize,
+                    to: ::core::option::Option::None,
+                },
+            ],
+        };
+        &GRAPH
+    }
     fn drive<'cairn>(
         __ctx: &'cairn mut ::cairn::Context,
         __start: ::cairn::__private::Start<Self::Input>,

@@ -9,6 +9,108 @@ impl ::cairn::Workflow for retry {
     type Output = <Result<u32, Error> as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "billing.retry";
     const FINGERPRINT: u64 = 15851574437682101721u64;
+    fn graph() -> &'static ::cairn::StateGraph {
+        static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {
+            workflow: "billing.retry",
+            states: &[
+                ::cairn::StateNode {
+                    name: "Start",
+                    kind: ::cairn::StateKind::Start,
+                    step: ::core::option::Option::None,
+                    fields: &["batch"],
+                },
+                ::cairn::StateNode {
+                    name: "Loop",
+                    kind: ::cairn::StateKind::LoopHead,
+                    step: ::core::option::Option::None,
+                    fields: &["batch", "attempts"],
+                },
+                ::cairn::StateNode {
+                    name: "Poll",
+                    kind: ::cairn::StateKind::Stored,
+                    step: ::core::option::Option::Some("poll"),
+                    fields: &["batch", "attempts", "__poll"],
+                },
+                ::cairn::StateNode {
+                    name: "AfterLoop",
+                    kind: ::cairn::StateKind::Join,
+                    step: ::core::option::Option::None,
+                    fields: &["batch", "ready"],
+                },
+                ::cairn::StateNode {
+                    name: "ForItem",
+                    kind: ::cairn::StateKind::LoopHead,
+                    step: ::core::option::Option::None,
+                    fields: &["ready", "done", "__iter_item"],
+                },
+                ::cairn::StateNode {
+                    name: "While",
+                    kind: ::cairn::StateKind::LoopHead,
+                    step: ::core::option::Option::None,
+                    fields: &["ready", "done", "__iter_item", "item"],
+                },
+                ::cairn::StateNode {
+                    name: "Process",
+                    kind: ::cairn::StateKind::Stored,
+                    step: ::core::option::Option::Some("process"),
+                    fields: &["ready", "done", "__iter_item", "item", "__process"],
+                },
+                ::cairn::StateNode {
+                    name: "AfterForItem",
+                    kind: ::cairn::StateKind::Join,
+                    step: ::core::option::Option::None,
+                    fields: &["ready", "done"],
+                },
+            ],
+            edges: &[
+                ::cairn::StateEdge {
+                    from: 0usize,
+                    to: ::core::option::Option::Some(1usize),
+                },
+                ::cairn::StateEdge {
+                    from: 1usize,
+                    to: ::core::option::Option::Some(2usize),
+                },
+                ::cairn::StateEdge {
+                    from: 2usize,
+                    to: ::core::option::Option::Some(1usize),
+                },
+                ::cairn::StateEdge {
+                    from: 2usize,
+                    to: ::core::option::Option::Some(3usize),
+                },
+                ::cairn::StateEdge {
+                    from: 3usize,
+                    to: ::core::option::Option::Some(4usize),
+                },
+                ::cairn::StateEdge {
+                    from: 4usize,
+                    to: ::core::option::Option::Some(5usize),
+                },
+                ::cairn::StateEdge {
+                    from: 4usize,
+                    to: ::core::option::Option::Some(7usize),
+                },
+                ::cairn::StateEdge {
+                    from: 5usize,
+                    to: ::core::option::Option::Some(4usize),
+                },
+                ::cairn::StateEdge {
+                    from: 5usize,
+                    to: ::core::option::Option::Some(6usize),
+                },
+                ::cairn::StateEdge {
+                    from: 6usize,
+                    to: ::core::option::Option::Some(5usize),
+                },
+                ::cairn::StateEdge {
+                    from: 7usize,
+                    to: ::core::option::Option::None,
+                },
+            ],
+        };
+        &GRAPH
+    }
     fn drive<'cairn>(
         __ctx: &'cairn mut ::cairn::Context,
         __start: ::cairn::__private::Start<Self::Input>,

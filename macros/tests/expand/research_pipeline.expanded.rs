@@ -10,6 +10,80 @@ impl ::cairn::Workflow for research_pipeline {
     > as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "research_pipeline";
     const FINGERPRINT: u64 = 2193908789703599045u64;
+    fn graph() -> &'static ::cairn::StateGraph {
+        static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {
+            workflow: "research_pipeline",
+            states: &[
+                ::cairn::StateNode {
+                    name: "Start",
+                    kind: ::cairn::StateKind::Start,
+                    step: ::core::option::Option::None,
+                    fields: &["topic"],
+                },
+                ::cairn::StateNode {
+                    name: "FetchPapers",
+                    kind: ::cairn::StateKind::Stored,
+                    step: ::core::option::Option::Some("fetch_papers"),
+                    fields: &["topic", "papers"],
+                },
+                ::cairn::StateNode {
+                    name: "ForPaper",
+                    kind: ::cairn::StateKind::LoopHead,
+                    step: ::core::option::Option::None,
+                    fields: &["topic", "notes", "__iter_paper"],
+                },
+                ::cairn::StateNode {
+                    name: "Analyze",
+                    kind: ::cairn::StateKind::Stored,
+                    step: ::core::option::Option::Some("analyze"),
+                    fields: &["topic", "notes", "__iter_paper", "note"],
+                },
+                ::cairn::StateNode {
+                    name: "AfterForPaper",
+                    kind: ::cairn::StateKind::Join,
+                    step: ::core::option::Option::None,
+                    fields: &["topic", "notes"],
+                },
+                ::cairn::StateNode {
+                    name: "Synthesize",
+                    kind: ::cairn::StateKind::Stored,
+                    step: ::core::option::Option::Some("synthesize"),
+                    fields: &["summary"],
+                },
+            ],
+            edges: &[
+                ::cairn::StateEdge {
+                    from: 0usize,
+                    to: ::core::option::Option::Some(1usize),
+                },
+                ::cairn::StateEdge {
+                    from: 1usize,
+                    to: ::core::option::Option::Some(2usize),
+                },
+                ::cairn::StateEdge {
+                    from: 2usize,
+                    to: ::core::option::Option::Some(3usize),
+                },
+                ::cairn::StateEdge {
+                    from: 2usize,
+                    to: ::core::option::Option::Some(4usize),
+                },
+                ::cairn::StateEdge {
+                    from: 3usize,
+                    to: ::core::option::Option::Some(2usize),
+                },
+                ::cairn::StateEdge {
+                    from: 4usize,
+                    to: ::core::option::Option::Some(5usize),
+                },
+                ::cairn::StateEdge {
+                    from: 5usize,
+                    to: ::core::option::Option::None,
+                },
+            ],
+        };
+        &GRAPH
+    }
     fn drive<'cairn>(
         __ctx: &'cairn mut ::cairn::Context,
         __start: ::cairn::__private::Start<Self::Input>,

@@ -1,0 +1,51 @@
+//! Snapshots of the state graphs of the examples, as Mermaid and as Graphviz DOT: a change to
+//! a workflow's shape shows up in review. Refresh with `CAIRN_BLESS=1 cargo test --test graphs`.
+
+#[allow(dead_code)]
+#[path = "../examples/research_pipeline.rs"]
+mod research_pipeline_example;
+
+use std::path::Path;
+
+use cairn::{StateGraph, Workflow};
+
+fn check_snapshot(name: &str, rendered: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    if std::env::var_os("CAIRN_BLESS").is_some() || !path.exists() {
+        std::fs::write(&path, rendered).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        expected,
+        rendered,
+        "{} changed; review it and refresh with CAIRN_BLESS=1",
+        path.display()
+    );
+}
+
+fn check_graph(name: &str, graph: &StateGraph) {
+    check_snapshot(&format!("{name}.mmd"), &graph.to_mermaid());
+    check_snapshot(&format!("{name}.dot"), &graph.to_dot());
+}
+
+#[test]
+fn research_pipeline_graph() {
+    let graph = research_pipeline_example::research_pipeline::graph();
+    assert_eq!(graph.workflow, "research_pipeline");
+    let names: Vec<&str> = graph.states.iter().map(|s| s.name).collect();
+    assert_eq!(
+        names,
+        [
+            "Start",
+            "FetchPapers",
+            "ForPaper",
+            "Analyze",
+            "AfterForPaper",
+            "Synthesize"
+        ]
+    );
+    check_graph("research_pipeline", graph);
+}
