@@ -15,8 +15,8 @@ use std::time::Duration;
 use cairn::{Context, Flow, Runtime, workflow};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Serialize, Deserialize)]
 /// What the pipeline produces.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
     topic: String,
     summary: String,

@@ -425,7 +425,9 @@ impl<'a> Machine<'a> {
             let bindings = vars.iter().map(|&var| &self.body.vars[var].ident);
             let checks = vars.iter().map(|&var| {
                 let ident = &self.body.vars[var].ident;
-                let span = self.body.vars[var].check_span.unwrap_or_else(|| ident.span());
+                let span = self.body.vars[var]
+                    .check_span
+                    .unwrap_or_else(|| ident.span());
                 quote_spanned! {span=>
                     ::cairn::__private::check_stored(
                         #ident,
@@ -461,7 +463,9 @@ impl<'a> Machine<'a> {
 
     /// `__state = NextState { live variables };` then commit (stored states) and go on.
     fn transition(&self, target: StateId) -> TokenStream {
-        self.edges.borrow_mut().insert((self.current.get(), Some(target)));
+        self.edges
+            .borrow_mut()
+            .insert((self.current.get(), Some(target)));
         let state = &self.body.states[target];
         let enum_name = &self.enum_name;
         let name = &state.name;
