@@ -174,9 +174,9 @@ async fn child(dir: PathBuf) {
             .expect("log");
             report(&format!("commit {}", t.number));
             if stop_after == Some(t.number) {
-                loop {
-                    std::thread::park();
-                }
+                // Wait for SIGKILL; exit on our own only if the parent is gone.
+                std::thread::sleep(CHILD_TIMEOUT);
+                std::process::exit(3);
             }
             Flow::Continue
         })
@@ -198,7 +198,8 @@ async fn child(dir: PathBuf) {
 // ---------------------------------------------------------------------------------------------
 // The parent.
 
-/// A running child process and the `@@` lines of its stdout.
+/// A running child process and the `@@` lines of its stdout. Killed when dropped, so that a
+/// failing test leaves no child behind.
 struct Proc {
     child: Arc<Mutex<Child>>,
     lines: Lines<BufReader<ChildStdout>>,
@@ -251,7 +252,7 @@ impl Proc {
 
     /// Sends SIGKILL and reaps the child; if the child had already completed the run and
     /// exited, returns the output it reported instead.
-    fn kill(mut self) -> Option<Output> {
+    fn kill(self) -> Option<Output> {
         let status = {
             let mut child = self.child.lock().unwrap();
             child.kill().expect("kill child");
@@ -283,6 +284,16 @@ impl Proc {
         Output {
             transitions: transitions.parse().expect("transition count"),
             json: json.to_owned(),
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        if let Ok(None) = child.try_wait() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }
