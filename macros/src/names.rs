@@ -4,21 +4,15 @@
 use syn::{Expr, Lit};
 
 /// The step name of an awaited expression (`FUTURE.await`, `FUTURE.await?` or the future
-/// itself): the literal of `ctx.step("name", ..)`, else the last path segment of the call or
-/// the method awaited.
+/// itself): the literal of `ctx.step("name", ..)` or `ctx.__task("name", ..)`, also behind
+/// builder calls such as `.retry(..)`; else the last path segment of the call or the method
+/// awaited.
 pub fn step_name(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Await(await_) => step_name(&await_.base),
         Expr::Try(try_) => step_name(&try_.expr),
         Expr::Paren(paren) => step_name(&paren.expr),
-        Expr::MethodCall(call) if call.method == "step" => match call.args.first() {
-            Some(Expr::Lit(lit)) => match &lit.lit {
-                Lit::Str(name) => Some(name.value()),
-                _ => None,
-            },
-            _ => Some("step".to_owned()),
-        },
-        Expr::MethodCall(call) => Some(call.method.to_string()),
+        Expr::MethodCall(call) => named_step(expr).or_else(|| Some(call.method.to_string())),
         Expr::Call(call) => match &*call.func {
             Expr::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
             _ => None,
@@ -26,6 +20,27 @@ pub fn step_name(expr: &Expr) -> Option<String> {
         Expr::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
         _ => None,
     }
+}
+
+/// The name given to a step by `step`, `__task` or `step_fn`, looking through the method
+/// calls made on it.
+fn named_step(expr: &Expr) -> Option<String> {
+    let Expr::MethodCall(call) = expr else {
+        return None;
+    };
+    if ["step", "__task", "step_fn"]
+        .iter()
+        .any(|m| call.method == m)
+    {
+        return match call.args.first() {
+            Some(Expr::Lit(lit)) => match &lit.lit {
+                Lit::Str(name) => Some(name.value()),
+                _ => None,
+            },
+            _ => Some(call.method.to_string().trim_start_matches('_').to_owned()),
+        };
+    }
+    named_step(&call.receiver)
 }
 
 /// `fetch_papers`, `fetch-papers` or `Fetch papers` as `FetchPapers`; empty when nothing is
@@ -80,6 +95,10 @@ mod tests {
     fn step_names_come_from_the_call() {
         let expr: Expr = syn::parse_quote!(ctx.step("analyze", analyze(p)).await?);
         assert_eq!(step_name(&expr).as_deref(), Some("analyze"));
+        let expr: Expr = syn::parse_quote!(ctx.__task("charge", (a,), f).retry(p).await?);
+        assert_eq!(step_name(&expr).as_deref(), Some("charge"));
+        let expr: Expr = syn::parse_quote!(ctx.sleep(d).await?);
+        assert_eq!(step_name(&expr).as_deref(), Some("sleep"));
         let expr: Expr = syn::parse_quote!(tokio::time::sleep(d).await);
         assert_eq!(step_name(&expr).as_deref(), Some("sleep"));
     }

@@ -10,12 +10,12 @@
 //! statement:
 //!
 //! ```text
-//! let x = f(ctx.task(g, a).await?);     =>   let __g = ctx.step("g", g(a)).await?;
+//! let x = f(ctx.task(g, a).await?);     =>   let __g = ctx.__task("g", (a,), ..).await?;
 //!                                            let x = f(__g);
 //! ```
 //!
-//! It also rewrites `ctx.task(f, a, b)` into `ctx.step("f", f(a, b))`, which gives each step the
-//! stable name written at the call site, and turns `a && b.await` into an `if`, so that the
+//! It also rewrites `ctx.task(f, a, b)` into `ctx.__task("f", (a, b), |(a, b)| f(a, b))`, which
+//! gives each step the stable name written at the call site, and turns `a && b.await` into an `if`, so that the
 //! await still runs only when `a` holds.
 //!
 //! Hoisting evaluates the await before the parts of the same expression that precede it; a
@@ -47,7 +47,7 @@ pub fn normalize(cx: &Ctxt, ctx: &Ident, mut body: Block) -> Block {
     normalizer.block(body)
 }
 
-/// Rewrites `ctx.task(f, a, b)` into `ctx.step("f", f(a, b))` everywhere in `body`.
+/// Rewrites `ctx.task(f, a, b)` into a named step everywhere in `body` (see [`TaskCalls`]).
 pub fn rewrite_task_calls(ctx: &Ident, body: &mut Block) {
     TaskCalls { ctx }.visit_block_mut(body);
 }
@@ -109,7 +109,9 @@ pub fn macro_has_await(tokens: &TokenStream) -> bool {
     false
 }
 
-/// `ctx.task(f, a, b)` becomes `ctx.step("f", f(a, b))`.
+/// `ctx.task(f, a, b)` becomes `ctx.__task("f", (a, b), |(a, b)| f(a, b))`: a step named after
+/// the function as written, holding its arguments and the call separately so that a retry
+/// policy can call it again.
 struct TaskCalls<'a> {
     ctx: &'a Ident,
 }
@@ -129,11 +131,23 @@ impl VisitMut for TaskCalls<'_> {
             return;
         };
         let name = syn::LitStr::new(&last.ident.to_string(), last.ident.span());
-        let args = call.args.iter().skip(1);
+        let args: Vec<&Expr> = call.args.iter().skip(1).collect();
+        let params: Vec<Ident> = (0..args.len())
+            .map(|i| format_ident!("__arg{}", i, span = Span::mixed_site()))
+            .collect();
+        // One-element tuples need their trailing comma.
+        let (args, params) = if args.len() == 1 {
+            let (arg, param) = (args[0], &params[0]);
+            (quote::quote!((#arg,)), quote::quote!((#param,)))
+        } else {
+            (quote::quote!((#(#args),*)), quote::quote!((#(#params),*)))
+        };
+        let call_params = (0..call.args.len() - 1)
+            .map(|i| format_ident!("__arg{}", i, span = Span::mixed_site()));
         let receiver = &call.receiver;
-        let step = Ident::new("step", call.method.span());
+        let method = Ident::new("__task", call.method.span());
         *expr = parse_quote_spanned! {call.span()=>
-            #receiver.#step(#name, #function(#(#args),*))
+            #receiver.#method(#name, #args, |#params| #function(#(#call_params),*))
         };
     }
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}

@@ -7,9 +7,11 @@
 use std::sync::Arc;
 
 use crate::error::Error;
+use crate::history::HistoryRecord;
 use crate::registry::{Entry, ErasedStart, decode_output, encode_input};
 use crate::run::{RunId, RunStatus, Status};
 use crate::runtime::Shared;
+use crate::state::RunState;
 use crate::store::RunRecord;
 use crate::workflow::Workflow;
 
@@ -94,6 +96,58 @@ impl Client {
         finished(run, record, |output| entry.output_to_json(run, output))
     }
 
+    /// The durable key-value state of `run` as of its last committed transition, while it runs
+    /// and after it finished.
+    pub fn state(&self, run: RunId) -> Result<RunState, Error> {
+        let store = self.shared.store()?;
+        if store.load(run)?.is_none() {
+            return Err(Error::UnknownRun { run });
+        }
+        Ok(RunState::new(run, store.state_all(run)?))
+    }
+
+    /// The history of `run`: one record per committed transition and one for its end, oldest
+    /// first.
+    pub fn history(&self, run: RunId) -> Result<Vec<HistoryRecord>, Error> {
+        let store = self.shared.store()?;
+        if store.load(run)?.is_none() {
+            return Err(Error::UnknownRun { run });
+        }
+        store.history(run)
+    }
+
+    /// Restarts a failed run from its last committed state: the steps whose results were
+    /// committed do not run again; the one that failed (and the code after the last commit)
+    /// does. [`Error::NotResumable`] if the run has not failed.
+    pub async fn resume(&self, run: RunId) -> Result<(), Error> {
+        let record = self.load(run)?;
+        self.check(run, &record, None)?;
+        let record = self.shared.blocking(move |store| store.reopen(run)).await?;
+        tracing::info!(%run, workflow = record.workflow, "failed run resumed");
+        self.shared.resume_stored(run, record)?;
+        self.shared.notify();
+        Ok(())
+    }
+
+    /// Waits until `run` has status `status` (or has finished, whatever its status) and
+    /// returns its progress: say, until a run is [`Status::Waiting`] in a durable sleep.
+    pub async fn wait_for_status(&self, run: RunId, status: Status) -> Result<RunStatus, Error> {
+        let mut changes = self.shared.subscribe();
+        loop {
+            let current = self.status(run)?;
+            if current.status == status || current.status.is_finished() {
+                return Ok(current);
+            }
+            if let Some(error) = self.shared.aborted(run) {
+                return Err(error);
+            }
+            if self.shared.is_shut_down() {
+                return Err(Error::ShutDown);
+            }
+            changes.changed().await.map_err(|_| Error::ShutDown)?;
+        }
+    }
+
     /// Every run, or those with `status`, in id order.
     pub fn list(&self, status: Option<Status>) -> Result<Vec<RunStatus>, Error> {
         let runs = self.shared.store()?.list(status)?;
@@ -110,7 +164,7 @@ impl Client {
             .blocking(move |store| store.create_run(&record))
             .await?;
         tracing::info!(%run, workflow = entry.name(), "run started");
-        self.shared.spawn(run, entry, ErasedStart::New(input))?;
+        self.shared.spawn(run, entry, ErasedStart::New(input), 0)?;
         Ok(run)
     }
 

@@ -1,33 +1,62 @@
 //! The handle a workflow body receives: runs steps and commits states.
 //!
-//! `step` and `task` are what users call; `__checkpoint` and `__decode_state` are what the
-//! generated driver calls between steps. Neither of the latter returns on failure: they put
-//! the error in the run's [`AbortSlot`] and park, and the runtime's supervisor ends the run, so
-//! the generated code never has to fit runtime errors into the user's error type.
+//! `step`, `task`, `step_fn`, `sleep`, `parallel`, `state` and `idempotency_key` are what users
+//! call; `__checkpoint` and `__decode_state` are what the generated driver calls between steps.
+//! Runtime failures (storage, encoding) never return: they put the error in the run's
+//! [`AbortSlot`] and park, and the runtime's supervisor ends the run, so the generated code
+//! never has to fit them into the user's error type. Bad arguments do return, as
+//! [`Error`]s, which `?` turns into the user's error type when it has a `From<cairn::Error>`.
+//!
+//! The context knows the run's *position*: its number of committed transitions. The generated
+//! code awaits exactly one future between two commits, so the position names the await in
+//! progress, the same after a crash and different in the next loop iteration. Idempotency keys,
+//! durable sleeps and `parallel` branch outputs are keyed by it.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::{Duration, SystemTime};
 
 use tracing::Instrument;
 
+use crate::clock::{from_ms, to_ms};
 use crate::error::Error;
+use crate::history::{HistoryOutcome, HistoryRecord};
+use crate::parallel::{Branches, Parallel};
 use crate::run::RunId;
 use crate::runtime::{Flow, Shared, Transition};
+use crate::state::{State, StateWrites};
 use crate::storable::Codec;
+use crate::store::StoredSleep;
 use crate::supervise::{Abort, AbortSlot};
+use crate::task::{Once, Task, Unguarded};
 use crate::workflow::StateInfo;
 
 /// The context of one run, passed to the workflow fn as `ctx: &mut Context`.
 ///
-/// Steps take `&mut self` although they need no mutation today, so that per-step bookkeeping
-/// (attempts, idempotency keys, key-value state) can be added without changing the API.
+/// Steps take `&mut self` so that the context can keep per-segment bookkeeping (the step's
+/// name, start time and attempts for the history, the buffered state writes).
 pub struct Context {
     run: RunId,
     workflow: &'static str,
-    shared: Arc<Shared>,
-    slot: AbortSlot,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) slot: AbortSlot,
+    /// Committed transitions so far: names the await in progress.
+    position: u64,
+    /// State writes to commit with the next transition.
+    pub(crate) writes: StateWrites,
+    /// What happened since the last commit, for its history record.
+    pub(crate) segment: Segment,
+}
+
+/// Bookkeeping of the segment since the last commit.
+#[derive(Debug)]
+pub(crate) struct Segment {
+    pub started_at: SystemTime,
+    pub step: Option<&'static str>,
+    pub attempts: u32,
+    pub errors: Vec<String>,
 }
 
 impl Context {
@@ -36,12 +65,22 @@ impl Context {
         workflow: &'static str,
         shared: Arc<Shared>,
         slot: AbortSlot,
+        position: u64,
     ) -> Context {
+        let started_at = shared.clock.now();
         Context {
             run,
             workflow,
             shared,
             slot,
+            position,
+            writes: StateWrites::default(),
+            segment: Segment {
+                started_at,
+                step: None,
+                attempts: 0,
+                errors: Vec::new(),
+            },
         }
     }
 
@@ -55,6 +94,45 @@ impl Context {
         self.workflow
     }
 
+    /// The run's position: how many transitions it has committed. The await in progress is
+    /// the same at the same position, after a crash too.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// A key that names the await in progress: the same when a step re-runs after a crash (or
+    /// is retried), different at every other await, loop iterations included. Pass it to an
+    /// external service that deduplicates requests, so that an at-least-once step has an
+    /// exactly-once effect. Unique across data directories, whose run ids both start at 1.
+    ///
+    /// Read it in the code before the step's `.await` (between two awaits the position does
+    /// not change): `let key = ctx.idempotency_key(); ctx.task(charge, key, amount).await?`.
+    pub fn idempotency_key(&self) -> String {
+        format!(
+            "{:016x}-{}-{}",
+            self.shared.instance, self.run, self.position
+        )
+    }
+
+    /// The idempotency key of branch `index` of the [`parallel`](Self::parallel) call at the
+    /// await in progress.
+    pub fn branch_key(&self, index: usize) -> String {
+        format!("{}-{index}", self.idempotency_key())
+    }
+
+    /// The run's durable key-value state; writes become durable with the next transition.
+    pub fn state(&mut self) -> State<'_> {
+        State { ctx: self }
+    }
+
+    /// Records that step `name` starts now, for the history.
+    pub(crate) fn begin_step(&mut self, name: &'static str) {
+        self.segment.step = Some(name);
+        self.segment.started_at = self.shared.clock.now();
+        self.segment.attempts = 1;
+        self.segment.errors.clear();
+    }
+
     /// Runs `fut` as a step named `name` and returns its output.
     ///
     /// The step's result becomes durable at the next checkpoint, which the generated code puts
@@ -66,9 +144,124 @@ impl Context {
         name: &'static str,
         fut: F,
     ) -> impl Future<Output = F::Output> + Send {
+        // The generated code awaits the step right away, so "called" is "started".
+        self.begin_step(name);
         let span =
             tracing::debug_span!("step", run = %self.run, workflow = self.workflow, step = name);
         fut.instrument(span)
+    }
+
+    /// A step made by calling `f(args)`, which can be given a retry policy and a timeout before
+    /// it is awaited: `ctx.task(charge, card, amount).retry(RetryPolicy::exponential(5))
+    /// .timeout(Duration::from_secs(30)).await?`. Inside `#[workflow]`, `ctx.task(f, a, b)` is
+    /// rewritten into `ctx.__task("f", (a, b), |(a, b)| f(a, b))`.
+    #[doc(hidden)]
+    pub fn __task<A, F, Fut>(
+        &mut self,
+        name: &'static str,
+        args: A,
+        f: F,
+    ) -> Task<'_, Once<A, F>, Unguarded>
+    where
+        F: FnOnce(A) -> Fut,
+        Fut: Future,
+    {
+        Task::new(self, name, Once::new(args, f))
+    }
+
+    /// A step made by calling `factory()`, once per attempt: the closure form of
+    /// [`task`](Self::task), for steps that are not a single function call.
+    /// `ctx.step_fn("fetch", || fetch(url.clone())).retry(policy).await?`.
+    pub fn step_fn<F, Fut>(
+        &mut self,
+        name: &'static str,
+        factory: F,
+    ) -> Task<'_, Once<(), impl Fn(()) -> Fut>, Unguarded>
+    where
+        F: Fn() -> Fut,
+        Fut: Future,
+    {
+        Task::new(self, name, Once::new((), move |()| factory()))
+    }
+
+    /// Runs several steps concurrently, committing each branch's output as soon as it
+    /// completes: after a crash, only the branches that had not completed run again.
+    ///
+    /// `branches` is a tuple of [`step`](crate::step)s (of different output types; the result is
+    /// the tuple of their outputs) or a `Vec` of them (of one type; the result is a `Vec`).
+    /// Every branch returns `Result<T, E>` with the same `E`; the call fails with the error of
+    /// the first failing branch (in branch order) once all branches have settled. See
+    /// [`Parallel`] for a concurrency limit, per-branch outcomes and results by name.
+    ///
+    /// ```ignore
+    /// let (user, orders) = ctx.parallel((step("user", load_user(id)), step("orders", load_orders(id)))).await?;
+    /// let pages = ctx.parallel(urls.into_iter().map(|u| step("fetch", fetch(u))).collect::<Vec<_>>()).limit(4).await?;
+    /// ```
+    pub fn parallel<'c, B: Branches + 'c>(&'c mut self, branches: B) -> Parallel<'c, B> {
+        Parallel::new(self, branches)
+    }
+
+    /// Sleeps durably for `duration`: the wake-up time is committed and the run is suspended,
+    /// holding no task and no memory, until the runtime's clock reaches it; a restart during
+    /// the sleep waits only for what remains. [`Error::InvalidArgument`] if `now + duration`
+    /// overflows the clock.
+    pub fn sleep(&mut self, duration: Duration) -> impl Future<Output = Result<(), Error>> + Send {
+        let wake = self.shared.clock.now().checked_add(duration);
+        async move {
+            let wake = wake.ok_or_else(|| Error::InvalidArgument {
+                call: "Context::sleep",
+                reason: format!("{duration:?} from now is past the end of the clock"),
+            })?;
+            self.sleep_until(wake).await
+        }
+    }
+
+    /// Sleeps durably until the runtime's clock reads `wake_at` (at once if it already does).
+    pub async fn sleep_until(&mut self, wake_at: SystemTime) -> Result<(), Error> {
+        self.begin_step("sleep");
+        let (run, position) = (self.run, self.position);
+        let stored = self
+            .shared
+            .blocking(move |store| store.wake_at(run, position))
+            .await;
+        let wake_ms = match stored {
+            Ok(Some(sleep)) => {
+                // Resumed at the same sleep: it began before the suspension.
+                self.segment.started_at = from_ms(sleep.started_ms);
+                sleep.wake_ms
+            }
+            Ok(None) => {
+                if wake_at <= self.shared.clock.now() {
+                    return Ok(());
+                }
+                // Rounded up, so that the stored time is never before the one asked for.
+                let mut wake_ms = to_ms(wake_at);
+                if from_ms(wake_ms) < wake_at {
+                    wake_ms = wake_ms.saturating_add(1);
+                }
+                let sleep = StoredSleep {
+                    started_ms: to_ms(self.segment.started_at),
+                    wake_ms,
+                };
+                let suspended = self
+                    .shared
+                    .blocking(move |store| store.suspend(run, position, sleep))
+                    .await;
+                if let Err(error) = suspended {
+                    return self.abort(Abort::Error(error)).await;
+                }
+                wake_ms
+            }
+            Err(error) => return self.abort(Abort::Error(error)).await,
+        };
+        let wake_at = from_ms(wake_ms);
+        if wake_at <= self.shared.clock.now() {
+            return Ok(());
+        }
+        tracing::debug!(%run, workflow = self.workflow, position, wake_ms, "run suspended");
+        // Drops the driver: the runtime's timer resumes the run from its last committed
+        // state, which comes back here at the same position and finds the time passed.
+        self.abort(Abort::Suspend { wake_at }).await
     }
 
     /// Runs `f(arg)` as a step named after the function (the last segment of its path).
@@ -76,13 +269,13 @@ impl Context {
     /// Inside `#[workflow]`, the macro accepts `ctx.task(f, a, b, ...)` with any number of
     /// arguments and names the step after the path written at the call site, which stays the
     /// same when the function moves; this method is the fallback for a direct call.
-    pub fn task<F, A, Fut>(&mut self, f: F, arg: A) -> impl Future<Output = Fut::Output> + Send
+    pub fn task<F, A, Fut>(&mut self, f: F, arg: A) -> Task<'_, Once<A, F>, Unguarded>
     where
         F: FnOnce(A) -> Fut,
-        Fut: Future + Send,
+        Fut: Future,
     {
         let name = short_name(std::any::type_name::<F>());
-        self.step(name, f(arg))
+        self.__task(name, arg, f)
     }
 
     /// Commits `state` as the run's new state and returns once it is durable. `codec` only
@@ -101,7 +294,9 @@ impl Context {
         // whatever `S` is.
         let encoded = C::encode(state);
         let state_name = state.state_name();
-        let step = state.step_name();
+        // The step the context saw run names it better than the macro's guess from the
+        // awaited expression (which for `ctx.task(f, x).retry(p)` would be `retry`).
+        let step = self.segment.step.or(state.step_name());
         async move {
             let bytes = match encoded {
                 Ok(bytes) => bytes,
@@ -115,13 +310,31 @@ impl Context {
                 }
             };
             let run = self.run;
+            let writes = std::mem::take(&mut self.writes);
+            let history = self.history(state_name, HistoryOutcome::Committed);
             let committed = self
                 .shared
-                .blocking(move |store| store.commit_state(run, state_name, step, &bytes))
+                .blocking(move |store| {
+                    store.commit_state(crate::store::Commit {
+                        run,
+                        state_name,
+                        step,
+                        state: &bytes,
+                        writes: &writes,
+                        history: &history,
+                    })
+                })
                 .await;
             let number = match committed {
                 Ok(number) => number,
                 Err(error) => return self.abort(Abort::Error(error)).await,
+            };
+            self.position = number;
+            self.segment = Segment {
+                started_at: self.shared.clock.now(),
+                step: None,
+                attempts: 0,
+                errors: Vec::new(),
             };
             tracing::debug!(%run, workflow = self.workflow, state = state_name, step, number, "committed");
             if let Some(hook) = &self.shared.hook {
@@ -150,6 +363,20 @@ impl Context {
             ctx: self,
             bytes: bytes.to_vec(),
             decode: C::decode,
+        }
+    }
+
+    /// The history record of the segment that ends now.
+    pub(crate) fn history(&self, state: &str, outcome: HistoryOutcome) -> HistoryRecord {
+        HistoryRecord {
+            number: self.position,
+            state: state.to_owned(),
+            step: self.segment.step.map(str::to_owned),
+            started_at_ms: to_ms(self.segment.started_at),
+            ended_at_ms: to_ms(self.shared.clock.now()),
+            attempts: self.segment.attempts,
+            attempt_errors: self.segment.errors.clone(),
+            outcome,
         }
     }
 

@@ -3,6 +3,8 @@
 //! Every variant names the run and workflow it is about, so a message read in a log says what
 //! went wrong without the surrounding code.
 
+use std::time::Duration;
+
 use crate::run::{RunId, Status};
 
 /// Everything that can go wrong when starting, running or querying workflow runs.
@@ -121,6 +123,55 @@ pub enum Error {
         /// Format this build understands.
         expected: u32,
     },
+    /// An argument is out of range: a duration that overflows the clock, a concurrency limit of
+    /// zero, a retry policy without attempts.
+    #[error("invalid argument to `{call}`: {reason}")]
+    InvalidArgument {
+        /// The call that was given the argument.
+        call: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `Context::parallel` was given no branches.
+    #[error("`parallel` needs at least one branch (run {run})")]
+    EmptyParallel {
+        /// The run.
+        run: RunId,
+    },
+    /// Two branches of a named `parallel` call have the same name.
+    #[error("two branches of a named `parallel` call are both named `{name}` (run {run})")]
+    DuplicateBranch {
+        /// The run.
+        run: RunId,
+        /// The name given twice.
+        name: String,
+    },
+    /// A value of the run's durable state does not deserialize as the type asked for.
+    #[error("state `{key}` of run {run} is not of the type asked for: {reason}")]
+    StateType {
+        /// The run.
+        run: RunId,
+        /// The key of the value.
+        key: String,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// A step attempt did not finish within its timeout.
+    #[error("step `{step}` timed out after {after:?}")]
+    Timeout {
+        /// The step.
+        step: String,
+        /// Its timeout.
+        after: Duration,
+    },
+    /// `Client::resume` was asked to resume a run that has not failed.
+    #[error("run {run} cannot be resumed: only a failed run can (status: {status})")]
+    NotResumable {
+        /// The run.
+        run: RunId,
+        /// Its current status.
+        status: Status,
+    },
     /// The storage engine failed.
     #[error("storage error: {0}")]
     Storage(#[from] heed::Error),
@@ -197,9 +248,51 @@ impl Error {
                 found: *found,
                 expected: *expected,
             },
+            Error::InvalidArgument { call, reason } => Error::InvalidArgument {
+                call,
+                reason: reason.clone(),
+            },
+            Error::EmptyParallel { run } => Error::EmptyParallel { run: *run },
+            Error::DuplicateBranch { run, name } => Error::DuplicateBranch {
+                run: *run,
+                name: name.clone(),
+            },
+            Error::StateType { run, key, reason } => Error::StateType {
+                run: *run,
+                key: key.clone(),
+                reason: reason.clone(),
+            },
+            Error::Timeout { step, after } => Error::Timeout {
+                step: step.clone(),
+                after: *after,
+            },
+            Error::NotResumable { run, status } => Error::NotResumable {
+                run: *run,
+                status: *status,
+            },
             Error::Storage(heed::Error::Mdb(e)) => Error::Storage(heed::Error::Mdb(*e)),
             Error::Storage(e) => Error::Io(std::io::Error::other(e.to_string())),
             Error::Io(e) => Error::Io(std::io::Error::new(e.kind(), e.to_string())),
+        }
+    }
+}
+
+/// Lets `?` carry a cairn error (a timeout, a bad argument, an undecodable state value) out of
+/// a workflow or step whose error type is `String`.
+impl From<Error> for String {
+    fn from(error: Error) -> String {
+        error.to_string()
+    }
+}
+
+/// Lets `?` carry a cairn error out of a workflow or step whose error type is `io::Error`; a
+/// timeout keeps its kind.
+impl From<Error> for std::io::Error {
+    fn from(error: Error) -> std::io::Error {
+        match error {
+            Error::Io(e) => e,
+            Error::Timeout { .. } => std::io::Error::new(std::io::ErrorKind::TimedOut, error),
+            other => std::io::Error::other(other),
         }
     }
 }

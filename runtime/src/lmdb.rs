@@ -1,10 +1,22 @@
 //! The LMDB [`Store`], through heed.
 //!
 //! Layout: database `runs` maps a big-endian `u64` run id (so ids sort numerically) to a
-//! postcard [`RunRecord`]; database `meta` holds the next run id and the format version. Every
-//! method opens, uses and commits its own transaction with LMDB's default durability (fsync on
-//! commit).
+//! postcard [`RunRecord`]; database `meta` holds the next run id, the format version and the
+//! directory's instance id. Keyed by run id first (big-endian, so one run's entries are one
+//! contiguous range):
+//!
+//! - `state`: run ‖ key (UTF-8) -> JSON value of the run's key-value state;
+//! - `history`: run ‖ sequence number -> postcard [`HistoryRecord`];
+//! - `sleeps`: run ‖ position -> wake-up time ‖ start time (big-endian milliseconds);
+//! - `branches`: run ‖ position ‖ branch index (`u32`) -> postcard output of a branch.
+//!
+//! Sleeps and branches belong to the await in progress; the commit that ends it deletes them.
+//! Every method opens, uses and commits its own transaction with LMDB's default durability
+//! (fsync on commit).
 
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
+use std::ops::Bound;
 use std::path::Path;
 
 use heed::byteorder::BigEndian;
@@ -14,17 +26,22 @@ use heed::{
 };
 
 use crate::error::Error;
+use crate::history::HistoryRecord;
 use crate::run::{RunId, Status};
-use crate::store::{RunRecord, Store, now_ms};
+use crate::state::StateWrites;
+use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
 
 /// Version of the on-disk layout; bump it when [`RunRecord`] or the key layout changes.
 pub(crate) const FORMAT_VERSION: u32 = 1;
 
 const FORMAT_KEY: &str = "format_version";
 const NEXT_RUN_KEY: &str = "next_run_id";
+const INSTANCE_KEY: &str = "instance_id";
 
 type Runs = Database<'static, U64<BigEndian>, Bytes>;
 type Meta = Database<'static, Str, Bytes>;
+/// A database keyed by byte strings that start with a big-endian run id.
+type ByRun = Database<'static, Bytes, Bytes>;
 
 /// Runs stored in one LMDB environment.
 pub(crate) struct LmdbStore {
@@ -33,6 +50,11 @@ pub(crate) struct LmdbStore {
     env: Env<WithoutTls>,
     runs: Runs,
     meta: Meta,
+    state: ByRun,
+    history: ByRun,
+    sleeps: ByRun,
+    branches: ByRun,
+    instance: u64,
 }
 
 impl LmdbStore {
@@ -40,23 +62,45 @@ impl LmdbStore {
     pub fn open(dir: &Path, map_size: usize) -> Result<LmdbStore, Error> {
         std::fs::create_dir_all(dir)?;
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
-        options.map_size(map_size).max_dbs(2);
+        options.map_size(map_size).max_dbs(6);
         // SAFETY: the memory map is only unsound if the files are modified behind LMDB's back.
         // The runtime opens the environment with its lock file (no `NO_LOCK`), never truncates
         // or writes the files itself, and heed refuses a second open of the same path in this
         // process, so every access goes through LMDB's own locking.
         let env = unsafe { options.open(dir)? };
         let wtxn = env.write_txn()?;
-        let (runs, meta) = env
+        let (runs, meta, state, history, sleeps, branches) = env
             .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
                 let runs: Database<'_, U64<BigEndian>, Bytes> =
                     opener.create_database(wtxn, Some("runs"))?;
                 let meta: Database<'_, Str, Bytes> = opener.create_database(wtxn, Some("meta"))?;
                 check_format(meta, wtxn)?;
-                Ok(CommitOrAbort::<_, ()>::Commit((runs, meta)))
+                let state: Database<'_, Bytes, Bytes> =
+                    opener.create_database(wtxn, Some("state"))?;
+                let history: Database<'_, Bytes, Bytes> =
+                    opener.create_database(wtxn, Some("history"))?;
+                let sleeps: Database<'_, Bytes, Bytes> =
+                    opener.create_database(wtxn, Some("sleeps"))?;
+                let branches: Database<'_, Bytes, Bytes> =
+                    opener.create_database(wtxn, Some("branches"))?;
+                Ok(CommitOrAbort::<_, ()>::Commit((
+                    runs, meta, state, history, sleeps, branches,
+                )))
             })?
             .unwrap_commit();
-        Ok(LmdbStore { env, runs, meta })
+        let mut wtxn = env.write_txn()?;
+        let instance = instance_id(meta, &mut wtxn)?;
+        wtxn.commit()?;
+        Ok(LmdbStore {
+            env,
+            runs,
+            meta,
+            state,
+            history,
+            sleeps,
+            branches,
+            instance,
+        })
     }
 
     /// An event that fires once the last handle on the environment is dropped, so that the
@@ -90,15 +134,75 @@ impl LmdbStore {
         Ok(())
     }
 
-    /// Reads, changes and writes back one record in a single write transaction.
-    fn update(&self, run: RunId, change: impl FnOnce(&mut RunRecord)) -> Result<RunRecord, Error> {
+    /// Reads, changes and writes back one record in a single write transaction, after `more`
+    /// has written whatever else belongs to the same commit. `change` may refuse with an error,
+    /// which aborts the transaction.
+    fn update(
+        &self,
+        run: RunId,
+        change: impl FnOnce(&mut RunRecord) -> Result<(), Error>,
+        more: impl FnOnce(&mut RwTxn<'_>, &RunRecord) -> Result<(), Error>,
+    ) -> Result<RunRecord, Error> {
         let mut txn = self.env.write_txn()?;
         let mut record = self.get(&txn, run)?.ok_or(Error::UnknownRun { run })?;
-        change(&mut record);
+        change(&mut record)?;
         record.updated_at_ms = now_ms();
         self.put(&mut txn, run, &record)?;
+        more(&mut txn, &record)?;
         txn.commit()?;
         Ok(record)
+    }
+
+    fn apply_writes(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        writes: &StateWrites,
+    ) -> Result<(), Error> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        if writes.clear {
+            delete_prefix(self.state, txn, &key(run, &[]))?;
+        }
+        for (name, value) in &writes.puts {
+            let k = key(run, &[name.as_bytes()]);
+            match value {
+                Some(value) => self.state.put(txn, &k, value)?,
+                None => {
+                    self.state.delete(txn, &k)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends `record` after the run's last history entry, numbered `number`.
+    fn append_history(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        number: u64,
+        record: &HistoryRecord,
+    ) -> Result<(), Error> {
+        let end = key(run, &[&u64::MAX.to_be_bytes()]);
+        let next = match self.history.get_lower_than(txn, &end)? {
+            Some((last, _)) if last.starts_with(&run.0.to_be_bytes()) && last.len() == 16 => {
+                let seq = <[u8; 8]>::try_from(&last[8..]).map_or(0, u64::from_be_bytes);
+                seq + 1
+            }
+            _ => 0,
+        };
+        let mut record = record.clone();
+        record.number = number;
+        let bytes = postcard::to_stdvec(&record).map_err(|e| Error::Encode {
+            workflow: String::new(),
+            what: "history record",
+            reason: e.to_string(),
+        })?;
+        self.history
+            .put(txn, &key(run, &[&next.to_be_bytes()]), &bytes)?;
+        Ok(())
     }
 
     fn scan(&self, keep: impl Fn(Status) -> bool) -> Result<Vec<(RunId, RunRecord)>, Error> {
@@ -116,6 +220,55 @@ impl LmdbStore {
         }
         Ok(out)
     }
+}
+
+/// The directory's instance id, made on first open from the process's random hasher seed and
+/// the time (no random number crate needed for 64 bits that only have to differ).
+fn instance_id(meta: Database<'_, Str, Bytes>, wtxn: &mut RwTxn<'_>) -> Result<u64, Error> {
+    if let Some(bytes) = meta.get(wtxn, INSTANCE_KEY)?
+        && let Ok(bytes) = <[u8; 8]>::try_from(bytes)
+    {
+        return Ok(u64::from_be_bytes(bytes));
+    }
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(now_ms());
+    hasher.write_u32(std::process::id());
+    let id = hasher.finish();
+    meta.put(wtxn, INSTANCE_KEY, &id.to_be_bytes())?;
+    Ok(id)
+}
+
+/// `run ‖ parts...`, all big-endian.
+fn key(run: RunId, parts: &[&[u8]]) -> Vec<u8> {
+    let mut key = run.0.to_be_bytes().to_vec();
+    for part in parts {
+        key.extend_from_slice(part);
+    }
+    key
+}
+
+/// Deletes every key that starts with `prefix`.
+fn delete_prefix(db: ByRun, txn: &mut RwTxn<'_>, prefix: &[u8]) -> Result<(), Error> {
+    let end = successor(prefix);
+    let range = (
+        Bound::Included(prefix),
+        end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+    );
+    db.delete_range(txn, &range)?;
+    Ok(())
+}
+
+/// The smallest byte string greater than every string starting with `prefix`; `None` if there
+/// is none (all `0xff`).
+fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
 }
 
 fn check_format(meta: Database<'_, Str, Bytes>, wtxn: &mut RwTxn<'_>) -> Result<(), Error> {
@@ -139,6 +292,10 @@ fn check_format(meta: Database<'_, Str, Bytes>, wtxn: &mut RwTxn<'_>) -> Result<
 }
 
 impl Store for LmdbStore {
+    fn instance_id(&self) -> u64 {
+        self.instance
+    }
+
     fn create_run(&self, record: &RunRecord) -> Result<RunId, Error> {
         let mut txn = self.env.write_txn()?;
         let next = match self.meta.get(&txn, NEXT_RUN_KEY)? {
@@ -153,37 +310,95 @@ impl Store for LmdbStore {
         Ok(run)
     }
 
-    fn commit_state(
-        &self,
-        run: RunId,
-        state_name: &str,
-        step: Option<&str>,
-        state: &[u8],
-    ) -> Result<u64, Error> {
-        let record = self.update(run, |record| {
-            record.status = Status::Running;
-            state_name.clone_into(&mut record.state_name);
-            record.step = step.map(str::to_owned);
-            record.transitions += 1;
-            record.state = Some(state.to_vec());
-        })?;
+    fn commit_state(&self, commit: Commit<'_>) -> Result<u64, Error> {
+        let run = commit.run;
+        let previous = std::cell::Cell::new(0);
+        let record = self.update(
+            run,
+            |record| {
+                previous.set(record.transitions);
+                record.status = Status::Running;
+                commit.state_name.clone_into(&mut record.state_name);
+                record.step = commit.step.map(str::to_owned);
+                record.transitions += 1;
+                record.state = Some(commit.state.to_vec());
+                Ok(())
+            },
+            |txn, record| {
+                self.apply_writes(txn, run, commit.writes)?;
+                self.append_history(txn, run, record.transitions, commit.history)?;
+                // The await at `previous` has completed: its sleep and branch outputs are done.
+                let position = previous.get().to_be_bytes();
+                self.sleeps.delete(txn, &key(run, &[&position]))?;
+                delete_prefix(self.branches, txn, &key(run, &[&position]))
+            },
+        )?;
         Ok(record.transitions)
     }
 
-    fn complete(&self, run: RunId, output: &[u8]) -> Result<(), Error> {
-        self.update(run, |record| {
-            record.status = Status::Completed;
-            record.output = Some(output.to_vec());
-        })?;
+    fn complete(
+        &self,
+        run: RunId,
+        output: &[u8],
+        writes: &StateWrites,
+        history: &HistoryRecord,
+    ) -> Result<(), Error> {
+        self.update(
+            run,
+            |record| {
+                record.status = Status::Completed;
+                record.output = Some(output.to_vec());
+                Ok(())
+            },
+            |txn, record| {
+                self.apply_writes(txn, run, writes)?;
+                self.append_history(txn, run, record.transitions, history)
+            },
+        )?;
         Ok(())
     }
 
-    fn fail(&self, run: RunId, message: &str) -> Result<(), Error> {
-        self.update(run, |record| {
-            record.status = Status::Failed;
-            record.error = Some(message.to_owned());
-        })?;
+    fn fail(
+        &self,
+        run: RunId,
+        message: &str,
+        history: Option<&HistoryRecord>,
+    ) -> Result<(), Error> {
+        self.update(
+            run,
+            |record| {
+                record.status = Status::Failed;
+                record.error = Some(message.to_owned());
+                Ok(())
+            },
+            |txn, record| match history {
+                Some(history) => self.append_history(txn, run, record.transitions, history),
+                None => Ok(()),
+            },
+        )?;
         Ok(())
+    }
+
+    fn reopen(&self, run: RunId) -> Result<RunRecord, Error> {
+        self.update(
+            run,
+            |record| {
+                if record.status != Status::Failed {
+                    return Err(Error::NotResumable {
+                        run,
+                        status: record.status,
+                    });
+                }
+                record.status = if record.transitions == 0 {
+                    Status::Pending
+                } else {
+                    Status::Running
+                };
+                record.error = None;
+                Ok(())
+            },
+            |_, _| Ok(()),
+        )
     }
 
     fn load(&self, run: RunId) -> Result<Option<RunRecord>, Error> {
@@ -198,6 +413,130 @@ impl Store for LmdbStore {
     fn list(&self, status: Option<Status>) -> Result<Vec<(RunId, RunRecord)>, Error> {
         self.scan(|s| status.is_none_or(|wanted| wanted == s))
     }
+
+    fn suspend(&self, run: RunId, position: u64, sleep: StoredSleep) -> Result<(), Error> {
+        self.update(
+            run,
+            |record| {
+                record.status = Status::Waiting;
+                Ok(())
+            },
+            |txn, _| {
+                let k = key(run, &[&position.to_be_bytes()]);
+                let mut value = sleep.wake_ms.to_be_bytes().to_vec();
+                value.extend_from_slice(&sleep.started_ms.to_be_bytes());
+                self.sleeps.put(txn, &k, &value)?;
+                Ok(())
+            },
+        )?;
+        Ok(())
+    }
+
+    fn wake_at(&self, run: RunId, position: u64) -> Result<Option<StoredSleep>, Error> {
+        let txn = self.env.read_txn()?;
+        let k = key(run, &[&position.to_be_bytes()]);
+        let Some(bytes) = self.sleeps.get(&txn, &k)? else {
+            return Ok(None);
+        };
+        let half = |range: std::ops::Range<usize>| {
+            bytes
+                .get(range)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes)
+        };
+        match (half(0..8), half(8..16)) {
+            (Some(wake_ms), Some(started_ms)) => Ok(Some(StoredSleep {
+                started_ms,
+                wake_ms,
+            })),
+            _ => Err(Error::CorruptState {
+                run,
+                workflow: "<unknown>".to_owned(),
+                reason: format!("sleep at position {position} does not decode"),
+            }),
+        }
+    }
+
+    fn wake(&self, run: RunId) -> Result<(), Error> {
+        self.update(
+            run,
+            |record| {
+                if record.status == Status::Waiting {
+                    record.status = if record.transitions == 0 {
+                        Status::Pending
+                    } else {
+                        Status::Running
+                    };
+                }
+                Ok(())
+            },
+            |_, _| Ok(()),
+        )?;
+        Ok(())
+    }
+
+    fn commit_branch(
+        &self,
+        run: RunId,
+        position: u64,
+        index: u32,
+        output: &[u8],
+    ) -> Result<(), Error> {
+        let mut txn = self.env.write_txn()?;
+        let k = key(run, &[&position.to_be_bytes(), &index.to_be_bytes()]);
+        self.branches.put(&mut txn, &k, output)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn branches(&self, run: RunId, position: u64) -> Result<Vec<(u32, Vec<u8>)>, Error> {
+        let txn = self.env.read_txn()?;
+        let prefix = key(run, &[&position.to_be_bytes()]);
+        let mut out = Vec::new();
+        for entry in self.branches.prefix_iter(&txn, &prefix)? {
+            let (k, v) = entry?;
+            if let Ok(index) = <[u8; 4]>::try_from(&k[prefix.len()..]) {
+                out.push((u32::from_be_bytes(index), v.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn state_get(&self, run: RunId, name: &str) -> Result<Option<Vec<u8>>, Error> {
+        let txn = self.env.read_txn()?;
+        Ok(self
+            .state
+            .get(&txn, &key(run, &[name.as_bytes()]))?
+            .map(<[u8]>::to_vec))
+    }
+
+    fn state_all(&self, run: RunId) -> Result<BTreeMap<String, Vec<u8>>, Error> {
+        let txn = self.env.read_txn()?;
+        let prefix = key(run, &[]);
+        let mut out = BTreeMap::new();
+        for entry in self.state.prefix_iter(&txn, &prefix)? {
+            let (k, v) = entry?;
+            // Keys are written from `&str`, so they are UTF-8.
+            let name = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            out.insert(name, v.to_vec());
+        }
+        Ok(out)
+    }
+
+    fn history(&self, run: RunId) -> Result<Vec<HistoryRecord>, Error> {
+        let txn = self.env.read_txn()?;
+        let mut out = Vec::new();
+        for entry in self.history.prefix_iter(&txn, &key(run, &[]))? {
+            let (_, bytes) = entry?;
+            let record = postcard::from_bytes(bytes).map_err(|e| Error::CorruptState {
+                run,
+                workflow: "<unknown>".to_owned(),
+                reason: format!("history record does not decode: {e}"),
+            })?;
+            out.push(record);
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -211,8 +550,18 @@ mod tests {
         let a = store.create_run(&RunRecord::new("w", 7, vec![1])).unwrap();
         let b = store.create_run(&RunRecord::new("w", 7, vec![2])).unwrap();
         assert!(b > a);
-        assert_eq!(store.commit_state(a, "Next", Some("s"), &[9]).unwrap(), 1);
-        store.complete(a, &[4]).unwrap();
+        let writes = StateWrites::default();
+        let history = test_history();
+        let commit = Commit {
+            run: a,
+            state_name: "Next",
+            step: Some("s"),
+            state: &[9],
+            writes: &writes,
+            history: &history,
+        };
+        assert_eq!(store.commit_state(commit).unwrap(), 1);
+        store.complete(a, &[4], &writes, &history).unwrap();
         let record = store.load(a).unwrap().unwrap();
         assert_eq!(record.status, Status::Completed);
         assert_eq!(record.state.as_deref(), Some(&[9][..]));
@@ -220,9 +569,78 @@ mod tests {
         assert_eq!(store.unfinished().unwrap().len(), 1);
         assert_eq!(store.list(None).unwrap().len(), 2);
         assert!(matches!(
-            store.fail(RunId(99), "x"),
+            store.fail(RunId(99), "x", None),
             Err(Error::UnknownRun { run: RunId(99) })
         ));
+    }
+
+    fn test_history() -> HistoryRecord {
+        HistoryRecord {
+            number: 0,
+            state: "Next".to_owned(),
+            step: Some("s".to_owned()),
+            started_at_ms: 1,
+            ended_at_ms: 2,
+            attempts: 1,
+            attempt_errors: Vec::new(),
+            outcome: crate::history::HistoryOutcome::Committed,
+        }
+    }
+
+    #[test]
+    fn state_history_sleeps_and_branches_are_per_run_and_cleaned_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+        let a = store.create_run(&RunRecord::new("w", 7, vec![])).unwrap();
+        let b = store.create_run(&RunRecord::new("w", 7, vec![])).unwrap();
+        let mut writes = StateWrites::default();
+        writes.puts.insert("x".to_owned(), Some(b"1".to_vec()));
+        writes.puts.insert("y".to_owned(), Some(b"2".to_vec()));
+        let history = test_history();
+        for run in [a, b] {
+            let sleep = StoredSleep {
+                started_ms: 100,
+                wake_ms: 500,
+            };
+            store.suspend(run, 0, sleep).unwrap();
+            store.commit_branch(run, 0, 1, &[7]).unwrap();
+            store.commit_branch(run, 1, 0, &[8]).unwrap();
+        }
+        assert_eq!(store.load(a).unwrap().unwrap().status, Status::Waiting);
+        assert_eq!(store.wake_at(a, 0).unwrap().map(|s| s.wake_ms), Some(500));
+        assert_eq!(store.branches(a, 0).unwrap(), vec![(1, vec![7])]);
+        let commit = |run| Commit {
+            run,
+            state_name: "Next",
+            step: None,
+            state: &[],
+            writes: &writes,
+            history: &history,
+        };
+        store.commit_state(commit(a)).unwrap();
+        assert_eq!(store.wake_at(a, 0).unwrap(), None);
+        assert!(store.branches(a, 0).unwrap().is_empty());
+        assert_eq!(store.branches(a, 1).unwrap(), vec![(0, vec![8])]);
+        assert_eq!(
+            store.wake_at(b, 0).unwrap().map(|s| s.started_ms),
+            Some(100)
+        );
+        assert_eq!(store.state_all(a).unwrap().len(), 2);
+        assert!(store.state_all(b).unwrap().is_empty());
+        let mut clear = StateWrites {
+            clear: true,
+            ..StateWrites::default()
+        };
+        clear.puts.insert("z".to_owned(), Some(b"3".to_vec()));
+        store.complete(a, &[], &clear, &history).unwrap();
+        assert_eq!(
+            store.state_all(a).unwrap().keys().collect::<Vec<_>>(),
+            ["z"]
+        );
+        let numbers: Vec<u64> = store.history(a).unwrap().iter().map(|h| h.number).collect();
+        assert_eq!(numbers, [1, 1]);
+        assert!(store.history(b).unwrap().is_empty());
+        assert!(matches!(store.reopen(a), Err(Error::NotResumable { .. })));
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub enum Status {
     Completed,
     /// Finished with an error.
     Failed,
+    /// Suspended in a durable sleep: no task and no memory in any process, only a wake-up time
+    /// on disk.
+    Waiting,
 }
 
 impl Status {
@@ -55,6 +58,7 @@ impl fmt::Display for Status {
             Status::Running => "running",
             Status::Completed => "completed",
             Status::Failed => "failed",
+            Status::Waiting => "waiting",
         })
     }
 }

@@ -1,8 +1,10 @@
-//! The runtime: registry, storage and one tokio task per live run.
+//! The runtime: registry, storage, one tokio task per live run and one timer task.
 //!
 //! [`RuntimeBuilder::start`] opens the store and resumes every unfinished run of a registered
-//! workflow from its last committed state. Each run's task polls the workflow's driver through
-//! [`Supervised`], then records the outcome and wakes every `wait`er.
+//! workflow from its last committed state; a run waiting in a durable sleep gets a timer for
+//! what remains instead. Each run's task polls the workflow's driver through [`Supervised`],
+//! then records the outcome and wakes every `wait`er; a run that suspends for a sleep hands
+//! itself to the [`Timers`] and ends its task.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,13 +15,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::client::Client;
+use crate::clock::{Clock, SystemClock, from_ms};
 use crate::context::Context;
 use crate::error::Error;
+use crate::history::HistoryOutcome;
 use crate::lmdb::LmdbStore;
 use crate::registry::{Entry, ErasedStart, WorkflowEntry};
-use crate::run::RunId;
-use crate::store::Store;
+use crate::run::{RunId, Status};
+use crate::store::{RunRecord, Store};
 use crate::supervise::{Abort, AbortSlot, Outcome, Supervised, lock};
+use crate::timer::Timers;
 use crate::workflow::Workflow;
 
 /// Default LMDB map size. LMDB reserves the address space but the file grows only as data is
@@ -58,13 +63,38 @@ pub enum Flow {
 
 type Hook = Box<dyn Fn(&Transition<'_>) -> Flow + Send + Sync>;
 
+/// A `parallel` branch whose output has just been committed, as shown to the hook of
+/// [`RuntimeBuilder::on_branch`].
+#[derive(Clone, Copy, Debug)]
+pub struct BranchCommit<'a> {
+    /// The run.
+    pub run: RunId,
+    /// Its workflow.
+    pub workflow: &'a str,
+    /// The run's position (committed transitions) at the `parallel` call.
+    pub position: u64,
+    /// Index of the branch in the call.
+    pub index: usize,
+    /// Name of the branch.
+    pub name: &'a str,
+}
+
+type BranchHook = Box<dyn Fn(&BranchCommit<'_>) -> Flow + Send + Sync>;
+
 /// State shared by the runtime, its clients and every run's context.
 pub(crate) struct Shared {
     /// `None` once shut down, so that the LMDB environment can close while clients live on.
     store: RwLock<Option<Arc<dyn Store>>>,
     registry: HashMap<&'static str, Arc<dyn Entry>>,
     pub hook: Option<Hook>,
-    /// Bumped whenever a run finishes or aborts, and at shutdown.
+    pub branch_hook: Option<BranchHook>,
+    pub clock: Arc<dyn Clock>,
+    /// The data directory's instance id, part of idempotency keys.
+    pub instance: u64,
+    pub timers: Timers,
+    /// The timer task; `None` once shut down.
+    timer_task: Mutex<Option<JoinHandle<()>>>,
+    /// Bumped whenever a run finishes, aborts or suspends, and at shutdown.
     finished: watch::Sender<u64>,
     /// Runs whose task ended without finishing, and why; `wait` reports these.
     aborted: Mutex<HashMap<RunId, Error>>,
@@ -134,50 +164,134 @@ impl Shared {
         lock(&self.aborted).get(&run).map(Error::duplicate)
     }
 
-    /// Starts the task that drives `run`.
+    pub fn notify(&self) {
+        self.finished.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Starts the task that drives `run`, which has committed `position` transitions.
     pub fn spawn(
         self: &Arc<Self>,
         run: RunId,
         entry: Arc<dyn Entry>,
         start: ErasedStart,
+        position: u64,
     ) -> Result<(), Error> {
         let mut tasks = lock(&self.tasks);
         let tasks = tasks.as_mut().ok_or(Error::ShutDown)?;
+        if tasks.contains_key(&run) {
+            // Already live (say, woken by its timer and resumed by hand at once).
+            return Ok(());
+        }
         // The task removes its own handle when done; it cannot get there before the insert
         // below, because that needs the lock held here.
-        let task = self.handle.spawn(drive(self.clone(), run, entry, start));
+        let task = self
+            .handle
+            .spawn(drive(self.clone(), run, entry, start, position));
         tasks.insert(run, task);
         Ok(())
+    }
+
+    /// Starts the task of a stored run from its last committed state (or its input, before
+    /// the first transition), if its workflow is registered with the stored layout.
+    pub fn resume_stored(self: &Arc<Self>, run: RunId, record: RunRecord) -> Result<(), Error> {
+        let entry = self.entry(&record.workflow)?.clone();
+        if record.fingerprint != entry.fingerprint() {
+            return Err(Error::IncompatibleState {
+                run,
+                workflow: record.workflow,
+                stored: record.fingerprint,
+                expected: entry.fingerprint(),
+            });
+        }
+        let start = match record.state {
+            Some(state) => ErasedStart::Resume(state),
+            None => ErasedStart::New(record.input),
+        };
+        lock(&self.aborted).remove(&run);
+        self.spawn(run, entry, start, record.transitions)
+    }
+
+    /// Resumes a sleeping run whose wake-up time has come.
+    pub async fn wake(self: &Arc<Self>, run: RunId) -> Result<(), Error> {
+        self.blocking(move |store| store.wake(run)).await?;
+        let record = self.store()?.load(run)?.ok_or(Error::UnknownRun { run })?;
+        tracing::debug!(%run, workflow = record.workflow, "run woken");
+        self.resume_stored(run, record)
+    }
+
+    /// Gives a waiting run found on disk a timer for its wake-up time.
+    fn schedule_stored(self: &Arc<Self>, run: RunId, record: &RunRecord) -> Result<(), Error> {
+        match self.store()?.wake_at(run, record.transitions)? {
+            Some(sleep) => {
+                self.timers.schedule(run, from_ms(sleep.wake_ms));
+                Ok(())
+            }
+            // Waiting without a wake-up time cannot be written, but if it is found, running
+            // the run is the safe way out: its sleep stores a time again.
+            None => self.resume_stored(run, record.clone()),
+        }
     }
 }
 
 /// Body of a run's task.
-async fn drive(shared: Arc<Shared>, run: RunId, entry: Arc<dyn Entry>, start: ErasedStart) {
+async fn drive(
+    shared: Arc<Shared>,
+    run: RunId,
+    entry: Arc<dyn Entry>,
+    start: ErasedStart,
+    position: u64,
+) {
     let workflow = entry.name();
-    tracing::debug!(%run, workflow, "run task started");
+    tracing::debug!(%run, workflow, position, "run task started");
     let slot = AbortSlot::default();
-    let mut ctx = Context::new(run, workflow, shared.clone(), slot.clone());
+    let mut ctx = Context::new(run, workflow, shared.clone(), slot.clone(), position);
     let outcome = Supervised::new(entry.drive(&mut ctx, start), slot).await;
+    let mut suspended = None;
     let recorded = match outcome {
         Outcome::Done(Ok(output)) => {
             tracing::info!(%run, workflow, "run completed");
-            shared.blocking(move |s| s.complete(run, &output)).await
+            let writes = std::mem::take(&mut ctx.writes);
+            let history = ctx.history("Completed", HistoryOutcome::Completed);
+            shared
+                .blocking(move |s| s.complete(run, &output, &writes, &history))
+                .await
         }
         Outcome::Done(Err(message)) => {
             tracing::info!(%run, workflow, error = %message, "run failed");
-            shared.blocking(move |s| s.fail(run, &message)).await
+            let history = ctx.history(
+                "Failed",
+                HistoryOutcome::Failed {
+                    message: message.clone(),
+                },
+            );
+            shared
+                .blocking(move |s| s.fail(run, &message, Some(&history)))
+                .await
         }
         Outcome::Panicked(message) => {
             tracing::error!(%run, workflow, panic = %message, "run panicked");
             let message = format!("panicked: {message}");
-            shared.blocking(move |s| s.fail(run, &message)).await
+            let history = ctx.history(
+                "Failed",
+                HistoryOutcome::Failed {
+                    message: message.clone(),
+                },
+            );
+            shared
+                .blocking(move |s| s.fail(run, &message, Some(&history)))
+                .await
         }
         Outcome::Aborted(Abort::Halt) => {
             tracing::info!(%run, workflow, "run halted by the transition hook");
             Err(Error::Halted { run })
         }
+        Outcome::Aborted(Abort::Suspend { wake_at }) => {
+            suspended = Some(wake_at);
+            Ok(())
+        }
         Outcome::Aborted(Abort::Error(error)) => Err(error),
     };
+    drop(ctx);
     if let Err(error) = recorded {
         if !matches!(error, Error::Halted { .. }) {
             tracing::error!(%run, workflow, %error, "run stopped");
@@ -187,7 +301,11 @@ async fn drive(shared: Arc<Shared>, run: RunId, entry: Arc<dyn Entry>, start: Er
     if let Some(tasks) = lock(&shared.tasks).as_mut() {
         tasks.remove(&run);
     }
-    shared.finished.send_modify(|n| *n = n.wrapping_add(1));
+    // Only once the handle is gone: the timer may resume the run at once, with a new task.
+    if let Some(wake_at) = suspended {
+        shared.timers.schedule(run, wake_at);
+    }
+    shared.notify();
 }
 
 /// Runs workflows and keeps their state in LMDB. Cheap to clone.
@@ -207,6 +325,8 @@ impl Runtime {
             map_size: DEFAULT_MAP_SIZE,
             entries: Vec::new(),
             hook: None,
+            branch_hook: None,
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -215,10 +335,26 @@ impl Runtime {
         Client::new(self.shared.clone())
     }
 
+    /// How many runs have a task in this process right now. A run in a durable sleep has
+    /// none.
+    pub fn live_runs(&self) -> usize {
+        lock(&self.shared.tasks).as_ref().map_or(0, HashMap::len)
+    }
+
+    /// How many runs are in a durable sleep with a timer in this process.
+    pub fn sleeping_runs(&self) -> usize {
+        self.shared.timers.len()
+    }
+
     /// Stops every run task (aborting them as a crash would; committed state stays) and waits
     /// until they are gone and the LMDB environment is closed, so that the same path can be
     /// opened again in this process. Clients left over get [`Error::ShutDown`].
     pub async fn shutdown(self) {
+        let timer = lock(&self.shared.timer_task).take();
+        if let Some(timer) = timer {
+            timer.abort();
+            let _ = timer.await;
+        }
         let tasks = lock(&self.shared.tasks).take().unwrap_or_default();
         for task in tasks.values() {
             task.abort();
@@ -234,7 +370,7 @@ impl Runtime {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take();
         drop(store);
-        self.shared.finished.send_modify(|n| *n = n.wrapping_add(1));
+        self.shared.notify();
         let closing = lock(&self.shared.closing).take();
         if let Some(closing) = closing {
             // A commit already on the blocking pool when its task was aborted still holds the
@@ -265,6 +401,8 @@ pub struct RuntimeBuilder {
     map_size: usize,
     entries: Vec<Arc<dyn Entry>>,
     hook: Option<Hook>,
+    branch_hook: Option<BranchHook>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for RuntimeBuilder {
@@ -275,7 +413,8 @@ impl std::fmt::Debug for RuntimeBuilder {
             .field("map_size", &self.map_size)
             .field("workflows", &workflows)
             .field("on_transition", &self.hook.is_some())
-            .finish()
+            .field("on_branch", &self.branch_hook.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -311,6 +450,23 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Calls `hook` right after the output of a `parallel` branch is committed, on the run's
+    /// task. [`Flow::Halt`] stops the run there as a crash would (for crash tests).
+    pub fn on_branch(
+        mut self,
+        hook: impl Fn(&BranchCommit<'_>) -> Flow + Send + Sync + 'static,
+    ) -> Self {
+        self.branch_hook = Some(Box::new(hook));
+        self
+    }
+
+    /// The clock for durable sleeps, retry backoff, timeouts and history timestamps. Default:
+    /// [`SystemClock`]; tests pass a [`TestClock`](crate::TestClock) and advance it.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
     /// Opens (or creates) the environment, then resumes every unfinished run of a registered
     /// workflow as a tokio task. Must be called inside a tokio runtime.
     ///
@@ -334,16 +490,26 @@ impl RuntimeBuilder {
         let store = LmdbStore::open(&path, self.map_size)?;
         let closing = store.closing_event();
         let unfinished = store.unfinished()?;
+        let instance = store.instance_id();
         let shared = Arc::new(Shared {
             store: RwLock::new(Some(Arc::new(store))),
             registry,
             hook: self.hook,
+            branch_hook: self.branch_hook,
+            clock: self.clock.clone(),
+            instance,
+            timers: Timers::default(),
+            timer_task: Mutex::new(None),
             finished: watch::Sender::new(0),
             aborted: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Some(HashMap::new())),
             closing: Mutex::new(Some(closing)),
             handle,
         });
+        let timer = shared
+            .handle
+            .spawn(crate::timer::run(shared.clone(), self.clock));
+        *lock(&shared.timer_task) = Some(timer);
         let mut resumed = 0usize;
         for (run, record) in unfinished {
             let Some(entry) = shared.registry.get(record.workflow.as_str()) else {
@@ -360,14 +526,15 @@ impl RuntimeBuilder {
                 );
                 continue;
             }
-            let start = match record.state {
-                Some(state) => ErasedStart::Resume(state),
-                None => ErasedStart::New(record.input),
-            };
-            shared.spawn(run, entry.clone(), start)?;
+            if record.status == Status::Waiting {
+                shared.schedule_stored(run, &record)?;
+                continue;
+            }
+            shared.resume_stored(run, record)?;
             resumed += 1;
         }
-        tracing::info!(path = %path.display(), resumed, "cairn runtime started");
+        let sleeping = shared.timers.len();
+        tracing::info!(path = %path.display(), resumed, sleeping, "cairn runtime started");
         Ok(Runtime { shared })
     }
 }

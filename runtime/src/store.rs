@@ -4,12 +4,15 @@
 //! processes would be a second implementation of [`Store`]. Every method is synchronous and
 //! does its whole job in one transaction, so no transaction ever lives across an `.await`.
 
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::history::HistoryRecord;
 use crate::run::{RunId, RunStatus, Status};
+use crate::state::StateWrites;
 
 /// Everything stored about one run. Encoded with postcard: field order is part of the stored
 /// format, so changing it means bumping the format version.
@@ -74,26 +77,83 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 /// Durable storage of runs. Each method is atomic and durable when it returns.
+///
+/// "Position" is a run's number of committed transitions: between two commits the generated
+/// code awaits exactly one future, so (run, position) names the await in progress. Sleeps and
+/// `parallel` branches key their durable bookkeeping by it.
 pub(crate) trait Store: Send + Sync + 'static {
+    /// A random id of this data directory, made when it was created; part of idempotency keys,
+    /// so that two directories (whose run ids both start at 1) never hand out the same key.
+    fn instance_id(&self) -> u64;
     /// Stores a new run and allocates its id.
     fn create_run(&self, record: &RunRecord) -> Result<RunId, Error>;
-    /// Replaces the run's state, bumps its transition count and marks it running; returns the
-    /// new transition count.
-    fn commit_state(
+    /// In one transaction: replaces the run's state, bumps its transition count, marks it
+    /// running, applies `writes` to its key-value state, appends `history` (numbered here) and
+    /// drops the bookkeeping of the await that completed. Returns the new transition count.
+    fn commit_state(&self, commit: Commit<'_>) -> Result<u64, Error>;
+    /// Marks the run completed with its output, applying `writes` and appending `history`.
+    fn complete(
         &self,
         run: RunId,
-        state_name: &str,
-        step: Option<&str>,
-        state: &[u8],
-    ) -> Result<u64, Error>;
-    /// Marks the run completed with its output.
-    fn complete(&self, run: RunId, output: &[u8]) -> Result<(), Error>;
-    /// Marks the run failed with a message.
-    fn fail(&self, run: RunId, message: &str) -> Result<(), Error>;
+        output: &[u8],
+        writes: &StateWrites,
+        history: &HistoryRecord,
+    ) -> Result<(), Error>;
+    /// Marks the run failed with a message, appending `history` if given. Buffered state
+    /// writes are not applied: a resumed run re-runs the segment that made them.
+    fn fail(&self, run: RunId, message: &str, history: Option<&HistoryRecord>)
+    -> Result<(), Error>;
+    /// Marks a failed run running again and returns its record, or
+    /// [`Error::NotResumable`] if it has not failed.
+    fn reopen(&self, run: RunId) -> Result<RunRecord, Error>;
     /// The run's record, if it exists.
     fn load(&self, run: RunId) -> Result<Option<RunRecord>, Error>;
-    /// Every run that is pending or running, in id order.
+    /// Every run that is pending, running or waiting, in id order.
     fn unfinished(&self) -> Result<Vec<(RunId, RunRecord)>, Error>;
     /// Every run, or those with the given status, in id order.
     fn list(&self, status: Option<Status>) -> Result<Vec<(RunId, RunRecord)>, Error>;
+
+    /// Stores the sleep at `position` and marks the run waiting.
+    fn suspend(&self, run: RunId, position: u64, sleep: StoredSleep) -> Result<(), Error>;
+    /// The stored sleep at `position`, if any.
+    fn wake_at(&self, run: RunId, position: u64) -> Result<Option<StoredSleep>, Error>;
+    /// Marks a waiting run running again (its timer fired).
+    fn wake(&self, run: RunId) -> Result<(), Error>;
+
+    /// Stores the output of branch `index` of the `parallel` call at `position`.
+    fn commit_branch(
+        &self,
+        run: RunId,
+        position: u64,
+        index: u32,
+        output: &[u8],
+    ) -> Result<(), Error>;
+    /// The stored outputs of the branches of the `parallel` call at `position`.
+    fn branches(&self, run: RunId, position: u64) -> Result<Vec<(u32, Vec<u8>)>, Error>;
+
+    /// One value of the run's key-value state.
+    fn state_get(&self, run: RunId, key: &str) -> Result<Option<Vec<u8>>, Error>;
+    /// The run's whole key-value state.
+    fn state_all(&self, run: RunId) -> Result<BTreeMap<String, Vec<u8>>, Error>;
+    /// The run's history, oldest first.
+    fn history(&self, run: RunId) -> Result<Vec<HistoryRecord>, Error>;
+}
+
+/// A durable sleep: when it began (for the history) and when it ends, in milliseconds since
+/// the Unix epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StoredSleep {
+    pub started_ms: u64,
+    pub wake_ms: u64,
+}
+
+/// One transition to commit.
+pub(crate) struct Commit<'a> {
+    pub run: RunId,
+    pub state_name: &'a str,
+    pub step: Option<&'a str>,
+    /// Postcard bytes of the new state.
+    pub state: &'a [u8],
+    pub writes: &'a StateWrites,
+    pub history: &'a HistoryRecord,
 }

@@ -23,6 +23,12 @@ pub(crate) enum Abort {
     Halt,
     /// The runtime could not go on (storage, encoding, corrupt state).
     Error(Error),
+    /// The run reached a durable sleep whose wake-up time is committed: its task ends and the
+    /// timer resumes it from its last committed state at `wake_at`.
+    Suspend {
+        /// When to resume the run.
+        wake_at: std::time::SystemTime,
+    },
 }
 
 /// Shared between a run's `Context` and its [`Supervised`] wrapper.

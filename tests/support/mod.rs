@@ -155,3 +155,97 @@ where
     }
     stored
 }
+
+/// The step counts recorded since the last call (or the last check), and resets them.
+pub fn take_step_counts() -> BTreeMap<String, usize> {
+    take_counts()
+}
+
+/// Holds the lock that serializes the checks of one test binary, for tests that read the
+/// global step counters themselves.
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    let guard = SERIAL.lock().await;
+    take_counts();
+    guard
+}
+
+/// [`check_restarts`] for workflows whose stored transitions are not one per step (a
+/// `parallel` call runs several steps in one transition, a durable sleep is a transition
+/// without a step): `transitions` is the number an uninterrupted run stores, and `configure`
+/// sets up every runtime built (say, with a clock).
+pub async fn check_restarts_with<W: Workflow>(
+    workflow: W,
+    input: W::Input,
+    expected: Outcome<W::Output>,
+    expected_steps: &[(&str, usize)],
+    transitions: u64,
+    configure: impl Fn(cairn::RuntimeBuilder) -> cairn::RuntimeBuilder,
+) where
+    W::Input: Clone,
+    W::Output: PartialEq + Debug,
+{
+    let _serial = SERIAL.lock().await;
+    let expected_steps: BTreeMap<String, usize> = expected_steps
+        .iter()
+        .map(|(name, n)| (name.to_string(), *n))
+        .collect();
+    take_counts();
+    for halt_at in 0..=transitions {
+        let dir = tempfile::tempdir().unwrap();
+        let commits = Arc::new(AtomicU64::new(0));
+        let counter = commits.clone();
+        let runtime = configure(Runtime::builder().path(dir.path()).register(workflow))
+            .on_transition(move |t| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                if t.number == halt_at {
+                    Flow::Halt
+                } else {
+                    Flow::Continue
+                }
+            })
+            .start()
+            .unwrap();
+        let run = runtime
+            .client()
+            .start(workflow, input.clone())
+            .await
+            .unwrap();
+        if halt_at == 0 {
+            // Uninterrupted.
+            let got = outcome(&runtime, workflow, run).await;
+            runtime.shutdown().await;
+            assert_eq!(got, expected, "uninterrupted run of {}", W::NAME);
+            assert_eq!(
+                commits.load(Ordering::SeqCst),
+                transitions,
+                "stored transitions of {}",
+                W::NAME
+            );
+        } else {
+            let halted = runtime.client().wait(workflow, run).await;
+            assert!(
+                matches!(halted, Err(Error::Halted { .. })),
+                "{} should halt after commit {halt_at}, got {halted:?}",
+                W::NAME
+            );
+            runtime.shutdown().await;
+            let runtime = configure(Runtime::builder().path(dir.path()).register(workflow))
+                .start()
+                .unwrap();
+            let got = outcome(&runtime, workflow, run).await;
+            runtime.shutdown().await;
+            assert_eq!(
+                got,
+                expected,
+                "{} resumed after stored state {halt_at}",
+                W::NAME
+            );
+        }
+        assert_eq!(
+            take_counts(),
+            expected_steps,
+            "steps of {} halted at {halt_at} (0: not halted)",
+            W::NAME
+        );
+    }
+}

@@ -209,7 +209,11 @@ impl ::cairn::Workflow for route {
                     RouteState::Start { order } => {
                         let mut cost = 0;
                         let __in_stock = ctx
-                            .step("in_stock", in_stock(order.item))
+                            .__task(
+                                "in_stock",
+                                (order.item,),
+                                |(__arg0,)| in_stock(__arg0),
+                            )
                             .await?;
                         __state = RouteState::InStock {
                             order,
@@ -222,7 +226,11 @@ impl ::cairn::Workflow for route {
                     RouteState::InStock { order, mut cost, __in_stock } => {
                         if __in_stock {
                             let __reserve = ctx
-                                .step("reserve", reserve(order.item, order.count))
+                                .__task(
+                                    "reserve",
+                                    (order.item, order.count),
+                                    |(__arg0, __arg1)| reserve(__arg0, __arg1),
+                                )
                                 .await?;
                             __state = RouteState::Reserve {
                                 order,
@@ -254,7 +262,11 @@ impl ::cairn::Workflow for route {
                         match order.speed {
                             Speed::Express => {
                                 let __quote_express = ctx
-                                    .step("quote_express", quote_express(order.item))
+                                    .__task(
+                                        "quote_express",
+                                        (order.item,),
+                                        |(__arg0,)| quote_express(__arg0),
+                                    )
                                     .await?;
                                 __state = RouteState::QuoteExpress {
                                     cost,
@@ -283,7 +295,11 @@ impl ::cairn::Workflow for route {
                     }
                     RouteState::AfterMatch { mut cost, shipping } => {
                         let __convert = ctx
-                            .step("convert", convert(cost + shipping))
+                            .__task(
+                                "convert",
+                                (cost + shipping,),
+                                |(__arg0,)| convert(__arg0),
+                            )
                             .await?;
                         __state = RouteState::Convert { __convert };
                         ctx.__checkpoint(&__codec, &__state).await;

@@ -227,7 +227,9 @@ impl ::cairn::Workflow for retry {
                     }
                     RetryState::Loop { batch, mut attempts } => {
                         attempts += 1;
-                        let __poll = ctx.step("poll", poll(attempts)).await?;
+                        let __poll = ctx
+                            .__task("poll", (attempts,), |(__arg0,)| poll(__arg0))
+                            .await?;
                         __state = RetryState::Poll {
                             batch,
                             attempts,
@@ -307,7 +309,9 @@ impl ::cairn::Workflow for retry {
                                     continue '__cairn;
                                 };
                             }
-                            let __process = ctx.step("process", process(item)).await?;
+                            let __process = ctx
+                                .__task("process", (item,), |(__arg0,)| process(__arg0))
+                                .await?;
                             __state = RetryState::Process {
                                 ready,
                                 done,

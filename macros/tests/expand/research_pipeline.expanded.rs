@@ -181,7 +181,11 @@ impl ::cairn::Workflow for research_pipeline {
                 match __state {
                     ResearchPipelineState::Start { topic } => {
                         let papers = ctx
-                            .step("fetch_papers", fetch_papers(topic.clone()))
+                            .__task(
+                                "fetch_papers",
+                                (topic.clone(),),
+                                |(__arg0,)| fetch_papers(__arg0),
+                            )
                             .await?;
                         __state = ResearchPipelineState::FetchPapers {
                             topic,
@@ -209,7 +213,9 @@ impl ::cairn::Workflow for research_pipeline {
                     } => {
                         match ::cairn::__private::DurableIter::next(&mut __iter_paper) {
                             ::core::option::Option::Some(paper) => {
-                                let note = ctx.step("analyze", analyze(paper)).await?;
+                                let note = ctx
+                                    .__task("analyze", (paper,), |(__arg0,)| analyze(__arg0))
+                                    .await?;
                                 __state = ResearchPipelineState::Analyze {
                                     topic,
                                     notes,
