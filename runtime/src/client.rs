@@ -42,7 +42,7 @@ impl Client {
     /// Waits until `run` finishes and returns its output.
     pub async fn wait<W: Workflow>(&self, workflow: W, run: RunId) -> Result<W::Output, Error> {
         let _ = workflow;
-        self.shared.typed_entry::<W>()?;
+        self.shared.check_registered::<W>()?;
         let record = self.wait_record(run, Some(W::NAME)).await?;
         finished(run, record, |output| decode_output::<W>(run, output))
     }
@@ -71,7 +71,10 @@ impl Client {
     /// Waits until `run` finishes and returns its output as JSON.
     pub async fn wait_json(&self, run: RunId) -> Result<serde_json::Value, Error> {
         let record = self.wait_record(run, None).await?;
-        let entry = self.shared.entry(&record.workflow)?.clone();
+        let entry = self
+            .shared
+            .entry_for(run, &record.workflow, record.fingerprint)?
+            .clone();
         finished(run, record, |output| entry.output_to_json(run, output))
     }
 
@@ -83,7 +86,7 @@ impl Client {
     /// The output of a finished run, without waiting.
     pub fn result<W: Workflow>(&self, workflow: W, run: RunId) -> Result<W::Output, Error> {
         let _ = workflow;
-        self.shared.typed_entry::<W>()?;
+        self.shared.check_registered::<W>()?;
         let record = self.load(run)?;
         self.check(run, &record, Some(W::NAME))?;
         finished(run, record, |output| decode_output::<W>(run, output))
@@ -192,16 +195,8 @@ impl Client {
                 actual: record.workflow.clone(),
             });
         }
-        let entry = self.shared.entry(&record.workflow)?;
-        if entry.fingerprint() != record.fingerprint {
-            return Err(Error::IncompatibleState {
-                run,
-                workflow: record.workflow.clone(),
-                stored: record.fingerprint,
-                expected: entry.fingerprint(),
-            });
-        }
-        Ok(entry)
+        self.shared
+            .entry_for(run, &record.workflow, record.fingerprint)
     }
 
     /// Waits for the run to finish. Subscribes before each read, so a finish between the read

@@ -36,7 +36,8 @@ pub enum Error {
     /// The run was stored by a build whose state layout differs from the registered workflow's.
     #[error(
         "run {run} was stored by an incompatible version of workflow `{workflow}` \
-         (stored layout {stored:#018x}, this build {expected:#018x})"
+         (stored layout {stored:#018x}, this build {expected:#018x}); it is left untouched: \
+         register the version that stored it with `register_previous` to finish it"
     )]
     IncompatibleState {
         /// The run.

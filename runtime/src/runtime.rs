@@ -86,6 +86,10 @@ pub(crate) struct Shared {
     /// `None` once shut down, so that the LMDB environment can close while clients live on.
     store: RwLock<Option<Arc<dyn Store>>>,
     registry: HashMap<&'static str, Arc<dyn Entry>>,
+    /// Older versions kept to finish the runs they stored, by name and layout fingerprint.
+    previous: HashMap<(&'static str, u64), Arc<dyn Entry>>,
+    /// The unfinished runs found at start whose layout no registered version has.
+    incompatible: Mutex<Vec<Error>>,
     pub hook: Option<Hook>,
     pub branch_hook: Option<BranchHook>,
     pub clock: Arc<dyn Clock>,
@@ -133,6 +137,36 @@ impl Shared {
                 name: name.to_owned(),
                 registered: self.names(),
             })
+    }
+
+    /// The entry of the version of `workflow` that stored a run with `fingerprint`: the
+    /// registered one, or an older one kept with `register_previous`.
+    pub fn entry_for(
+        &self,
+        run: RunId,
+        workflow: &str,
+        fingerprint: u64,
+    ) -> Result<&Arc<dyn Entry>, Error> {
+        let entry = self.entry(workflow)?;
+        if entry.fingerprint() == fingerprint {
+            return Ok(entry);
+        }
+        self.previous
+            .get(&(entry.name(), fingerprint))
+            .ok_or_else(|| Error::IncompatibleState {
+                run,
+                workflow: workflow.to_owned(),
+                stored: fingerprint,
+                expected: entry.fingerprint(),
+            })
+    }
+
+    /// Whether `W` is registered, as the current version or a previous one.
+    pub fn check_registered<W: Workflow>(&self) -> Result<(), Error> {
+        if self.previous.contains_key(&(W::NAME, W::FINGERPRINT)) {
+            return Ok(());
+        }
+        self.typed_entry::<W>().map(|_| ())
     }
 
     /// The entry of `W`, refusing another type registered under the same name.
@@ -194,15 +228,9 @@ impl Shared {
     /// Starts the task of a stored run from its last committed state (or its input, before
     /// the first transition), if its workflow is registered with the stored layout.
     pub fn resume_stored(self: &Arc<Self>, run: RunId, record: RunRecord) -> Result<(), Error> {
-        let entry = self.entry(&record.workflow)?.clone();
-        if record.fingerprint != entry.fingerprint() {
-            return Err(Error::IncompatibleState {
-                run,
-                workflow: record.workflow,
-                stored: record.fingerprint,
-                expected: entry.fingerprint(),
-            });
-        }
+        let entry = self
+            .entry_for(run, &record.workflow, record.fingerprint)?
+            .clone();
         let start = match record.state {
             Some(state) => ErasedStart::Resume(state),
             None => ErasedStart::New(record.input),
@@ -324,6 +352,7 @@ impl Runtime {
             path: None,
             map_size: DEFAULT_MAP_SIZE,
             entries: Vec::new(),
+            previous: Vec::new(),
             hook: None,
             branch_hook: None,
             clock: Arc::new(SystemClock),
@@ -333,6 +362,18 @@ impl Runtime {
     /// A client to start and query runs.
     pub fn client(&self) -> Client {
         Client::new(self.shared.clone())
+    }
+
+    /// The unfinished runs found at [`start`](RuntimeBuilder::start) that were stored by a
+    /// state layout no registered version of their workflow has, each as an
+    /// [`Error::IncompatibleState`] naming the run and the workflow. They were left untouched:
+    /// register the version that stored them with
+    /// [`register_previous`](RuntimeBuilder::register_previous) to finish them.
+    pub fn incompatible_runs(&self) -> Vec<Error> {
+        lock(&self.shared.incompatible)
+            .iter()
+            .map(Error::duplicate)
+            .collect()
     }
 
     /// How many runs have a task in this process right now. A run in a durable sleep has
@@ -400,6 +441,7 @@ pub struct RuntimeBuilder {
     path: Option<PathBuf>,
     map_size: usize,
     entries: Vec<Arc<dyn Entry>>,
+    previous: Vec<Arc<dyn Entry>>,
     hook: Option<Hook>,
     branch_hook: Option<BranchHook>,
     clock: Arc<dyn Clock>,
@@ -438,6 +480,16 @@ impl RuntimeBuilder {
     pub fn register<W: Workflow>(mut self, workflow: W) -> Self {
         let _ = workflow;
         self.entries.push(Arc::new(WorkflowEntry::<W>::new()));
+        self
+    }
+
+    /// Keeps an older version of a registered workflow (the same name, another state layout)
+    /// to finish the runs it stored: they resume with its code, while new runs start with the
+    /// registered version. Keep the old fn in the code, renamed, with
+    /// `#[workflow(name = "...")]` naming the workflow as before, until its runs are done.
+    pub fn register_previous<W: Workflow>(mut self, workflow: W) -> Self {
+        let _ = workflow;
+        self.previous.push(Arc::new(WorkflowEntry::<W>::new()));
         self
     }
 
@@ -483,6 +535,16 @@ impl RuntimeBuilder {
                 });
             }
         }
+        let mut previous = HashMap::new();
+        for entry in self.previous {
+            let current = registry.get(entry.name()).map(|e| e.fingerprint());
+            let key = (entry.name(), entry.fingerprint());
+            if current == Some(key.1) || previous.insert(key, entry.clone()).is_some() {
+                return Err(Error::DuplicateWorkflow {
+                    name: entry.name().to_owned(),
+                });
+            }
+        }
         let path = self.path.unwrap_or_else(|| {
             std::env::var_os("CAIRN_DATA_DIR")
                 .map_or_else(|| PathBuf::from("cairn-data"), PathBuf::from)
@@ -494,6 +556,8 @@ impl RuntimeBuilder {
         let shared = Arc::new(Shared {
             store: RwLock::new(Some(Arc::new(store))),
             registry,
+            previous,
+            incompatible: Mutex::new(Vec::new()),
             hook: self.hook,
             branch_hook: self.branch_hook,
             clock: self.clock.clone(),
@@ -512,18 +576,14 @@ impl RuntimeBuilder {
         *lock(&shared.timer_task) = Some(timer);
         let mut resumed = 0usize;
         for (run, record) in unfinished {
-            let Some(entry) = shared.registry.get(record.workflow.as_str()) else {
+            if !shared.registry.contains_key(record.workflow.as_str()) {
                 tracing::debug!(%run, workflow = record.workflow, "leaving a run of an unregistered workflow alone");
                 continue;
-            };
-            if record.fingerprint != entry.fingerprint() {
-                tracing::error!(
-                    %run,
-                    workflow = record.workflow,
-                    stored = record.fingerprint,
-                    expected = entry.fingerprint(),
-                    "not resuming a run stored by an incompatible version of its workflow"
-                );
+            }
+            if let Err(error) = shared.entry_for(run, &record.workflow, record.fingerprint) {
+                // Reported, left untouched for a build that can read it; the others go on.
+                tracing::error!(%run, workflow = record.workflow, "not resuming: {error}");
+                lock(&shared.incompatible).push(error);
                 continue;
             }
             if record.status == Status::Waiting {
