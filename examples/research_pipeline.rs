@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo run --example research_pipeline [DATA_DIR]
+//! cargo run --example research_pipeline -- --graph    # the state machine, as Mermaid
 //! ```
 //!
 //! Every step takes about a second. Stop the program in the middle (Ctrl-C, or `kill -9`) and run
@@ -12,7 +13,7 @@
 use std::io;
 use std::time::Duration;
 
-use cairn::{Context, Flow, Runtime, workflow};
+use cairn::{Context, Flow, Runtime, Workflow, workflow};
 use serde::{Deserialize, Serialize};
 
 /// What the pipeline produces.
@@ -61,8 +62,14 @@ pub async fn research_pipeline(ctx: &mut Context, topic: String) -> io::Result<R
 // only get to run at `main`'s first `.await`.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let arg = std::env::args_os().nth(1);
+    // `--graph`: print the workflow's state machine as a Mermaid diagram, and exit.
+    if arg.as_deref() == Some("--graph".as_ref()) {
+        print!("{}", research_pipeline::graph().to_mermaid());
+        return Ok(());
+    }
     let mut builder = Runtime::builder();
-    if let Some(dir) = std::env::args_os().nth(1) {
+    if let Some(dir) = arg {
         builder = builder.path(dir);
     }
     // `start` resumes every unfinished run of a registered workflow.

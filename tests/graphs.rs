@@ -5,6 +5,10 @@
 #[path = "../examples/research_pipeline.rs"]
 mod research_pipeline_example;
 
+#[allow(dead_code)]
+#[path = "../examples/document_processing.rs"]
+mod document_processing_example;
+
 use std::path::Path;
 
 use cairn::{StateGraph, Workflow};
@@ -48,4 +52,13 @@ fn research_pipeline_graph() {
         ]
     );
     check_graph("research_pipeline", graph);
+}
+
+#[test]
+fn document_processing_graph() {
+    let graph = document_processing_example::document_processing::graph();
+    assert_eq!(graph.workflow, "document_processing");
+    // The fan-out is one await, so one stored state, whatever the number of documents.
+    assert!(graph.states.iter().any(|s| s.step == Some("parallel")));
+    check_graph("document_processing", graph);
 }

@@ -115,10 +115,18 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
         .unwrap_or_else(|| ident.to_string());
     let input_ty = input_type(sig);
     let output_ty = &sig.output;
+    let output = quote_spanned! {output_ty.span()=>
+        <#output_ty as ::cairn::__private::WorkflowResult>::Output
+    };
     let ctx = &sig.ctx;
     let ctx_ty = &sig.ctx_ty;
     let start = Ident::new("__start", Span::mixed_site());
     let driver_ctx = Ident::new("__ctx", Span::mixed_site());
+    // Spanned on the return type, so that a type that is not a `Result` is reported there,
+    // once.
+    let into_outcome = quote_spanned! {output_ty.span()=>
+        ::cairn::__private::WorkflowResult::into_outcome(#ident(#driver_ctx, #start).await)
+    };
 
     let machine = Machine::new(sig, body);
     let fingerprint = machine.fingerprint(&name, attrs.version.unwrap_or(0));
@@ -145,7 +153,7 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
 
         impl ::cairn::Workflow for #ident {
             type Input = #input_ty;
-            type Output = <#output_ty as ::cairn::__private::WorkflowResult>::Output;
+            type Output = #output;
             const NAME: &'static str = #name;
             const FINGERPRINT: u64 = #fingerprint;
 
@@ -173,9 +181,7 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
                         #checks
                     }
                 }
-                ::std::boxed::Box::pin(async move {
-                    ::cairn::__private::WorkflowResult::into_outcome(#ident(#driver_ctx, #start).await)
-                })
+                ::std::boxed::Box::pin(async move { #into_outcome })
             }
         }
     }

@@ -12,6 +12,9 @@ pub fn step_name(expr: &Expr) -> Option<String> {
         Expr::Await(await_) => step_name(&await_.base),
         Expr::Try(try_) => step_name(&try_.expr),
         Expr::Paren(paren) => step_name(&paren.expr),
+        Expr::MethodCall(call) if BUILDER_METHODS.iter().any(|m| call.method == m) => {
+            named_step(expr).or_else(|| step_name(&call.receiver))
+        }
         Expr::MethodCall(call) => named_step(expr).or_else(|| Some(call.method.to_string())),
         Expr::Call(call) => match &*call.func {
             Expr::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
@@ -21,6 +24,10 @@ pub fn step_name(expr: &Expr) -> Option<String> {
         _ => None,
     }
 }
+
+/// Methods that configure a step before it is awaited; the step is named after what they
+/// configure (`ctx.parallel(..).limit(4)` is a `parallel`).
+const BUILDER_METHODS: &[&str] = &["limit", "retry", "retry_if", "timeout", "settled", "named"];
 
 /// The name given to a step by `step`, `__task` or `step_fn`, looking through the method
 /// calls made on it.
@@ -97,6 +104,8 @@ mod tests {
         assert_eq!(step_name(&expr).as_deref(), Some("analyze"));
         let expr: Expr = syn::parse_quote!(ctx.__task("charge", (a,), f).retry(p).await?);
         assert_eq!(step_name(&expr).as_deref(), Some("charge"));
+        let expr: Expr = syn::parse_quote!(ctx.parallel(branches).limit(4).await?);
+        assert_eq!(step_name(&expr).as_deref(), Some("parallel"));
         let expr: Expr = syn::parse_quote!(ctx.sleep(d).await?);
         assert_eq!(step_name(&expr).as_deref(), Some("sleep"));
         let expr: Expr = syn::parse_quote!(tokio::time::sleep(d).await);

@@ -56,6 +56,11 @@ pub enum Start<I> {
 }
 
 /// Turns the workflow fn's return type into the run's outcome.
+#[diagnostic::on_unimplemented(
+    message = "a workflow returns `Result<T, E>`, not `{Self}`",
+    label = "the run's outcome: `Ok(T)` is stored as its output, `Err(E)` fails it",
+    note = "E must implement `Display` (its message is stored); T must implement `Serialize` and `Deserialize`"
+)]
 pub trait WorkflowResult {
     /// The run's output.
     type Output;
