@@ -55,105 +55,19 @@ where
     W::Input: Clone,
     W::Output: PartialEq + Debug,
 {
-    let _serial = SERIAL.lock().await;
-    let expected_steps: BTreeMap<String, usize> = expected_steps
-        .iter()
-        .map(|(name, n)| (name.to_string(), *n))
-        .collect();
-    take_counts();
-
-    // Uninterrupted.
-    let dir = tempfile::tempdir().unwrap();
-    let commits = Arc::new(AtomicU64::new(0));
-    let counter = commits.clone();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(workflow)
-        .on_transition(move |_| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            Flow::Continue
-        })
-        .start()
-        .unwrap();
-    let run = runtime
-        .client()
-        .start(workflow, input.clone())
-        .await
-        .unwrap();
-    let got = outcome(&runtime, workflow, run).await;
-    runtime.shutdown().await;
-    assert_eq!(got, expected, "uninterrupted run of {}", W::NAME);
-    assert_eq!(
-        take_counts(),
-        expected_steps,
-        "steps of the uninterrupted run of {}",
-        W::NAME
-    );
-    let stored = commits.load(Ordering::SeqCst);
     // Every completed await is a stored transition: in a run that succeeds, one per step run.
-    if expected.is_ok() {
-        let steps: usize = expected_steps.values().sum();
-        assert_eq!(stored, steps as u64, "stored transitions of {}", W::NAME);
-    }
-
-    // Halted right after each stored state, then resumed by a new runtime.
-    for halt_at in 1..=stored {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = Runtime::builder()
-            .path(dir.path())
-            .register(workflow)
-            .on_transition(move |t| {
-                if t.number == halt_at {
-                    Flow::Halt
-                } else {
-                    Flow::Continue
-                }
-            })
-            .start()
-            .unwrap();
-        let run = runtime
-            .client()
-            .start(workflow, input.clone())
-            .await
-            .unwrap();
-        let halted = runtime.client().wait(workflow, run).await;
-        assert!(
-            matches!(halted, Err(Error::Halted { .. })),
-            "{} should halt after commit {halt_at}, got {halted:?}",
-            W::NAME
-        );
-        runtime.shutdown().await;
-
-        let runtime = Runtime::builder()
-            .path(dir.path())
-            .register(workflow)
-            .start()
-            .unwrap();
-        let status = runtime.client().status(run).unwrap();
-        assert_eq!(
-            status.transitions,
-            halt_at,
-            "{} stored state {halt_at}",
-            W::NAME
-        );
-        let got = outcome(&runtime, workflow, run).await;
-        runtime.shutdown().await;
-        assert_eq!(
-            got,
-            expected,
-            "{} resumed after stored state {halt_at} ({})",
-            W::NAME,
-            status.state
-        );
-        assert_eq!(
-            take_counts(),
-            expected_steps,
-            "steps of {} resumed after stored state {halt_at} ({})",
-            W::NAME,
-            status.state
-        );
-    }
-    stored
+    let transitions = expected
+        .is_ok()
+        .then(|| expected_steps.iter().map(|(_, n)| *n as u64).sum());
+    check(
+        workflow,
+        input,
+        expected,
+        expected_steps,
+        transitions,
+        |b| b,
+    )
+    .await
 }
 
 /// The step counts recorded since the last call (or the last check), and resets them.
@@ -184,19 +98,74 @@ pub async fn check_restarts_with<W: Workflow>(
     W::Input: Clone,
     W::Output: PartialEq + Debug,
 {
+    check(
+        workflow,
+        input,
+        expected,
+        expected_steps,
+        Some(transitions),
+        configure,
+    )
+    .await;
+}
+
+/// The check behind both: uninterrupted first (its stored transitions must number
+/// `transitions`, where given), then halted after each stored state and resumed by a new
+/// runtime on the same files. Returns the number of stored states.
+async fn check<W: Workflow>(
+    workflow: W,
+    input: W::Input,
+    expected: Outcome<W::Output>,
+    expected_steps: &[(&str, usize)],
+    transitions: Option<u64>,
+    configure: impl Fn(cairn::RuntimeBuilder) -> cairn::RuntimeBuilder,
+) -> u64
+where
+    W::Input: Clone,
+    W::Output: PartialEq + Debug,
+{
     let _serial = SERIAL.lock().await;
     let expected_steps: BTreeMap<String, usize> = expected_steps
         .iter()
         .map(|(name, n)| (name.to_string(), *n))
         .collect();
     take_counts();
-    for halt_at in 0..=transitions {
+
+    // Uninterrupted.
+    let dir = tempfile::tempdir().unwrap();
+    let commits = Arc::new(AtomicU64::new(0));
+    let counter = commits.clone();
+    let runtime = configure(Runtime::builder().path(dir.path()).register(workflow))
+        .on_transition(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Flow::Continue
+        })
+        .start()
+        .unwrap();
+    let run = runtime
+        .client()
+        .start(workflow, input.clone())
+        .await
+        .unwrap();
+    let got = outcome(&runtime, workflow, run).await;
+    runtime.shutdown().await;
+    assert_eq!(got, expected, "uninterrupted run of {}", W::NAME);
+    assert_eq!(
+        take_counts(),
+        expected_steps,
+        "steps of the uninterrupted run of {}",
+        W::NAME
+    );
+    let stored = commits.load(Ordering::SeqCst);
+    if let Some(transitions) = transitions {
+        assert_eq!(stored, transitions, "stored transitions of {}", W::NAME);
+    }
+
+    // Halted right after each stored state, then resumed by a new runtime.
+    for halt_at in 1..=stored {
         let dir = tempfile::tempdir().unwrap();
-        let commits = Arc::new(AtomicU64::new(0));
-        let counter = commits.clone();
         let runtime = configure(Runtime::builder().path(dir.path()).register(workflow))
             .on_transition(move |t| {
-                counter.fetch_add(1, Ordering::SeqCst);
                 if t.number == halt_at {
                     Flow::Halt
                 } else {
@@ -210,42 +179,40 @@ pub async fn check_restarts_with<W: Workflow>(
             .start(workflow, input.clone())
             .await
             .unwrap();
-        if halt_at == 0 {
-            // Uninterrupted.
-            let got = outcome(&runtime, workflow, run).await;
-            runtime.shutdown().await;
-            assert_eq!(got, expected, "uninterrupted run of {}", W::NAME);
-            assert_eq!(
-                commits.load(Ordering::SeqCst),
-                transitions,
-                "stored transitions of {}",
-                W::NAME
-            );
-        } else {
-            let halted = runtime.client().wait(workflow, run).await;
-            assert!(
-                matches!(halted, Err(Error::Halted { .. })),
-                "{} should halt after commit {halt_at}, got {halted:?}",
-                W::NAME
-            );
-            runtime.shutdown().await;
-            let runtime = configure(Runtime::builder().path(dir.path()).register(workflow))
-                .start()
-                .unwrap();
-            let got = outcome(&runtime, workflow, run).await;
-            runtime.shutdown().await;
-            assert_eq!(
-                got,
-                expected,
-                "{} resumed after stored state {halt_at}",
-                W::NAME
-            );
-        }
+        let halted = runtime.client().wait(workflow, run).await;
+        assert!(
+            matches!(halted, Err(Error::Halted { .. })),
+            "{} should halt after commit {halt_at}, got {halted:?}",
+            W::NAME
+        );
+        runtime.shutdown().await;
+
+        let runtime = configure(Runtime::builder().path(dir.path()).register(workflow))
+            .start()
+            .unwrap();
+        let status = runtime.client().status(run).unwrap();
+        assert_eq!(
+            status.transitions,
+            halt_at,
+            "{} stored state {halt_at}",
+            W::NAME
+        );
+        let got = outcome(&runtime, workflow, run).await;
+        runtime.shutdown().await;
+        assert_eq!(
+            got,
+            expected,
+            "{} resumed after stored state {halt_at} ({})",
+            W::NAME,
+            status.state
+        );
         assert_eq!(
             take_counts(),
             expected_steps,
-            "steps of {} halted at {halt_at} (0: not halted)",
-            W::NAME
+            "steps of {} resumed after stored state {halt_at} ({})",
+            W::NAME,
+            status.state
         );
     }
+    stored
 }
