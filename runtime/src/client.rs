@@ -18,7 +18,7 @@ use crate::workflow::Workflow;
 /// Starts and queries runs. Cheap to clone; obtained from [`Runtime::client`](crate::Runtime::client).
 #[derive(Clone)]
 pub struct Client {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl Client {

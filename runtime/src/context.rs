@@ -48,6 +48,8 @@ pub struct Context {
     pub(crate) writes: StateWrites,
     /// What happened since the last commit, for its history record.
     pub(crate) segment: Segment,
+    /// Items of loops entered since the last commit, written with the next one.
+    pub(crate) loops: crate::loop_items::PendingLoops,
 }
 
 /// Bookkeeping of the segment since the last commit.
@@ -81,6 +83,7 @@ impl Context {
                 attempts: 0,
                 errors: Vec::new(),
             },
+            loops: crate::loop_items::PendingLoops::default(),
         }
     }
 
@@ -245,7 +248,11 @@ impl Context {
                 };
                 let suspended = self
                     .shared
-                    .blocking(move |store| store.suspend(run, position, sleep))
+                    .commit(crate::committer::WriteOp::Suspend {
+                        run,
+                        position,
+                        sleep,
+                    })
                     .await;
                 if let Err(error) = suspended {
                     return self.abort(Abort::Error(error)).await;
@@ -314,15 +321,14 @@ impl Context {
             let history = self.history(state_name, HistoryOutcome::Committed);
             let committed = self
                 .shared
-                .blocking(move |store| {
-                    store.commit_state(crate::store::Commit {
-                        run,
-                        state_name,
-                        step,
-                        state: &bytes,
-                        writes: &writes,
-                        history: &history,
-                    })
+                .commit(crate::committer::WriteOp::CommitState {
+                    run,
+                    state_name,
+                    step,
+                    state: bytes,
+                    writes,
+                    history,
+                    items: self.loops.take(),
                 })
                 .await;
             let number = match committed {

@@ -9,6 +9,8 @@ use std::ops::{Range, RangeInclusive};
 
 use serde::{Deserialize, Serialize};
 
+use crate::loop_items::{Cursor, StoredCursor, StoredIter};
+
 /// A value a `for` loop can iterate durably across an `.await`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be iterated durably across an `.await`",
@@ -22,6 +24,15 @@ pub trait IntoDurableIter {
     type IntoIter: DurableIter<Item = Self::Item>;
     /// Starts iterating.
     fn into_durable_iter(self) -> Self::IntoIter;
+    /// What the state keeps when the items are stored once (see [`crate::loop_items`]): a
+    /// [`StoredIter`] handle for a collection, the [`RangeIter`] itself for a range.
+    type Stored: StoredCursor<Item = Self::Item>;
+    /// Starts iterating with the items stored once: `store` takes a collection's items and
+    /// returns the handle that reads them back; a range never calls it.
+    fn into_stored(
+        self,
+        store: impl FnOnce(Vec<Self::Item>) -> StoredIter<Self::Item>,
+    ) -> Self::Stored;
 }
 
 /// An iterator whose position is part of the persisted state.
@@ -54,6 +65,12 @@ impl<T> IntoDurableIter for VecIter<T> {
     fn into_durable_iter(self) -> Self {
         self
     }
+
+    type Stored = StoredIter<T>;
+
+    fn into_stored(self, store: impl FnOnce(Vec<T>) -> StoredIter<T>) -> StoredIter<T> {
+        store(self.rest.into())
+    }
 }
 
 impl<T> IntoDurableIter for Vec<T> {
@@ -63,6 +80,12 @@ impl<T> IntoDurableIter for Vec<T> {
     fn into_durable_iter(self) -> VecIter<T> {
         VecIter { rest: self.into() }
     }
+
+    type Stored = StoredIter<T>;
+
+    fn into_stored(self, store: impl FnOnce(Vec<T>) -> StoredIter<T>) -> StoredIter<T> {
+        store(self)
+    }
 }
 
 impl<T> IntoDurableIter for VecDeque<T> {
@@ -71,6 +94,12 @@ impl<T> IntoDurableIter for VecDeque<T> {
 
     fn into_durable_iter(self) -> VecIter<T> {
         VecIter { rest: self }
+    }
+
+    type Stored = StoredIter<T>;
+
+    fn into_stored(self, store: impl FnOnce(Vec<T>) -> StoredIter<T>) -> StoredIter<T> {
+        store(self.into())
     }
 }
 
@@ -82,6 +111,12 @@ impl<T, const N: usize> IntoDurableIter for [T; N] {
         VecIter {
             rest: self.into_iter().collect(),
         }
+    }
+
+    type Stored = StoredIter<T>;
+
+    fn into_stored(self, store: impl FnOnce(Vec<T>) -> StoredIter<T>) -> StoredIter<T> {
+        store(self.into())
     }
 }
 
@@ -121,11 +156,31 @@ macro_rules! durable_ranges {
             fn into_durable_iter(self) -> Self {
                 self
             }
+
+            type Stored = Self;
+
+            fn into_stored(self, _: impl FnOnce(Vec<$int>) -> StoredIter<$int>) -> Self {
+                self
+            }
+        }
+
+        impl StoredCursor for RangeIter<$int> {
+            type Item = $int;
+
+            fn advance(&mut self) -> Cursor<$int> {
+                DurableIter::next(self).map_or(Cursor::Done, Cursor::Ready)
+            }
         }
 
         impl IntoDurableIter for Range<$int> {
             type Item = $int;
             type IntoIter = RangeIter<$int>;
+
+            type Stored = RangeIter<$int>;
+
+            fn into_stored(self, _: impl FnOnce(Vec<$int>) -> StoredIter<$int>) -> RangeIter<$int> {
+                self.into_durable_iter()
+            }
 
             fn into_durable_iter(self) -> RangeIter<$int> {
                 if self.is_empty() {
@@ -139,6 +194,12 @@ macro_rules! durable_ranges {
         impl IntoDurableIter for RangeInclusive<$int> {
             type Item = $int;
             type IntoIter = RangeIter<$int>;
+
+            type Stored = RangeIter<$int>;
+
+            fn into_stored(self, _: impl FnOnce(Vec<$int>) -> StoredIter<$int>) -> RangeIter<$int> {
+                self.into_durable_iter()
+            }
 
             fn into_durable_iter(self) -> RangeIter<$int> {
                 let done = self.is_empty();

@@ -173,6 +173,38 @@ pub enum Error {
         /// Its current status.
         status: Status,
     },
+    /// `Client::answer` was given a run that is not waiting for an answer (it is at no
+    /// question, or has finished).
+    #[error("run {run} is not waiting for an answer (status: {status})")]
+    NotWaiting {
+        /// The run.
+        run: RunId,
+        /// Its current status.
+        status: Status,
+    },
+    /// The question the run waits on already has an answer (which is kept).
+    #[error("the question of run {run} has already been answered")]
+    AlreadyAnswered {
+        /// The run.
+        run: RunId,
+    },
+    /// The answer does not fit the question (an option that is not offered, a text for an
+    /// approval, a skip where skipping is not allowed).
+    #[error("invalid answer for run {run}: {reason}")]
+    InvalidAnswer {
+        /// The run.
+        run: RunId,
+        /// What does not fit.
+        reason: String,
+    },
+    /// A run of the session has not finished, so the next one cannot start from its state.
+    #[error("session `{session}` is busy: its run {run} has not finished")]
+    SessionBusy {
+        /// The session.
+        session: String,
+        /// Its unfinished run.
+        run: RunId,
+    },
     /// The storage engine failed.
     #[error("storage error: {0}")]
     Storage(#[from] heed::Error),
@@ -270,6 +302,19 @@ impl Error {
             Error::NotResumable { run, status } => Error::NotResumable {
                 run: *run,
                 status: *status,
+            },
+            Error::NotWaiting { run, status } => Error::NotWaiting {
+                run: *run,
+                status: *status,
+            },
+            Error::AlreadyAnswered { run } => Error::AlreadyAnswered { run: *run },
+            Error::InvalidAnswer { run, reason } => Error::InvalidAnswer {
+                run: *run,
+                reason: reason.clone(),
+            },
+            Error::SessionBusy { session, run } => Error::SessionBusy {
+                session: session.clone(),
+                run: *run,
             },
             Error::Storage(heed::Error::Mdb(e)) => Error::Storage(heed::Error::Mdb(*e)),
             Error::Storage(e) => Error::Io(std::io::Error::other(e.to_string())),

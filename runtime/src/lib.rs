@@ -8,6 +8,8 @@
 //! - [`Context`], the handle a workflow body gets, to run steps (with retries and timeouts,
 //!   see [`Task`]), run them in [`parallel`](Context::parallel), sleep durably, keep durable
 //!   [`State`] and read idempotency keys;
+//! - [`Context::wait_for_user`], which asks a person a [`Question`] and suspends the run until
+//!   an [`Answer`] is committed by [`Client::answer`], from any process (see [`Client::open`]);
 //! - [`Runtime`] (built with [`Runtime::builder`]), which opens the store and resumes unfinished
 //!   runs from their last committed state, without replaying anything;
 //! - [`Client`], to start runs and read their status, state, history and results, typed or as
@@ -26,18 +28,26 @@
 //! # Ok(()) }
 //! ```
 
+mod answers;
+mod ask;
 mod client;
 mod clock;
+mod committer;
 mod context;
+mod durability;
 mod durable_iter;
 mod error;
 mod graph;
 mod history;
+mod hitl_store;
 mod lmdb;
+mod loop_items;
 pub mod parallel;
+mod question;
 mod registry;
 mod run;
 mod runtime;
+mod session;
 mod state;
 mod storable;
 mod store;
@@ -46,13 +56,16 @@ pub mod task;
 mod timer;
 mod workflow;
 
+pub use answers::PendingQuestion;
 pub use client::Client;
 pub use clock::{Clock, Sleep, SystemClock, TestClock};
 pub use context::Context;
+pub use durability::Durability;
 pub use error::Error;
 pub use graph::{StateEdge, StateGraph, StateKind, StateNode};
 pub use history::{HistoryOutcome, HistoryRecord};
 pub use parallel::{Branch, Parallel, step};
+pub use question::{Answer, AnswerOption, InputKind, Question};
 pub use run::{RunId, RunStatus, Status};
 pub use runtime::{BranchCommit, Flow, Runtime, RuntimeBuilder, Transition};
 pub use state::{RunState, State};
@@ -65,7 +78,9 @@ pub use workflow::Workflow;
 pub mod __private {
     pub use serde;
 
+    pub use crate::committer::payload_bytes_committed;
     pub use crate::durable_iter::{DurableIter, IntoDurableIter, RangeIter, VecIter};
+    pub use crate::loop_items::{Cursor, LoopKey, StoredCursor, StoredIter};
     pub use crate::storable::{
         Codec, NoCodec, NotReference, NotSerializable, Probe, ProbeCodec, ProbeNoCodec, ProbeOther,
         ProbeReference, ProbeSerializable, Reference, SerdeCodec, Serializable, Storable,

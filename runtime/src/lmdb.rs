@@ -22,14 +22,21 @@ use std::path::Path;
 use heed::byteorder::BigEndian;
 use heed::types::{Bytes, Str, U64};
 use heed::{
-    CommitOrAbort, Database, Env, EnvClosingEvent, EnvOpenOptions, RoTxn, RwTxn, WithoutTls,
+    CommitOrAbort, Database, Env, EnvClosingEvent, EnvFlags, EnvOpenOptions, RoTxn, RwTxn,
+    WithoutTls,
 };
 
+use crate::committer::{Committer, WriteOp};
+use crate::durability::Durability;
 use crate::error::Error;
 use crate::history::HistoryRecord;
+use crate::loop_items::{ItemsDb, LoopKey};
 use crate::run::{RunId, Status};
 use crate::state::StateWrites;
 use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
+
+/// Questions, answers and sessions (people in the loop).
+mod hitl;
 
 /// Version of the on-disk layout; bump it when [`RunRecord`] or the key layout changes.
 pub(crate) const FORMAT_VERSION: u32 = 1;
@@ -55,14 +62,53 @@ pub(crate) struct LmdbStore {
     sleeps: ByRun,
     branches: ByRun,
     instance: u64,
+    hitl: hitl::Tables,
+    /// Items of durable `for` loops, stored once (see [`crate::loop_items`]).
+    pub(crate) loop_items: ItemsDb,
+    /// The group-commit thread; unset for a store opened without one (unit tests).
+    committer: std::sync::OnceLock<Committer>,
 }
 
 impl LmdbStore {
     /// Opens (creating if needed) the environment in `dir` and checks its format version.
+    #[cfg(test)]
     pub fn open(dir: &Path, map_size: usize) -> Result<LmdbStore, Error> {
+        Self::open_with(dir, map_size, Durability::Full)
+    }
+
+    /// Opens the store with the given durability and starts its group-commit thread
+    /// ([`crate::committer`]), through which [`Store::submit`] writes.
+    pub fn open_shared(
+        dir: &Path,
+        map_size: usize,
+        durability: Durability,
+    ) -> Result<std::sync::Arc<LmdbStore>, Error> {
+        let store = std::sync::Arc::new(Self::open_with(dir, map_size, durability)?);
+        let committer = Committer::start(std::sync::Arc::downgrade(&store))?;
+        // Just made, so the cell is empty.
+        let _ = store.committer.set(committer);
+        Ok(store)
+    }
+
+    /// Opens (creating if needed) the environment in `dir` with the given durability.
+    pub fn open_with(
+        dir: &Path,
+        map_size: usize,
+        durability: Durability,
+    ) -> Result<LmdbStore, Error> {
         std::fs::create_dir_all(dir)?;
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
-        options.map_size(map_size).max_dbs(6);
+        options.map_size(map_size).max_dbs(7 + hitl::DATABASES);
+        if durability == Durability::ProcessCrash {
+            // SAFETY: `NO_SYNC` is `unsafe` in heed because it weakens durability, not memory
+            // safety: LMDB still writes every commit to the page cache in order, so a process
+            // crash loses nothing, while an OS crash may lose the last commits (or, on a file
+            // system that reorders writes, corrupt the file). The user opted into exactly that
+            // trade-off with `Durability::ProcessCrash`, which documents it.
+            unsafe {
+                options.flags(EnvFlags::NO_SYNC);
+            }
+        }
         // SAFETY: the memory map is only unsound if the files are modified behind LMDB's back.
         // The runtime opens the environment with its lock file (no `NO_LOCK`), never truncates
         // or writes the files itself, and heed refuses a second open of the same path in this
@@ -91,6 +137,8 @@ impl LmdbStore {
         let mut wtxn = env.write_txn()?;
         let instance = instance_id(meta, &mut wtxn)?;
         wtxn.commit()?;
+        let hitl = hitl::Tables::open(&env)?;
+        let loop_items = crate::loop_items::open_db(&env)?;
         Ok(LmdbStore {
             env,
             runs,
@@ -100,6 +148,9 @@ impl LmdbStore {
             sleeps,
             branches,
             instance,
+            hitl,
+            loop_items,
+            committer: std::sync::OnceLock::new(),
         })
     }
 
@@ -144,13 +195,30 @@ impl LmdbStore {
         more: impl FnOnce(&mut RwTxn<'_>, &RunRecord) -> Result<(), Error>,
     ) -> Result<RunRecord, Error> {
         let mut txn = self.env.write_txn()?;
-        let mut record = self.get(&txn, run)?.ok_or(Error::UnknownRun { run })?;
-        change(&mut record)?;
-        record.updated_at_ms = now_ms();
-        self.put(&mut txn, run, &record)?;
-        more(&mut txn, &record)?;
+        let record = self.update_in(&mut txn, run, change, more)?;
         txn.commit()?;
         Ok(record)
+    }
+
+    /// [`update`](Self::update) inside the caller's transaction (a group commit's).
+    fn update_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        change: impl FnOnce(&mut RunRecord) -> Result<(), Error>,
+        more: impl FnOnce(&mut RwTxn<'_>, &RunRecord) -> Result<(), Error>,
+    ) -> Result<RunRecord, Error> {
+        let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
+        change(&mut record)?;
+        record.updated_at_ms = now_ms();
+        self.put(txn, run, &record)?;
+        more(txn, &record)?;
+        Ok(record)
+    }
+
+    /// A write transaction, for the committer.
+    pub(crate) fn write_txn(&self) -> Result<RwTxn<'_>, Error> {
+        Ok(self.env.write_txn()?)
     }
 
     fn apply_writes(
@@ -291,29 +359,26 @@ fn check_format(meta: Database<'_, Str, Bytes>, wtxn: &mut RwTxn<'_>) -> Result<
     }
 }
 
-impl Store for LmdbStore {
-    fn instance_id(&self) -> u64 {
-        self.instance
-    }
-
-    fn create_run(&self, record: &RunRecord) -> Result<RunId, Error> {
+/// The writes of the [`Store`] impl, inside the caller's transaction, so that the committer
+/// ([`crate::committer`]) can put many of them in one commit.
+impl LmdbStore {
+    /// Runs `f` in a write transaction of its own and commits it.
+    fn in_txn<T>(&self, f: impl FnOnce(&mut RwTxn<'_>) -> Result<T, Error>) -> Result<T, Error> {
         let mut txn = self.env.write_txn()?;
-        let next = match self.meta.get(&txn, NEXT_RUN_KEY)? {
-            Some(bytes) => <[u8; 8]>::try_from(bytes).map_or(1, u64::from_be_bytes),
-            None => 1,
-        };
-        let run = RunId(next);
-        self.meta
-            .put(&mut txn, NEXT_RUN_KEY, &(next + 1).to_be_bytes())?;
-        self.put(&mut txn, run, record)?;
+        let out = f(&mut txn)?;
         txn.commit()?;
-        Ok(run)
+        Ok(out)
     }
 
-    fn commit_state(&self, commit: Commit<'_>) -> Result<u64, Error> {
+    pub(crate) fn commit_state_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        commit: Commit<'_>,
+    ) -> Result<u64, Error> {
         let run = commit.run;
         let previous = std::cell::Cell::new(0);
-        let record = self.update(
+        let record = self.update_in(
+            txn,
             run,
             |record| {
                 previous.set(record.transitions);
@@ -336,14 +401,16 @@ impl Store for LmdbStore {
         Ok(record.transitions)
     }
 
-    fn complete(
+    pub(crate) fn complete_in(
         &self,
+        txn: &mut RwTxn<'_>,
         run: RunId,
         output: &[u8],
         writes: &StateWrites,
         history: &HistoryRecord,
     ) -> Result<(), Error> {
-        self.update(
+        self.update_in(
+            txn,
             run,
             |record| {
                 record.status = Status::Completed;
@@ -358,13 +425,15 @@ impl Store for LmdbStore {
         Ok(())
     }
 
-    fn fail(
+    pub(crate) fn fail_in(
         &self,
+        txn: &mut RwTxn<'_>,
         run: RunId,
         message: &str,
         history: Option<&HistoryRecord>,
     ) -> Result<(), Error> {
-        self.update(
+        self.update_in(
+            txn,
             run,
             |record| {
                 record.status = Status::Failed;
@@ -377,6 +446,104 @@ impl Store for LmdbStore {
             },
         )?;
         Ok(())
+    }
+
+    pub(crate) fn suspend_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        position: u64,
+        sleep: StoredSleep,
+    ) -> Result<(), Error> {
+        self.update_in(
+            txn,
+            run,
+            |record| {
+                record.status = Status::Waiting;
+                Ok(())
+            },
+            |txn, _| {
+                let k = key(run, &[&position.to_be_bytes()]);
+                let mut value = sleep.wake_ms.to_be_bytes().to_vec();
+                value.extend_from_slice(&sleep.started_ms.to_be_bytes());
+                self.sleeps.put(txn, &k, &value)?;
+                Ok(())
+            },
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn commit_branch_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        position: u64,
+        index: u32,
+        output: &[u8],
+    ) -> Result<(), Error> {
+        let k = key(run, &[&position.to_be_bytes(), &index.to_be_bytes()]);
+        self.branches.put(txn, &k, output)?;
+        Ok(())
+    }
+}
+
+impl Store for LmdbStore {
+    fn submit(&self, op: WriteOp) -> tokio::sync::oneshot::Receiver<Result<u64, Error>> {
+        match self.committer.get() {
+            Some(committer) => committer.submit(op),
+            None => {
+                let (done, outcome) = tokio::sync::oneshot::channel();
+                let _ = done.send(self.in_txn(|txn| op.apply(self, txn)));
+                outcome
+            }
+        }
+    }
+
+    fn loop_item(&self, run: RunId, key: LoopKey, index: u64) -> Result<Option<Vec<u8>>, Error> {
+        let txn = self.env.read_txn()?;
+        let k = crate::loop_items::item_key(run, key, index);
+        Ok(self.loop_items.get(&txn, &k)?.map(<[u8]>::to_vec))
+    }
+
+    fn instance_id(&self) -> u64 {
+        self.instance
+    }
+
+    fn create_run(&self, record: &RunRecord) -> Result<RunId, Error> {
+        let mut txn = self.env.write_txn()?;
+        let next = match self.meta.get(&txn, NEXT_RUN_KEY)? {
+            Some(bytes) => <[u8; 8]>::try_from(bytes).map_or(1, u64::from_be_bytes),
+            None => 1,
+        };
+        let run = RunId(next);
+        self.meta
+            .put(&mut txn, NEXT_RUN_KEY, &(next + 1).to_be_bytes())?;
+        self.put(&mut txn, run, record)?;
+        txn.commit()?;
+        Ok(run)
+    }
+
+    fn commit_state(&self, commit: Commit<'_>) -> Result<u64, Error> {
+        self.in_txn(|txn| self.commit_state_in(txn, commit))
+    }
+
+    fn complete(
+        &self,
+        run: RunId,
+        output: &[u8],
+        writes: &StateWrites,
+        history: &HistoryRecord,
+    ) -> Result<(), Error> {
+        self.in_txn(|txn| self.complete_in(txn, run, output, writes, history))
+    }
+
+    fn fail(
+        &self,
+        run: RunId,
+        message: &str,
+        history: Option<&HistoryRecord>,
+    ) -> Result<(), Error> {
+        self.in_txn(|txn| self.fail_in(txn, run, message, history))
     }
 
     fn reopen(&self, run: RunId) -> Result<RunRecord, Error> {
@@ -415,21 +582,7 @@ impl Store for LmdbStore {
     }
 
     fn suspend(&self, run: RunId, position: u64, sleep: StoredSleep) -> Result<(), Error> {
-        self.update(
-            run,
-            |record| {
-                record.status = Status::Waiting;
-                Ok(())
-            },
-            |txn, _| {
-                let k = key(run, &[&position.to_be_bytes()]);
-                let mut value = sleep.wake_ms.to_be_bytes().to_vec();
-                value.extend_from_slice(&sleep.started_ms.to_be_bytes());
-                self.sleeps.put(txn, &k, &value)?;
-                Ok(())
-            },
-        )?;
-        Ok(())
+        self.in_txn(|txn| self.suspend_in(txn, run, position, sleep))
     }
 
     fn wake_at(&self, run: RunId, position: u64) -> Result<Option<StoredSleep>, Error> {
@@ -482,11 +635,7 @@ impl Store for LmdbStore {
         index: u32,
         output: &[u8],
     ) -> Result<(), Error> {
-        let mut txn = self.env.write_txn()?;
-        let k = key(run, &[&position.to_be_bytes(), &index.to_be_bytes()]);
-        self.branches.put(&mut txn, &k, output)?;
-        txn.commit()?;
-        Ok(())
+        self.in_txn(|txn| self.commit_branch_in(txn, run, position, index, output))
     }
 
     fn branches(&self, run: RunId, position: u64) -> Result<Vec<(u32, Vec<u8>)>, Error> {

@@ -410,9 +410,13 @@ impl<'c> Committer<'c> {
                 // More than 4 billion branches: run them, but do not store the excess.
                 return Ok(bytes);
             };
-            let output = bytes.clone();
             let committed = shared
-                .blocking(move |store| store.commit_branch(run, position, index32, &output))
+                .commit(crate::committer::WriteOp::CommitBranch {
+                    run,
+                    position,
+                    index: index32,
+                    output: bytes.clone(),
+                })
                 .await;
             if let Err(error) = committed {
                 slot.set(Abort::Error(error));

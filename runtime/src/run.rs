@@ -39,8 +39,8 @@ pub enum Status {
     Completed,
     /// Finished with an error.
     Failed,
-    /// Suspended in a durable sleep: no task and no memory in any process, only a wake-up time
-    /// on disk.
+    /// Suspended in a durable sleep or waiting for a person's answer: no task and no memory in
+    /// any process, only a wake-up time or a question on disk.
     Waiting,
 }
 

@@ -96,6 +96,8 @@ pub(crate) struct Shared {
     /// The data directory's instance id, part of idempotency keys.
     pub instance: u64,
     pub timers: Timers,
+    /// Runs waiting for an answer, and the task that watches for answers.
+    pub answers: crate::answers::Answers,
     /// The timer task; `None` once shut down.
     timer_task: Mutex<Option<JoinHandle<()>>>,
     /// Bumped whenever a run finishes, aborts or suspends, and at shutdown.
@@ -128,6 +130,14 @@ impl Shared {
             .spawn_blocking(move || op(store.as_ref()))
             .await
             .unwrap_or_else(|e| Err(Error::Io(std::io::Error::other(e.to_string()))))
+    }
+
+    /// Queues `op` for the next group commit and waits until the commit holding it is
+    /// durable (see [`crate::committer`]). Returns the new transition count of a checkpoint.
+    pub async fn commit(&self, op: crate::committer::WriteOp) -> Result<u64, Error> {
+        let outcome = self.store()?.submit(op);
+        // A dropped sender means the committer thread is gone with the request unanswered.
+        outcome.await.unwrap_or(Err(Error::ShutDown))
     }
 
     pub fn entry(&self, name: &str) -> Result<&Arc<dyn Entry>, Error> {
@@ -210,6 +220,11 @@ impl Shared {
         start: ErasedStart,
         position: u64,
     ) -> Result<(), Error> {
+        if self.answers.config.client_only {
+            // A client-only process runs nothing: the run stays stored for a runtime to resume.
+            tracing::debug!(%run, "client-only: leaving the run to a runtime");
+            return Ok(());
+        }
         let mut tasks = lock(&self.tasks);
         let tasks = tasks.as_mut().ok_or(Error::ShutDown)?;
         if tasks.contains_key(&run) {
@@ -254,9 +269,16 @@ impl Shared {
                 self.timers.schedule(run, from_ms(sleep.wake_ms));
                 Ok(())
             }
-            // Waiting without a wake-up time cannot be written, but if it is found, running
-            // the run is the safe way out: its sleep stores a time again.
-            None => self.resume_stored(run, record.clone()),
+            // Waiting for a person: the answer watcher resumes it (at once if answered).
+            None => match self.store()?.current_question(run)? {
+                Some((_, question)) => {
+                    self.answers.watch(run, question.deadline_ms.map(from_ms));
+                    Ok(())
+                }
+                // Waiting with neither cannot be written, but if it is found, running the run
+                // is the safe way out: its sleep or question is stored again.
+                None => self.resume_stored(run, record.clone()),
+            },
         }
     }
 }
@@ -275,14 +297,21 @@ async fn drive(
     let mut ctx = Context::new(run, workflow, shared.clone(), slot.clone(), position);
     let outcome = Supervised::new(entry.drive(&mut ctx, start), slot).await;
     let mut suspended = None;
+    let mut awaiting = None;
     let recorded = match outcome {
         Outcome::Done(Ok(output)) => {
             tracing::info!(%run, workflow, "run completed");
             let writes = std::mem::take(&mut ctx.writes);
             let history = ctx.history("Completed", HistoryOutcome::Completed);
             shared
-                .blocking(move |s| s.complete(run, &output, &writes, &history))
+                .commit(crate::committer::WriteOp::Complete {
+                    run,
+                    output,
+                    writes,
+                    history,
+                })
                 .await
+                .map(|_| ())
         }
         Outcome::Done(Err(message)) => {
             tracing::info!(%run, workflow, error = %message, "run failed");
@@ -293,8 +322,13 @@ async fn drive(
                 },
             );
             shared
-                .blocking(move |s| s.fail(run, &message, Some(&history)))
+                .commit(crate::committer::WriteOp::Fail {
+                    run,
+                    message,
+                    history: Some(history),
+                })
                 .await
+                .map(|_| ())
         }
         Outcome::Panicked(message) => {
             tracing::error!(%run, workflow, panic = %message, "run panicked");
@@ -306,8 +340,13 @@ async fn drive(
                 },
             );
             shared
-                .blocking(move |s| s.fail(run, &message, Some(&history)))
+                .commit(crate::committer::WriteOp::Fail {
+                    run,
+                    message,
+                    history: Some(history),
+                })
                 .await
+                .map(|_| ())
         }
         Outcome::Aborted(Abort::Halt) => {
             tracing::info!(%run, workflow, "run halted by the transition hook");
@@ -315,6 +354,10 @@ async fn drive(
         }
         Outcome::Aborted(Abort::Suspend { wake_at }) => {
             suspended = Some(wake_at);
+            Ok(())
+        }
+        Outcome::Aborted(Abort::AwaitAnswer { deadline }) => {
+            awaiting = Some(deadline);
             Ok(())
         }
         Outcome::Aborted(Abort::Error(error)) => Err(error),
@@ -332,6 +375,9 @@ async fn drive(
     // Only once the handle is gone: the timer may resume the run at once, with a new task.
     if let Some(wake_at) = suspended {
         shared.timers.schedule(run, wake_at);
+    }
+    if let Some(deadline) = awaiting {
+        shared.answers.watch(run, deadline);
     }
     shared.notify();
 }
@@ -356,6 +402,8 @@ impl Runtime {
             hook: None,
             branch_hook: None,
             clock: Arc::new(SystemClock),
+            answers: crate::answers::AnswersConfig::default(),
+            durability: crate::durability::Durability::Full,
         }
     }
 
@@ -387,6 +435,11 @@ impl Runtime {
         self.shared.timers.len()
     }
 
+    /// How many runs of this process wait for a person's answer (with no task).
+    pub fn waiting_for_answers(&self) -> usize {
+        self.shared.answers.len()
+    }
+
     /// Stops every run task (aborting them as a crash would; committed state stays) and waits
     /// until they are gone and the LMDB environment is closed, so that the same path can be
     /// opened again in this process. Clients left over get [`Error::ShutDown`].
@@ -396,6 +449,7 @@ impl Runtime {
             timer.abort();
             let _ = timer.await;
         }
+        self.shared.answers.stop().await;
         let tasks = lock(&self.shared.tasks).take().unwrap_or_default();
         for task in tasks.values() {
             task.abort();
@@ -445,6 +499,8 @@ pub struct RuntimeBuilder {
     hook: Option<Hook>,
     branch_hook: Option<BranchHook>,
     clock: Arc<dyn Clock>,
+    answers: crate::answers::AnswersConfig,
+    durability: crate::durability::Durability,
 }
 
 impl std::fmt::Debug for RuntimeBuilder {
@@ -465,6 +521,15 @@ impl RuntimeBuilder {
     /// set, else `cairn-data` in the current directory.
     pub fn path(mut self, dir: impl Into<PathBuf>) -> Self {
         self.path = Some(dir.into());
+        self
+    }
+
+    /// What a committed transition survives: [`Durability::Full`](crate::Durability::Full)
+    /// (the default: fsync at every commit, survives power loss) or the explicit opt-in
+    /// [`Durability::ProcessCrash`](crate::Durability::ProcessCrash) (no fsync: survives a
+    /// crash of the process, not of the machine). Either way, concurrent runs share commits.
+    pub fn durability(mut self, durability: crate::durability::Durability) -> Self {
+        self.durability = durability;
         self
     }
 
@@ -519,6 +584,24 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Opens the store without running any workflow: no run is resumed, started runs are only
+    /// stored (a runtime resumes them when it starts), and answers are committed for the
+    /// runtime that runs the workflow to pick up. For a process that only starts, reads and
+    /// answers runs, next to the one that runs them; see [`Client::open`].
+    pub fn client_only(mut self) -> Self {
+        self.answers.client_only = true;
+        self
+    }
+
+    /// How often a runtime with runs waiting for an answer checks for answers committed by
+    /// another process (LMDB cannot notify across processes; each check is one read
+    /// transaction). Default: 100 ms. Answers given through a client of this runtime are
+    /// picked up at once.
+    pub fn answer_poll_interval(mut self, interval: std::time::Duration) -> Self {
+        self.answers.poll_interval = interval;
+        self
+    }
+
     /// Opens (or creates) the environment, then resumes every unfinished run of a registered
     /// workflow as a tokio task. Must be called inside a tokio runtime.
     ///
@@ -549,12 +632,12 @@ impl RuntimeBuilder {
             std::env::var_os("CAIRN_DATA_DIR")
                 .map_or_else(|| PathBuf::from("cairn-data"), PathBuf::from)
         });
-        let store = LmdbStore::open(&path, self.map_size)?;
+        let store = LmdbStore::open_shared(&path, self.map_size, self.durability)?;
         let closing = store.closing_event();
         let unfinished = store.unfinished()?;
         let instance = store.instance_id();
         let shared = Arc::new(Shared {
-            store: RwLock::new(Some(Arc::new(store))),
+            store: RwLock::new(Some(store)),
             registry,
             previous,
             incompatible: Mutex::new(Vec::new()),
@@ -563,6 +646,7 @@ impl RuntimeBuilder {
             clock: self.clock.clone(),
             instance,
             timers: Timers::default(),
+            answers: crate::answers::Answers::new(self.answers),
             timer_task: Mutex::new(None),
             finished: watch::Sender::new(0),
             aborted: Mutex::new(HashMap::new()),
@@ -570,6 +654,11 @@ impl RuntimeBuilder {
             closing: Mutex::new(Some(closing)),
             handle,
         });
+        if self.answers.client_only {
+            tracing::info!(path = %path.display(), "cairn client opened (client-only: runs nothing)");
+            return Ok(Runtime { shared });
+        }
+        crate::answers::Answers::start(&shared, self.clock.clone());
         let timer = shared
             .handle
             .spawn(crate::timer::run(shared.clone(), self.clock));

@@ -81,7 +81,10 @@ pub(crate) fn now_ms() -> u64 {
 /// "Position" is a run's number of committed transitions: between two commits the generated
 /// code awaits exactly one future, so (run, position) names the await in progress. Sleeps and
 /// `parallel` branches key their durable bookkeeping by it.
-pub(crate) trait Store: Send + Sync + 'static {
+// The synchronous writes are the reference semantics of each `WriteOp` and what unit tests
+// call; the runtime itself writes through `submit`, to share commits.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) trait Store: crate::hitl_store::HitlStore + Send + Sync + 'static {
     /// A random id of this data directory, made when it was created; part of idempotency keys,
     /// so that two directories (whose run ids both start at 1) never hand out the same key.
     fn instance_id(&self) -> u64;
@@ -137,6 +140,21 @@ pub(crate) trait Store: Send + Sync + 'static {
     fn state_all(&self, run: RunId) -> Result<BTreeMap<String, Vec<u8>>, Error>;
     /// The run's history, oldest first.
     fn history(&self, run: RunId) -> Result<Vec<HistoryRecord>, Error>;
+
+    /// Queues a write for the next group commit (see [`crate::committer`]); the receiver
+    /// yields its outcome (the new transition count of a checkpoint, else 0) once the commit
+    /// that holds it is durable.
+    fn submit(
+        &self,
+        op: crate::committer::WriteOp,
+    ) -> tokio::sync::oneshot::Receiver<Result<u64, Error>>;
+    /// Item `index` of the stored loop `key` (see [`crate::loop_items`]).
+    fn loop_item(
+        &self,
+        run: RunId,
+        key: crate::loop_items::LoopKey,
+        index: u64,
+    ) -> Result<Option<Vec<u8>>, Error>;
 }
 
 /// A durable sleep: when it began (for the history) and when it ends, in milliseconds since

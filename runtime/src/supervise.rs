@@ -29,6 +29,13 @@ pub(crate) enum Abort {
         /// When to resume the run.
         wake_at: std::time::SystemTime,
     },
+    /// The run reached `wait_for_user` and its question is committed: its task ends and the
+    /// answer watcher resumes it once an answer is committed, or at `deadline` (the default
+    /// answer's) if there is one.
+    AwaitAnswer {
+        /// When the question's default answer is taken.
+        deadline: Option<std::time::SystemTime>,
+    },
 }
 
 /// Shared between a run's `Context` and its [`Supervised`] wrapper.

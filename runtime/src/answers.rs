@@ -1,0 +1,243 @@
+//! Answers arriving: `client.answer`, the pending-question list, and the watcher that resumes
+//! answered runs, whichever process the answer came from.
+//!
+//! A run that reaches [`Context::wait_for_user`](crate::Context::wait_for_user) commits its
+//! question, marks itself waiting and ends its task; all that is left of it in the process is
+//! an entry in [`Answers`] (a run id and the question's deadline). An answer is validated and
+//! committed by [`Client::answer`] in one write transaction, possibly in another process. LMDB
+//! has no cross-process notification, so the watcher task polls: every
+//! [`RuntimeBuilder::answer_poll_interval`](crate::RuntimeBuilder::answer_poll_interval), and
+//! only while this process has waiting runs, one read transaction checks whether any of them
+//! has an answer (or a passed deadline). An answered run is then *claimed* (marked running in a
+//! write transaction, so that one runtime only resumes it) and resumed from its last committed
+//! state, like a restart: it reaches the same `wait_for_user` at the same position and finds
+//! the answer. An answer given in this process wakes the watcher at once instead.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::client::Client;
+use crate::clock::{Clock, from_ms, to_ms};
+use crate::error::Error;
+use crate::hitl_store::{Claim, StoredQuestion};
+use crate::question::{Answer, Question};
+use crate::run::RunId;
+use crate::runtime::{Runtime, Shared};
+use crate::supervise::lock;
+
+/// Default time between two checks for answers given by another process.
+pub(crate) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How a runtime deals with answers, set on the builder.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AnswersConfig {
+    /// Open the store to start, query and answer runs, but run none in this process.
+    pub client_only: bool,
+    pub poll_interval: Duration,
+}
+
+impl Default for AnswersConfig {
+    fn default() -> Self {
+        AnswersConfig {
+            client_only: false,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+        }
+    }
+}
+
+/// The runs of this process that wait for an answer, and the task that watches for answers.
+#[derive(Debug)]
+pub(crate) struct Answers {
+    pub config: AnswersConfig,
+    /// Run -> deadline of its question's default answer.
+    watched: Mutex<BTreeMap<RunId, Option<SystemTime>>>,
+    /// Wakes the watcher: a run started waiting, or an answer was given in this process.
+    /// `notify_one` keeps a permit, so a wake-up is never missed.
+    changed: Notify,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Answers {
+    pub fn new(config: AnswersConfig) -> Answers {
+        Answers {
+            config,
+            watched: Mutex::new(BTreeMap::new()),
+            changed: Notify::new(),
+            task: Mutex::new(None),
+        }
+    }
+
+    /// Resumes `run` once its question is answered, or at `deadline` with its default.
+    pub fn watch(&self, run: RunId, deadline: Option<SystemTime>) {
+        lock(&self.watched).insert(run, deadline);
+        self.changed.notify_one();
+    }
+
+    /// How many runs of this process wait for an answer.
+    pub fn len(&self) -> usize {
+        lock(&self.watched).len()
+    }
+
+    /// Starts the watcher task (not in client-only mode).
+    pub fn start(shared: &Arc<Shared>, clock: Arc<dyn Clock>) {
+        if shared.answers.config.client_only {
+            return;
+        }
+        // `RuntimeBuilder::start` runs inside a tokio runtime, so `tokio::spawn` has one.
+        let task = tokio::spawn(watch(shared.clone(), clock));
+        *lock(&shared.answers.task) = Some(task);
+    }
+
+    /// Stops the watcher task, at shutdown.
+    pub async fn stop(&self) {
+        let task = lock(&self.task).take();
+        if let Some(task) = task {
+            task.abort();
+            // A cancelled task's JoinError is the expected result here.
+            let _ = task.await;
+        }
+    }
+}
+
+/// Body of the watcher task; runs until the runtime shuts down and aborts it.
+async fn watch(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
+    let answers = &shared.answers;
+    loop {
+        let watched: Vec<(RunId, Option<SystemTime>)> = lock(&answers.watched)
+            .iter()
+            .map(|(&run, &deadline)| (run, deadline))
+            .collect();
+        if watched.is_empty() {
+            answers.changed.notified().await;
+            continue;
+        }
+        let now = to_ms(clock.now());
+        let runs: Vec<RunId> = watched.iter().map(|&(run, _)| run).collect();
+        match shared.blocking(move |s| s.claimable(&runs, now)).await {
+            Ok(due) => {
+                for run in due {
+                    claim(&shared, run, now).await;
+                }
+            }
+            Err(error) => tracing::error!(%error, "could not check for answers"),
+        }
+        let next_deadline = lock(&answers.watched).values().flatten().min().copied();
+        let deadline = async {
+            match next_deadline {
+                Some(at) => clock.sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(answers.config.poll_interval) => {}
+            () = deadline => {}
+            () = answers.changed.notified() => {}
+        }
+    }
+}
+
+/// Claims an answered run and resumes it; forgets it if another runtime took it.
+async fn claim(shared: &Arc<Shared>, run: RunId, now_ms: u64) {
+    match shared.blocking(move |s| s.claim(run, now_ms)).await {
+        Ok(Claim::Claimed(record)) => {
+            lock(&shared.answers.watched).remove(&run);
+            tracing::debug!(%run, workflow = record.workflow, "answered run resumed");
+            if let Err(error) = shared.resume_stored(run, *record) {
+                tracing::error!(%run, %error, "could not resume an answered run");
+            }
+            shared.notify();
+        }
+        Ok(Claim::Gone) => {
+            lock(&shared.answers.watched).remove(&run);
+        }
+        Ok(Claim::Waiting) => {}
+        Err(error) => tracing::error!(%run, %error, "could not claim an answered run"),
+    }
+}
+
+/// A question a run is waiting on, as listed by [`Client::pending_questions`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingQuestion {
+    /// The waiting run.
+    pub run: RunId,
+    /// Its workflow.
+    pub workflow: String,
+    /// The question: text, input kind, options.
+    pub question: Question,
+    /// When it was asked.
+    pub asked_at: SystemTime,
+    /// When its default answer will be taken, if it has a timeout.
+    pub deadline: Option<SystemTime>,
+    /// The run's position (committed transitions) at the question.
+    pub position: u64,
+}
+
+impl PendingQuestion {
+    fn new(run: RunId, position: u64, stored: StoredQuestion) -> PendingQuestion {
+        PendingQuestion {
+            run,
+            workflow: stored.workflow,
+            question: stored.question,
+            asked_at: from_ms(stored.asked_at_ms),
+            deadline: stored.deadline_ms.map(from_ms),
+            position,
+        }
+    }
+}
+
+impl Client {
+    /// A client on the data directory `dir` that runs no workflow: it starts runs (which a
+    /// runtime resumes when it starts), reads them, and answers questions, for a process such
+    /// as a CLI or a web handler next to the one that runs the workflows. Same as
+    /// `Runtime::builder().path(dir).client_only().start()?.client()`; must be called inside a
+    /// tokio runtime. The environment closes when the last clone is dropped.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Client, Error> {
+        Ok(Runtime::builder()
+            .path(dir.as_ref())
+            .client_only()
+            .start()?
+            .client())
+    }
+
+    /// Every question a run is waiting on, in run order.
+    pub fn pending_questions(&self) -> Result<Vec<PendingQuestion>, Error> {
+        let pending = self.shared.store()?.pending_questions()?;
+        Ok(pending
+            .into_iter()
+            .map(|(run, position, stored)| PendingQuestion::new(run, position, stored))
+            .collect())
+    }
+
+    /// The question `run` is waiting on, or `None` if it waits on none.
+    pub fn question(&self, run: RunId) -> Result<Option<PendingQuestion>, Error> {
+        let current = self.shared.store()?.current_question(run)?;
+        Ok(current
+            .filter(|(_, stored)| stored.answer.is_none())
+            .map(|(position, stored)| PendingQuestion::new(run, position, stored)))
+    }
+
+    /// Answers the question `run` is waiting on and returns the answer as committed (an
+    /// option id of an approval becomes [`Answer::Approved`] or [`Answer::Rejected`]).
+    ///
+    /// The answer is checked and committed in one write transaction before anything else
+    /// happens, so once this returns it survives any crash. A runtime that runs the workflow
+    /// then resumes the run: this one at once, one in another process within its poll
+    /// interval, one started later at its start. [`Error::NotWaiting`] if the run is at no
+    /// question, [`Error::AlreadyAnswered`] for a second answer, [`Error::InvalidAnswer`] if it
+    /// does not fit the question; these change nothing.
+    pub async fn answer(&self, run: RunId, answer: Answer) -> Result<Answer, Error> {
+        let now = to_ms(self.shared.clock.now());
+        let answer = self
+            .shared
+            .blocking(move |store| store.answer(run, &answer, now))
+            .await?;
+        tracing::info!(%run, %answer, "question answered");
+        self.shared.answers.changed.notify_one();
+        Ok(answer)
+    }
+}

@@ -1,0 +1,89 @@
+//! What the runtime needs from storage for people in the loop: questions, answers, sessions.
+//!
+//! A supertrait of [`Store`](crate::store::Store), so a second backend implements both. Every
+//! method is one transaction. A question is keyed by (run, position) like a durable sleep: the
+//! await in progress. The run's status and the question change together, so another process
+//! (a client answering, a runtime claiming the answered run) always sees both or neither.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::question::{Answer, Question};
+use crate::run::RunId;
+use crate::store::RunRecord;
+
+/// A question as committed with its run. Stored with postcard: append fields only (and bump
+/// the format version).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredQuestion {
+    pub workflow: String,
+    pub question: Question,
+    pub asked_at_ms: u64,
+    /// When the default answer is taken, if the question has a timeout.
+    pub deadline_ms: Option<u64>,
+    pub answer: Option<Answer>,
+    pub answered_at_ms: Option<u64>,
+    /// Whether `answer` is the default, taken at the deadline.
+    pub timed_out: bool,
+}
+
+/// What [`HitlStore::ask`] found.
+#[derive(Debug)]
+pub(crate) enum Asked {
+    /// The question is answered (maybe just now, by its timeout): the run goes on.
+    Answered { answer: Answer, asked_at_ms: u64 },
+    /// The question is committed and the run marked waiting.
+    Waiting { deadline_ms: Option<u64> },
+}
+
+/// What [`HitlStore::claim`] found.
+#[derive(Debug)]
+pub(crate) enum Claim {
+    /// The run was waiting and its question is answered: it is now marked running, and the
+    /// caller must resume it.
+    Claimed(Box<RunRecord>),
+    /// Still waiting for an answer.
+    Waiting,
+    /// Not waiting for an answer any more (finished, or claimed by someone else).
+    Gone,
+}
+
+/// Storage of questions, answers and sessions.
+pub(crate) trait HitlStore {
+    /// At `position` of `run`: returns the stored question's answer if it has one (or its
+    /// default if its deadline is past `now_ms`, committing it), else stores `question` if none
+    /// is stored yet and marks the run waiting.
+    fn ask(
+        &self,
+        run: RunId,
+        position: u64,
+        question: &StoredQuestion,
+        now_ms: u64,
+    ) -> Result<Asked, Error>;
+
+    /// Checks `answer` against the question `run` is waiting on and commits it; returns the
+    /// answer in canonical form. [`Error::NotWaiting`], [`Error::AlreadyAnswered`] and
+    /// [`Error::InvalidAnswer`] change nothing.
+    fn answer(&self, run: RunId, answer: &Answer, now_ms: u64) -> Result<Answer, Error>;
+
+    /// Marks a waiting run whose question is answered (or past its deadline, whose default is
+    /// then committed) running, so that exactly one runtime resumes it.
+    fn claim(&self, run: RunId, now_ms: u64) -> Result<Claim, Error>;
+
+    /// Which of `runs` a [`claim`](Self::claim) would take, in one read transaction: the cheap
+    /// check a runtime polls with.
+    fn claimable(&self, runs: &[RunId], now_ms: u64) -> Result<Vec<RunId>, Error>;
+
+    /// Every unanswered question of a waiting run, with the run and position, in run order.
+    fn pending_questions(&self) -> Result<Vec<(RunId, u64, StoredQuestion)>, Error>;
+
+    /// The question at `run`'s current position, if it has one.
+    fn current_question(&self, run: RunId) -> Result<Option<(u64, StoredQuestion)>, Error>;
+
+    /// Creates a run in `session`, starting with a copy of the durable key-value state of the
+    /// session's previous run, which must have finished ([`Error::SessionBusy`] otherwise).
+    fn create_in_session(&self, session: &str, record: &RunRecord) -> Result<RunId, Error>;
+
+    /// The runs of `session`, oldest first (empty for an unknown session).
+    fn session_runs(&self, session: &str) -> Result<Vec<RunId>, Error>;
+}
