@@ -9,6 +9,10 @@ mod research_pipeline_example;
 #[path = "../examples/document_processing.rs"]
 mod document_processing_example;
 
+#[allow(dead_code)]
+#[path = "../examples/deployment_approval.rs"]
+mod deployment_approval_example;
+
 use std::path::Path;
 
 use cairn::{StateGraph, Workflow};
@@ -61,4 +65,12 @@ fn document_processing_graph() {
     // The fan-out is one await, so one stored state, whatever the number of documents.
     assert!(graph.states.iter().any(|s| s.step == Some("parallel")));
     check_graph("document_processing", graph);
+}
+
+#[test]
+fn deployment_approval_graph() {
+    let graph = deployment_approval_example::deployment_approval::graph();
+    assert_eq!(graph.workflow, "deployment_approval");
+    assert!(graph.states.iter().any(|s| s.step == Some("wait_for_user")));
+    check_graph("deployment_approval", graph);
 }
