@@ -669,8 +669,12 @@ impl Emitter<'_, '_> {
                 match &loop_.kind {
                     LoopKind::For { iter, expr, .. } => {
                         let iter = &self.body().vars[*iter].ident;
+                        // The items are stored once; the state keeps a small handle. All of
+                        // the call is spanned on the loop's expression, where an iterator
+                        // that cannot be stored is reported.
+                        let ctx = Ident::new(&self.machine.sig.ctx.to_string(), expr.span());
                         let into_iter = quote_spanned! {expr.span()=>
-                            ::cairn::__private::IntoDurableIter::into_durable_iter(#expr)
+                            #ctx.__durable_iter(#expr).await
                         };
                         quote! {
                             let mut #iter = #into_iter;
@@ -697,8 +701,9 @@ impl Emitter<'_, '_> {
             LoopKind::For { pat, iter, .. } => {
                 let exit = self.deliver(&loop_.cont, None);
                 let iter = &body.vars[*iter].ident;
+                let ctx = &self.machine.sig.ctx;
                 quote! {
-                    match ::cairn::__private::DurableIter::next(&mut #iter) {
+                    match #ctx.__iter_next(&mut #iter).await {
                         ::core::option::Option::Some(#pat) => { #code }
                         ::core::option::Option::None => { #exit }
                     }

@@ -267,9 +267,7 @@ impl ::cairn::Workflow for retry {
                     }
                     RetryState::AfterLoop { batch, ready } => {
                         let mut done = 0;
-                        let mut __iter_item = ::cairn::__private::IntoDurableIter::into_durable_iter(
-                            batch,
-                        );
+                        let mut __iter_item = ctx.__durable_iter(batch).await;
                         __state = RetryState::ForItem {
                             ready,
                             done,
@@ -278,7 +276,7 @@ impl ::cairn::Workflow for retry {
                         continue '__cairn;
                     }
                     RetryState::ForItem { ready, mut done, mut __iter_item } => {
-                        match ::cairn::__private::DurableIter::next(&mut __iter_item) {
+                        match ctx.__iter_next(&mut __iter_item).await {
                             ::core::option::Option::Some(item) => {
                                 __state = RetryState::While {
                                     ready,

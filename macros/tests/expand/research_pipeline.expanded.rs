@@ -196,9 +196,7 @@ impl ::cairn::Workflow for research_pipeline {
                     }
                     ResearchPipelineState::FetchPapers { topic, papers } => {
                         let mut notes = Vec::new();
-                        let mut __iter_paper = ::cairn::__private::IntoDurableIter::into_durable_iter(
-                            papers,
-                        );
+                        let mut __iter_paper = ctx.__durable_iter(papers).await;
                         __state = ResearchPipelineState::ForPaper {
                             topic,
                             notes,
@@ -211,7 +209,7 @@ impl ::cairn::Workflow for research_pipeline {
                         mut notes,
                         mut __iter_paper,
                     } => {
-                        match ::cairn::__private::DurableIter::next(&mut __iter_paper) {
+                        match ctx.__iter_next(&mut __iter_paper).await {
                             ::core::option::Option::Some(paper) => {
                                 let note = ctx
                                     .__task("analyze", (paper,), |(__arg0,)| analyze(__arg0))
