@@ -340,7 +340,10 @@ mod tests {
 
     #[test]
     fn the_handle_is_small_and_survives_a_round_trip() {
-        let key = LoopKey { position: 3, seq: 0 };
+        let key = LoopKey {
+            position: 3,
+            seq: 0,
+        };
         let mut iter = StoredIter::<String>::new(key, 100_000);
         assert!(matches!(iter.advance(), Cursor::Stored { index: 0, .. }));
         let bytes = postcard::to_stdvec(&iter).unwrap();

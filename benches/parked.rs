@@ -1,0 +1,126 @@
+//! Parked runs cost disk, not memory: 100,000 runs waiting in a durable sleep.
+//!
+//! `cargo bench --bench parked`. Each figure comes from a fresh child process (this binary
+//! re-run with `--child`), so that the memory freed by the setup does not blur the resident
+//! size: one child parks the runs, one starts a runtime over an empty directory (the
+//! baseline), one starts a runtime over the parked runs. `CAIRN_BENCH_PARKED=n` changes the
+//! number of runs.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cairn::{Context, Durability, Error, Runtime, workflow};
+
+#[workflow]
+async fn parked(ctx: &mut Context, secs: u64) -> Result<(), Error> {
+    ctx.sleep(Duration::from_secs(secs)).await?;
+    Ok(())
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn child(what: &str, dir: &str, n: u64) -> Result<(), Error> {
+    match what {
+        "setup" => {
+            let runtime = Runtime::builder()
+                .path(dir)
+                .durability(Durability::ProcessCrash)
+                .register(parked)
+                .start()?;
+            let client = runtime.client();
+            for _ in 0..n {
+                client.start(parked, 24 * 3600).await?;
+            }
+            while (runtime.sleeping_runs() as u64) < n {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            runtime.shutdown().await;
+        }
+        _ => {
+            let t = Instant::now();
+            let runtime = Runtime::builder().path(dir).register(parked).start()?;
+            let started = t.elapsed();
+            // Let the runtime settle (timer task, any resumed run) before reading memory.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            println!(
+                "{} {} {}",
+                rss_kib(),
+                started.as_micros(),
+                runtime.sleeping_runs()
+            );
+            runtime.shutdown().await;
+        }
+    }
+    Ok(())
+}
+
+fn run_child(what: &str, dir: &std::path::Path, n: u64) -> String {
+    let exe = std::env::current_exe().expect("own path");
+    let out = Command::new(exe)
+        .args(["--child", what, &dir.display().to_string(), &n.to_string()])
+        .output()
+        .expect("child");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--child") {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio");
+        let n = args.get(4).and_then(|n| n.parse().ok()).unwrap_or(0);
+        return rt.block_on(child(&args[2], &args[3], n));
+    }
+    let n: u64 = std::env::var("CAIRN_BENCH_PARKED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let scratch = |p| {
+        tempfile::Builder::new()
+            .prefix(p)
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("scratch dir")
+    };
+    let empty = scratch("cairn-bench-empty-");
+    let full = scratch("cairn-bench-parked-");
+    let t = Instant::now();
+    run_child("setup", full.path(), n);
+    let setup = t.elapsed();
+    let parse = |s: String| -> (f64, f64, String) {
+        let mut it = s.split_whitespace();
+        let rss = it.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        let us = it.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        (rss, us, it.next().unwrap_or("?").to_owned())
+    };
+    let (rss0, start0, _) = parse(run_child("start", empty.path(), 0));
+    let (rss1, start1, sleeping) = parse(run_child("start", full.path(), n));
+    let disk = std::fs::metadata(full.path().join("data.mdb")).map_or(0, |m| m.len());
+    println!(
+        "(6) parked runs: {n} runs parked in {:.1} s (setup)",
+        setup.as_secs_f64()
+    );
+    println!(
+        "(6) parked runs: RSS {:.1} MiB with {n} parked ({sleeping} timers) vs {:.1} MiB with none = {:.2}x",
+        rss1 / 1024.0,
+        rss0 / 1024.0,
+        rss1 / rss0
+    );
+    println!(
+        "(6) parked runs: disk {} bytes/run ({:.1} MiB data.mdb); start {:.1} ms vs {:.1} ms empty",
+        disk / n.max(1),
+        disk as f64 / (1024.0 * 1024.0),
+        start1 / 1000.0,
+        start0 / 1000.0
+    );
+    Ok(())
+}

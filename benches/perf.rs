@@ -1,0 +1,407 @@
+//! cairn's performance figures, each printed next to a baseline measured in the same run.
+//!
+//! `cargo bench --bench perf` (or `cargo bench` for all). These machines are noisy, so every
+//! figure is a ratio against its baseline. Sizes shrink where the full figure would take
+//! minutes; `CAIRN_BENCH_LARGE=1` adds the 1,000,000-step resume and 10,000 concurrent runs.
+//! See BENCHMARKS.md for what each figure means and the targets.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cairn::{Context, Durability, Error, Flow, Runtime, workflow};
+
+async fn trivial(i: u64) -> u64 {
+    std::hint::black_box(i)
+}
+
+#[workflow]
+async fn steps(ctx: &mut Context, n: u64) -> Result<u64, String> {
+    let mut sum = 0u64;
+    for i in 0..n {
+        let x = ctx.step("s", trivial(i)).await;
+        sum = sum.wrapping_add(x);
+    }
+    Ok(sum)
+}
+
+/// The baseline: the remaining items as a live variable, stored with every state (what the
+/// macro's `for` lowering did before loop items were stored once).
+#[workflow]
+async fn vec_loop(ctx: &mut Context, n: u64) -> Result<u64, String> {
+    let mut rest: std::collections::VecDeque<u64> = (0..n).collect();
+    let mut sum = 0u64;
+    loop {
+        match rest.pop_front() {
+            Some(item) => {
+                let x = ctx.step("s", trivial(item)).await;
+                sum = sum.wrapping_add(x);
+            }
+            None => break,
+        }
+    }
+    Ok(sum)
+}
+
+/// The loop with its items stored once, through the API the macro will switch to.
+#[workflow]
+async fn stored_loop(ctx: &mut Context, n: u64) -> Result<u64, String> {
+    let items: Vec<u64> = (0..n).collect();
+    let mut iter = ctx.__durable_iter(items).await;
+    let mut sum = 0u64;
+    loop {
+        let next = ctx.__iter_next(&mut iter).await;
+        match next {
+            Some(item) => {
+                let x = ctx.step("s", trivial(item)).await;
+                sum = sum.wrapping_add(x);
+            }
+            None => break,
+        }
+    }
+    Ok(sum)
+}
+
+async fn plain(n: u64) -> u64 {
+    let mut sum = 0u64;
+    for i in 0..n {
+        sum = sum.wrapping_add(trivial(i).await);
+    }
+    sum
+}
+
+fn large() -> bool {
+    std::env::var_os("CAIRN_BENCH_LARGE").is_some()
+}
+
+fn scratch() -> tempfile::TempDir {
+    // Under the target dir, on the real disk: /tmp may be a tmpfs, where fsync is free.
+    tempfile::Builder::new()
+        .prefix("cairn-bench-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("scratch dir")
+}
+
+fn mode_name(mode: Durability) -> &'static str {
+    match mode {
+        Durability::Full => "full",
+        _ => "process-crash",
+    }
+}
+
+/// Transition log: time and payload bytes committed at each transition number.
+#[derive(Default)]
+struct Log {
+    at: Mutex<Vec<(u64, Instant, u64)>>,
+}
+
+impl Log {
+    fn hook(self: &Arc<Self>, halt_at: u64) -> impl Fn(&cairn::Transition<'_>) -> Flow + use<> {
+        let log = self.clone();
+        move |t| {
+            let bytes = cairn::__private::payload_bytes_committed();
+            log.at
+                .lock()
+                .unwrap()
+                .push((t.number, Instant::now(), bytes));
+            if t.number == halt_at {
+                Flow::Halt
+            } else {
+                Flow::Continue
+            }
+        }
+    }
+
+    /// (time, bytes) from transition `from` to transition `to`.
+    fn between(&self, from: u64, to: u64) -> Option<(Duration, u64)> {
+        let at = self.at.lock().unwrap();
+        let a = at.iter().find(|e| e.0 == from)?;
+        let b = at.iter().find(|e| e.0 == to)?;
+        Some((b.1 - a.1, b.2 - a.2))
+    }
+}
+
+async fn overhead(mode: Durability) -> Result<(), Error> {
+    let n = 20_000u64;
+    let dir = scratch();
+    let runtime = Runtime::builder()
+        .path(dir.path())
+        .durability(mode)
+        .register(steps)
+        .start()?;
+    let client = runtime.client();
+    client.run(steps, 100).await?; // warm up
+    let t = Instant::now();
+    client.run(steps, n).await?;
+    let cairn = t.elapsed();
+    runtime.shutdown().await;
+    let t = Instant::now();
+    let _ = tokio::spawn(plain(n)).await;
+    let base = t.elapsed();
+    let per = (cairn.as_nanos() as f64 - base.as_nanos() as f64) / n as f64;
+    println!(
+        "(1) transition overhead [{}]: {:.0} ns/transition over plain ({:.1} ns/call plain; cairn {:.0} ns/transition total; N={n})",
+        mode_name(mode),
+        per,
+        base.as_nanos() as f64 / n as f64,
+        cairn.as_nanos() as f64 / n as f64,
+    );
+    Ok(())
+}
+
+fn raw_heed_commits(dir: &Path, n: u64, value: usize, mode: Durability) -> Duration {
+    let mut options = heed::EnvOpenOptions::new();
+    options.map_size(1 << 30).max_dbs(1);
+    if mode != Durability::Full {
+        // SAFETY: a throwaway environment for a baseline; durability does not matter.
+        unsafe {
+            options.flags(heed::EnvFlags::NO_SYNC);
+        }
+    }
+    // SAFETY: a fresh directory that nothing else opens.
+    let env = unsafe { options.open(dir) }.expect("open heed");
+    let wtxn = env.write_txn().unwrap();
+    type Raw<'a> =
+        heed::Database<'a, heed::types::U64<heed::byteorder::BigEndian>, heed::types::Bytes>;
+    let db: Raw<'_> = env
+        .create_databases_and_commit(wtxn, |opener, wtxn| -> heed::Result<_> {
+            let db: Raw<'_> = opener.create_database(wtxn, Some("raw"))?;
+            Ok(heed::CommitOrAbort::<_, ()>::Commit(db))
+        })
+        .unwrap()
+        .unwrap_commit();
+    let bytes = vec![7u8; value];
+    let t = Instant::now();
+    for i in 0..n {
+        let mut wtxn = env.write_txn().unwrap();
+        db.put(&mut wtxn, &(i % 16), &bytes).unwrap();
+        wtxn.commit().unwrap();
+    }
+    t.elapsed()
+}
+
+async fn latency(mode: Durability) -> Result<(), Error> {
+    let n = if mode == Durability::Full {
+        300
+    } else {
+        5_000u64
+    };
+    let dir = scratch();
+    let runtime = Runtime::builder()
+        .path(dir.path())
+        .durability(mode)
+        .register(steps)
+        .start()?;
+    let client = runtime.client();
+    client.run(steps, 10).await?;
+    let t = Instant::now();
+    client.run(steps, n).await?;
+    let cairn = t.elapsed() / (n as u32 + 1);
+    runtime.shutdown().await;
+    // A commit of cairn writes the run record, the state and a history record: ~200 bytes.
+    let raw_dir = scratch();
+    let raw = raw_heed_commits(raw_dir.path(), n, 200, mode) / n as u32;
+    println!(
+        "(2) step latency [{}]: {:.1} µs/step vs raw heed commit {:.1} µs = {:.2}x (N={n})",
+        mode_name(mode),
+        cairn.as_secs_f64() * 1e6,
+        raw.as_secs_f64() * 1e6,
+        cairn.as_secs_f64() / raw.as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn throughput(mode: Durability) -> Result<(), Error> {
+    let mut counts = vec![1u64, 10, 100, 1_000];
+    if large() {
+        counts.push(10_000);
+    }
+    let raw_dir = scratch();
+    let raw = raw_heed_commits(raw_dir.path(), 200, 200, mode) / 200;
+    println!(
+        "(3) baseline [{}]: one raw heed commit per transition = {:.0} transitions/s",
+        mode_name(mode),
+        1.0 / raw.as_secs_f64()
+    );
+    for k in counts {
+        let dir = scratch();
+        // Setup: k runs that each committed one step, then halted (stored, unfinished).
+        let log = Arc::new(Log::default());
+        let runtime = Runtime::builder()
+            .path(dir.path())
+            .durability(Durability::ProcessCrash)
+            .register(steps)
+            .on_transition(log.hook(1))
+            .start()?;
+        let client = runtime.client();
+        let mut ids = Vec::new();
+        for _ in 0..k {
+            ids.push(client.start(steps, 10).await?);
+        }
+        for id in &ids {
+            let _ = client.wait(steps, *id).await;
+        }
+        runtime.shutdown().await;
+        // Measured: a runtime resumes all k and each commits its 9 remaining steps and its
+        // completion.
+        let t = Instant::now();
+        let runtime = Runtime::builder()
+            .path(dir.path())
+            .durability(mode)
+            .register(steps)
+            .start()?;
+        let client = runtime.client();
+        for id in &ids {
+            client.wait(steps, *id).await?;
+        }
+        let elapsed = t.elapsed();
+        runtime.shutdown().await;
+        let transitions = k * 10;
+        println!(
+            "(3) throughput [{}]: {k:>5} concurrent runs: {:>9.0} transitions/s ({transitions} in {:.3} s)",
+            mode_name(mode),
+            transitions as f64 / elapsed.as_secs_f64(),
+            elapsed.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+async fn resume(mode: Durability) -> Result<(), Error> {
+    let mut lengths = vec![10u64, 1_000, 100_000];
+    if large() {
+        lengths.push(1_000_000);
+    }
+    // Baseline: opening an LMDB environment and one commit, no cairn.
+    let raw_dir = scratch();
+    let t = Instant::now();
+    let raw = raw_heed_commits(raw_dir.path(), 1, 200, mode);
+    let raw_total = t.elapsed();
+    let _ = raw;
+    let mut first = None;
+    for n in lengths {
+        let dir = scratch();
+        let log = Arc::new(Log::default());
+        let runtime = Runtime::builder()
+            .path(dir.path())
+            .durability(Durability::ProcessCrash)
+            .register(steps)
+            .on_transition(log.hook(n))
+            .start()?;
+        let _ = runtime.client().run(steps, n + 10).await;
+        runtime.shutdown().await;
+        let log = Arc::new(Log::default());
+        let t = Instant::now();
+        let runtime = Runtime::builder()
+            .path(dir.path())
+            .durability(mode)
+            .register(steps)
+            .on_transition(log.hook(n + 1))
+            .start()?;
+        let client = runtime.client();
+        let _ = client.wait(steps, cairn::RunId(1)).await;
+        let at = log.at.lock().unwrap().first().map(|e| e.1);
+        let elapsed = at.map_or(Duration::ZERO, |at| at - t);
+        runtime.shutdown().await;
+        let base = *first.get_or_insert(elapsed);
+        println!(
+            "(4) resume [{}]: after {n:>7} steps: {:>7.0} µs to the first new step = {:.2}x the 10-step run (raw heed open + commit: {:.0} µs)",
+            mode_name(mode),
+            elapsed.as_secs_f64() * 1e6,
+            elapsed.as_secs_f64() / base.as_secs_f64(),
+            raw_total.as_secs_f64() * 1e6,
+        );
+    }
+    Ok(())
+}
+
+async fn loops(mode: Durability) -> Result<(), Error> {
+    let n = if mode == Durability::Full {
+        2_000u64
+    } else {
+        100_000
+    };
+    let dir = scratch();
+    let log = Arc::new(Log::default());
+    let runtime = Runtime::builder()
+        .path(dir.path())
+        .durability(mode)
+        .register(stored_loop)
+        .register(vec_loop)
+        .on_transition(log.hook(u64::MAX))
+        .start()?;
+    runtime.client().run(stored_loop, n).await?;
+    // Transition 1 stores the items; item i (from 0) then takes transitions 2i+2 (its
+    // `__iter_next`) and 2i+3 (its step).
+    for item in [1, 1_000, n - 1] {
+        if let Some((time, bytes)) = log.between(2 * item + 1, 2 * item + 3) {
+            println!(
+                "(5) loop, items stored once [{}]: item {item:>6} of {n}: {:>5} payload bytes/transition, {:>6.1} µs/transition",
+                mode_name(mode),
+                bytes / 2,
+                time.as_secs_f64() * 1e6 / 2.0
+            );
+        }
+    }
+    if let Some((_, bytes)) = log.between(0, 1).or_else(|| {
+        let at = log.at.lock().unwrap();
+        at.first().map(|e| (Duration::ZERO, e.2))
+    }) {
+        let _ = bytes;
+    }
+    // Baseline: the rest of the items in the state, halted after 1,001
+    // transitions: at 100,000 items it would write O(n²) bytes in all.
+    let base = Arc::new(Log::default());
+    runtime.shutdown().await;
+    let dir2 = scratch();
+    let runtime = Runtime::builder()
+        .path(dir2.path())
+        .durability(mode)
+        .register(vec_loop)
+        .on_transition(base.hook(1_001))
+        .start()?;
+    let _ = runtime.client().run(vec_loop, n).await;
+    runtime.shutdown().await;
+    for item in [1u64, 1_000] {
+        if let Some((time, bytes)) = base.between(item, item + 1) {
+            println!(
+                "(5) loop, baseline Vec in state [{}]: item {item:>6} of {n}: {:>7} payload bytes/transition, {:>6.1} µs/transition",
+                mode_name(mode),
+                bytes,
+                time.as_secs_f64() * 1e6
+            );
+        }
+    }
+    drop(dir);
+    Ok(())
+}
+
+fn main() -> Result<(), Error> {
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio");
+    rt.block_on(async {
+        for mode in [Durability::ProcessCrash, Durability::Full] {
+            let want = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
+            if want("overhead") {
+                overhead(mode).await?;
+            }
+            if want("latency") {
+                latency(mode).await?;
+            }
+            if want("throughput") {
+                throughput(mode).await?;
+            }
+            if want("resume") {
+                resume(mode).await?;
+            }
+            if want("loops") {
+                loops(mode).await?;
+            }
+        }
+        Ok(())
+    })
+}
