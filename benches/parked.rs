@@ -18,10 +18,15 @@ async fn parked(ctx: &mut Context, secs: u64) -> Result<(), Error> {
 }
 
 fn rss_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+/// A field of `/proc/self/status` in KiB (`VmRSS:`, `RssAnon:`, `RssFile:`), 0 if missing.
+fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
@@ -50,10 +55,13 @@ async fn child(what: &str, dir: &str, n: u64) -> Result<(), Error> {
             // Let the runtime settle (timer task, any resumed run) before reading memory.
             tokio::time::sleep(Duration::from_millis(200)).await;
             println!(
-                "{} {} {}",
+                "{} {} {}/{} {} {}",
                 rss_kib(),
                 started.as_micros(),
-                runtime.sleeping_runs()
+                runtime.sleeping_runs(),
+                runtime.timers_in_memory(),
+                status_kib("RssAnon:"),
+                status_kib("RssFile:")
             );
             runtime.shutdown().await;
         }
@@ -96,25 +104,32 @@ fn main() -> Result<(), Error> {
     let t = Instant::now();
     run_child("setup", full.path(), n);
     let setup = t.elapsed();
-    let parse = |s: String| -> (f64, f64, String) {
+    let parse = |s: String| -> (f64, f64, String, String) {
         let mut it = s.split_whitespace();
         let rss = it.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
         let us = it.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
-        (rss, us, it.next().unwrap_or("?").to_owned())
+        let sleeping = it.next().unwrap_or("?").to_owned();
+        let split = format!(
+            "anon {} KiB + file {} KiB",
+            it.next().unwrap_or("?"),
+            it.next().unwrap_or("?")
+        );
+        (rss, us, sleeping, split)
     };
-    let (rss0, start0, _) = parse(run_child("start", empty.path(), 0));
-    let (rss1, start1, sleeping) = parse(run_child("start", full.path(), n));
+    let (rss0, start0, _, split0) = parse(run_child("start", empty.path(), 0));
+    let (rss1, start1, sleeping, split1) = parse(run_child("start", full.path(), n));
     let disk = std::fs::metadata(full.path().join("data.mdb")).map_or(0, |m| m.len());
     println!(
         "(6) parked runs: {n} runs parked in {:.1} s (setup)",
         setup.as_secs_f64()
     );
     println!(
-        "(6) parked runs: RSS {:.1} MiB with {n} parked ({sleeping} timers) vs {:.1} MiB with none = {:.2}x",
+        "(6) parked runs: RSS {:.1} MiB with {n} parked (sleeping/wake-ups in memory: {sleeping}) vs {:.1} MiB with none = {:.2}x",
         rss1 / 1024.0,
         rss0 / 1024.0,
         rss1 / rss0
     );
+    println!("(6) parked runs: RSS split {split1} parked vs {split0} empty");
     println!(
         "(6) parked runs: disk {} bytes/run ({:.1} MiB data.mdb); start {:.1} ms vs {:.1} ms empty",
         disk / n.max(1),

@@ -121,12 +121,22 @@ impl Log {
     }
 }
 
-async fn overhead(mode: Durability) -> Result<(), Error> {
+/// `mode`, or "process-crash + write map" with [`cairn::RuntimeBuilder::write_map`].
+fn mode_label(mode: Durability, write_map: bool) -> &'static str {
+    if write_map && mode != Durability::Full {
+        "process-crash + write map"
+    } else {
+        mode_name(mode)
+    }
+}
+
+async fn overhead(mode: Durability, write_map: bool) -> Result<(), Error> {
     let n = 20_000u64;
     let dir = scratch();
     let runtime = Runtime::builder()
         .path(dir.path())
         .durability(mode)
+        .write_map(write_map)
         .register(steps)
         .start()?;
     let client = runtime.client();
@@ -141,7 +151,7 @@ async fn overhead(mode: Durability) -> Result<(), Error> {
     let per = (cairn.as_nanos() as f64 - base.as_nanos() as f64) / n as f64;
     println!(
         "(1) transition overhead [{}]: {:.0} ns/transition over plain ({:.1} ns/call plain; cairn {:.0} ns/transition total; N={n})",
-        mode_name(mode),
+        mode_label(mode, write_map),
         per,
         base.as_nanos() as f64 / n as f64,
         cairn.as_nanos() as f64 / n as f64,
@@ -180,7 +190,7 @@ fn raw_heed_commits(dir: &Path, n: u64, value: usize, mode: Durability) -> Durat
     t.elapsed()
 }
 
-async fn latency(mode: Durability) -> Result<(), Error> {
+async fn latency(mode: Durability, write_map: bool) -> Result<(), Error> {
     let n = if mode == Durability::Full {
         300
     } else {
@@ -190,6 +200,7 @@ async fn latency(mode: Durability) -> Result<(), Error> {
     let runtime = Runtime::builder()
         .path(dir.path())
         .durability(mode)
+        .write_map(write_map)
         .register(steps)
         .start()?;
     let client = runtime.client();
@@ -203,7 +214,7 @@ async fn latency(mode: Durability) -> Result<(), Error> {
     let raw = raw_heed_commits(raw_dir.path(), n, 200, mode) / n as u32;
     println!(
         "(2) step latency [{}]: {:.1} µs/step vs raw heed commit {:.1} µs = {:.2}x (N={n})",
-        mode_name(mode),
+        mode_label(mode, write_map),
         cairn.as_secs_f64() * 1e6,
         raw.as_secs_f64() * 1e6,
         cairn.as_secs_f64() / raw.as_secs_f64()
@@ -386,11 +397,19 @@ fn main() -> Result<(), Error> {
     rt.block_on(async {
         for mode in [Durability::ProcessCrash, Durability::Full] {
             let want = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
-            if want("overhead") {
-                overhead(mode).await?;
-            }
-            if want("latency") {
-                latency(mode).await?;
+            // `write_map` is an opt-in of process-crash mode: measured there as a third row.
+            let write_maps: &[bool] = if mode == Durability::Full {
+                &[false]
+            } else {
+                &[false, true]
+            };
+            for &write_map in write_maps {
+                if want("overhead") {
+                    overhead(mode, write_map).await?;
+                }
+                if want("latency") {
+                    latency(mode, write_map).await?;
+                }
             }
             if want("throughput") {
                 throughput(mode).await?;

@@ -10,13 +10,19 @@
 //! channel and go into the next one. A transition's future therefore resolves only once its
 //! own commit is durable, and under load the fsync is shared by the whole batch.
 //!
+//! Without fsync ([`Durability::ProcessCrash`](crate::Durability::ProcessCrash)) a commit
+//! takes microseconds, less than waking another thread, so the first submitter that finds no
+//! commit in progress commits on its own thread (leader/follower, see [`Inline`]); only when
+//! requests queue up behind it does a helper thread take over and batch them as above.
+//!
 //! Failures never drop a request silently. If one operation of a batch is refused (say, an
 //! unknown run), the batch transaction is aborted and every request is retried in a
 //! transaction of its own, so that only the faulty one fails. If the commit itself fails
 //! (disk full, I/O error), every request of the batch gets the error.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Weak, mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak, mpsc};
 
 use tokio::sync::oneshot;
 
@@ -160,16 +166,22 @@ impl WriteOp {
 }
 
 /// A request and where its outcome goes.
-struct Request {
+pub(crate) struct Request {
     op: WriteOp,
     done: oneshot::Sender<Result<u64, Error>>,
 }
 
-/// The sending side of the committer thread, owned by the store. The thread holds only a
-/// weak reference to the store, so dropping the store drops this sender, and the thread ends
-/// once it has answered what was queued.
-pub(crate) struct Committer {
-    tx: mpsc::Sender<Request>,
+/// How a store's writes reach LMDB, owned by the store.
+pub(crate) enum Committer {
+    /// The sending side of the committer thread ([`Durability::Full`](crate::Durability::Full)).
+    /// The thread holds only a weak reference to the store, so dropping the store drops this
+    /// sender, and the thread ends once it has answered what was queued. An fsync takes
+    /// about a millisecond, during which the runtime's workers keep encoding the next batch.
+    Thread(mpsc::Sender<Request>),
+    /// Leader/follower group commit ([`Durability::ProcessCrash`](crate::Durability::ProcessCrash)),
+    /// where a commit takes a few microseconds and handing each one to another thread (a
+    /// futex wake there, another back) would cost more than the commit itself. See [`Inline`].
+    Inline(InlineHandle),
 }
 
 impl Committer {
@@ -179,18 +191,210 @@ impl Committer {
         std::thread::Builder::new()
             .name("cairn-committer".to_owned())
             .spawn(move || run(&store, &rx))?;
-        Ok(Committer { tx })
+        Ok(Committer::Thread(tx))
+    }
+
+    /// Commits on the submitting threads, with a helper thread that takes over under load;
+    /// see [`Inline`].
+    pub fn inline(store: Weak<LmdbStore>) -> Result<Committer, Error> {
+        let inline = Arc::new(Inline {
+            queue: Mutex::new(Queue::default()),
+            handoff: Condvar::new(),
+        });
+        let helper = inline.clone();
+        std::thread::Builder::new()
+            .name("cairn-committer".to_owned())
+            .spawn(move || helper.help(&store))?;
+        Ok(Committer::Inline(InlineHandle(inline)))
     }
 
     /// Queues `op` for the next group commit; the receiver yields its outcome once the commit
-    /// holding it is durable.
-    pub fn submit(&self, op: WriteOp) -> oneshot::Receiver<Result<u64, Error>> {
+    /// holding it is durable. `store` is the store that owns this committer.
+    pub fn submit(&self, store: &LmdbStore, op: WriteOp) -> oneshot::Receiver<Result<u64, Error>> {
         let (done, outcome) = oneshot::channel();
         let request = Request { op, done };
-        if let Err(mpsc::SendError(request)) = self.tx.send(request) {
-            let _ = request.done.send(Err(Error::ShutDown));
+        match self {
+            Committer::Thread(tx) => {
+                if let Err(mpsc::SendError(request)) = tx.send(request) {
+                    let _ = request.done.send(Err(Error::ShutDown));
+                }
+            }
+            Committer::Inline(inline) => inline.0.submit(store, request),
         }
         outcome
+    }
+}
+
+/// Leader/follower group commit. A submitter that finds no commit in progress becomes the
+/// leader: it takes everything queued (its own request included) and commits it in one
+/// transaction on its own thread. A submitter that finds a leader only queues its request and
+/// awaits its oneshot, which is completed once the commit holding it is done. A lone run thus
+/// commits on its own thread with no hand-off.
+///
+/// If requests queued up while the leader committed, the leader does not go on committing
+/// them (its own run, and the runtime worker it sits on, would be held up by everyone else's
+/// commits): it hands the leadership, queue and all, to the helper thread, which commits batch
+/// after batch as the committer thread of full durability does, until the queue is empty;
+/// then the next submitter leads again on its own thread.
+pub(crate) struct Inline {
+    queue: Mutex<Queue>,
+    /// Wakes the helper thread when a leader hands over, or when the store is dropped.
+    handoff: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    requests: Vec<Request>,
+    /// A leader (a submitter or the helper) is committing; it takes whatever is queued
+    /// before it steps down.
+    leading: bool,
+    /// The leadership was handed to the helper thread, which has not taken it yet.
+    handed_off: bool,
+    /// The store is gone: the helper ends once it has answered what was queued.
+    closed: bool,
+    /// The helper leads and waits (at most [`LINGER`]) for more requests: a submitter wakes it.
+    lingering: bool,
+}
+
+/// How long the helper thread keeps the leadership with nothing queued, in case more
+/// requests come (they do, under load) before stepping down.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(50);
+
+impl Inline {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // The queue is consistent at every unlock, so a panic elsewhere leaves it usable.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn submit(&self, store: &LmdbStore, request: Request) {
+        let mut queue = self.lock();
+        queue.requests.push(request);
+        if queue.leading {
+            if queue.lingering {
+                self.handoff.notify_one();
+            }
+            return;
+        }
+        queue.leading = true;
+        // If the commit panics, this steps down on the way out so that the queue is never
+        // stranded (see `Unwind`).
+        let unwind = Unwind(self);
+        let mut batch = std::mem::take(&mut queue.requests);
+        drop(queue);
+        commit_batch(store, &mut batch);
+        let mut queue = self.lock();
+        std::mem::forget(unwind);
+        if queue.requests.is_empty() {
+            // Stepping down under the same lock that saw the queue empty: a request queued
+            // after this finds no leader and leads.
+            queue.leading = false;
+        } else {
+            queue.handed_off = true;
+            self.handoff.notify_one();
+        }
+        // Hand the emptied vector back, so that the next batch need not allocate.
+        if queue.requests.capacity() < batch.capacity() {
+            std::mem::swap(&mut queue.requests, &mut batch);
+            queue.requests.append(&mut batch);
+        }
+    }
+
+    /// Body of the helper thread: leads whenever a submitter hands over.
+    fn help(&self, store: &Weak<LmdbStore>) {
+        let mut batch = Vec::new();
+        let mut queue = self.lock();
+        loop {
+            while !queue.handed_off && !queue.closed {
+                queue = self
+                    .handoff
+                    .wait(queue)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            if !queue.handed_off {
+                return; // closed, with nothing handed over
+            }
+            queue.handed_off = false;
+            loop {
+                queue = self.commit_queued(store, queue, &mut batch);
+                if queue.closed {
+                    break;
+                }
+                // Under load the next requests come within microseconds: waiting for them
+                // here is cheaper than stepping down and being woken for the next hand-over.
+                queue.lingering = true;
+                queue = self
+                    .handoff
+                    .wait_timeout(queue, LINGER)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+                queue.lingering = false;
+                if queue.requests.is_empty() {
+                    break;
+                }
+            }
+            queue.leading = false;
+        }
+    }
+
+    /// Commits batches until the queue is empty; returns with the queue locked.
+    fn commit_queued<'a>(
+        &'a self,
+        store: &Weak<LmdbStore>,
+        mut queue: MutexGuard<'a, Queue>,
+        batch: &mut Vec<Request>,
+    ) -> MutexGuard<'a, Queue> {
+        while !queue.requests.is_empty() {
+            let take = queue.requests.len().min(MAX_BATCH);
+            batch.extend(queue.requests.drain(..take));
+            drop(queue);
+            match store.upgrade() {
+                // A panicking commit drops its batch's senders (which `Shared::commit`
+                // reports as an error) and must not end the thread every later hand-over
+                // relies on.
+                Some(store) => {
+                    let committed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        commit_batch(&store, batch);
+                    }));
+                    if committed.is_err() {
+                        batch.clear();
+                    }
+                }
+                None => {
+                    for request in batch.drain(..) {
+                        let _ = request.done.send(Err(Error::ShutDown));
+                    }
+                }
+            }
+            queue = self.lock();
+        }
+        queue
+    }
+}
+
+/// The store's handle on its [`Inline`] committer; dropping it (with the store) ends the
+/// helper thread.
+pub(crate) struct InlineHandle(Arc<Inline>);
+
+impl Drop for InlineHandle {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.handoff.notify_one();
+    }
+}
+
+/// Steps down a leader whose commit panicked: the requests of the panicking batch see their
+/// sender dropped (which `Shared::commit` reports as [`Error::ShutDown`]), and those queued
+/// behind it fail with an I/O error rather than wait for a leader that will not come.
+struct Unwind<'a>(&'a Inline);
+
+impl Drop for Unwind<'_> {
+    fn drop(&mut self) {
+        let mut queue = self.0.lock();
+        queue.leading = false;
+        for request in queue.requests.drain(..) {
+            let error = std::io::Error::other("the group commit leader panicked");
+            let _ = request.done.send(Err(Error::Io(error)));
+        }
     }
 }
 
@@ -271,4 +475,67 @@ fn try_one(store: &LmdbStore, op: &WriteOp) -> Result<u64, Error> {
     let number = op.apply(store, &mut txn)?;
     txn.commit()?;
     Ok(number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::durability::Durability;
+    use crate::history::HistoryOutcome;
+    use crate::store::{RunRecord, Store};
+
+    fn checkpoint(run: RunId) -> WriteOp {
+        WriteOp::CommitState {
+            run,
+            state_name: "Next",
+            step: Some("s"),
+            state: vec![1],
+            writes: StateWrites::default(),
+            history: HistoryRecord {
+                number: 0,
+                state: "Next".to_owned(),
+                step: Some("s".to_owned()),
+                started_at_ms: 1,
+                ended_at_ms: 2,
+                attempts: 1,
+                attempt_errors: Vec::new(),
+                outcome: HistoryOutcome::Committed,
+            },
+            items: Vec::new(),
+        }
+    }
+
+    /// Threads submitting at once: whoever leads commits the others' requests too, each
+    /// request gets its own outcome in order, and a refused one fails alone.
+    #[test]
+    fn inline_leaders_commit_every_request_and_isolate_a_refused_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            LmdbStore::open_shared(dir.path(), 1 << 24, Durability::ProcessCrash, false).unwrap();
+        let runs: Vec<RunId> = (0..4)
+            .map(|_| store.create_run(&RunRecord::new("w", 7, vec![])).unwrap())
+            .collect();
+        std::thread::scope(|s| {
+            for &run in &runs {
+                let store = &store;
+                s.spawn(move || {
+                    for i in 1..=50u64 {
+                        let outcome = store.submit(checkpoint(run)).blocking_recv();
+                        assert_eq!(outcome.unwrap().unwrap(), i);
+                        if i % 10 == 0 {
+                            let refused = store.submit(checkpoint(RunId(999)));
+                            assert!(matches!(
+                                refused.blocking_recv().unwrap(),
+                                Err(Error::UnknownRun { run: RunId(999) })
+                            ));
+                        }
+                    }
+                });
+            }
+        });
+        for run in runs {
+            assert_eq!(store.load(run).unwrap().unwrap().transitions, 50);
+            assert_eq!(store.history(run).unwrap().len(), 50);
+        }
+    }
 }

@@ -10,6 +10,8 @@
 //! - `sleeps`: run ‖ position -> wake-up time ‖ start time (big-endian milliseconds);
 //! - `branches`: run ‖ position ‖ branch index (`u32`) -> postcard output of a branch.
 //!
+//! Plus the `wakeups` and `active` indexes of [`index`], so that parked runs cost disk only.
+//!
 //! Sleeps and branches belong to the await in progress; the commit that ends it deletes them.
 //! Every method opens, uses and commits its own transaction with LMDB's default durability
 //! (fsync on commit).
@@ -37,9 +39,12 @@ use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
 
 /// Questions, answers and sessions (people in the loop).
 mod hitl;
+/// The wake-up and active-run indexes.
+mod index;
 
 /// Version of the on-disk layout; bump it when [`RunRecord`] or the key layout changes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// Format 2 added the indexes of [`index`]; format 1 directories get them built on open.
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 const FORMAT_KEY: &str = "format_version";
 const NEXT_RUN_KEY: &str = "next_run_id";
@@ -63,6 +68,7 @@ pub(crate) struct LmdbStore {
     branches: ByRun,
     instance: u64,
     hitl: hitl::Tables,
+    index: index::Tables,
     /// Items of durable `for` loops, stored once (see [`crate::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// The group-commit thread; unset for a store opened without one (unit tests).
@@ -73,32 +79,41 @@ impl LmdbStore {
     /// Opens (creating if needed) the environment in `dir` and checks its format version.
     #[cfg(test)]
     pub fn open(dir: &Path, map_size: usize) -> Result<LmdbStore, Error> {
-        Self::open_with(dir, map_size, Durability::Full)
+        Self::open_with(dir, map_size, Durability::Full, false)
     }
 
-    /// Opens the store with the given durability and starts its group-commit thread
-    /// ([`crate::committer`]), through which [`Store::submit`] writes.
+    /// Opens the store with the given durability and sets up its group commit
+    /// ([`crate::committer`]), through which [`Store::submit`] writes: a committer thread
+    /// with fsync, leader/follower commits on the callers' threads without.
     pub fn open_shared(
         dir: &Path,
         map_size: usize,
         durability: Durability,
+        write_map: bool,
     ) -> Result<std::sync::Arc<LmdbStore>, Error> {
-        let store = std::sync::Arc::new(Self::open_with(dir, map_size, durability)?);
-        let committer = Committer::start(std::sync::Arc::downgrade(&store))?;
+        let store = std::sync::Arc::new(Self::open_with(dir, map_size, durability, write_map)?);
+        let committer = match durability {
+            Durability::ProcessCrash => Committer::inline(std::sync::Arc::downgrade(&store))?,
+            _ => Committer::start(std::sync::Arc::downgrade(&store))?,
+        };
         // Just made, so the cell is empty.
         let _ = store.committer.set(committer);
         Ok(store)
     }
 
-    /// Opens (creating if needed) the environment in `dir` with the given durability.
+    /// Opens (creating if needed) the environment in `dir` with the given durability;
+    /// `write_map` (honoured with [`Durability::ProcessCrash`] only) sets `MDB_WRITEMAP`.
     pub fn open_with(
         dir: &Path,
         map_size: usize,
         durability: Durability,
+        write_map: bool,
     ) -> Result<LmdbStore, Error> {
         std::fs::create_dir_all(dir)?;
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
-        options.map_size(map_size).max_dbs(7 + hitl::DATABASES);
+        options
+            .map_size(map_size)
+            .max_dbs(7 + hitl::DATABASES + index::DATABASES);
         if durability == Durability::ProcessCrash {
             // SAFETY: `NO_SYNC` is `unsafe` in heed because it weakens durability, not memory
             // safety: LMDB still writes every commit to the page cache in order, so a process
@@ -107,6 +122,20 @@ impl LmdbStore {
             // trade-off with `Durability::ProcessCrash`, which documents it.
             unsafe {
                 options.flags(EnvFlags::NO_SYNC);
+            }
+            if write_map {
+                // SAFETY: `WRITE_MAP` maps the data file writable, so a wild write through a
+                // bad pointer elsewhere in the process could corrupt it; cairn has no unsafe
+                // code that writes through raw pointers, and LMDB's own writes go through the
+                // same map. It is incompatible with nested transactions, which cairn never
+                // opens. LMDB extends the file to `map_size` (sparse) and a full disk turns a
+                // write into a hole into `SIGBUS`: a process crash, which is exactly what
+                // `ProcessCrash` is documented to survive, and the user opted in with
+                // `RuntimeBuilder::write_map`, which documents both. Commit order and the page
+                // cache are as with `NO_SYNC` alone, so a process crash still loses nothing.
+                unsafe {
+                    options.flags(EnvFlags::NO_SYNC | EnvFlags::WRITE_MAP);
+                }
             }
         }
         // SAFETY: the memory map is only unsound if the files are modified behind LMDB's back.
@@ -137,6 +166,7 @@ impl LmdbStore {
         let mut wtxn = env.write_txn()?;
         let instance = instance_id(meta, &mut wtxn)?;
         wtxn.commit()?;
+        let index = index::Tables::open(&env, runs, meta, sleeps)?;
         let hitl = hitl::Tables::open(&env)?;
         let loop_items = crate::loop_items::open_db(&env)?;
         Ok(LmdbStore {
@@ -149,6 +179,7 @@ impl LmdbStore {
             branches,
             instance,
             hitl,
+            index,
             loop_items,
             committer: std::sync::OnceLock::new(),
         })
@@ -182,6 +213,7 @@ impl LmdbStore {
             reason: e.to_string(),
         })?;
         self.runs.put(txn, &run.0, &bytes)?;
+        self.track_status(txn, run, record.status)?;
         Ok(())
     }
 
@@ -347,7 +379,8 @@ fn check_format(meta: Database<'_, Str, Bytes>, wtxn: &mut RwTxn<'_>) -> Result<
         }
         Some(bytes) => {
             let found = <[u8; 4]>::try_from(bytes).map_or(0, u32::from_be_bytes);
-            if found == FORMAT_VERSION {
+            // An older layout is brought up to date by `index::Tables::open`.
+            if (index::OLDEST_FORMAT..=FORMAT_VERSION).contains(&found) {
                 Ok(())
             } else {
                 Err(Error::UnsupportedFormat {
@@ -394,7 +427,11 @@ impl LmdbStore {
                 self.append_history(txn, run, record.transitions, commit.history)?;
                 // The await at `previous` has completed: its sleep and branch outputs are done.
                 let position = previous.get().to_be_bytes();
-                self.sleeps.delete(txn, &key(run, &[&position]))?;
+                if self.sleeps.delete(txn, &key(run, &[&position]))? {
+                    // A sleep ends here only if its time had passed when it was committed
+                    // (else the timer woke the run): the run went on, so it is active again.
+                    self.set_active(txn, run)?;
+                }
                 delete_prefix(self.branches, txn, &key(run, &[&position]))
             },
         )?;
@@ -467,7 +504,7 @@ impl LmdbStore {
                 let mut value = sleep.wake_ms.to_be_bytes().to_vec();
                 value.extend_from_slice(&sleep.started_ms.to_be_bytes());
                 self.sleeps.put(txn, &k, &value)?;
-                Ok(())
+                self.index_sleep(txn, run, position, sleep.wake_ms)
             },
         )?;
         Ok(())
@@ -490,7 +527,7 @@ impl LmdbStore {
 impl Store for LmdbStore {
     fn submit(&self, op: WriteOp) -> tokio::sync::oneshot::Receiver<Result<u64, Error>> {
         match self.committer.get() {
-            Some(committer) => committer.submit(op),
+            Some(committer) => committer.submit(self, op),
             None => {
                 let (done, outcome) = tokio::sync::oneshot::channel();
                 let _ = done.send(self.in_txn(|txn| op.apply(self, txn)));
@@ -564,7 +601,7 @@ impl Store for LmdbStore {
                 record.error = None;
                 Ok(())
             },
-            |_, _| Ok(()),
+            |txn, _| self.set_active(txn, run),
         )
     }
 
@@ -575,6 +612,30 @@ impl Store for LmdbStore {
 
     fn unfinished(&self) -> Result<Vec<(RunId, RunRecord)>, Error> {
         self.scan(|status| !status.is_finished())
+    }
+
+    fn active_after(
+        &self,
+        after: Option<RunId>,
+        limit: usize,
+    ) -> Result<(Vec<(RunId, RunRecord)>, Option<RunId>), Error> {
+        self.active_after_impl(after, limit)
+    }
+
+    fn wakeups_after(
+        &self,
+        after: Option<(u64, RunId)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, RunId)>, Error> {
+        self.wakeups_after_impl(after, limit)
+    }
+
+    fn sleeping(&self) -> Result<u64, Error> {
+        self.sleeping_impl()
+    }
+
+    fn wake_due(&self, run: RunId, wake_ms: u64) -> Result<Option<RunRecord>, Error> {
+        self.wake_due_impl(run, wake_ms)
     }
 
     fn list(&self, status: Option<Status>) -> Result<Vec<(RunId, RunRecord)>, Error> {
@@ -608,24 +669,6 @@ impl Store for LmdbStore {
                 reason: format!("sleep at position {position} does not decode"),
             }),
         }
-    }
-
-    fn wake(&self, run: RunId) -> Result<(), Error> {
-        self.update(
-            run,
-            |record| {
-                if record.status == Status::Waiting {
-                    record.status = if record.transitions == 0 {
-                        Status::Pending
-                    } else {
-                        Status::Running
-                    };
-                }
-                Ok(())
-            },
-            |_, _| Ok(()),
-        )?;
-        Ok(())
     }
 
     fn commit_branch(

@@ -113,6 +113,29 @@ pub(crate) trait Store: crate::hitl_store::HitlStore + Send + Sync + 'static {
     fn load(&self, run: RunId) -> Result<Option<RunRecord>, Error>;
     /// Every run that is pending, running or waiting, in id order.
     fn unfinished(&self) -> Result<Vec<(RunId, RunRecord)>, Error>;
+    /// The unfinished runs that are not in a durable sleep (what start-up resumes or
+    /// watches) among the next `limit` entries of their index after `after`, in id order,
+    /// and the last entry read if more may follow: start-up reads them a batch at a time,
+    /// and never reads the records of sleeping runs.
+    #[allow(clippy::type_complexity)]
+    fn active_after(
+        &self,
+        after: Option<RunId>,
+        limit: usize,
+    ) -> Result<(Vec<(RunId, RunRecord)>, Option<RunId>), Error>;
+    /// Up to `limit` stored wake-ups (milliseconds since the Unix epoch, run) in wake-up
+    /// order after `after`; the timer task reads these a window at a time.
+    fn wakeups_after(
+        &self,
+        after: Option<(u64, RunId)>,
+        limit: usize,
+    ) -> Result<Vec<(u64, RunId)>, Error>;
+    /// How many runs are in a durable sleep (entries of the wake-up index).
+    fn sleeping(&self) -> Result<u64, Error>;
+    /// In one transaction: drops the wake-up `(wake_ms, run)` and, if it is the sleep the run
+    /// is waiting in, marks the run running again and returns its record; `None` for a
+    /// wake-up left behind by a sleep that ended otherwise.
+    fn wake_due(&self, run: RunId, wake_ms: u64) -> Result<Option<RunRecord>, Error>;
     /// Every run, or those with the given status, in id order.
     fn list(&self, status: Option<Status>) -> Result<Vec<(RunId, RunRecord)>, Error>;
 
@@ -120,8 +143,6 @@ pub(crate) trait Store: crate::hitl_store::HitlStore + Send + Sync + 'static {
     fn suspend(&self, run: RunId, position: u64, sleep: StoredSleep) -> Result<(), Error>;
     /// The stored sleep at `position`, if any.
     fn wake_at(&self, run: RunId, position: u64) -> Result<Option<StoredSleep>, Error>;
-    /// Marks a waiting run running again (its timer fired).
-    fn wake(&self, run: RunId) -> Result<(), Error>;
 
     /// Stores the output of branch `index` of the `parallel` call at `position`.
     fn commit_branch(

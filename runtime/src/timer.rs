@@ -1,77 +1,163 @@
-//! Wake-ups of sleeping runs: one ordered queue and one tokio task for the whole runtime.
+//! Wake-ups of sleeping runs: one tokio task for the whole runtime, reading the on-disk index.
 //!
-//! A run that reaches a durable sleep commits its wake-up time and ends its task; all that is
-//! left of it in the process is an entry here (a time and a run id). The timer task sleeps on
-//! the runtime's [`Clock`] until the earliest entry is due, then resumes the run from its last
-//! committed state, exactly like a restart would.
+//! A run that reaches a durable sleep commits its wake-up time, with an entry in the store's
+//! wake-up index (time ‖ run), and ends its task: nothing of it stays in the process. The timer
+//! task keeps in memory only a window of the earliest entries (at most [`WINDOW`] read at a
+//! time, and never more than twice that): it sleeps on the runtime's [`Clock`] until the
+//! earliest is due, then resumes the run from its last committed state, exactly like a restart
+//! would, and reads the next entries from the index when the window is empty. A sleep
+//! committed in this process that falls inside the window is added to it; a later one is left
+//! to the index.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, from_ms, to_ms};
+use crate::error::Error;
 use crate::run::RunId;
 use crate::runtime::Shared;
+use crate::store::Store;
 use crate::supervise::lock;
 
-/// The wake-up times of the runs sleeping in this process.
+/// Wake-ups read from the index at a time.
+pub(crate) const WINDOW: usize = 256;
+
+/// A wake-up: milliseconds since the Unix epoch, then the run (the index's order).
+type Key = (u64, RunId);
+
+/// How much of the index the window stands for.
+#[derive(Debug, Default, Clone, Copy)]
+enum Horizon {
+    /// Nothing read yet.
+    #[default]
+    Unread,
+    /// The window holds every pending wake-up up to this one; later ones are only on disk.
+    Upto(Key),
+    /// The window holds every pending wake-up.
+    All,
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    due: BTreeSet<Key>,
+    horizon: Horizon,
+}
+
+impl Window {
+    /// Whether a wake-up just stored belongs in the window (else the index has it for later).
+    fn covers(&self, key: Key) -> bool {
+        match self.horizon {
+            Horizon::Unread => false,
+            Horizon::Upto(last) => key <= last,
+            Horizon::All => true,
+        }
+    }
+
+    /// Bounds the window: past twice [`WINDOW`] entries (sleeps committed in this process),
+    /// the latest are dropped; they are on disk and read again in their turn.
+    fn trim(&mut self) {
+        if self.due.len() <= 2 * WINDOW {
+            return;
+        }
+        while self.due.len() > WINDOW {
+            self.due.pop_last();
+        }
+        if let Some(&last) = self.due.last() {
+            self.horizon = Horizon::Upto(last);
+        }
+    }
+}
+
+/// The window of the earliest wake-ups of this runtime's store.
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
-    queue: Mutex<BTreeSet<(SystemTime, RunId)>>,
+    /// Also held while the window is refilled from the index, so that a sleep committed
+    /// meanwhile is either in what is read or added after it.
+    window: Mutex<Window>,
     /// Wakes the timer task when an entry is added (it may be earlier than the one it sleeps
     /// towards). `notify_one` keeps a permit, so an addition is never missed.
     changed: Notify,
 }
 
 impl Timers {
-    /// Resumes `run` once the clock reaches `at`.
+    /// Resumes `run` once the clock reaches `at`. The wake-up must already be committed to
+    /// the index: this only tells the timer task, which may hold an earlier window.
     pub fn schedule(&self, run: RunId, at: SystemTime) {
-        lock(&self.queue).insert((at, run));
+        {
+            let mut window = lock(&self.window);
+            let key = (to_ms(at), run);
+            if window.covers(key) {
+                window.due.insert(key);
+                window.trim();
+            }
+        }
         self.changed.notify_one();
     }
 
-    /// How many runs are sleeping.
-    pub fn len(&self) -> usize {
-        lock(&self.queue).len()
+    /// How many wake-ups are held in memory.
+    pub fn in_memory(&self) -> usize {
+        lock(&self.window).due.len()
     }
 
-    /// The earliest entry, removed if due.
-    fn pop_due(&self, now: SystemTime) -> Next {
-        let mut queue = lock(&self.queue);
-        match queue.first().copied() {
-            None => Next::Idle,
-            Some((at, run)) if at <= now => {
-                queue.remove(&(at, run));
-                Next::Due(run)
-            }
-            Some((at, _)) => Next::At(at),
+    /// The earliest wake-up, removed if due; reads the next ones from `store` if the window
+    /// is empty.
+    fn next(&self, store: &dyn Store, now_ms: u64) -> Result<Next, Error> {
+        let mut window = lock(&self.window);
+        if window.due.is_empty() {
+            let after = match window.horizon {
+                Horizon::All => return Ok(Next::Idle),
+                Horizon::Unread => None,
+                Horizon::Upto(last) => Some(last),
+            };
+            let read = store.wakeups_after(after, WINDOW)?;
+            window.horizon = match read.last() {
+                Some(&last) if read.len() >= WINDOW => Horizon::Upto(last),
+                _ => Horizon::All,
+            };
+            window.due.extend(read);
         }
+        Ok(match window.due.first().copied() {
+            None => Next::Idle,
+            Some(key) if key.0 <= now_ms => {
+                window.due.remove(&key);
+                Next::Due(key)
+            }
+            Some((at, _)) => Next::At(from_ms(at)),
+        })
     }
 }
 
 enum Next {
     Idle,
-    Due(RunId),
+    Due(Key),
     At(SystemTime),
 }
 
 /// Body of the timer task; runs until the runtime shuts down and aborts it.
 pub(crate) async fn run(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
     loop {
-        match shared.timers.pop_due(clock.now()) {
-            Next::Idle => shared.timers.changed.notified().await,
-            Next::Due(run) => {
-                if let Err(error) = shared.wake(run).await {
+        let next = shared
+            .store()
+            .and_then(|store| shared.timers.next(store.as_ref(), to_ms(clock.now())));
+        match next {
+            Ok(Next::Idle) => shared.timers.changed.notified().await,
+            Ok(Next::Due((wake_ms, run))) => {
+                if let Err(error) = shared.wake(run, wake_ms).await {
                     tracing::error!(%run, %error, "could not resume a run after its sleep");
                 }
             }
-            Next::At(at) => {
+            Ok(Next::At(at)) => {
                 tokio::select! {
                     () = clock.sleep_until(at) => {}
                     () = shared.timers.changed.notified() => {}
                 }
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not read the wake-up index; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }

@@ -1,0 +1,365 @@
+//! The indexes that keep parked runs on disk: start-up and the timer read these instead of
+//! every run record, so memory and start time do not grow with the number of parked runs.
+//!
+//! - `wakeups`: wake-up time (big-endian milliseconds) ‖ run -> position of the sleep, one
+//!   entry per run in a durable sleep, in wake-up order. Written in the transaction that
+//!   commits the sleep ([`LmdbStore::index_sleep`]) and deleted in the one that wakes the run
+//!   ([`Store::wake_due`](crate::store::Store::wake_due)); the timer task
+//!   ([`crate::timer`]) keeps only the next few entries in memory.
+//! - `active`: run -> empty, for every unfinished run that is not in a durable sleep
+//!   (pending, running, or waiting for a person's answer): the runs start-up must resume or
+//!   watch. [`LmdbStore::put`] keeps it in step with the status it writes (pending: added;
+//!   finished: removed); a durable sleep removes the run and every way out of one adds it back.
+//!
+//! Directories written before these indexes (format 1) get them built on open, in the
+//! transaction that bumps the format.
+
+use std::ops::Bound;
+
+use heed::types::Bytes;
+use heed::{CommitOrAbort, Database, Env, RwTxn, WithoutTls};
+
+use super::{ByRun, FORMAT_KEY, FORMAT_VERSION, LmdbStore, Meta, Runs, key};
+use crate::error::Error;
+use crate::run::{RunId, Status};
+use crate::store::RunRecord;
+
+/// The oldest on-disk layout this build opens; older ones are brought up to date on open.
+pub(super) const OLDEST_FORMAT: u32 = 1;
+
+/// Number of LMDB databases opened here.
+pub(super) const DATABASES: u32 = 2;
+
+/// A wake-up: time in milliseconds since the Unix epoch, then the run.
+pub(crate) type Wakeup = (u64, RunId);
+
+pub(super) struct Tables {
+    wakeups: Database<'static, Bytes, Bytes>,
+    active: Database<'static, Bytes, Bytes>,
+}
+
+fn wakeup_key((wake_ms, run): Wakeup) -> [u8; 16] {
+    let mut k = [0; 16];
+    k[..8].copy_from_slice(&wake_ms.to_be_bytes());
+    k[8..].copy_from_slice(&run.0.to_be_bytes());
+    k
+}
+
+fn be_u64(bytes: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
+}
+
+impl Tables {
+    /// Opens (creating if needed) the indexes, building them from `runs` and `sleeps` if the
+    /// directory's format predates them.
+    pub(super) fn open(
+        env: &Env<WithoutTls>,
+        runs: Runs,
+        meta: Meta,
+        sleeps: ByRun,
+    ) -> Result<Tables, Error> {
+        let wtxn = env.write_txn()?;
+        let tables = env
+            .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
+                let wakeups: Database<'_, Bytes, Bytes> =
+                    opener.create_database(wtxn, Some("wakeups"))?;
+                let active: Database<'_, Bytes, Bytes> =
+                    opener.create_database(wtxn, Some("active"))?;
+                let found = meta
+                    .get(wtxn, FORMAT_KEY)?
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map_or(FORMAT_VERSION, u32::from_be_bytes);
+                if found < FORMAT_VERSION {
+                    build(wtxn, runs, sleeps, wakeups, active)?;
+                    meta.put(wtxn, FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
+                }
+                Ok(CommitOrAbort::<_, ()>::Commit((wakeups, active)))
+            })?
+            .unwrap_commit();
+        let (wakeups, active) = tables;
+        Ok(Tables { wakeups, active })
+    }
+}
+
+/// Fills both indexes from the run records and stored sleeps of an older directory.
+fn build(
+    wtxn: &mut RwTxn<'_>,
+    runs: Runs,
+    sleeps: ByRun,
+    wakeups: Database<'_, Bytes, Bytes>,
+    active: Database<'_, Bytes, Bytes>,
+) -> Result<(), Error> {
+    let mut found = Vec::new();
+    for entry in runs.iter(wtxn)? {
+        let (id, bytes) = entry?;
+        let run = RunId(id);
+        match LmdbStore::decode(run, bytes) {
+            Ok(record) if !record.status.is_finished() => found.push((run, record)),
+            Ok(_) => {}
+            Err(e) => tracing::error!(%run, error = %e, "skipping unreadable run record"),
+        }
+    }
+    let mut sleeping = 0usize;
+    for (run, record) in &found {
+        let position = record.transitions.to_be_bytes();
+        let sleep = sleeps.get(wtxn, &key(*run, &[&position]))?;
+        match sleep.and_then(|v| v.get(..8)).and_then(be_u64) {
+            Some(wake_ms) if record.status == Status::Waiting => {
+                wakeups.put(wtxn, &wakeup_key((wake_ms, *run)), &position)?;
+                sleeping += 1;
+            }
+            _ => active.put(wtxn, &run.0.to_be_bytes(), &[])?,
+        }
+    }
+    tracing::info!(
+        unfinished = found.len(),
+        sleeping,
+        "built the wake-up and active-run indexes of an older data directory"
+    );
+    Ok(())
+}
+
+impl LmdbStore {
+    /// Records that `run` sleeps at `position` until `wake_ms`: in the wake-up index, out of
+    /// the active runs. In the transaction that commits the sleep.
+    pub(crate) fn index_sleep(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        position: u64,
+        wake_ms: u64,
+    ) -> Result<(), Error> {
+        let index = &self.index;
+        index
+            .wakeups
+            .put(txn, &wakeup_key((wake_ms, run)), &position.to_be_bytes())?;
+        index.active.delete(txn, &run.0.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Keeps `run` in the active index, for the start-up of the next runtime.
+    pub(crate) fn set_active(&self, txn: &mut RwTxn<'_>, run: RunId) -> Result<(), Error> {
+        self.index.active.put(txn, &run.0.to_be_bytes(), &[])?;
+        Ok(())
+    }
+
+    /// The active index entry for a record just written with its status (see the module
+    /// doc): pending runs are added, finished ones removed, the others keep what they have.
+    pub(crate) fn track_status(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        status: Status,
+    ) -> Result<(), Error> {
+        match status {
+            Status::Pending => self.set_active(txn, run),
+            Status::Completed | Status::Failed => {
+                self.index.active.delete(txn, &run.0.to_be_bytes())?;
+                Ok(())
+            }
+            Status::Running | Status::Waiting => Ok(()),
+        }
+    }
+
+    /// [`Store::wakeups_after`](crate::store::Store::wakeups_after).
+    pub(crate) fn wakeups_after_impl(
+        &self,
+        after: Option<Wakeup>,
+        limit: usize,
+    ) -> Result<Vec<Wakeup>, Error> {
+        let txn = self.env.read_txn()?;
+        let start = after.map(wakeup_key);
+        let range = (
+            start
+                .as_ref()
+                .map_or(Bound::Unbounded, |k| Bound::Excluded(&k[..])),
+            Bound::Unbounded,
+        );
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for entry in self.index.wakeups.range(&txn, &range)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = entry?;
+            if let (Some(wake_ms), Some(run)) = (be_u64(&k[..8]), k.get(8..).and_then(be_u64)) {
+                out.push((wake_ms, RunId(run)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Store::sleeping`](crate::store::Store::sleeping).
+    pub(crate) fn sleeping_impl(&self) -> Result<u64, Error> {
+        let txn = self.env.read_txn()?;
+        Ok(self.index.wakeups.len(&txn)?)
+    }
+
+    /// [`Store::active_after`](crate::store::Store::active_after).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn active_after_impl(
+        &self,
+        after: Option<RunId>,
+        limit: usize,
+    ) -> Result<(Vec<(RunId, RunRecord)>, Option<RunId>), Error> {
+        let txn = self.env.read_txn()?;
+        let start = after.map(|run| run.0.to_be_bytes());
+        let range = (
+            start
+                .as_ref()
+                .map_or(Bound::Unbounded, |k| Bound::Excluded(&k[..])),
+            Bound::Unbounded,
+        );
+        let mut out = Vec::new();
+        let (mut read, mut last) = (0, None);
+        for entry in self.index.active.range(&txn, &range)? {
+            if read >= limit {
+                break;
+            }
+            read += 1;
+            let (k, _) = entry?;
+            let Some(run) = be_u64(k).map(RunId) else {
+                continue;
+            };
+            last = Some(run);
+            match self.get(&txn, run) {
+                Ok(Some(record)) if !record.status.is_finished() => out.push((run, record)),
+                Ok(_) => {}
+                // One unreadable record must not hide every other run.
+                Err(e) => tracing::error!(%run, error = %e, "skipping unreadable run record"),
+            }
+        }
+        Ok((out, if read >= limit { last } else { None }))
+    }
+
+    /// [`Store::wake_due`](crate::store::Store::wake_due).
+    pub(crate) fn wake_due_impl(
+        &self,
+        run: RunId,
+        wake_ms: u64,
+    ) -> Result<Option<RunRecord>, Error> {
+        let mut txn = self.env.write_txn()?;
+        let k = wakeup_key((wake_ms, run));
+        let position = self.index.wakeups.get(&txn, &k)?.and_then(be_u64);
+        self.index.wakeups.delete(&mut txn, &k)?;
+        let Some(mut record) = self.get(&txn, run)? else {
+            txn.commit()?;
+            return Ok(None);
+        };
+        let sleep = self
+            .sleeps
+            .get(&txn, &key(run, &[&record.transitions.to_be_bytes()]))?
+            .and_then(|v| v.get(..8).and_then(be_u64));
+        let current = record.status == Status::Waiting
+            && position == Some(record.transitions)
+            && sleep == Some(wake_ms);
+        if !current {
+            // Left behind by a sleep that ended otherwise (the run went on, or finished).
+            txn.commit()?;
+            return Ok(None);
+        }
+        record.status = if record.transitions == 0 {
+            Status::Pending
+        } else {
+            Status::Running
+        };
+        record.updated_at_ms = crate::store::now_ms();
+        self.put(&mut txn, run, &record)?;
+        self.set_active(&mut txn, run)?;
+        txn.commit()?;
+        Ok(Some(record))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Store, StoredSleep};
+
+    fn history() -> crate::history::HistoryRecord {
+        crate::history::HistoryRecord {
+            number: 0,
+            state: "Done".to_owned(),
+            step: None,
+            started_at_ms: 1,
+            ended_at_ms: 2,
+            attempts: 1,
+            attempt_errors: Vec::new(),
+            outcome: crate::history::HistoryOutcome::Completed,
+        }
+    }
+
+    fn indexes(store: &LmdbStore) -> (Vec<RunId>, Vec<Wakeup>) {
+        let (active, more) = store.active_after(None, 100).unwrap();
+        assert_eq!(more, None);
+        let wakeups = store.wakeups_after(None, 100).unwrap();
+        (active.into_iter().map(|(run, _)| run).collect(), wakeups)
+    }
+
+    #[test]
+    fn the_indexes_follow_sleeps_and_are_built_for_an_older_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+        let new = |_| store.create_run(&RunRecord::new("w", 7, vec![])).unwrap();
+        let [asleep, pending, done, woken]: [RunId; 4] = std::array::from_fn(new);
+        let sleep = |wake_ms| StoredSleep {
+            started_ms: 1,
+            wake_ms,
+        };
+        store.suspend(asleep, 0, sleep(500)).unwrap();
+        store.suspend(woken, 0, sleep(300)).unwrap();
+        let writes = crate::state::StateWrites::default();
+        store.complete(done, &[], &writes, &history()).unwrap();
+        // Sleeping runs are out of the active index, in the wake-up one.
+        assert_eq!(
+            indexes(&store),
+            (vec![pending], vec![(300, woken), (500, asleep)])
+        );
+        assert_eq!(store.sleeping().unwrap(), 2);
+        // A wake-up that is not the run's current sleep is dropped without waking it.
+        assert_eq!(store.wake_due(asleep, 499).unwrap(), None);
+        assert_eq!(store.load(asleep).unwrap().unwrap().status, Status::Waiting);
+        let record = store.wake_due(woken, 300).unwrap().unwrap();
+        assert_eq!(record.status, Status::Pending);
+        assert_eq!(indexes(&store), (vec![pending, woken], vec![(500, asleep)]));
+        // Read a batch at a time, with where to go on from.
+        let runs = |(batch, more): (Vec<(RunId, RunRecord)>, _)| {
+            (batch.into_iter().map(|(r, _)| r).collect::<Vec<_>>(), more)
+        };
+        let first = runs(store.active_after(None, 1).unwrap());
+        assert_eq!(first, (vec![pending], Some(pending)));
+        let second = runs(store.active_after(Some(pending), 1).unwrap());
+        assert_eq!(second, (vec![woken], Some(woken)));
+        assert_eq!(
+            runs(store.active_after(Some(woken), 1).unwrap()),
+            (vec![], None)
+        );
+        assert_eq!(
+            store.wakeups_after(Some((300, woken)), 1).unwrap(),
+            vec![(500, asleep)]
+        );
+        assert!(
+            store
+                .wakeups_after(Some((500, asleep)), 1)
+                .unwrap()
+                .is_empty()
+        );
+
+        // Format 1 had no indexes: empty them, mark the directory format 1 and reopen.
+        let mut txn = store.env.write_txn().unwrap();
+        store.index.wakeups.clear(&mut txn).unwrap();
+        store.index.active.clear(&mut txn).unwrap();
+        store
+            .meta
+            .put(&mut txn, FORMAT_KEY, &1u32.to_be_bytes())
+            .unwrap();
+        txn.commit().unwrap();
+        let closed = store.closing_event();
+        drop(store);
+        closed.wait();
+        let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+        assert_eq!(indexes(&store), (vec![pending, woken], vec![(500, asleep)]));
+        let txn = store.env.read_txn().unwrap();
+        let format = store.meta.get(&txn, FORMAT_KEY).unwrap().unwrap();
+        assert_eq!(format, FORMAT_VERSION.to_be_bytes());
+    }
+}
