@@ -310,6 +310,24 @@ impl Shared {
     }
 }
 
+/// Commits the failure of `run`, with its history record.
+async fn fail(shared: &Shared, ctx: &Context, run: RunId, message: String) -> Result<(), Error> {
+    let history = ctx.history(
+        "Failed",
+        HistoryOutcome::Failed {
+            message: message.clone(),
+        },
+    );
+    shared
+        .commit(crate::committer::WriteOp::Fail {
+            run,
+            message,
+            history: Some(history),
+        })
+        .await
+        .map(|_| ())
+}
+
 /// Body of a run's task.
 async fn drive(
     shared: Arc<Shared>,
@@ -342,38 +360,11 @@ async fn drive(
         }
         Outcome::Done(Err(message)) => {
             tracing::info!(%run, workflow, error = %message, "run failed");
-            let history = ctx.history(
-                "Failed",
-                HistoryOutcome::Failed {
-                    message: message.clone(),
-                },
-            );
-            shared
-                .commit(crate::committer::WriteOp::Fail {
-                    run,
-                    message,
-                    history: Some(history),
-                })
-                .await
-                .map(|_| ())
+            fail(&shared, &ctx, run, message).await
         }
         Outcome::Panicked(message) => {
             tracing::error!(%run, workflow, panic = %message, "run panicked");
-            let message = format!("panicked: {message}");
-            let history = ctx.history(
-                "Failed",
-                HistoryOutcome::Failed {
-                    message: message.clone(),
-                },
-            );
-            shared
-                .commit(crate::committer::WriteOp::Fail {
-                    run,
-                    message,
-                    history: Some(history),
-                })
-                .await
-                .map(|_| ())
+            fail(&shared, &ctx, run, format!("panicked: {message}")).await
         }
         Outcome::Aborted(Abort::Halt) => {
             tracing::info!(%run, workflow, "run halted by the transition hook");
