@@ -42,7 +42,7 @@ const MAX_BATCH: usize = 8192;
 /// for the benchmarks: the figure that must not grow with a loop's length.
 static PAYLOAD_BYTES: AtomicU64 = AtomicU64::new(0);
 
-/// Payload bytes committed so far in this process (see [`PAYLOAD_BYTES`]).
+/// Payload bytes committed so far in this process (see `PAYLOAD_BYTES`).
 pub fn payload_bytes_committed() -> u64 {
     PAYLOAD_BYTES.load(Ordering::Relaxed)
 }

@@ -24,7 +24,7 @@ pub trait IntoDurableIter {
     type IntoIter: DurableIter<Item = Self::Item>;
     /// Starts iterating.
     fn into_durable_iter(self) -> Self::IntoIter;
-    /// What the state keeps when the items are stored once (see [`crate::loop_items`]): a
+    /// What the state keeps when the items are stored once (see the `loop_items` module): a
     /// [`StoredIter`] handle for a collection, the [`RangeIter`] itself for a range.
     type Stored: StoredCursor<Item = Self::Item>;
     /// Starts iterating with the items stored once: `store` takes a collection's items and
