@@ -262,3 +262,55 @@ async fn early_return_and_question_mark() {
     check_restarts(early, 10, Ok(600), &[("at_most", 3)]).await;
     check_restarts(early, 2, Err("3 is over 2".to_owned()), &[("at_most", 3)]).await;
 }
+
+/// The order in which the parts of one expression ran, for the evaluation-order test.
+static ORDER: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+fn mark(label: &'static str) -> u64 {
+    ORDER.lock().unwrap().push(label);
+    1
+}
+
+async fn traced(label: &'static str) -> Result<u64, String> {
+    ran(label);
+    ORDER.lock().unwrap().push(label);
+    Ok(10)
+}
+
+/// Parts of an expression evaluated before an await still run before it.
+#[workflow]
+async fn evaluation_order(ctx: &mut Context) -> Result<(u64, u64, Vec<u64>), String> {
+    let sum = mark("left") + ctx.task(traced, "right").await?;
+    let call = u64::max(mark("first arg"), ctx.task(traced, "second arg").await?);
+    let list = vec![mark("element 0"), 2, 3];
+    let mut items = list.clone();
+    items.push(ctx.task(traced, "pushed").await? + mark("after"));
+    Ok((sum, call, items))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awaits_keep_the_evaluation_order() {
+    let _serial = support::serial().await;
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = cairn::Runtime::builder()
+        .path(dir.path())
+        .register(evaluation_order)
+        .start()
+        .unwrap();
+    ORDER.lock().unwrap().clear();
+    let output = runtime.client().run(evaluation_order, ()).await.unwrap();
+    runtime.shutdown().await;
+    assert_eq!(output, (11, 10, vec![1, 2, 3, 11]));
+    assert_eq!(
+        *ORDER.lock().unwrap(),
+        [
+            "left",
+            "right",
+            "first arg",
+            "second arg",
+            "element 0",
+            "pushed",
+            "after"
+        ]
+    );
+}

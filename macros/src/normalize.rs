@@ -18,8 +18,9 @@
 //! gives each step the stable name written at the call site, and turns `a && b.await` into an `if`, so that the
 //! await still runs only when `a` holds.
 //!
-//! Hoisting evaluates the await before the parts of the same expression that precede it; a
-//! workflow that depends on that order should bind those parts with `let` first.
+//! Evaluation order is kept: an operand evaluated before an await in the same expression (a
+//! call argument, a receiver, the left side of an operator) is moved into a temporary of its
+//! own before the await, unless it cannot have an effect (a literal, a path, a borrow of one).
 //!
 //! The pass does not descend into closures, async blocks or nested items: their awaits are
 //! theirs, not the workflow's.
@@ -524,11 +525,70 @@ impl VisitMut for Hoister<'_, '_, '_> {
                 *expr = self.normalizer.hoist(if_, self.out);
             }
             Expr::Closure(_) | Expr::Async(_) | Expr::Macro(_) => {}
-            _ => syn::visit_mut::visit_expr_mut(self, expr),
+            _ => {
+                let mut operands = operands_in_order(expr);
+                if operands.is_empty() {
+                    syn::visit_mut::visit_expr_mut(self, expr);
+                } else {
+                    self.operands(&mut operands);
+                }
+            }
         }
     }
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
     fn visit_pat_mut(&mut self, _: &mut Pat) {}
+}
+
+impl Hoister<'_, '_, '_> {
+    /// Hoists the awaits of operands evaluated in this order. An operand evaluated before the
+    /// last one holding an await is moved into a temporary of its own first (unless it cannot
+    /// have an effect), so that it still runs before that await.
+    fn operands(&mut self, operands: &mut [&mut Expr]) {
+        let Some(last) = operands.iter().rposition(|operand| has_await(&**operand)) else {
+            return;
+        };
+        for operand in &mut operands[..last] {
+            self.visit_expr_mut(operand);
+            if !is_effect_free(operand) {
+                let value = std::mem::replace(&mut **operand, Expr::Verbatim(TokenStream::new()));
+                **operand = self.normalizer.hoist(value, self.out);
+            }
+        }
+        self.visit_expr_mut(operands[last]);
+    }
+}
+
+/// The operands of `expr` in the order Rust evaluates them, for the expressions whose
+/// operands are all evaluated; empty for the others.
+fn operands_in_order(expr: &mut Expr) -> Vec<&mut Expr> {
+    match expr {
+        Expr::Call(call) => std::iter::once(&mut *call.func)
+            .chain(call.args.iter_mut())
+            .collect(),
+        Expr::MethodCall(call) => std::iter::once(&mut *call.receiver)
+            .chain(call.args.iter_mut())
+            .collect(),
+        Expr::Binary(binary) if !is_short_circuit(binary) => {
+            vec![&mut *binary.left, &mut *binary.right]
+        }
+        Expr::Tuple(tuple) => tuple.elems.iter_mut().collect(),
+        Expr::Array(array) => array.elems.iter_mut().collect(),
+        Expr::Struct(strukt) => strukt.fields.iter_mut().map(|f| &mut f.expr).collect(),
+        Expr::Index(index) => vec![&mut *index.expr, &mut *index.index],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether evaluating `expr` can have no effect, so that it may run after an await that
+/// originally followed it: literals, paths, field accesses and borrows of those.
+fn is_effect_free(expr: &Expr) -> bool {
+    match expr {
+        Expr::Lit(_) | Expr::Path(_) | Expr::Closure(_) => true,
+        Expr::Field(field) => is_effect_free(&field.base),
+        Expr::Reference(reference) => is_effect_free(&reference.expr),
+        Expr::Paren(paren) => is_effect_free(&paren.expr),
+        _ => false,
+    }
 }
 
 fn is_short_circuit(binary: &ExprBinary) -> bool {
