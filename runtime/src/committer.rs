@@ -92,7 +92,6 @@ impl WriteOp {
     /// Applies the operation inside `txn`; returns the new transition count for a
     /// checkpoint, 0 otherwise.
     pub(crate) fn apply(&self, store: &LmdbStore, txn: &mut heed::RwTxn<'_>) -> Result<u64, Error> {
-        PAYLOAD_BYTES.fetch_add(self.payload_len(), Ordering::Relaxed);
         match self {
             WriteOp::CommitState {
                 run,
@@ -432,7 +431,7 @@ fn commit_batch(store: &LmdbStore, batch: &mut Vec<Request>) {
         Err(BatchError::Op) => {
             // Someone's operation was refused: isolate it, so the others still commit.
             for request in batch.drain(..) {
-                let outcome = try_one(store, &request.op);
+                let outcome = commit_one(store, &request.op);
                 let _ = request.done.send(outcome);
             }
         }
@@ -467,13 +466,18 @@ fn try_batch(store: &LmdbStore, batch: &[Request]) -> Result<Vec<u64>, BatchErro
     }
     txn.commit()
         .map_err(|e| BatchError::Commit(Error::from(e)))?;
+    // Counted once committed, so that a batch retried one by one is not counted twice.
+    let payload: u64 = batch.iter().map(|request| request.op.payload_len()).sum();
+    PAYLOAD_BYTES.fetch_add(payload, Ordering::Relaxed);
     Ok(numbers)
 }
 
-fn try_one(store: &LmdbStore, op: &WriteOp) -> Result<u64, Error> {
+/// Applies and commits one operation in a transaction of its own.
+pub(crate) fn commit_one(store: &LmdbStore, op: &WriteOp) -> Result<u64, Error> {
     let mut txn = store.write_txn()?;
     let number = op.apply(store, &mut txn)?;
     txn.commit()?;
+    PAYLOAD_BYTES.fetch_add(op.payload_len(), Ordering::Relaxed);
     Ok(number)
 }
 

@@ -220,6 +220,17 @@ impl LmdbStore {
     /// Reads, changes and writes back one record in a single write transaction, after `more`
     /// has written whatever else belongs to the same commit. `change` may refuse with an error,
     /// which aborts the transaction.
+    /// The next run id, taken inside `txn`, so that two processes never get the same one.
+    pub(crate) fn allocate_run(&self, txn: &mut RwTxn<'_>) -> Result<RunId, Error> {
+        let next = match self.meta.get(txn, NEXT_RUN_KEY)? {
+            Some(bytes) => <[u8; 8]>::try_from(bytes).map_or(1, u64::from_be_bytes),
+            None => 1,
+        };
+        self.meta
+            .put(txn, NEXT_RUN_KEY, &(next + 1).to_be_bytes())?;
+        Ok(RunId(next))
+    }
+
     fn update(
         &self,
         run: RunId,
@@ -530,7 +541,7 @@ impl Store for LmdbStore {
             Some(committer) => committer.submit(self, op),
             None => {
                 let (done, outcome) = tokio::sync::oneshot::channel();
-                let _ = done.send(self.in_txn(|txn| op.apply(self, txn)));
+                let _ = done.send(crate::committer::commit_one(self, &op));
                 outcome
             }
         }
@@ -548,13 +559,7 @@ impl Store for LmdbStore {
 
     fn create_run(&self, record: &RunRecord) -> Result<RunId, Error> {
         let mut txn = self.env.write_txn()?;
-        let next = match self.meta.get(&txn, NEXT_RUN_KEY)? {
-            Some(bytes) => <[u8; 8]>::try_from(bytes).map_or(1, u64::from_be_bytes),
-            None => 1,
-        };
-        let run = RunId(next);
-        self.meta
-            .put(&mut txn, NEXT_RUN_KEY, &(next + 1).to_be_bytes())?;
+        let run = self.allocate_run(&mut txn)?;
         self.put(&mut txn, run, record)?;
         txn.commit()?;
         Ok(run)

@@ -14,7 +14,7 @@
 use heed::types::{Bytes, Str};
 use heed::{CommitOrAbort, Database, Env, RoTxn, RwTxn, WithoutTls};
 
-use super::{LmdbStore, NEXT_RUN_KEY, key};
+use super::{LmdbStore, key};
 use crate::error::Error;
 use crate::hitl_store::{Asked, Claim, HitlStore, StoredQuestion};
 use crate::question::Answer;
@@ -315,13 +315,7 @@ impl HitlStore for LmdbStore {
                 run: previous,
             });
         }
-        let next = match self.meta.get(&txn, NEXT_RUN_KEY)? {
-            Some(bytes) => <[u8; 8]>::try_from(bytes).map_or(1, u64::from_be_bytes),
-            None => 1,
-        };
-        let run = RunId(next);
-        self.meta
-            .put(&mut txn, NEXT_RUN_KEY, &(next + 1).to_be_bytes())?;
+        let run = self.allocate_run(&mut txn)?;
         self.put(&mut txn, run, record)?;
         if let Some(previous) = previous {
             // The previous run has finished, so its state is final: the new run starts from it.
