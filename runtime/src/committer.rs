@@ -1,19 +1,21 @@
-//! Group commit: one thread owns LMDB's write path and commits many transitions at once.
+//! Group commit: transitions that arrive while a commit is in flight go into the next one.
 //!
 //! LMDB has one writer, and with [`Durability::Full`](crate::Durability::Full) every commit
-//! pays an fsync (about 200 µs). Committing each transition in its own transaction caps a
+//! pays an fsync (0.1 to several ms). Committing each transition in its own transaction caps a
 //! whole process at one fsync per transition, however many runs are live. Instead every
 //! writer on the hot path (checkpoints, completions, failures, `parallel` branches, durable
-//! sleeps) sends a [`WriteOp`] to the committer thread and awaits a oneshot. The thread takes
-//! everything queued, applies it all in ONE write transaction and commits it (one fsync), then
-//! completes each request; requests that arrive while a commit is in flight wait in the
-//! channel and go into the next one. A transition's future therefore resolves only once its
-//! own commit is durable, and under load the fsync is shared by the whole batch.
+//! sleeps) submits a [`WriteOp`] and awaits a oneshot, and whoever commits takes everything
+//! queued and applies it all in ONE write transaction (one fsync), then completes each
+//! request. A transition's future therefore resolves only once its own commit is durable, and
+//! under load the fsync is shared by the whole batch.
 //!
-//! Without fsync ([`Durability::ProcessCrash`](crate::Durability::ProcessCrash)) a commit
-//! takes microseconds, less than waking another thread, so the first submitter that finds no
-//! commit in progress commits on its own thread (leader/follower, see [`Inline`]); only when
-//! requests queue up behind it does a helper thread take over and batch them as above.
+//! Who commits (leader/follower, see [`Inline`]): the first submitter that finds no commit in
+//! progress commits on its own thread, so a lone run pays no thread hand-off (two futex
+//! wake-ups, 10 to 40 µs, more than a no-sync commit costs). Requests that queue up behind it
+//! are handed to a helper thread that batches them. With fsync, a leader on a tokio worker
+//! commits inside [`tokio::task::block_in_place`], so the worker's other tasks move to another
+//! thread while it waits for the disk; where that is impossible (a current-thread runtime) the
+//! helper thread commits instead.
 //!
 //! Failures never drop a request silently. If one operation of a batch is refused (say, an
 //! unknown run), the batch transaction is aborted and every request is retried in a
@@ -22,7 +24,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak, mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::oneshot;
 
@@ -47,7 +49,7 @@ pub fn payload_bytes_committed() -> u64 {
     PAYLOAD_BYTES.load(Ordering::Relaxed)
 }
 
-/// One write, owned, so that it can cross to the committer thread.
+/// One write, owned, so that it can cross to the helper thread.
 pub(crate) enum WriteOp {
     /// [`Store::commit_state`](crate::store::Store::commit_state), plus the items of loops
     /// entered in the segment that ends (see [`crate::loop_items`]).
@@ -170,57 +172,40 @@ pub(crate) struct Request {
     done: oneshot::Sender<Result<u64, Error>>,
 }
 
-/// How a store's writes reach LMDB, owned by the store.
-pub(crate) enum Committer {
-    /// The sending side of the committer thread ([`Durability::Full`](crate::Durability::Full)).
-    /// The thread holds only a weak reference to the store, so dropping the store drops this
-    /// sender, and the thread ends once it has answered what was queued. An fsync takes
-    /// about a millisecond, during which the runtime's workers keep encoding the next batch.
-    Thread(mpsc::Sender<Request>),
-    /// Leader/follower group commit ([`Durability::ProcessCrash`](crate::Durability::ProcessCrash)),
-    /// where a commit takes a few microseconds and handing each one to another thread (a
-    /// futex wake there, another back) would cost more than the commit itself. See [`Inline`].
-    Inline(InlineHandle),
-}
+/// How a store's writes reach LMDB, owned by the store: dropping it (with the store) ends
+/// the helper thread once it has answered what was queued.
+pub(crate) struct Committer(Arc<Inline>);
 
 impl Committer {
-    /// Starts the committer thread, which applies requests to `store`.
-    pub fn start(store: Weak<LmdbStore>) -> Result<Committer, Error> {
-        let (tx, rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("cairn-committer".to_owned())
-            .spawn(move || run(&store, &rx))?;
-        Ok(Committer::Thread(tx))
-    }
-
     /// Commits on the submitting threads, with a helper thread that takes over under load;
-    /// see [`Inline`].
-    pub fn inline(store: Weak<LmdbStore>) -> Result<Committer, Error> {
+    /// see [`Inline`]. `fsync` says whether a commit blocks for the disk
+    /// ([`Durability::Full`](crate::Durability::Full)).
+    pub fn start(store: Weak<LmdbStore>, fsync: bool) -> Result<Committer, Error> {
         let inline = Arc::new(Inline {
             queue: Mutex::new(Queue::default()),
             handoff: Condvar::new(),
+            fsync,
         });
         let helper = inline.clone();
         std::thread::Builder::new()
             .name("cairn-committer".to_owned())
             .spawn(move || helper.help(&store))?;
-        Ok(Committer::Inline(InlineHandle(inline)))
+        Ok(Committer(inline))
     }
 
     /// Queues `op` for the next group commit; the receiver yields its outcome once the commit
     /// holding it is durable. `store` is the store that owns this committer.
     pub fn submit(&self, store: &LmdbStore, op: WriteOp) -> oneshot::Receiver<Result<u64, Error>> {
         let (done, outcome) = oneshot::channel();
-        let request = Request { op, done };
-        match self {
-            Committer::Thread(tx) => {
-                if let Err(mpsc::SendError(request)) = tx.send(request) {
-                    let _ = request.done.send(Err(Error::ShutDown));
-                }
-            }
-            Committer::Inline(inline) => inline.0.submit(store, request),
-        }
+        self.0.submit(store, Request { op, done });
         outcome
+    }
+}
+
+impl Drop for Committer {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.handoff.notify_one();
     }
 }
 
@@ -233,12 +218,18 @@ impl Committer {
 /// If requests queued up while the leader committed, the leader does not go on committing
 /// them (its own run, and the runtime worker it sits on, would be held up by everyone else's
 /// commits): it hands the leadership, queue and all, to the helper thread, which commits batch
-/// after batch as the committer thread of full durability does, until the queue is empty;
-/// then the next submitter leads again on its own thread.
+/// after batch, until the queue is empty; then the next submitter leads again on its own
+/// thread.
+///
+/// With fsync a commit blocks its thread for the disk: a leader on a tokio worker commits in
+/// [`tokio::task::block_in_place`], and one that cannot block (on a current-thread runtime)
+/// hands its request to the helper at once.
 pub(crate) struct Inline {
     queue: Mutex<Queue>,
     /// Wakes the helper thread when a leader hands over, or when the store is dropped.
     handoff: Condvar,
+    /// Commits fsync ([`Durability::Full`](crate::Durability::Full)).
+    fsync: bool,
 }
 
 #[derive(Default)]
@@ -275,12 +266,22 @@ impl Inline {
             return;
         }
         queue.leading = true;
+        if self.fsync && !may_block() {
+            queue.handed_off = true;
+            self.handoff.notify_one();
+            return;
+        }
         // If the commit panics, this steps down on the way out so that the queue is never
         // stranded (see `Unwind`).
         let unwind = Unwind(self);
         let mut batch = std::mem::take(&mut queue.requests);
         drop(queue);
-        commit_batch(store, &mut batch);
+        if self.fsync {
+            // Outside a runtime this just runs the closure.
+            tokio::task::block_in_place(|| commit_batch(store, &mut batch));
+        } else {
+            commit_batch(store, &mut batch);
+        }
         let mut queue = self.lock();
         std::mem::forget(unwind);
         if queue.requests.is_empty() {
@@ -370,15 +371,12 @@ impl Inline {
     }
 }
 
-/// The store's handle on its [`Inline`] committer; dropping it (with the store) ends the
-/// helper thread.
-pub(crate) struct InlineHandle(Arc<Inline>);
-
-impl Drop for InlineHandle {
-    fn drop(&mut self) {
-        self.0.lock().closed = true;
-        self.0.handoff.notify_one();
-    }
+/// Whether this thread may block for an fsync: not a current-thread runtime's, where
+/// [`tokio::task::block_in_place`] is refused and blocking would stall every task.
+fn may_block() -> bool {
+    tokio::runtime::Handle::try_current().map_or(true, |handle| {
+        handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+    })
 }
 
 /// Steps down a leader whose commit panicked: the requests of the panicking batch see their
@@ -393,29 +391,6 @@ impl Drop for Unwind<'_> {
         for request in queue.requests.drain(..) {
             let error = std::io::Error::other("the group commit leader panicked");
             let _ = request.done.send(Err(Error::Io(error)));
-        }
-    }
-}
-
-/// Body of the committer thread.
-fn run(store: &Weak<LmdbStore>, rx: &mpsc::Receiver<Request>) {
-    let mut batch = Vec::new();
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(request) => batch.push(request),
-                Err(_) => break,
-            }
-        }
-        match store.upgrade() {
-            Some(store) => commit_batch(&store, &mut batch),
-            // The store is gone (the runtime shut down) while these were queued.
-            None => {
-                for request in batch.drain(..) {
-                    let _ = request.done.send(Err(Error::ShutDown));
-                }
-            }
         }
     }
 }

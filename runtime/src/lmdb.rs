@@ -83,8 +83,8 @@ impl LmdbStore {
     }
 
     /// Opens the store with the given durability and sets up its group commit
-    /// ([`crate::committer`]), through which [`Store::submit`] writes: a committer thread
-    /// with fsync, leader/follower commits on the callers' threads without.
+    /// ([`crate::committer`]), through which [`Store::submit`] writes: leader/follower
+    /// commits on the callers' threads, with a helper thread under load.
     pub fn open_shared(
         dir: &Path,
         map_size: usize,
@@ -92,10 +92,8 @@ impl LmdbStore {
         write_map: bool,
     ) -> Result<std::sync::Arc<LmdbStore>, Error> {
         let store = std::sync::Arc::new(Self::open_with(dir, map_size, durability, write_map)?);
-        let committer = match durability {
-            Durability::ProcessCrash => Committer::inline(std::sync::Arc::downgrade(&store))?,
-            _ => Committer::start(std::sync::Arc::downgrade(&store))?,
-        };
+        let fsync = durability != Durability::ProcessCrash;
+        let committer = Committer::start(std::sync::Arc::downgrade(&store), fsync)?;
         // Just made, so the cell is empty.
         let _ = store.committer.set(committer);
         Ok(store)

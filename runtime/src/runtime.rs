@@ -141,7 +141,7 @@ impl Shared {
     /// durable (see [`crate::committer`]). Returns the new transition count of a checkpoint.
     pub async fn commit(&self, op: crate::committer::WriteOp) -> Result<u64, Error> {
         let outcome = self.store()?.submit(op);
-        // A dropped sender means the committer thread is gone with the request unanswered.
+        // A dropped sender means the committer is gone with the request unanswered.
         outcome.await.unwrap_or(Err(Error::ShutDown))
     }
 

@@ -1,6 +1,8 @@
-//! Process-crash durability commits on the callers' threads (leader/follower group commit,
-//! optionally through LMDB's write map): many concurrent runs all commit every transition,
-//! in order, and what they committed is there when the directory is reopened with fsync.
+//! Group commit (leader/follower: commits on the callers' threads, a helper thread under
+//! load): many concurrent runs all commit every transition, in order, and what they committed
+//! is there when the directory is reopened with fsync. In every durability mode, through
+//! LMDB's write map, and with fsync on a current-thread runtime (where a leader may not block
+//! and the helper thread commits).
 
 use cairn::{Context, Durability, Runtime, Status, workflow};
 
@@ -22,11 +24,11 @@ async fn counter(ctx: &mut Context, n: u64) -> Result<u64, String> {
     Ok(sum)
 }
 
-async fn many_runs(write_map: bool) {
+async fn many_runs(durability: Durability, write_map: bool) {
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::builder()
         .path(dir.path())
-        .durability(Durability::ProcessCrash)
+        .durability(durability)
         .write_map(write_map)
         .register(counter)
         .start()
@@ -70,10 +72,20 @@ async fn many_runs(write_map: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_runs_commit_every_transition_on_their_own_threads() {
-    many_runs(false).await;
+    many_runs(Durability::ProcessCrash, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_runs_commit_every_transition_with_fsync() {
+    many_runs(Durability::Full, false).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn concurrent_runs_commit_every_transition_with_fsync_on_a_current_thread_runtime() {
+    many_runs(Durability::Full, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_runs_commit_every_transition_through_the_write_map() {
-    many_runs(true).await;
+    many_runs(Durability::ProcessCrash, true).await;
 }
