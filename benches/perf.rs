@@ -62,6 +62,12 @@ async fn stored_loop(ctx: &mut Context, n: u64) -> Result<u64, String> {
     Ok(sum)
 }
 
+#[workflow]
+async fn napper(ctx: &mut Context, secs: u64) -> Result<u64, Error> {
+    ctx.sleep(Duration::from_secs(secs)).await?;
+    Ok(secs)
+}
+
 async fn plain(n: u64) -> u64 {
     let mut sum = 0u64;
     for i in 0..n {
@@ -284,6 +290,54 @@ async fn throughput(mode: Durability) -> Result<(), Error> {
     Ok(())
 }
 
+/// (3b) Bursts: many runs started at once (from as many tasks), then their sleeps all ending
+/// at the same instant. Each start is a commit, and each wake-up one more plus the run's
+/// completion: without group commit, one fsync each.
+async fn bursts(mode: Durability) -> Result<(), Error> {
+    let n = 2_000u64;
+    let raw_dir = scratch();
+    let raw = raw_heed_commits(raw_dir.path(), 100, 200, mode) / 100;
+    let dir = scratch();
+    let clock = cairn::TestClock::default();
+    let runtime = Runtime::builder()
+        .path(dir.path())
+        .durability(mode)
+        .clock(clock.clone())
+        .register(napper)
+        .start()?;
+    let client = runtime.client();
+    let t = Instant::now();
+    let mut starts = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let client = client.clone();
+        starts.spawn(async move { client.start(napper, 1).await });
+    }
+    let mut ids = Vec::new();
+    while let Some(started) = starts.join_next().await {
+        ids.push(started.expect("start task")?);
+    }
+    let started = t.elapsed();
+    while (runtime.sleeping_runs() as u64) < n {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let t = Instant::now();
+    clock.advance(Duration::from_secs(2));
+    for id in &ids {
+        client.wait(napper, *id).await?;
+    }
+    let woken = t.elapsed();
+    runtime.shutdown().await;
+    let per_second = |d: Duration| n as f64 / d.as_secs_f64();
+    println!(
+        "(3b) bursts [{}]: {n} starts at once: {:.0} starts/s; {n} sleeps ending at once: {:.0} runs woken and completed/s (one raw heed commit each: {:.0}/s)",
+        mode_name(mode),
+        per_second(started),
+        per_second(woken),
+        1.0 / raw.as_secs_f64(),
+    );
+    Ok(())
+}
+
 async fn resume(mode: Durability) -> Result<(), Error> {
     let mut lengths = vec![10u64, 1_000, 100_000];
     if large() {
@@ -431,6 +485,9 @@ fn main() -> Result<(), Error> {
             }
             if want("throughput") {
                 throughput(mode).await?;
+            }
+            if want("bursts") {
+                bursts(mode).await?;
             }
             if want("resume") {
                 resume(mode).await?;

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::committer::WriteOp;
 use crate::error::Error;
 use crate::history::HistoryRecord;
 use crate::registry::{Entry, ErasedStart, decode_output, encode_input};
@@ -162,10 +163,7 @@ impl Client {
 
     async fn start_entry(&self, entry: Arc<dyn Entry>, input: Vec<u8>) -> Result<RunId, Error> {
         let record = RunRecord::new(entry.name(), entry.fingerprint(), input.clone());
-        let run = self
-            .shared
-            .blocking(move |store| store.create_run(&record))
-            .await?;
+        let run = RunId(self.shared.commit(WriteOp::CreateRun { record }).await?);
         tracing::info!(%run, workflow = entry.name(), "run started");
         self.shared.spawn(run, entry, ErasedStart::New(input), 0)?;
         Ok(run)

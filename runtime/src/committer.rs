@@ -34,7 +34,7 @@ use crate::lmdb::LmdbStore;
 use crate::loop_items::LoopItems;
 use crate::run::RunId;
 use crate::state::StateWrites;
-use crate::store::{Commit, StoredSleep};
+use crate::store::{Commit, RunRecord, StoredSleep};
 
 /// Most requests in one transaction: bounds the latency of the requests at the end of a batch
 /// and the size of LMDB's dirty page list.
@@ -51,6 +51,11 @@ pub fn payload_bytes_committed() -> u64 {
 
 /// One write, owned, so that it can cross to the helper thread.
 pub(crate) enum WriteOp {
+    /// [`Store::create_run`](crate::store::Store::create_run): the outcome is the new run's id.
+    CreateRun { record: RunRecord },
+    /// [`Store::wake_due`](crate::store::Store::wake_due): the outcome is 1 if the run was
+    /// woken (it must be resumed), 0 for a wake-up left behind by a sleep that ended otherwise.
+    Wake { run: RunId, wake_ms: u64 },
     /// [`Store::commit_state`](crate::store::Store::commit_state), plus the items of loops
     /// entered in the segment that ends (see [`crate::loop_items`]).
     CommitState {
@@ -92,9 +97,13 @@ pub(crate) enum WriteOp {
 
 impl WriteOp {
     /// Applies the operation inside `txn`; returns the new transition count for a
-    /// checkpoint, 0 otherwise.
+    /// checkpoint, the id of a created run, whether a run woke, 0 otherwise.
     pub(crate) fn apply(&self, store: &LmdbStore, txn: &mut heed::RwTxn<'_>) -> Result<u64, Error> {
         match self {
+            WriteOp::CreateRun { record } => store.create_run_in(txn, record).map(|run| run.0),
+            WriteOp::Wake { run, wake_ms } => store
+                .wake_due_in(txn, *run, *wake_ms)
+                .map(|woken| u64::from(woken.is_some())),
             WriteOp::CommitState {
                 run,
                 state_name,
@@ -155,6 +164,8 @@ impl WriteOp {
 impl WriteOp {
     fn payload_len(&self) -> u64 {
         let len = match self {
+            WriteOp::CreateRun { record } => record.input.len(),
+            WriteOp::Wake { .. } => 0,
             WriteOp::CommitState { state, items, .. } => {
                 state.len() + items.iter().map(LoopItems::byte_len).sum::<usize>()
             }
@@ -461,7 +472,7 @@ mod tests {
     use super::*;
     use crate::durability::Durability;
     use crate::history::HistoryOutcome;
-    use crate::store::{RunRecord, Store};
+    use crate::store::Store;
 
     fn checkpoint(run: RunId) -> WriteOp {
         WriteOp::CommitState {

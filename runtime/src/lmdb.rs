@@ -412,6 +412,17 @@ impl LmdbStore {
         Ok(out)
     }
 
+    /// [`Store::create_run`] inside the caller's transaction.
+    pub(crate) fn create_run_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        record: &RunRecord,
+    ) -> Result<RunId, Error> {
+        let run = self.allocate_run(txn)?;
+        self.put(txn, run, record)?;
+        Ok(run)
+    }
+
     pub(crate) fn commit_state_in(
         &self,
         txn: &mut RwTxn<'_>,
@@ -556,11 +567,7 @@ impl Store for LmdbStore {
     }
 
     fn create_run(&self, record: &RunRecord) -> Result<RunId, Error> {
-        let mut txn = self.env.write_txn()?;
-        let run = self.allocate_run(&mut txn)?;
-        self.put(&mut txn, run, record)?;
-        txn.commit()?;
-        Ok(run)
+        self.in_txn(|txn| self.create_run_in(txn, record))
     }
 
     fn commit_state(&self, commit: Commit<'_>) -> Result<u64, Error> {
@@ -638,7 +645,7 @@ impl Store for LmdbStore {
     }
 
     fn wake_due(&self, run: RunId, wake_ms: u64) -> Result<Option<RunRecord>, Error> {
-        self.wake_due_impl(run, wake_ms)
+        self.in_txn(|txn| self.wake_due_in(txn, run, wake_ms))
     }
 
     fn list(&self, status: Option<Status>) -> Result<Vec<(RunId, RunRecord)>, Error> {

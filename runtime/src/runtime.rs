@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock, from_ms};
+use crate::committer::WriteOp;
 use crate::context::Context;
 use crate::error::Error;
 use crate::history::HistoryOutcome;
@@ -139,7 +140,7 @@ impl Shared {
 
     /// Queues `op` for the next group commit and waits until the commit holding it is
     /// durable (see [`crate::committer`]). Returns the new transition count of a checkpoint.
-    pub async fn commit(&self, op: crate::committer::WriteOp) -> Result<u64, Error> {
+    pub async fn commit(&self, op: WriteOp) -> Result<u64, Error> {
         let outcome = self.store()?.submit(op);
         // A dropped sender means the committer is gone with the request unanswered.
         outcome.await.unwrap_or(Err(Error::ShutDown))
@@ -275,17 +276,16 @@ impl Shared {
             lock(&self.incompatible).push(error);
             return Ok(());
         }
-        let woken = self
-            .blocking(move |store| store.wake_due(run, wake_ms))
-            .await?;
-        match woken {
-            Some(record) => {
-                tracing::debug!(%run, workflow = record.workflow, "run woken");
-                self.resume_stored(run, record)
-            }
+        // Group-committed: when many sleeps end at once, their wake-ups share commits.
+        let woken = self.commit(WriteOp::Wake { run, wake_ms }).await? == 1;
+        if !woken {
             // A wake-up left behind by a sleep that ended otherwise: now dropped.
-            None => Ok(()),
+            return Ok(());
         }
+        // Read again: the wake-up changed its status.
+        let record = self.store()?.load(run)?.ok_or(Error::UnknownRun { run })?;
+        tracing::debug!(%run, workflow = record.workflow, "run woken");
+        self.resume_stored(run, record)
     }
 
     /// Gives a waiting run found on disk a timer for its wake-up time (its wake-up is in the
@@ -319,7 +319,7 @@ async fn fail(shared: &Shared, ctx: &Context, run: RunId, message: String) -> Re
         },
     );
     shared
-        .commit(crate::committer::WriteOp::Fail {
+        .commit(WriteOp::Fail {
             run,
             message,
             history: Some(history),
@@ -349,7 +349,7 @@ async fn drive(
             let writes = std::mem::take(&mut ctx.writes);
             let history = ctx.history("Completed", HistoryOutcome::Completed);
             shared
-                .commit(crate::committer::WriteOp::Complete {
+                .commit(WriteOp::Complete {
                     run,
                     output,
                     writes,

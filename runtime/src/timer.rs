@@ -102,8 +102,8 @@ impl Timers {
         lock(&self.window).due.len()
     }
 
-    /// The earliest wake-up, removed if due; reads the next ones from `store` if the window
-    /// is empty.
+    /// Every due wake-up of the window, removed; else the time of the earliest. Reads the next
+    /// ones from `store` if the window is empty.
     fn next(&self, store: &dyn Store, now_ms: u64) -> Result<Next, Error> {
         let mut window = lock(&self.window);
         if window.due.is_empty() {
@@ -121,9 +121,9 @@ impl Timers {
         }
         Ok(match window.due.first().copied() {
             None => Next::Idle,
-            Some(key) if key.0 <= now_ms => {
-                window.due.remove(&key);
-                Next::Due(key)
+            Some((at, _)) if at <= now_ms => {
+                let later = window.due.split_off(&(now_ms + 1, RunId(0)));
+                Next::Due(std::mem::replace(&mut window.due, later))
             }
             Some((at, _)) => Next::At(from_ms(at)),
         })
@@ -132,7 +132,7 @@ impl Timers {
 
 enum Next {
     Idle,
-    Due(Key),
+    Due(BTreeSet<Key>),
     At(SystemTime),
 }
 
@@ -144,10 +144,19 @@ pub(crate) async fn run(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
             .and_then(|store| shared.timers.next(store.as_ref(), to_ms(clock.now())));
         match next {
             Ok(Next::Idle) => shared.timers.changed.notified().await,
-            Ok(Next::Due((wake_ms, run))) => {
-                if let Err(error) = shared.wake(run, wake_ms).await {
-                    tracing::error!(%run, %error, "could not resume a run after its sleep");
+            Ok(Next::Due(due)) => {
+                // All at once, so that the wake-ups share group commits (one fsync for many
+                // runs whose sleeps end together, instead of one each).
+                let mut wakes = tokio::task::JoinSet::new();
+                for (wake_ms, run) in due {
+                    let shared = shared.clone();
+                    wakes.spawn(async move {
+                        if let Err(error) = shared.wake(run, wake_ms).await {
+                            tracing::error!(%run, %error, "could not resume a run after its sleep");
+                        }
+                    });
                 }
+                while wakes.join_next().await.is_some() {}
             }
             Ok(Next::At(at)) => {
                 tokio::select! {

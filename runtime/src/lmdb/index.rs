@@ -231,30 +231,29 @@ impl LmdbStore {
         Ok((out, if read >= limit { last } else { None }))
     }
 
-    /// [`Store::wake_due`](crate::store::Store::wake_due).
-    pub(crate) fn wake_due_impl(
+    /// [`Store::wake_due`](crate::store::Store::wake_due) inside the caller's transaction (a
+    /// group commit's).
+    pub(crate) fn wake_due_in(
         &self,
+        txn: &mut RwTxn<'_>,
         run: RunId,
         wake_ms: u64,
     ) -> Result<Option<RunRecord>, Error> {
-        let mut txn = self.env.write_txn()?;
         let k = wakeup_key((wake_ms, run));
-        let position = self.index.wakeups.get(&txn, &k)?.and_then(be_u64);
-        self.index.wakeups.delete(&mut txn, &k)?;
-        let Some(mut record) = self.get(&txn, run)? else {
-            txn.commit()?;
+        let position = self.index.wakeups.get(txn, &k)?.and_then(be_u64);
+        self.index.wakeups.delete(txn, &k)?;
+        let Some(mut record) = self.get(txn, run)? else {
             return Ok(None);
         };
         let sleep = self
             .sleeps
-            .get(&txn, &key(run, &[&record.transitions.to_be_bytes()]))?
+            .get(txn, &key(run, &[&record.transitions.to_be_bytes()]))?
             .and_then(|v| v.get(..8).and_then(be_u64));
         let current = record.status == Status::Waiting
             && position == Some(record.transitions)
             && sleep == Some(wake_ms);
         if !current {
             // Left behind by a sleep that ended otherwise (the run went on, or finished).
-            txn.commit()?;
             return Ok(None);
         }
         record.status = if record.transitions == 0 {
@@ -263,9 +262,8 @@ impl LmdbStore {
             Status::Running
         };
         record.updated_at_ms = crate::store::now_ms();
-        self.put(&mut txn, run, &record)?;
-        self.set_active(&mut txn, run)?;
-        txn.commit()?;
+        self.put(txn, run, &record)?;
+        self.set_active(txn, run)?;
         Ok(Some(record))
     }
 }
