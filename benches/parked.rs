@@ -1,4 +1,5 @@
-//! Parked runs cost disk, not memory: 100,000 runs waiting in a durable sleep.
+//! Parked runs cost disk, not memory: 100,000 runs waiting in a durable sleep, and 100,000
+//! waiting for a person's answer.
 //!
 //! `cargo bench --bench parked`. Each figure comes from a fresh child process (this binary
 //! re-run with `--child`), so that the memory freed by the setup does not blur the resident
@@ -9,12 +10,20 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cairn::{Context, Durability, Error, Runtime, workflow};
+use cairn::{Answer, Context, Durability, Error, Question, Runtime, workflow};
 
 #[workflow]
 async fn parked(ctx: &mut Context, secs: u64) -> Result<(), Error> {
     ctx.sleep(Duration::from_secs(secs)).await?;
     Ok(())
+}
+
+#[workflow]
+async fn asking(ctx: &mut Context, n: u64) -> Result<bool, Error> {
+    let answer = ctx
+        .wait_for_user(Question::approval(format!("approve {n}?")))
+        .await?;
+    Ok(answer == Answer::Approved)
 }
 
 fn rss_kib() -> u64 {
@@ -33,33 +42,51 @@ fn status_kib(field: &str) -> u64 {
 
 async fn child(what: &str, dir: &str, n: u64) -> Result<(), Error> {
     match what {
-        "setup" => {
+        "setup" | "setup-asking" => {
             let runtime = Runtime::builder()
                 .path(dir)
                 .durability(Durability::ProcessCrash)
                 .register(parked)
+                .register(asking)
                 .start()?;
             let client = runtime.client();
-            for _ in 0..n {
-                client.start(parked, 24 * 3600).await?;
+            let asking_runs = what == "setup-asking";
+            for i in 0..n {
+                if asking_runs {
+                    client.start(asking, i).await?;
+                } else {
+                    client.start(parked, 24 * 3600).await?;
+                }
             }
-            while (runtime.sleeping_runs() as u64) < n {
+            let parked_now = || {
+                if asking_runs {
+                    runtime.waiting_for_answers()
+                } else {
+                    runtime.sleeping_runs()
+                }
+            };
+            while (parked_now() as u64) < n {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             runtime.shutdown().await;
         }
         _ => {
             let t = Instant::now();
-            let runtime = Runtime::builder().path(dir).register(parked).start()?;
+            let runtime = Runtime::builder()
+                .path(dir)
+                .register(parked)
+                .register(asking)
+                .start()?;
             let started = t.elapsed();
             // Let the runtime settle (timer task, any resumed run) before reading memory.
             tokio::time::sleep(Duration::from_millis(200)).await;
             println!(
-                "{} {} {}/{} {} {}",
+                "{} {} {}/{}/{} {} {}",
                 rss_kib(),
                 started.as_micros(),
                 runtime.sleeping_runs(),
                 runtime.timers_in_memory(),
+                runtime.waiting_for_answers(),
                 status_kib("RssAnon:"),
                 status_kib("RssFile:")
             );
@@ -116,15 +143,20 @@ fn main() -> Result<(), Error> {
         );
         (rss, us, sleeping, split)
     };
+    let asking_dir = scratch("cairn-bench-asking-");
+    let t = Instant::now();
+    run_child("setup-asking", asking_dir.path(), n);
+    let setup_asking = t.elapsed();
     let (rss0, start0, _, split0) = parse(run_child("start", empty.path(), 0));
     let (rss1, start1, sleeping, split1) = parse(run_child("start", full.path(), n));
+    let (rss2, start2, waiting, split2) = parse(run_child("start", asking_dir.path(), n));
     let disk = std::fs::metadata(full.path().join("data.mdb")).map_or(0, |m| m.len());
     println!(
         "(6) parked runs: {n} runs parked in {:.1} s (setup)",
         setup.as_secs_f64()
     );
     println!(
-        "(6) parked runs: RSS {:.1} MiB with {n} parked (sleeping/wake-ups in memory: {sleeping}) vs {:.1} MiB with none = {:.2}x",
+        "(6) parked runs: RSS {:.1} MiB with {n} asleep (sleeping/wake-ups in memory/waiting for answers: {sleeping}) vs {:.1} MiB with none = {:.2}x",
         rss1 / 1024.0,
         rss0 / 1024.0,
         rss1 / rss0
@@ -135,6 +167,20 @@ fn main() -> Result<(), Error> {
         disk / n.max(1),
         disk as f64 / (1024.0 * 1024.0),
         start1 / 1000.0,
+        start0 / 1000.0
+    );
+    let disk = std::fs::metadata(asking_dir.path().join("data.mdb")).map_or(0, |m| m.len());
+    println!(
+        "(6) runs waiting for a person: {n} parked in {:.1} s (setup); RSS {:.1} MiB ({waiting}) vs {:.1} MiB with none = {:.2}x; {split2}",
+        setup_asking.as_secs_f64(),
+        rss2 / 1024.0,
+        rss0 / 1024.0,
+        rss2 / rss0
+    );
+    println!(
+        "(6) runs waiting for a person: disk {} bytes/run; start {:.1} ms vs {:.1} ms empty",
+        disk / n.max(1),
+        start2 / 1000.0,
         start0 / 1000.0
     );
     Ok(())

@@ -2,18 +2,20 @@
 //! answered runs, whichever process the answer came from.
 //!
 //! A run that reaches [`Context::wait_for_user`](crate::Context::wait_for_user) commits its
-//! question, marks itself waiting and ends its task; all that is left of it in the process is
-//! an entry in [`Answers`] (a run id and the question's deadline). An answer is validated and
-//! committed by [`Client::answer`] in one write transaction, possibly in another process. LMDB
-//! has no cross-process notification, so the watcher task polls: every
-//! [`RuntimeBuilder::answer_poll_interval`](crate::RuntimeBuilder::answer_poll_interval), and
-//! only while this process has waiting runs, one read transaction checks whether any of them
-//! has an answer (or a passed deadline). An answered run is then *claimed* (marked running in a
-//! write transaction, so that one runtime only resumes it) and resumed from its last committed
-//! state, like a restart: it reaches the same `wait_for_user` at the same position and finds
-//! the answer. An answer given in this process wakes the watcher at once instead.
+//! question, marks itself waiting and ends its task: nothing of it is left in the process, and
+//! start-up does not read it (it leaves the active-run index). An answer is validated and
+//! committed by [`Client::answer`] in one write transaction, possibly in another process,
+//! together with an entry in the store's index of answered runs; a question with a timeout has
+//! an entry in the index of deadlines. LMDB has no cross-process notification, so the watcher
+//! task polls: every
+//! [`RuntimeBuilder::answer_poll_interval`](crate::RuntimeBuilder::answer_poll_interval) (and
+//! at the earliest deadline), one read transaction reads the first entries of both indexes,
+//! which costs the same with one waiting run or a million. An answered run is then *claimed*
+//! (marked running in a write transaction, so that one runtime only resumes it) and resumed
+//! from its last committed state, like a restart: it reaches the same `wait_for_user` at the
+//! same position and finds the answer. An answer given in this process wakes the watcher at
+//! once instead.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -50,14 +52,16 @@ impl Default for AnswersConfig {
     }
 }
 
-/// The runs of this process that wait for an answer, and the task that watches for answers.
+/// Answered runs (and runs past their deadline) claimed per read of the indexes.
+const CLAIMS_PER_POLL: usize = 256;
+
+/// The task that watches for answers.
 #[derive(Debug)]
 pub(crate) struct Answers {
     pub config: AnswersConfig,
-    /// Run -> deadline of its question's default answer.
-    watched: Mutex<BTreeMap<RunId, Option<SystemTime>>>,
-    /// Wakes the watcher: a run started waiting, or an answer was given in this process.
-    /// `notify_one` keeps a permit, so a wake-up is never missed.
+    /// Wakes the watcher: a run started waiting (its deadline may be the earliest), or an
+    /// answer was given in this process. `notify_one` keeps a permit, so a wake-up is never
+    /// missed.
     changed: Notify,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -66,21 +70,14 @@ impl Answers {
     pub fn new(config: AnswersConfig) -> Answers {
         Answers {
             config,
-            watched: Mutex::new(BTreeMap::new()),
             changed: Notify::new(),
             task: Mutex::new(None),
         }
     }
 
-    /// Resumes `run` once its question is answered, or at `deadline` with its default.
-    pub fn watch(&self, run: RunId, deadline: Option<SystemTime>) {
-        lock(&self.watched).insert(run, deadline);
+    /// Tells the watcher to read the indexes again now.
+    pub fn notify(&self) {
         self.changed.notify_one();
-    }
-
-    /// How many runs of this process wait for an answer.
-    pub fn len(&self) -> usize {
-        lock(&self.watched).len()
     }
 
     /// Starts the watcher task (not in client-only mode).
@@ -108,25 +105,25 @@ impl Answers {
 async fn watch(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
     let answers = &shared.answers;
     loop {
-        let watched: Vec<(RunId, Option<SystemTime>)> = lock(&answers.watched)
-            .iter()
-            .map(|(&run, &deadline)| (run, deadline))
-            .collect();
-        if watched.is_empty() {
-            answers.changed.notified().await;
-            continue;
-        }
         let now = to_ms(clock.now());
-        let runs: Vec<RunId> = watched.iter().map(|&(run, _)| run).collect();
-        match shared.blocking(move |s| s.claimable(&runs, now)).await {
+        let mut next_deadline = None;
+        let mut more = false;
+        match shared
+            .blocking(move |s| s.due_answers(now, CLAIMS_PER_POLL))
+            .await
+        {
             Ok(due) => {
-                for run in due {
+                more = due.runs.len() >= CLAIMS_PER_POLL;
+                next_deadline = due.next_deadline_ms.map(from_ms);
+                for run in due.runs {
                     claim(&shared, run, now).await;
                 }
             }
             Err(error) => tracing::error!(%error, "could not check for answers"),
         }
-        let next_deadline = lock(&answers.watched).values().flatten().min().copied();
+        if more {
+            continue;
+        }
         let deadline = async {
             match next_deadline {
                 Some(at) => clock.sleep_until(at).await,
@@ -141,21 +138,17 @@ async fn watch(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
     }
 }
 
-/// Claims an answered run and resumes it; forgets it if another runtime took it.
+/// Claims an answered run and resumes it (unless another runtime took it).
 async fn claim(shared: &Arc<Shared>, run: RunId, now_ms: u64) {
     match shared.blocking(move |s| s.claim(run, now_ms)).await {
         Ok(Claim::Claimed(record)) => {
-            lock(&shared.answers.watched).remove(&run);
             tracing::debug!(%run, workflow = record.workflow, "answered run resumed");
             if let Err(error) = shared.resume_stored(run, *record) {
                 tracing::error!(%run, %error, "could not resume an answered run");
             }
             shared.notify();
         }
-        Ok(Claim::Gone) => {
-            lock(&shared.answers.watched).remove(&run);
-        }
-        Ok(Claim::Waiting) => {}
+        Ok(Claim::Gone | Claim::Waiting) => {}
         Err(error) => tracing::error!(%run, %error, "could not claim an answered run"),
     }
 }

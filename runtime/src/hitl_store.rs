@@ -48,6 +48,15 @@ pub(crate) enum Claim {
     Gone,
 }
 
+/// What the answer watcher must claim now, from [`HitlStore::due_answers`].
+#[derive(Debug, Default)]
+pub(crate) struct DueAnswers {
+    /// Runs whose question was answered, or whose deadline has passed.
+    pub runs: Vec<RunId>,
+    /// The earliest deadline not yet due (or not read, past the limit), if any.
+    pub next_deadline_ms: Option<u64>,
+}
+
 /// Storage of questions, answers and sessions.
 pub(crate) trait HitlStore {
     /// At `position` of `run`: returns the stored question's answer if it has one (or its
@@ -70,9 +79,14 @@ pub(crate) trait HitlStore {
     /// then committed) running, so that exactly one runtime resumes it.
     fn claim(&self, run: RunId, now_ms: u64) -> Result<Claim, Error>;
 
-    /// Which of `runs` a [`claim`](Self::claim) would take, in one read transaction: the cheap
-    /// check a runtime polls with.
-    fn claimable(&self, runs: &[RunId], now_ms: u64) -> Result<Vec<RunId>, Error>;
+    /// The waiting runs a [`claim`](Self::claim) would take at `now_ms` (at most `limit`
+    /// answered ones and as many past their deadline), read from the answer indexes in one
+    /// read transaction: the cheap check a runtime polls with, whatever the number of waiting
+    /// runs.
+    fn due_answers(&self, now_ms: u64, limit: usize) -> Result<DueAnswers, Error>;
+
+    /// How many questions wait for an answer.
+    fn waiting_for_answers(&self) -> Result<u64, Error>;
 
     /// Every unanswered question of a waiting run, with the run and position, in run order.
     fn pending_questions(&self) -> Result<Vec<(RunId, u64, StoredQuestion)>, Error>;

@@ -43,8 +43,9 @@ mod hitl;
 mod index;
 
 /// Version of the on-disk layout; bump it when [`RunRecord`] or the key layout changes.
-/// Format 2 added the indexes of [`index`]; format 1 directories get them built on open.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// Format 2 added the indexes of [`index`], format 3 those of answered questions and question
+/// deadlines ([`hitl`]); older directories get them built on open, one format at a time.
+pub(crate) const FORMAT_VERSION: u32 = 3;
 
 const FORMAT_KEY: &str = "format_version";
 const NEXT_RUN_KEY: &str = "next_run_id";
@@ -165,7 +166,7 @@ impl LmdbStore {
         let instance = instance_id(meta, &mut wtxn)?;
         wtxn.commit()?;
         let index = index::Tables::open(&env, runs, meta, sleeps)?;
-        let hitl = hitl::Tables::open(&env)?;
+        let hitl = hitl::Tables::open(&env, runs, meta, index.active)?;
         let loop_items = crate::loop_items::open_db(&env)?;
         Ok(LmdbStore {
             env,
@@ -380,6 +381,14 @@ fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// The directory's format version (set by [`check_format`] before anything reads it).
+fn stored_format(meta: Meta, txn: &RoTxn<'_>) -> Result<u32, Error> {
+    Ok(meta
+        .get(txn, FORMAT_KEY)?
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(FORMAT_VERSION, u32::from_be_bytes))
+}
+
 fn check_format(meta: Database<'_, Str, Bytes>, wtxn: &mut RwTxn<'_>) -> Result<(), Error> {
     match meta.get(wtxn, FORMAT_KEY)? {
         None => {
@@ -388,7 +397,8 @@ fn check_format(meta: Database<'_, Str, Bytes>, wtxn: &mut RwTxn<'_>) -> Result<
         }
         Some(bytes) => {
             let found = <[u8; 4]>::try_from(bytes).map_or(0, u32::from_be_bytes);
-            // An older layout is brought up to date by `index::Tables::open`.
+            // An older layout is brought up to date by `index::Tables::open`, then
+            // `hitl::Tables::open`.
             if (index::OLDEST_FORMAT..=FORMAT_VERSION).contains(&found) {
                 Ok(())
             } else {

@@ -298,8 +298,8 @@ impl Shared {
             }
             // Waiting for a person: the answer watcher resumes it (at once if answered).
             None => match self.store()?.current_question(run)? {
-                Some((_, question)) => {
-                    self.answers.watch(run, question.deadline_ms.map(from_ms));
+                Some(_) => {
+                    self.answers.notify();
                     Ok(())
                 }
                 // Waiting with neither cannot be written, but if it is found, running the run
@@ -329,6 +329,27 @@ async fn fail(shared: &Shared, ctx: &Context, run: RunId, message: String) -> Re
 }
 
 /// Body of a run's task.
+/// Resumes `run` if a wake-up or an answer claimed it (marked it running in the store) while
+/// its previous task was still finishing: that claim's spawn found the task live and did
+/// nothing. Called once the task's handle is gone, so one of the two spawns starts it.
+fn resume_if_claimed(shared: &Arc<Shared>, run: RunId) {
+    let record = match shared.store().and_then(|store| store.load(run)) {
+        Ok(Some(record)) => record,
+        Ok(None) | Err(Error::ShutDown) => return,
+        Err(error) => {
+            tracing::error!(%run, %error, "could not check whether a suspended run was claimed");
+            return;
+        }
+    };
+    if !matches!(record.status, Status::Running | Status::Pending) {
+        return;
+    }
+    match shared.resume_stored(run, record) {
+        Ok(()) | Err(Error::ShutDown) => {}
+        Err(error) => tracing::error!(%run, %error, "could not resume a claimed run"),
+    }
+}
+
 async fn drive(
     shared: Arc<Shared>,
     run: RunId,
@@ -394,8 +415,12 @@ async fn drive(
     if let Some(wake_at) = suspended {
         shared.timers.schedule(run, wake_at);
     }
-    if let Some(deadline) = awaiting {
-        shared.answers.watch(run, deadline);
+    if awaiting.is_some() {
+        // Its deadline may come before the one the watcher sleeps towards.
+        shared.answers.notify();
+    }
+    if suspended.is_some() || awaiting.is_some() {
+        resume_if_claimed(&shared, run);
     }
     shared.notify();
 }
@@ -465,9 +490,13 @@ impl Runtime {
         self.shared.timers.in_memory()
     }
 
-    /// How many runs of this process wait for a person's answer (with no task).
+    /// How many runs wait for a person's answer (unanswered questions stored in the data
+    /// directory; this process holds none of them in memory).
     pub fn waiting_for_answers(&self) -> usize {
-        self.shared.answers.len()
+        self.shared
+            .store()
+            .and_then(|store| store.waiting_for_answers())
+            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     /// Stops every run task (aborting them as a crash would; committed state stays) and waits
@@ -638,10 +667,10 @@ impl RuntimeBuilder {
         self
     }
 
-    /// How often a runtime with runs waiting for an answer checks for answers committed by
-    /// another process (LMDB cannot notify across processes; each check is one read
-    /// transaction). Default: 100 ms. Answers given through a client of this runtime are
-    /// picked up at once.
+    /// How often a runtime checks for answers committed by another process (LMDB cannot
+    /// notify across processes). Each check is one read transaction over the first entries of
+    /// the store's index of answered questions, whatever the number of waiting runs. Default:
+    /// 100 ms. Answers given through a client of this runtime are picked up at once.
     pub fn answer_poll_interval(mut self, interval: std::time::Duration) -> Self {
         self.answers.poll_interval = interval;
         self

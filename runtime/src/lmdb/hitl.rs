@@ -6,7 +6,15 @@
 //!   the record of who decided what; they are never read again once the run moves on.
 //! - `pending`: run ‖ position -> empty, for unanswered questions only, so that listing the
 //!   pending questions reads only those (not every question ever asked);
-//! - `sessions`: session id (UTF-8) -> postcard `Vec<u64>` of its run ids, oldest first.
+//! - `sessions`: session id (UTF-8) -> postcard `Vec<u64>` of its run ids, oldest first;
+//! - `answered`: run -> position, for a run that waits at a question answered since (by a
+//!   person or its deadline) and that no runtime has claimed yet: what the answer watcher
+//!   ([`crate::answers`]) polls, so that it reads the answers, not every waiting run;
+//! - `deadlines`: deadline (big-endian milliseconds) ‖ run -> position, for a waiting run
+//!   whose unanswered question has a timeout, in deadline order.
+//!
+//! A run waiting for an answer is out of the `active` index (like a sleeping run), so that
+//! start-up does not read it: it costs disk, not memory, until it is answered or due.
 //!
 //! A child module of [`crate::lmdb`] so that it shares the environment, the record helpers and
 //! the run id counter without widening their visibility.
@@ -14,47 +22,155 @@
 use heed::types::{Bytes, Str};
 use heed::{CommitOrAbort, Database, Env, RoTxn, RwTxn, WithoutTls};
 
-use super::{LmdbStore, key};
+use super::{FORMAT_KEY, LmdbStore, Meta, Runs, key};
 use crate::error::Error;
-use crate::hitl_store::{Asked, Claim, HitlStore, StoredQuestion};
+use crate::hitl_store::{Asked, Claim, DueAnswers, HitlStore, StoredQuestion};
 use crate::question::Answer;
 use crate::run::{RunId, Status};
 use crate::store::RunRecord;
 
 /// How many named databases this module adds to the environment.
-pub(super) const DATABASES: u32 = 3;
+pub(super) const DATABASES: u32 = 5;
+
+/// The format that added the `answered` and `deadlines` indexes.
+const ANSWER_INDEX_FORMAT: u32 = 3;
+
+type ByteDb<'e> = Database<'e, Bytes, Bytes>;
 
 /// The databases of this module.
 pub(super) struct Tables {
-    questions: Database<'static, Bytes, Bytes>,
-    pending: Database<'static, Bytes, Bytes>,
+    questions: ByteDb<'static>,
+    pending: ByteDb<'static>,
     sessions: Database<'static, Str, Bytes>,
+    waiting: WaitIndexes<'static>,
 }
 
 impl Tables {
-    /// Opens (creating if needed) the databases, in their own write transaction.
-    pub(super) fn open(env: &Env<WithoutTls>) -> Result<Tables, Error> {
+    /// Opens (creating if needed) the databases, in their own write transaction, and builds
+    /// the answer indexes of a directory whose format predates them.
+    pub(super) fn open(
+        env: &Env<WithoutTls>,
+        runs: Runs,
+        meta: Meta,
+        active: ByteDb<'static>,
+    ) -> Result<Tables, Error> {
         let wtxn = env.write_txn()?;
-        let tables = env
+        let (questions, pending, sessions, answered, deadlines) = env
             .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
-                let questions: Database<'_, Bytes, Bytes> =
-                    opener.create_database(wtxn, Some("questions"))?;
-                let pending: Database<'_, Bytes, Bytes> =
-                    opener.create_database(wtxn, Some("pending"))?;
+                let questions: ByteDb<'_> = opener.create_database(wtxn, Some("questions"))?;
+                let pending: ByteDb<'_> = opener.create_database(wtxn, Some("pending"))?;
                 let sessions: Database<'_, Str, Bytes> =
                     opener.create_database(wtxn, Some("sessions"))?;
+                let answered: ByteDb<'_> = opener.create_database(wtxn, Some("answered"))?;
+                let deadlines: ByteDb<'_> = opener.create_database(wtxn, Some("deadlines"))?;
+                if super::stored_format(meta, wtxn)? < ANSWER_INDEX_FORMAT {
+                    let waiting = WaitIndexes {
+                        answered,
+                        deadlines,
+                        active,
+                    };
+                    waiting.build(wtxn, runs, questions)?;
+                    meta.put(wtxn, FORMAT_KEY, &ANSWER_INDEX_FORMAT.to_be_bytes())?;
+                }
                 Ok(CommitOrAbort::<_, ()>::Commit((
-                    questions, pending, sessions,
+                    questions, pending, sessions, answered, deadlines,
                 )))
             })?
             .unwrap_commit();
-        let (questions, pending, sessions) = tables;
         Ok(Tables {
             questions,
             pending,
             sessions,
+            waiting: WaitIndexes {
+                answered,
+                deadlines,
+                active,
+            },
         })
     }
+}
+
+/// The indexes a run waiting for an answer moves between.
+#[derive(Clone, Copy)]
+struct WaitIndexes<'e> {
+    answered: ByteDb<'e>,
+    deadlines: ByteDb<'e>,
+    /// The parent's active-run index, which a waiting run leaves.
+    active: ByteDb<'e>,
+}
+
+impl WaitIndexes<'_> {
+    /// Moves the runs of an older directory that wait for an answer out of the active index
+    /// and into the answer indexes.
+    fn build(&self, wtxn: &mut RwTxn<'_>, runs: Runs, questions: ByteDb<'_>) -> Result<(), Error> {
+        let mut active = Vec::new();
+        for entry in self.active.iter(wtxn)? {
+            let (k, _) = entry?;
+            if let Ok(run) = <[u8; 8]>::try_from(k) {
+                active.push(RunId(u64::from_be_bytes(run)));
+            }
+        }
+        let mut moved = 0usize;
+        for run in active {
+            let Some(Ok(record)) = runs.get(wtxn, &run.0)?.map(|b| LmdbStore::decode(run, b))
+            else {
+                continue; // left active: start-up reports it
+            };
+            if record.status != Status::Waiting {
+                continue;
+            }
+            let position = record.transitions;
+            let question = questions.get(wtxn, &key(run, &[&position.to_be_bytes()]))?;
+            if let Some(Ok(question)) = question.map(postcard::from_bytes::<StoredQuestion>) {
+                self.index_waiting(wtxn, run, position, &question)?;
+                moved += 1;
+            }
+        }
+        tracing::info!(moved, "built the answer indexes of an older data directory");
+        Ok(())
+    }
+
+    /// Indexes `run`, waiting at `position` on `question`: out of the active runs, and in
+    /// `answered` or `deadlines` as its question says.
+    fn index_waiting(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        position: u64,
+        question: &StoredQuestion,
+    ) -> Result<(), Error> {
+        self.active.delete(txn, &run.0.to_be_bytes())?;
+        if question.answer.is_some() {
+            self.answered
+                .put(txn, &run.0.to_be_bytes(), &position.to_be_bytes())?;
+        } else if let Some(deadline) = question.deadline_ms {
+            self.deadlines
+                .put(txn, &deadline_key(deadline, run), &position.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Drops `run`'s entries in the answer indexes and makes it active again: it goes on.
+    fn index_going_on(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        question: &StoredQuestion,
+    ) -> Result<(), Error> {
+        self.answered.delete(txn, &run.0.to_be_bytes())?;
+        if let Some(deadline) = question.deadline_ms {
+            self.deadlines.delete(txn, &deadline_key(deadline, run))?;
+        }
+        self.active.put(txn, &run.0.to_be_bytes(), &[])?;
+        Ok(())
+    }
+}
+
+fn deadline_key(deadline_ms: u64, run: RunId) -> [u8; 16] {
+    let mut k = [0; 16];
+    k[..8].copy_from_slice(&deadline_ms.to_be_bytes());
+    k[8..].copy_from_slice(&run.0.to_be_bytes());
+    k
 }
 
 fn corrupt(run: RunId, what: &str, e: impl std::fmt::Display) -> Error {
@@ -167,11 +283,12 @@ impl HitlStore for LmdbStore {
         if Self::expire(&mut stored, now_ms) {
             self.put_question(&mut txn, run, position, &stored)?;
         }
-        let asked = match stored.answer {
+        let asked = match stored.answer.clone() {
             Some(answer) => {
                 // Whoever resumed the run goes on with it; no other runtime may claim it.
                 let status = running(&record);
                 self.set_status(&mut txn, run, &mut record, status)?;
+                self.hitl.waiting.index_going_on(&mut txn, run, &stored)?;
                 Asked::Answered {
                     answer,
                     asked_at_ms: stored.asked_at_ms,
@@ -179,6 +296,9 @@ impl HitlStore for LmdbStore {
             }
             None => {
                 self.set_status(&mut txn, run, &mut record, Status::Waiting)?;
+                self.hitl
+                    .waiting
+                    .index_waiting(&mut txn, run, position, &stored)?;
                 Asked::Waiting {
                     deadline_ms: stored.deadline_ms,
                 }
@@ -209,23 +329,43 @@ impl HitlStore for LmdbStore {
             .question
             .check_answer(answer)
             .map_err(|reason| Error::InvalidAnswer { run, reason })?;
+        let unanswered = stored.clone();
         stored.answer = Some(answer.clone());
         stored.answered_at_ms = Some(now_ms);
         self.put_question(&mut txn, run, position, &stored)?;
+        if record.status == Status::Waiting {
+            // For the answer watcher of whichever runtime runs the workflow.
+            if let Some(deadline) = unanswered.deadline_ms {
+                self.hitl
+                    .waiting
+                    .deadlines
+                    .delete(&mut txn, &deadline_key(deadline, run))?;
+            }
+            self.hitl
+                .waiting
+                .index_waiting(&mut txn, run, position, &stored)?;
+        }
         txn.commit()?;
         Ok(answer)
     }
 
     fn claim(&self, run: RunId, now_ms: u64) -> Result<Claim, Error> {
         let mut txn = self.env.write_txn()?;
-        let Some(mut record) = self.get(&txn, run)? else {
-            return Ok(Claim::Gone);
+        let question = match self.get(&txn, run)? {
+            Some(record) if record.status == Status::Waiting => {
+                let position = record.transitions;
+                self.question_at(&txn, run, position)?
+                    .map(|stored| (record, position, stored))
+            }
+            _ => None,
         };
-        if record.status != Status::Waiting {
-            return Ok(Claim::Gone);
-        }
-        let position = record.transitions;
-        let Some(mut stored) = self.question_at(&txn, run, position)? else {
+        let Some((mut record, position, mut stored)) = question else {
+            // Not waiting for an answer (any more): an index entry left for it is stale.
+            self.hitl
+                .waiting
+                .answered
+                .delete(&mut txn, &run.0.to_be_bytes())?;
+            txn.commit()?;
             return Ok(Claim::Gone);
         };
         if Self::expire(&mut stored, now_ms) {
@@ -236,29 +376,41 @@ impl HitlStore for LmdbStore {
         }
         let status = running(&record);
         self.set_status(&mut txn, run, &mut record, status)?;
+        self.hitl.waiting.index_going_on(&mut txn, run, &stored)?;
         txn.commit()?;
         Ok(Claim::Claimed(Box::new(record)))
     }
 
-    fn claimable(&self, runs: &[RunId], now_ms: u64) -> Result<Vec<RunId>, Error> {
+    fn due_answers(&self, now_ms: u64, limit: usize) -> Result<DueAnswers, Error> {
         let txn = self.env.read_txn()?;
-        let mut out = Vec::new();
-        for &run in runs {
-            let Some(record) = self.get(&txn, run)? else {
-                continue;
-            };
-            if record.status != Status::Waiting {
-                // Gone: let the claim say so, so that the caller stops watching it.
-                out.push(run);
-                continue;
-            }
-            if let Some(mut stored) = self.question_at(&txn, run, record.transitions)?
-                && (stored.answer.is_some() || Self::expire(&mut stored, now_ms))
-            {
-                out.push(run);
+        let mut due = DueAnswers::default();
+        for entry in self.hitl.waiting.answered.iter(&txn)?.take(limit) {
+            let (k, _) = entry?;
+            if let Ok(run) = <[u8; 8]>::try_from(k) {
+                due.runs.push(RunId(u64::from_be_bytes(run)));
             }
         }
-        Ok(out)
+        for entry in self.hitl.waiting.deadlines.iter(&txn)? {
+            let (k, _) = entry?;
+            let (Some(deadline), Some(run)) = (
+                k.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()),
+                k.get(8..16).and_then(|b| <[u8; 8]>::try_from(b).ok()),
+            ) else {
+                continue;
+            };
+            let deadline = u64::from_be_bytes(deadline);
+            if deadline > now_ms || due.runs.len() >= 2 * limit {
+                due.next_deadline_ms = Some(deadline);
+                break;
+            }
+            due.runs.push(RunId(u64::from_be_bytes(run)));
+        }
+        Ok(due)
+    }
+
+    fn waiting_for_answers(&self) -> Result<u64, Error> {
+        let txn = self.env.read_txn()?;
+        Ok(self.hitl.pending.len(&txn)?)
     }
 
     fn pending_questions(&self) -> Result<Vec<(RunId, u64, StoredQuestion)>, Error> {
@@ -349,5 +501,113 @@ impl HitlStore for LmdbStore {
                 }),
             None => Ok(Vec::new()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::question::Question;
+    use crate::store::Store;
+
+    fn question(deadline_ms: Option<u64>) -> StoredQuestion {
+        StoredQuestion {
+            workflow: "w".to_owned(),
+            question: Question::approval("ok?").timeout(Duration::from_secs(1), Answer::Rejected),
+            asked_at_ms: 0,
+            deadline_ms,
+            answer: None,
+            answered_at_ms: None,
+            timed_out: false,
+        }
+    }
+
+    fn active(store: &LmdbStore) -> Vec<RunId> {
+        let (active, _) = store.active_after(None, 100).unwrap();
+        active.into_iter().map(|(run, _)| run).collect()
+    }
+
+    fn due(store: &LmdbStore, now_ms: u64) -> (Vec<RunId>, Option<u64>) {
+        let due = store.due_answers(now_ms, 10).unwrap();
+        (due.runs, due.next_deadline_ms)
+    }
+
+    /// Three runs waiting: `a` is answered, `b` has a deadline at 500, `c` waits for good.
+    fn three_waiting(store: &LmdbStore) -> [RunId; 3] {
+        let runs: [RunId; 3] =
+            std::array::from_fn(|_| store.create_run(&RunRecord::new("w", 7, vec![])).unwrap());
+        let [a, b, c] = runs;
+        for (run, deadline) in [(a, None), (b, Some(500)), (c, None)] {
+            let asked = store.ask(run, 0, &question(deadline), 100).unwrap();
+            assert!(matches!(asked, Asked::Waiting { .. }));
+        }
+        store.answer(a, &Answer::Approved, 200).unwrap();
+        runs
+    }
+
+    #[test]
+    fn waiting_runs_leave_the_active_index_and_due_ones_are_read_from_the_answer_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+        let [a, b, c] = three_waiting(&store);
+        // Start-up reads none of them; the watcher reads only what is due.
+        assert_eq!(active(&store), vec![]);
+        assert_eq!(store.waiting_for_answers().unwrap(), 2);
+        assert_eq!(due(&store, 200), (vec![a], Some(500)));
+        assert_eq!(due(&store, 600), (vec![a, b], None));
+
+        assert!(matches!(store.claim(a, 600).unwrap(), Claim::Claimed(_)));
+        assert!(matches!(store.claim(b, 400).unwrap(), Claim::Waiting));
+        let Claim::Claimed(_) = store.claim(b, 600).unwrap() else {
+            panic!("the deadline passed: b takes its default answer");
+        };
+        assert_eq!(
+            store.current_question(b).unwrap().unwrap().1.answer,
+            Some(Answer::Rejected)
+        );
+        // Claimed runs go on (active again) and leave the answer indexes; `c` still waits.
+        assert_eq!(due(&store, 600), (vec![], None));
+        assert_eq!(active(&store), vec![a, b]);
+        assert_eq!(store.waiting_for_answers().unwrap(), 1);
+        assert!(matches!(store.claim(c, 600).unwrap(), Claim::Waiting));
+        // A stale entry (the run went on without a claim) is dropped by the claim that finds it.
+        let mut txn = store.env.write_txn().unwrap();
+        let answered = store.hitl.waiting.answered;
+        answered.put(&mut txn, &a.0.to_be_bytes(), &[0; 8]).unwrap();
+        txn.commit().unwrap();
+        assert!(matches!(store.claim(a, 600).unwrap(), Claim::Gone));
+        assert_eq!(due(&store, 600), (vec![], None));
+    }
+
+    #[test]
+    fn a_format_2_directory_gets_its_answer_indexes_built() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+        let [a, b, c] = three_waiting(&store);
+        // Format 2 kept waiting runs active and had no answer indexes.
+        let mut txn = store.env.write_txn().unwrap();
+        let waiting = store.hitl.waiting;
+        waiting.answered.clear(&mut txn).unwrap();
+        waiting.deadlines.clear(&mut txn).unwrap();
+        for run in [a, b, c] {
+            store.set_active(&mut txn, run).unwrap();
+        }
+        store
+            .meta
+            .put(&mut txn, FORMAT_KEY, &2u32.to_be_bytes())
+            .unwrap();
+        txn.commit().unwrap();
+        let closed = store.closing_event();
+        drop(store);
+        closed.wait();
+
+        let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+        assert_eq!(active(&store), vec![]);
+        assert_eq!(due(&store, 600), (vec![a, b], None));
+        let txn = store.env.read_txn().unwrap();
+        let format = store.meta.get(&txn, FORMAT_KEY).unwrap().unwrap();
+        assert_eq!(format, super::super::FORMAT_VERSION.to_be_bytes());
     }
 }

@@ -19,13 +19,16 @@ use std::ops::Bound;
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, RwTxn, WithoutTls};
 
-use super::{ByRun, FORMAT_KEY, FORMAT_VERSION, LmdbStore, Meta, Runs, key};
+use super::{ByRun, FORMAT_KEY, LmdbStore, Meta, Runs, key};
 use crate::error::Error;
 use crate::run::{RunId, Status};
 use crate::store::RunRecord;
 
 /// The oldest on-disk layout this build opens; older ones are brought up to date on open.
 pub(super) const OLDEST_FORMAT: u32 = 1;
+
+/// The format that added these indexes.
+const INDEXED_FORMAT: u32 = 2;
 
 /// Number of LMDB databases opened here.
 pub(super) const DATABASES: u32 = 2;
@@ -35,7 +38,8 @@ pub(crate) type Wakeup = (u64, RunId);
 
 pub(super) struct Tables {
     wakeups: Database<'static, Bytes, Bytes>,
-    active: Database<'static, Bytes, Bytes>,
+    /// Also kept by [`super::hitl`]: a run waiting for an answer is not active.
+    pub(super) active: Database<'static, Bytes, Bytes>,
 }
 
 fn wakeup_key((wake_ms, run): Wakeup) -> [u8; 16] {
@@ -65,13 +69,9 @@ impl Tables {
                     opener.create_database(wtxn, Some("wakeups"))?;
                 let active: Database<'_, Bytes, Bytes> =
                     opener.create_database(wtxn, Some("active"))?;
-                let found = meta
-                    .get(wtxn, FORMAT_KEY)?
-                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                    .map_or(FORMAT_VERSION, u32::from_be_bytes);
-                if found < FORMAT_VERSION {
+                if super::stored_format(meta, wtxn)? < INDEXED_FORMAT {
                     build(wtxn, runs, sleeps, wakeups, active)?;
-                    meta.put(wtxn, FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
+                    meta.put(wtxn, FORMAT_KEY, &INDEXED_FORMAT.to_be_bytes())?;
                 }
                 Ok(CommitOrAbort::<_, ()>::Commit((wakeups, active)))
             })?
@@ -358,6 +358,6 @@ mod tests {
         assert_eq!(indexes(&store), (vec![pending, woken], vec![(500, asleep)]));
         let txn = store.env.read_txn().unwrap();
         let format = store.meta.get(&txn, FORMAT_KEY).unwrap().unwrap();
-        assert_eq!(format, FORMAT_VERSION.to_be_bytes());
+        assert_eq!(format, super::super::FORMAT_VERSION.to_be_bytes());
     }
 }
