@@ -501,7 +501,8 @@ mod tests {
     fn inline_leaders_commit_every_request_and_isolate_a_refused_one() {
         let dir = tempfile::tempdir().unwrap();
         let store =
-            LmdbStore::open_shared(dir.path(), 1 << 24, Durability::ProcessCrash, false).unwrap();
+            LmdbStore::open_shared(dir.path(), 1 << 24, Durability::ProcessCrash, false, true)
+                .unwrap();
         let runs: Vec<RunId> = (0..4)
             .map(|_| store.create_run(&RunRecord::new("w", 7, vec![])).unwrap())
             .collect();

@@ -80,7 +80,7 @@ impl LmdbStore {
     /// Opens (creating if needed) the environment in `dir` and checks its format version.
     #[cfg(test)]
     pub fn open(dir: &Path, map_size: usize) -> Result<LmdbStore, Error> {
-        Self::open_with(dir, map_size, Durability::Full, false)
+        Self::open_with(dir, map_size, Durability::Full, false, true)
     }
 
     /// Opens the store with the given durability and sets up its group commit
@@ -91,8 +91,11 @@ impl LmdbStore {
         map_size: usize,
         durability: Durability,
         write_map: bool,
+        read_ahead: bool,
     ) -> Result<std::sync::Arc<LmdbStore>, Error> {
-        let store = std::sync::Arc::new(Self::open_with(dir, map_size, durability, write_map)?);
+        let store = std::sync::Arc::new(Self::open_with(
+            dir, map_size, durability, write_map, read_ahead,
+        )?);
         let fsync = durability != Durability::ProcessCrash;
         let committer = Committer::start(std::sync::Arc::downgrade(&store), fsync)?;
         // Just made, so the cell is empty.
@@ -101,18 +104,28 @@ impl LmdbStore {
     }
 
     /// Opens (creating if needed) the environment in `dir` with the given durability;
-    /// `write_map` (honoured with [`Durability::ProcessCrash`] only) sets `MDB_WRITEMAP`.
+    /// `write_map` (honoured with [`Durability::ProcessCrash`] only) sets `MDB_WRITEMAP`;
+    /// `read_ahead: false` sets `MDB_NORDAHEAD`.
     pub fn open_with(
         dir: &Path,
         map_size: usize,
         durability: Durability,
         write_map: bool,
+        read_ahead: bool,
     ) -> Result<LmdbStore, Error> {
         std::fs::create_dir_all(dir)?;
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
         options
             .map_size(map_size)
             .max_dbs(7 + hitl::DATABASES + index::DATABASES);
+        if !read_ahead {
+            // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
+            // read ahead around a page fault; it changes no data and no durability. heed marks
+            // every environment flag `unsafe` alike.
+            unsafe {
+                options.flags(EnvFlags::NO_READ_AHEAD);
+            }
+        }
         if durability == Durability::ProcessCrash {
             // SAFETY: `NO_SYNC` is `unsafe` in heed because it weakens durability, not memory
             // safety: LMDB still writes every commit to the page cache in order, so a process
@@ -853,6 +866,20 @@ mod tests {
         assert_eq!(numbers, [1, 1]);
         assert!(store.history(b).unwrap().is_empty());
         assert!(matches!(store.reopen(a), Err(Error::NotResumable { .. })));
+    }
+
+    #[test]
+    fn without_read_ahead_records_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || LmdbStore::open_with(dir.path(), 1 << 24, Durability::Full, false, false);
+        let store = open().unwrap();
+        let run = store.create_run(&RunRecord::new("w", 7, vec![3])).unwrap();
+        let closed = store.closing_event();
+        drop(store);
+        closed.wait();
+        let store = open().unwrap();
+        let record = store.load(run).unwrap().unwrap();
+        assert_eq!((record.status, record.input), (Status::Pending, vec![3]));
     }
 
     #[test]
