@@ -439,7 +439,8 @@ enum BatchError {
 }
 
 fn try_batch(store: &LmdbStore, batch: &[Request]) -> Result<Vec<u64>, BatchError> {
-    let mut txn = store.write_txn().map_err(BatchError::Commit)?;
+    let reserve = batch.iter().map(|request| request.op.reserve_bytes()).sum();
+    let mut txn = store.write_txn_for(reserve).map_err(BatchError::Commit)?;
     let mut numbers = Vec::with_capacity(batch.len());
     for request in batch {
         // Dropping `txn` on the way out aborts it.
@@ -460,7 +461,7 @@ fn try_batch(store: &LmdbStore, batch: &[Request]) -> Result<Vec<u64>, BatchErro
 
 /// Applies and commits one operation in a transaction of its own.
 pub(crate) fn commit_one(store: &LmdbStore, op: &WriteOp) -> Result<u64, Error> {
-    let mut txn = store.write_txn()?;
+    let mut txn = store.write_txn_for(op.reserve_bytes())?;
     let number = op.apply(store, &mut txn)?;
     txn.commit()?;
     PAYLOAD_BYTES.fetch_add(op.payload_len(), Ordering::Relaxed);

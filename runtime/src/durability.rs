@@ -24,5 +24,11 @@ pub enum Durability {
     /// leave the database unreadable. Choose it when the work can be redone after a machine
     /// failure, or when the disk is itself not durable (a tmpfs, an ephemeral cloud disk); it
     /// is what SQLite-WAL-based engines do by default (`synchronous=NORMAL`).
+    ///
+    /// On Linux this mode also turns on LMDB's write map (commits written straight into the
+    /// memory map, no system call per page), with disk reserved ahead so that a full disk
+    /// fails a commit with [`Error::DiskFull`](crate::Error::DiskFull); see
+    /// [`RuntimeBuilder::write_map`](crate::RuntimeBuilder::write_map) for the trade-offs and
+    /// how to turn it off.
     ProcessCrash,
 }

@@ -205,6 +205,17 @@ pub enum Error {
         /// Its unfinished run.
         run: RunId,
     },
+    /// The disk holding the database is full: a commit could not reserve the space it may
+    /// need, so nothing of it was written (with the write map, see
+    /// [`RuntimeBuilder::write_map`](crate::RuntimeBuilder::write_map)). Retrying once space
+    /// is freed commits it.
+    #[error("the disk holding {} is full: could not reserve {needed} bytes for a commit", path.display())]
+    DiskFull {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// Bytes the commit wanted reserved past the database's last used page.
+        needed: u64,
+    },
     /// The storage engine failed.
     #[error("storage error: {0}")]
     Storage(#[from] heed::Error),
@@ -316,6 +327,10 @@ impl Error {
                 session: session.clone(),
                 run: *run,
             },
+            Error::DiskFull { path, needed } => Error::DiskFull {
+                path: path.clone(),
+                needed: *needed,
+            },
             Error::Storage(heed::Error::Mdb(e)) => Error::Storage(heed::Error::Mdb(*e)),
             Error::Storage(e) => Error::Io(std::io::Error::other(e.to_string())),
             Error::Io(e) => Error::Io(std::io::Error::new(e.kind(), e.to_string())),
@@ -338,6 +353,7 @@ impl From<Error> for std::io::Error {
         match error {
             Error::Io(e) => e,
             Error::Timeout { .. } => std::io::Error::new(std::io::ErrorKind::TimedOut, error),
+            Error::DiskFull { .. } => std::io::Error::new(std::io::ErrorKind::StorageFull, error),
             other => std::io::Error::other(other),
         }
     }

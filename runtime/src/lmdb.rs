@@ -41,6 +41,8 @@ use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
 mod hitl;
 /// The wake-up and active-run indexes.
 mod index;
+/// Disk reserved ahead of the write map.
+mod reserve;
 
 /// Version of the on-disk layout; bump it when [`RunRecord`] or the key layout changes.
 /// Format 2 added the indexes of [`index`], format 3 those of answered questions and question
@@ -74,6 +76,9 @@ pub(crate) struct LmdbStore {
     pub(crate) loop_items: ItemsDb,
     /// The group-commit thread; unset for a store opened without one (unit tests).
     committer: std::sync::OnceLock<Committer>,
+    /// Disk reserved ahead of LMDB's write map; `None` without the write map (LMDB `pwrite`s
+    /// and reports a full disk itself) or where `fallocate` is missing.
+    reserve: Option<reserve::Reserve>,
 }
 
 impl LmdbStore {
@@ -81,6 +86,13 @@ impl LmdbStore {
     #[cfg(test)]
     pub fn open(dir: &Path, map_size: usize) -> Result<LmdbStore, Error> {
         Self::open_with(dir, map_size, Durability::Full, false, true)
+    }
+
+    /// Whether the write map is on when the user did not say: with
+    /// [`Durability::ProcessCrash`] on Linux, where disk can be reserved ahead of it (see
+    /// [`reserve`]) so that a full disk is an error rather than `SIGBUS`.
+    pub fn default_write_map(dir: &Path, durability: Durability) -> bool {
+        durability == Durability::ProcessCrash && reserve::supported(dir)
     }
 
     /// Opens the store with the given durability and sets up its group commit
@@ -140,11 +152,12 @@ impl LmdbStore {
                 // bad pointer elsewhere in the process could corrupt it; cairn has no unsafe
                 // code that writes through raw pointers, and LMDB's own writes go through the
                 // same map. It is incompatible with nested transactions, which cairn never
-                // opens. LMDB extends the file to `map_size` (sparse) and a full disk turns a
-                // write into a hole into `SIGBUS`: a process crash, which is exactly what
-                // `ProcessCrash` is documented to survive, and the user opted in with
-                // `RuntimeBuilder::write_map`, which documents both. Commit order and the page
-                // cache are as with `NO_SYNC` alone, so a process crash still loses nothing.
+                // opens. LMDB extends the file to `map_size` (sparse) and a write into a hole
+                // on a full disk would be `SIGBUS`; `reserve` allocates the blocks ahead of
+                // LMDB so that a full disk fails the commit instead (where `fallocate` is
+                // missing, the `SIGBUS` is a process crash, which `ProcessCrash` is documented
+                // to survive, and `RuntimeBuilder::write_map` documents it). Commit order and
+                // the page cache are as with `NO_SYNC` alone, so a process crash loses nothing.
                 unsafe {
                     options.flags(EnvFlags::NO_SYNC | EnvFlags::WRITE_MAP);
                 }
@@ -155,6 +168,12 @@ impl LmdbStore {
         // or writes the files itself, and heed refuses a second open of the same path in this
         // process, so every access goes through LMDB's own locking.
         let env = unsafe { options.open(dir)? };
+        // Before the first write transaction below, which writes through the map.
+        let reserve = if durability == Durability::ProcessCrash && write_map {
+            reserve::Reserve::new(&env, dir)?
+        } else {
+            None
+        };
         let wtxn = env.write_txn()?;
         let (runs, meta, state, history, sleeps, branches) = env
             .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
@@ -194,6 +213,7 @@ impl LmdbStore {
             index,
             loop_items,
             committer: std::sync::OnceLock::new(),
+            reserve,
         })
     }
 
@@ -219,7 +239,7 @@ impl LmdbStore {
     }
 
     fn put(&self, txn: &mut RwTxn<'_>, run: RunId, record: &RunRecord) -> Result<(), Error> {
-        let bytes = postcard::to_stdvec(record).map_err(|e| Error::Encode {
+        let bytes = encode(record, record.encoded_len_hint()).map_err(|e| Error::Encode {
             workflow: record.workflow.clone(),
             what: "run record",
             reason: e.to_string(),
@@ -249,7 +269,7 @@ impl LmdbStore {
         change: impl FnOnce(&mut RunRecord) -> Result<(), Error>,
         more: impl FnOnce(&mut RwTxn<'_>, &RunRecord) -> Result<(), Error>,
     ) -> Result<RunRecord, Error> {
-        let mut txn = self.env.write_txn()?;
+        let mut txn = self.write_txn()?;
         let record = self.update_in(&mut txn, run, change, more)?;
         txn.commit()?;
         Ok(record)
@@ -271,9 +291,21 @@ impl LmdbStore {
         Ok(record)
     }
 
-    /// A write transaction, for the committer.
+    /// A write transaction. Every write of the store begins here, so that with the write map
+    /// the disk it may use is reserved first (see [`reserve`]).
     pub(crate) fn write_txn(&self) -> Result<RwTxn<'_>, Error> {
-        Ok(self.env.write_txn()?)
+        self.write_txn_for(0)
+    }
+
+    /// A write transaction that will store about `extra` bytes more than a small update (see
+    /// [`WriteOp::reserve_bytes`](crate::committer::WriteOp::reserve_bytes)).
+    pub(crate) fn write_txn_for(&self, extra: u64) -> Result<RwTxn<'_>, Error> {
+        let txn = self.env.write_txn()?;
+        if let Some(reserve) = &self.reserve {
+            // On error `txn` is dropped, aborted, before anything was written.
+            reserve.ensure(&self.env, extra)?;
+        }
+        Ok(txn)
     }
 
     fn apply_writes(
@@ -308,7 +340,7 @@ impl LmdbStore {
         number: u64,
         record: &HistoryRecord,
     ) -> Result<(), Error> {
-        let end = key(run, &[&u64::MAX.to_be_bytes()]);
+        let end = key_at(run, u64::MAX);
         let next = match self.history.get_lower_than(txn, &end)? {
             Some((last, _)) if last.starts_with(&run.0.to_be_bytes()) && last.len() == 16 => {
                 let seq = <[u8; 8]>::try_from(&last[8..]).map_or(0, u64::from_be_bytes);
@@ -318,13 +350,14 @@ impl LmdbStore {
         };
         let mut record = record.clone();
         record.number = number;
-        let bytes = postcard::to_stdvec(&record).map_err(|e| Error::Encode {
+        // Fixed fields, names and error messages: a few dozen bytes unless a step failed.
+        let hint = 64 + record.state.len() + record.step.as_ref().map_or(0, String::len);
+        let bytes = encode(&record, hint).map_err(|e| Error::Encode {
             workflow: String::new(),
             what: "history record",
             reason: e.to_string(),
         })?;
-        self.history
-            .put(txn, &key(run, &[&next.to_be_bytes()]), &bytes)?;
+        self.history.put(txn, &key_at(run, next), &bytes)?;
         Ok(())
     }
 
@@ -359,6 +392,21 @@ fn instance_id(meta: Database<'_, Str, Bytes>, wtxn: &mut RwTxn<'_>) -> Result<u
     let id = hasher.finish();
     meta.put(wtxn, INSTANCE_KEY, &id.to_be_bytes())?;
     Ok(id)
+}
+
+/// `run ‖ n`, big-endian: a history, sleep or branch-prefix key, without allocating (the hot
+/// path builds several per transition).
+fn key_at(run: RunId, n: u64) -> [u8; 16] {
+    let mut key = [0; 16];
+    key[..8].copy_from_slice(&run.0.to_be_bytes());
+    key[8..].copy_from_slice(&n.to_be_bytes());
+    key
+}
+
+/// Postcard bytes of `value`, written into a vector of `capacity` bytes: `to_stdvec` starts
+/// empty and reallocates as it grows, several times for a run record, on every transition.
+fn encode<T: serde::Serialize>(value: &T, capacity: usize) -> postcard::Result<Vec<u8>> {
+    postcard::to_extend(value, Vec::with_capacity(capacity))
 }
 
 /// `run ‖ parts...`, all big-endian.
@@ -429,7 +477,7 @@ fn check_format(meta: Database<'_, Str, Bytes>, wtxn: &mut RwTxn<'_>) -> Result<
 impl LmdbStore {
     /// Runs `f` in a write transaction of its own and commits it.
     fn in_txn<T>(&self, f: impl FnOnce(&mut RwTxn<'_>) -> Result<T, Error>) -> Result<T, Error> {
-        let mut txn = self.env.write_txn()?;
+        let mut txn = self.write_txn()?;
         let out = f(&mut txn)?;
         txn.commit()?;
         Ok(out)
@@ -469,13 +517,13 @@ impl LmdbStore {
                 self.apply_writes(txn, run, commit.writes)?;
                 self.append_history(txn, run, record.transitions, commit.history)?;
                 // The await at `previous` has completed: its sleep and branch outputs are done.
-                let position = previous.get().to_be_bytes();
-                if self.sleeps.delete(txn, &key(run, &[&position]))? {
+                let position = key_at(run, previous.get());
+                if self.sleeps.delete(txn, &position)? {
                     // A sleep ends here only if its time had passed when it was committed
                     // (else the timer woke the run): the run went on, so it is active again.
                     self.set_active(txn, run)?;
                 }
-                delete_prefix(self.branches, txn, &key(run, &[&position]))
+                delete_prefix(self.branches, txn, &position)
             },
         )?;
         Ok(record.transitions)
@@ -590,7 +638,10 @@ impl Store for LmdbStore {
     }
 
     fn create_run(&self, record: &RunRecord) -> Result<RunId, Error> {
-        self.in_txn(|txn| self.create_run_in(txn, record))
+        let mut txn = self.write_txn_for(2 * record.input.len() as u64)?;
+        let run = self.create_run_in(&mut txn, record)?;
+        txn.commit()?;
+        Ok(run)
     }
 
     fn commit_state(&self, commit: Commit<'_>) -> Result<u64, Error> {

@@ -234,6 +234,11 @@ impl LoopItems {
     pub(crate) fn byte_len(&self) -> usize {
         self.items.iter().map(Vec::len).sum()
     }
+
+    /// Number of items.
+    pub(crate) fn count(&self) -> usize {
+        self.items.len()
+    }
 }
 
 /// Loops entered since the last commit, in a run's [`Context`](crate::Context).

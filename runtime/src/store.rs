@@ -36,6 +36,19 @@ pub(crate) struct RunRecord {
 }
 
 impl RunRecord {
+    /// About the postcard size of the record: its variable parts plus the fixed fields
+    /// (varints, at most ~40 bytes), so that encoding it allocates once.
+    pub(crate) fn encoded_len_hint(&self) -> usize {
+        let len = |bytes: Option<&[u8]>| bytes.map_or(0, <[u8]>::len);
+        48 + self.workflow.len()
+            + self.state_name.len()
+            + len(self.step.as_deref().map(str::as_bytes))
+            + self.input.len()
+            + len(self.state.as_deref())
+            + len(self.output.as_deref())
+            + len(self.error.as_deref().map(str::as_bytes))
+    }
+
     /// A run that has not made any transition yet.
     pub fn new(workflow: &str, fingerprint: u64, input: Vec<u8>) -> RunRecord {
         let now = now_ms();

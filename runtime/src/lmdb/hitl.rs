@@ -270,7 +270,7 @@ impl HitlStore for LmdbStore {
         question: &StoredQuestion,
         now_ms: u64,
     ) -> Result<Asked, Error> {
-        let mut txn = self.env.write_txn()?;
+        let mut txn = self.write_txn()?;
         let mut record = self.get(&txn, run)?.ok_or(Error::UnknownRun { run })?;
         let mut stored = match self.question_at(&txn, run, position)? {
             Some(stored) => stored,
@@ -309,7 +309,7 @@ impl HitlStore for LmdbStore {
     }
 
     fn answer(&self, run: RunId, answer: &Answer, now_ms: u64) -> Result<Answer, Error> {
-        let mut txn = self.env.write_txn()?;
+        let mut txn = self.write_txn()?;
         let record = self.get(&txn, run)?.ok_or(Error::UnknownRun { run })?;
         let not_waiting = || Error::NotWaiting {
             run,
@@ -350,7 +350,7 @@ impl HitlStore for LmdbStore {
     }
 
     fn claim(&self, run: RunId, now_ms: u64) -> Result<Claim, Error> {
-        let mut txn = self.env.write_txn()?;
+        let mut txn = self.write_txn()?;
         let question = match self.get(&txn, run)? {
             Some(record) if record.status == Status::Waiting => {
                 let position = record.transitions;
@@ -448,7 +448,7 @@ impl HitlStore for LmdbStore {
     }
 
     fn create_in_session(&self, session: &str, record: &RunRecord) -> Result<RunId, Error> {
-        let mut txn = self.env.write_txn()?;
+        let mut txn = self.write_txn()?;
         let mut runs: Vec<u64> = match self.hitl.sessions.get(&txn, session)? {
             Some(bytes) => postcard::from_bytes(bytes).map_err(|e| Error::CorruptState {
                 run: RunId(0),

@@ -1,0 +1,361 @@
+//! Disk reserved ahead of LMDB's write map, so that a full disk fails a commit with
+//! [`Error::DiskFull`] instead of killing the process with `SIGBUS`.
+//!
+//! With `MDB_WRITEMAP`, LMDB extends `data.mdb` to the map size with `ftruncate` when it
+//! opens the environment (`mdb_env_map`): a sparse file whose tail is one big hole. A write
+//! transaction writes its pages straight into the map: pages reused from the free list lie
+//! below the last used page and were written before, so they have blocks; new pages come from
+//! the end (`mdb_page_alloc` hands out `mt_next_pgno` onwards), inside the hole. The first
+//! store into a hole page makes the kernel allocate a block in the page fault, and if the file
+//! system has none left, the fault cannot be served and the process gets `SIGBUS`. Without the
+//! write map the same commit `pwrite`s its pages and gets `ENOSPC`, an error.
+//!
+//! [`Reserve`] keeps the blocks past LMDB's last used page allocated before LMDB gets there:
+//! at the start of every write transaction (inside it, so under LMDB's writer lock, where no
+//! other process can move the last page), it compares the last used page plus a margin with
+//! what is reserved, and when short it `fallocate`s the next chunk. `fallocate` fails with
+//! `ENOSPC` up front, before the transaction has written anything, and the commit fails with
+//! [`Error::DiskFull`]. Reserving is rare (every [`CHUNK`]); the check itself is one
+//! `mdb_env_info` call, no system call.
+//!
+//! The margin must cover what one transaction can allocate past the last page: the pages it
+//! copies on write or splits, and the overflow pages of large values. It is estimated from the
+//! transaction's requests ([`WriteOp::reserve_bytes`]) with generous headroom, plus a fixed
+//! [`MARGIN`]; a transaction that allocates more than that on a disk that fills up at that
+//! very moment could still fault. What `fallocate` guarantees depends on the file system:
+//! on ext4 and XFS, writes into allocated (unwritten) extents need no further data blocks; on
+//! copy-on-write file systems (btrfs, ZFS, reflinked XFS files) an overwrite allocates anew,
+//! and no reservation can rule out `SIGBUS` there.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use heed::{Env, WithoutTls};
+
+use crate::committer::WriteOp;
+use crate::error::Error;
+
+/// Fixed part of the margin kept reserved past the last used page: the branch pages and the
+/// free-list pages a transaction copies, which requests of one batch share.
+const MARGIN: u64 = 8 << 20;
+
+/// How far past what is needed one reservation goes, so that `fallocate` runs about once per
+/// this much growth of the database.
+const CHUNK: u64 = 64 << 20;
+
+/// Per request, on top of twice its bytes: room for the leaves it dirties (run record,
+/// history, state, an index entry), each possibly split.
+const PER_REQUEST: u64 = 16 << 10;
+
+/// Per stored entry (a state value, a loop item), on top of its bytes: its node header and key.
+const PER_ENTRY: u64 = 64;
+
+/// Whether LMDB's write map can be made safe in `dir`: `fallocate` works on its file system
+/// (it does not on some network and FUSE file systems, where the write map stays off unless
+/// asked for). Creates `data.mdb` if missing (empty, which LMDB then initializes).
+#[cfg(target_os = "linux")]
+pub(crate) fn supported(dir: &Path) -> bool {
+    let probe = || -> std::io::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::create_dir_all(dir)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            // What heed creates it with.
+            .mode(0o600)
+            .open(data_file(dir))?;
+        if copy_on_write(&file)? {
+            return Err(std::io::Error::other(
+                "copy-on-write file system: reserved blocks do not rule out SIGBUS",
+            ));
+        }
+        // One page at the start: already allocated in an existing file (a no-op), and
+        // `KEEP_SIZE` leaves a new file empty for LMDB to initialize.
+        fallocate(&file, 0, 4096)
+    };
+    match probe() {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::debug!(%error, dir = %dir.display(), "fallocate unsupported: no write map");
+            false
+        }
+    }
+}
+
+/// Whether `file` is on a copy-on-write file system (btrfs, ZFS, bcachefs), where an overwrite
+/// allocates new blocks, so that `fallocate` cannot keep a full disk from faulting the map.
+#[cfg(target_os = "linux")]
+fn copy_on_write(file: &File) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    const BTRFS: u32 = 0x9123_683e;
+    const ZFS: u32 = 0x2fc1_2fc1;
+    const BCACHEFS: u32 = 0xca45_1a4e;
+    // SAFETY: `statfs` is plain old data, valid zeroed, and filled by the call from a
+    // descriptor `file` owns.
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstatfs(file.as_raw_fd(), &mut stat) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // `f_type` is a signed word on some targets; the magic numbers are 32-bit.
+    #[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
+    let kind = stat.f_type as u32;
+    Ok([BTRFS, ZFS, BCACHEFS].contains(&kind))
+}
+
+/// No `fallocate` to make the write map safe with.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn supported(_dir: &Path) -> bool {
+    false
+}
+
+fn data_file(dir: &Path) -> PathBuf {
+    dir.join("data.mdb")
+}
+
+/// The disk reserved ahead of LMDB's use of its write map; see the module doc.
+pub(crate) struct Reserve {
+    /// `data.mdb`, for `fallocate` only (which allocates blocks and never changes contents).
+    file: File,
+    path: PathBuf,
+    page_size: u64,
+    /// Bytes from the start of `data.mdb` known to be allocated. Only ever grows; written in
+    /// write transactions only, which LMDB serializes.
+    reserved: AtomicU64,
+}
+
+impl Reserve {
+    /// Reserves the used part of `env`'s data file and [`CHUNK`] more; call it right after
+    /// opening the environment, before its first write transaction. `None` where reserving is
+    /// not possible (not Linux, or `fallocate` unsupported): LMDB's behaviour as it was.
+    pub(crate) fn new(env: &Env<WithoutTls>, dir: &Path) -> Result<Option<Reserve>, Error> {
+        if !cfg!(target_os = "linux") {
+            return Ok(None);
+        }
+        let reserve = Reserve {
+            file: env.try_clone_inner_file()?,
+            path: data_file(dir),
+            page_size: u64::from(env.unnamed_database_stat().page_size),
+            reserved: AtomicU64::new(0),
+        };
+        match reserve.ensure(env, 0) {
+            Ok(()) => Ok(Some(reserve)),
+            Err(Error::Io(error)) if error.raw_os_error() == Some(EOPNOTSUPP) => {
+                tracing::warn!(
+                    path = %reserve.path.display(),
+                    "fallocate unsupported: the write map runs without disk reserved ahead, \
+                     and a full disk kills the process with SIGBUS"
+                );
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Makes sure the blocks of the last used page plus the margin for `extra` bytes of writes
+    /// are allocated. Call it inside a write transaction (so that the last page cannot move),
+    /// before writing; an error means nothing may be written.
+    pub(crate) fn ensure(&self, env: &Env<WithoutTls>, extra: u64) -> Result<(), Error> {
+        let info = env.info();
+        let used = (info.last_page_number as u64 + 1) * self.page_size;
+        // LMDB never writes past its map (it fails with `MDB_MAP_FULL` first).
+        let map_size = info.map_size as u64;
+        let needed = used
+            .saturating_add(MARGIN)
+            .saturating_add(extra)
+            .min(map_size);
+        let reserved = self.reserved.load(Ordering::Relaxed);
+        if needed <= reserved {
+            return Ok(());
+        }
+        // A chunk ahead if the disk has it, else just what this transaction needs.
+        for end in [needed.saturating_add(CHUNK).min(map_size), needed] {
+            match fallocate(&self.file, reserved, end - reserved) {
+                Ok(()) => {
+                    self.reserved.store(end, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(error) if error.raw_os_error() == Some(ENOSPC) => {}
+                Err(error) => return Err(Error::Io(error)),
+            }
+        }
+        Err(Error::DiskFull {
+            path: self.path.clone(),
+            needed: needed - used,
+        })
+    }
+
+    /// Bytes reserved so far (for tests).
+    #[cfg(test)]
+    pub(crate) fn reserved(&self) -> u64 {
+        self.reserved.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(target_os = "linux")]
+const ENOSPC: i32 = libc::ENOSPC;
+#[cfg(target_os = "linux")]
+const EOPNOTSUPP: i32 = libc::EOPNOTSUPP;
+#[cfg(not(target_os = "linux"))]
+const ENOSPC: i32 = 28;
+#[cfg(not(target_os = "linux"))]
+const EOPNOTSUPP: i32 = 95;
+
+/// Allocates `len` bytes of `file` from `offset` without changing its size or contents.
+/// `fallocate(2)` itself rather than `posix_fallocate`: glibc emulates the latter where the
+/// file system lacks support by writing a zero byte into every block, which would race with
+/// LMDB writing the same file through its map.
+#[cfg(target_os = "linux")]
+fn fallocate(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    };
+    if len == 0 {
+        return Ok(());
+    }
+    loop {
+        // SAFETY: a plain system call on a descriptor `file` owns; it reads no memory of ours.
+        let rc =
+            unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, offset, len) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn fallocate(_file: &File, _offset: u64, _len: u64) -> std::io::Result<()> {
+    Err(std::io::Error::from_raw_os_error(EOPNOTSUPP))
+}
+
+impl WriteOp {
+    /// Bytes this operation may make LMDB allocate past its last used page, over-estimated:
+    /// twice what it stores, plus room for the pages it dirties (see [`PER_REQUEST`]).
+    pub(crate) fn reserve_bytes(&self) -> u64 {
+        let writes = |writes: &crate::state::StateWrites| {
+            writes
+                .puts
+                .iter()
+                .map(|(name, value)| {
+                    name.len() as u64 + value.as_ref().map_or(0, |v| v.len() as u64) + PER_ENTRY
+                })
+                .sum::<u64>()
+        };
+        let bytes = match self {
+            WriteOp::CreateRun { record } => record.input.len() as u64,
+            WriteOp::Wake { .. } => 0,
+            WriteOp::CommitState {
+                state,
+                writes: state_writes,
+                items,
+                ..
+            } => {
+                state.len() as u64
+                    + writes(state_writes)
+                    + items
+                        .iter()
+                        .map(|i| i.byte_len() as u64 + i.count() as u64 * PER_ENTRY)
+                        .sum::<u64>()
+            }
+            WriteOp::Complete {
+                output,
+                writes: state_writes,
+                ..
+            } => output.len() as u64 + writes(state_writes),
+            WriteOp::Fail { message, .. } => message.len() as u64,
+            WriteOp::Suspend { .. } => 0,
+            WriteOp::CommitBranch { output, .. } => output.len() as u64,
+        };
+        2 * bytes + PER_REQUEST
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+    use crate::durability::Durability;
+    use crate::lmdb::LmdbStore;
+    use crate::store::{RunRecord, Store};
+
+    /// Bytes of `dir`'s data file allocated on disk.
+    fn allocated(dir: &Path) -> u64 {
+        std::fs::metadata(data_file(dir)).unwrap().blocks() * 512
+    }
+
+    fn used(store: &LmdbStore) -> u64 {
+        let info = store.env.info();
+        let page_size = u64::from(store.env.unnamed_database_stat().page_size);
+        (info.last_page_number as u64 + 1) * page_size
+    }
+
+    /// As the database grows past several chunks, the data file's allocated blocks stay ahead
+    /// of LMDB's last used page by at least the margin, before every write.
+    #[test]
+    fn the_data_file_stays_allocated_ahead_of_lmdb() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open_with(dir.path(), 1 << 30, Durability::ProcessCrash, true, true)
+            .unwrap();
+        let reserve = store
+            .reserve
+            .as_ref()
+            .expect("fallocate works on the test disk");
+        let first = reserve.reserved();
+        // Reserved at open, before the environment's first pages were written.
+        assert!(first >= MARGIN + CHUNK && first >= used(&store) + MARGIN);
+        assert!(allocated(dir.path()) >= first);
+        // A 1 MiB input per run: 100 MiB in all, past the first chunk.
+        for _ in 0..100 {
+            store
+                .create_run(&RunRecord::new("w", 7, vec![7; 1 << 20]))
+                .unwrap();
+            let reserved = reserve.reserved();
+            assert!(
+                reserved >= used(&store) + MARGIN,
+                "{reserved} {}",
+                used(&store)
+            );
+            assert!(allocated(dir.path()) >= reserved);
+        }
+        assert!(reserve.reserved() > first + CHUNK);
+        // The apparent size is LMDB's (the map size), untouched by the reservation.
+        let len = std::fs::metadata(data_file(dir.path())).unwrap().len();
+        assert_eq!(len, 1 << 30);
+    }
+
+    /// Near the end of the map the reservation stops at the map size (LMDB fails with
+    /// `MDB_MAP_FULL` before writing past it), rather than failing the commit.
+    #[test]
+    fn the_reservation_never_passes_the_map_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open_with(dir.path(), 1 << 24, Durability::ProcessCrash, true, true)
+            .unwrap();
+        let reserve = store.reserve.as_ref().unwrap();
+        assert_eq!(reserve.reserved(), 1 << 24);
+        store.create_run(&RunRecord::new("w", 7, vec![])).unwrap();
+        assert_eq!(reserve.reserved(), 1 << 24);
+    }
+
+    /// Without the write map, or in full durability, nothing is reserved: LMDB `pwrite`s and
+    /// reports a full disk itself.
+    #[test]
+    fn nothing_is_reserved_without_the_write_map() {
+        for (durability, write_map) in [(Durability::ProcessCrash, false), (Durability::Full, true)]
+        {
+            let dir = tempfile::tempdir().unwrap();
+            let store =
+                LmdbStore::open_with(dir.path(), 1 << 30, durability, write_map, true).unwrap();
+            assert!(store.reserve.is_none());
+            assert!(allocated(dir.path()) < 1 << 20);
+        }
+    }
+}
