@@ -341,11 +341,9 @@ impl LmdbStore {
         record: &HistoryRecord,
     ) -> Result<(), Error> {
         let end = key_at(run, u64::MAX);
-        let next = match self.history.get_lower_than(txn, &end)? {
-            Some((last, _)) if last.starts_with(&run.0.to_be_bytes()) && last.len() == 16 => {
-                let seq = <[u8; 8]>::try_from(&last[8..]).map_or(0, u64::from_be_bytes);
-                seq + 1
-            }
+        let last = self.history.get_lower_than(txn, &end)?;
+        let next = match last.and_then(|(key, _)| split_pair(key)) {
+            Some((of, seq)) if of == run.0 => seq + 1,
             _ => 0,
         };
         let mut record = record.clone();
@@ -394,13 +392,29 @@ fn instance_id(meta: Database<'_, Str, Bytes>, wtxn: &mut RwTxn<'_>) -> Result<u
     Ok(id)
 }
 
-/// `run ‖ n`, big-endian: a history, sleep or branch-prefix key, without allocating (the hot
-/// path builds several per transition).
+/// `run ‖ n`: a history, sleep or branch-prefix key, without allocating (the hot path builds
+/// several per transition).
 fn key_at(run: RunId, n: u64) -> [u8; 16] {
+    be_pair(run.0, n)
+}
+
+/// `a ‖ b`, big-endian, so that keys sort by `a`, then `b`: the layout of every two-part key
+/// (run ‖ position, time ‖ run).
+fn be_pair(a: u64, b: u64) -> [u8; 16] {
     let mut key = [0; 16];
-    key[..8].copy_from_slice(&run.0.to_be_bytes());
-    key[8..].copy_from_slice(&n.to_be_bytes());
+    key[..8].copy_from_slice(&a.to_be_bytes());
+    key[8..].copy_from_slice(&b.to_be_bytes());
     key
+}
+
+/// The two halves of a [`be_pair`] key; `None` for a key of another length.
+fn split_pair(key: &[u8]) -> Option<(u64, u64)> {
+    Some((be_u64(key.get(..8)?)?, be_u64(key.get(8..)?)?))
+}
+
+/// A big-endian `u64` of exactly eight bytes.
+fn be_u64(bytes: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
 }
 
 /// Postcard bytes of `value`, written into a vector of `capacity` bytes: `to_stdvec` starts
@@ -638,10 +652,10 @@ impl Store for LmdbStore {
     }
 
     fn create_run(&self, record: &RunRecord) -> Result<RunId, Error> {
-        let mut txn = self.write_txn_for(2 * record.input.len() as u64)?;
-        let run = self.create_run_in(&mut txn, record)?;
-        txn.commit()?;
-        Ok(run)
+        let op = WriteOp::CreateRun {
+            record: record.clone(),
+        };
+        crate::committer::commit_one(self, &op).map(RunId)
     }
 
     fn commit_state(&self, commit: Commit<'_>) -> Result<u64, Error> {

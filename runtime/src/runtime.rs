@@ -328,7 +328,6 @@ async fn fail(shared: &Shared, ctx: &Context, run: RunId, message: String) -> Re
         .map(|_| ())
 }
 
-/// Body of a run's task.
 /// Resumes `run` if a wake-up or an answer claimed it (marked it running in the store) while
 /// its previous task was still finishing: that claim's spawn found the task live and did
 /// nothing. Called once the task's handle is gone, so one of the two spawns starts it.
@@ -350,6 +349,7 @@ fn resume_if_claimed(shared: &Arc<Shared>, run: RunId) {
     }
 }
 
+/// Body of a run's task.
 async fn drive(
     shared: Arc<Shared>,
     run: RunId,

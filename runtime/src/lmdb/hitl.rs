@@ -22,7 +22,7 @@
 use heed::types::{Bytes, Str};
 use heed::{CommitOrAbort, Database, Env, RoTxn, RwTxn, WithoutTls};
 
-use super::{FORMAT_KEY, LmdbStore, Meta, Runs, key};
+use super::{FORMAT_KEY, LmdbStore, Meta, Runs, be_pair, be_u64, key, split_pair};
 use crate::error::Error;
 use crate::hitl_store::{Asked, Claim, DueAnswers, HitlStore, StoredQuestion};
 use crate::question::Answer;
@@ -106,9 +106,7 @@ impl WaitIndexes<'_> {
         let mut active = Vec::new();
         for entry in self.active.iter(wtxn)? {
             let (k, _) = entry?;
-            if let Ok(run) = <[u8; 8]>::try_from(k) {
-                active.push(RunId(u64::from_be_bytes(run)));
-            }
+            active.extend(be_u64(k).map(RunId));
         }
         let mut moved = 0usize;
         for run in active {
@@ -131,7 +129,7 @@ impl WaitIndexes<'_> {
     }
 
     /// Indexes `run`, waiting at `position` on `question`: out of the active runs, and in
-    /// `answered` or `deadlines` as its question says.
+    /// `answered` (leaving `deadlines`) or `deadlines` as its question says.
     fn index_waiting(
         &self,
         txn: &mut RwTxn<'_>,
@@ -140,12 +138,16 @@ impl WaitIndexes<'_> {
         question: &StoredQuestion,
     ) -> Result<(), Error> {
         self.active.delete(txn, &run.0.to_be_bytes())?;
+        let deadline = question.deadline_ms.map(|ms| deadline_key(ms, run));
         if question.answer.is_some() {
             self.answered
                 .put(txn, &run.0.to_be_bytes(), &position.to_be_bytes())?;
-        } else if let Some(deadline) = question.deadline_ms {
+            if let Some(deadline) = deadline {
+                self.deadlines.delete(txn, &deadline)?;
+            }
+        } else if let Some(deadline) = deadline {
             self.deadlines
-                .put(txn, &deadline_key(deadline, run), &position.to_be_bytes())?;
+                .put(txn, &deadline, &position.to_be_bytes())?;
         }
         Ok(())
     }
@@ -167,10 +169,7 @@ impl WaitIndexes<'_> {
 }
 
 fn deadline_key(deadline_ms: u64, run: RunId) -> [u8; 16] {
-    let mut k = [0; 16];
-    k[..8].copy_from_slice(&deadline_ms.to_be_bytes());
-    k[8..].copy_from_slice(&run.0.to_be_bytes());
-    k
+    be_pair(deadline_ms, run.0)
 }
 
 fn corrupt(run: RunId, what: &str, e: impl std::fmt::Display) -> Error {
@@ -329,18 +328,11 @@ impl HitlStore for LmdbStore {
             .question
             .check_answer(answer)
             .map_err(|reason| Error::InvalidAnswer { run, reason })?;
-        let unanswered = stored.clone();
         stored.answer = Some(answer.clone());
         stored.answered_at_ms = Some(now_ms);
         self.put_question(&mut txn, run, position, &stored)?;
         if record.status == Status::Waiting {
             // For the answer watcher of whichever runtime runs the workflow.
-            if let Some(deadline) = unanswered.deadline_ms {
-                self.hitl
-                    .waiting
-                    .deadlines
-                    .delete(&mut txn, &deadline_key(deadline, run))?;
-            }
             self.hitl
                 .waiting
                 .index_waiting(&mut txn, run, position, &stored)?;
@@ -386,24 +378,18 @@ impl HitlStore for LmdbStore {
         let mut due = DueAnswers::default();
         for entry in self.hitl.waiting.answered.iter(&txn)?.take(limit) {
             let (k, _) = entry?;
-            if let Ok(run) = <[u8; 8]>::try_from(k) {
-                due.runs.push(RunId(u64::from_be_bytes(run)));
-            }
+            due.runs.extend(be_u64(k).map(RunId));
         }
         for entry in self.hitl.waiting.deadlines.iter(&txn)? {
             let (k, _) = entry?;
-            let (Some(deadline), Some(run)) = (
-                k.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()),
-                k.get(8..16).and_then(|b| <[u8; 8]>::try_from(b).ok()),
-            ) else {
+            let Some((deadline, run)) = split_pair(k) else {
                 continue;
             };
-            let deadline = u64::from_be_bytes(deadline);
             if deadline > now_ms || due.runs.len() >= 2 * limit {
                 due.next_deadline_ms = Some(deadline);
                 break;
             }
-            due.runs.push(RunId(u64::from_be_bytes(run)));
+            due.runs.push(RunId(run));
         }
         Ok(due)
     }
@@ -418,13 +404,10 @@ impl HitlStore for LmdbStore {
         let mut out = Vec::new();
         for entry in self.hitl.pending.iter(&txn)? {
             let (k, _) = entry?;
-            let (Some(run), Some(position)) = (
-                k.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()),
-                k.get(8..16).and_then(|b| <[u8; 8]>::try_from(b).ok()),
-            ) else {
+            let Some((run, position)) = split_pair(k) else {
                 continue;
             };
-            let (run, position) = (RunId(u64::from_be_bytes(run)), u64::from_be_bytes(position));
+            let run = RunId(run);
             // Only the question the run is at: one left by a run that moved on is not pending.
             let at = self.get(&txn, run)?.is_some_and(|record| {
                 !record.status.is_finished() && record.transitions == position

@@ -19,7 +19,7 @@ use std::ops::Bound;
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, RwTxn, WithoutTls};
 
-use super::{ByRun, FORMAT_KEY, LmdbStore, Meta, Runs, key};
+use super::{ByRun, FORMAT_KEY, LmdbStore, Meta, Runs, be_pair, be_u64, key, split_pair};
 use crate::error::Error;
 use crate::run::{RunId, Status};
 use crate::store::RunRecord;
@@ -43,14 +43,7 @@ pub(super) struct Tables {
 }
 
 fn wakeup_key((wake_ms, run): Wakeup) -> [u8; 16] {
-    let mut k = [0; 16];
-    k[..8].copy_from_slice(&wake_ms.to_be_bytes());
-    k[8..].copy_from_slice(&run.0.to_be_bytes());
-    k
-}
-
-fn be_u64(bytes: &[u8]) -> Option<u64> {
-    <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
+    be_pair(wake_ms, run.0)
 }
 
 impl Tables {
@@ -181,7 +174,7 @@ impl LmdbStore {
                 break;
             }
             let (k, _) = entry?;
-            if let (Some(wake_ms), Some(run)) = (be_u64(&k[..8]), k.get(8..).and_then(be_u64)) {
+            if let Some((wake_ms, run)) = split_pair(k) {
                 out.push((wake_ms, RunId(run)));
             }
         }
