@@ -69,6 +69,25 @@ pub enum Error {
         /// What the encoder said.
         reason: String,
     },
+    /// A value can be stored neither with postcard nor as JSON (see `codec.rs`), so nothing was
+    /// committed: the run fails at the transition that would have stored it, or is not started.
+    #[error(
+        "cannot store {what} of workflow `{workflow}` (type `{rust_type}`): {reason}; a stored \
+         value must decode back to the same value with postcard or with serde_json: give the \
+         type a serde representation that JSON can hold (map keys that are strings or numbers, \
+         a `Serialize` that succeeds), or keep the value out of what is stored (compute it again \
+         after the `.await`)"
+    )]
+    Unstorable {
+        /// The workflow.
+        workflow: String,
+        /// What was being stored: `input`, `output`, ``variable `x` of state `S` ``, ...
+        what: String,
+        /// The Rust type of the value (`std::any::type_name`).
+        rust_type: String,
+        /// What postcard and serde_json said.
+        reason: String,
+    },
     /// No run with this id exists.
     #[error("there is no run {run}")]
     UnknownRun {
@@ -265,6 +284,17 @@ impl Error {
             } => Error::Encode {
                 workflow: workflow.clone(),
                 what,
+                reason: reason.clone(),
+            },
+            Error::Unstorable {
+                workflow,
+                what,
+                rust_type,
+                reason,
+            } => Error::Unstorable {
+                workflow: workflow.clone(),
+                what: what.clone(),
+                rust_type: rust_type.clone(),
                 reason: reason.clone(),
             },
             Error::UnknownRun { run } => Error::UnknownRun { run: *run },
