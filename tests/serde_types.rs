@@ -227,7 +227,13 @@ async fn a_value_that_cannot_be_stored_fails_the_run_at_once_naming_it() {
         support::take_step_counts(),
         BTreeMap::from([("make_grid".to_owned(), 1)])
     );
-    for part in ["state", "`grid`", "Unstorable", "key must be a string"] {
+    for part in [
+        "variable `grid` of state `MakeGrid`",
+        "serde_types::Unstorable",
+        "`grid.cells`",
+        "key must be a string",
+        "JSON can hold",
+    ] {
         assert!(message.contains(part), "{part:?} not in: {message}");
     }
     let status = client.status(run).unwrap();
@@ -279,6 +285,7 @@ async fn an_input_that_cannot_be_stored_is_refused_at_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outputs_are_read_as_json_by_a_process_that_does_not_register_the_workflow() {
+    let _serial = support::serial().await;
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::builder()
         .path(dir.path())
@@ -439,11 +446,11 @@ async fn a_flipped_bit_in_a_stored_loop_item_is_corrupt_state() {
         .start()
         .unwrap();
     match runtime.client().wait(looping, run).await {
-        Err(Error::RunFailed { message, .. }) => {
-            assert!(message.contains("checksum"), "{message}");
-            assert!(message.contains("loop item"), "{message}");
+        Err(Error::CorruptState { reason, .. }) => {
+            assert!(reason.contains("checksum"), "{reason}");
+            assert!(reason.contains("item 2 of the loop"), "{reason}");
         }
-        other => panic!("expected the run to fail as corrupt, got {other:?}"),
+        other => panic!("expected CorruptState, got {other:?}"),
     }
     runtime.shutdown().await;
 }

@@ -307,12 +307,13 @@ impl Context {
         async move {
             let bytes = match encoded {
                 Ok(bytes) => bytes,
-                Err(reason) => {
-                    let error = Error::Encode {
-                        workflow: self.workflow.to_owned(),
-                        what: "state",
-                        reason,
+                Err(unstorable) => {
+                    // The path's first segment is a field of the state variant: the variable.
+                    let what = match unstorable.field() {
+                        Some(variable) => format!("variable `{variable}` of state `{state_name}`"),
+                        None => format!("state `{state_name}`"),
                     };
+                    let error = unstorable.into_error(self.workflow, what);
                     return self.abort(Abort::Error(error)).await;
                 }
             };

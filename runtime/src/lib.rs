@@ -32,6 +32,7 @@ mod answers;
 mod ask;
 mod client;
 mod clock;
+mod codec;
 mod committer;
 mod context;
 mod durability;
@@ -78,6 +79,7 @@ pub use workflow::Workflow;
 pub mod __private {
     pub use serde;
 
+    pub use crate::codec::Unstorable;
     pub use crate::committer::payload_bytes_committed;
     pub use crate::durable_iter::{DurableIter, IntoDurableIter, RangeIter, VecIter};
     pub use crate::loop_items::{Cursor, LoopKey, StoredCursor, StoredIter};

@@ -8,7 +8,12 @@
 //! - `state`: run ‖ key (UTF-8) -> JSON value of the run's key-value state;
 //! - `history`: run ‖ sequence number -> postcard [`HistoryRecord`];
 //! - `sleeps`: run ‖ position -> wake-up time ‖ start time (big-endian milliseconds);
-//! - `branches`: run ‖ position ‖ branch index (`u32`) -> postcard output of a branch.
+//! - `branches`: run ‖ position ‖ branch index (`u32`) -> output of a branch.
+//!
+//! Every value except sleeps and the indexes' is in the envelope of [`crate::codec`] (format
+//! tag and CRC32C): records and history are sealed here, user values (the input, state and
+//! output inside a record, branch outputs, loop items, key-value state) where they are
+//! encoded.
 //!
 //! Plus the `wakeups` and `active` indexes of [`index`], so that parked runs cost disk only.
 //!
@@ -41,13 +46,16 @@ use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
 mod hitl;
 /// The wake-up and active-run indexes.
 mod index;
+/// Format 4: checksums on every value of an older directory.
+mod migrate;
 /// Disk reserved ahead of the write map.
 mod reserve;
 
 /// Version of the on-disk layout; bump it when [`RunRecord`] or the key layout changes.
 /// Format 2 added the indexes of [`index`], format 3 those of answered questions and question
-/// deadlines ([`hitl`]); older directories get them built on open, one format at a time.
-pub(crate) const FORMAT_VERSION: u32 = 3;
+/// deadlines ([`hitl`]), format 4 the envelope of [`crate::codec`] (format tag and checksum)
+/// around every value ([`migrate`]); older directories are brought up to date on open.
+pub(crate) const FORMAT_VERSION: u32 = migrate::SEALED_FORMAT;
 
 const FORMAT_KEY: &str = "format_version";
 const NEXT_RUN_KEY: &str = "next_run_id";
@@ -197,8 +205,11 @@ impl LmdbStore {
         let mut wtxn = env.write_txn()?;
         let instance = instance_id(meta, &mut wtxn)?;
         wtxn.commit()?;
+        // First: the older migrations below read run records and questions, sealed.
+        migrate::seal_values(&env, runs, meta)?;
         let index = index::Tables::open(&env, runs, meta, sleeps)?;
         let hitl = hitl::Tables::open(&env, runs, meta, index.active)?;
+        migrate::finish(&env, meta)?;
         let loop_items = crate::loop_items::open_db(&env)?;
         Ok(LmdbStore {
             env,
@@ -224,7 +235,7 @@ impl LmdbStore {
     }
 
     fn decode(run: RunId, bytes: &[u8]) -> Result<RunRecord, Error> {
-        postcard::from_bytes(bytes).map_err(|e| Error::CorruptState {
+        crate::codec::open_record(bytes).map_err(|e| Error::CorruptState {
             run,
             workflow: "<unknown>".to_owned(),
             reason: format!("run record does not decode: {e}"),
@@ -417,10 +428,11 @@ fn be_u64(bytes: &[u8]) -> Option<u64> {
     <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
 }
 
-/// Postcard bytes of `value`, written into a vector of `capacity` bytes: `to_stdvec` starts
-/// empty and reallocates as it grows, several times for a run record, on every transition.
+/// Postcard bytes of `value` in the envelope of [`crate::codec`], written into a vector of
+/// about `capacity` bytes: `to_stdvec` starts empty and reallocates as it grows, several times
+/// for a run record, on every transition.
 fn encode<T: serde::Serialize>(value: &T, capacity: usize) -> postcard::Result<Vec<u8>> {
-    postcard::to_extend(value, Vec::with_capacity(capacity))
+    crate::codec::seal_record(value, capacity)
 }
 
 /// `run ‖ parts...`, all big-endian.
@@ -818,7 +830,7 @@ impl Store for LmdbStore {
         let mut out = Vec::new();
         for entry in self.history.prefix_iter(&txn, &key(run, &[]))? {
             let (_, bytes) = entry?;
-            let record = postcard::from_bytes(bytes).map_err(|e| Error::CorruptState {
+            let record = crate::codec::open_record(bytes).map_err(|e| Error::CorruptState {
                 run,
                 workflow: "<unknown>".to_owned(),
                 reason: format!("history record does not decode: {e}"),

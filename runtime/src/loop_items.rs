@@ -138,7 +138,7 @@ impl Context {
     ) -> impl Future<Output = I::Stored> + Send + 'a
     where
         I: IntoDurableIter,
-        I::Item: Serialize,
+        I::Item: Serialize + DeserializeOwned,
         I::Stored: Send + 'a,
     {
         let position = self.position();
@@ -146,10 +146,10 @@ impl Context {
         let stored = collection.into_stored(|items| {
             let mut encoded = Vec::with_capacity(items.len());
             for item in &items {
-                match postcard::to_stdvec(item) {
+                match crate::codec::encode(item) {
                     Ok(bytes) => encoded.push(bytes),
                     Err(e) => {
-                        failed = Some(e.to_string());
+                        failed = Some(e);
                         break;
                     }
                 }
@@ -158,12 +158,8 @@ impl Context {
             StoredIter::new(self.loops.enter(position, encoded), len)
         });
         async move {
-            if let Some(reason) = failed {
-                let error = Error::Encode {
-                    workflow: self.workflow().to_owned(),
-                    what: "loop item",
-                    reason,
-                };
+            if let Some(unstorable) = failed {
+                let error = unstorable.into_error(self.workflow(), "an item of a `for` loop");
                 return self.abort(Abort::Error(error)).await;
             }
             stored
@@ -218,7 +214,12 @@ impl Context {
                 key.position
             ))
         })?;
-        postcard::from_bytes(bytes).map_err(|e| corrupt(format!("loop item does not decode: {e}")))
+        crate::codec::decode(bytes).map_err(|e| {
+            corrupt(format!(
+                "item {index} of the loop entered at position {}: {e}",
+                key.position
+            ))
+        })
     }
 }
 

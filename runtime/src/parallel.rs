@@ -54,7 +54,8 @@ where
     }
 }
 
-/// The output of one branch as stored: postcard bytes of its `Ok` value, or its error.
+/// The output of one branch as stored: the bytes of its `Ok` value (see [`crate::codec`]),
+/// or its error.
 type Erased<'a, E> = (String, BoxFuture<'a, Result<Vec<u8>, E>>);
 
 /// A set of branches: a tuple of [`Branch`]es or a `Vec` of them. Implemented by the runtime;
@@ -71,17 +72,17 @@ pub trait Branches: Send {
     where
         Self: 'a;
     #[doc(hidden)]
-    fn __assemble(outputs: Vec<Vec<u8>>) -> Result<Self::Output, postcard::Error>;
+    fn __assemble(outputs: Vec<Vec<u8>>) -> Result<Self::Output, String>;
     #[doc(hidden)]
     fn __assemble_settled(
         outcomes: Vec<Result<Vec<u8>, Self::Error>>,
-    ) -> Result<Self::Settled, postcard::Error>;
+    ) -> Result<Self::Settled, String>;
 }
 
 fn erase<'a, F, T, E>(branch: Branch<F>) -> Erased<'a, E>
 where
     F: Future<Output = Result<T, E>> + Send + 'a,
-    T: Serialize,
+    T: Serialize + DeserializeOwned,
     E: From<Error>,
 {
     let name = branch.name;
@@ -91,12 +92,11 @@ where
         name,
         Box::pin(async move {
             let value = fut.await?;
-            postcard::to_stdvec(&value).map_err(|e| {
-                E::from(Error::Encode {
-                    workflow: workflow_name,
-                    what: "parallel branch output",
-                    reason: e.to_string(),
-                })
+            crate::codec::encode(&value).map_err(|e| {
+                E::from(e.into_error(
+                    "",
+                    format_args!("the output of parallel branch `{workflow_name}`"),
+                ))
             })
         }),
     )
@@ -119,20 +119,18 @@ where
         self.into_iter().map(erase).collect()
     }
 
-    fn __assemble(outputs: Vec<Vec<u8>>) -> Result<Vec<T>, postcard::Error> {
+    fn __assemble(outputs: Vec<Vec<u8>>) -> Result<Vec<T>, String> {
         outputs
             .iter()
-            .map(|bytes| postcard::from_bytes(bytes))
+            .map(|bytes| crate::codec::decode(bytes))
             .collect()
     }
 
-    fn __assemble_settled(
-        outcomes: Vec<Result<Vec<u8>, E>>,
-    ) -> Result<Vec<Result<T, E>>, postcard::Error> {
+    fn __assemble_settled(outcomes: Vec<Result<Vec<u8>, E>>) -> Result<Vec<Result<T, E>>, String> {
         outcomes
             .into_iter()
             .map(|outcome| match outcome {
-                Ok(bytes) => postcard::from_bytes(&bytes).map(Ok),
+                Ok(bytes) => crate::codec::decode(&bytes).map(Ok),
                 Err(error) => Ok(Err(error)),
             })
             .collect()
@@ -157,19 +155,19 @@ macro_rules! tuple_branches {
                 vec![$(erase(self.$i)),+]
             }
 
-            fn __assemble(outputs: Vec<Vec<u8>>) -> Result<Self::Output, postcard::Error> {
-                Ok(($(postcard::from_bytes::<$T>(
-                    outputs.get($i).ok_or(postcard::Error::DeserializeUnexpectedEnd)?,
+            fn __assemble(outputs: Vec<Vec<u8>>) -> Result<Self::Output, String> {
+                Ok(($(crate::codec::decode::<$T>(
+                    outputs.get($i).ok_or_else(missing_branch)?,
                 )?,)+))
             }
 
             fn __assemble_settled(
                 outcomes: Vec<Result<Vec<u8>, E>>,
-            ) -> Result<Self::Settled, postcard::Error> {
+            ) -> Result<Self::Settled, String> {
                 let mut outcomes = outcomes.into_iter();
                 Ok(($(
-                    match outcomes.next().ok_or(postcard::Error::DeserializeUnexpectedEnd)? {
-                        Ok(bytes) => Ok(postcard::from_bytes::<$T>(&bytes)?),
+                    match outcomes.next().ok_or_else(missing_branch)? {
+                        Ok(bytes) => Ok(crate::codec::decode::<$T>(&bytes)?),
                         Err(error) => Err(error),
                     },
                 )+))
@@ -309,7 +307,11 @@ where
     }
 }
 
-fn undecodable(ctx: &Context, e: postcard::Error) -> Abort {
+fn missing_branch() -> String {
+    "a branch output is missing".to_owned()
+}
+
+fn undecodable(ctx: &Context, e: String) -> Abort {
     ctx.corrupt(format!(
         "a stored parallel branch output does not decode: {e}"
     ))

@@ -1,8 +1,9 @@
 //! Type erasure of registered workflows.
 //!
 //! The runtime keeps workflows of different types in one map and resumes runs from bytes, so
-//! each registered [`Workflow`] is wrapped in an [`Entry`] that speaks postcard bytes and JSON
-//! values; only the typed client methods see the workflow's own types.
+//! each registered [`Workflow`] is wrapped in an [`Entry`] that speaks stored bytes (the
+//! envelope of [`crate::codec`]) and JSON values; only the typed client methods see the
+//! workflow's own types.
 
 use std::any::TypeId;
 use std::marker::PhantomData;
@@ -15,9 +16,9 @@ use crate::workflow::{BoxFuture, Start, Workflow};
 
 /// Where a type-erased driver begins.
 pub(crate) enum ErasedStart {
-    /// Postcard bytes of the input.
+    /// Stored bytes of the input.
     New(Vec<u8>),
-    /// Postcard bytes of the last committed state.
+    /// Stored bytes of the last committed state.
     Resume(Vec<u8>),
 }
 
@@ -27,11 +28,11 @@ pub(crate) trait Entry: Send + Sync + 'static {
     fn fingerprint(&self) -> u64;
     /// The `TypeId` of the workflow, to refuse a typed call with another type of the same name.
     fn workflow_type(&self) -> TypeId;
-    /// Postcard bytes of the input given as JSON.
+    /// Stored bytes of the input given as JSON.
     fn input_from_json(&self, input: serde_json::Value) -> Result<Vec<u8>, Error>;
-    /// The output given as postcard bytes, as JSON.
+    /// The output given as stored bytes, as JSON.
     fn output_to_json(&self, run: RunId, output: &[u8]) -> Result<serde_json::Value, Error>;
-    /// Drives a run; `Ok` carries the postcard bytes of the output.
+    /// Drives a run; `Ok` carries the stored bytes of the output.
     fn drive<'a>(
         &self,
         ctx: &'a mut Context,
@@ -48,15 +49,11 @@ impl<W: Workflow> WorkflowEntry<W> {
 }
 
 pub(crate) fn encode_input<W: Workflow>(input: &W::Input) -> Result<Vec<u8>, Error> {
-    postcard::to_stdvec(input).map_err(|e| Error::Encode {
-        workflow: W::NAME.to_owned(),
-        what: "input",
-        reason: e.to_string(),
-    })
+    crate::codec::encode(input).map_err(|e| e.into_error(W::NAME, "input"))
 }
 
 pub(crate) fn decode_output<W: Workflow>(run: RunId, output: &[u8]) -> Result<W::Output, Error> {
-    postcard::from_bytes(output).map_err(|e| Error::CorruptState {
+    crate::codec::decode(output).map_err(|e| Error::CorruptState {
         run,
         workflow: W::NAME.to_owned(),
         reason: format!("output does not decode: {e}"),
@@ -85,6 +82,9 @@ impl<W: Workflow> Entry for WorkflowEntry<W> {
     }
 
     fn output_to_json(&self, run: RunId, output: &[u8]) -> Result<serde_json::Value, Error> {
+        if let Some(json) = crate::client::stored_json(run, W::NAME, output)? {
+            return Ok(json);
+        }
         let output = decode_output::<W>(run, output)?;
         serde_json::to_value(output).map_err(|e| Error::Encode {
             workflow: W::NAME.to_owned(),
@@ -101,7 +101,7 @@ impl<W: Workflow> Entry for WorkflowEntry<W> {
         Box::pin(async move {
             let start = match start {
                 ErasedStart::Resume(state) => Start::Resume(state),
-                ErasedStart::New(input) => match postcard::from_bytes(&input) {
+                ErasedStart::New(input) => match crate::codec::decode(&input) {
                     Ok(input) => Start::New(input),
                     Err(e) => {
                         let abort = ctx.corrupt(format!("input does not decode: {e}"));
@@ -110,14 +110,10 @@ impl<W: Workflow> Entry for WorkflowEntry<W> {
                 },
             };
             let output = W::drive(ctx, start).await?;
-            match postcard::to_stdvec(&output) {
+            match crate::codec::encode_output(&output) {
                 Ok(bytes) => Ok(bytes),
                 Err(e) => {
-                    let error = Error::Encode {
-                        workflow: W::NAME.to_owned(),
-                        what: "output",
-                        reason: e.to_string(),
-                    };
+                    let error = e.into_error(W::NAME, "output");
                     ctx.abort(Abort::Error(error)).await
                 }
             }

@@ -399,6 +399,12 @@ async fn drive(
             awaiting = Some(deadline);
             Ok(())
         }
+        Outcome::Aborted(Abort::Error(error @ Error::Unstorable { .. })) => {
+            // Nothing was committed, and a restart would run the same steps to the same value:
+            // the run fails now (resumable once the type is fixed).
+            tracing::error!(%run, workflow, %error, "run failed: a value cannot be stored");
+            fail(&shared, &ctx, run, error.to_string()).await
+        }
         Outcome::Aborted(Abort::Error(error)) => Err(error),
     };
     drop(ctx);

@@ -7,6 +7,8 @@
 //!
 //! Values are stored as JSON rather than postcard because JSON describes itself: the client can
 //! show any run's state (say `processed` of `total`) without knowing the types a workflow used.
+//! Each value is stored in the envelope of [`crate::codec`], so a damaged one is
+//! [`Error::CorruptState`] rather than another value.
 
 use std::collections::BTreeMap;
 
@@ -48,7 +50,10 @@ impl State<'_> {
             None if writes.clear => None,
             None => self.ctx.shared.store()?.state_get(run, key)?,
         };
-        bytes.map(|bytes| decode(run, key, &bytes)).transpose()
+        let workflow = self.ctx.workflow();
+        bytes
+            .map(|bytes| decode(run, workflow, key, &bytes))
+            .transpose()
     }
 
     /// Stores `value` under `key`, durable with the next transition.
@@ -58,7 +63,8 @@ impl State<'_> {
             what: "state value",
             reason: e.to_string(),
         })?;
-        self.ctx.writes.puts.insert(key.to_owned(), Some(bytes));
+        let sealed = crate::codec::seal(crate::codec::Format::Json, &bytes);
+        self.ctx.writes.puts.insert(key.to_owned(), Some(sealed));
         Ok(())
     }
 
@@ -74,12 +80,30 @@ impl State<'_> {
     }
 }
 
-fn decode<T: DeserializeOwned>(run: RunId, key: &str, bytes: &[u8]) -> Result<T, Error> {
-    serde_json::from_slice(bytes).map_err(|e| Error::StateType {
+fn decode<T: DeserializeOwned>(
+    run: RunId,
+    workflow: &str,
+    key: &str,
+    bytes: &[u8],
+) -> Result<T, Error> {
+    let json = json_of(bytes).map_err(|reason| Error::CorruptState {
+        run,
+        workflow: workflow.to_owned(),
+        reason: format!("key-value state `{key}`: {reason}"),
+    })?;
+    serde_json::from_slice(json).map_err(|e| Error::StateType {
         run,
         key: key.to_owned(),
         reason: e.to_string(),
     })
+}
+
+/// The JSON in a stored key-value state value.
+fn json_of(bytes: &[u8]) -> Result<&[u8], String> {
+    match crate::codec::open(bytes)? {
+        (crate::codec::Format::Json, json) => Ok(json),
+        (format, _) => Err(format!("stored as {format:?}, not JSON")),
+    }
 }
 
 /// A snapshot of a run's durable state, from [`Client::state`](crate::Client::state): what was
@@ -99,7 +123,7 @@ impl RunState {
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         self.entries
             .get(key)
-            .map(|bytes| decode(self.run, key, bytes))
+            .map(|bytes| decode(self.run, "<unknown>", key, bytes))
             .transpose()
     }
 
@@ -121,7 +145,10 @@ impl RunState {
             .map(|(key, bytes)| {
                 // Values are written by `State::set` as JSON; anything else is shown as null
                 // rather than hiding the other keys.
-                let value = serde_json::from_slice(bytes).unwrap_or(serde_json::Value::Null);
+                let value = json_of(bytes)
+                    .ok()
+                    .and_then(|json| serde_json::from_slice(json).ok())
+                    .unwrap_or(serde_json::Value::Null);
                 (key.clone(), value)
             })
             .collect();

@@ -14,6 +14,8 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::codec::Unstorable;
+
 /// Stands for the type of a variable; only used at compile time.
 pub struct Probe<T: ?Sized>(PhantomData<T>);
 
@@ -90,13 +92,13 @@ pub fn check_stored<T: ?Sized, K: NotReference<T> + Serializable<T>>(_value: &T,
 /// through it then never fail to compile on serde's bounds, and the only error the user
 /// sees is the one [`check_stored`] reports on the variable.
 pub trait Codec<S> {
-    /// Encodes a state.
-    fn encode(state: &S) -> Result<Vec<u8>, String>;
+    /// Encodes a state (see `codec.rs`: postcard, verified, or JSON).
+    fn encode(state: &S) -> Result<Vec<u8>, Unstorable>;
     /// Decodes a state.
     fn decode(bytes: &[u8]) -> Result<S, String>;
 }
 
-/// Encodes states with postcard.
+/// Encodes states through the envelope of `codec.rs`.
 pub struct SerdeCodec<S>(PhantomData<fn() -> S>);
 
 impl<S> Default for SerdeCodec<S> {
@@ -106,11 +108,11 @@ impl<S> Default for SerdeCodec<S> {
 }
 
 impl<S: Serialize + DeserializeOwned> Codec<S> for SerdeCodec<S> {
-    fn encode(state: &S) -> Result<Vec<u8>, String> {
-        postcard::to_stdvec(state).map_err(|e| e.to_string())
+    fn encode(state: &S) -> Result<Vec<u8>, Unstorable> {
+        crate::codec::encode(state)
     }
     fn decode(bytes: &[u8]) -> Result<S, String> {
-        postcard::from_bytes(bytes).map_err(|e| e.to_string())
+        crate::codec::decode(bytes)
     }
 }
 
@@ -120,8 +122,12 @@ impl<S: Serialize + DeserializeOwned> Codec<S> for SerdeCodec<S> {
 pub struct NoCodec;
 
 impl<S> Codec<S> for NoCodec {
-    fn encode(_: &S) -> Result<Vec<u8>, String> {
-        Err("this state cannot be stored".to_owned())
+    fn encode(_: &S) -> Result<Vec<u8>, Unstorable> {
+        Err(Unstorable {
+            rust_type: std::any::type_name::<S>(),
+            path: None,
+            reason: "this state cannot be stored".to_owned(),
+        })
     }
     fn decode(_: &[u8]) -> Result<S, String> {
         Err("this state cannot be stored".to_owned())

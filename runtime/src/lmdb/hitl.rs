@@ -2,11 +2,11 @@
 //!
 //! Three databases, opened next to the parent's:
 //!
-//! - `questions`: run ‖ position -> postcard [`StoredQuestion`]. Answered questions stay, as
+//! - `questions`: run ‖ position -> sealed postcard [`StoredQuestion`]. Answered questions stay, as
 //!   the record of who decided what; they are never read again once the run moves on.
 //! - `pending`: run ‖ position -> empty, for unanswered questions only, so that listing the
 //!   pending questions reads only those (not every question ever asked);
-//! - `sessions`: session id (UTF-8) -> postcard `Vec<u64>` of its run ids, oldest first;
+//! - `sessions`: session id (UTF-8) -> sealed postcard `Vec<u64>` of its run ids, oldest first;
 //! - `answered`: run -> position, for a run that waits at a question answered since (by a
 //!   person or its deadline) and that no runtime has claimed yet: what the answer watcher
 //!   ([`crate::answers`]) polls, so that it reads the answers, not every waiting run;
@@ -119,7 +119,7 @@ impl WaitIndexes<'_> {
             }
             let position = record.transitions;
             let question = questions.get(wtxn, &key(run, &[&position.to_be_bytes()]))?;
-            if let Some(Ok(question)) = question.map(postcard::from_bytes::<StoredQuestion>) {
+            if let Some(Ok(question)) = question.map(crate::codec::open_record::<StoredQuestion>) {
                 self.index_waiting(wtxn, run, position, &question)?;
                 moved += 1;
             }
@@ -181,7 +181,7 @@ fn corrupt(run: RunId, what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 fn encode<T: serde::Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, Error> {
-    postcard::to_stdvec(value).map_err(|e| Error::Encode {
+    crate::codec::seal_record(value, 64).map_err(|e| Error::Encode {
         workflow: String::new(),
         what,
         reason: e.to_string(),
@@ -197,7 +197,7 @@ impl LmdbStore {
     ) -> Result<Option<StoredQuestion>, Error> {
         let k = key(run, &[&position.to_be_bytes()]);
         match self.hitl.questions.get(txn, &k)? {
-            Some(bytes) => postcard::from_bytes(bytes)
+            Some(bytes) => crate::codec::open_record(bytes)
                 .map(Some)
                 .map_err(|e| corrupt(run, "question", e)),
             None => Ok(None),
@@ -433,7 +433,7 @@ impl HitlStore for LmdbStore {
     fn create_in_session(&self, session: &str, record: &RunRecord) -> Result<RunId, Error> {
         let mut txn = self.write_txn()?;
         let mut runs: Vec<u64> = match self.hitl.sessions.get(&txn, session)? {
-            Some(bytes) => postcard::from_bytes(bytes).map_err(|e| Error::CorruptState {
+            Some(bytes) => crate::codec::open_record(bytes).map_err(|e| Error::CorruptState {
                 run: RunId(0),
                 workflow: record.workflow.clone(),
                 reason: format!("session `{session}` does not decode: {e}"),
@@ -475,7 +475,7 @@ impl HitlStore for LmdbStore {
     fn session_runs(&self, session: &str) -> Result<Vec<RunId>, Error> {
         let txn = self.env.read_txn()?;
         match self.hitl.sessions.get(&txn, session)? {
-            Some(bytes) => postcard::from_bytes::<Vec<u64>>(bytes)
+            Some(bytes) => crate::codec::open_record::<Vec<u64>>(bytes)
                 .map(|runs| runs.into_iter().map(RunId).collect())
                 .map_err(|e| Error::CorruptState {
                     run: RunId(0),
