@@ -343,6 +343,8 @@ mod tests {
             .meta
             .put(&mut txn, FORMAT_KEY, &1u32.to_be_bytes())
             .unwrap();
+        // Its values are this build's, already sealed.
+        super::super::migrate::mark_sealed(store.meta, &mut txn);
         txn.commit().unwrap();
         let closed = store.closing_event();
         drop(store);

@@ -67,6 +67,13 @@ pub(super) fn seal_values(env: &Env<WithoutTls>, runs: Runs, meta: Meta) -> Resu
     Ok(())
 }
 
+/// Marks the values of a directory as sealed, for tests that fake an older format number on
+/// a directory written by this build.
+#[cfg(test)]
+pub(super) fn mark_sealed(meta: Meta, wtxn: &mut RwTxn<'_>) {
+    meta.put(wtxn, SEALED_MARK, &[]).unwrap();
+}
+
 /// Raises the format number once the values are sealed and the older migrations are done.
 pub(super) fn finish(env: &Env<WithoutTls>, meta: Meta) -> Result<(), Error> {
     let mut wtxn = env.write_txn()?;
@@ -122,4 +129,85 @@ fn seal_records(wtxn: &mut RwTxn<'_>, runs: Runs) -> Result<usize, Error> {
         runs.put(wtxn, id, &bytes)?;
     }
     Ok(records.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{LmdbStore, key, key_at};
+    use super::*;
+    use crate::history::{HistoryOutcome, HistoryRecord};
+    use crate::loop_items::LoopKey;
+    use crate::run::RunId;
+    use crate::store::Store;
+
+    /// A format 3 directory, written value by value as that format stored them (bare
+    /// postcard and JSON), reads back through the store after the migration.
+    #[test]
+    fn a_format_3_directory_has_every_value_sealed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+        let run = RunId(1);
+        let mut record = RunRecord::new("w", 7, postcard::to_stdvec(&"input").unwrap());
+        record.state = Some(postcard::to_stdvec(&(1u8, 2u8)).unwrap());
+        record.output = Some(postcard::to_stdvec(&42u64).unwrap());
+        let history = HistoryRecord {
+            number: 0,
+            state: "Next".to_owned(),
+            step: Some("s".to_owned()),
+            started_at_ms: 1,
+            ended_at_ms: 2,
+            attempts: 1,
+            attempt_errors: Vec::new(),
+            outcome: HistoryOutcome::Committed,
+        };
+        // Position 0, first loop there (its fields are private to `loop_items`).
+        let loop_key: LoopKey = postcard::from_bytes(&[0, 0]).unwrap();
+        let mut txn = store.env.write_txn().unwrap();
+        let bare = postcard::to_stdvec(&record).unwrap();
+        store.runs.put(&mut txn, &run.0, &bare).unwrap();
+        let bare_history = postcard::to_stdvec(&history).unwrap();
+        store
+            .history
+            .put(&mut txn, &key_at(run, 0), &bare_history)
+            .unwrap();
+        store
+            .state
+            .put(&mut txn, &key(run, &[b"k"]), b"[1,2]")
+            .unwrap();
+        let item = crate::loop_items::item_key(run, loop_key, 0);
+        store.loop_items.put(&mut txn, &item, &[30]).unwrap();
+        let branch = key(run, &[&0u64.to_be_bytes(), &1u32.to_be_bytes()]);
+        store.branches.put(&mut txn, &branch, &[5]).unwrap();
+        store
+            .meta
+            .put(&mut txn, FORMAT_KEY, &3u32.to_be_bytes())
+            .unwrap();
+        txn.commit().unwrap();
+        let closed = store.closing_event();
+        drop(store);
+        closed.wait();
+
+        let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+        let loaded = store.load(run).unwrap().unwrap();
+        let decode = crate::codec::decode::<String>;
+        assert_eq!(decode(&loaded.input).unwrap(), "input");
+        let state = loaded.state.unwrap();
+        assert_eq!(crate::codec::decode::<(u8, u8)>(&state).unwrap(), (1, 2));
+        let output = loaded.output.unwrap();
+        assert_eq!(crate::codec::decode::<u64>(&output).unwrap(), 42);
+        assert_eq!(store.history(run).unwrap(), vec![history]);
+        let value = store.state_get(run, "k").unwrap().unwrap();
+        assert_eq!(
+            crate::codec::open(&value).unwrap(),
+            (Format::Json, &b"[1,2]"[..])
+        );
+        let item = store.loop_item(run, loop_key, 0).unwrap().unwrap();
+        assert_eq!(crate::codec::decode::<u8>(&item).unwrap(), 30);
+        let branches = store.branches(run, 0).unwrap();
+        assert_eq!(crate::codec::decode::<u8>(&branches[0].1).unwrap(), 5);
+        let txn = store.env.read_txn().unwrap();
+        let format = store.meta.get(&txn, FORMAT_KEY).unwrap().unwrap();
+        assert_eq!(format, SEALED_FORMAT.to_be_bytes());
+        assert!(store.meta.get(&txn, SEALED_MARK).unwrap().is_none());
+    }
 }
