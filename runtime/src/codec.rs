@@ -370,4 +370,67 @@ mod tests {
         assert_eq!(to_json(&sealed).unwrap(), None);
         assert_eq!(decode::<BTreeMap<(u8, u8), u8>>(&sealed).unwrap(), map);
     }
+
+    /// What the guarantee costs per value, in release builds:
+    /// `cargo test -p cairn-runtime --release --lib codec::tests::cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn cost() {
+        #[derive(Serialize, Deserialize)]
+        struct Note {
+            title: String,
+            scores: Vec<u64>,
+            tags: Vec<String>,
+            source: Option<String>,
+        }
+        let small = (42u64, "step three".to_owned());
+        let large: Vec<Note> = (0..8)
+            .map(|i| Note {
+                title: format!("paper {i} on durable workflows and their states"),
+                scores: (0..16).map(|s| s * 1_000 + i).collect(),
+                tags: vec!["rust".to_owned(), "lmdb".to_owned()],
+                source: Some("https://example.org/paper".to_owned()),
+            })
+            .collect();
+        fn time(label: &str, size: usize, mut f: impl FnMut()) {
+            let n = 200_000;
+            for _ in 0..n / 10 {
+                f();
+            }
+            let started = std::time::Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            let ns = started.elapsed().as_nanos() as f64 / f64::from(n);
+            println!("{label:>45} ({size:>5} B): {ns:>8.1} ns");
+        }
+        fn measure<T: Serialize + DeserializeOwned>(name: &str, value: &T) {
+            let bare = postcard::to_stdvec(value).unwrap();
+            let sealed = encode(value).unwrap();
+            let n = bare.len();
+            time(&format!("{name}: postcard encode (before)"), n, || {
+                std::hint::black_box(postcard::to_stdvec(std::hint::black_box(value)).unwrap());
+            });
+            time(
+                &format!("{name}: verified encode + CRC32C (after)"),
+                n,
+                || {
+                    std::hint::black_box(encode(std::hint::black_box(value)).unwrap());
+                },
+            );
+            time(&format!("{name}: CRC32C alone"), n, || {
+                std::hint::black_box(checksum(1, std::hint::black_box(&bare)));
+            });
+            time(&format!("{name}: postcard decode (before)"), n, || {
+                std::hint::black_box(
+                    postcard::from_bytes::<T>(std::hint::black_box(&bare)).unwrap(),
+                );
+            });
+            time(&format!("{name}: checked decode (after)"), n, || {
+                std::hint::black_box(decode::<T>(std::hint::black_box(&sealed)).unwrap());
+            });
+        }
+        measure("small", &small);
+        measure("large", &large);
+    }
 }
