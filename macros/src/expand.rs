@@ -434,8 +434,15 @@ impl<'a> Machine<'a> {
                 let span = self.body.vars[var]
                     .check_span
                     .unwrap_or_else(|| ident.span());
+                // A step's result gets the messages about steps (return an owned value,
+                // handle the error in place).
+                let check = if self.body.vars[var].step_result {
+                    quote_spanned!(span=> check_step_result)
+                } else {
+                    quote_spanned!(span=> check_stored)
+                };
                 quote_spanned! {span=>
-                    ::cairn::__private::check_stored(
+                    ::cairn::__private::#check(
                         #ident,
                         (&&&::cairn::__private::Probe::of(#ident)).kind(),
                     );
@@ -599,6 +606,10 @@ impl Emitter<'_, '_> {
                     out.extend(quote!(#stmt));
                 }
                 Stmt::Await { stmt, state } => {
+                    // A `match` on the outcome may return from an arm.
+                    if returns(stmt) {
+                        self.machine.ends_here();
+                    }
                     out.extend(quote!(#stmt));
                     out.extend(self.machine.transition(*state));
                     return out;

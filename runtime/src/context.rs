@@ -158,6 +158,9 @@ impl Context {
     /// it is awaited: `ctx.task(charge, card, amount).retry(RetryPolicy::exponential(5))
     /// .timeout(Duration::from_secs(30)).await?`. Inside `#[workflow]`, `ctx.task(f, a, b)` is
     /// rewritten into `ctx.__task("f", (a, b), |(a, b)| f(a, b))`.
+    ///
+    /// `f` must be `Fn`, not just `FnOnce`: rustc fixes a closure's kind from the bound of the
+    /// call it is passed to, and `.retry(..)` calls it again.
     #[doc(hidden)]
     pub fn __task<A, F, Fut>(
         &mut self,
@@ -166,7 +169,7 @@ impl Context {
         f: F,
     ) -> Task<'_, Once<A, F>, Unguarded>
     where
-        F: FnOnce(A) -> Fut,
+        F: Fn(A) -> Fut,
         Fut: Future,
     {
         Task::new(self, name, Once::new(args, f))
@@ -282,7 +285,7 @@ impl Context {
         Fut: Future,
     {
         let name = short_name(std::any::type_name::<F>());
-        self.__task(name, arg, f)
+        Task::new(self, name, Once::new(arg, f))
     }
 
     /// Commits `state` as the run's new state and returns once it is durable. `codec` only

@@ -133,12 +133,6 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// `Context::parallel` was given no branches.
-    #[error("`parallel` needs at least one branch (run {run})")]
-    EmptyParallel {
-        /// The run.
-        run: RunId,
-    },
     /// Two branches of a named `parallel` call have the same name.
     #[error("two branches of a named `parallel` call are both named `{name}` (run {run})")]
     DuplicateBranch {
@@ -296,7 +290,6 @@ impl Error {
                 call,
                 reason: reason.clone(),
             },
-            Error::EmptyParallel { run } => Error::EmptyParallel { run: *run },
             Error::DuplicateBranch { run, name } => Error::DuplicateBranch {
                 run: *run,
                 name: name.clone(),

@@ -45,10 +45,12 @@ mod loop_items;
 pub mod parallel;
 mod question;
 mod registry;
+mod retried_arg;
 mod run;
 mod runtime;
 mod session;
 mod state;
+mod step_result;
 mod storable;
 mod store;
 mod supervise;
@@ -81,6 +83,10 @@ pub mod __private {
     pub use crate::committer::payload_bytes_committed;
     pub use crate::durable_iter::{DurableIter, IntoDurableIter, RangeIter, VecIter};
     pub use crate::loop_items::{Cursor, LoopKey, StoredCursor, StoredIter};
+    pub use crate::retried_arg::{RetriedArg, RetryArg, retried_arg};
+    pub use crate::step_result::{
+        StepResultNotReference, StepResultSerializable, check_step_result,
+    };
     pub use crate::storable::{
         Codec, NoCodec, NotReference, NotSerializable, Probe, ProbeCodec, ProbeNoCodec, ProbeOther,
         ProbeReference, ProbeSerializable, Reference, SerdeCodec, Serializable, Storable,
