@@ -216,9 +216,13 @@ impl TaskCalls<'_> {
         }
         for arg in call.args.iter_mut().skip(1) {
             if !is_retried_arg(arg) {
-                let span = arg.span();
+                // The call is generated code (mixed-site) at the argument's place: rustc then
+                // reports a missing `Clone` on the argument with the message of `RetryArg`,
+                // and without suggesting to borrow it (a `&T` is `Clone`, but the step takes
+                // a `T`).
+                let span = Span::mixed_site().located_at(arg.span());
                 *arg = parse_quote_spanned! {span=>
-                    ::cairn::__private::retried_arg(#arg)
+                    ::cairn::__private::retried_arg({ #arg })
                 };
             }
         }

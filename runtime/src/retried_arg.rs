@@ -29,19 +29,31 @@ impl<T> Clone for RetriedArg<T> {
     }
 }
 
-/// Required of every argument of a retried step.
+/// Required of every argument of a retried step: `Clone`, with a message about retries.
 #[diagnostic::on_unimplemented(
     message = "this argument of a retried step is not `Clone`: each attempt calls the step with its own copy of the arguments",
     label = "`{Self}` is not `Clone`",
     note = "derive or implement `Clone` for `{Self}`, or pass what is cheap to clone (an id, an `Arc<{Self}>`) and build the value inside the step"
 )]
-pub trait RetryArg: Clone {}
-impl<T: Clone> RetryArg for T {}
+pub trait RetryArg: Sized {
+    /// A copy for the next attempt.
+    fn clone_for_attempt(&self) -> Self;
+}
+
+// Not recommended, so that rustc reports the missing `RetryArg` with the message above rather
+// than the missing `Clone` bound of this impl, and does not suggest passing `&arg` (a
+// reference is `Clone`, but the step takes the value).
+#[diagnostic::do_not_recommend]
+impl<T: Clone> RetryArg for T {
+    fn clone_for_attempt(&self) -> T {
+        self.clone()
+    }
+}
 
 /// Wraps `value` as an argument of a retried step.
 pub fn retried_arg<T: RetryArg>(value: T) -> RetriedArg<T> {
     RetriedArg {
         value,
-        clone: T::clone,
+        clone: T::clone_for_attempt,
     }
 }
