@@ -194,12 +194,15 @@ impl Context {
     /// completes: after a crash, only the branches that had not completed run again.
     ///
     /// `branches` is a tuple of [`step`](crate::step)s (of different output types; the result is
-    /// the tuple of their outputs) or a `Vec` of them (of one type; the result is a `Vec`).
+    /// the tuple of their outputs) or a `Vec` of them (of one type; the result is a `Vec`, empty
+    /// for no branches). Inside `#[workflow]`, `ctx.task(f, a)` written among the branches
+    /// (in the tuple, or in the closure that builds the `Vec`) is the branch `step("f", f(a))`.
     /// Every branch returns `Result<T, E>` with the same `E`; the call fails with the error of
     /// the first failing branch (in branch order) once all branches have settled. See
     /// [`Parallel`] for a concurrency limit, per-branch outcomes and results by name.
     ///
     /// ```ignore
+    /// let (a, w) = ctx.parallel((ctx.task(search_arxiv, t1), ctx.task(search_wikipedia, t2))).await?;
     /// let (user, orders) = ctx.parallel((step("user", load_user(id)), step("orders", load_orders(id)))).await?;
     /// let pages = ctx.parallel(urls.into_iter().map(|u| step("fetch", fetch(u))).collect::<Vec<_>>()).limit(4).await?;
     /// ```

@@ -2,8 +2,10 @@
 //! `Context::__task`) or [`Context::step_fn`](crate::Context::step_fn).
 //!
 //! Retrying needs a new future per attempt, so a task holds a *factory*: the arguments and a
-//! function of them. Without a policy it is called once (`FnOnce`, any arguments); `.retry(..)`
-//! needs `Fn` and `Clone` arguments, and the compiler says so where it is called. A task is
+//! function of them. Without a policy it is called once (any arguments); `.retry(..)` needs
+//! `Fn` and `Clone` arguments. `#[workflow]` makes the factory of `ctx.task(f, a, b)` an `Fn`,
+//! and with `.retry(..)` wraps each argument (see `retried_arg`), so that an argument that is
+//! not `Clone` is reported on that argument. A task is
 //! `IntoFuture`, so it is awaited directly: `ctx.task(f, x).await`,
 //! `ctx.task(f, x).retry(policy).timeout(d).await`.
 //!
