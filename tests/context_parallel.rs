@@ -292,10 +292,7 @@ async fn bad_arguments_are_typed_errors() {
     // No branches is not a bad argument: the call returns an empty `Vec`.
     let run = client.start(bad_arguments, 0).await.unwrap();
     assert_eq!(client.wait(bad_arguments, run).await.unwrap(), 0);
-    for (case, expected) in [
-        (1, "limit must be at least 1"),
-        (2, "are both named `x`"),
-    ] {
+    for (case, expected) in [(1, "limit must be at least 1"), (2, "are both named `x`")] {
         let run = client.start(bad_arguments, case).await.unwrap();
         match client.wait(bad_arguments, run).await {
             Err(Error::RunFailed { message, .. }) => {

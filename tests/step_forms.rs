@@ -43,7 +43,10 @@ async fn charge_card(card: Card, amount: u64) -> Result<String, String> {
     if call % 3 != 2 {
         return Err(format!("gateway timeout on attempt {}", call % 3 + 1));
     }
-    Ok(format!("{holder}:{number}:{amount}:attempt {}", call % 3 + 1))
+    Ok(format!(
+        "{holder}:{number}:{amount}:attempt {}",
+        call % 3 + 1
+    ))
 }
 
 async fn record(receipt: String) -> Result<usize, String> {
@@ -167,7 +170,10 @@ async fn with_anyhow(ctx: &mut Context, path: String) -> anyhow::Result<usize> {
         .task(read_config, path.clone())
         .await
         .context("reading the configuration")?;
-    let fallback = ctx.task(read_config, String::new()).await.unwrap_or_default();
+    let fallback = ctx
+        .task(read_config, String::new())
+        .await
+        .unwrap_or_default();
     let ok = if let Ok(again) = ctx.task(read_config, path).await {
         again == text
     } else {
@@ -322,7 +328,11 @@ async fn a_halt_after_each_committed_task_branch_runs_only_the_missing_ones() {
         ));
         runtime.shutdown().await;
         let before = support::take_step_counts();
-        assert_eq!(before.values().sum::<usize>(), halt_at as usize, "{before:?}");
+        assert_eq!(
+            before.values().sum::<usize>(),
+            halt_at as usize,
+            "{before:?}"
+        );
 
         let runtime = Runtime::builder()
             .path(dir.path())

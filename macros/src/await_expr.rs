@@ -35,7 +35,9 @@ pub fn is_await(expr: &Expr) -> bool {
         Expr::Match(match_) => {
             is_await(&match_.expr)
                 && match_.arms.iter().all(|arm| {
-                    arm.guard.as_ref().is_none_or(|(_, guard)| runs_in_place(guard))
+                    arm.guard
+                        .as_ref()
+                        .is_none_or(|(_, guard)| runs_in_place(guard))
                         && runs_in_place(&arm.body)
                 })
         }
