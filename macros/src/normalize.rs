@@ -121,8 +121,9 @@ pub fn macro_has_await(tokens: &TokenStream) -> bool {
 /// ```
 ///
 /// A retried argument is wrapped where it is written, so that one that is not `Clone` is
-/// reported there. A task inside the branches of `ctx.parallel` (a tuple, or a `Vec` built by
-/// an iterator's closure) becomes a branch, which does not borrow the context.
+/// reported there. A task inside the branches of `ctx.parallel` (a tuple, a `vec![..]`, or a
+/// `Vec` built by an iterator's closure) becomes a branch, which does not borrow the context;
+/// a branch has no retry policy.
 struct TaskCalls<'a> {
     ctx: &'a Ident,
 }
@@ -252,6 +253,20 @@ impl VisitMut for BranchTasks<'_> {
         *expr = parse_quote_spanned! {span=>
             ::cairn::step(#name, #function(#(#args),*))
         };
+    }
+    /// `vec![ctx.task(f, a), ctx.task(g, b)]`: the elements, when they parse as expressions.
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        if !mac.path.is_ident("vec") {
+            return;
+        }
+        type Elems = syn::punctuated::Punctuated<Expr, syn::Token![,]>;
+        let Ok(mut elems) = mac.parse_body_with(Elems::parse_terminated) else {
+            return;
+        };
+        for elem in &mut elems {
+            self.visit_expr_mut(elem);
+        }
+        mac.tokens = quote::quote!(#elems);
     }
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }

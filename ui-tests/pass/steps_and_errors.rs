@@ -93,7 +93,10 @@ async fn research(ctx: &mut Context, topic: String) -> Result<Vec<String>, Strin
         )
         .limit(2)
         .await?;
-    Ok(more)
+    let listed = ctx
+        .parallel(vec![ctx.task(search, topic.clone()), ctx.task(search, topic)])
+        .await?;
+    Ok(more.into_iter().chain(listed).collect())
 }
 
 fn main() {}
