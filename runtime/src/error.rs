@@ -216,6 +216,22 @@ pub enum Error {
         /// Bytes the commit wanted reserved past the database's last used page.
         needed: u64,
     },
+    /// Another runtime holds the data directory: one runtime per directory, or every run
+    /// would be driven twice. A client-only open ([`Client::open`](crate::Client::open)) is
+    /// allowed next to it.
+    #[error(
+        "the data directory {} is in use by another cairn runtime (pid {}); only one runtime \
+         may run a directory: stop that one first, or open this process as a client with \
+         `Client::open` or `RuntimeBuilder::client_only`",
+        path.display(),
+        pid.map_or_else(|| "unknown".to_owned(), |pid| pid.to_string())
+    )]
+    DirectoryInUse {
+        /// The data directory.
+        path: std::path::PathBuf,
+        /// The process that holds it, as it wrote it in the lock file (`None` if unreadable).
+        pid: Option<u32>,
+    },
     /// The storage engine failed.
     #[error("storage error: {0}")]
     Storage(#[from] heed::Error),
@@ -330,6 +346,10 @@ impl Error {
             Error::DiskFull { path, needed } => Error::DiskFull {
                 path: path.clone(),
                 needed: *needed,
+            },
+            Error::DirectoryInUse { path, pid } => Error::DirectoryInUse {
+                path: path.clone(),
+                pid: *pid,
             },
             Error::Storage(heed::Error::Mdb(e)) => Error::Storage(heed::Error::Mdb(*e)),
             Error::Storage(e) => Error::Io(std::io::Error::other(e.to_string())),

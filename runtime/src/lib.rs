@@ -34,6 +34,7 @@ mod client;
 mod clock;
 mod committer;
 mod context;
+mod dir_lock;
 mod durability;
 mod durable_iter;
 mod error;

@@ -20,6 +20,7 @@ use crate::client::Client;
 use crate::clock::{Clock, SystemClock, from_ms};
 use crate::committer::WriteOp;
 use crate::context::Context;
+use crate::dir_lock::DirLock;
 use crate::error::Error;
 use crate::history::HistoryOutcome;
 use crate::lmdb::LmdbStore;
@@ -113,6 +114,9 @@ pub(crate) struct Shared {
     /// Live run tasks; `None` once shut down.
     tasks: Mutex<Option<HashMap<RunId, JoinHandle<()>>>>,
     closing: Mutex<Option<EnvClosingEvent>>,
+    /// This runtime's hold on the data directory (see [`crate::dir_lock`]); `None` for a
+    /// client-only open and once shut down.
+    dir_lock: Mutex<Option<DirLock>>,
     handle: tokio::runtime::Handle,
 }
 
@@ -536,6 +540,8 @@ impl Runtime {
                 .spawn_blocking(move || closing.wait())
                 .await;
         }
+        // Released last, once nothing of this runtime writes to the directory any more.
+        drop(lock(&self.shared.dir_lock).take());
         tracing::debug!("runtime shut down");
     }
 }
@@ -736,6 +742,12 @@ impl RuntimeBuilder {
             std::env::var_os("CAIRN_DATA_DIR")
                 .map_or_else(|| PathBuf::from("cairn-data"), PathBuf::from)
         });
+        // Before the store opens: a refused runtime must not touch the directory.
+        let dir_lock = if self.answers.client_only {
+            None
+        } else {
+            Some(DirLock::acquire(&path)?)
+        };
         let write_map = self
             .write_map
             .unwrap_or_else(|| LmdbStore::default_write_map(&path, self.durability));
@@ -764,6 +776,7 @@ impl RuntimeBuilder {
             aborted: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Some(HashMap::new())),
             closing: Mutex::new(Some(closing)),
+            dir_lock: Mutex::new(dir_lock),
             handle,
         });
         if self.answers.client_only {
