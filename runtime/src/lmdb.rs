@@ -253,13 +253,39 @@ impl LmdbStore {
     /// has written whatever else belongs to the same commit. `change` may refuse with an error,
     /// which aborts the transaction.
     /// The next run id, taken inside `txn`, so that two processes never get the same one.
+    ///
+    /// Never the id of a stored run: a counter behind the highest stored id (set back by a
+    /// partial restore, damaged, unreadable) would make the new run overwrite an existing one,
+    /// so the highest id + 1 wins then, with a warning. Reading the last key is one B-tree
+    /// descent, a fraction of the commit.
     pub(crate) fn allocate_run(&self, txn: &mut RwTxn<'_>) -> Result<RunId, Error> {
-        let next = match self.meta.get(txn, NEXT_RUN_KEY)? {
-            Some(bytes) => <[u8; 8]>::try_from(bytes).map_or(1, u64::from_be_bytes),
+        let counter = match self.meta.get(txn, NEXT_RUN_KEY)? {
+            Some(bytes) => be_u64(bytes),
+            None => Some(1),
+        };
+        let after_last = match self.runs.last(txn)? {
+            Some((last, _)) => last.saturating_add(1),
             None => 1,
         };
-        self.meta
-            .put(txn, NEXT_RUN_KEY, &(next + 1).to_be_bytes())?;
+        let next = match counter {
+            Some(counter) if counter >= after_last => counter,
+            _ => {
+                tracing::warn!(
+                    ?counter,
+                    next = after_last,
+                    "the run-id counter is behind the stored runs or unreadable; continuing after the highest stored id"
+                );
+                after_last
+            }
+        };
+        // Only a damaged counter or run id gets near the end of the id space.
+        let after = next.checked_add(1).ok_or_else(|| Error::CorruptState {
+            run: RunId(next),
+            workflow: "<unknown>".to_owned(),
+            reason: "the run-id counter or the highest run id is at u64::MAX: no id is left"
+                .to_owned(),
+        })?;
+        self.meta.put(txn, NEXT_RUN_KEY, &after.to_be_bytes())?;
         Ok(RunId(next))
     }
 
