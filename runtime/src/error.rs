@@ -241,6 +241,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether a commit that failed with this error would fail the same way however often it
+    /// is retried: a value that cannot be encoded, an argument out of range, a key over
+    /// LMDB's size limit. The run is then failed with the error (resumable once the cause is
+    /// fixed) rather than left unfinished, which would re-run its step at every restart. A
+    /// full disk, an I/O error, a full map or a shutdown may pass, and are not.
+    pub(crate) fn refused_for_good(&self) -> bool {
+        match self {
+            Error::Encode { .. } | Error::InvalidArgument { .. } => true,
+            Error::Storage(heed::Error::Mdb(heed::MdbError::BadValSize))
+            | Error::Storage(heed::Error::Encoding(_)) => true,
+            _ => false,
+        }
+    }
+
     /// Copies the error for every waiter of an aborted run; the storage and I/O variants keep
     /// their message but lose their source, because those source types cannot be cloned.
     pub(crate) fn duplicate(&self) -> Error {

@@ -405,6 +405,17 @@ async fn drive(
         }
         Outcome::Aborted(Abort::Error(error)) => Err(error),
     };
+    if let Err(error) = &recorded
+        && error.refused_for_good()
+    {
+        // Left unfinished, the run would re-run its step at every restart and be refused
+        // again: it fails instead, with the error, and `Client::resume` takes it up once the
+        // cause is fixed.
+        tracing::error!(%run, workflow, %error, "commit refused for good: failing the run");
+        if let Err(failed) = fail(&shared, &ctx, run, error.to_string()).await {
+            tracing::error!(%run, workflow, error = %failed, "could not record the failure");
+        }
+    }
     drop(ctx);
     if let Err(error) = recorded {
         if !matches!(error, Error::Halted { .. }) {
