@@ -232,6 +232,18 @@ pub enum Error {
         /// The process that holds it, as it wrote it in the lock file (`None` if unreadable).
         pid: Option<u32>,
     },
+    /// An entry of the data directory's own bookkeeping (not of a run) is damaged, so using
+    /// the directory could silently change what runs see (say, the instance id that is part
+    /// of every idempotency key). Restore the directory from a backup.
+    #[error("the data directory {} is damaged: `{key}` {reason}", path.display())]
+    CorruptDirectory {
+        /// The data directory.
+        path: std::path::PathBuf,
+        /// The damaged entry.
+        key: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The storage engine failed.
     #[error("storage error: {0}")]
     Storage(#[from] heed::Error),
@@ -364,6 +376,11 @@ impl Error {
             Error::DirectoryInUse { path, pid } => Error::DirectoryInUse {
                 path: path.clone(),
                 pid: *pid,
+            },
+            Error::CorruptDirectory { path, key, reason } => Error::CorruptDirectory {
+                path: path.clone(),
+                key,
+                reason: reason.clone(),
             },
             Error::Storage(heed::Error::Mdb(e)) => Error::Storage(heed::Error::Mdb(*e)),
             Error::Storage(e) => Error::Io(std::io::Error::other(e.to_string())),

@@ -195,7 +195,7 @@ impl LmdbStore {
             })?
             .unwrap_commit();
         let mut wtxn = env.write_txn()?;
-        let instance = instance_id(meta, &mut wtxn)?;
+        let instance = instance_id(dir, meta, &mut wtxn)?;
         wtxn.commit()?;
         let index = index::Tables::open(&env, runs, meta, sleeps)?;
         let hitl = hitl::Tables::open(&env, runs, meta, index.active)?;
@@ -403,12 +403,20 @@ impl LmdbStore {
 }
 
 /// The directory's instance id, made on first open from the process's random hasher seed and
-/// the time (no random number crate needed for 64 bits that only have to differ).
-fn instance_id(meta: Database<'_, Str, Bytes>, wtxn: &mut RwTxn<'_>) -> Result<u64, Error> {
-    if let Some(bytes) = meta.get(wtxn, INSTANCE_KEY)?
-        && let Ok(bytes) = <[u8; 8]>::try_from(bytes)
-    {
-        return Ok(u64::from_be_bytes(bytes));
+/// the time (no random number crate needed for 64 bits that only have to differ). A stored id
+/// that is damaged is [`Error::CorruptDirectory`]: a new one would change the idempotency keys
+/// of the steps in flight.
+fn instance_id(
+    dir: &Path,
+    meta: Database<'_, Str, Bytes>,
+    wtxn: &mut RwTxn<'_>,
+) -> Result<u64, Error> {
+    if let Some(bytes) = meta.get(wtxn, INSTANCE_KEY)? {
+        return be_u64(bytes).ok_or_else(|| Error::CorruptDirectory {
+            path: dir.to_owned(),
+            key: INSTANCE_KEY,
+            reason: format!("is {} bytes long, not 8", bytes.len()),
+        });
     }
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(now_ms());

@@ -25,8 +25,8 @@ fn start(dir: &Path) -> Runtime {
         .unwrap()
 }
 
-/// Writes `value` as the directory's run-id counter, with the runtime shut down.
-fn write_counter(dir: &Path, value: &[u8]) {
+/// Writes `value` under `key` in the directory's meta database, with the runtime shut down.
+fn write_meta(dir: &Path, key: &str, value: &[u8]) {
     // SAFETY: no other handle on the environment is open in this process (the runtime was
     // shut down and its environment closed), and no other process uses the directory.
     let env = unsafe {
@@ -46,7 +46,7 @@ fn write_counter(dir: &Path, value: &[u8]) {
         .unwrap_commit()
         .expect("meta exists");
     let mut txn = env.write_txn().unwrap();
-    meta.put(&mut txn, "next_run_id", value).unwrap();
+    meta.put(&mut txn, key, value).unwrap();
     txn.commit().unwrap();
     env.prepare_for_closing().wait();
 }
@@ -66,7 +66,7 @@ async fn a_counter_set_back_or_damaged_never_makes_a_new_run_overwrite_one() {
 
     // Set back to 1, then to something that is not a counter at all.
     for counter in [&1u64.to_be_bytes()[..], &[0xff, 0x01, 0x02][..]] {
-        write_counter(dir.path(), counter);
+        write_meta(dir.path(), "next_run_id", counter);
         let runtime = start(dir.path());
         let client = runtime.client();
         let run = client.start(doubler, 100).await.unwrap();
@@ -95,4 +95,35 @@ async fn a_counter_set_back_or_damaged_never_makes_a_new_run_overwrite_one() {
             .all(|r| r.status == Status::Completed)
     );
     runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_instance_id_is_an_error_naming_the_directory_not_a_new_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = start(dir.path());
+    let client = runtime.client();
+    let run = client.start(doubler, 1).await.unwrap();
+    client.wait(doubler, run).await.unwrap();
+    runtime.shutdown().await;
+
+    write_meta(dir.path(), "instance_id", &[1, 2, 3]);
+    for attempt in 0..2 {
+        match Runtime::builder()
+            .path(dir.path())
+            .register(doubler)
+            .start()
+        {
+            Err(cairn::Error::CorruptDirectory { path, key, reason }) => {
+                assert_eq!(path, dir.path());
+                assert_eq!(key, "instance_id");
+                assert!(reason.contains("3 bytes"), "{reason}");
+            }
+            other => panic!("attempt {attempt}: expected CorruptDirectory, got {other:?}"),
+        }
+    }
+    // A client cannot read the id either, for the same reason.
+    assert!(matches!(
+        cairn::Client::open(dir.path()),
+        Err(cairn::Error::CorruptDirectory { .. })
+    ));
 }
