@@ -232,6 +232,13 @@ pub enum Error {
         /// The process that holds it, as it wrote it in the lock file (`None` if unreadable).
         pid: Option<u32>,
     },
+    /// A write through a client opened on a data directory it may only read (a read-only file
+    /// system or files without write permission; see [`Client::open`](crate::Client::open)).
+    #[error("the data directory {} is open read-only: nothing can be written to it", path.display())]
+    ReadOnly {
+        /// The data directory.
+        path: std::path::PathBuf,
+    },
     /// An entry of the data directory's own bookkeeping (not of a run) is damaged, so using
     /// the directory could silently change what runs see (say, the instance id that is part
     /// of every idempotency key). Restore the directory from a backup.
@@ -259,12 +266,13 @@ impl Error {
     /// fixed) rather than left unfinished, which would re-run its step at every restart. A
     /// full disk, an I/O error, a full map or a shutdown may pass, and are not.
     pub(crate) fn refused_for_good(&self) -> bool {
-        match self {
-            Error::Encode { .. } | Error::InvalidArgument { .. } => true,
-            Error::Storage(heed::Error::Mdb(heed::MdbError::BadValSize))
-            | Error::Storage(heed::Error::Encoding(_)) => true,
-            _ => false,
-        }
+        matches!(
+            self,
+            Error::Encode { .. }
+                | Error::InvalidArgument { .. }
+                | Error::Storage(heed::Error::Mdb(heed::MdbError::BadValSize))
+                | Error::Storage(heed::Error::Encoding(_))
+        )
     }
 
     /// Copies the error for every waiter of an aborted run; the storage and I/O variants keep
@@ -377,6 +385,7 @@ impl Error {
                 path: path.clone(),
                 pid: *pid,
             },
+            Error::ReadOnly { path } => Error::ReadOnly { path: path.clone() },
             Error::CorruptDirectory { path, key, reason } => Error::CorruptDirectory {
                 path: path.clone(),
                 key,

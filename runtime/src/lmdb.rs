@@ -41,6 +41,8 @@ use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
 mod hitl;
 /// The wake-up and active-run indexes.
 mod index;
+/// Opening a directory this process may only read.
+mod read_only;
 /// Disk reserved ahead of the write map.
 mod reserve;
 
@@ -79,6 +81,8 @@ pub(crate) struct LmdbStore {
     /// Disk reserved ahead of LMDB's write map; `None` without the write map (LMDB `pwrite`s
     /// and reports a full disk itself) or where `fallocate` is missing.
     reserve: Option<reserve::Reserve>,
+    /// The directory, if opened read-only ([`read_only`]): every write is refused.
+    read_only: Option<std::path::PathBuf>,
 }
 
 impl LmdbStore {
@@ -125,8 +129,34 @@ impl LmdbStore {
         write_map: bool,
         read_ahead: bool,
     ) -> Result<LmdbStore, Error> {
-        std::fs::create_dir_all(dir)?;
+        Self::open_mode(dir, map_size, durability, write_map, read_ahead, false)
+    }
+
+    /// Opens the existing environment in `dir` for reading only (see [`read_only`]): for a
+    /// client on a directory this process cannot write. Every write is [`Error::ReadOnly`].
+    pub fn open_read_only(dir: &Path, map_size: usize) -> Result<LmdbStore, Error> {
+        Self::open_mode(dir, map_size, Durability::Full, false, true, true)
+    }
+
+    fn open_mode(
+        dir: &Path,
+        map_size: usize,
+        durability: Durability,
+        write_map: bool,
+        read_ahead: bool,
+        read_only: bool,
+    ) -> Result<LmdbStore, Error> {
+        if !read_only {
+            std::fs::create_dir_all(dir)?;
+        }
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
+        if read_only {
+            // SAFETY: `READ_ONLY` makes LMDB refuse every write transaction; it weakens
+            // nothing. heed marks every environment flag `unsafe` alike.
+            unsafe {
+                options.flags(EnvFlags::READ_ONLY);
+            }
+        }
         options
             .map_size(map_size)
             .max_dbs(7 + hitl::DATABASES + index::DATABASES);
@@ -174,6 +204,28 @@ impl LmdbStore {
         } else {
             None
         };
+        if read_only {
+            let main = read_only::open_main(&env)?;
+            let index = index::Tables::open(&env, main.runs, main.meta, main.sleeps)?;
+            let hitl = hitl::Tables::open(&env, main.runs, main.meta, index.active)?;
+            let loop_items = read_only::open_existing(&env, "loop_items")?;
+            return Ok(LmdbStore {
+                env,
+                runs: main.runs,
+                meta: main.meta,
+                state: main.state,
+                history: main.history,
+                sleeps: main.sleeps,
+                branches: main.branches,
+                instance: main.instance,
+                hitl,
+                index,
+                loop_items,
+                committer: std::sync::OnceLock::new(),
+                reserve: None,
+                read_only: Some(dir.to_owned()),
+            });
+        }
         let wtxn = env.write_txn()?;
         let (runs, meta, state, history, sleeps, branches) = env
             .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
@@ -214,6 +266,7 @@ impl LmdbStore {
             loop_items,
             committer: std::sync::OnceLock::new(),
             reserve,
+            read_only: None,
         })
     }
 
@@ -326,6 +379,9 @@ impl LmdbStore {
     /// A write transaction that will store about `extra` bytes more than a small update (see
     /// [`WriteOp::reserve_bytes`](crate::committer::WriteOp::reserve_bytes)).
     pub(crate) fn write_txn_for(&self, extra: u64) -> Result<RwTxn<'_>, Error> {
+        if let Some(path) = &self.read_only {
+            return Err(Error::ReadOnly { path: path.clone() });
+        }
         let txn = self.env.write_txn()?;
         if let Some(reserve) = &self.reserve {
             // On error `txn` is dropped, aborted, before anything was written.

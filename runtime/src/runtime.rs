@@ -567,6 +567,18 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+/// Whether opening the store failed because this process may not write the directory.
+fn cannot_write(error: &Error) -> bool {
+    let io = match error {
+        Error::Io(io) | Error::Storage(heed::Error::Io(io)) => io,
+        _ => return false,
+    };
+    matches!(
+        io.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
 /// Configures and starts a [`Runtime`].
 pub struct RuntimeBuilder {
     path: Option<PathBuf>,
@@ -708,7 +720,11 @@ impl RuntimeBuilder {
     /// Opens the store without running any workflow: no run is resumed, started runs are only
     /// stored (a runtime resumes them when it starts), and answers are committed for the
     /// runtime that runs the workflow to pick up. For a process that only starts, reads and
-    /// answers runs, next to the one that runs them; see [`Client::open`].
+    /// answers runs, next to the one that runs them; see [`Client::open`]. It takes no lock on
+    /// the directory (any number of clients may open it next to its one runtime), and a
+    /// directory this process cannot write (a read-only file system, or a data file without
+    /// write permission) is opened read-only: every read works, every write is
+    /// [`Error::ReadOnly`].
     pub fn client_only(mut self) -> Self {
         self.answers.client_only = true;
         self
@@ -762,13 +778,23 @@ impl RuntimeBuilder {
         let write_map = self
             .write_map
             .unwrap_or_else(|| LmdbStore::default_write_map(&path, self.durability));
-        let store = LmdbStore::open_shared(
+        let opened = LmdbStore::open_shared(
             &path,
             self.map_size,
             self.durability,
             write_map,
             self.read_ahead,
-        )?;
+        );
+        let store: Arc<LmdbStore> = match opened {
+            Ok(store) => store,
+            // A client only reads (and its writes are refused): a directory this process
+            // cannot write, say a read-only copy, can still be inspected.
+            Err(error) if self.answers.client_only && cannot_write(&error) => {
+                tracing::info!(path = %path.display(), %error, "opening the data directory read-only");
+                Arc::new(LmdbStore::open_read_only(&path, self.map_size)?)
+            }
+            Err(error) => return Err(error),
+        };
         let closing = store.closing_event();
         let instance = store.instance_id();
         let shared = Arc::new(Shared {
