@@ -287,12 +287,16 @@ impl Inline {
         let unwind = Unwind(self);
         let mut batch = std::mem::take(&mut queue.requests);
         drop(queue);
-        if self.fsync {
-            // Outside a runtime this just runs the closure.
-            tokio::task::block_in_place(|| commit_batch(store, &mut batch));
-        } else {
-            commit_batch(store, &mut batch);
-        }
+        // The commit blocks this thread on purpose, inside the poll of the leader's run: not
+        // the step's doing (see `crate::blocking`).
+        crate::blocking::excused(|| {
+            if self.fsync {
+                // Outside a runtime this just runs the closure.
+                tokio::task::block_in_place(|| commit_batch(store, &mut batch));
+            } else {
+                commit_batch(store, &mut batch);
+            }
+        });
         let mut queue = self.lock();
         std::mem::forget(unwind);
         if queue.requests.is_empty() {

@@ -30,6 +30,7 @@
 
 mod answers;
 mod ask;
+mod blocking;
 mod client;
 mod clock;
 mod committer;

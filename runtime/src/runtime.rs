@@ -365,7 +365,7 @@ async fn drive(
     tracing::debug!(%run, workflow, position, "run task started");
     let slot = AbortSlot::default();
     let mut ctx = Context::new(run, workflow, shared.clone(), slot.clone(), position);
-    let outcome = Supervised::new(entry.drive(&mut ctx, start), slot).await;
+    let outcome = Supervised::new(entry.drive(&mut ctx, start), slot, run, workflow).await;
     let mut suspended = None;
     let mut awaiting = None;
     let recorded = match outcome {
