@@ -131,6 +131,7 @@ impl Context {
     /// Records that step `name` starts now, for the history.
     pub(crate) fn begin_step(&mut self, name: &'static str) {
         self.segment.step = Some(name);
+        self.slot.set_step(name);
         self.segment.started_at = self.shared.clock.now();
         self.segment.attempts = 1;
         self.segment.errors.clear();

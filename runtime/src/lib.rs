@@ -30,10 +30,12 @@
 
 mod answers;
 mod ask;
+mod blocking;
 mod client;
 mod clock;
 mod committer;
 mod context;
+mod dir_lock;
 mod durability;
 mod durable_iter;
 mod error;
@@ -70,7 +72,8 @@ pub use parallel::{Branch, Parallel, step};
 pub use question::{Answer, AnswerOption, InputKind, Question};
 pub use run::{RunId, RunStatus, Status};
 pub use runtime::{BranchCommit, Flow, Runtime, RuntimeBuilder, Transition};
-pub use state::{RunState, State};
+pub use session::MAX_SESSION_ID_BYTES;
+pub use state::{MAX_STATE_KEY_BYTES, RunState, State};
 pub use task::{RetryPolicy, Task};
 pub use workflow::Workflow;
 

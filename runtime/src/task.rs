@@ -317,6 +317,12 @@ impl<'c, S, G: IntoGuarded> Task<'c, S, G> {
     /// Fails each attempt that takes longer than `timeout` with [`Error::Timeout`] (turned into
     /// the step's error type with `From`); with a retry policy, a timed-out attempt is retried
     /// like any other failure.
+    ///
+    /// The timeout is checked between polls, so it cannot stop a step that blocks its thread
+    /// (`std::thread::sleep`, a synchronous client): run such work with
+    /// `tokio::task::spawn_blocking` inside the step, and the timeout holds (the blocking
+    /// thread finishes on its own). A poll that blocks for over 100 ms is logged as a warning
+    /// naming the run and step.
     pub fn timeout(self, timeout: Duration) -> Task<'c, S, Guarded<G::RetryIf>> {
         let mut guard = self.guard.into_guarded();
         guard.timeout = Some(timeout);
