@@ -27,3 +27,5 @@
 
 pub use cairn_macros::workflow;
 pub use cairn_runtime::*;
+
+pub mod steps;

@@ -57,30 +57,42 @@ pub fn workflow(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let cx = Ctxt::default();
     let attrs = attr::parse(&cx, args);
-    let expanded = signature::parse(&cx, &item).and_then(|sig| {
+    let sig = signature::parse(&cx, &item);
+    // With a sound signature, the fallback can still implement `Workflow`.
+    let sound_signature = sig.as_ref().filter(|_| cx.is_ok());
+    let expanded = sig.as_ref().and_then(|sig| {
         let body = normalize::normalize(&cx, &sig.ctx, (*item.block).clone());
-        let mut body = lower::lower(&cx, &sig, body);
+        let mut body = lower::lower(&cx, sig, body);
         if cx.is_ok() {
             liveness::compute(&cx, &mut body);
         }
-        cx.is_ok().then(|| generate(&attrs, &sig, &body))
+        cx.is_ok().then(|| generate(&attrs, sig, &body))
     });
     match cx.into_compile_errors() {
         None => expanded.unwrap_or_default(),
-        Some(errors) => fallback(&item, errors),
+        Some(errors) => fallback(&item, errors, sound_signature.map(|sig| (sig, &attrs))),
     }
 }
 
 /// On error: the errors, the unit struct, so that uses of the workflow elsewhere do not add
 /// "cannot find value" noise to the real problem, and the fn under another name, so that its
-/// imports count as used and rustc still checks the rest of its body.
-fn fallback(item: &ItemFn, errors: TokenStream) -> TokenStream {
+/// imports count as used and rustc still checks the rest of its body. When the signature is
+/// sound (the error is in the body), the struct also implements `Workflow`, with a driver that
+/// cannot run, so that `register(wf)`, `client.start(wf, input)` and `client.wait(wf, run)`
+/// add no "`wf: Workflow` is not satisfied" of their own (the scheme of thiserror's
+/// `fallback.rs`).
+fn fallback(
+    item: &ItemFn,
+    errors: TokenStream,
+    sound_signature: Option<(&Signature, &Attrs)>,
+) -> TokenStream {
     if item.sig.receiver().is_some() {
         // A method: no struct can stand in an `impl` block.
         return errors;
     }
     let vis = &item.vis;
     let ident = &item.sig.ident;
+    let workflow_impl = sound_signature.map(|(sig, attrs)| fallback_impl(sig, attrs));
     let mut unexpanded = item.clone();
     unexpanded.sig.ident = format_ident!("__cairn_unexpanded_{}", ident);
     unexpanded.attrs.retain(|attr| attr.path().is_ident("doc"));
@@ -92,9 +104,42 @@ fn fallback(item: &ItemFn, errors: TokenStream) -> TokenStream {
     quote! {
         #errors
         #[allow(non_camel_case_types)]
+        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
         #vis struct #ident;
+        #workflow_impl
         #[allow(dead_code, unused)]
         #unexpanded
+    }
+}
+
+/// The `Workflow` impl of a workflow whose body did not compile: the types its uses need, and
+/// a driver that is never built into a program (the crate does not compile).
+fn fallback_impl(sig: &Signature, attrs: &Attrs) -> TokenStream {
+    let ident = &sig.ident;
+    let name = attrs
+        .name
+        .as_ref()
+        .map(syn::LitStr::value)
+        .unwrap_or_else(|| ident.to_string());
+    let input_ty = input_type(sig);
+    let output_ty = &sig.output;
+    quote! {
+        impl ::cairn::Workflow for #ident {
+            type Input = #input_ty;
+            type Output = <#output_ty as ::cairn::__private::WorkflowResult>::Output;
+            const NAME: &'static str = #name;
+            const FINGERPRINT: u64 = 0;
+
+            fn drive<'cairn>(
+                _: &'cairn mut ::cairn::Context,
+                _: ::cairn::__private::Start<Self::Input>,
+            ) -> ::cairn::__private::BoxFuture<
+                'cairn,
+                ::core::result::Result<Self::Output, ::std::string::String>,
+            > {
+                ::core::unreachable!("the workflow did not compile")
+            }
+        }
     }
 }
 
@@ -434,8 +479,15 @@ impl<'a> Machine<'a> {
                 let span = self.body.vars[var]
                     .check_span
                     .unwrap_or_else(|| ident.span());
+                // A step's result gets the messages about steps (return an owned value,
+                // handle the error in place).
+                let check = if self.body.vars[var].step_result {
+                    quote_spanned!(span=> check_step_result)
+                } else {
+                    quote_spanned!(span=> check_stored)
+                };
                 quote_spanned! {span=>
-                    ::cairn::__private::check_stored(
+                    ::cairn::__private::#check(
                         #ident,
                         (&&&::cairn::__private::Probe::of(#ident)).kind(),
                     );
@@ -599,6 +651,10 @@ impl Emitter<'_, '_> {
                     out.extend(quote!(#stmt));
                 }
                 Stmt::Await { stmt, state } => {
+                    // A `match` on the outcome may return from an arm.
+                    if returns(stmt) {
+                        self.machine.ends_here();
+                    }
                     out.extend(quote!(#stmt));
                     out.extend(self.machine.transition(*state));
                     return out;

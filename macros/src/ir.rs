@@ -28,6 +28,8 @@ pub struct Var {
     /// Where an error about storing the variable points; `None` for the durable iterators,
     /// whose own trait bound reports a loop that cannot be stored.
     pub check_span: Option<Span>,
+    /// Bound by the `let` of an await: an error about storing it talks about the step's result.
+    pub step_result: bool,
 }
 
 /// Where a construct's value goes, and what runs next.

@@ -12,6 +12,7 @@
 //! Errors from every pass are collected in a `ctxt::Ctxt` and reported together.
 
 mod attr;
+mod await_expr;
 mod ctxt;
 mod expand;
 mod ir;

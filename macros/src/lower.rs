@@ -113,6 +113,7 @@ impl Lowerer<'_> {
             mutable,
             is_param,
             check_span,
+            step_result: false,
         });
         self.body.vars.len() - 1
     }
@@ -244,9 +245,12 @@ impl Lowerer<'_> {
                     let reads = self.reads_of(&init.expr);
                     let vars = self.declare_pattern(&local.pat, None, false);
                     for &var in &vars {
-                        // A temporary made by normalization: point at what it holds.
+                        self.body.vars[var].step_result = true;
+                        // A temporary made by normalization: point at the `.await`.
                         if self.body.vars[var].ident.to_string().starts_with("__") {
-                            self.body.vars[var].check_span = Some(init.expr.span());
+                            let span = crate::await_expr::the_await(&init.expr)
+                                .map_or_else(|| init.expr.span(), |a| a.await_token.span);
+                            self.body.vars[var].check_span = Some(span);
                         }
                     }
                     let (state, next) = self.await_state(&init.expr, id, index, reads, vars, cur);
@@ -806,13 +810,10 @@ enum LoopSyntax {
     For(Box<Pat>, Box<Expr>),
 }
 
-/// `FUTURE.await` or `FUTURE.await?`.
+/// `FUTURE.await`, `FUTURE.await?`, or another form that consumes the outcome in place (see
+/// [`await_expr`](crate::await_expr)).
 pub fn is_await(expr: &Expr) -> bool {
-    match expr {
-        Expr::Await(_) => true,
-        Expr::Try(try_) => matches!(&*try_.expr, Expr::Await(_)),
-        _ => false,
-    }
+    crate::await_expr::is_await(expr)
 }
 
 /// A control-flow construct with an await inside.

@@ -12,6 +12,11 @@ pub fn step_name(expr: &Expr) -> Option<String> {
         Expr::Await(await_) => step_name(&await_.base),
         Expr::Try(try_) => step_name(&try_.expr),
         Expr::Paren(paren) => step_name(&paren.expr),
+        // Code consuming an awaited outcome in place (`.await.context(..)?`, a `match`): the
+        // step is the awaited future.
+        _ if crate::await_expr::is_await(expr) && !matches!(expr, Expr::Await(_)) => {
+            step_name(&Expr::Await(crate::await_expr::the_await(expr)?.clone()))
+        }
         Expr::MethodCall(call) if BUILDER_METHODS.iter().any(|m| call.method == m) => {
             named_step(expr).or_else(|| step_name(&call.receiver))
         }

@@ -112,44 +112,161 @@ pub fn macro_has_await(tokens: &TokenStream) -> bool {
 
 /// `ctx.task(f, a, b)` becomes `ctx.__task("f", (a, b), |(a, b)| f(a, b))`: a step named after
 /// the function as written, holding its arguments and the call separately so that a retry
-/// policy can call it again.
+/// policy can call it again. Two contexts change the rewrite:
+///
+/// ```text
+/// ctx.task(f, a).retry(p)       =>  ctx.__task("f", (retried_arg(a),), |(a,)| f(a.into_inner())).retry(p)
+/// ctx.parallel((ctx.task(f, a), ctx.task(g, b)))
+///                               =>  ctx.parallel((::cairn::step("f", f(a)), ::cairn::step("g", g(b))))
+/// ```
+///
+/// A retried argument is wrapped where it is written, so that one that is not `Clone` is
+/// reported there. A task inside the branches of `ctx.parallel` (a tuple, a `vec![..]`, or a
+/// `Vec` built by an iterator's closure) becomes a branch, which does not borrow the context;
+/// a branch has no retry policy.
 struct TaskCalls<'a> {
     ctx: &'a Ident,
 }
 
 impl VisitMut for TaskCalls<'_> {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
-        syn::visit_mut::visit_expr_mut(self, expr);
-        let Expr::MethodCall(call) = expr else { return };
-        let is_ctx = matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident(self.ctx));
-        if !is_ctx || call.method != "task" || call.args.is_empty() {
-            return;
+        if let Expr::MethodCall(call) = expr
+            && self.is_ctx(&call.receiver)
+            && call.method == "parallel"
+        {
+            for branches in &mut call.args {
+                BranchTasks { ctx: self.ctx }.visit_expr_mut(branches);
+            }
         }
-        let Some(Expr::Path(function)) = call.args.first() else {
+        if let Expr::MethodCall(call) = expr
+            && (call.method == "retry" || call.method == "retry_if")
+        {
+            self.wrap_retried_args(&mut call.receiver);
+        }
+        syn::visit_mut::visit_expr_mut(self, expr);
+        let Some((name, function, args)) = self.task_call(expr) else {
             return;
         };
-        let Some(last) = function.path.segments.last() else {
+        let Expr::MethodCall(call) = &*expr else {
             return;
         };
-        let name = syn::LitStr::new(&last.ident.to_string(), last.ident.span());
-        let args: Vec<&Expr> = call.args.iter().skip(1).collect();
         let params: Vec<Ident> = (0..args.len())
             .map(|i| format_ident!("__arg{}", i, span = Span::mixed_site()))
             .collect();
+        let call_args = args.iter().zip(&params).map(|(arg, param)| {
+            if is_retried_arg(arg) {
+                quote::quote!(::cairn::__private::RetriedArg::into_inner(#param))
+            } else {
+                quote::quote!(#param)
+            }
+        });
+        let call_args: Vec<TokenStream> = call_args.collect();
         // One-element tuples need their trailing comma.
         let (args, params) = if args.len() == 1 {
-            let (arg, param) = (args[0], &params[0]);
+            let (arg, param) = (&args[0], &params[0]);
             (quote::quote!((#arg,)), quote::quote!((#param,)))
         } else {
             (quote::quote!((#(#args),*)), quote::quote!((#(#params),*)))
         };
-        let call_params = (0..call.args.len() - 1)
-            .map(|i| format_ident!("__arg{}", i, span = Span::mixed_site()));
         let receiver = &call.receiver;
         let method = Ident::new("__task", call.method.span());
         *expr = parse_quote_spanned! {call.span()=>
-            #receiver.#method(#name, #args, |#params| #function(#(#call_params),*))
+            #receiver.#method(#name, #args, |#params| #function(#(#call_args),*))
         };
+    }
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+impl TaskCalls<'_> {
+    fn is_ctx(&self, expr: &Expr) -> bool {
+        matches!(expr, Expr::Path(p) if p.path.is_ident(self.ctx))
+    }
+
+    /// `ctx.task(f, args..)` as the step's name, the function and the arguments.
+    fn task_call(&self, expr: &Expr) -> Option<(syn::LitStr, Expr, Vec<Expr>)> {
+        let Expr::MethodCall(call) = expr else {
+            return None;
+        };
+        if !self.is_ctx(&call.receiver) || call.method != "task" {
+            return None;
+        }
+        let Some(Expr::Path(function)) = call.args.first() else {
+            return None;
+        };
+        let last = function.path.segments.last()?;
+        let name = syn::LitStr::new(&last.ident.to_string(), last.ident.span());
+        let args = call.args.iter().skip(1).cloned().collect();
+        Some((name, Expr::Path(function.clone()), args))
+    }
+
+    /// Wraps the arguments of the `ctx.task(..)` that `.retry(..)` is called on (through
+    /// `.timeout(..)` and other builder calls) in `::cairn::__private::retried_arg(..)`.
+    fn wrap_retried_args(&self, receiver: &mut Expr) {
+        let is_task = self.task_call(receiver).is_some();
+        let Expr::MethodCall(call) = receiver else {
+            return;
+        };
+        if !is_task {
+            if ["timeout", "retry", "retry_if"]
+                .iter()
+                .any(|m| call.method == m)
+            {
+                self.wrap_retried_args(&mut call.receiver);
+            }
+            return;
+        }
+        for arg in call.args.iter_mut().skip(1) {
+            if !is_retried_arg(arg) {
+                // The call is generated code (mixed-site) at the argument's place: rustc then
+                // reports a missing `Clone` on the argument with the message of `RetryArg`,
+                // and without suggesting to borrow it (a `&T` is `Clone`, but the step takes
+                // a `T`).
+                let span = Span::mixed_site().located_at(arg.span());
+                *arg = parse_quote_spanned! {span=>
+                    ::cairn::__private::retried_arg({ #arg })
+                };
+            }
+        }
+    }
+}
+
+/// Whether `expr` is an argument already wrapped by [`TaskCalls::wrap_retried_args`].
+fn is_retried_arg(expr: &Expr) -> bool {
+    matches!(expr, Expr::Call(call)
+        if matches!(&*call.func, Expr::Path(p)
+            if p.path.segments.last().is_some_and(|s| s.ident == "retried_arg")))
+}
+
+/// Inside the branches of `ctx.parallel(..)`: `ctx.task(f, a, b)` becomes
+/// `::cairn::step("f", f(a, b))`, a branch that does not borrow the context.
+struct BranchTasks<'a> {
+    ctx: &'a Ident,
+}
+
+impl VisitMut for BranchTasks<'_> {
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        syn::visit_mut::visit_expr_mut(self, expr);
+        let Some((name, function, args)) = (TaskCalls { ctx: self.ctx }).task_call(expr) else {
+            return;
+        };
+        let span = expr.span();
+        *expr = parse_quote_spanned! {span=>
+            ::cairn::step(#name, #function(#(#args),*))
+        };
+    }
+    /// `vec![ctx.task(f, a), ctx.task(g, b)]`: the elements, when they parse as expressions.
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        if !mac.path.is_ident("vec") {
+            return;
+        }
+        type Elems = syn::punctuated::Punctuated<Expr, syn::Token![,]>;
+        let Ok(mut elems) = mac.parse_body_with(Elems::parse_terminated) else {
+            return;
+        };
+        for elem in &mut elems {
+            self.visit_expr_mut(elem);
+        }
+        mac.tokens = quote::quote!(#elems);
     }
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 }
@@ -310,13 +427,15 @@ impl Normalizer<'_> {
         }
         match expr {
             Expr::Paren(paren) => self.top(*paren.expr, out),
-            Expr::Await(mut await_) => {
-                *await_.base = self.operand(*await_.base, out);
-                Expr::Await(await_)
-            }
-            Expr::Try(mut try_) if matches!(&*try_.expr, Expr::Await(_)) => {
-                *try_.expr = self.top(*try_.expr, out);
-                Expr::Try(try_)
+            // An await with the code that consumes its outcome stays one statement; only
+            // awaits inside the future itself are hoisted.
+            mut awaited if crate::await_expr::is_await(&awaited) => {
+                if let Some(await_) = crate::await_expr::the_await_mut(&mut awaited) {
+                    let base =
+                        std::mem::replace(&mut *await_.base, Expr::Verbatim(TokenStream::new()));
+                    *await_.base = self.operand(base, out);
+                }
+                awaited
             }
             Expr::If(if_) => Expr::If(self.if_(if_, out)),
             Expr::Match(match_) => Expr::Match(self.match_(match_, out)),
@@ -507,7 +626,10 @@ impl VisitMut for Hoister<'_, '_, '_> {
             | Expr::Unsafe(_) => {
                 *expr = self.normalizer.hoist(take(expr), self.out);
             }
-            Expr::Try(try_) if matches!(&*try_.expr, Expr::Await(_)) => {
+            // `.await?`, also after `.context(..)` or `.map_err(..)`: the error is handled
+            // before the commit. (A chain without `?` may borrow from the outcome, so only the
+            // await itself is hoisted there.)
+            Expr::Try(_) if crate::await_expr::is_await(expr) => {
                 *expr = self.normalizer.hoist(take(expr), self.out);
             }
             Expr::Binary(binary) if is_short_circuit(binary) && has_await(&*binary.right) => {

@@ -287,12 +287,16 @@ impl Inline {
         let unwind = Unwind(self);
         let mut batch = std::mem::take(&mut queue.requests);
         drop(queue);
-        if self.fsync {
-            // Outside a runtime this just runs the closure.
-            tokio::task::block_in_place(|| commit_batch(store, &mut batch));
-        } else {
-            commit_batch(store, &mut batch);
-        }
+        // The commit blocks this thread on purpose, inside the poll of the leader's run: not
+        // the step's doing (see `crate::blocking`).
+        crate::blocking::excused(|| {
+            if self.fsync {
+                // Outside a runtime this just runs the closure.
+                tokio::task::block_in_place(|| commit_batch(store, &mut batch));
+            } else {
+                commit_batch(store, &mut batch);
+            }
+        });
         let mut queue = self.lock();
         std::mem::forget(unwind);
         if queue.requests.is_empty() {
@@ -494,6 +498,46 @@ mod tests {
             },
             items: Vec::new(),
         }
+    }
+
+    /// The state key limit is LMDB's: a key of [`MAX_STATE_KEY_BYTES`] commits, one byte more
+    /// is refused for good (so the run fails rather than re-running its step at each restart),
+    /// and the refusal, isolated, does not fail the requests batched with it.
+    ///
+    /// [`MAX_STATE_KEY_BYTES`]: crate::state::MAX_STATE_KEY_BYTES
+    #[test]
+    fn a_state_key_over_lmdbs_limit_is_refused_for_good_and_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            LmdbStore::open_shared(dir.path(), 1 << 24, Durability::ProcessCrash, false, true)
+                .unwrap();
+        let run = store.create_run(&RunRecord::new("w", 7, vec![])).unwrap();
+        let with_key = |len: usize| {
+            let mut op = checkpoint(run);
+            if let WriteOp::CommitState { writes, .. } = &mut op {
+                writes.puts.insert("k".repeat(len), Some(b"1".to_vec()));
+            }
+            op
+        };
+        let max = crate::state::MAX_STATE_KEY_BYTES;
+        let mut batch = vec![with_key(max), with_key(max + 1), checkpoint(run)];
+        let mut outcomes = Vec::new();
+        let mut requests = Vec::new();
+        for op in batch.drain(..) {
+            let (done, outcome) = oneshot::channel();
+            requests.push(Request { op, done });
+            outcomes.push(outcome);
+        }
+        commit_batch(&store, &mut requests);
+        let outcomes: Vec<_> = outcomes
+            .into_iter()
+            .map(|o| o.blocking_recv().unwrap())
+            .collect();
+        assert_eq!(outcomes[0].as_ref().unwrap(), &1);
+        let refused = outcomes[1].as_ref().unwrap_err();
+        assert!(refused.refused_for_good(), "{refused:?}");
+        assert_eq!(outcomes[2].as_ref().unwrap(), &2);
+        assert_eq!(store.state_all(run).unwrap().len(), 1);
     }
 
     /// Threads submitting at once: whoever leads commits the others' requests too, each

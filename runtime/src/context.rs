@@ -131,6 +131,7 @@ impl Context {
     /// Records that step `name` starts now, for the history.
     pub(crate) fn begin_step(&mut self, name: &'static str) {
         self.segment.step = Some(name);
+        self.slot.set_step(name);
         self.segment.started_at = self.shared.clock.now();
         self.segment.attempts = 1;
         self.segment.errors.clear();
@@ -158,6 +159,9 @@ impl Context {
     /// it is awaited: `ctx.task(charge, card, amount).retry(RetryPolicy::exponential(5))
     /// .timeout(Duration::from_secs(30)).await?`. Inside `#[workflow]`, `ctx.task(f, a, b)` is
     /// rewritten into `ctx.__task("f", (a, b), |(a, b)| f(a, b))`.
+    ///
+    /// `f` must be `Fn`, not just `FnOnce`: rustc fixes a closure's kind from the bound of the
+    /// call it is passed to, and `.retry(..)` calls it again.
     #[doc(hidden)]
     pub fn __task<A, F, Fut>(
         &mut self,
@@ -166,7 +170,7 @@ impl Context {
         f: F,
     ) -> Task<'_, Once<A, F>, Unguarded>
     where
-        F: FnOnce(A) -> Fut,
+        F: Fn(A) -> Fut,
         Fut: Future,
     {
         Task::new(self, name, Once::new(args, f))
@@ -191,12 +195,15 @@ impl Context {
     /// completes: after a crash, only the branches that had not completed run again.
     ///
     /// `branches` is a tuple of [`step`](crate::step)s (of different output types; the result is
-    /// the tuple of their outputs) or a `Vec` of them (of one type; the result is a `Vec`).
+    /// the tuple of their outputs) or a `Vec` of them (of one type; the result is a `Vec`, empty
+    /// for no branches). Inside `#[workflow]`, `ctx.task(f, a)` written among the branches
+    /// (in the tuple, or in the closure that builds the `Vec`) is the branch `step("f", f(a))`.
     /// Every branch returns `Result<T, E>` with the same `E`; the call fails with the error of
     /// the first failing branch (in branch order) once all branches have settled. See
     /// [`Parallel`] for a concurrency limit, per-branch outcomes and results by name.
     ///
     /// ```ignore
+    /// let (a, w) = ctx.parallel((ctx.task(search_arxiv, t1), ctx.task(search_wikipedia, t2))).await?;
     /// let (user, orders) = ctx.parallel((step("user", load_user(id)), step("orders", load_orders(id)))).await?;
     /// let pages = ctx.parallel(urls.into_iter().map(|u| step("fetch", fetch(u))).collect::<Vec<_>>()).limit(4).await?;
     /// ```
@@ -282,7 +289,7 @@ impl Context {
         Fut: Future,
     {
         let name = short_name(std::any::type_name::<F>());
-        self.__task(name, arg, f)
+        Task::new(self, name, Once::new(arg, f))
     }
 
     /// Commits `state` as the run's new state and returns once it is durable. `codec` only

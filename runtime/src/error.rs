@@ -152,12 +152,6 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// `Context::parallel` was given no branches.
-    #[error("`parallel` needs at least one branch (run {run})")]
-    EmptyParallel {
-        /// The run.
-        run: RunId,
-    },
     /// Two branches of a named `parallel` call have the same name.
     #[error("two branches of a named `parallel` call are both named `{name}` (run {run})")]
     DuplicateBranch {
@@ -235,6 +229,41 @@ pub enum Error {
         /// Bytes the commit wanted reserved past the database's last used page.
         needed: u64,
     },
+    /// Another runtime holds the data directory: one runtime per directory, or every run
+    /// would be driven twice. A client-only open ([`Client::open`](crate::Client::open)) is
+    /// allowed next to it.
+    #[error(
+        "the data directory {} is in use by another cairn runtime (pid {}); only one runtime \
+         may run a directory: stop that one first, or open this process as a client with \
+         `Client::open` or `RuntimeBuilder::client_only`",
+        path.display(),
+        pid.map_or_else(|| "unknown".to_owned(), |pid| pid.to_string())
+    )]
+    DirectoryInUse {
+        /// The data directory.
+        path: std::path::PathBuf,
+        /// The process that holds it, as it wrote it in the lock file (`None` if unreadable).
+        pid: Option<u32>,
+    },
+    /// A write through a client opened on a data directory it may only read (a read-only file
+    /// system or files without write permission; see [`Client::open`](crate::Client::open)).
+    #[error("the data directory {} is open read-only: nothing can be written to it", path.display())]
+    ReadOnly {
+        /// The data directory.
+        path: std::path::PathBuf,
+    },
+    /// An entry of the data directory's own bookkeeping (not of a run) is damaged, so using
+    /// the directory could silently change what runs see (say, the instance id that is part
+    /// of every idempotency key). Restore the directory from a backup.
+    #[error("the data directory {} is damaged: `{key}` {reason}", path.display())]
+    CorruptDirectory {
+        /// The data directory.
+        path: std::path::PathBuf,
+        /// The damaged entry.
+        key: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The storage engine failed.
     #[error("storage error: {0}")]
     Storage(#[from] heed::Error),
@@ -244,6 +273,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether a commit that failed with this error would fail the same way however often it
+    /// is retried: a value that cannot be encoded, an argument out of range, a key over
+    /// LMDB's size limit. The run is then failed with the error (resumable once the cause is
+    /// fixed) rather than left unfinished, which would re-run its step at every restart. A
+    /// full disk, an I/O error, a full map or a shutdown may pass, and are not.
+    pub(crate) fn refused_for_good(&self) -> bool {
+        matches!(
+            self,
+            Error::Encode { .. }
+                | Error::Unstorable { .. }
+                | Error::InvalidArgument { .. }
+                | Error::Storage(heed::Error::Mdb(heed::MdbError::BadValSize))
+                | Error::Storage(heed::Error::Encoding(_))
+        )
+    }
+
     /// Copies the error for every waiter of an aborted run; the storage and I/O variants keep
     /// their message but lose their source, because those source types cannot be cloned.
     pub(crate) fn duplicate(&self) -> Error {
@@ -326,7 +371,6 @@ impl Error {
                 call,
                 reason: reason.clone(),
             },
-            Error::EmptyParallel { run } => Error::EmptyParallel { run: *run },
             Error::DuplicateBranch { run, name } => Error::DuplicateBranch {
                 run: *run,
                 name: name.clone(),
@@ -360,6 +404,16 @@ impl Error {
             Error::DiskFull { path, needed } => Error::DiskFull {
                 path: path.clone(),
                 needed: *needed,
+            },
+            Error::DirectoryInUse { path, pid } => Error::DirectoryInUse {
+                path: path.clone(),
+                pid: *pid,
+            },
+            Error::ReadOnly { path } => Error::ReadOnly { path: path.clone() },
+            Error::CorruptDirectory { path, key, reason } => Error::CorruptDirectory {
+                path: path.clone(),
+                key,
+                reason: reason.clone(),
             },
             Error::Storage(heed::Error::Mdb(e)) => Error::Storage(heed::Error::Mdb(*e)),
             Error::Storage(e) => Error::Io(std::io::Error::other(e.to_string())),

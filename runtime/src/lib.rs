@@ -30,11 +30,13 @@
 
 mod answers;
 mod ask;
+mod blocking;
 mod client;
 mod clock;
 mod codec;
 mod committer;
 mod context;
+mod dir_lock;
 mod durability;
 mod durable_iter;
 mod error;
@@ -46,10 +48,12 @@ mod loop_items;
 pub mod parallel;
 mod question;
 mod registry;
+mod retried_arg;
 mod run;
 mod runtime;
 mod session;
 mod state;
+mod step_result;
 mod storable;
 mod store;
 mod supervise;
@@ -69,7 +73,8 @@ pub use parallel::{Branch, Parallel, step};
 pub use question::{Answer, AnswerOption, InputKind, Question};
 pub use run::{RunId, RunStatus, Status};
 pub use runtime::{BranchCommit, Flow, Runtime, RuntimeBuilder, Transition};
-pub use state::{RunState, State};
+pub use session::MAX_SESSION_ID_BYTES;
+pub use state::{MAX_STATE_KEY_BYTES, RunState, State};
 pub use task::{RetryPolicy, Task};
 pub use workflow::Workflow;
 
@@ -83,6 +88,10 @@ pub mod __private {
     pub use crate::committer::payload_bytes_committed;
     pub use crate::durable_iter::{DurableIter, IntoDurableIter, RangeIter, VecIter};
     pub use crate::loop_items::{Cursor, LoopKey, StoredCursor, StoredIter};
+    pub use crate::retried_arg::{RetriedArg, RetryArg, retried_arg};
+    pub use crate::step_result::{
+        StepResultNotReference, StepResultSerializable, check_step_result,
+    };
     pub use crate::storable::{
         Codec, NoCodec, NotReference, NotSerializable, Probe, ProbeCodec, ProbeNoCodec, ProbeOther,
         ProbeReference, ProbeSerializable, Reference, SerdeCodec, Serializable, Storable,

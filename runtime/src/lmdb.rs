@@ -48,6 +48,8 @@ mod hitl;
 mod index;
 /// Format 4: checksums on every value of an older directory.
 mod migrate;
+/// Opening a directory this process may only read.
+mod read_only;
 /// Disk reserved ahead of the write map.
 mod reserve;
 
@@ -87,6 +89,8 @@ pub(crate) struct LmdbStore {
     /// Disk reserved ahead of LMDB's write map; `None` without the write map (LMDB `pwrite`s
     /// and reports a full disk itself) or where `fallocate` is missing.
     reserve: Option<reserve::Reserve>,
+    /// The directory, if opened read-only ([`read_only`]): every write is refused.
+    read_only: Option<std::path::PathBuf>,
 }
 
 impl LmdbStore {
@@ -133,8 +137,34 @@ impl LmdbStore {
         write_map: bool,
         read_ahead: bool,
     ) -> Result<LmdbStore, Error> {
-        std::fs::create_dir_all(dir)?;
+        Self::open_mode(dir, map_size, durability, write_map, read_ahead, false)
+    }
+
+    /// Opens the existing environment in `dir` for reading only (see [`read_only`]): for a
+    /// client on a directory this process cannot write. Every write is [`Error::ReadOnly`].
+    pub fn open_read_only(dir: &Path, map_size: usize) -> Result<LmdbStore, Error> {
+        Self::open_mode(dir, map_size, Durability::Full, false, true, true)
+    }
+
+    fn open_mode(
+        dir: &Path,
+        map_size: usize,
+        durability: Durability,
+        write_map: bool,
+        read_ahead: bool,
+        read_only: bool,
+    ) -> Result<LmdbStore, Error> {
+        if !read_only {
+            std::fs::create_dir_all(dir)?;
+        }
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
+        if read_only {
+            // SAFETY: `READ_ONLY` makes LMDB refuse every write transaction; it weakens
+            // nothing. heed marks every environment flag `unsafe` alike.
+            unsafe {
+                options.flags(EnvFlags::READ_ONLY);
+            }
+        }
         options
             .map_size(map_size)
             .max_dbs(7 + hitl::DATABASES + index::DATABASES);
@@ -182,6 +212,28 @@ impl LmdbStore {
         } else {
             None
         };
+        if read_only {
+            let main = read_only::open_main(&env)?;
+            let index = index::Tables::open(&env, main.runs, main.meta, main.sleeps)?;
+            let hitl = hitl::Tables::open(&env, main.runs, main.meta, index.active)?;
+            let loop_items = read_only::open_existing(&env, "loop_items")?;
+            return Ok(LmdbStore {
+                env,
+                runs: main.runs,
+                meta: main.meta,
+                state: main.state,
+                history: main.history,
+                sleeps: main.sleeps,
+                branches: main.branches,
+                instance: main.instance,
+                hitl,
+                index,
+                loop_items,
+                committer: std::sync::OnceLock::new(),
+                reserve: None,
+                read_only: Some(dir.to_owned()),
+            });
+        }
         let wtxn = env.write_txn()?;
         let (runs, meta, state, history, sleeps, branches) = env
             .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
@@ -203,7 +255,7 @@ impl LmdbStore {
             })?
             .unwrap_commit();
         let mut wtxn = env.write_txn()?;
-        let instance = instance_id(meta, &mut wtxn)?;
+        let instance = instance_id(dir, meta, &mut wtxn)?;
         wtxn.commit()?;
         // First: the older migrations below read run records and questions, sealed.
         migrate::seal_values(&env, runs, meta)?;
@@ -225,6 +277,7 @@ impl LmdbStore {
             loop_items,
             committer: std::sync::OnceLock::new(),
             reserve,
+            read_only: None,
         })
     }
 
@@ -264,13 +317,39 @@ impl LmdbStore {
     /// has written whatever else belongs to the same commit. `change` may refuse with an error,
     /// which aborts the transaction.
     /// The next run id, taken inside `txn`, so that two processes never get the same one.
+    ///
+    /// Never the id of a stored run: a counter behind the highest stored id (set back by a
+    /// partial restore, damaged, unreadable) would make the new run overwrite an existing one,
+    /// so the highest id + 1 wins then, with a warning. Reading the last key is one B-tree
+    /// descent, a fraction of the commit.
     pub(crate) fn allocate_run(&self, txn: &mut RwTxn<'_>) -> Result<RunId, Error> {
-        let next = match self.meta.get(txn, NEXT_RUN_KEY)? {
-            Some(bytes) => <[u8; 8]>::try_from(bytes).map_or(1, u64::from_be_bytes),
+        let counter = match self.meta.get(txn, NEXT_RUN_KEY)? {
+            Some(bytes) => be_u64(bytes),
+            None => Some(1),
+        };
+        let after_last = match self.runs.last(txn)? {
+            Some((last, _)) => last.saturating_add(1),
             None => 1,
         };
-        self.meta
-            .put(txn, NEXT_RUN_KEY, &(next + 1).to_be_bytes())?;
+        let next = match counter {
+            Some(counter) if counter >= after_last => counter,
+            _ => {
+                tracing::warn!(
+                    ?counter,
+                    next = after_last,
+                    "the run-id counter is behind the stored runs or unreadable; continuing after the highest stored id"
+                );
+                after_last
+            }
+        };
+        // Only a damaged counter or run id gets near the end of the id space.
+        let after = next.checked_add(1).ok_or_else(|| Error::CorruptState {
+            run: RunId(next),
+            workflow: "<unknown>".to_owned(),
+            reason: "the run-id counter or the highest run id is at u64::MAX: no id is left"
+                .to_owned(),
+        })?;
+        self.meta.put(txn, NEXT_RUN_KEY, &after.to_be_bytes())?;
         Ok(RunId(next))
     }
 
@@ -311,6 +390,9 @@ impl LmdbStore {
     /// A write transaction that will store about `extra` bytes more than a small update (see
     /// [`WriteOp::reserve_bytes`](crate::committer::WriteOp::reserve_bytes)).
     pub(crate) fn write_txn_for(&self, extra: u64) -> Result<RwTxn<'_>, Error> {
+        if let Some(path) = &self.read_only {
+            return Err(Error::ReadOnly { path: path.clone() });
+        }
         let txn = self.env.write_txn()?;
         if let Some(reserve) = &self.reserve {
             // On error `txn` is dropped, aborted, before anything was written.
@@ -388,12 +470,20 @@ impl LmdbStore {
 }
 
 /// The directory's instance id, made on first open from the process's random hasher seed and
-/// the time (no random number crate needed for 64 bits that only have to differ).
-fn instance_id(meta: Database<'_, Str, Bytes>, wtxn: &mut RwTxn<'_>) -> Result<u64, Error> {
-    if let Some(bytes) = meta.get(wtxn, INSTANCE_KEY)?
-        && let Ok(bytes) = <[u8; 8]>::try_from(bytes)
-    {
-        return Ok(u64::from_be_bytes(bytes));
+/// the time (no random number crate needed for 64 bits that only have to differ). A stored id
+/// that is damaged is [`Error::CorruptDirectory`]: a new one would change the idempotency keys
+/// of the steps in flight.
+fn instance_id(
+    dir: &Path,
+    meta: Database<'_, Str, Bytes>,
+    wtxn: &mut RwTxn<'_>,
+) -> Result<u64, Error> {
+    if let Some(bytes) = meta.get(wtxn, INSTANCE_KEY)? {
+        return be_u64(bytes).ok_or_else(|| Error::CorruptDirectory {
+            path: dir.to_owned(),
+            key: INSTANCE_KEY,
+            reason: format!("is {} bytes long, not 8", bytes.len()),
+        });
     }
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u64(now_ms());

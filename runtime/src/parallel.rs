@@ -219,7 +219,7 @@ impl<'c, B: Branches + 'c> Parallel<'c, B> {
 
     /// Waits for every branch and returns each one's outcome instead of failing on the first
     /// error. Only the `Ok` outputs are stored: after a crash, the branches that failed run
-    /// again. `Err` only for a bad argument (no branches, a zero limit).
+    /// again. `Err` only for a bad argument (a zero limit).
     pub fn settled(self) -> BoxFuture<'c, Result<B::Settled, Error>>
     where
         B::Error: Send,
@@ -325,9 +325,6 @@ async fn run<'a, E: Send + 'a>(
     limit: Option<usize>,
 ) -> Result<Vec<Result<Vec<u8>, E>>, Error> {
     let run = ctx.run_id();
-    if branches.is_empty() {
-        return Err(Error::EmptyParallel { run });
-    }
     let limit = match limit {
         Some(0) => {
             return Err(Error::InvalidArgument {

@@ -214,7 +214,8 @@ impl Question {
         Question::new(text, InputKind::Choice, options.into_iter().collect())
     }
 
-    /// Any number of `options`; answered with [`Answer::Choices`].
+    /// One or more of `options`; answered with [`Answer::Choices`] (an empty choice is refused:
+    /// allow [skipping](Self::allow_skip) for "none of these").
     pub fn multiple_choice(
         text: impl Into<String>,
         options: impl IntoIterator<Item = AnswerOption>,
@@ -342,6 +343,15 @@ impl Question {
             }
             (InputKind::Choice, Answer::Choice(_)) => Ok(answer.clone()),
             (InputKind::MultipleChoice, Answer::Choices(chosen)) => {
+                if chosen.is_empty() {
+                    // "None of these" is a skip, which the question must allow: an empty
+                    // choice would let a caller bypass that.
+                    return Err(format!(
+                        "choose at least one of the options ({}){}",
+                        ids(),
+                        if self.allow_skip { ", or skip" } else { "" }
+                    ));
+                }
                 if let Some(id) = chosen.iter().find(|id| !known(id)) {
                     return Err(format!("`{id}` is not one of the options ({})", ids()));
                 }
@@ -400,6 +410,7 @@ mod tests {
                 .is_err()
         );
         assert_eq!(many.check_answer(&Answer::Skipped), Ok(Answer::Skipped));
+        assert!(many.check_answer(&Answer::Choices(Vec::new())).is_err());
     }
 
     #[test]
@@ -410,6 +421,10 @@ mod tests {
         let bad_default =
             Question::approval("ok?").timeout(Duration::from_secs(1), Answer::Skipped);
         assert!(bad_default.check().is_err());
+        let options = [AnswerOption::new("a", "A")];
+        let empty_default = Question::multiple_choice("which?", options)
+            .timeout(Duration::from_secs(1), Answer::Choices(Vec::new()));
+        assert!(empty_default.check().is_err());
         assert!(Question::text("why?").check().is_ok());
     }
 

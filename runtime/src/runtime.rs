@@ -20,6 +20,7 @@ use crate::client::Client;
 use crate::clock::{Clock, SystemClock, from_ms};
 use crate::committer::WriteOp;
 use crate::context::Context;
+use crate::dir_lock::DirLock;
 use crate::error::Error;
 use crate::history::HistoryOutcome;
 use crate::lmdb::LmdbStore;
@@ -113,6 +114,9 @@ pub(crate) struct Shared {
     /// Live run tasks; `None` once shut down.
     tasks: Mutex<Option<HashMap<RunId, JoinHandle<()>>>>,
     closing: Mutex<Option<EnvClosingEvent>>,
+    /// This runtime's hold on the data directory (see [`crate::dir_lock`]); `None` for a
+    /// client-only open and once shut down.
+    dir_lock: Mutex<Option<DirLock>>,
     handle: tokio::runtime::Handle,
 }
 
@@ -361,7 +365,7 @@ async fn drive(
     tracing::debug!(%run, workflow, position, "run task started");
     let slot = AbortSlot::default();
     let mut ctx = Context::new(run, workflow, shared.clone(), slot.clone(), position);
-    let outcome = Supervised::new(entry.drive(&mut ctx, start), slot).await;
+    let outcome = Supervised::new(entry.drive(&mut ctx, start), slot, run, workflow).await;
     let mut suspended = None;
     let mut awaiting = None;
     let recorded = match outcome {
@@ -399,14 +403,19 @@ async fn drive(
             awaiting = Some(deadline);
             Ok(())
         }
-        Outcome::Aborted(Abort::Error(error @ Error::Unstorable { .. })) => {
-            // Nothing was committed, and a restart would run the same steps to the same value:
-            // the run fails now (resumable once the type is fixed).
-            tracing::error!(%run, workflow, %error, "run failed: a value cannot be stored");
-            fail(&shared, &ctx, run, error.to_string()).await
-        }
         Outcome::Aborted(Abort::Error(error)) => Err(error),
     };
+    if let Err(error) = &recorded
+        && error.refused_for_good()
+    {
+        // Left unfinished, the run would re-run its step at every restart and be refused
+        // again: it fails instead, with the error, and `Client::resume` takes it up once the
+        // cause is fixed.
+        tracing::error!(%run, workflow, %error, "commit refused for good: failing the run");
+        if let Err(failed) = fail(&shared, &ctx, run, error.to_string()).await {
+            tracing::error!(%run, workflow, error = %failed, "could not record the failure");
+        }
+    }
     drop(ctx);
     if let Err(error) = recorded {
         if !matches!(error, Error::Halted { .. }) {
@@ -542,6 +551,8 @@ impl Runtime {
                 .spawn_blocking(move || closing.wait())
                 .await;
         }
+        // Released last, once nothing of this runtime writes to the directory any more.
+        drop(lock(&self.shared.dir_lock).take());
         tracing::debug!("runtime shut down");
     }
 }
@@ -554,6 +565,18 @@ impl std::fmt::Debug for Runtime {
             .field("workflows", &workflows)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether opening the store failed because this process may not write the directory.
+fn cannot_write(error: &Error) -> bool {
+    let io = match error {
+        Error::Io(io) | Error::Storage(heed::Error::Io(io)) => io,
+        _ => return false,
+    };
+    matches!(
+        io.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
 }
 
 /// Configures and starts a [`Runtime`].
@@ -697,7 +720,11 @@ impl RuntimeBuilder {
     /// Opens the store without running any workflow: no run is resumed, started runs are only
     /// stored (a runtime resumes them when it starts), and answers are committed for the
     /// runtime that runs the workflow to pick up. For a process that only starts, reads and
-    /// answers runs, next to the one that runs them; see [`Client::open`].
+    /// answers runs, next to the one that runs them; see [`Client::open`]. It takes no lock on
+    /// the directory (any number of clients may open it next to its one runtime), and a
+    /// directory this process cannot write (a read-only file system, or a data file without
+    /// write permission) is opened read-only: every read works, every write is
+    /// [`Error::ReadOnly`].
     pub fn client_only(mut self) -> Self {
         self.answers.client_only = true;
         self
@@ -742,16 +769,32 @@ impl RuntimeBuilder {
             std::env::var_os("CAIRN_DATA_DIR")
                 .map_or_else(|| PathBuf::from("cairn-data"), PathBuf::from)
         });
+        // Before the store opens: a refused runtime must not touch the directory.
+        let dir_lock = if self.answers.client_only {
+            None
+        } else {
+            Some(DirLock::acquire(&path)?)
+        };
         let write_map = self
             .write_map
             .unwrap_or_else(|| LmdbStore::default_write_map(&path, self.durability));
-        let store = LmdbStore::open_shared(
+        let opened = LmdbStore::open_shared(
             &path,
             self.map_size,
             self.durability,
             write_map,
             self.read_ahead,
-        )?;
+        );
+        let store: Arc<LmdbStore> = match opened {
+            Ok(store) => store,
+            // A client only reads (and its writes are refused): a directory this process
+            // cannot write, say a read-only copy, can still be inspected.
+            Err(error) if self.answers.client_only && cannot_write(&error) => {
+                tracing::info!(path = %path.display(), %error, "opening the data directory read-only");
+                Arc::new(LmdbStore::open_read_only(&path, self.map_size)?)
+            }
+            Err(error) => return Err(error),
+        };
         let closing = store.closing_event();
         let instance = store.instance_id();
         let shared = Arc::new(Shared {
@@ -770,6 +813,7 @@ impl RuntimeBuilder {
             aborted: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Some(HashMap::new())),
             closing: Mutex::new(Some(closing)),
+            dir_lock: Mutex::new(dir_lock),
             handle,
         });
         if self.answers.client_only {

@@ -16,10 +16,29 @@ use crate::state::RunState;
 use crate::store::RunRecord;
 use crate::workflow::Workflow;
 
+/// Longest session id, in bytes: LMDB's key limit, as the id is the key of its run list.
+pub const MAX_SESSION_ID_BYTES: usize = 511;
+
+/// [`Error::InvalidArgument`] for a session id that cannot be a key: empty, or over
+/// [`MAX_SESSION_ID_BYTES`].
+fn check_session(call: &'static str, session: &str) -> Result<(), Error> {
+    if !session.is_empty() && session.len() <= MAX_SESSION_ID_BYTES {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument {
+        call,
+        reason: format!(
+            "the session id is {} bytes long; it must be 1 to {MAX_SESSION_ID_BYTES} bytes",
+            session.len()
+        ),
+    })
+}
+
 impl Client {
     /// Starts a run of `workflow` in session `session` (created on first use), starting from
     /// the durable state of the session's previous run. [`Error::SessionBusy`] while that run
-    /// has not finished.
+    /// has not finished; [`Error::InvalidArgument`] for an empty session id or one over
+    /// [`MAX_SESSION_ID_BYTES`].
     pub async fn start_in_session<W: Workflow>(
         &self,
         session: &str,
@@ -27,6 +46,7 @@ impl Client {
         input: W::Input,
     ) -> Result<RunId, Error> {
         let _ = workflow;
+        check_session("Client::start_in_session", session)?;
         let entry = self.shared.typed_entry::<W>()?.clone();
         let input = encode_input::<W>(&input)?;
         let record = RunRecord::new(entry.name(), entry.fingerprint(), input.clone());
@@ -43,6 +63,7 @@ impl Client {
 
     /// The runs of `session`, oldest first (empty for an unknown session).
     pub fn session_runs(&self, session: &str) -> Result<Vec<RunId>, Error> {
+        check_session("Client::session_runs", session)?;
         self.shared.store()?.session_runs(session)
     }
 

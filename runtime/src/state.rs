@@ -39,10 +39,31 @@ pub struct State<'a> {
     pub(crate) ctx: &'a mut Context,
 }
 
+/// Longest key, in bytes, that [`State::set`] accepts: LMDB's key limit (511 bytes) less the
+/// 8 bytes of the run id that prefix every stored key. A longer key would be refused by the
+/// commit, long after the call that made it.
+pub const MAX_STATE_KEY_BYTES: usize = 511 - 8;
+
+/// [`Error::InvalidArgument`] for a key over [`MAX_STATE_KEY_BYTES`].
+fn check_key(call: &'static str, key: &str) -> Result<(), Error> {
+    if key.len() <= MAX_STATE_KEY_BYTES {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument {
+        call,
+        reason: format!(
+            "the key is {} bytes long; state keys are at most {MAX_STATE_KEY_BYTES} bytes",
+            key.len()
+        ),
+    })
+}
+
 impl State<'_> {
     /// The value stored under `key`, or `None`. A value that does not deserialize as `T` is
-    /// [`Error::StateType`].
+    /// [`Error::StateType`]; a key longer than [`MAX_STATE_KEY_BYTES`] is
+    /// [`Error::InvalidArgument`].
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        check_key("State::get", key)?;
         let run = self.ctx.run_id();
         let writes = &self.ctx.writes;
         let bytes = match writes.puts.get(key) {
@@ -56,8 +77,10 @@ impl State<'_> {
             .transpose()
     }
 
-    /// Stores `value` under `key`, durable with the next transition.
+    /// Stores `value` under `key`, durable with the next transition. A key longer than
+    /// [`MAX_STATE_KEY_BYTES`] is [`Error::InvalidArgument`], here rather than at the commit.
     pub fn set<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Error> {
+        check_key("State::set", key)?;
         let bytes = serde_json::to_vec(value).map_err(|e| Error::Encode {
             workflow: self.ctx.workflow().to_owned(),
             what: "state value",
@@ -68,8 +91,12 @@ impl State<'_> {
         Ok(())
     }
 
-    /// Removes `key`, durable with the next transition.
+    /// Removes `key`, durable with the next transition. A key longer than
+    /// [`MAX_STATE_KEY_BYTES`] cannot have been set, so deleting it does nothing.
     pub fn delete(&mut self, key: &str) {
+        if check_key("State::delete", key).is_err() {
+            return;
+        }
         self.ctx.writes.puts.insert(key.to_owned(), None);
     }
 

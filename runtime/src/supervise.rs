@@ -13,7 +13,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
+use crate::blocking::PollTimer;
 use crate::error::Error;
+use crate::run::RunId;
 use crate::workflow::BoxFuture;
 
 /// Why a driver was stopped from outside its own control flow.
@@ -38,21 +40,37 @@ pub(crate) enum Abort {
     },
 }
 
-/// Shared between a run's `Context` and its [`Supervised`] wrapper.
+/// Shared between a run's `Context` and its [`Supervised`] wrapper: why to stop the run, and
+/// the step in progress (named in the report of a step that blocks its thread).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct AbortSlot(Arc<Mutex<Option<Abort>>>);
+pub(crate) struct AbortSlot(Arc<Mutex<Slot>>);
+
+#[derive(Debug, Default)]
+struct Slot {
+    abort: Option<Abort>,
+    step: Option<&'static str>,
+}
 
 impl AbortSlot {
     pub fn set(&self, abort: Abort) {
         let mut slot = lock(&self.0);
         // The first reason is the real one; anything after it is a consequence.
-        if slot.is_none() {
-            *slot = Some(abort);
+        if slot.abort.is_none() {
+            slot.abort = Some(abort);
         }
     }
 
     fn take(&self) -> Option<Abort> {
-        lock(&self.0).take()
+        lock(&self.0).abort.take()
+    }
+
+    /// Records the step the run has begun.
+    pub fn set_step(&self, step: &'static str) {
+        lock(&self.0).step = Some(step);
+    }
+
+    fn step(&self) -> Option<&'static str> {
+        lock(&self.0).step
     }
 }
 
@@ -74,17 +92,27 @@ pub(crate) enum Outcome<T> {
     Aborted(Abort),
 }
 
-/// Polls a driver, catching panics and aborts. The driver is dropped as soon as it ends.
+/// Polls a driver, catching panics and aborts, and reporting a poll that blocks its thread
+/// (see [`crate::blocking`]). The driver is dropped as soon as it ends.
 pub(crate) struct Supervised<'a, T> {
     driver: Option<BoxFuture<'a, T>>,
     slot: AbortSlot,
+    run: RunId,
+    workflow: &'static str,
 }
 
 impl<'a, T> Supervised<'a, T> {
-    pub fn new(driver: BoxFuture<'a, T>, slot: AbortSlot) -> Self {
+    pub fn new(
+        driver: BoxFuture<'a, T>,
+        slot: AbortSlot,
+        run: RunId,
+        workflow: &'static str,
+    ) -> Self {
         Supervised {
             driver: Some(driver),
             slot,
+            run,
+            workflow,
         }
     }
 }
@@ -97,7 +125,9 @@ impl<T> Future for Supervised<'_, T> {
             // Polled after completion: there is nothing left to drive.
             return Poll::Pending;
         };
+        let timer = PollTimer::start();
         let polled = catch_unwind(AssertUnwindSafe(|| driver.as_mut().poll(cx)));
+        timer.finish(self.run, self.workflow, || self.slot.step());
         let outcome = match polled {
             Ok(Poll::Ready(value)) => Outcome::Done(value),
             Ok(Poll::Pending) => match self.slot.take() {

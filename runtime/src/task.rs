@@ -2,8 +2,10 @@
 //! `Context::__task`) or [`Context::step_fn`](crate::Context::step_fn).
 //!
 //! Retrying needs a new future per attempt, so a task holds a *factory*: the arguments and a
-//! function of them. Without a policy it is called once (`FnOnce`, any arguments); `.retry(..)`
-//! needs `Fn` and `Clone` arguments, and the compiler says so where it is called. A task is
+//! function of them. Without a policy it is called once (any arguments); `.retry(..)` needs
+//! `Fn` and `Clone` arguments. `#[workflow]` makes the factory of `ctx.task(f, a, b)` an `Fn`,
+//! and with `.retry(..)` wraps each argument (see `retried_arg`), so that an argument that is
+//! not `Clone` is reported on that argument. A task is
 //! `IntoFuture`, so it is awaited directly: `ctx.task(f, x).await`,
 //! `ctx.task(f, x).retry(policy).timeout(d).await`.
 //!
@@ -315,6 +317,12 @@ impl<'c, S, G: IntoGuarded> Task<'c, S, G> {
     /// Fails each attempt that takes longer than `timeout` with [`Error::Timeout`] (turned into
     /// the step's error type with `From`); with a retry policy, a timed-out attempt is retried
     /// like any other failure.
+    ///
+    /// The timeout is checked between polls, so it cannot stop a step that blocks its thread
+    /// (`std::thread::sleep`, a synchronous client): run such work with
+    /// `tokio::task::spawn_blocking` inside the step, and the timeout holds (the blocking
+    /// thread finishes on its own). A poll that blocks for over 100 ms is logged as a warning
+    /// naming the run and step.
     pub fn timeout(self, timeout: Duration) -> Task<'c, S, Guarded<G::RetryIf>> {
         let mut guard = self.guard.into_guarded();
         guard.timeout = Some(timeout);

@@ -332,19 +332,19 @@ impl ::cairn::Workflow for route {
                                 cost,
                                 (&&&::cairn::__private::Probe::of(cost)).kind(),
                             );
-                            ::cairn::__private::check_stored(
+                            ::cairn::__private::check_step_result(
                                 __in_stock,
                                 (&&&::cairn::__private::Probe::of(__in_stock)).kind(),
                             );
                         }
                         RouteState::Reserve { __reserve, .. } => {
-                            ::cairn::__private::check_stored(
+                            ::cairn::__private::check_step_result(
                                 __reserve,
                                 (&&&::cairn::__private::Probe::of(__reserve)).kind(),
                             );
                         }
                         RouteState::QuoteExpress { __quote_express, .. } => {
-                            ::cairn::__private::check_stored(
+                            ::cairn::__private::check_step_result(
                                 __quote_express,
                                 (&&&::cairn::__private::Probe::of(__quote_express)).kind(),
                             );
@@ -356,7 +356,7 @@ impl ::cairn::Workflow for route {
                             );
                         }
                         RouteState::Convert { __convert, .. } => {
-                            ::cairn::__private::check_stored(
+                            ::cairn::__private::check_step_result(
                                 __convert,
                                 (&&&::cairn::__private::Probe::of(__convert)).kind(),
                             );

@@ -372,7 +372,7 @@ impl ::cairn::Workflow for retry {
                             );
                         }
                         RetryState::Poll { __poll, .. } => {
-                            ::cairn::__private::check_stored(
+                            ::cairn::__private::check_step_result(
                                 __poll,
                                 (&&&::cairn::__private::Probe::of(__poll)).kind(),
                             );
@@ -396,7 +396,7 @@ impl ::cairn::Workflow for retry {
                             );
                         }
                         RetryState::Process { __process, .. } => {
-                            ::cairn::__private::check_stored(
+                            ::cairn::__private::check_step_result(
                                 __process,
                                 (&&&::cairn::__private::Probe::of(__process)).kind(),
                             );

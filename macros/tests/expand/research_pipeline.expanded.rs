@@ -278,7 +278,7 @@ impl ::cairn::Workflow for research_pipeline {
                             );
                         }
                         ResearchPipelineState::FetchPapers { papers, .. } => {
-                            ::cairn::__private::check_stored(
+                            ::cairn::__private::check_step_result(
                                 papers,
                                 (&&&::cairn::__private::Probe::of(papers)).kind(),
                             );
@@ -290,13 +290,13 @@ impl ::cairn::Workflow for research_pipeline {
                             );
                         }
                         ResearchPipelineState::Analyze { note, .. } => {
-                            ::cairn::__private::check_stored(
+                            ::cairn::__private::check_step_result(
                                 note,
                                 (&&&::cairn::__private::Probe::of(note)).kind(),
                             );
                         }
                         ResearchPipelineState::Synthesize { summary, .. } => {
-                            ::cairn::__private::check_stored(
+                            ::cairn::__private::check_step_result(
                                 summary,
                                 (&&&::cairn::__private::Probe::of(summary)).kind(),
                             );

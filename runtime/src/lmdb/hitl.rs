@@ -54,6 +54,19 @@ impl Tables {
         meta: Meta,
         active: ByteDb<'static>,
     ) -> Result<Tables, Error> {
+        if super::read_only::is_read_only(env) {
+            use super::read_only::open_existing;
+            return Ok(Tables {
+                questions: open_existing(env, "questions")?,
+                pending: open_existing(env, "pending")?,
+                sessions: open_existing(env, "sessions")?,
+                waiting: WaitIndexes {
+                    answered: open_existing(env, "answered")?,
+                    deadlines: open_existing(env, "deadlines")?,
+                    active,
+                },
+            });
+        }
         let wtxn = env.write_txn()?;
         let (questions, pending, sessions, answered, deadlines) = env
             .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {

@@ -55,6 +55,12 @@ impl Tables {
         meta: Meta,
         sleeps: ByRun,
     ) -> Result<Tables, Error> {
+        if super::read_only::is_read_only(env) {
+            return Ok(Tables {
+                wakeups: super::read_only::open_existing(env, "wakeups")?,
+                active: super::read_only::open_existing(env, "active")?,
+            });
+        }
         let wtxn = env.write_txn()?;
         let tables = env
             .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {

@@ -1,0 +1,67 @@
+//! One runtime per data directory.
+//!
+//! LMDB lets any number of processes open an environment, which is what client-only processes
+//! need, but two runtimes on one directory would each resume every unfinished run and drive it
+//! twice (every step run by both). A runtime therefore takes an exclusive advisory lock
+//! (`flock` on Unix, `LockFileEx` on Windows, through [`std::fs::File::try_lock`]) on a file
+//! in the directory before it opens the store, and keeps it until it shuts down. The OS drops
+//! the lock when its process dies, however it dies, so a SIGKILL never leaves a stale lock.
+//! The holder writes its pid into the file, only so that the error shown to a second runtime
+//! can name it; the lock, not the file's content, decides.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+use crate::error::Error;
+
+/// Name of the lock file in the data directory (LMDB's own `lock.mdb` is a different thing:
+/// its reader table, shared by every process that opens the environment).
+pub(crate) const LOCK_FILE: &str = "runtime.lock";
+
+/// The held lock on a data directory; dropping it (or the process dying) releases it.
+#[derive(Debug)]
+pub(crate) struct DirLock {
+    /// The open, locked file: the lock lives as long as this handle.
+    _file: File,
+}
+
+impl DirLock {
+    /// Locks `dir` (created if missing) for this runtime, or fails with
+    /// [`Error::DirectoryInUse`] naming the holder's pid if another runtime, in any process
+    /// including this one, holds it.
+    pub(crate) fn acquire(dir: &Path) -> Result<DirLock, Error> {
+        std::fs::create_dir_all(dir)?;
+        // Not truncated on open: the file may be another runtime's, whose pid is still needed.
+        let mut file = owner_only(OpenOptions::new().read(true).write(true).create(true))
+            .open(dir.join(LOCK_FILE))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::DirectoryInUse {
+                    path: dir.to_owned(),
+                    pid: holder_pid(&mut file),
+                });
+            }
+            Err(TryLockError::Error(error)) => return Err(Error::Io(error)),
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        file.write_all(format!("{}\n", std::process::id()).as_bytes())?;
+        Ok(DirLock { _file: file })
+    }
+}
+
+/// The pid the holder wrote, if it has written it yet (it writes right after locking).
+fn holder_pid(file: &mut File) -> Option<u32> {
+    let mut text = String::new();
+    file.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+/// Read and write for the owner only, like LMDB's own files.
+fn owner_only(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
+    options
+}
