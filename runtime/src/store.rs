@@ -14,8 +14,8 @@ use crate::history::HistoryRecord;
 use crate::run::{RunId, RunStatus, Status};
 use crate::state::StateWrites;
 
-/// Everything stored about one run. Encoded with postcard: field order is part of the stored
-/// format, so changing it means bumping the format version.
+/// Everything stored about one run. Encoded with postcard, in the envelope of `crate::codec`:
+/// field order is part of the stored format, so changing it means bumping the format version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct RunRecord {
     pub workflow: String,
@@ -24,11 +24,11 @@ pub(crate) struct RunRecord {
     pub state_name: String,
     pub step: Option<String>,
     pub transitions: u64,
-    /// Postcard bytes of the workflow's input.
+    /// The workflow's input, sealed by `crate::codec` (postcard or JSON, with a checksum).
     pub input: Vec<u8>,
-    /// Postcard bytes of the last committed state; `None` until the first transition.
+    /// The last committed state, sealed likewise; `None` until the first transition.
     pub state: Option<Vec<u8>>,
-    /// Postcard bytes of the output of a completed run.
+    /// The output of a completed run, sealed likewise (JSON when it round-trips).
     pub output: Option<Vec<u8>>,
     pub error: Option<String>,
     pub created_at_ms: u64,
@@ -204,7 +204,7 @@ pub(crate) struct Commit<'a> {
     pub run: RunId,
     pub state_name: &'a str,
     pub step: Option<&'a str>,
-    /// Postcard bytes of the new state.
+    /// The new state, sealed by `crate::codec`.
     pub state: &'a [u8],
     pub writes: &'a StateWrites,
     pub history: &'a HistoryRecord,

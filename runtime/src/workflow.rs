@@ -50,7 +50,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum Start<I> {
     /// A new run with its input.
     New(I),
-    /// A resumed run with the postcard bytes of its last committed state, to be decoded with
+    /// A resumed run with the stored bytes of its last committed state, to be decoded with
     /// `Context::__decode_state`.
     Resume(Vec<u8>),
 }
