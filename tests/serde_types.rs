@@ -241,6 +241,34 @@ async fn a_value_that_cannot_be_stored_fails_the_run_at_once_naming_it() {
     runtime.shutdown().await;
 }
 
+#[workflow]
+async fn grid_branches(ctx: &mut Context, n: u32) -> Result<usize, String> {
+    let grids = ctx.parallel(vec![step("grid", make_grid(n))]).await?;
+    Ok(grids.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_output_that_cannot_be_stored_fails_the_run_naming_the_branch() {
+    let _serial = support::serial().await;
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::builder()
+        .path(dir.path())
+        .register(grid_branches)
+        .start()
+        .unwrap();
+    let message = match runtime.client().run(grid_branches, 2).await {
+        Err(Error::RunFailed { message, .. }) => message,
+        other => panic!("expected the run to fail, got {other:?}"),
+    };
+    for part in [
+        "the output of parallel branch `grid` of workflow `grid_branches`",
+        "key must be a string",
+    ] {
+        assert!(message.contains(part), "{part:?} not in: {message}");
+    }
+    runtime.shutdown().await;
+}
+
 /// A `Serialize` impl that refuses, as input: refused when the run is started, before
 /// anything is stored.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -302,6 +330,32 @@ async fn outputs_are_read_as_json_by_a_process_that_does_not_register_the_workfl
     assert_eq!(client.result_json(id).unwrap(), expected);
     assert_eq!(client.status(id).unwrap().status, Status::Completed);
     assert_eq!(client.wait_json(id).await.unwrap(), expected);
+}
+
+/// Tuple keys: JSON cannot hold the output, so it is stored with postcard.
+#[workflow]
+async fn grid_output(_ctx: &mut Context, n: u32) -> Result<BTreeMap<(u32, u32), u64>, String> {
+    Ok((0..n).map(|i| ((i, i), u64::from(i))).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postcard_output_needs_the_workflow_registered_to_be_read_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::builder()
+        .path(dir.path())
+        .register(grid_output)
+        .start()
+        .unwrap();
+    let grid = runtime.client().run(grid_output, 2).await.unwrap();
+    assert_eq!(grid.len(), 2);
+    let run = runtime.client().list(None).unwrap()[0].id;
+    runtime.shutdown().await;
+
+    let client = Client::open(dir.path()).unwrap();
+    match client.result_json(run) {
+        Err(Error::UnknownWorkflow { name, .. }) => assert_eq!(name, "grid_output"),
+        other => panic!("expected UnknownWorkflow, got {other:?}"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ pub trait Branches: Send {
     /// Per-branch outcomes, shaped like the branches.
     type Settled;
     #[doc(hidden)]
-    fn __erase<'a>(self) -> Vec<Erased<'a, Self::Error>>
+    fn __erase<'a>(self, workflow: &'static str) -> Vec<Erased<'a, Self::Error>>
     where
         Self: 'a;
     #[doc(hidden)]
@@ -79,14 +79,14 @@ pub trait Branches: Send {
     ) -> Result<Self::Settled, String>;
 }
 
-fn erase<'a, F, T, E>(branch: Branch<F>) -> Erased<'a, E>
+fn erase<'a, F, T, E>(workflow: &'static str, branch: Branch<F>) -> Erased<'a, E>
 where
     F: Future<Output = Result<T, E>> + Send + 'a,
     T: Serialize + DeserializeOwned,
     E: From<Error>,
 {
     let name = branch.name;
-    let workflow_name = name.clone();
+    let branch_name = name.clone();
     let fut = branch.fut;
     (
         name,
@@ -94,8 +94,8 @@ where
             let value = fut.await?;
             crate::codec::encode(&value).map_err(|e| {
                 E::from(e.into_error(
-                    "",
-                    format_args!("the output of parallel branch `{workflow_name}`"),
+                    workflow,
+                    format_args!("the output of parallel branch `{branch_name}`"),
                 ))
             })
         }),
@@ -112,11 +112,13 @@ where
     type Output = Vec<T>;
     type Settled = Vec<Result<T, E>>;
 
-    fn __erase<'a>(self) -> Vec<Erased<'a, E>>
+    fn __erase<'a>(self, workflow: &'static str) -> Vec<Erased<'a, E>>
     where
         Self: 'a,
     {
-        self.into_iter().map(erase).collect()
+        self.into_iter()
+            .map(|branch| erase(workflow, branch))
+            .collect()
     }
 
     fn __assemble(outputs: Vec<Vec<u8>>) -> Result<Vec<T>, String> {
@@ -148,11 +150,11 @@ macro_rules! tuple_branches {
             type Output = ($($T,)+);
             type Settled = ($(Result<$T, E>,)+);
 
-            fn __erase<'a>(self) -> Vec<Erased<'a, E>>
+            fn __erase<'a>(self, workflow: &'static str) -> Vec<Erased<'a, E>>
             where
                 Self: 'a,
             {
-                vec![$(erase(self.$i)),+]
+                vec![$(erase(workflow, self.$i)),+]
             }
 
             fn __assemble(outputs: Vec<Vec<u8>>) -> Result<Self::Output, String> {
@@ -230,7 +232,7 @@ impl<'c, B: Branches + 'c> Parallel<'c, B> {
                 branches,
                 limit,
             } = self;
-            let outcomes = run(ctx, branches.__erase(), limit).await?;
+            let outcomes = run(ctx, branches.__erase(ctx.workflow()), limit).await?;
             let error = match B::__assemble_settled(outcomes) {
                 Ok(settled) => return Ok(settled),
                 Err(e) => undecodable(ctx, e),
@@ -291,7 +293,7 @@ where
                 branches,
                 limit,
             } = self;
-            let outcomes = run(ctx, branches.__erase(), limit).await?;
+            let outcomes = run(ctx, branches.__erase(ctx.workflow()), limit).await?;
             let mut outputs = Vec::with_capacity(outcomes.len());
             for outcome in outcomes {
                 // The first failing branch in branch order: deterministic whatever finished
