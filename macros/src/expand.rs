@@ -669,12 +669,30 @@ impl Emitter<'_, '_> {
                 match &loop_.kind {
                     LoopKind::For { iter, expr, .. } => {
                         let iter = &self.body().vars[*iter].ident;
-                        // The items are stored once; the state keeps a small handle. All of
-                        // the call is spanned on the loop's expression, where an iterator
-                        // that cannot be stored is reported.
-                        let ctx = Ident::new(&self.machine.sig.ctx.to_string(), expr.span());
-                        let into_iter = quote_spanned! {expr.span()=>
-                            #ctx.__durable_iter(#expr).await
+                        // The items are stored once; the state keeps a small handle. The
+                        // probe says from the source's type how (see `loop_source` in the
+                        // runtime). All of the call is spanned on the loop's expression, where
+                        // a source that cannot be stored is reported.
+                        let span = expr.span();
+                        let ctx = Ident::new(&self.machine.sig.ctx.to_string(), span);
+                        let source = Ident::new("__source", Span::mixed_site());
+                        let kind = Ident::new("__kind", Span::mixed_site());
+                        // ` at line N`, for the run-time error of an iterator without an end.
+                        let at = match span.start().line {
+                            0 => String::new(),
+                            line => format!(" at line {line}"),
+                        };
+                        let into_iter = quote_spanned! {span=>
+                            {
+                                #[allow(unused_imports)]
+                                use ::cairn::__private::{
+                                    ProbeBorrowed as _, ProbeCollected as _, ProbeEndless as _,
+                                    ProbeKnown as _, ProbeNotIterable as _, ProbeUnstorable as _,
+                                };
+                                let #source = #expr;
+                                let #kind = (&&&&&::cairn::__private::LoopProbe::of(&#source)).loop_kind();
+                                #ctx.__durable_iter(#kind, #source, #at).await
+                            }
                         };
                         quote! {
                             let mut #iter = #into_iter;

@@ -49,6 +49,25 @@ pub enum Error {
         /// Fingerprint of the registered workflow.
         expected: u64,
     },
+    /// A durable `for` loop was given an iterator without an end: its items could not be
+    /// stored when it started.
+    #[error(
+        "run {run} (workflow `{workflow}`): the `for` loop{at} loops over an iterator without \
+         an end ({}); the items of a loop with an `.await` in its body are stored when it \
+         starts, so bound the iterator (`.take(n)`) or collect the items into a `Vec` first",
+        unbounded_detail(*yielded)
+    )]
+    UnboundedLoop {
+        /// The run.
+        run: RunId,
+        /// Its workflow.
+        workflow: String,
+        /// Where the loop is (` at line N`).
+        at: &'static str,
+        /// How many items the iterator yielded before it was given up (0: its size hint says
+        /// it never ends).
+        yielded: usize,
+    },
     /// Stored bytes of a run (input, state or output) do not decode.
     #[error("stored data of run {run} (workflow `{workflow}`) is corrupt: {reason}")]
     CorruptState {
@@ -267,6 +286,17 @@ impl Error {
                 what,
                 reason: reason.clone(),
             },
+            Error::UnboundedLoop {
+                run,
+                workflow,
+                at,
+                yielded,
+            } => Error::UnboundedLoop {
+                run: *run,
+                workflow: workflow.clone(),
+                at,
+                yielded: *yielded,
+            },
             Error::UnknownRun { run } => Error::UnknownRun { run: *run },
             Error::WrongWorkflow {
                 run,
@@ -335,6 +365,14 @@ impl Error {
             Error::Storage(e) => Error::Io(std::io::Error::other(e.to_string())),
             Error::Io(e) => Error::Io(std::io::Error::new(e.kind(), e.to_string())),
         }
+    }
+}
+
+fn unbounded_detail(yielded: usize) -> String {
+    if yielded == 0 {
+        "its size hint says it never ends".to_owned()
+    } else {
+        format!("its size hint has no upper bound, and it did not end after {yielded} items")
     }
 }
 
