@@ -675,13 +675,18 @@ impl Emitter<'_, '_> {
                         // a source that cannot be stored is reported.
                         let span = expr.span();
                         let ctx = Ident::new(&self.machine.sig.ctx.to_string(), span);
-                        let source = Ident::new("__source", Span::mixed_site());
-                        let kind = Ident::new("__kind", Span::mixed_site());
+                        // Spanned on the user's expression (not `mixed_site`), so that rustc
+                        // reports a refused source there once, and not a second time at the
+                        // attribute. Neither name can capture the user's: the expression is
+                        // evaluated before both exist.
+                        let source = Ident::new("__cairn_source", span);
+                        let kind = Ident::new("__cairn_kind", span);
                         // ` at line N`, for the run-time error of an iterator without an end.
                         let at = match span.start().line {
                             0 => String::new(),
                             line => format!(" at line {line}"),
                         };
+                        let at = syn::LitStr::new(&at, span);
                         let into_iter = quote_spanned! {span=>
                             {
                                 #[allow(unused_imports)]
@@ -691,7 +696,7 @@ impl Emitter<'_, '_> {
                                 };
                                 let #source = #expr;
                                 let #kind = (&&&&&::cairn::__private::LoopProbe::of(&#source)).loop_kind();
-                                #ctx.__durable_iter(#kind, #source, #at).await
+                                #ctx.__durable_iter(#source, #kind, #at).await
                             }
                         };
                         quote! {

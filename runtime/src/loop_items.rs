@@ -139,7 +139,7 @@ impl<T> StoredCursor for StoredIter<T> {
 /// let mut __iter = {                                       // at loop entry
 ///     let __source = papers;
 ///     let __kind = (&&&&&LoopProbe::of(&__source)).loop_kind();
-///     ctx.__durable_iter(__kind, __source, " at line 3").await
+///     ctx.__durable_iter(__source, __kind, " at line 3").await
 /// };
 /// while let Some(paper) = ctx.__iter_next(&mut __iter).await { ... }  // at the loop head
 /// ```
@@ -153,8 +153,8 @@ impl Context {
     #[doc(hidden)]
     pub fn __durable_iter<'a, I, K>(
         &'a mut self,
-        kind: K,
         source: I,
+        kind: K,
         at: &'static str,
     ) -> impl Future<Output = K::Stored> + Send + 'a
     where

@@ -295,7 +295,7 @@ refused_sources!(Endless, BorrowedItems, UnstorableItems);
 
 /// Required of a loop's marker: the source ends.
 #[diagnostic::on_unimplemented(
-    message = "this `for` loop never ends by itself (`{I}`), so its items cannot be stored when it starts",
+    message = "this `for` loop over `{I}` never ends by itself, so its items cannot be stored when it starts",
     label = "an iterator without an end",
     note = "a `for` loop with an `.await` in its body stores its items when it starts: bound the iterator (`.take(n)`), or collect the items to loop over into a `Vec` first"
 )]
@@ -308,7 +308,7 @@ impl<I> Ends<I> for NotIterable {}
 
 /// Required of a loop's marker: the items are owned.
 #[diagnostic::on_unimplemented(
-    message = "this `for` loop borrows its items (`{I}`), but a loop with an `.await` in its body stores its items in the workflow's state",
+    message = "this `for` loop over `{I}` borrows its items, but a loop with an `.await` in its body stores its items in the workflow's state",
     label = "an iterator of references",
     note = "a stored state outlives every borrow: iterate over an owned collection (`.into_iter()`, `.iter().cloned()`, or collect into a Vec)"
 )]
@@ -321,7 +321,7 @@ impl<I> OwnsItems<I> for NotIterable {}
 
 /// Required of a loop's marker: the items can be stored.
 #[diagnostic::on_unimplemented(
-    message = "the items of this `for` loop (`{I}`) cannot be stored: they do not implement `Serialize` and `DeserializeOwned`, or they borrow",
+    message = "the items of this `for` loop over `{I}` cannot be stored: they borrow, or do not implement `Serialize` and `DeserializeOwned`",
     label = "items that cannot be stored",
     note = "a loop with an `.await` in its body stores its items in the workflow's state: iterate over an owned collection (`.into_iter()`, `.iter().cloned()`, or collect into a Vec) of items that derive `serde::Serialize` and `serde::Deserialize`"
 )]
