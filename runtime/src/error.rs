@@ -68,6 +68,29 @@ pub enum Error {
         /// it never ends).
         yielded: usize,
     },
+    /// A second step started inside one `.await` of the workflow, before that await was
+    /// committed: the steps of a helper `async fn` that takes `&mut Context` are not committed
+    /// one by one. Refused before the second step runs; the run fails.
+    #[error(
+        "run {run} (workflow `{workflow}`): step `{second}` started inside the `.await` after \
+         state `{after_state}`, in which step `{first}` had already run; the steps of one \
+         `.await` are committed together, so after a failure or a crash `{first}` would run \
+         again. A helper `async fn` that takes `&mut Context` is one `.await` of the workflow \
+         and may run one step: inline its steps in the workflow, so that each has its own \
+         `.await`, or make it a workflow of its own"
+    )]
+    StepInsideAwait {
+        /// The run.
+        run: RunId,
+        /// Its workflow.
+        workflow: String,
+        /// The state the `.await` started from.
+        after_state: &'static str,
+        /// The step that ran first.
+        first: &'static str,
+        /// The step that was refused.
+        second: &'static str,
+    },
     /// Stored bytes of a run (input, state or output) do not decode.
     #[error("stored data of run {run} (workflow `{workflow}`) is corrupt: {reason}")]
     CorruptState {
@@ -296,6 +319,19 @@ impl Error {
                 workflow: workflow.clone(),
                 at,
                 yielded: *yielded,
+            },
+            Error::StepInsideAwait {
+                run,
+                workflow,
+                after_state,
+                first,
+                second,
+            } => Error::StepInsideAwait {
+                run: *run,
+                workflow: workflow.clone(),
+                after_state,
+                first,
+                second,
             },
             Error::UnknownRun { run } => Error::UnknownRun { run: *run },
             Error::WrongWorkflow {
