@@ -63,7 +63,13 @@ async fn ranges(ctx: &mut Context, n: u64) -> Result<Vec<u64>, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rev_and_step_by_keep_their_meaning() {
     // rev: 3, 2, 1, 0; step_by(2): 0, 2; (1..=4).rev().step_by(3): 4, 1.
-    check_restarts(ranges, 4, Ok(vec![6, 4, 2, 0, 0, 4, 8, 2]), &[("double", 8)]).await;
+    check_restarts(
+        ranges,
+        4,
+        Ok(vec![6, 4, 2, 0, 0, 4, 8, 2]),
+        &[("double", 8)],
+    )
+    .await;
 }
 
 /// `zip`, `chain`, and `filter`/`map` with closures over owned data and over a local.
@@ -92,10 +98,12 @@ async fn adaptors(ctx: &mut Context, names: Vec<String>) -> Result<Vec<String>, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zip_chain_filter_and_map() {
     let names = vec!["ab".to_owned(), "c".to_owned(), "de".to_owned()];
-    let expected: Vec<String> = ["ab=10", "c=20", "de=30", "ab", "c", "de", "extra", "ab!", "de!"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let expected: Vec<String> = [
+        "ab=10", "c=20", "de=30", "ab", "c", "de", "extra", "ab!", "de!",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
     let steps: Vec<(String, usize)> = expected
         .iter()
         .map(|label| (format!("visit {label}"), 1))
@@ -134,10 +142,12 @@ async fn btree_map_btree_set_and_hash_set() {
         BTreeSet::from([9, 7]),
         HashSet::from([5, 3, 4]),
     );
-    let expected: Vec<String> = ["a=1", "b=2", "tree 7", "tree 9", "hash 3", "hash 4", "hash 5"]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let expected: Vec<String> = [
+        "a=1", "b=2", "tree 7", "tree 9", "hash 3", "hash 4", "hash 5",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
     let steps: Vec<(String, usize)> = expected
         .iter()
         .map(|label| (format!("visit {label}"), 1))
@@ -148,7 +158,10 @@ async fn btree_map_btree_set_and_hash_set() {
 
 /// A `HashMap` by value, returning the keys in the order the loop visited them.
 #[workflow]
-async fn hash_map_order(ctx: &mut Context, map: HashMap<String, u64>) -> Result<Vec<String>, String> {
+async fn hash_map_order(
+    ctx: &mut Context,
+    map: HashMap<String, u64>,
+) -> Result<Vec<String>, String> {
     let mut order = Vec::new();
     for (key, value) in map {
         order.push(ctx.task(visit, format!("{key}={value}")).await?);
@@ -201,10 +214,20 @@ async fn a_resumed_hash_map_loop_continues_in_the_stored_order() {
     let runtime = Runtime::builder()
         .path(dir.path())
         .register(hash_map_order)
-        .on_transition(|t| if t.number == 5 { Flow::Halt } else { Flow::Continue })
+        .on_transition(|t| {
+            if t.number == 5 {
+                Flow::Halt
+            } else {
+                Flow::Continue
+            }
+        })
         .start()
         .unwrap();
-    let run = runtime.client().start(hash_map_order, map.clone()).await.unwrap();
+    let run = runtime
+        .client()
+        .start(hash_map_order, map.clone())
+        .await
+        .unwrap();
     let halted = runtime.client().wait(hash_map_order, run).await;
     assert!(matches!(halted, Err(Error::Halted { .. })), "{halted:?}");
     runtime.shutdown().await;

@@ -691,11 +691,12 @@ impl Emitter<'_, '_> {
                             {
                                 #[allow(unused_imports)]
                                 use ::cairn::__private::{
-                                    ProbeBorrowed as _, ProbeCollected as _, ProbeEndless as _,
-                                    ProbeKnown as _, ProbeNotIterable as _, ProbeUnstorable as _,
+                                    ProbeBorrowed as _, ProbeBorrowedCollection as _,
+                                    ProbeCollected as _, ProbeEndless as _, ProbeKnown as _,
+                                    ProbeNotIterable as _, ProbeUnstorable as _,
                                 };
                                 let #source = #expr;
-                                let #kind = (&&&&&::cairn::__private::LoopProbe::of(&#source)).loop_kind();
+                                let #kind = (&&&&&&&::cairn::__private::LoopProbe::of(&#source)).loop_kind();
                                 #ctx.__durable_iter(#source, #kind, #at).await
                             }
                         };

@@ -226,9 +226,17 @@ impl<I: DurableInt> IntoDurableIter for Range<I> {
     fn into_durable_iter(self) -> RangeIter<I> {
         // `!(start < end)` rather than `start >= end`, as `Range::is_empty` does.
         if !(self.start < self.end) {
-            RangeIter { next: self.start, last: self.start, done: true }
+            RangeIter {
+                next: self.start,
+                last: self.start,
+                done: true,
+            }
         } else {
-            RangeIter { next: self.start, last: self.end.next_down(), done: false }
+            RangeIter {
+                next: self.start,
+                last: self.end.next_down(),
+                done: false,
+            }
         }
     }
 }
@@ -246,7 +254,11 @@ impl<I: DurableInt> IntoDurableIter for RangeFrom<I> {
     }
 
     fn into_durable_iter(self) -> RangeIter<I> {
-        RangeIter { next: self.start, last: I::MAX, done: false }
+        RangeIter {
+            next: self.start,
+            last: I::MAX,
+            done: false,
+        }
     }
 }
 
@@ -262,7 +274,11 @@ impl<I: DurableInt> IntoDurableIter for RangeInclusive<I> {
 
     fn into_durable_iter(self) -> RangeIter<I> {
         let done = self.is_empty();
-        RangeIter { next: *self.start(), last: *self.end(), done }
+        RangeIter {
+            next: *self.start(),
+            last: *self.end(),
+            done,
+        }
     }
 }
 

@@ -84,8 +84,8 @@ pub mod __private {
     pub use crate::loop_items::{Cursor, DecodeItem, LoopKey, StoredCursor, StoredIter};
     pub use crate::loop_source::{
         BorrowedItems, Collected, Endless, Ends, Known, LoopProbe, LoopSource, NotIterable,
-        OwnsItems, ProbeBorrowed, ProbeCollected, ProbeEndless, ProbeKnown, ProbeNotIterable,
-        ProbeUnstorable, Refused, StorableItems, UnstorableItems,
+        OwnsItems, ProbeBorrowed, ProbeBorrowedCollection, ProbeCollected, ProbeEndless,
+        ProbeKnown, ProbeNotIterable, ProbeUnstorable, Refused, StorableItems, UnstorableItems,
     };
     pub use crate::storable::{
         Codec, NoCodec, NotReference, NotSerializable, Probe, ProbeCodec, ProbeNoCodec, ProbeOther,

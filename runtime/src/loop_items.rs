@@ -22,8 +22,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
-use crate::loop_source::{Ends, LoopRefusal, LoopSource, OwnsItems, StorableItems};
 use crate::error::Error;
+use crate::loop_source::{Ends, LoopRefusal, LoopSource, OwnsItems, StorableItems};
 use crate::run::RunId;
 use crate::supervise::Abort;
 
@@ -138,7 +138,7 @@ impl<T> StoredCursor for StoredIter<T> {
 /// ```ignore
 /// let mut __iter = {                                       // at loop entry
 ///     let __source = papers;
-///     let __kind = (&&&&&LoopProbe::of(&__source)).loop_kind();
+///     let __kind = (&&&&&&&LoopProbe::of(&__source)).loop_kind();
 ///     ctx.__durable_iter(__source, __kind, " at line 3").await
 /// };
 /// while let Some(paper) = ctx.__iter_next(&mut __iter).await { ... }  // at the loop head

@@ -4,9 +4,13 @@
 //! The items of such a loop are stored once when it starts (see the `loop_items` module), so
 //! any iterator of owned, storable items works: a `Vec`, a range, a map or a set, an adaptor
 //! chain (`enumerate`, `rev`, `step_by`, `zip`, `chain`, `filter`, `map`, ...). The generated
-//! code asks a [`LoopProbe`] which case holds, by autoref specialisation (the impl with the
-//! most `&` that applies wins, as in the `storable` module):
+//! code asks a [`LoopProbe`] which case holds, by autoref specialisation: method lookup for
+//! `(&&&&&&&LoopProbe::of(&source)).loop_kind()` tries the impl on `&&&&&&LoopProbe` first,
+//! then one `&` fewer at each step, so the first case below that applies wins (as in the
+//! `storable` module):
 //!
+//! 0. a `Vec`, `VecDeque` or array of references ([`BorrowedItems`]): refused at compile
+//!    time;
 //! 1. [`IntoDurableIter`] types ([`Known`]): a range is kept as two integers, a `Vec` is
 //!    stored as it is;
 //! 2. iterators that never end ([`Endless`]: `repeat`, `repeat_with`, `cycle`): refused at
@@ -24,6 +28,7 @@
 //! no upper bound is refused at run time, before anything is stored, if it has not ended after
 //! [`MAX_ITEMS_WITHOUT_BOUND`] items.
 
+use std::collections::VecDeque;
 use std::iter::{Cycle, Repeat, RepeatWith};
 use std::marker::PhantomData;
 
@@ -61,6 +66,19 @@ pub struct Collected;
 pub struct UnstorableItems;
 /// The source is not an iterator.
 pub struct NotIterable;
+
+/// Before all: a collection of references, known by its shape. (The choice below between
+/// [`Known`] and [`BorrowedItems`] cannot see lifetimes: without this, `["a", "b"]` would be
+/// taken as [`Known`] and fail later with serde's "not general enough".)
+pub trait ProbeBorrowedCollection {
+    /// Which case holds.
+    fn loop_kind(&self) -> BorrowedItems {
+        BorrowedItems
+    }
+}
+impl<T: ?Sized, const N: usize> ProbeBorrowedCollection for &&&&&&LoopProbe<[&T; N]> {}
+impl<T: ?Sized> ProbeBorrowedCollection for &&&&&&LoopProbe<Vec<&T>> {}
+impl<T: ?Sized> ProbeBorrowedCollection for &&&&&&LoopProbe<VecDeque<&T>> {}
 
 /// First choice.
 pub trait ProbeKnown {
@@ -345,11 +363,16 @@ mod tests {
     #[test]
     fn endless_iterators_are_refused_without_hanging() {
         let at_once = collect_bounded((0u64..).map(|x| x * 2));
-        assert!(matches!(at_once, Err(LoopRefusal::Unbounded { yielded: 0 })));
+        assert!(matches!(
+            at_once,
+            Err(LoopRefusal::Unbounded { yielded: 0 })
+        ));
         let after_trying = collect_bounded((0u64..).filter(|x| x % 2 == 0));
         assert!(matches!(
             after_trying,
-            Err(LoopRefusal::Unbounded { yielded: MAX_ITEMS_WITHOUT_BOUND })
+            Err(LoopRefusal::Unbounded {
+                yielded: MAX_ITEMS_WITHOUT_BOUND
+            })
         ));
     }
 }

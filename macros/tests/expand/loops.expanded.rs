@@ -270,11 +270,12 @@ impl ::cairn::Workflow for retry {
                         let mut __iter_item = {
                             #[allow(unused_imports)]
                             use ::cairn::__private::{
-                                ProbeBorrowed as _, ProbeCollected as _, ProbeEndless as _,
-                                ProbeKnown as _, ProbeNotIterable as _, ProbeUnstorable as _,
+                                ProbeBorrowed as _, ProbeBorrowedCollection as _,
+                                ProbeCollected as _, ProbeEndless as _, ProbeKnown as _,
+                                ProbeNotIterable as _, ProbeUnstorable as _,
                             };
                             let __cairn_source = batch;
-                            let __cairn_kind = (&&&&&::cairn::__private::LoopProbe::of(
+                            let __cairn_kind = (&&&&&&&::cairn::__private::LoopProbe::of(
                                 &__cairn_source,
                             ))
                                 .loop_kind();
