@@ -77,8 +77,9 @@ pub struct Context {
     pub(crate) segment: Segment,
     /// Items of loops entered since the last commit, written with the next one.
     pub(crate) loops: crate::loop_items::PendingLoops,
-    /// The state the await in progress started from, to name it in errors.
-    after_state: &'static str,
+    /// The state the await in progress started from, to name it in errors: known for a new
+    /// run and after a commit, not for a resumed run before its first commit here.
+    after_state: Option<&'static str>,
 }
 
 /// Bookkeeping of the segment since the last commit.
@@ -113,7 +114,7 @@ impl Context {
                 errors: Vec::new(),
             },
             loops: crate::loop_items::PendingLoops::default(),
-            after_state: "Start",
+            after_state: (position == 0).then_some("Start"),
         }
     }
 
@@ -170,7 +171,10 @@ impl Context {
             return Err(Abort::Fail(Error::StepInsideAwait {
                 run: self.run,
                 workflow: self.workflow.to_owned(),
-                after_state: self.after_state,
+                after: match self.after_state {
+                    Some(state) => format!("after state `{state}`"),
+                    None => format!("after transition {}", self.position),
+                },
                 first,
                 second: name,
             }));
@@ -399,7 +403,7 @@ impl Context {
                 Err(error) => return self.abort(Abort::Error(error)).await,
             };
             self.position = number;
-            self.after_state = state_name;
+            self.after_state = Some(state_name);
             self.segment = Segment {
                 started_at: self.shared.clock.now(),
                 step: None,
@@ -424,7 +428,7 @@ impl Context {
 
     /// Decodes the state bytes of a resumed run. `codec` only carries the encoding's type.
     #[doc(hidden)]
-    pub fn __decode_state<S: StateInfo, C: Codec<S>>(
+    pub fn __decode_state<S, C: Codec<S>>(
         &mut self,
         _codec: &C,
         bytes: &[u8],
@@ -477,20 +481,17 @@ impl std::fmt::Debug for Context {
 /// Decodes in `poll` rather than up front, so that the future holds no `S` and is `Send`
 /// without asking `S: Send`.
 struct DecodeState<'a, S> {
-    ctx: &'a mut Context,
+    ctx: &'a Context,
     bytes: Vec<u8>,
     decode: fn(&[u8]) -> Result<S, String>,
 }
 
-impl<S: StateInfo> Future for DecodeState<'_, S> {
+impl<S> Future for DecodeState<'_, S> {
     type Output = S;
 
-    fn poll(mut self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<S> {
+    fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<S> {
         match (self.decode)(&self.bytes) {
-            Ok(state) => {
-                self.ctx.after_state = state.state_name();
-                Poll::Ready(state)
-            }
+            Ok(state) => Poll::Ready(state),
             Err(e) => {
                 // Parked for good: the supervisor sees the slot after this `Pending`.
                 self.ctx

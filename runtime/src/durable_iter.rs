@@ -134,7 +134,7 @@ pub struct RangeIter<I> {
 /// The integer types a range of a durable loop can have. One generic impl per range type (and
 /// not one per integer type) lets an unsuffixed literal (`for i in 1..`) take its type from how
 /// the loop uses `i`, as in a plain `for` loop.
-pub trait DurableInt: Copy + PartialOrd + sealed::Sealed {
+pub trait DurableInt: Copy + Ord + sealed::Sealed {
     /// The largest value of the type.
     const MAX: Self;
     /// `self + 1`, for a value below `MAX`.
@@ -224,8 +224,7 @@ impl<I: DurableInt> IntoDurableIter for Range<I> {
     }
 
     fn into_durable_iter(self) -> RangeIter<I> {
-        // `!(start < end)` rather than `start >= end`, as `Range::is_empty` does.
-        if !(self.start < self.end) {
+        if self.start >= self.end {
             RangeIter {
                 next: self.start,
                 last: self.start,

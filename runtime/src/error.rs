@@ -72,8 +72,8 @@ pub enum Error {
     /// committed: the steps of a helper `async fn` that takes `&mut Context` are not committed
     /// one by one. Refused before the second step runs; the run fails.
     #[error(
-        "run {run} (workflow `{workflow}`): step `{second}` started inside the `.await` after \
-         state `{after_state}`, in which step `{first}` had already run; the steps of one \
+        "run {run} (workflow `{workflow}`): step `{second}` started inside the `.await` \
+         {after}, in which step `{first}` had already run; the steps of one \
          `.await` are committed together, so after a failure or a crash `{first}` would run \
          again. A helper `async fn` that takes `&mut Context` is one `.await` of the workflow \
          and may run one step: inline its steps in the workflow, so that each has its own \
@@ -84,8 +84,9 @@ pub enum Error {
         run: RunId,
         /// Its workflow.
         workflow: String,
-        /// The state the `.await` started from.
-        after_state: &'static str,
+        /// Where the `.await` started: ``after state `Name` `` (or `after transition N` in a
+        /// resumed run).
+        after: String,
         /// The step that ran first.
         first: &'static str,
         /// The step that was refused.
@@ -323,13 +324,13 @@ impl Error {
             Error::StepInsideAwait {
                 run,
                 workflow,
-                after_state,
+                after,
                 first,
                 second,
             } => Error::StepInsideAwait {
                 run: *run,
                 workflow: workflow.clone(),
-                after_state,
+                after: after.clone(),
                 first,
                 second,
             },
