@@ -83,6 +83,10 @@ async fn adaptors(ctx: &mut Context, names: Vec<String>) -> Result<Vec<String>, 
     for name in names.clone().into_iter().chain(vec!["extra".to_owned()]) {
         out.push(ctx.task(visit, name).await?);
     }
+    // What the error about borrowed items recommends: items cloned out of a borrow.
+    for name in names.iter().cloned().take(1) {
+        out.push(ctx.task(visit, format!("cloned {name}")).await?);
+    }
     let suffix = "!".to_owned();
     let min_len = 2;
     for shout in names
@@ -99,7 +103,16 @@ async fn adaptors(ctx: &mut Context, names: Vec<String>) -> Result<Vec<String>, 
 async fn zip_chain_filter_and_map() {
     let names = vec!["ab".to_owned(), "c".to_owned(), "de".to_owned()];
     let expected: Vec<String> = [
-        "ab=10", "c=20", "de=30", "ab", "c", "de", "extra", "ab!", "de!",
+        "ab=10",
+        "c=20",
+        "de=30",
+        "ab",
+        "c",
+        "de",
+        "extra",
+        "cloned ab",
+        "ab!",
+        "de!",
     ]
     .into_iter()
     .map(str::to_owned)
