@@ -84,7 +84,7 @@ async fn adaptors(ctx: &mut Context, names: Vec<String>) -> Result<Vec<String>, 
         out.push(ctx.task(visit, name).await?);
     }
     // What the error about borrowed items recommends: items cloned out of a borrow.
-    for name in names.iter().cloned().take(1) {
+    for name in names.iter().take(1).cloned() {
         out.push(ctx.task(visit, format!("cloned {name}")).await?);
     }
     let suffix = "!".to_owned();
