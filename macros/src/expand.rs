@@ -725,12 +725,36 @@ impl Emitter<'_, '_> {
                 match &loop_.kind {
                     LoopKind::For { iter, expr, .. } => {
                         let iter = &self.body().vars[*iter].ident;
-                        // The items are stored once; the state keeps a small handle. All of
-                        // the call is spanned on the loop's expression, where an iterator
-                        // that cannot be stored is reported.
-                        let ctx = Ident::new(&self.machine.sig.ctx.to_string(), expr.span());
-                        let into_iter = quote_spanned! {expr.span()=>
-                            #ctx.__durable_iter(#expr).await
+                        // The items are stored once; the state keeps a small handle. The
+                        // probe says from the source's type how (see `loop_source` in the
+                        // runtime). All of the call is spanned on the loop's expression, where
+                        // a source that cannot be stored is reported.
+                        let span = expr.span();
+                        let ctx = Ident::new(&self.machine.sig.ctx.to_string(), span);
+                        // Spanned on the user's expression (not `mixed_site`), so that rustc
+                        // reports a refused source there once, and not a second time at the
+                        // attribute. Neither name can capture the user's: the expression is
+                        // evaluated before both exist.
+                        let source = Ident::new("__cairn_source", span);
+                        let kind = Ident::new("__cairn_kind", span);
+                        // ` at line N`, for the run-time error of an iterator without an end.
+                        let at = match span.start().line {
+                            0 => String::new(),
+                            line => format!(" at line {line}"),
+                        };
+                        let at = syn::LitStr::new(&at, span);
+                        let into_iter = quote_spanned! {span=>
+                            {
+                                #[allow(unused_imports)]
+                                use ::cairn::__private::{
+                                    ProbeBorrowed as _, ProbeBorrowedCollection as _,
+                                    ProbeCollected as _, ProbeEndless as _, ProbeKnown as _,
+                                    ProbeNotIterable as _, ProbeUnstorable as _,
+                                };
+                                let #source = #expr;
+                                let #kind = (&&&&&&&::cairn::__private::LoopProbe::of(&#source)).loop_kind();
+                                #ctx.__durable_iter(#source, #kind, #at).await
+                            }
                         };
                         quote! {
                             let mut #iter = #into_iter;

@@ -49,6 +49,49 @@ pub enum Error {
         /// Fingerprint of the registered workflow.
         expected: u64,
     },
+    /// A durable `for` loop was given an iterator without an end: its items could not be
+    /// stored when it started.
+    #[error(
+        "run {run} (workflow `{workflow}`): the `for` loop{at} loops over an iterator without \
+         an end ({}); the items of a loop with an `.await` in its body are stored when it \
+         starts, so bound the iterator (`.take(n)`) or collect the items into a `Vec` first",
+        unbounded_detail(*yielded)
+    )]
+    UnboundedLoop {
+        /// The run.
+        run: RunId,
+        /// Its workflow.
+        workflow: String,
+        /// Where the loop is (` at line N`).
+        at: &'static str,
+        /// How many items the iterator yielded before it was given up (0: its size hint says
+        /// it never ends).
+        yielded: usize,
+    },
+    /// A second step started inside one `.await` of the workflow, before that await was
+    /// committed: the steps of a helper `async fn` that takes `&mut Context` are not committed
+    /// one by one. Refused before the second step runs; the run fails.
+    #[error(
+        "run {run} (workflow `{workflow}`): step `{second}` started inside the `.await` \
+         {after}, in which step `{first}` had already run; the steps of one \
+         `.await` are committed together, so after a failure or a crash `{first}` would run \
+         again. A helper `async fn` that takes `&mut Context` is one `.await` of the workflow \
+         and may run one step: inline its steps in the workflow, so that each has its own \
+         `.await`, or make it a workflow of its own"
+    )]
+    StepInsideAwait {
+        /// The run.
+        run: RunId,
+        /// Its workflow.
+        workflow: String,
+        /// Where the `.await` started: ``after state `Name` `` (or `after transition N` in a
+        /// resumed run).
+        after: String,
+        /// The step that ran first.
+        first: &'static str,
+        /// The step that was refused.
+        second: &'static str,
+    },
     /// Stored bytes of a run (input, state or output) do not decode.
     #[error("stored data of run {run} (workflow `{workflow}`) is corrupt: {reason}")]
     CorruptState {
@@ -311,6 +354,30 @@ impl Error {
                 what,
                 reason: reason.clone(),
             },
+            Error::UnboundedLoop {
+                run,
+                workflow,
+                at,
+                yielded,
+            } => Error::UnboundedLoop {
+                run: *run,
+                workflow: workflow.clone(),
+                at,
+                yielded: *yielded,
+            },
+            Error::StepInsideAwait {
+                run,
+                workflow,
+                after,
+                first,
+                second,
+            } => Error::StepInsideAwait {
+                run: *run,
+                workflow: workflow.clone(),
+                after: after.clone(),
+                first,
+                second,
+            },
             Error::UnknownRun { run } => Error::UnknownRun { run: *run },
             Error::WrongWorkflow {
                 run,
@@ -388,6 +455,14 @@ impl Error {
             Error::Storage(e) => Error::Io(std::io::Error::other(e.to_string())),
             Error::Io(e) => Error::Io(std::io::Error::new(e.kind(), e.to_string())),
         }
+    }
+}
+
+fn unbounded_detail(yielded: usize) -> String {
+    if yielded == 0 {
+        "its size hint says it never ends".to_owned()
+    } else {
+        format!("its size hint has no upper bound, and it did not end after {yielded} items")
     }
 }
 

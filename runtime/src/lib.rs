@@ -44,6 +44,7 @@ mod history;
 mod hitl_store;
 mod lmdb;
 mod loop_items;
+mod loop_source;
 pub mod parallel;
 mod question;
 mod registry;
@@ -84,8 +85,13 @@ pub mod __private {
     pub use serde;
 
     pub use crate::committer::payload_bytes_committed;
-    pub use crate::durable_iter::{DurableIter, IntoDurableIter, RangeIter, VecIter};
-    pub use crate::loop_items::{Cursor, LoopKey, StoredCursor, StoredIter};
+    pub use crate::durable_iter::{DurableInt, DurableIter, IntoDurableIter, RangeIter, VecIter};
+    pub use crate::loop_items::{Cursor, DecodeItem, LoopKey, StoredCursor, StoredIter};
+    pub use crate::loop_source::{
+        BorrowedItems, Collected, Endless, Ends, Known, LoopProbe, LoopSource, NotIterable,
+        OwnsItems, ProbeBorrowed, ProbeBorrowedCollection, ProbeCollected, ProbeEndless,
+        ProbeKnown, ProbeNotIterable, ProbeUnstorable, Refused, StorableItems, UnstorableItems,
+    };
     pub use crate::retried_arg::{RetriedArg, RetryArg, retried_arg};
     pub use crate::step_result::{
         StepResultNotReference, StepResultSerializable, check_step_result,

@@ -404,6 +404,10 @@ async fn drive(
             Ok(())
         }
         Outcome::Aborted(Abort::Error(error)) => Err(error),
+        Outcome::Aborted(Abort::Fail(error)) => {
+            tracing::info!(%run, workflow, %error, "run failed");
+            fail(&shared, &ctx, run, error.to_string()).await
+        }
     };
     if let Err(error) = &recorded
         && error.refused_for_good()

@@ -267,7 +267,25 @@ impl ::cairn::Workflow for retry {
                     }
                     RetryState::AfterLoop { batch, ready } => {
                         let mut done = 0;
-                        let mut __iter_item = ctx.__durable_iter(batch).await;
+                        let mut __iter_item = {
+                            #[allow(unused_imports)]
+                            use ::cairn::__private::{
+                                ProbeBorrowed as _, ProbeBorrowedCollection as _,
+                                ProbeCollected as _, ProbeEndless as _, ProbeKnown as _,
+                                ProbeNotIterable as _, ProbeUnstorable as _,
+                            };
+                            let __cairn_source = batch;
+                            let __cairn_kind = (&&&&&&&::cairn::__private::LoopProbe::of(
+                                &__cairn_source,
+                            ))
+                                .loop_kind();
+                            ctx.__durable_iter(
+                                    __cairn_source,
+                                    __cairn_kind,
+                                    " at line 15",
+                                )
+                                .await
+                        };
                         __state = RetryState::ForItem {
                             ready,
                             done,

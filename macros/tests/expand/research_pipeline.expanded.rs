@@ -196,7 +196,25 @@ impl ::cairn::Workflow for research_pipeline {
                     }
                     ResearchPipelineState::FetchPapers { topic, papers } => {
                         let mut notes = Vec::new();
-                        let mut __iter_paper = ctx.__durable_iter(papers).await;
+                        let mut __iter_paper = {
+                            #[allow(unused_imports)]
+                            use ::cairn::__private::{
+                                ProbeBorrowed as _, ProbeBorrowedCollection as _,
+                                ProbeCollected as _, ProbeEndless as _, ProbeKnown as _,
+                                ProbeNotIterable as _, ProbeUnstorable as _,
+                            };
+                            let __cairn_source = papers;
+                            let __cairn_kind = (&&&&&&&::cairn::__private::LoopProbe::of(
+                                &__cairn_source,
+                            ))
+                                .loop_kind();
+                            ctx.__durable_iter(
+                                    __cairn_source,
+                                    __cairn_kind,
+                                    " at line 5",
+                                )
+                                .await
+                        };
                         __state = ResearchPipelineState::ForPaper {
                             topic,
                             notes,
