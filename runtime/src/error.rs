@@ -216,6 +216,16 @@ pub enum Error {
         /// Bytes the commit wanted reserved past the database's last used page.
         needed: u64,
     },
+    /// The database file is damaged or is not an LMDB data file: found when the store is
+    /// opened, before anything is read from it. Restore the directory from a backup, or move
+    /// the file away to start afresh.
+    #[error("the data file {} cannot be used: {reason}", path.display())]
+    DamagedStore {
+        /// The data file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The storage engine failed.
     #[error("storage error: {0}")]
     Storage(#[from] heed::Error),
@@ -330,6 +340,10 @@ impl Error {
             Error::DiskFull { path, needed } => Error::DiskFull {
                 path: path.clone(),
                 needed: *needed,
+            },
+            Error::DamagedStore { path, reason } => Error::DamagedStore {
+                path: path.clone(),
+                reason: reason.clone(),
             },
             Error::Storage(heed::Error::Mdb(e)) => Error::Storage(heed::Error::Mdb(*e)),
             Error::Storage(e) => Error::Io(std::io::Error::other(e.to_string())),

@@ -37,6 +37,8 @@ use crate::run::{RunId, Status};
 use crate::state::StateWrites;
 use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
 
+/// A look at the data file before LMDB maps it.
+mod file_check;
 /// Questions, answers and sessions (people in the loop).
 mod hitl;
 /// The wake-up and active-run indexes.
@@ -79,6 +81,8 @@ pub(crate) struct LmdbStore {
     /// Disk reserved ahead of LMDB's write map; `None` without the write map (LMDB `pwrite`s
     /// and reports a full disk itself) or where `fallocate` is missing.
     reserve: Option<reserve::Reserve>,
+    /// The environment's directory, to tell a full disk from other write errors.
+    dir: std::path::PathBuf,
 }
 
 impl LmdbStore {
@@ -126,6 +130,17 @@ impl LmdbStore {
         read_ahead: bool,
     ) -> Result<LmdbStore, Error> {
         std::fs::create_dir_all(dir)?;
+        file_check::check(dir)?;
+        let write_map = write_map && {
+            let room = reserve::room_for_write_map(dir);
+            if !room && durability == Durability::ProcessCrash {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    "too little free disk to reserve ahead of the write map: running without it"
+                );
+            }
+            room
+        };
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
         options
             .map_size(map_size)
@@ -214,6 +229,7 @@ impl LmdbStore {
             loop_items,
             committer: std::sync::OnceLock::new(),
             reserve,
+            dir: dir.to_owned(),
         })
     }
 
@@ -306,6 +322,15 @@ impl LmdbStore {
             reserve.ensure(&self.env, extra)?;
         }
         Ok(txn)
+    }
+
+    /// `error`, from a write transaction that stores about `extra` bytes, as the caller
+    /// should see it: [`Error::DiskFull`] when the disk is full (see [`reserve::write_error`]).
+    pub(crate) fn write_error(&self, error: Error, extra: u64) -> Error {
+        match error {
+            Error::Storage(error) => reserve::write_error(error, &self.dir, extra),
+            other => other,
+        }
     }
 
     fn apply_writes(
