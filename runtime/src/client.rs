@@ -122,11 +122,20 @@ impl Client {
 
     /// Restarts a failed run from its last committed state: the steps whose results were
     /// committed do not run again; the one that failed (and the code after the last commit)
-    /// does. [`Error::NotResumable`] if the run has not failed.
+    /// does. A run this runtime stopped because a commit failed ([`Error::DiskFull`], say)
+    /// resumes the same way once the cause is gone. [`Error::NotResumable`] if the run has
+    /// not failed.
     pub async fn resume(&self, run: RunId) -> Result<(), Error> {
         let record = self.load(run)?;
         self.check(run, &record, None)?;
-        let record = self.shared.blocking(move |store| store.reopen(run)).await?;
+        // A run this runtime stopped without recording a failure (its commit failed: the disk
+        // was full, say) is still stored as running: it resumes as it is.
+        let stopped = self.shared.aborted(run).is_some() && !record.status.is_finished();
+        let record = if stopped {
+            record
+        } else {
+            self.shared.blocking(move |store| store.reopen(run)).await?
+        };
         tracing::info!(%run, workflow = record.workflow, "failed run resumed");
         self.shared.resume_stored(run, record)?;
         self.shared.notify();

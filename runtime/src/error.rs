@@ -276,7 +276,8 @@ pub enum Error {
         /// The data directory.
         path: std::path::PathBuf,
     },
-    /// An entry of the data directory's own bookkeeping (not of a run) is damaged, so using
+    /// The data file is not LMDB's or was cut short (found at open, before LMDB maps it), or
+    /// an entry of the data directory's own bookkeeping (not of a run) is damaged, so using
     /// the directory could silently change what runs see (say, the instance id that is part
     /// of every idempotency key). Restore the directory from a backup.
     #[error("the data directory {} is damaged: `{key}` {reason}", path.display())]

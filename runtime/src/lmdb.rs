@@ -37,6 +37,8 @@ use crate::run::{RunId, Status};
 use crate::state::StateWrites;
 use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
 
+/// A look at the data file before LMDB maps it.
+mod file_check;
 /// Questions, answers and sessions (people in the loop).
 mod hitl;
 /// The wake-up and active-run indexes.
@@ -81,8 +83,10 @@ pub(crate) struct LmdbStore {
     /// Disk reserved ahead of LMDB's write map; `None` without the write map (LMDB `pwrite`s
     /// and reports a full disk itself) or where `fallocate` is missing.
     reserve: Option<reserve::Reserve>,
-    /// The directory, if opened read-only ([`read_only`]): every write is refused.
-    read_only: Option<std::path::PathBuf>,
+    /// Opened read-only ([`read_only`]): every write is refused.
+    read_only: bool,
+    /// The environment's directory, to tell a full disk from other write errors.
+    dir: std::path::PathBuf,
 }
 
 impl LmdbStore {
@@ -149,6 +153,17 @@ impl LmdbStore {
         if !read_only {
             std::fs::create_dir_all(dir)?;
         }
+        file_check::check(dir)?;
+        let write_map = write_map && {
+            let room = reserve::room_for_write_map(dir);
+            if !room && durability == Durability::ProcessCrash {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    "too little free disk to reserve ahead of the write map: running without it"
+                );
+            }
+            room
+        };
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
         if read_only {
             // SAFETY: `READ_ONLY` makes LMDB refuse every write transaction; it weakens
@@ -223,7 +238,8 @@ impl LmdbStore {
                 loop_items,
                 committer: std::sync::OnceLock::new(),
                 reserve: None,
-                read_only: Some(dir.to_owned()),
+                read_only: true,
+                dir: dir.to_owned(),
             });
         }
         let wtxn = env.write_txn()?;
@@ -266,7 +282,8 @@ impl LmdbStore {
             loop_items,
             committer: std::sync::OnceLock::new(),
             reserve,
-            read_only: None,
+            read_only: false,
+            dir: dir.to_owned(),
         })
     }
 
@@ -379,8 +396,10 @@ impl LmdbStore {
     /// A write transaction that will store about `extra` bytes more than a small update (see
     /// [`WriteOp::reserve_bytes`](crate::committer::WriteOp::reserve_bytes)).
     pub(crate) fn write_txn_for(&self, extra: u64) -> Result<RwTxn<'_>, Error> {
-        if let Some(path) = &self.read_only {
-            return Err(Error::ReadOnly { path: path.clone() });
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
         }
         let txn = self.env.write_txn()?;
         if let Some(reserve) = &self.reserve {
@@ -388,6 +407,15 @@ impl LmdbStore {
             reserve.ensure(&self.env, extra)?;
         }
         Ok(txn)
+    }
+
+    /// `error`, from a write transaction that stores about `extra` bytes, as the caller
+    /// should see it: [`Error::DiskFull`] when the disk is full (see [`reserve::write_error`]).
+    pub(crate) fn write_error(&self, error: Error, extra: u64) -> Error {
+        match error {
+            Error::Storage(error) => reserve::write_error(error, &self.dir, extra),
+            other => other,
+        }
     }
 
     fn apply_writes(
