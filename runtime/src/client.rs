@@ -48,7 +48,14 @@ impl Client {
         finished(run, record, |output| decode_output::<W>(run, output))
     }
 
-    /// Starts a run of the workflow named `workflow` with a JSON input.
+    /// Starts a run of the workflow named `workflow` with a JSON input: an object keyed by
+    /// the workflow's parameter names (`{"topic": "quantum computing"}`), or the input type's
+    /// own JSON (the value of a single parameter, an array of several in order, `null` for
+    /// none). A single parameter whose type is itself read from an object is ambiguous: an
+    /// object whose only key is the parameter's name is read keyed first, then as the value
+    /// itself (the rules are in `json_input.rs`). An object whose keys are not the parameters
+    /// is [`Error::InputKeys`], naming the missing and unknown keys; a value of the wrong type
+    /// is [`Error::MalformedInput`].
     pub async fn start_json(
         &self,
         workflow: &str,

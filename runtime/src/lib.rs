@@ -40,6 +40,7 @@ mod error;
 mod graph;
 mod history;
 mod hitl_store;
+mod json_input;
 mod lmdb;
 mod loop_items;
 pub mod parallel;
