@@ -108,12 +108,36 @@ async fn watch(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
         let now = to_ms(clock.now());
         let mut next_deadline = None;
         let mut more = false;
-        match shared
-            .blocking(move |s| s.due_answers(now, CLAIMS_PER_POLL))
-            .await
-        {
+        // Runs handed over by client-only processes are checked in the same poll: one more
+        // read transaction, on an empty table while there are none.
+        let polled = shared
+            .blocking(move |s| {
+                let handed_over = s.take_handed_over(CLAIMS_PER_POLL);
+                Ok((handed_over, s.due_answers(now, CLAIMS_PER_POLL)))
+            })
+            .await;
+        let (handed_over, due) = match polled {
+            Ok(polled) => polled,
+            Err(error) => (Err(error.duplicate()), Err(error)),
+        };
+        match handed_over {
+            Ok(runs) => {
+                more = runs.len() >= CLAIMS_PER_POLL;
+                let started = !runs.is_empty();
+                for (run, position) in runs {
+                    if let Err(error) = shared.start_handed_over(run, position) {
+                        tracing::error!(%run, %error, "could not start a handed-over run");
+                    }
+                }
+                if started {
+                    shared.notify();
+                }
+            }
+            Err(error) => tracing::error!(%error, "could not check for handed-over runs"),
+        }
+        match due {
             Ok(due) => {
-                more = due.runs.len() >= CLAIMS_PER_POLL;
+                more |= due.runs.len() >= CLAIMS_PER_POLL;
                 next_deadline = due.next_deadline_ms.map(from_ms);
                 for run in due.runs {
                     claim(&shared, run, now).await;

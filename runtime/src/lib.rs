@@ -44,6 +44,7 @@ mod json_input;
 mod lmdb;
 mod loop_items;
 pub mod parallel;
+mod progress;
 mod question;
 mod registry;
 mod run;

@@ -39,6 +39,8 @@ use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
 
 /// Questions, answers and sessions (people in the loop).
 mod hitl;
+/// Runs handed over by client-only processes.
+mod handover;
 /// The wake-up and active-run indexes.
 mod index;
 /// Disk reserved ahead of the write map.
@@ -72,6 +74,7 @@ pub(crate) struct LmdbStore {
     instance: u64,
     hitl: hitl::Tables,
     index: index::Tables,
+    handover: handover::Table,
     /// Items of durable `for` loops, stored once (see [`crate::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// The group-commit thread; unset for a store opened without one (unit tests).
@@ -129,7 +132,7 @@ impl LmdbStore {
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
         options
             .map_size(map_size)
-            .max_dbs(7 + hitl::DATABASES + index::DATABASES);
+            .max_dbs(7 + hitl::DATABASES + index::DATABASES + handover::DATABASES);
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
             // read ahead around a page fault; it changes no data and no durability. heed marks
@@ -200,6 +203,7 @@ impl LmdbStore {
         let index = index::Tables::open(&env, runs, meta, sleeps)?;
         let hitl = hitl::Tables::open(&env, runs, meta, index.active)?;
         let loop_items = crate::loop_items::open_db(&env)?;
+        let handover = handover::Table::open(&env)?;
         Ok(LmdbStore {
             env,
             runs,
@@ -211,6 +215,7 @@ impl LmdbStore {
             instance,
             hitl,
             index,
+            handover,
             loop_items,
             committer: std::sync::OnceLock::new(),
             reserve,
@@ -649,6 +654,14 @@ impl Store for LmdbStore {
 
     fn instance_id(&self) -> u64 {
         self.instance
+    }
+
+    fn hand_over(&self, run: RunId, position: u64) -> Result<(), Error> {
+        self.hand_over_impl(run, position)
+    }
+
+    fn take_handed_over(&self, limit: usize) -> Result<Vec<(RunId, u64)>, Error> {
+        self.take_handed_over_impl(limit)
     }
 
     fn create_run(&self, record: &RunRecord) -> Result<RunId, Error> {

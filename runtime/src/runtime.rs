@@ -218,6 +218,11 @@ impl Shared {
         self.finished.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    /// Whether this process runs no workflow ([`RuntimeBuilder::client_only`]).
+    pub fn is_client_only(&self) -> bool {
+        self.answers.config.client_only
+    }
+
     /// Starts the task that drives `run`, which has committed `position` transitions.
     pub fn spawn(
         self: &Arc<Self>,
@@ -226,16 +231,29 @@ impl Shared {
         start: ErasedStart,
         position: u64,
     ) -> Result<(), Error> {
-        if self.answers.config.client_only {
+        if self.is_client_only() {
             // A client-only process runs nothing: the run stays stored for a runtime to resume.
             tracing::debug!(%run, "client-only: leaving the run to a runtime");
             return Ok(());
         }
         let mut tasks = lock(&self.tasks);
         let tasks = tasks.as_mut().ok_or(Error::ShutDown)?;
+        self.spawn_into(tasks, run, entry, start, position);
+        Ok(())
+    }
+
+    /// [`spawn`](Self::spawn) with the task map locked by the caller.
+    fn spawn_into(
+        self: &Arc<Self>,
+        tasks: &mut HashMap<RunId, JoinHandle<()>>,
+        run: RunId,
+        entry: Arc<dyn Entry>,
+        start: ErasedStart,
+        position: u64,
+    ) {
         if tasks.contains_key(&run) {
             // Already live (say, woken by its timer and resumed by hand at once).
-            return Ok(());
+            return;
         }
         // The task removes its own handle when done; it cannot get there before the insert
         // below, because that needs the lock held here.
@@ -243,6 +261,68 @@ impl Shared {
             .handle
             .spawn(drive(self.clone(), run, entry, start, position));
         tasks.insert(run, task);
+    }
+
+    /// Has `run`, just stored at `position` (or reopened there) by a client, run: here by a
+    /// task, or in a client-only process by handing it over to the runtime that runs the
+    /// workflows, which starts it within its poll interval (see `lmdb/handover.rs`). Handing
+    /// over is a write of its own after the run's: a crash between the two leaves the run to
+    /// that runtime's next start, like a run stored while no runtime runs.
+    pub async fn launch(
+        self: &Arc<Self>,
+        run: RunId,
+        entry: Arc<dyn Entry>,
+        start: ErasedStart,
+        position: u64,
+    ) -> Result<(), Error> {
+        if self.is_client_only() {
+            self.blocking(move |store| store.hand_over(run, position))
+                .await?;
+            tracing::debug!(%run, position, "client-only: run handed over to a runtime");
+            return Ok(());
+        }
+        self.spawn(run, entry, start, position)
+    }
+
+    /// Starts a run that a client-only process handed over at `position`, unless it is live
+    /// here already or has gone on since (it ran here, say resumed by start-up, and finished,
+    /// slept, or committed further): the record is read with the task map locked, and a task
+    /// of this run removes its handle under that lock only after committing its outcome, so
+    /// a run is never started twice from one hand-over.
+    pub fn start_handed_over(self: &Arc<Self>, run: RunId, position: u64) -> Result<(), Error> {
+        let mut tasks = lock(&self.tasks);
+        let tasks = tasks.as_mut().ok_or(Error::ShutDown)?;
+        if tasks.contains_key(&run) {
+            return Ok(());
+        }
+        let Some(record) = self.store()?.load(run)? else {
+            return Ok(());
+        };
+        let waiting_here = matches!(record.status, Status::Pending | Status::Running)
+            && record.transitions == position;
+        if !waiting_here {
+            tracing::debug!(%run, status = %record.status, "handed-over run has gone on already");
+            return Ok(());
+        }
+        if !self.registry.contains_key(record.workflow.as_str()) {
+            tracing::debug!(%run, workflow = record.workflow, "leaving a handed-over run of an unregistered workflow alone");
+            return Ok(());
+        }
+        let entry = match self.entry_for(run, &record.workflow, record.fingerprint) {
+            Ok(entry) => entry.clone(),
+            Err(error) => {
+                tracing::error!(%run, workflow = record.workflow, "not starting: {error}");
+                lock(&self.incompatible).push(error);
+                return Ok(());
+            }
+        };
+        let start = match record.state {
+            Some(state) => ErasedStart::Resume(state),
+            None => ErasedStart::New(record.input),
+        };
+        tracing::debug!(%run, workflow = record.workflow, "handed-over run started");
+        lock(&self.aborted).remove(&run);
+        self.spawn_into(tasks, run, entry, start, position);
         Ok(())
     }
 
@@ -809,3 +889,7 @@ impl RuntimeBuilder {
         Ok(Runtime { shared })
     }
 }
+
+#[cfg(test)]
+#[path = "handover_tests.rs"]
+mod handover_tests;
