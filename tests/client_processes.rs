@@ -71,10 +71,29 @@ async fn held_failure(ctx: &mut Context, name: String) -> Result<String, String>
     Err(format!("refused after {text}"))
 }
 
+/// Fails its first call in the parent's process, so that the run has to be resumed.
+static FAILED_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+async fn flaky(name: String) -> Result<String, String> {
+    count(&format!("flaky {name}"));
+    if !FAILED_ONCE.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return Err("not yet".to_owned());
+    }
+    Ok(format!("finally {name}"))
+}
+
+#[workflow]
+async fn flaky_greeting(ctx: &mut Context, name: String) -> Result<String, String> {
+    let text = ctx.task(greet, name).await?;
+    let text = ctx.task(flaky, text).await?;
+    Ok(text)
+}
+
 /// What a child does, chosen by the parent's parameter.
 const STARTER: u64 = 0;
 const WAITER: u64 = 1;
 const STARTER_THEN_EXIT: u64 = 2;
+const RESUMER: u64 = 3;
 
 /// A failure of the test rather than a hang: the child reports a timeout instead.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -94,10 +113,22 @@ fn child_entry() {
                 STARTER_THEN_EXIT => {
                     let client = client_only(&dir);
                     let run = client
-                        .start_json("greeting", json!({ "name": format!("dora{}", generation()) }))
+                        .start_json(
+                            "greeting",
+                            json!({ "name": format!("dora{}", generation()) }),
+                        )
                         .await
                         .expect("start");
                     report(&format!("started {run}"));
+                }
+                RESUMER => {
+                    let client = client_only(&dir);
+                    let run = client.list(Some(Status::Failed)).expect("list")[0].id;
+                    client.resume(run).await.expect("resume");
+                    match tokio::time::timeout(PATIENCE, client.wait(flaky_greeting, run)).await {
+                        Ok(output) => report(&format!("output {}", output.expect("completes"))),
+                        Err(_) => report("output timed out"),
+                    }
                 }
                 other => panic!("unknown child mode {other}"),
             }
@@ -111,6 +142,7 @@ fn client_only(dir: &Path) -> Client {
         .register(greeting)
         .register(held_greeting)
         .register(held_failure)
+        .register(flaky_greeting)
         .client_only()
         .start()
         .expect("client opens")
@@ -129,7 +161,10 @@ async fn starter(dir: &Path) {
         Ok(output) => report(&format!("output {}", output.expect("run completes"))),
         Err(_) => report("output timed out"),
     }
-    report(&format!("status {}", client.status(run).expect("status").status));
+    report(&format!(
+        "status {}",
+        client.status(run).expect("status").status
+    ));
     // Keyed by parameter name, as users write it.
     let input = json!({ "name": "carol" });
     match tokio::time::timeout(PATIENCE, client.run_json("greeting", input)).await {
@@ -178,6 +213,7 @@ fn runtime(dir: &Path) -> Runtime {
         .register(greeting)
         .register(held_greeting)
         .register(held_failure)
+        .register(flaky_greeting)
         .start()
         .unwrap()
 }
@@ -258,7 +294,10 @@ fn a_run_started_while_no_runtime_runs_is_run_once_by_the_next_runtime() {
             .start()
             .unwrap();
         let client = runtime.client();
-        assert_eq!(client.wait(greeting, RunId(1)).await.unwrap(), "hello dora0");
+        assert_eq!(
+            client.wait(greeting, RunId(1)).await.unwrap(),
+            "hello dora0"
+        );
         // A second run handed over while the runtime runs: the poller reads hand-overs in
         // order, so once run 2 is done, run 1's was dealt with too.
         let mut child = Proc::spawn(dir.path(), 1, STARTER_THEN_EXIT);
@@ -273,4 +312,29 @@ fn a_run_started_while_no_runtime_runs_is_run_once_by_the_next_runtime() {
     });
     assert_eq!(counts("greet dora0"), 1, "{:?}", read_log(log_dir()));
     assert_eq!(counts("greet dora1"), 1, "{:?}", read_log(log_dir()));
+}
+
+#[test]
+fn a_failed_run_resumed_by_a_client_only_process_is_finished_by_the_running_runtime() {
+    if child_dir().is_some() {
+        return;
+    }
+    tokio_runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = runtime(dir.path());
+        let client = runtime.client();
+        let run = client
+            .start(flaky_greeting, "gus".to_owned())
+            .await
+            .unwrap();
+        let failed = client.wait(flaky_greeting, run).await;
+        assert!(matches!(failed, Err(Error::RunFailed { .. })), "{failed:?}");
+        let mut child = Proc::spawn(dir.path(), 0, RESUMER);
+        assert_eq!(child.until("output"), "output finally hello gus");
+        child.exit();
+        runtime.shutdown().await;
+    });
+    // The committed step did not run again; the failed one ran twice.
+    assert_eq!(counts("greet gus"), 1);
+    assert_eq!(counts("flaky hello gus"), 2);
 }

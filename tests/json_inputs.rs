@@ -79,7 +79,10 @@ async fn inputs_keyed_by_parameter_name_and_positional_ones_both_work() {
     // object itself when its only key's value is not a `Topic`.
     let keyed = json!({ "topic": { "topic": "keyed" } });
     assert_eq!(run("topical", keyed).await, json!("keyed"));
-    assert_eq!(run("topical", json!({ "topic": "as is" })).await, json!("as is"));
+    assert_eq!(
+        run("topical", json!({ "topic": "as is" })).await,
+        json!("as is")
+    );
     // No parameter: an empty object, or null.
     assert_eq!(run("no_input", json!({})).await, json!("none"));
     assert_eq!(run("no_input", json!(null)).await, json!("none"));

@@ -15,6 +15,9 @@
 //! from its last committed state, like a restart: it reaches the same `wait_for_user` at the
 //! same position and finds the answer. An answer given in this process wakes the watcher at
 //! once instead.
+//!
+//! The same poll takes the runs that client-only processes started or resumed (handed over,
+//! see `lmdb/handover.rs`) and starts them.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -208,11 +211,18 @@ impl PendingQuestion {
 }
 
 impl Client {
-    /// A client on the data directory `dir` that runs no workflow: it starts runs (which a
-    /// runtime resumes when it starts), reads them, and answers questions, for a process such
-    /// as a CLI or a web handler next to the one that runs the workflows. Same as
+    /// A client on the data directory `dir` that runs no workflow: it reads runs, waits for
+    /// them and answers questions, for a process such as a CLI or a web handler next to the
+    /// one that runs the workflows. Same as
     /// `Runtime::builder().path(dir).client_only().start()?.client()`; must be called inside a
     /// tokio runtime. The environment closes when the last clone is dropped.
+    ///
+    /// To start runs (typed or by name), register the workflows:
+    /// `Runtime::builder().path(dir).register(w).client_only().start()?.client()`. Such runs
+    /// are handed over to the runtime that runs the workflows, which starts them within its
+    /// [`answer_poll_interval`](crate::RuntimeBuilder::answer_poll_interval) (or at its start
+    /// if none runs). [`wait`](Client::wait) polls the store here (2 ms doubling to 100 ms),
+    /// so it returns at most 100 ms after the other process finished the run.
     pub fn open(dir: impl AsRef<Path>) -> Result<Client, Error> {
         Ok(Runtime::builder()
             .path(dir.as_ref())

@@ -164,12 +164,9 @@ mod tests {
 
     #[test]
     fn the_message_names_the_keys_and_the_parameters() {
-        let error = decode::<(String, u32)>(
-            "w",
-            &["topic", "depth"],
-            json!({ "topic": "x", "dept": 1 }),
-        )
-        .unwrap_err();
+        let error =
+            decode::<(String, u32)>("w", &["topic", "depth"], json!({ "topic": "x", "dept": 1 }))
+                .unwrap_err();
         assert_eq!(
             error.to_string(),
             "JSON input for workflow `w` is an object keyed by parameter name, but it has no \

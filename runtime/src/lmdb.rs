@@ -37,10 +37,10 @@ use crate::run::{RunId, Status};
 use crate::state::StateWrites;
 use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
 
-/// Questions, answers and sessions (people in the loop).
-mod hitl;
 /// Runs handed over by client-only processes.
 mod handover;
+/// Questions, answers and sessions (people in the loop).
+mod hitl;
 /// The wake-up and active-run indexes.
 mod index;
 /// Disk reserved ahead of the write map.
