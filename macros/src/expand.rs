@@ -159,6 +159,7 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
         .map(syn::LitStr::value)
         .unwrap_or_else(|| ident.to_string());
     let input_ty = input_type(sig);
+    let parameters = parameter_names(sig);
     let output_ty = &sig.output;
     let output = quote_spanned! {output_ty.span()=>
         <#output_ty as ::cairn::__private::WorkflowResult>::Output
@@ -201,6 +202,7 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
             type Output = #output;
             const NAME: &'static str = #name;
             const FINGERPRINT: u64 = #fingerprint;
+            const PARAMETERS: &'static [&'static str] = &[#(#parameters),*];
 
             #graph
 
@@ -230,6 +232,16 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
             }
         }
     }
+}
+
+/// The parameters' names, for JSON inputs keyed by them; a pattern is named by its position.
+fn parameter_names(sig: &Signature) -> Vec<String> {
+    use syn::ext::IdentExt as _;
+    let name = |(index, (pat, _)): (usize, &(syn::Pat, syn::Type))| match pat {
+        syn::Pat::Ident(pat) => pat.ident.unraw().to_string(),
+        _ => index.to_string(),
+    };
+    sig.inputs.iter().enumerate().map(name).collect()
 }
 
 fn input_type(sig: &Signature) -> TokenStream {

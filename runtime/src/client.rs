@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::committer::WriteOp;
 use crate::error::Error;
 use crate::history::HistoryRecord;
+use crate::progress::Changes;
 use crate::registry::{Entry, ErasedStart, decode_output, encode_input};
 use crate::run::{RunId, RunStatus, Status};
 use crate::runtime::Shared;
@@ -40,7 +41,12 @@ impl Client {
         self.wait(workflow, run).await
     }
 
-    /// Waits until `run` finishes and returns its output.
+    /// Waits until `run` finishes and returns its output, or [`Error::RunFailed`] with its
+    /// failure. In a process that runs the workflow, it returns as soon as the run finishes;
+    /// in a client-only one ([`Client::open`], [`RuntimeBuilder::client_only`](crate::RuntimeBuilder::client_only)),
+    /// where the workflow runs in another process, it reads the run again after a delay that
+    /// starts at 2 ms and doubles up to 100 ms, so it returns at most 100 ms after the run
+    /// finishes.
     pub async fn wait<W: Workflow>(&self, workflow: W, run: RunId) -> Result<W::Output, Error> {
         let _ = workflow;
         self.shared.check_registered::<W>()?;
@@ -48,7 +54,14 @@ impl Client {
         finished(run, record, |output| decode_output::<W>(run, output))
     }
 
-    /// Starts a run of the workflow named `workflow` with a JSON input.
+    /// Starts a run of the workflow named `workflow` with a JSON input: an object keyed by
+    /// the workflow's parameter names (`{"topic": "quantum computing"}`), or the input type's
+    /// own JSON (the value of a single parameter, an array of several in order, `null` for
+    /// none). A single parameter whose type is itself read from an object is ambiguous: an
+    /// object whose only key is the parameter's name is read keyed first, then as the value
+    /// itself (the rules are in `json_input.rs`). An object whose keys are not the parameters
+    /// is [`Error::InputKeys`], naming the missing and unknown keys; a value of the wrong type
+    /// is [`Error::MalformedInput`].
     pub async fn start_json(
         &self,
         workflow: &str,
@@ -69,7 +82,8 @@ impl Client {
         self.wait_json(run).await
     }
 
-    /// Waits until `run` finishes and returns its output as JSON.
+    /// Waits until `run` finishes and returns its output as JSON; like [`wait`](Self::wait),
+    /// also in a client-only process.
     pub async fn wait_json(&self, run: RunId) -> Result<serde_json::Value, Error> {
         let record = self.wait_record(run, None).await?;
         let entry = self
@@ -137,15 +151,24 @@ impl Client {
             self.shared.blocking(move |store| store.reopen(run)).await?
         };
         tracing::info!(%run, workflow = record.workflow, "failed run resumed");
-        self.shared.resume_stored(run, record)?;
+        if self.shared.is_client_only() {
+            // Run by the runtime of another process, which picks it up while it runs.
+            let position = record.transitions;
+            self.shared
+                .blocking(move |store| store.hand_over(run, position))
+                .await?;
+        } else {
+            self.shared.resume_stored(run, record)?;
+        }
         self.shared.notify();
         Ok(())
     }
 
     /// Waits until `run` has status `status` (or has finished, whatever its status) and
     /// returns its progress: say, until a run is [`Status::Waiting`] in a durable sleep.
+    /// Polls in a client-only process as [`wait`](Self::wait) does.
     pub async fn wait_for_status(&self, run: RunId, status: Status) -> Result<RunStatus, Error> {
-        let mut changes = self.shared.subscribe();
+        let mut changes = Changes::new(&self.shared);
         loop {
             let current = self.status(run)?;
             if current.status == status || current.status.is_finished() {
@@ -157,7 +180,7 @@ impl Client {
             if self.shared.is_shut_down() {
                 return Err(Error::ShutDown);
             }
-            changes.changed().await.map_err(|_| Error::ShutDown)?;
+            changes.next().await?;
         }
     }
 
@@ -174,7 +197,9 @@ impl Client {
         let record = RunRecord::new(entry.name(), entry.fingerprint(), input.clone());
         let run = RunId(self.shared.commit(WriteOp::CreateRun { record }).await?);
         tracing::info!(%run, workflow = entry.name(), "run started");
-        self.shared.spawn(run, entry, ErasedStart::New(input), 0)?;
+        self.shared
+            .launch(run, entry, ErasedStart::New(input), 0)
+            .await?;
         Ok(run)
     }
 
@@ -193,26 +218,25 @@ impl Client {
         record: &RunRecord,
         expected: Option<&str>,
     ) -> Result<&Arc<dyn Entry>, Error> {
-        if let Some(expected) = expected
-            && expected != record.workflow
-        {
-            return Err(Error::WrongWorkflow {
-                run,
-                expected: expected.to_owned(),
-                actual: record.workflow.clone(),
-            });
-        }
+        check_workflow(run, record, expected)?;
         self.shared
             .entry_for(run, &record.workflow, record.fingerprint)
     }
 
-    /// Waits for the run to finish. Subscribes before each read, so a finish between the read
-    /// and the wait still wakes it.
+    /// Waits for the run to finish (see [`Changes`] for how). Subscribes before each read, so
+    /// a finish between the read and the wait still wakes it.
     async fn wait_record(&self, run: RunId, expected: Option<&str>) -> Result<RunRecord, Error> {
-        let mut changes = self.shared.subscribe();
+        let mut changes = Changes::new(&self.shared);
         loop {
             let record = self.load(run)?;
-            self.check(run, &record, expected)?;
+            if self.shared.is_client_only() {
+                // The process that runs it may have the workflow registered while this one
+                // does not; what the output needs is checked once it is there.
+                check_workflow(run, &record, expected)?;
+            } else {
+                // A run this runtime cannot run would never finish here: say so now.
+                self.check(run, &record, expected)?;
+            }
             if record.status.is_finished() {
                 return Ok(record);
             }
@@ -222,7 +246,7 @@ impl Client {
             if self.shared.is_shut_down() {
                 return Err(Error::ShutDown);
             }
-            changes.changed().await.map_err(|_| Error::ShutDown)?;
+            changes.next().await?;
         }
     }
 }
@@ -230,6 +254,18 @@ impl Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+/// [`Error::WrongWorkflow`] unless the run belongs to `expected` (if given).
+fn check_workflow(run: RunId, record: &RunRecord, expected: Option<&str>) -> Result<(), Error> {
+    match expected {
+        Some(expected) if expected != record.workflow => Err(Error::WrongWorkflow {
+            run,
+            expected: expected.to_owned(),
+            actual: record.workflow.clone(),
+        }),
+        _ => Ok(()),
     }
 }
 

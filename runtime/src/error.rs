@@ -33,6 +33,25 @@ pub enum Error {
         /// What serde said.
         reason: String,
     },
+    /// A JSON input given as an object keyed by parameter name does not have exactly the
+    /// workflow's parameters as keys (see [`Client::start_json`](crate::Client::start_json)).
+    #[error(
+        "JSON input for workflow `{workflow}` is an object keyed by parameter name, but {}",
+        crate::json_input::describe_keys(parameters, missing, unknown, as_value.as_deref())
+    )]
+    InputKeys {
+        /// The workflow the input was meant for.
+        workflow: String,
+        /// Its parameters, in order.
+        parameters: Vec<String>,
+        /// Parameters the object has no key for.
+        missing: Vec<String>,
+        /// Keys of the object that name no parameter.
+        unknown: Vec<String>,
+        /// For a workflow with one parameter, why the object is not that parameter's value
+        /// either (what serde said).
+        as_value: Option<String>,
+    },
     /// The run was stored by a build whose state layout differs from the registered workflow's.
     #[error(
         "run {run} was stored by an incompatible version of workflow `{workflow}` \
@@ -325,6 +344,19 @@ impl Error {
             Error::MalformedInput { workflow, reason } => Error::MalformedInput {
                 workflow: workflow.clone(),
                 reason: reason.clone(),
+            },
+            Error::InputKeys {
+                workflow,
+                parameters,
+                missing,
+                unknown,
+                as_value,
+            } => Error::InputKeys {
+                workflow: workflow.clone(),
+                parameters: parameters.clone(),
+                missing: missing.clone(),
+                unknown: unknown.clone(),
+                as_value: as_value.clone(),
             },
             Error::IncompatibleState {
                 run,

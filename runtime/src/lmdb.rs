@@ -39,6 +39,8 @@ use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
 
 /// A look at the data file before LMDB maps it.
 mod file_check;
+/// Runs handed over by client-only processes.
+mod handover;
 /// Questions, answers and sessions (people in the loop).
 mod hitl;
 /// The wake-up and active-run indexes.
@@ -76,6 +78,7 @@ pub(crate) struct LmdbStore {
     instance: u64,
     hitl: hitl::Tables,
     index: index::Tables,
+    handover: handover::Table,
     /// Items of durable `for` loops, stored once (see [`crate::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// The group-commit thread; unset for a store opened without one (unit tests).
@@ -174,7 +177,7 @@ impl LmdbStore {
         }
         options
             .map_size(map_size)
-            .max_dbs(7 + hitl::DATABASES + index::DATABASES);
+            .max_dbs(7 + hitl::DATABASES + index::DATABASES + handover::DATABASES);
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
             // read ahead around a page fault; it changes no data and no durability. heed marks
@@ -224,6 +227,7 @@ impl LmdbStore {
             let index = index::Tables::open(&env, main.runs, main.meta, main.sleeps)?;
             let hitl = hitl::Tables::open(&env, main.runs, main.meta, index.active)?;
             let loop_items = read_only::open_existing(&env, "loop_items")?;
+            let handover = handover::Table::open_existing(&env)?;
             return Ok(LmdbStore {
                 env,
                 runs: main.runs,
@@ -237,6 +241,7 @@ impl LmdbStore {
                 index,
                 loop_items,
                 committer: std::sync::OnceLock::new(),
+                handover,
                 reserve: None,
                 read_only: true,
                 dir: dir.to_owned(),
@@ -268,6 +273,7 @@ impl LmdbStore {
         let index = index::Tables::open(&env, runs, meta, sleeps)?;
         let hitl = hitl::Tables::open(&env, runs, meta, index.active)?;
         let loop_items = crate::loop_items::open_db(&env)?;
+        let handover = handover::Table::open(&env)?;
         Ok(LmdbStore {
             env,
             runs,
@@ -279,6 +285,7 @@ impl LmdbStore {
             instance,
             hitl,
             index,
+            handover,
             loop_items,
             committer: std::sync::OnceLock::new(),
             reserve,
@@ -767,6 +774,14 @@ impl Store for LmdbStore {
 
     fn instance_id(&self) -> u64 {
         self.instance
+    }
+
+    fn hand_over(&self, run: RunId, position: u64) -> Result<(), Error> {
+        self.hand_over_impl(run, position)
+    }
+
+    fn take_handed_over(&self, limit: usize) -> Result<Vec<(RunId, u64)>, Error> {
+        self.take_handed_over_impl(limit)
     }
 
     fn create_run(&self, record: &RunRecord) -> Result<RunId, Error> {

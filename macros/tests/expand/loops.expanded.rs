@@ -9,6 +9,7 @@ impl ::cairn::Workflow for retry {
     type Output = <Result<u32, Error> as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "billing.retry";
     const FINGERPRINT: u64 = 15851574437682101721u64;
+    const PARAMETERS: &'static [&'static str] = &["batch"];
     fn graph() -> &'static ::cairn::StateGraph {
         static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {
             workflow: "billing.retry",

@@ -10,6 +10,7 @@ impl ::cairn::Workflow for research_pipeline {
     > as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "research_pipeline";
     const FINGERPRINT: u64 = 2193908789703599045u64;
+    const PARAMETERS: &'static [&'static str] = &["topic"];
     fn graph() -> &'static ::cairn::StateGraph {
         static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {
             workflow: "research_pipeline",
