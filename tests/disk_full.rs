@@ -2,7 +2,7 @@
 //! ahead of it: a full disk fails the commit with `Error::DiskFull` instead of killing the
 //! process with `SIGBUS`, and what was committed before stays readable.
 
-use cairn::{Context, Durability, Error, Runtime, Status, workflow};
+use cairn::{Context, Durability, Runtime, workflow};
 
 async fn tick(i: u64) -> u64 {
     i
@@ -45,46 +45,5 @@ async fn process_crash_defaults_to_the_write_map_with_disk_reserved() {
     assert!((64 << 20..1 << 29).contains(&allocated), "{allocated}");
 }
 
-/// Fills a small file system for real. Needs one mounted at `CAIRN_TEST_SMALL_FS`, e.g.
-/// `mount -t tmpfs -o size=40M tmpfs /mnt/small` (or a loop-mounted ext4 image), then
-/// `CAIRN_TEST_SMALL_FS=/mnt/small cargo test --test disk_full -- --ignored`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs a small file system mounted at CAIRN_TEST_SMALL_FS"]
-async fn a_full_disk_fails_the_commit_instead_of_sigbus() {
-    let root = std::env::var_os("CAIRN_TEST_SMALL_FS").expect("CAIRN_TEST_SMALL_FS");
-    let dir = tempfile::tempdir_in(root).unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .durability(Durability::ProcessCrash)
-        .map_size(1 << 30)
-        .register(grow)
-        .start()
-        .unwrap();
-    let client = runtime.client();
-    let id = client.start(grow, 100_000).await.unwrap();
-    let outcome = client.wait(grow, id).await;
-    assert!(
-        matches!(&outcome, Err(Error::DiskFull { .. })),
-        "{outcome:?}"
-    );
-    let committed = client.status(id).unwrap().transitions;
-    runtime.shutdown().await;
-
-    // Reopened (without the write map, so that opening needs no reservation): the run is
-    // there with every transition it committed before the disk filled.
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .durability(Durability::ProcessCrash)
-        .write_map(false)
-        .register(grow)
-        .start()
-        .unwrap();
-    let status = runtime.client().status(id).unwrap();
-    assert!(status.transitions >= committed && committed > 0);
-    assert_ne!(status.status, Status::Completed);
-    assert_eq!(
-        runtime.client().history(id).unwrap().len() as u64,
-        status.transitions
-    );
-    runtime.shutdown().await;
-}
+// A full disk in both modes, a small disk and damaged files: `tests/disk_faults.rs`, on
+// file systems that test mounts itself.

@@ -159,6 +159,7 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
         .map(syn::LitStr::value)
         .unwrap_or_else(|| ident.to_string());
     let input_ty = input_type(sig);
+    let parameters = parameter_names(sig);
     let output_ty = &sig.output;
     let output = quote_spanned! {output_ty.span()=>
         <#output_ty as ::cairn::__private::WorkflowResult>::Output
@@ -201,6 +202,7 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
             type Output = #output;
             const NAME: &'static str = #name;
             const FINGERPRINT: u64 = #fingerprint;
+            const PARAMETERS: &'static [&'static str] = &[#(#parameters),*];
 
             #graph
 
@@ -230,6 +232,16 @@ fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
             }
         }
     }
+}
+
+/// The parameters' names, for JSON inputs keyed by them; a pattern is named by its position.
+fn parameter_names(sig: &Signature) -> Vec<String> {
+    use syn::ext::IdentExt as _;
+    let name = |(index, (pat, _)): (usize, &(syn::Pat, syn::Type))| match pat {
+        syn::Pat::Ident(pat) => pat.ident.unraw().to_string(),
+        _ => index.to_string(),
+    };
+    sig.inputs.iter().enumerate().map(name).collect()
 }
 
 fn input_type(sig: &Signature) -> TokenStream {
@@ -725,12 +737,36 @@ impl Emitter<'_, '_> {
                 match &loop_.kind {
                     LoopKind::For { iter, expr, .. } => {
                         let iter = &self.body().vars[*iter].ident;
-                        // The items are stored once; the state keeps a small handle. All of
-                        // the call is spanned on the loop's expression, where an iterator
-                        // that cannot be stored is reported.
-                        let ctx = Ident::new(&self.machine.sig.ctx.to_string(), expr.span());
-                        let into_iter = quote_spanned! {expr.span()=>
-                            #ctx.__durable_iter(#expr).await
+                        // The items are stored once; the state keeps a small handle. The
+                        // probe says from the source's type how (see `loop_source` in the
+                        // runtime). All of the call is spanned on the loop's expression, where
+                        // a source that cannot be stored is reported.
+                        let span = expr.span();
+                        let ctx = Ident::new(&self.machine.sig.ctx.to_string(), span);
+                        // Spanned on the user's expression (not `mixed_site`), so that rustc
+                        // reports a refused source there once, and not a second time at the
+                        // attribute. Neither name can capture the user's: the expression is
+                        // evaluated before both exist.
+                        let source = Ident::new("__cairn_source", span);
+                        let kind = Ident::new("__cairn_kind", span);
+                        // ` at line N`, for the run-time error of an iterator without an end.
+                        let at = match span.start().line {
+                            0 => String::new(),
+                            line => format!(" at line {line}"),
+                        };
+                        let at = syn::LitStr::new(&at, span);
+                        let into_iter = quote_spanned! {span=>
+                            {
+                                #[allow(unused_imports)]
+                                use ::cairn::__private::{
+                                    ProbeBorrowed as _, ProbeBorrowedCollection as _,
+                                    ProbeCollected as _, ProbeEndless as _, ProbeKnown as _,
+                                    ProbeNotIterable as _, ProbeUnstorable as _,
+                                };
+                                let #source = #expr;
+                                let #kind = (&&&&&&&::cairn::__private::LoopProbe::of(&#source)).loop_kind();
+                                #ctx.__durable_iter(#source, #kind, #at).await
+                            }
                         };
                         quote! {
                             let mut #iter = #into_iter;

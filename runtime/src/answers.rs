@@ -15,6 +15,9 @@
 //! from its last committed state, like a restart: it reaches the same `wait_for_user` at the
 //! same position and finds the answer. An answer given in this process wakes the watcher at
 //! once instead.
+//!
+//! The same poll takes the runs that client-only processes started or resumed (handed over,
+//! see `lmdb/handover.rs`) and starts them.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -108,12 +111,36 @@ async fn watch(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
         let now = to_ms(clock.now());
         let mut next_deadline = None;
         let mut more = false;
-        match shared
-            .blocking(move |s| s.due_answers(now, CLAIMS_PER_POLL))
-            .await
-        {
+        // Runs handed over by client-only processes are checked in the same poll: one more
+        // read transaction, on an empty table while there are none.
+        let polled = shared
+            .blocking(move |s| {
+                let handed_over = s.take_handed_over(CLAIMS_PER_POLL);
+                Ok((handed_over, s.due_answers(now, CLAIMS_PER_POLL)))
+            })
+            .await;
+        let (handed_over, due) = match polled {
+            Ok(polled) => polled,
+            Err(error) => (Err(error.duplicate()), Err(error)),
+        };
+        match handed_over {
+            Ok(runs) => {
+                more = runs.len() >= CLAIMS_PER_POLL;
+                let started = !runs.is_empty();
+                for (run, position) in runs {
+                    if let Err(error) = shared.start_handed_over(run, position) {
+                        tracing::error!(%run, %error, "could not start a handed-over run");
+                    }
+                }
+                if started {
+                    shared.notify();
+                }
+            }
+            Err(error) => tracing::error!(%error, "could not check for handed-over runs"),
+        }
+        match due {
             Ok(due) => {
-                more = due.runs.len() >= CLAIMS_PER_POLL;
+                more |= due.runs.len() >= CLAIMS_PER_POLL;
                 next_deadline = due.next_deadline_ms.map(from_ms);
                 for run in due.runs {
                     claim(&shared, run, now).await;
@@ -184,11 +211,18 @@ impl PendingQuestion {
 }
 
 impl Client {
-    /// A client on the data directory `dir` that runs no workflow: it starts runs (which a
-    /// runtime resumes when it starts), reads them, and answers questions, for a process such
-    /// as a CLI or a web handler next to the one that runs the workflows. Same as
+    /// A client on the data directory `dir` that runs no workflow: it reads runs, waits for
+    /// them and answers questions, for a process such as a CLI or a web handler next to the
+    /// one that runs the workflows. Same as
     /// `Runtime::builder().path(dir).client_only().start()?.client()`; must be called inside a
     /// tokio runtime. The environment closes when the last clone is dropped.
+    ///
+    /// To start runs (typed or by name), register the workflows:
+    /// `Runtime::builder().path(dir).register(w).client_only().start()?.client()`. Such runs
+    /// are handed over to the runtime that runs the workflows, which starts them within its
+    /// [`answer_poll_interval`](crate::RuntimeBuilder::answer_poll_interval) (or at its start
+    /// if none runs). [`wait`](Client::wait) polls the store here (2 ms doubling to 100 ms),
+    /// so it returns at most 100 ms after the other process finished the run.
     pub fn open(dir: impl AsRef<Path>) -> Result<Client, Error> {
         Ok(Runtime::builder()
             .path(dir.as_ref())

@@ -32,7 +32,9 @@ impl Context {
             call: "Context::wait_for_user",
             reason,
         })?;
-        self.begin_step("wait_for_user");
+        if let Err(refused) = self.begin_step("wait_for_user") {
+            return self.abort(refused).await;
+        }
         let now = self.shared.clock.now();
         let deadline_ms = question.timeout_ms().map(|t| to_ms(now).saturating_add(t));
         let stored = StoredQuestion {

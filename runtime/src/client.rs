@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::committer::WriteOp;
 use crate::error::Error;
 use crate::history::HistoryRecord;
+use crate::progress::Changes;
 use crate::registry::{Entry, ErasedStart, decode_output, encode_input};
 use crate::run::{RunId, RunStatus, Status};
 use crate::runtime::Shared;
@@ -40,7 +41,12 @@ impl Client {
         self.wait(workflow, run).await
     }
 
-    /// Waits until `run` finishes and returns its output.
+    /// Waits until `run` finishes and returns its output, or [`Error::RunFailed`] with its
+    /// failure. In a process that runs the workflow, it returns as soon as the run finishes;
+    /// in a client-only one ([`Client::open`], [`RuntimeBuilder::client_only`](crate::RuntimeBuilder::client_only)),
+    /// where the workflow runs in another process, it reads the run again after a delay that
+    /// starts at 2 ms and doubles up to 100 ms, so it returns at most 100 ms after the run
+    /// finishes.
     pub async fn wait<W: Workflow>(&self, workflow: W, run: RunId) -> Result<W::Output, Error> {
         let _ = workflow;
         self.shared.check_registered::<W>()?;
@@ -48,7 +54,14 @@ impl Client {
         finished(run, record, |output| decode_output::<W>(run, output))
     }
 
-    /// Starts a run of the workflow named `workflow` with a JSON input.
+    /// Starts a run of the workflow named `workflow` with a JSON input: an object keyed by
+    /// the workflow's parameter names (`{"topic": "quantum computing"}`), or the input type's
+    /// own JSON (the value of a single parameter, an array of several in order, `null` for
+    /// none). A single parameter whose type is itself read from an object is ambiguous: an
+    /// object whose only key is the parameter's name is read keyed first, then as the value
+    /// itself (the rules are in `json_input.rs`). An object whose keys are not the parameters
+    /// is [`Error::InputKeys`], naming the missing and unknown keys; a value of the wrong type
+    /// is [`Error::MalformedInput`].
     pub async fn start_json(
         &self,
         workflow: &str,
@@ -69,9 +82,9 @@ impl Client {
         self.wait_json(run).await
     }
 
-    /// Waits until `run` finishes and returns its output as JSON. A process that does not
-    /// register the workflow reads outputs stored as JSON (those that JSON round-trips);
-    /// others need the workflow registered.
+    /// Waits until `run` finishes and returns its output as JSON; like [`wait`](Self::wait),
+    /// also in a client-only process. A process that does not register the workflow reads
+    /// outputs stored as JSON (those that JSON round-trips); others need it registered.
     pub async fn wait_json(&self, run: RunId) -> Result<serde_json::Value, Error> {
         let record = self.wait_record(run, None).await?;
         self.output_json(run, record)
@@ -99,16 +112,24 @@ impl Client {
     }
 
     /// The outcome of a finished run as JSON: read as stored when the output is JSON, else
-    /// decoded by the registered workflow.
+    /// decoded by the registered workflow. A failed or unfinished run needs no workflow.
     fn output_json(&self, run: RunId, record: RunRecord) -> Result<serde_json::Value, Error> {
-        if record.status == Status::Completed
-            && let Some(output) = &record.output
-            && let Some(json) = stored_json(run, &record.workflow, output)?
-        {
-            return Ok(json);
+        match &record.output {
+            Some(output) if record.status == Status::Completed => {
+                if let Some(json) = stored_json(run, &record.workflow, output)? {
+                    return Ok(json);
+                }
+                self.check(run, &record, None)?.output_to_json(run, output)
+            }
+            // Not completed (or completed without an output): no output is decoded, but a run
+            // of a registered workflow that this build cannot run is reported as such.
+            _ => {
+                if self.shared.entry(&record.workflow).is_ok() {
+                    self.check(run, &record, None)?;
+                }
+                finished(run, record, |_| Ok(serde_json::Value::Null))
+            }
         }
-        let entry = self.check(run, &record, None)?.clone();
-        finished(run, record, |output| entry.output_to_json(run, output))
     }
 
     /// The durable key-value state of `run` as of its last committed transition, while it runs
@@ -133,21 +154,39 @@ impl Client {
 
     /// Restarts a failed run from its last committed state: the steps whose results were
     /// committed do not run again; the one that failed (and the code after the last commit)
-    /// does. [`Error::NotResumable`] if the run has not failed.
+    /// does. A run this runtime stopped because a commit failed ([`Error::DiskFull`], say)
+    /// resumes the same way once the cause is gone. [`Error::NotResumable`] if the run has
+    /// not failed.
     pub async fn resume(&self, run: RunId) -> Result<(), Error> {
         let record = self.load(run)?;
         self.check(run, &record, None)?;
-        let record = self.shared.blocking(move |store| store.reopen(run)).await?;
+        // A run this runtime stopped without recording a failure (its commit failed: the disk
+        // was full, say) is still stored as running: it resumes as it is.
+        let stopped = self.shared.aborted(run).is_some() && !record.status.is_finished();
+        let record = if stopped {
+            record
+        } else {
+            self.shared.blocking(move |store| store.reopen(run)).await?
+        };
         tracing::info!(%run, workflow = record.workflow, "failed run resumed");
-        self.shared.resume_stored(run, record)?;
+        if self.shared.is_client_only() {
+            // Run by the runtime of another process, which picks it up while it runs.
+            let position = record.transitions;
+            self.shared
+                .blocking(move |store| store.hand_over(run, position))
+                .await?;
+        } else {
+            self.shared.resume_stored(run, record)?;
+        }
         self.shared.notify();
         Ok(())
     }
 
     /// Waits until `run` has status `status` (or has finished, whatever its status) and
     /// returns its progress: say, until a run is [`Status::Waiting`] in a durable sleep.
+    /// Polls in a client-only process as [`wait`](Self::wait) does.
     pub async fn wait_for_status(&self, run: RunId, status: Status) -> Result<RunStatus, Error> {
-        let mut changes = self.shared.subscribe();
+        let mut changes = Changes::new(&self.shared);
         loop {
             let current = self.status(run)?;
             if current.status == status || current.status.is_finished() {
@@ -159,7 +198,7 @@ impl Client {
             if self.shared.is_shut_down() {
                 return Err(Error::ShutDown);
             }
-            changes.changed().await.map_err(|_| Error::ShutDown)?;
+            changes.next().await?;
         }
     }
 
@@ -176,7 +215,9 @@ impl Client {
         let record = RunRecord::new(entry.name(), entry.fingerprint(), input.clone());
         let run = RunId(self.shared.commit(WriteOp::CreateRun { record }).await?);
         tracing::info!(%run, workflow = entry.name(), "run started");
-        self.shared.spawn(run, entry, ErasedStart::New(input), 0)?;
+        self.shared
+            .launch(run, entry, ErasedStart::New(input), 0)
+            .await?;
         Ok(run)
     }
 
@@ -195,28 +236,25 @@ impl Client {
         record: &RunRecord,
         expected: Option<&str>,
     ) -> Result<&Arc<dyn Entry>, Error> {
-        if let Some(expected) = expected
-            && expected != record.workflow
-        {
-            return Err(Error::WrongWorkflow {
-                run,
-                expected: expected.to_owned(),
-                actual: record.workflow.clone(),
-            });
-        }
+        check_workflow(run, record, expected)?;
         self.shared
             .entry_for(run, &record.workflow, record.fingerprint)
     }
 
-    /// Waits for the run to finish. Subscribes before each read, so a finish between the read
-    /// and the wait still wakes it.
+    /// Waits for the run to finish (see [`Changes`] for how). Subscribes before each read, so
+    /// a finish between the read and the wait still wakes it.
     async fn wait_record(&self, run: RunId, expected: Option<&str>) -> Result<RunRecord, Error> {
-        let mut changes = self.shared.subscribe();
+        let mut changes = Changes::new(&self.shared);
         loop {
             let record = self.load(run)?;
-            // Without an expected workflow (JSON), an unregistered one is fine: its output may
-            // be stored as JSON (see `output_json`).
-            if expected.is_some() || self.shared.entry(&record.workflow).is_ok() {
+            if self.shared.is_client_only() {
+                // The process that runs it may have the workflow registered while this one
+                // does not; what the output needs is checked once it is there.
+                check_workflow(run, &record, expected)?;
+            } else if expected.is_some() || !record.status.is_finished() {
+                // A run this runtime cannot run would never finish here: say so now. (A
+                // finished one may have its output stored as JSON, read without the workflow:
+                // see `output_json`.)
                 self.check(run, &record, expected)?;
             }
             if record.status.is_finished() {
@@ -228,7 +266,7 @@ impl Client {
             if self.shared.is_shut_down() {
                 return Err(Error::ShutDown);
             }
-            changes.changed().await.map_err(|_| Error::ShutDown)?;
+            changes.next().await?;
         }
     }
 }
@@ -250,6 +288,18 @@ pub(crate) fn stored_json(
         workflow: workflow.to_owned(),
         reason: format!("output: {e}"),
     })
+}
+
+/// [`Error::WrongWorkflow`] unless the run belongs to `expected` (if given).
+fn check_workflow(run: RunId, record: &RunRecord, expected: Option<&str>) -> Result<(), Error> {
+    match expected {
+        Some(expected) if expected != record.workflow => Err(Error::WrongWorkflow {
+            run,
+            expected: expected.to_owned(),
+            actual: record.workflow.clone(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The outcome of a finished run; `decode` reads a completed run's output bytes.

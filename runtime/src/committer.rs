@@ -456,7 +456,7 @@ fn try_batch(store: &LmdbStore, batch: &[Request]) -> Result<Vec<u64>, BatchErro
         );
     }
     txn.commit()
-        .map_err(|e| BatchError::Commit(Error::from(e)))?;
+        .map_err(|e| BatchError::Commit(store.write_error(Error::from(e), reserve)))?;
     // Counted once committed, so that a batch retried one by one is not counted twice.
     let payload: u64 = batch.iter().map(|request| request.op.payload_len()).sum();
     PAYLOAD_BYTES.fetch_add(payload, Ordering::Relaxed);
@@ -465,9 +465,14 @@ fn try_batch(store: &LmdbStore, batch: &[Request]) -> Result<Vec<u64>, BatchErro
 
 /// Applies and commits one operation in a transaction of its own.
 pub(crate) fn commit_one(store: &LmdbStore, op: &WriteOp) -> Result<u64, Error> {
-    let mut txn = store.write_txn_for(op.reserve_bytes())?;
-    let number = op.apply(store, &mut txn)?;
-    txn.commit()?;
+    let extra = op.reserve_bytes();
+    let mut txn = store.write_txn_for(extra)?;
+    // A put can write too: LMDB spills dirty pages of a large transaction to the file.
+    let number = op
+        .apply(store, &mut txn)
+        .map_err(|e| store.write_error(e, extra))?;
+    txn.commit()
+        .map_err(|e| store.write_error(Error::from(e), extra))?;
     PAYLOAD_BYTES.fetch_add(op.payload_len(), Ordering::Relaxed);
     Ok(number)
 }

@@ -37,6 +37,33 @@ use crate::workflow::StateInfo;
 ///
 /// Steps take `&mut self` so that the context can keep per-segment bookkeeping (the step's
 /// name, start time and attempts for the history, the buffered state writes).
+///
+/// # One step per `.await`
+///
+/// What is committed is the workflow's state after each `.await` written in the
+/// `#[workflow]` fn. An `async fn` helper that takes `&mut Context` is awaited as one
+/// `.await` of the workflow, so the steps inside it are not committed one by one. A helper may
+/// run one step (a step in flight at a crash runs again anyway); a second step started before
+/// the workflow's `.await` returns is refused before it runs, and the run fails with
+/// [`Error::StepInsideAwait`], which names both steps and the state the `.await` started from:
+///
+/// ```ignore
+/// async fn two_steps(ctx: &mut Context, x: u64) -> Result<u64, String> {
+///     let a = ctx.task(double, x).await?;     // runs
+///     let b = ctx.task(bump, a).await?;       // refused: `double` is not committed yet
+///     Ok(b)
+/// }
+/// #[workflow]
+/// async fn flow(ctx: &mut Context, x: u64) -> Result<u64, String> {
+///     let b = two_steps(ctx, x).await?;       // one `.await`: one commit
+///     Ok(b)
+/// }
+/// ```
+///
+/// Without the refusal, a failure of `bump` followed by a resume would run the completed
+/// `double` again. Write the steps in the workflow itself, each with its own `.await`
+/// (`let a = ctx.task(double, x).await?; let b = ctx.task(bump, a).await?;`), and keep in
+/// helpers the plain code between steps; or make the helper a workflow of its own.
 pub struct Context {
     run: RunId,
     workflow: &'static str,
@@ -50,6 +77,9 @@ pub struct Context {
     pub(crate) segment: Segment,
     /// Items of loops entered since the last commit, written with the next one.
     pub(crate) loops: crate::loop_items::PendingLoops,
+    /// The state the await in progress started from, to name it in errors: known for a new
+    /// run and after a commit, not for a resumed run before its first commit here.
+    after_state: Option<&'static str>,
 }
 
 /// Bookkeeping of the segment since the last commit.
@@ -84,6 +114,7 @@ impl Context {
                 errors: Vec::new(),
             },
             loops: crate::loop_items::PendingLoops::default(),
+            after_state: (position == 0).then_some("Start"),
         }
     }
 
@@ -129,12 +160,41 @@ impl Context {
     }
 
     /// Records that step `name` starts now, for the history.
-    pub(crate) fn begin_step(&mut self, name: &'static str) {
+    ///
+    /// Refuses a second step before the next commit: the generated code awaits one future
+    /// between two commits, so two steps in one segment means an `.await` that is not itself
+    /// a step (a helper `async fn` taking `&mut Context`) ran several; their results would be
+    /// committed together, and after a failure or a crash the first would run again. The
+    /// second is refused before it runs, with an error that names both and the fix.
+    pub(crate) fn begin_step(&mut self, name: &'static str) -> Result<(), Abort> {
+        if let Some(first) = self.segment.step {
+            return Err(Abort::Fail(Error::StepInsideAwait {
+                run: self.run,
+                workflow: self.workflow.to_owned(),
+                after: match self.after_state {
+                    Some(state) => format!("after state `{state}`"),
+                    None => format!("after transition {}", self.position),
+                },
+                first,
+                second: name,
+            }));
+        }
         self.segment.step = Some(name);
         self.slot.set_step(name);
         self.segment.started_at = self.shared.clock.now();
         self.segment.attempts = 1;
         self.segment.errors.clear();
+        Ok(())
+    }
+
+    /// A future that ends the run with `abort` when polled, for the places that refuse a
+    /// step before returning the step's future.
+    pub(crate) fn refuse<T>(&self, abort: Abort) -> impl Future<Output = T> + Send + 'static {
+        let slot = self.slot.clone();
+        async move {
+            slot.set(abort);
+            std::future::pending().await
+        }
     }
 
     /// Runs `fut` as a step named `name` and returns its output.
@@ -149,10 +209,15 @@ impl Context {
         fut: F,
     ) -> impl Future<Output = F::Output> + Send {
         // The generated code awaits the step right away, so "called" is "started".
-        self.begin_step(name);
+        let refused = self.begin_step(name).err().map(|abort| self.refuse(abort));
         let span =
             tracing::debug_span!("step", run = %self.run, workflow = self.workflow, step = name);
-        fut.instrument(span)
+        async move {
+            match refused {
+                Some(refused) => refused.await,
+                None => fut.instrument(span).await,
+            }
+        }
     }
 
     /// A step made by calling `f(args)`, which can be given a retry policy and a timeout before
@@ -228,7 +293,9 @@ impl Context {
 
     /// Sleeps durably until the runtime's clock reads `wake_at` (at once if it already does).
     pub async fn sleep_until(&mut self, wake_at: SystemTime) -> Result<(), Error> {
-        self.begin_step("sleep");
+        if let Err(refused) = self.begin_step("sleep") {
+            return self.abort(refused).await;
+        }
         let (run, position) = (self.run, self.position);
         let stored = self
             .shared
@@ -344,6 +411,7 @@ impl Context {
                 Err(error) => return self.abort(Abort::Error(error)).await,
             };
             self.position = number;
+            self.after_state = Some(state_name);
             self.segment = Segment {
                 started_at: self.shared.clock.now(),
                 step: None,

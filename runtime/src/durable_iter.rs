@@ -1,15 +1,17 @@
 //! Iterators that survive a restart, for `for` loops with an `.await` in the body.
 //!
 //! The iterator of such a loop is a live variable at every await, so it is persisted with the
-//! state. Only owned collections and integer ranges qualify; a borrowing iterator gets a compile
-//! error (through `#[diagnostic::on_unimplemented]`) that says to collect into a `Vec` first.
+//! state. The types here have a representation of their own: integer ranges (`a..b`, `a..=b`,
+//! and `a..`, which a `break` ends) are kept as two integers whatever their length, and owned
+//! collections are stored as they are. Any other iterator of storable items is collected into a
+//! `Vec` when its loop starts (see the `loop_source` module).
 
 use std::collections::VecDeque;
-use std::ops::{Range, RangeInclusive};
+use std::ops::{Range, RangeFrom, RangeInclusive};
 
 use serde::{Deserialize, Serialize};
 
-use crate::loop_items::{Cursor, StoredCursor, StoredIter};
+use crate::loop_items::{Cursor, DecodeItem, StoredCursor, StoredIter};
 
 /// A value a `for` loop can iterate durably across an `.await`.
 #[diagnostic::on_unimplemented(
@@ -129,89 +131,155 @@ pub struct RangeIter<I> {
     done: bool,
 }
 
-macro_rules! durable_ranges {
+/// The integer types a range of a durable loop can have. One generic impl per range type (and
+/// not one per integer type) lets an unsuffixed literal (`for i in 1..`) take its type from how
+/// the loop uses `i`, as in a plain `for` loop.
+pub trait DurableInt: Copy + Ord + sealed::Sealed {
+    /// The largest value of the type.
+    const MAX: Self;
+    /// `self + 1`, for a value below `MAX`.
+    fn next_up(self) -> Self;
+    /// `self - 1`, for a value above the type's minimum.
+    fn next_down(self) -> Self;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! durable_ints {
     ($($int:ty),* $(,)?) => {$(
-        impl DurableIter for RangeIter<$int> {
-            type Item = $int;
-
-            fn next(&mut self) -> Option<$int> {
-                if self.done {
-                    return None;
-                }
-                let value = self.next;
-                // Stepping past `last` could overflow for ranges ending at the type's maximum.
-                if value == self.last {
-                    self.done = true;
-                } else {
-                    self.next += 1;
-                }
-                Some(value)
+        impl sealed::Sealed for $int {}
+        impl DurableInt for $int {
+            const MAX: $int = <$int>::MAX;
+            fn next_up(self) -> $int {
+                self + 1
             }
-        }
-
-        impl IntoDurableIter for RangeIter<$int> {
-            type Item = $int;
-            type IntoIter = Self;
-
-            fn into_durable_iter(self) -> Self {
-                self
-            }
-
-            type Stored = Self;
-
-            fn into_stored(self, _: impl FnOnce(Vec<$int>) -> StoredIter<$int>) -> Self {
-                self
-            }
-        }
-
-        impl StoredCursor for RangeIter<$int> {
-            type Item = $int;
-
-            fn advance(&mut self) -> Cursor<$int> {
-                DurableIter::next(self).map_or(Cursor::Done, Cursor::Ready)
-            }
-        }
-
-        impl IntoDurableIter for Range<$int> {
-            type Item = $int;
-            type IntoIter = RangeIter<$int>;
-
-            type Stored = RangeIter<$int>;
-
-            fn into_stored(self, _: impl FnOnce(Vec<$int>) -> StoredIter<$int>) -> RangeIter<$int> {
-                self.into_durable_iter()
-            }
-
-            fn into_durable_iter(self) -> RangeIter<$int> {
-                if self.is_empty() {
-                    RangeIter { next: self.start, last: self.start, done: true }
-                } else {
-                    RangeIter { next: self.start, last: self.end - 1, done: false }
-                }
-            }
-        }
-
-        impl IntoDurableIter for RangeInclusive<$int> {
-            type Item = $int;
-            type IntoIter = RangeIter<$int>;
-
-            type Stored = RangeIter<$int>;
-
-            fn into_stored(self, _: impl FnOnce(Vec<$int>) -> StoredIter<$int>) -> RangeIter<$int> {
-                self.into_durable_iter()
-            }
-
-            fn into_durable_iter(self) -> RangeIter<$int> {
-                let done = self.is_empty();
-                RangeIter { next: *self.start(), last: *self.end(), done }
+            fn next_down(self) -> $int {
+                self - 1
             }
         }
     )*};
 }
 
-durable_ranges!(
+durable_ints!(
     u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
 );
+
+impl<I: DurableInt> DurableIter for RangeIter<I> {
+    type Item = I;
+
+    fn next(&mut self) -> Option<I> {
+        if self.done {
+            return None;
+        }
+        let value = self.next;
+        // Stepping past `last` could overflow for ranges ending at the type's maximum.
+        if value == self.last {
+            self.done = true;
+        } else {
+            self.next = self.next.next_up();
+        }
+        Some(value)
+    }
+}
+
+impl<I: DurableInt> IntoDurableIter for RangeIter<I> {
+    type Item = I;
+    type IntoIter = Self;
+
+    fn into_durable_iter(self) -> Self {
+        self
+    }
+
+    type Stored = Self;
+
+    fn into_stored(self, _: impl FnOnce(Vec<I>) -> StoredIter<I>) -> Self {
+        self
+    }
+}
+
+impl<I: DurableInt> StoredCursor for RangeIter<I> {
+    type Item = I;
+
+    fn advance(&mut self) -> Cursor<I> {
+        DurableIter::next(self).map_or(Cursor::Done, Cursor::Ready)
+    }
+}
+
+impl<I: DurableInt> DecodeItem for RangeIter<I> {
+    fn decode(_: &[u8]) -> Result<I, String> {
+        Err("a range computes its items; none is stored".to_owned())
+    }
+}
+
+impl<I: DurableInt> IntoDurableIter for Range<I> {
+    type Item = I;
+    type IntoIter = RangeIter<I>;
+
+    type Stored = RangeIter<I>;
+
+    fn into_stored(self, _: impl FnOnce(Vec<I>) -> StoredIter<I>) -> RangeIter<I> {
+        self.into_durable_iter()
+    }
+
+    fn into_durable_iter(self) -> RangeIter<I> {
+        if self.start >= self.end {
+            RangeIter {
+                next: self.start,
+                last: self.start,
+                done: true,
+            }
+        } else {
+            RangeIter {
+                next: self.start,
+                last: self.end.next_down(),
+                done: false,
+            }
+        }
+    }
+}
+
+/// `a..` as a counter: it ends after the type's maximum (where `std` may panic or wrap
+/// instead), so a loop over it ends with a `break` or a `return`.
+impl<I: DurableInt> IntoDurableIter for RangeFrom<I> {
+    type Item = I;
+    type IntoIter = RangeIter<I>;
+
+    type Stored = RangeIter<I>;
+
+    fn into_stored(self, _: impl FnOnce(Vec<I>) -> StoredIter<I>) -> RangeIter<I> {
+        self.into_durable_iter()
+    }
+
+    fn into_durable_iter(self) -> RangeIter<I> {
+        RangeIter {
+            next: self.start,
+            last: I::MAX,
+            done: false,
+        }
+    }
+}
+
+impl<I: DurableInt> IntoDurableIter for RangeInclusive<I> {
+    type Item = I;
+    type IntoIter = RangeIter<I>;
+
+    type Stored = RangeIter<I>;
+
+    fn into_stored(self, _: impl FnOnce(Vec<I>) -> StoredIter<I>) -> RangeIter<I> {
+        self.into_durable_iter()
+    }
+
+    fn into_durable_iter(self) -> RangeIter<I> {
+        let done = self.is_empty();
+        RangeIter {
+            next: *self.start(),
+            last: *self.end(),
+            done,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -235,6 +303,7 @@ mod tests {
         assert_eq!(drain(250..=255u8), (250..=255u8).collect::<Vec<_>>());
         assert_eq!(drain(-2..=1i64), vec![-2, -1, 0, 1]);
         assert_eq!(drain(3..=1u32), Vec::<u32>::new());
+        assert_eq!(drain(250u8..), (250..=255u8).collect::<Vec<_>>());
     }
 
     #[test]

@@ -33,6 +33,25 @@ pub enum Error {
         /// What serde said.
         reason: String,
     },
+    /// A JSON input given as an object keyed by parameter name does not have exactly the
+    /// workflow's parameters as keys (see [`Client::start_json`](crate::Client::start_json)).
+    #[error(
+        "JSON input for workflow `{workflow}` is an object keyed by parameter name, but {}",
+        crate::json_input::describe_keys(parameters, missing, unknown, as_value.as_deref())
+    )]
+    InputKeys {
+        /// The workflow the input was meant for.
+        workflow: String,
+        /// Its parameters, in order.
+        parameters: Vec<String>,
+        /// Parameters the object has no key for.
+        missing: Vec<String>,
+        /// Keys of the object that name no parameter.
+        unknown: Vec<String>,
+        /// For a workflow with one parameter, why the object is not that parameter's value
+        /// either (what serde said).
+        as_value: Option<String>,
+    },
     /// The run was stored by a build whose state layout differs from the registered workflow's.
     #[error(
         "run {run} was stored by an incompatible version of workflow `{workflow}` \
@@ -48,6 +67,49 @@ pub enum Error {
         stored: u64,
         /// Fingerprint of the registered workflow.
         expected: u64,
+    },
+    /// A durable `for` loop was given an iterator without an end: its items could not be
+    /// stored when it started.
+    #[error(
+        "run {run} (workflow `{workflow}`): the `for` loop{at} loops over an iterator without \
+         an end ({}); the items of a loop with an `.await` in its body are stored when it \
+         starts, so bound the iterator (`.take(n)`) or collect the items into a `Vec` first",
+        unbounded_detail(*yielded)
+    )]
+    UnboundedLoop {
+        /// The run.
+        run: RunId,
+        /// Its workflow.
+        workflow: String,
+        /// Where the loop is (` at line N`).
+        at: &'static str,
+        /// How many items the iterator yielded before it was given up (0: its size hint says
+        /// it never ends).
+        yielded: usize,
+    },
+    /// A second step started inside one `.await` of the workflow, before that await was
+    /// committed: the steps of a helper `async fn` that takes `&mut Context` are not committed
+    /// one by one. Refused before the second step runs; the run fails.
+    #[error(
+        "run {run} (workflow `{workflow}`): step `{second}` started inside the `.await` \
+         {after}, in which step `{first}` had already run; the steps of one \
+         `.await` are committed together, so after a failure or a crash `{first}` would run \
+         again. A helper `async fn` that takes `&mut Context` is one `.await` of the workflow \
+         and may run one step: inline its steps in the workflow, so that each has its own \
+         `.await`, or make it a workflow of its own"
+    )]
+    StepInsideAwait {
+        /// The run.
+        run: RunId,
+        /// Its workflow.
+        workflow: String,
+        /// Where the `.await` started: ``after state `Name` `` (or `after transition N` in a
+        /// resumed run).
+        after: String,
+        /// The step that ran first.
+        first: &'static str,
+        /// The step that was refused.
+        second: &'static str,
     },
     /// Stored bytes of a run (input, state or output) do not decode.
     #[error("stored data of run {run} (workflow `{workflow}`) is corrupt: {reason}")]
@@ -252,7 +314,8 @@ pub enum Error {
         /// The data directory.
         path: std::path::PathBuf,
     },
-    /// An entry of the data directory's own bookkeeping (not of a run) is damaged, so using
+    /// The data file is not LMDB's or was cut short (found at open, before LMDB maps it), or
+    /// an entry of the data directory's own bookkeeping (not of a run) is damaged, so using
     /// the directory could silently change what runs see (say, the instance id that is part
     /// of every idempotency key). Restore the directory from a backup.
     #[error("the data directory {} is damaged: `{key}` {reason}", path.display())]
@@ -302,6 +365,19 @@ impl Error {
                 workflow: workflow.clone(),
                 reason: reason.clone(),
             },
+            Error::InputKeys {
+                workflow,
+                parameters,
+                missing,
+                unknown,
+                as_value,
+            } => Error::InputKeys {
+                workflow: workflow.clone(),
+                parameters: parameters.clone(),
+                missing: missing.clone(),
+                unknown: unknown.clone(),
+                as_value: as_value.clone(),
+            },
             Error::IncompatibleState {
                 run,
                 workflow,
@@ -341,6 +417,30 @@ impl Error {
                 what: what.clone(),
                 rust_type: rust_type.clone(),
                 reason: reason.clone(),
+            },
+            Error::UnboundedLoop {
+                run,
+                workflow,
+                at,
+                yielded,
+            } => Error::UnboundedLoop {
+                run: *run,
+                workflow: workflow.clone(),
+                at,
+                yielded: *yielded,
+            },
+            Error::StepInsideAwait {
+                run,
+                workflow,
+                after,
+                first,
+                second,
+            } => Error::StepInsideAwait {
+                run: *run,
+                workflow: workflow.clone(),
+                after: after.clone(),
+                first,
+                second,
             },
             Error::UnknownRun { run } => Error::UnknownRun { run: *run },
             Error::WrongWorkflow {
@@ -419,6 +519,14 @@ impl Error {
             Error::Storage(e) => Error::Io(std::io::Error::other(e.to_string())),
             Error::Io(e) => Error::Io(std::io::Error::new(e.kind(), e.to_string())),
         }
+    }
+}
+
+fn unbounded_detail(yielded: usize) -> String {
+    if yielded == 0 {
+        "its size hint says it never ends".to_owned()
+    } else {
+        format!("its size hint has no upper bound, and it did not end after {yielded} items")
     }
 }
 

@@ -43,9 +43,12 @@ mod error;
 mod graph;
 mod history;
 mod hitl_store;
+mod json_input;
 mod lmdb;
 mod loop_items;
+mod loop_source;
 pub mod parallel;
+mod progress;
 mod question;
 mod registry;
 mod retried_arg;
@@ -86,8 +89,13 @@ pub mod __private {
 
     pub use crate::codec::Unstorable;
     pub use crate::committer::payload_bytes_committed;
-    pub use crate::durable_iter::{DurableIter, IntoDurableIter, RangeIter, VecIter};
-    pub use crate::loop_items::{Cursor, LoopKey, StoredCursor, StoredIter};
+    pub use crate::durable_iter::{DurableInt, DurableIter, IntoDurableIter, RangeIter, VecIter};
+    pub use crate::loop_items::{Cursor, DecodeItem, LoopKey, StoredCursor, StoredIter};
+    pub use crate::loop_source::{
+        BorrowedItems, Collected, Endless, Ends, Known, LoopProbe, LoopSource, NotIterable,
+        OwnsItems, ProbeBorrowed, ProbeBorrowedCollection, ProbeCollected, ProbeEndless,
+        ProbeKnown, ProbeNotIterable, ProbeUnstorable, Refused, StorableItems, UnstorableItems,
+    };
     pub use crate::retried_arg::{RetriedArg, RetryArg, retried_arg};
     pub use crate::step_result::{
         StepResultNotReference, StepResultSerializable, check_step_result,

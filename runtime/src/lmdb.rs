@@ -42,6 +42,10 @@ use crate::run::{RunId, Status};
 use crate::state::StateWrites;
 use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
 
+/// A look at the data file before LMDB maps it.
+mod file_check;
+/// Runs handed over by client-only processes.
+mod handover;
 /// Questions, answers and sessions (people in the loop).
 mod hitl;
 /// The wake-up and active-run indexes.
@@ -82,6 +86,7 @@ pub(crate) struct LmdbStore {
     instance: u64,
     hitl: hitl::Tables,
     index: index::Tables,
+    handover: handover::Table,
     /// Items of durable `for` loops, stored once (see [`crate::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// The group-commit thread; unset for a store opened without one (unit tests).
@@ -89,8 +94,10 @@ pub(crate) struct LmdbStore {
     /// Disk reserved ahead of LMDB's write map; `None` without the write map (LMDB `pwrite`s
     /// and reports a full disk itself) or where `fallocate` is missing.
     reserve: Option<reserve::Reserve>,
-    /// The directory, if opened read-only ([`read_only`]): every write is refused.
-    read_only: Option<std::path::PathBuf>,
+    /// Opened read-only ([`read_only`]): every write is refused.
+    read_only: bool,
+    /// The environment's directory, to tell a full disk from other write errors.
+    dir: std::path::PathBuf,
 }
 
 impl LmdbStore {
@@ -157,6 +164,17 @@ impl LmdbStore {
         if !read_only {
             std::fs::create_dir_all(dir)?;
         }
+        file_check::check(dir)?;
+        let write_map = write_map && {
+            let room = reserve::room_for_write_map(dir);
+            if !room && durability == Durability::ProcessCrash {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    "too little free disk to reserve ahead of the write map: running without it"
+                );
+            }
+            room
+        };
         let mut options = EnvOpenOptions::new().read_txn_without_tls();
         if read_only {
             // SAFETY: `READ_ONLY` makes LMDB refuse every write transaction; it weakens
@@ -167,7 +185,7 @@ impl LmdbStore {
         }
         options
             .map_size(map_size)
-            .max_dbs(7 + hitl::DATABASES + index::DATABASES);
+            .max_dbs(7 + hitl::DATABASES + index::DATABASES + handover::DATABASES);
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
             // read ahead around a page fault; it changes no data and no durability. heed marks
@@ -217,6 +235,7 @@ impl LmdbStore {
             let index = index::Tables::open(&env, main.runs, main.meta, main.sleeps)?;
             let hitl = hitl::Tables::open(&env, main.runs, main.meta, index.active)?;
             let loop_items = read_only::open_existing(&env, "loop_items")?;
+            let handover = handover::Table::open_existing(&env)?;
             return Ok(LmdbStore {
                 env,
                 runs: main.runs,
@@ -230,8 +249,10 @@ impl LmdbStore {
                 index,
                 loop_items,
                 committer: std::sync::OnceLock::new(),
+                handover,
                 reserve: None,
-                read_only: Some(dir.to_owned()),
+                read_only: true,
+                dir: dir.to_owned(),
             });
         }
         let wtxn = env.write_txn()?;
@@ -263,6 +284,7 @@ impl LmdbStore {
         let hitl = hitl::Tables::open(&env, runs, meta, index.active)?;
         migrate::finish(&env, meta)?;
         let loop_items = crate::loop_items::open_db(&env)?;
+        let handover = handover::Table::open(&env)?;
         Ok(LmdbStore {
             env,
             runs,
@@ -274,10 +296,12 @@ impl LmdbStore {
             instance,
             hitl,
             index,
+            handover,
             loop_items,
             committer: std::sync::OnceLock::new(),
             reserve,
-            read_only: None,
+            read_only: false,
+            dir: dir.to_owned(),
         })
     }
 
@@ -390,8 +414,10 @@ impl LmdbStore {
     /// A write transaction that will store about `extra` bytes more than a small update (see
     /// [`WriteOp::reserve_bytes`](crate::committer::WriteOp::reserve_bytes)).
     pub(crate) fn write_txn_for(&self, extra: u64) -> Result<RwTxn<'_>, Error> {
-        if let Some(path) = &self.read_only {
-            return Err(Error::ReadOnly { path: path.clone() });
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
         }
         let txn = self.env.write_txn()?;
         if let Some(reserve) = &self.reserve {
@@ -399,6 +425,15 @@ impl LmdbStore {
             reserve.ensure(&self.env, extra)?;
         }
         Ok(txn)
+    }
+
+    /// `error`, from a write transaction that stores about `extra` bytes, as the caller
+    /// should see it: [`Error::DiskFull`] when the disk is full (see [`reserve::write_error`]).
+    pub(crate) fn write_error(&self, error: Error, extra: u64) -> Error {
+        match error {
+            Error::Storage(error) => reserve::write_error(error, &self.dir, extra),
+            other => other,
+        }
     }
 
     fn apply_writes(
@@ -751,6 +786,14 @@ impl Store for LmdbStore {
 
     fn instance_id(&self) -> u64 {
         self.instance
+    }
+
+    fn hand_over(&self, run: RunId, position: u64) -> Result<(), Error> {
+        self.hand_over_impl(run, position)
+    }
+
+    fn take_handed_over(&self, limit: usize) -> Result<Vec<(RunId, u64)>, Error> {
+        self.take_handed_over_impl(limit)
     }
 
     fn create_run(&self, record: &RunRecord) -> Result<RunId, Error> {

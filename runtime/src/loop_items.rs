@@ -22,8 +22,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
-use crate::durable_iter::IntoDurableIter;
 use crate::error::Error;
+use crate::loop_source::{Ends, LoopRefusal, LoopSource, OwnsItems, StorableItems};
 use crate::run::RunId;
 use crate::supervise::Abort;
 
@@ -98,6 +98,19 @@ pub trait StoredCursor {
     fn advance(&mut self) -> Cursor<Self::Item>;
 }
 
+/// Decodes the stored items of a [`StoredCursor`]. Apart from it, so that the cursor of a loop
+/// refused at compile time asks nothing of its items and adds no error of its own.
+pub trait DecodeItem: StoredCursor {
+    /// Decodes a stored item (only called for [`Cursor::Stored`]).
+    fn decode(bytes: &[u8]) -> Result<Self::Item, String>;
+}
+
+impl<T: DeserializeOwned> DecodeItem for StoredIter<T> {
+    fn decode(bytes: &[u8]) -> Result<T, String> {
+        crate::codec::decode(bytes)
+    }
+}
+
 impl<T> StoredCursor for StoredIter<T> {
     type Item = T;
 
@@ -123,46 +136,52 @@ impl<T> StoredCursor for StoredIter<T> {
 /// becomes, with `__iter` a live variable of the state:
 ///
 /// ```ignore
-/// let mut __iter = ctx.__durable_iter(papers).await;      // at loop entry
+/// let mut __iter = {                                       // at loop entry
+///     let __source = papers;
+///     let __kind = (&&&&&&&LoopProbe::of(&__source)).loop_kind();
+///     ctx.__durable_iter(__source, __kind, " at line 3").await
+/// };
 /// while let Some(paper) = ctx.__iter_next(&mut __iter).await { ... }  // at the loop head
 /// ```
 impl Context {
-    /// Starts a durable loop over `collection`. A `Vec`, `VecDeque` or array has its items
-    /// encoded now and written once, with the next commit; the returned [`StoredIter`] (a
-    /// few bytes) is what the state keeps. A range returns its [`RangeIter`](crate::__private::RangeIter)
-    /// (two integers). A failure to encode an item ends the run, as a failed checkpoint does.
+    /// Starts a durable loop over `source`, the way `kind` (from a
+    /// [`LoopProbe`](crate::__private::LoopProbe)) says. Its items are encoded now and written
+    /// once, with the next commit; the returned [`StoredIter`] (a few bytes) is what the state
+    /// keeps. A range returns its [`RangeIter`](crate::__private::RangeIter) (two integers).
+    /// `at` says where the loop is, for errors. A failure to encode an item, or an iterator
+    /// without an end, ends the run before anything is stored.
     #[doc(hidden)]
-    pub fn __durable_iter<'a, I>(
+    pub fn __durable_iter<'a, I, K>(
         &'a mut self,
-        collection: I,
-    ) -> impl Future<Output = I::Stored> + Send + 'a
+        source: I,
+        kind: K,
+        at: &'static str,
+    ) -> impl Future<Output = K::Stored> + Send + 'a
     where
-        I: IntoDurableIter,
-        I::Item: Serialize + DeserializeOwned,
-        I::Stored: Send + 'a,
+        K: LoopSource<I> + Ends<I> + OwnsItems<I> + StorableItems<I>,
+        K::Stored: Send + 'a,
     {
         let position = self.position();
-        let mut failed = None;
-        let stored = collection.into_stored(|items| {
-            let mut encoded = Vec::with_capacity(items.len());
-            for item in &items {
-                match crate::codec::encode(item) {
-                    Ok(bytes) => encoded.push(bytes),
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-            }
+        let loops = &mut self.loops;
+        let started = kind.start(source, |encoded| {
             let len = u64::try_from(encoded.len()).unwrap_or(u64::MAX);
-            StoredIter::new(self.loops.enter(position, encoded), len)
+            StoredIter::new(loops.enter(position, encoded), len)
         });
         async move {
-            if let Some(unstorable) = failed {
-                let error = unstorable.into_error(self.workflow(), "an item of a `for` loop");
-                return self.abort(Abort::Error(error)).await;
-            }
-            stored
+            let abort = match started {
+                Ok(stored) => return stored,
+                Err(LoopRefusal::Encode(unstorable)) => {
+                    Abort::Error(unstorable.into_error(self.workflow(), "an item of a `for` loop"))
+                }
+                // The code asks for what cannot be stored: the run fails, as a panic would.
+                Err(LoopRefusal::Unbounded { yielded }) => Abort::Fail(Error::UnboundedLoop {
+                    run: self.run_id(),
+                    workflow: self.workflow().to_owned(),
+                    at,
+                    yielded,
+                }),
+            };
+            self.abort(abort).await
         }
     }
 
@@ -176,13 +195,13 @@ impl Context {
         iter: &mut S,
     ) -> impl Future<Output = Option<S::Item>> + Send + 'a
     where
-        S: StoredCursor,
-        S::Item: DeserializeOwned + Send + 'a,
+        S: DecodeItem,
+        S::Item: Send + 'a,
     {
         let next = match iter.advance() {
             Cursor::Done => Ok(None),
             Cursor::Ready(item) => Ok(Some(item)),
-            Cursor::Stored { key, index } => self.loop_item(key, index).map(Some),
+            Cursor::Stored { key, index } => self.loop_item(key, index, S::decode).map(Some),
         };
         async move {
             match next {
@@ -193,7 +212,12 @@ impl Context {
     }
 
     /// Reads and decodes item `index` of loop `key`.
-    fn loop_item<T: DeserializeOwned>(&self, key: LoopKey, index: u64) -> Result<T, Error> {
+    fn loop_item<T>(
+        &self,
+        key: LoopKey,
+        index: u64,
+        decode: fn(&[u8]) -> Result<T, String>,
+    ) -> Result<T, Error> {
         let run = self.run_id();
         let stored;
         let bytes = match self.loops.get(key, index) {
@@ -214,7 +238,7 @@ impl Context {
                 key.position
             ))
         })?;
-        crate::codec::decode(bytes).map_err(|e| {
+        decode(bytes).map_err(|e| {
             corrupt(format!(
                 "item {index} of the loop entered at position {}: {e}",
                 key.position

@@ -337,7 +337,9 @@ async fn run<'a, E: Send + 'a>(
         Some(limit) => limit,
         None => usize::MAX,
     };
-    ctx.begin_step("parallel");
+    if let Err(refused) = ctx.begin_step("parallel") {
+        return ctx.abort(refused).await;
+    }
     let position = ctx.position();
     let stored = match ctx
         .shared

@@ -28,7 +28,8 @@ pub(crate) trait Entry: Send + Sync + 'static {
     fn fingerprint(&self) -> u64;
     /// The `TypeId` of the workflow, to refuse a typed call with another type of the same name.
     fn workflow_type(&self) -> TypeId;
-    /// Stored bytes of the input given as JSON.
+    /// Stored bytes of the input given as JSON (the input type's own, or an object keyed
+    /// by parameter name: see [`crate::json_input`]).
     fn input_from_json(&self, input: serde_json::Value) -> Result<Vec<u8>, Error>;
     /// The output given as stored bytes, as JSON.
     fn output_to_json(&self, run: RunId, output: &[u8]) -> Result<serde_json::Value, Error>;
@@ -74,10 +75,7 @@ impl<W: Workflow> Entry for WorkflowEntry<W> {
     }
 
     fn input_from_json(&self, input: serde_json::Value) -> Result<Vec<u8>, Error> {
-        let input: W::Input = serde_json::from_value(input).map_err(|e| Error::MalformedInput {
-            workflow: W::NAME.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let input: W::Input = crate::json_input::decode(W::NAME, W::PARAMETERS, input)?;
         encode_input::<W>(&input)
     }
 

@@ -222,6 +222,11 @@ impl Shared {
         self.finished.send_modify(|n| *n = n.wrapping_add(1));
     }
 
+    /// Whether this process runs no workflow ([`RuntimeBuilder::client_only`]).
+    pub fn is_client_only(&self) -> bool {
+        self.answers.config.client_only
+    }
+
     /// Starts the task that drives `run`, which has committed `position` transitions.
     pub fn spawn(
         self: &Arc<Self>,
@@ -230,16 +235,29 @@ impl Shared {
         start: ErasedStart,
         position: u64,
     ) -> Result<(), Error> {
-        if self.answers.config.client_only {
+        if self.is_client_only() {
             // A client-only process runs nothing: the run stays stored for a runtime to resume.
             tracing::debug!(%run, "client-only: leaving the run to a runtime");
             return Ok(());
         }
         let mut tasks = lock(&self.tasks);
         let tasks = tasks.as_mut().ok_or(Error::ShutDown)?;
+        self.spawn_into(tasks, run, entry, start, position);
+        Ok(())
+    }
+
+    /// [`spawn`](Self::spawn) with the task map locked by the caller.
+    fn spawn_into(
+        self: &Arc<Self>,
+        tasks: &mut HashMap<RunId, JoinHandle<()>>,
+        run: RunId,
+        entry: Arc<dyn Entry>,
+        start: ErasedStart,
+        position: u64,
+    ) {
         if tasks.contains_key(&run) {
             // Already live (say, woken by its timer and resumed by hand at once).
-            return Ok(());
+            return;
         }
         // The task removes its own handle when done; it cannot get there before the insert
         // below, because that needs the lock held here.
@@ -247,6 +265,68 @@ impl Shared {
             .handle
             .spawn(drive(self.clone(), run, entry, start, position));
         tasks.insert(run, task);
+    }
+
+    /// Has `run`, just stored at `position` (or reopened there) by a client, run: here by a
+    /// task, or in a client-only process by handing it over to the runtime that runs the
+    /// workflows, which starts it within its poll interval (see `lmdb/handover.rs`). Handing
+    /// over is a write of its own after the run's: a crash between the two leaves the run to
+    /// that runtime's next start, like a run stored while no runtime runs.
+    pub async fn launch(
+        self: &Arc<Self>,
+        run: RunId,
+        entry: Arc<dyn Entry>,
+        start: ErasedStart,
+        position: u64,
+    ) -> Result<(), Error> {
+        if self.is_client_only() {
+            self.blocking(move |store| store.hand_over(run, position))
+                .await?;
+            tracing::debug!(%run, position, "client-only: run handed over to a runtime");
+            return Ok(());
+        }
+        self.spawn(run, entry, start, position)
+    }
+
+    /// Starts a run that a client-only process handed over at `position`, unless it is live
+    /// here already or has gone on since (it ran here, say resumed by start-up, and finished,
+    /// slept, or committed further): the record is read with the task map locked, and a task
+    /// of this run removes its handle under that lock only after committing its outcome, so
+    /// a run is never started twice from one hand-over.
+    pub fn start_handed_over(self: &Arc<Self>, run: RunId, position: u64) -> Result<(), Error> {
+        let mut tasks = lock(&self.tasks);
+        let tasks = tasks.as_mut().ok_or(Error::ShutDown)?;
+        if tasks.contains_key(&run) {
+            return Ok(());
+        }
+        let Some(record) = self.store()?.load(run)? else {
+            return Ok(());
+        };
+        let waiting_here = matches!(record.status, Status::Pending | Status::Running)
+            && record.transitions == position;
+        if !waiting_here {
+            tracing::debug!(%run, status = %record.status, "handed-over run has gone on already");
+            return Ok(());
+        }
+        if !self.registry.contains_key(record.workflow.as_str()) {
+            tracing::debug!(%run, workflow = record.workflow, "leaving a handed-over run of an unregistered workflow alone");
+            return Ok(());
+        }
+        let entry = match self.entry_for(run, &record.workflow, record.fingerprint) {
+            Ok(entry) => entry.clone(),
+            Err(error) => {
+                tracing::error!(%run, workflow = record.workflow, "not starting: {error}");
+                lock(&self.incompatible).push(error);
+                return Ok(());
+            }
+        };
+        let start = match record.state {
+            Some(state) => ErasedStart::Resume(state),
+            None => ErasedStart::New(record.input),
+        };
+        tracing::debug!(%run, workflow = record.workflow, "handed-over run started");
+        lock(&self.aborted).remove(&run);
+        self.spawn_into(tasks, run, entry, start, position);
         Ok(())
     }
 
@@ -404,6 +484,10 @@ async fn drive(
             Ok(())
         }
         Outcome::Aborted(Abort::Error(error)) => Err(error),
+        Outcome::Aborted(Abort::Fail(error)) => {
+            tracing::info!(%run, workflow, %error, "run failed");
+            fail(&shared, &ctx, run, error.to_string()).await
+        }
     };
     if let Err(error) = &recorded
         && error.refused_for_good()
@@ -717,23 +801,28 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Opens the store without running any workflow: no run is resumed, started runs are only
-    /// stored (a runtime resumes them when it starts), and answers are committed for the
-    /// runtime that runs the workflow to pick up. For a process that only starts, reads and
-    /// answers runs, next to the one that runs them; see [`Client::open`]. It takes no lock on
-    /// the directory (any number of clients may open it next to its one runtime), and a
-    /// directory this process cannot write (a read-only file system, or a data file without
-    /// write permission) is opened read-only: every read works, every write is
-    /// [`Error::ReadOnly`].
+    /// Opens the store without running any workflow, for a process that only starts, reads,
+    /// waits for and answers runs, next to the one that runs them (see [`Client::open`]). No
+    /// run is resumed here. Runs started (or resumed) here are stored and handed over to the
+    /// runtime that runs the workflows: one that is running starts them within its
+    /// [`answer_poll_interval`](Self::answer_poll_interval), one started later at its start.
+    /// Answers are committed for that runtime to pick up the same way. `wait` here reads the
+    /// store again after a delay that starts at 2 ms and doubles up to 100 ms, so it returns
+    /// at most 100 ms after the other process finished the run. It takes no lock on the
+    /// directory (any number of clients may open it next to its one runtime), and a directory
+    /// this process cannot write (a read-only file system, or a data file without write
+    /// permission) is opened read-only: every read works, every write is [`Error::ReadOnly`].
     pub fn client_only(mut self) -> Self {
         self.answers.client_only = true;
         self
     }
 
-    /// How often a runtime checks for answers committed by another process (LMDB cannot
-    /// notify across processes). Each check is one read transaction over the first entries of
-    /// the store's index of answered questions, whatever the number of waiting runs. Default:
-    /// 100 ms. Answers given through a client of this runtime are picked up at once.
+    /// How often a runtime checks for answers committed, and runs started or resumed, by a
+    /// client-only process (LMDB cannot notify across processes). Each check reads the first
+    /// entries of the store's index of answered questions and of its table of handed-over
+    /// runs, in two read transactions, whatever the number of waiting runs: an idle runtime
+    /// costs a few microseconds per check. Default: 100 ms. Answers given and runs started
+    /// through a client of this runtime are picked up at once.
     pub fn answer_poll_interval(mut self, interval: std::time::Duration) -> Self {
         self.answers.poll_interval = interval;
         self
@@ -859,3 +948,7 @@ impl RuntimeBuilder {
         Ok(Runtime { shared })
     }
 }
+
+#[cfg(test)]
+#[path = "handover_tests.rs"]
+mod handover_tests;

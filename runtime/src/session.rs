@@ -57,7 +57,8 @@ impl Client {
             .await?;
         tracing::info!(%run, session, workflow = entry.name(), "run started in a session");
         self.shared
-            .spawn(run, entry, crate::registry::ErasedStart::New(input), 0)?;
+            .launch(run, entry, crate::registry::ErasedStart::New(input), 0)
+            .await?;
         Ok(run)
     }
 

@@ -101,6 +101,11 @@ pub(crate) trait Store: crate::hitl_store::HitlStore + Send + Sync + 'static {
     /// A random id of this data directory, made when it was created; part of idempotency keys,
     /// so that two directories (whose run ids both start at 1) never hand out the same key.
     fn instance_id(&self) -> u64;
+    /// Leaves `run`, stored at `position` by a process that runs no workflow, for the runtime
+    /// that runs them to pick up while it runs (see `lmdb/handover.rs`).
+    fn hand_over(&self, run: RunId, position: u64) -> Result<(), Error>;
+    /// Takes (removes and returns) up to `limit` runs handed over, with their positions then.
+    fn take_handed_over(&self, limit: usize) -> Result<Vec<(RunId, u64)>, Error>;
     /// Stores a new run and allocates its id.
     fn create_run(&self, record: &RunRecord) -> Result<RunId, Error>;
     /// In one transaction: replaces the run's state, bumps its transition count, marks it

@@ -25,6 +25,11 @@ pub(crate) enum Abort {
     Halt,
     /// The runtime could not go on (storage, encoding, corrupt state).
     Error(Error),
+    /// The workflow's code asked for something that cannot be made durable (a loop over an
+    /// iterator without an end, a second step inside one `.await`): the run fails with this
+    /// error, as if it had returned it, and `Client::resume` continues it once the code is
+    /// fixed.
+    Fail(Error),
     /// The run reached a durable sleep whose wake-up time is committed: its task ends and the
     /// timer resumes it from its last committed state at `wake_at`.
     Suspend {

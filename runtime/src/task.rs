@@ -350,7 +350,9 @@ where
             mut attempts,
             ..
         } = self;
-        ctx.begin_step(name);
+        if let Err(refused) = ctx.begin_step(name) {
+            return Box::pin(ctx.refuse(refused));
+        }
         let span = tracing::debug_span!("step", run = %ctx.run_id(), workflow = ctx.workflow(), step = name);
         match attempts.next_attempt() {
             Some(fut) => Box::pin(fut.instrument(span)),
@@ -395,7 +397,9 @@ where
         }
         let max_attempts = guard.retry.map_or(1, |p| p.max_attempts);
         let clock = ctx.shared.clock.clone();
-        ctx.begin_step(name);
+        if let Err(refused) = ctx.begin_step(name) {
+            return ctx.abort(refused).await;
+        }
         let mut random = seed(
             ctx.shared.instance ^ ctx.run_id().0,
             ctx.position(),

@@ -25,6 +25,12 @@ pub trait Workflow: Copy + Send + Sync + 'static {
     type Output: Serialize + DeserializeOwned + Send + 'static;
     /// Stable name used to start runs by name and stored with every run.
     const NAME: &'static str;
+    /// Names of the workflow fn's parameters after the context, in order, so that a JSON
+    /// input can be an object keyed by them (see
+    /// [`Client::start_json`](crate::Client::start_json)). `#[workflow]` generates it (a
+    /// parameter that is a pattern rather than a name is named by its position: `"0"`,
+    /// `"1"`, ...); hand-written workflows have none and take only the input type's own JSON.
+    const PARAMETERS: &'static [&'static str] = &[];
     /// Hash of the state layout; stored with every run; a mismatch on resume is
     /// [`Error::IncompatibleState`](crate::Error::IncompatibleState).
     const FINGERPRINT: u64;

@@ -9,6 +9,7 @@ impl ::cairn::Workflow for route {
     type Output = <Result<u64, Error> as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "route";
     const FINGERPRINT: u64 = 9025915399914753428u64;
+    const PARAMETERS: &'static [&'static str] = &["order"];
     fn graph() -> &'static ::cairn::StateGraph {
         static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {
             workflow: "route",

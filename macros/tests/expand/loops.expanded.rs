@@ -9,6 +9,7 @@ impl ::cairn::Workflow for retry {
     type Output = <Result<u32, Error> as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "billing.retry";
     const FINGERPRINT: u64 = 15851574437682101721u64;
+    const PARAMETERS: &'static [&'static str] = &["batch"];
     fn graph() -> &'static ::cairn::StateGraph {
         static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {
             workflow: "billing.retry",
@@ -267,7 +268,25 @@ impl ::cairn::Workflow for retry {
                     }
                     RetryState::AfterLoop { batch, ready } => {
                         let mut done = 0;
-                        let mut __iter_item = ctx.__durable_iter(batch).await;
+                        let mut __iter_item = {
+                            #[allow(unused_imports)]
+                            use ::cairn::__private::{
+                                ProbeBorrowed as _, ProbeBorrowedCollection as _,
+                                ProbeCollected as _, ProbeEndless as _, ProbeKnown as _,
+                                ProbeNotIterable as _, ProbeUnstorable as _,
+                            };
+                            let __cairn_source = batch;
+                            let __cairn_kind = (&&&&&&&::cairn::__private::LoopProbe::of(
+                                &__cairn_source,
+                            ))
+                                .loop_kind();
+                            ctx.__durable_iter(
+                                    __cairn_source,
+                                    __cairn_kind,
+                                    " at line 15",
+                                )
+                                .await
+                        };
                         __state = RetryState::ForItem {
                             ready,
                             done,

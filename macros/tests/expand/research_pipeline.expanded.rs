@@ -10,6 +10,7 @@ impl ::cairn::Workflow for research_pipeline {
     > as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "research_pipeline";
     const FINGERPRINT: u64 = 2193908789703599045u64;
+    const PARAMETERS: &'static [&'static str] = &["topic"];
     fn graph() -> &'static ::cairn::StateGraph {
         static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {
             workflow: "research_pipeline",
@@ -196,7 +197,25 @@ impl ::cairn::Workflow for research_pipeline {
                     }
                     ResearchPipelineState::FetchPapers { topic, papers } => {
                         let mut notes = Vec::new();
-                        let mut __iter_paper = ctx.__durable_iter(papers).await;
+                        let mut __iter_paper = {
+                            #[allow(unused_imports)]
+                            use ::cairn::__private::{
+                                ProbeBorrowed as _, ProbeBorrowedCollection as _,
+                                ProbeCollected as _, ProbeEndless as _, ProbeKnown as _,
+                                ProbeNotIterable as _, ProbeUnstorable as _,
+                            };
+                            let __cairn_source = papers;
+                            let __cairn_kind = (&&&&&&&::cairn::__private::LoopProbe::of(
+                                &__cairn_source,
+                            ))
+                                .loop_kind();
+                            ctx.__durable_iter(
+                                    __cairn_source,
+                                    __cairn_kind,
+                                    " at line 5",
+                                )
+                                .await
+                        };
                         __state = ResearchPipelineState::ForPaper {
                             topic,
                             notes,

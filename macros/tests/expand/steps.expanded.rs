@@ -7,6 +7,7 @@ impl ::cairn::Workflow for checkout {
     type Output = <Result<String, String> as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "checkout";
     const FINGERPRINT: u64 = 10233113296275610106u64;
+    const PARAMETERS: &'static [&'static str] = &["card", "key"];
     fn graph() -> &'static ::cairn::StateGraph {
         static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {
             workflow: "checkout",

@@ -177,14 +177,22 @@ impl Reserve {
         if needed <= reserved {
             return Ok(());
         }
-        // A chunk ahead if the disk has it, else just what this transaction needs.
-        for end in [needed.saturating_add(CHUNK).min(map_size), needed] {
+        // A chunk ahead if the disk has it (never more than a quarter of the free space, so
+        // that cairn does not take a small disk from everything else), else just what this
+        // transaction needs.
+        let chunk = available(&self.path).map_or(CHUNK, |free| CHUNK.min(free / 4));
+        for end in [needed.saturating_add(chunk).min(map_size), needed] {
             match fallocate(&self.file, reserved, end - reserved) {
                 Ok(()) => {
                     self.reserved.store(end, Ordering::Relaxed);
                     return Ok(());
                 }
-                Err(error) if error.raw_os_error() == Some(ENOSPC) => {}
+                Err(error) if error.raw_os_error() == Some(ENOSPC) => {
+                    // Some file systems (ext4) keep what a failed `fallocate` allocated before
+                    // running out, which would leave the disk full for everyone: give it back.
+                    // LMDB has written nothing past `reserved` (the margin kept it below).
+                    release(&self.file, reserved, end - reserved);
+                }
                 Err(error) => return Err(Error::Io(error)),
             }
         }
@@ -205,6 +213,14 @@ impl Reserve {
 const ENOSPC: i32 = libc::ENOSPC;
 #[cfg(target_os = "linux")]
 const EOPNOTSUPP: i32 = libc::EOPNOTSUPP;
+#[cfg(target_os = "linux")]
+const EDQUOT: i32 = libc::EDQUOT;
+#[cfg(target_os = "linux")]
+const EIO: i32 = libc::EIO;
+#[cfg(not(target_os = "linux"))]
+const EDQUOT: i32 = 122;
+#[cfg(not(target_os = "linux"))]
+const EIO: i32 = 5;
 #[cfg(not(target_os = "linux"))]
 const ENOSPC: i32 = 28;
 #[cfg(not(target_os = "linux"))]
@@ -240,6 +256,76 @@ fn fallocate(file: &File, offset: u64, len: u64) -> std::io::Result<()> {
 #[cfg(not(target_os = "linux"))]
 fn fallocate(_file: &File, _offset: u64, _len: u64) -> std::io::Result<()> {
     Err(std::io::Error::from_raw_os_error(EOPNOTSUPP))
+}
+
+/// Deallocates `len` bytes of `file` from `offset` (a hole; size and the rest unchanged).
+/// Best effort: where punching holes is unsupported, the blocks stay allocated, as before.
+#[cfg(target_os = "linux")]
+fn release(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+    // SAFETY: a plain system call on a descriptor `file` owns; it reads no memory of ours.
+    if unsafe { libc::fallocate(file.as_raw_fd(), mode, offset, len) } != 0 {
+        let error = std::io::Error::last_os_error();
+        tracing::debug!(%error, "could not release a failed reservation");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn release(_file: &File, _offset: u64, _len: u64) {}
+
+/// Free space for an unprivileged writer on the file system holding `path`; `None` where it
+/// cannot be known.
+#[cfg(target_os = "linux")]
+pub(crate) fn available(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `statvfs` is plain old data, valid zeroed, and filled by the call.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is a valid C string and `stat` a valid buffer for the call.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    #[allow(clippy::useless_conversion)]
+    Some(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn available(_path: &Path) -> Option<u64> {
+    None
+}
+
+/// Whether the disk holding `dir` has room for the write map's margin with room to spare:
+/// below that, process-crash mode runs without the write map (and a full disk is LMDB's
+/// `ENOSPC` from `pwrite`), rather than failing to open at all.
+pub(crate) fn room_for_write_map(dir: &Path) -> bool {
+    available(dir).is_none_or(|free| free >= 2 * MARGIN)
+}
+
+/// The error for a failed write of about `extra` bytes to the data file in `dir`:
+/// [`Error::DiskFull`] when the disk is full, which LMDB reports as `ENOSPC` (or `EDQUOT`), or
+/// as `EIO` for a short write (`mdb_page_flush`), told apart from a real I/O error by how
+/// much space is left; anything else as it is.
+pub(crate) fn write_error(error: heed::Error, dir: &Path, extra: u64) -> Error {
+    let full = match &error {
+        heed::Error::Io(io) => match io.raw_os_error() {
+            Some(code) if code == ENOSPC || code == EDQUOT => true,
+            Some(EIO) => available(dir).is_some_and(|free| free < (1 << 20) + 2 * extra),
+            _ => false,
+        },
+        _ => false,
+    };
+    if full {
+        Error::DiskFull {
+            path: data_file(dir),
+            needed: extra,
+        }
+    } else {
+        Error::Storage(error)
+    }
 }
 
 impl WriteOp {
@@ -336,6 +422,19 @@ mod tests {
         // The apparent size is LMDB's (the map size), untouched by the reservation.
         let len = std::fs::metadata(data_file(dir.path())).unwrap().len();
         assert_eq!(len, 1 << 30);
+    }
+
+    /// What a failed reservation got is given back: a released range has no blocks.
+    #[test]
+    fn a_released_range_frees_its_blocks() {
+        // Sparse at the map size, as LMDB leaves `data.mdb` with the write map.
+        let file = tempfile::tempfile().unwrap();
+        file.set_len(16 << 20).unwrap();
+        fallocate(&file, 0, 8 << 20).unwrap();
+        assert!(file.metadata().unwrap().blocks() * 512 >= 8 << 20);
+        release(&file, 0, 8 << 20);
+        assert_eq!(file.metadata().unwrap().blocks(), 0);
+        assert_eq!(file.metadata().unwrap().len(), 16 << 20);
     }
 
     /// Near the end of the map the reservation stops at the map size (LMDB fails with

@@ -7,8 +7,8 @@ async fn fetch(id: u32) -> Result<u32, String> {
 #[workflow]
 async fn sum(ctx: &mut Context, ids: Vec<u32>) -> Result<u32, String> {
     let mut total = 0;
-    for id in ids.into_iter().filter(|id| *id > 2) {
-        total += ctx.task(fetch, id).await?;
+    for id in &ids {
+        total += ctx.task(fetch, *id).await?;
     }
     Ok(total)
 }

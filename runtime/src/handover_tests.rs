@@ -1,0 +1,81 @@
+//! The rule that keeps a run handed over by a client-only process from running twice in the
+//! runtime that picks it up: [`Shared::start_handed_over`] starts a run only if it is not live
+//! and has not gone on since it was handed over. Driven by hand here, because the order in
+//! which start-up, the watcher and a run's task meet is not something a test can force
+//! through the public API.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::*;
+use crate::workflow::{BoxFuture, Start};
+
+/// How many times the workflow below began from its input.
+static STARTS: AtomicUsize = AtomicUsize::new(0);
+
+/// A workflow without steps: it returns its input.
+#[derive(Clone, Copy)]
+struct Echo;
+
+impl Workflow for Echo {
+    type Input = u64;
+    type Output = u64;
+    const NAME: &'static str = "echo";
+    const FINGERPRINT: u64 = 1;
+
+    fn drive<'a>(_: &'a mut Context, start: Start<u64>) -> BoxFuture<'a, Result<u64, String>> {
+        Box::pin(async move {
+            match start {
+                Start::New(input) => {
+                    STARTS.fetch_add(1, Ordering::SeqCst);
+                    Ok(input)
+                }
+                Start::Resume(_) => Err("echo has no state to resume".to_owned()),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_hand_over_starts_a_run_once_and_never_one_that_went_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::builder()
+        .path(dir.path())
+        .register(Echo)
+        // The watcher polls once at start and then not during the test.
+        .answer_poll_interval(Duration::from_secs(3600))
+        .start()
+        .unwrap();
+    let (shared, client) = (runtime.shared.clone(), runtime.client());
+
+    // A run this runtime started and finished, with a hand-over left for it (as when
+    // start-up resumed a handed-over run before the watcher read the hand-over).
+    let done = client.start(Echo, 7).await.unwrap();
+    assert_eq!(client.wait(Echo, done).await.unwrap(), 7);
+    shared.start_handed_over(done, 0).unwrap();
+    assert_eq!(runtime.live_runs(), 0);
+    assert_eq!(STARTS.load(Ordering::SeqCst), 1);
+
+    // A run stored by a client-only process: started once, however often it is handed over.
+    let input = crate::codec::encode(&5u64).unwrap();
+    let store = shared.store().unwrap();
+    let handed = store.create_run(&RunRecord::new("echo", 1, input)).unwrap();
+    shared.start_handed_over(handed, 0).unwrap();
+    shared.start_handed_over(handed, 0).unwrap();
+    assert!(runtime.live_runs() <= 1);
+    assert_eq!(client.wait(Echo, handed).await.unwrap(), 5);
+    while runtime.live_runs() > 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    shared.start_handed_over(handed, 0).unwrap();
+    assert_eq!(runtime.live_runs(), 0);
+    assert_eq!(STARTS.load(Ordering::SeqCst), 2);
+
+    // Taking hand-overs empties the table.
+    store.hand_over(handed, 0).unwrap();
+    assert_eq!(store.take_handed_over(10).unwrap(), vec![(handed, 0)]);
+    assert!(store.take_handed_over(10).unwrap().is_empty());
+    // The environment closes at shutdown once no handle on it is left.
+    drop(store);
+    runtime.shutdown().await;
+}

@@ -1,0 +1,86 @@
+//! Runs handed over by client-only processes to the runtime that runs the workflows.
+//!
+//! A client-only process ([`RuntimeBuilder::client_only`](crate::RuntimeBuilder::client_only))
+//! stores a new run, or reopens a failed one, but runs nothing, and LMDB cannot notify another
+//! process. So it also writes an entry here, `run -> position` (big-endian; the run's
+//! committed transitions when it was handed over). A running runtime's watcher
+//! ([`crate::answers`]) reads the first entries at every poll, with the answer indexes: one
+//! read transaction on an empty table while nothing is handed over. Entries found are taken
+//! (deleted in one write transaction) and each run is started unless it is live in that
+//! runtime already or has moved on since it was handed over
+//! ([`Shared::start_handed_over`](crate::runtime::Shared::start_handed_over)). Runs a runtime
+//! starts itself never get an entry, so the poller never starts them a second time.
+//!
+//! A directory written before this table simply gets it, empty, on open: runs stored by an
+//! older client are in the active index, which start-up reads.
+
+use heed::types::Bytes;
+use heed::{CommitOrAbort, Database, Env, WithoutTls};
+
+use super::{LmdbStore, be_u64};
+use crate::error::Error;
+use crate::run::RunId;
+
+/// Number of LMDB databases opened here.
+pub(super) const DATABASES: u32 = 1;
+
+pub(super) struct Table {
+    handed_over: Database<'static, Bytes, Bytes>,
+}
+
+impl Table {
+    /// Opens (creating if needed) the table, in its own write transaction.
+    pub(super) fn open(env: &Env<WithoutTls>) -> Result<Table, Error> {
+        let wtxn = env.write_txn()?;
+        let handed_over = env
+            .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
+                let db: Database<'_, Bytes, Bytes> =
+                    opener.create_database(wtxn, Some("handed_over"))?;
+                Ok(CommitOrAbort::<_, ()>::Commit(db))
+            })?
+            .unwrap_commit();
+        Ok(Table { handed_over })
+    }
+
+    /// Opens the existing table of a directory opened read-only (see [`super::read_only`]).
+    pub(super) fn open_existing(env: &Env<WithoutTls>) -> Result<Table, Error> {
+        Ok(Table {
+            handed_over: super::read_only::open_existing(env, "handed_over")?,
+        })
+    }
+}
+
+impl LmdbStore {
+    /// [`Store::hand_over`](crate::store::Store::hand_over).
+    pub(crate) fn hand_over_impl(&self, run: RunId, position: u64) -> Result<(), Error> {
+        self.in_txn(|txn| {
+            let table = self.handover.handed_over;
+            table.put(txn, &run.0.to_be_bytes(), &position.to_be_bytes())?;
+            Ok(())
+        })
+    }
+
+    /// [`Store::take_handed_over`](crate::store::Store::take_handed_over).
+    pub(crate) fn take_handed_over_impl(&self, limit: usize) -> Result<Vec<(RunId, u64)>, Error> {
+        let table = self.handover.handed_over;
+        // The poll's usual case, nothing handed over, costs a read transaction only.
+        let txn = self.env.read_txn()?;
+        if table.first(&txn)?.is_none() {
+            return Ok(Vec::new());
+        }
+        drop(txn);
+        self.in_txn(|txn| {
+            let mut taken = Vec::new();
+            for entry in table.iter(txn)?.take(limit) {
+                let (run, position) = entry?;
+                if let (Some(run), Some(position)) = (be_u64(run), be_u64(position)) {
+                    taken.push((RunId(run), position));
+                }
+            }
+            for (run, _) in &taken {
+                table.delete(txn, &run.0.to_be_bytes())?;
+            }
+            Ok(taken)
+        })
+    }
+}

@@ -1,0 +1,54 @@
+//! How a client waits for a run to change: told by this process's run tasks, or, in a
+//! client-only process, by reading the store again after a bounded delay.
+//!
+//! A runtime that runs the workflow bumps a watch channel whenever a run finishes, aborts or
+//! suspends, so a `wait` in that process wakes at once. A client-only process runs nothing and
+//! LMDB cannot notify across processes, so there the wait also polls: the first read again
+//! after [`FIRST_POLL`], each next delay twice the last, never more than [`MAX_POLL`]. A short
+//! run is seen finished within milliseconds; a long one costs one read transaction per
+//! [`MAX_POLL`], a few microseconds.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::error::Error;
+use crate::runtime::Shared;
+
+/// The first delay before a client-only process reads a run again.
+pub(crate) const FIRST_POLL: Duration = Duration::from_millis(2);
+
+/// The longest delay between two reads of a client-only process waiting for a run: the bound
+/// on how late it sees a change made by another process.
+pub(crate) const MAX_POLL: Duration = Duration::from_millis(100);
+
+/// Changes to runs, as one waiting client sees them.
+pub(crate) struct Changes {
+    changes: watch::Receiver<u64>,
+    /// The next delay before reading again, in a client-only process.
+    poll: Option<Duration>,
+}
+
+impl Changes {
+    /// Subscribes before the caller's first read, so that a change between that read and
+    /// [`next`](Self::next) still wakes it.
+    pub fn new(shared: &Shared) -> Changes {
+        Changes {
+            changes: shared.subscribe(),
+            poll: shared.is_client_only().then_some(FIRST_POLL),
+        }
+    }
+
+    /// Returns when something may have changed: a change in this process, or, in a
+    /// client-only process, the next poll delay is over.
+    pub async fn next(&mut self) -> Result<(), Error> {
+        let Some(delay) = self.poll else {
+            return self.changes.changed().await.map_err(|_| Error::ShutDown);
+        };
+        self.poll = Some((delay * 2).min(MAX_POLL));
+        tokio::select! {
+            changed = self.changes.changed() => changed.map_err(|_| Error::ShutDown),
+            () = tokio::time::sleep(delay) => Ok(()),
+        }
+    }
+}
