@@ -42,7 +42,7 @@ const CASES: u32 = 256;
 /// request above this was sized from a length read in the bytes, not from the bytes.
 const ALLOCATION_LIMIT: usize = 4 << 20;
 
-fn config() -> ProptestConfig {
+pub(crate) fn config() -> ProptestConfig {
     ProptestConfig {
         cases: std::env::var("CAIRN_FUZZ_CASES")
             .ok()
@@ -104,7 +104,7 @@ fn sealed_with_tag(tag: u8, payload: &[u8]) -> Vec<u8> {
 /// Bytes a damaged store could hold: anything, empty too, and envelopes of either format (or
 /// an unknown one) around an arbitrary payload, with the checksum recomputed so that decoding
 /// gets past it.
-fn stored_bytes() -> impl Strategy<Value = Vec<u8>> {
+pub(crate) fn stored_bytes() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         1 => Just(Vec::new()),
         3 => payload(),
@@ -116,7 +116,7 @@ fn stored_bytes() -> impl Strategy<Value = Vec<u8>> {
 
 /// A change to a valid encoding.
 #[derive(Clone, Debug)]
-enum Mutation {
+pub(crate) enum Mutation {
     /// One to four bits flipped.
     Flip(Vec<(Index, u8)>),
     /// Cut to a shorter length.
@@ -125,7 +125,7 @@ enum Mutation {
     Extend(Vec<u8>),
 }
 
-fn mutation() -> impl Strategy<Value = Mutation> {
+pub(crate) fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         2 => vec((any::<Index>(), 0..8u8), 1..5).prop_map(Mutation::Flip),
         1 => any::<Index>().prop_map(Mutation::Truncate),
@@ -134,7 +134,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 }
 
 /// `bytes` changed by `mutation`; `None` when the flips cancel out.
-fn mutate(bytes: &[u8], mutation: &Mutation) -> Option<Vec<u8>> {
+pub(crate) fn mutate(bytes: &[u8], mutation: &Mutation) -> Option<Vec<u8>> {
     let mut out = bytes.to_vec();
     match mutation {
         Mutation::Flip(flips) => {
