@@ -62,7 +62,10 @@ const INDEXES: [&str; 7] = [
 ];
 
 fn damage() -> impl Strategy<Value = Damage> {
-    let any_key = (prop::sample::select(INDEXES.to_vec()), vec(any::<u8>(), 1..40))
+    let any_key = (
+        prop::sample::select(INDEXES.to_vec()),
+        vec(any::<u8>(), 1..40),
+    )
         .prop_map(|(table, key)| Place::Key(table, key));
     let place = prop_oneof![
         Just(Place::Record),
@@ -76,11 +79,14 @@ fn damage() -> impl Strategy<Value = Damage> {
         Just(Place::Counter),
         any_key,
     ];
-    (place, stored_bytes().prop_map(|mut bytes| {
-        // An LMDB value is at most the map size; keep a case fast.
-        bytes.truncate(4096);
-        bytes
-    }))
+    (
+        place,
+        stored_bytes().prop_map(|mut bytes| {
+            // An LMDB value is at most the map size; keep a case fast.
+            bytes.truncate(4096);
+            bytes
+        }),
+    )
         .prop_map(|(place, bytes)| Damage { place, bytes })
 }
 
@@ -96,7 +102,10 @@ fn write(store: &LmdbStore, run: RunId, damage: &Damage) {
         Place::History => ("history", key_at(run, 0).to_vec()),
         Place::KvState => ("state", key(run, &[b"k"])),
         Place::Sleep => ("sleeps", key_at(run, 1).to_vec()),
-        Place::Branch => ("branches", key(run, &[&1u64.to_be_bytes(), &0u32.to_be_bytes()])),
+        Place::Branch => (
+            "branches",
+            key(run, &[&1u64.to_be_bytes(), &0u32.to_be_bytes()]),
+        ),
         Place::LoopItem => (
             "loop_items",
             crate::loop_items::item_key(run, loop_key(), 0).to_vec(),
@@ -160,7 +169,9 @@ fn stored_run(store: &LmdbStore) -> RunId {
     store
         .in_txn(|txn| {
             let item = crate::codec::encode(&9u64).expect("an item");
-            store.loop_items.put(txn, &crate::loop_items::item_key(run, loop_key(), 0), &item)?;
+            store
+                .loop_items
+                .put(txn, &crate::loop_items::item_key(run, loop_key(), 0), &item)?;
             Ok(())
         })
         .expect("a loop item");
@@ -271,7 +282,9 @@ fn damaged_values_and_keys_are_typed_errors_and_other_runs_stay_readable() {
                 return Err(TestCaseError::fail(raw));
             }
             // The run beside the damaged one still reads, and a new run gets a fresh id.
-            let record = store.load(sound).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+            let record = store
+                .load(sound)
+                .map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
             prop_assert_eq!(record.map(|r| r.workflow), Some("w".to_owned()));
             store
                 .history(sound)
@@ -306,7 +319,57 @@ fn a_damaged_key_in_runs_blocks_neither_new_runs_nor_listing() {
         .create_run(&RunRecord::new("new", 1, vec![]))
         .expect("a new run despite the damaged key");
     assert!(new > sound);
-    let listed: Vec<RunId> = store.list(None).expect("a listing").into_iter().map(|(run, _)| run).collect();
+    let listed: Vec<RunId> = store
+        .list(None)
+        .expect("a listing")
+        .into_iter()
+        .map(|(run, _)| run)
+        .collect();
     assert_eq!(listed, [sound, new]);
     assert_eq!(store.unfinished().expect("unfinished runs").len(), 2);
+}
+
+/// The meta values read when a directory is opened (format version, instance id, run-id
+/// counter), damaged: the open succeeds or is a typed error, and after a successful open the
+/// stored run still reads and a new run does not take its id.
+#[test]
+fn damaged_meta_values_open_or_are_typed_errors() {
+    let keys = prop::sample::select(vec![FORMAT_KEY, INSTANCE_KEY, NEXT_RUN_KEY]);
+    let value = prop_oneof![
+        vec(any::<u8>(), 0..12),
+        (0u32..8).prop_map(|format| format.to_be_bytes().to_vec()),
+    ];
+    // Each case opens a directory twice: 64 cases, about a second.
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: config().cases / 4,
+        ..config()
+    });
+    runner
+        .run(&(keys, value), |(meta_key, value)| {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let store = LmdbStore::open(dir.path(), 1 << 26).expect("a store");
+            let run = stored_run(&store);
+            let mut wtxn = store.env.write_txn().expect("a write transaction");
+            store
+                .meta
+                .put(&mut wtxn, meta_key, &value)
+                .expect("a damaged meta value");
+            wtxn.commit().expect("commit");
+            let closed = store.closing_event();
+            drop(store);
+            closed.wait();
+            match LmdbStore::open(dir.path(), 1 << 26) {
+                Ok(store) => {
+                    let _ = read_everything(&store, run).map_err(TestCaseError::fail)?;
+                    let new = store
+                        .create_run(&RunRecord::new("new", 1, vec![]))
+                        .map_err(|e| TestCaseError::fail(format!("create_run: {e:?}")))?;
+                    prop_assert!(new > run);
+                }
+                Err(Error::UnsupportedFormat { .. } | Error::CorruptDirectory { .. }) => {}
+                Err(other) => prop_assert!(false, "{meta_key}: {other:?}"),
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|failure| panic!("{failure}"));
 }
