@@ -56,3 +56,17 @@ pub(crate) fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let largest = LARGEST.with(|largest| largest.replace(before.max(largest.get())));
     (out, largest)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::largest_allocation;
+
+    #[test]
+    fn a_large_allocation_is_seen() {
+        let (bytes, largest) = largest_allocation(|| Vec::<u8>::with_capacity(8 << 20));
+        assert!(largest >= 8 << 20, "{largest}");
+        drop(bytes);
+        let ((), largest) = largest_allocation(|| {});
+        assert_eq!(largest, 0);
+    }
+}

@@ -360,7 +360,7 @@ fn damaged_meta_values_open_or_are_typed_errors() {
             closed.wait();
             match LmdbStore::open(dir.path(), 1 << 26) {
                 Ok(store) => {
-                    let _ = read_everything(&store, run).map_err(TestCaseError::fail)?;
+                    read_everything(&store, run).map_err(TestCaseError::fail)?;
                     let new = store
                         .create_run(&RunRecord::new("new", 1, vec![]))
                         .map_err(|e| TestCaseError::fail(format!("create_run: {e:?}")))?;
