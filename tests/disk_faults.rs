@@ -119,7 +119,13 @@ impl SmallFs {
 
 impl Drop for SmallFs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.mount.path()).output();
+        // Lazy: LMDB may still hold the data file open for a moment after shutdown (and a
+        // failed test may not have shut its runtime down); a plain `umount` would then fail
+        // and leave the mount, and its loop device, behind.
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.mount.path())
+            .output();
     }
 }
 

@@ -3,7 +3,7 @@
 //! Every value cairn writes to LMDB is `tag ‖ checksum ‖ payload`:
 //!
 //! - `tag` (1 byte): how the payload is encoded, [`Format::Postcard`] or [`Format::Json`];
-//! - `checksum` (4 bytes, little-endian): CRC32C of `tag ‖ payload`;
+//! - `checksum` (4 bytes, little-endian): CRC32C of `payload`, started from `tag`;
 //! - `payload`.
 //!
 //! **The checksum.** LMDB checks nothing, so a flipped bit used to decode as another valid
@@ -70,8 +70,11 @@ impl Format {
     }
 }
 
-fn checksum(tag: u8, payload: &[u8]) -> u32 {
-    crc32c::crc32c_append(crc32c::crc32c(&[tag]), payload)
+/// CRC32C of `payload`, started from `tag` rather than from zero, so that a damaged tag is
+/// detected too (a CRC's start value maps one to one onto its result) without a second call
+/// for one byte.
+pub(crate) fn checksum(tag: u8, payload: &[u8]) -> u32 {
+    crc32c::crc32c_append(u32::from(tag), payload)
 }
 
 /// `payload` in the envelope.

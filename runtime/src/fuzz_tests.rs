@@ -97,7 +97,7 @@ fn payload() -> impl Strategy<Value = Vec<u8>> {
 
 /// `payload` behind a header with any tag and a checksum that matches.
 fn sealed_with_tag(tag: u8, payload: &[u8]) -> Vec<u8> {
-    let sum = crc32c::crc32c_append(crc32c::crc32c(&[tag]), payload);
+    let sum = crate::codec::checksum(tag, payload);
     [&[tag][..], &sum.to_le_bytes(), payload].concat()
 }
 
