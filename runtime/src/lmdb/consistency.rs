@@ -1,0 +1,195 @@
+//! The start-up check of the indexes against the run records.
+//!
+//! The indexes ([`super::index`]: active runs, wake-ups; [`super::hitl`]: answered questions,
+//! question deadlines) are what the runtime reads instead of every record. A damaged or lost
+//! entry used to make a run never resume or never wake, silently. [`LmdbStore::check_indexes`]
+//! reads every run record once and derives the entries each unfinished run must have:
+//!
+//! - an entry that does not decode, or points at a missing, finished or quarantined run, or
+//!   is not the one the run's record and stored sleep or question give, is removed (logged);
+//! - an entry missing is written (logged);
+//! - a record, stored sleep or current question that does not decode cannot give its entries:
+//!   the run is quarantined ([`super::quarantine`]) with the reason, and reported.
+//!
+//! Cost: one pass over the records (each decoded and checksummed) plus one over each index, in
+//! one write transaction that writes only the repairs; memory is the expected entries of the
+//! unfinished runs. Measured in `tests/quarantine_cost.rs` (see the report in `BENCHMARKS.md`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use heed::RwTxn;
+use heed::types::Bytes;
+
+use super::hitl::deadline_key;
+use super::index::wakeup_key;
+use super::{LmdbStore, be_u64, key};
+use crate::error::Error;
+use crate::quarantine::CheckReport;
+use crate::run::{RunId, Status};
+
+/// Individual log lines per kind of repair; past this, only the totals.
+const LOGGED: usize = 50;
+
+type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// The entries each index must hold.
+#[derive(Default)]
+struct Expected {
+    active: Entries,
+    wakeups: Entries,
+    answered: Entries,
+    deadlines: Entries,
+}
+
+impl LmdbStore {
+    /// Checks the indexes against the runs and repairs them (see the module doc), in one
+    /// write transaction.
+    pub(crate) fn check_indexes_impl(&self) -> Result<CheckReport, Error> {
+        let mut txn = self.write_txn()?;
+        let mut report = CheckReport::default();
+        let quarantine = self.quarantine.db()?;
+        let mut quarantined = BTreeSet::new();
+        let mut bad_marks = Vec::new();
+        for entry in quarantine.iter(&txn)? {
+            let (k, _) = entry?;
+            match be_u64(k) {
+                Some(run) => {
+                    quarantined.insert(run);
+                }
+                None => bad_marks.push(k.to_vec()),
+            }
+        }
+        for k in bad_marks {
+            tracing::warn!(key = ?k, "removing a quarantine entry whose key is no run id");
+            quarantine.delete(&mut txn, &k)?;
+            report.removed += 1;
+        }
+
+        let mut expected = Expected::default();
+        let mut to_quarantine = Vec::new();
+        for entry in self.runs.iter(&txn)? {
+            let (id, bytes) = entry?;
+            report.runs += 1;
+            if quarantined.contains(&id) {
+                continue;
+            }
+            let run = RunId(id);
+            let record = match Self::decode(run, bytes) {
+                Ok(record) => record,
+                Err(e) => {
+                    to_quarantine.push((run, e.to_string()));
+                    continue;
+                }
+            };
+            if record.status.is_finished() {
+                continue;
+            }
+            let id_key = id.to_be_bytes().to_vec();
+            let position = record.transitions;
+            if record.status != Status::Waiting {
+                expected.active.insert(id_key, Vec::new());
+                continue;
+            }
+            let sleep = self
+                .sleeps
+                .get(&txn, &key(run, &[&position.to_be_bytes()]))?;
+            if let Some(sleep) = sleep {
+                match sleep
+                    .get(..8)
+                    .and_then(be_u64)
+                    .filter(|_| sleep.len() == 16)
+                {
+                    Some(wake_ms) => {
+                        let k = wakeup_key((wake_ms, run)).to_vec();
+                        expected.wakeups.insert(k, position.to_be_bytes().to_vec());
+                    }
+                    None => to_quarantine.push((
+                        run,
+                        format!("the sleep at position {position} does not decode"),
+                    )),
+                }
+                continue;
+            }
+            match self.question_at(&txn, run, position) {
+                Ok(Some(question)) => {
+                    let at = position.to_be_bytes().to_vec();
+                    if question.answer.is_some() {
+                        expected.answered.insert(id_key, at);
+                    } else if let Some(deadline) = question.deadline_ms {
+                        expected
+                            .deadlines
+                            .insert(deadline_key(deadline, run).to_vec(), at);
+                    }
+                }
+                // Waiting with neither sleep nor question: running it stores one again.
+                Ok(None) => {
+                    expected.active.insert(id_key, Vec::new());
+                }
+                Err(e) => to_quarantine.push((run, e.to_string())),
+            }
+        }
+
+        for (n, (run, reason)) in to_quarantine.iter().enumerate() {
+            if n < LOGGED {
+                tracing::warn!(%run, reason, "run quarantined at start");
+            }
+            self.quarantine_in(&mut txn, *run, reason)?;
+            quarantined.insert(run.0);
+            report.quarantined += 1;
+        }
+
+        let tables = [
+            ("active", self.index.active, &expected.active),
+            ("wakeups", self.index.wakeups, &expected.wakeups),
+            ("answered", self.hitl.waiting.answered, &expected.answered),
+            (
+                "deadlines",
+                self.hitl.waiting.deadlines,
+                &expected.deadlines,
+            ),
+        ];
+        for (name, db, wanted) in tables {
+            reconcile(&mut txn, name, db, wanted, &mut report)?;
+        }
+        txn.commit()?;
+        Ok(report)
+    }
+}
+
+/// Makes `db` hold exactly `wanted`: removes every other entry, writes the missing ones.
+fn reconcile(
+    txn: &mut RwTxn<'_>,
+    name: &str,
+    db: heed::Database<Bytes, Bytes>,
+    wanted: &Entries,
+    report: &mut CheckReport,
+) -> Result<(), Error> {
+    let mut extra = Vec::new();
+    let mut present = BTreeSet::new();
+    for entry in db.iter(txn)? {
+        let (k, v) = entry?;
+        match wanted.get(k) {
+            Some(value) if value.as_slice() == v => {
+                present.insert(k.to_vec());
+            }
+            _ => extra.push(k.to_vec()),
+        }
+    }
+    for k in extra {
+        if report.removed < LOGGED {
+            tracing::warn!(index = name, key = ?k, "removing an index entry that does not match its run");
+        }
+        db.delete(txn, &k)?;
+        report.removed += 1;
+    }
+    for (k, v) in wanted {
+        if !present.contains(k) {
+            if report.reindexed < LOGGED {
+                tracing::warn!(index = name, key = ?k, "re-indexing a run missing from the index");
+            }
+            db.put(txn, k, v)?;
+            report.reindexed += 1;
+        }
+    }
+    Ok(())
+}
