@@ -13,7 +13,8 @@
 //!
 //! Cost: one pass over the records (each decoded and checksummed) plus one over each index, in
 //! one write transaction that writes only the repairs; memory is the expected entries of the
-//! unfinished runs. Measured in `tests/quarantine_cost.rs` (see the report in `BENCHMARKS.md`).
+//! unfinished runs. Measured by the ignored test `check_cost` below (figures in the README's
+//! "What cairn guarantees").
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -192,4 +193,87 @@ fn reconcile(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{RunRecord, Store, StoredSleep};
+
+    /// `n` runs in one transaction: a quarter completed, a quarter asleep, half running.
+    fn fill(store: &LmdbStore, n: u64) {
+        let mut txn = store.write_txn().unwrap();
+        for i in 0..n {
+            let mut record = RunRecord::new("w", 7, vec![0; 32]);
+            record.transitions = 3;
+            record.state = Some(vec![1; 200]);
+            record.status = match i % 4 {
+                0 => Status::Completed,
+                1 => Status::Waiting,
+                _ => Status::Running,
+            };
+            let run = store.create_run_in(&mut txn, &record).unwrap();
+            if record.status == Status::Running {
+                store.set_active(&mut txn, run).unwrap();
+            }
+            if record.status == Status::Waiting {
+                let sleep = StoredSleep {
+                    started_ms: 1,
+                    wake_ms: 1_000 + i,
+                };
+                store.suspend_in(&mut txn, run, 3, sleep).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+
+    #[test]
+    fn a_consistent_directory_needs_no_repair_and_a_damaged_one_is_repaired() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open(dir.path(), 1 << 26).unwrap();
+        fill(&store, 40);
+        let report = store.check_indexes().unwrap();
+        assert_eq!(
+            report,
+            CheckReport {
+                runs: 40,
+                ..CheckReport::default()
+            }
+        );
+        let (active, _) = store.active_after(None, 100).unwrap();
+        let wakeups = store.wakeups_after(None, 100).unwrap();
+        let mut txn = store.write_txn().unwrap();
+        store.index.active.clear(&mut txn).unwrap();
+        store.index.wakeups.clear(&mut txn).unwrap();
+        txn.commit().unwrap();
+        let report = store.check_indexes().unwrap();
+        assert_eq!(report.reindexed, 30);
+        assert_eq!(store.active_after(None, 100).unwrap().0, active);
+        assert_eq!(store.wakeups_after(None, 100).unwrap(), wakeups);
+    }
+
+    /// The cost of the start-up check: `cargo test -p cairn-runtime --release --lib
+    /// check_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement"]
+    fn check_cost() {
+        for n in [10_000u64, 100_000] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = LmdbStore::open(dir.path(), 1 << 32).unwrap();
+            fill(&store, n);
+            let mut times = Vec::new();
+            for _ in 0..5 {
+                let started = std::time::Instant::now();
+                let report = store.check_indexes().unwrap();
+                times.push(started.elapsed());
+                assert_eq!(report.runs as u64, n);
+                assert_eq!(report.removed + report.reindexed, 0);
+            }
+            times.sort();
+            println!(
+                "{n} runs (3/4 unfinished, 1/4 asleep): check median {:?}, min {:?}, max {:?}",
+                times[2], times[0], times[4]
+            );
+        }
+    }
 }

@@ -405,6 +405,9 @@ impl HitlStore for LmdbStore {
                 due.next_deadline_ms = Some(deadline);
                 break;
             }
+            if self.quarantine_entry_in(&txn, RunId(run))?.is_some() {
+                continue; // its entry is dropped by the next start-up check
+            }
             due.runs.push(RunId(run));
         }
         Ok(due)
