@@ -128,6 +128,7 @@ async fn a_damaged_run_is_quarantined_once_listed_and_resumed_after_repair() {
     let [damaged, healthy] = two_halted_runs(dir.path()).await;
     let good = damage_record(dir.path(), damaged);
 
+    let mut since = None;
     for restart in 0..2 {
         let runtime = start(dir.path(), false);
         let client = runtime.client();
@@ -136,6 +137,11 @@ async fn a_damaged_run_is_quarantined_once_listed_and_resumed_after_repair() {
         let quarantined = runtime.quarantined().unwrap();
         assert_eq!(quarantined.len(), 1, "restart {restart}: {quarantined:?}");
         assert_eq!(quarantined[0].run, damaged);
+        // Quarantined once: the second start finds the mark of the first, untouched.
+        assert_eq!(
+            *since.get_or_insert(quarantined[0].since),
+            quarantined[0].since
+        );
         assert!(
             quarantined[0].reason.contains("run record"),
             "{}",
@@ -154,12 +160,14 @@ async fn a_damaged_run_is_quarantined_once_listed_and_resumed_after_repair() {
         assert_eq!(corrupt.len(), 1);
         assert_eq!(client.status(damaged).unwrap().status, Status::Corrupt);
         assert!(client.pending_questions().unwrap().is_empty());
-        // Resumed while still damaged: quarantined again, with the new reason.
-        assert!(matches!(
-            client.resume(damaged).await,
-            Err(Error::CorruptState { run, .. }) if run == damaged
-        ));
-        assert_eq!(runtime.quarantined().unwrap().len(), 1);
+        if restart == 1 {
+            // Resumed while still damaged: quarantined again, with the new reason.
+            assert!(matches!(
+                client.resume(damaged).await,
+                Err(Error::CorruptState { run, .. }) if run == damaged
+            ));
+            assert_eq!(runtime.quarantined().unwrap().len(), 1);
+        }
         runtime.shutdown().await;
     }
 
@@ -188,6 +196,12 @@ async fn a_quarantined_run_can_be_purged_leaving_nothing_of_it() {
     let runtime = start(dir.path(), false);
     let client = runtime.client();
     assert_eq!(wait(&client, healthy).await.unwrap(), 11);
+    // Only a quarantined run is failed from outside, and an unfinished one purged only if
+    // quarantined: typed errors, nothing changed.
+    assert!(matches!(
+        client.fail(healthy, "no").await,
+        Err(Error::NotQuarantined { run, status: Status::Completed }) if run == healthy
+    ));
     client.purge_run(damaged).await.unwrap();
     assert!(runtime.quarantined().unwrap().is_empty());
     assert!(matches!(
@@ -370,6 +384,17 @@ async fn one_undecodable_question_does_not_break_pending_questions() {
         v[last] ^= 1;
         db.put(txn, &k, &v).unwrap();
     });
+
+    // A client-only process (no start-up check) lists the other run's question.
+    let reader = Runtime::builder()
+        .path(dir.path())
+        .register(ask)
+        .client_only()
+        .start()
+        .unwrap();
+    let pending = reader.client().pending_questions().unwrap();
+    assert_eq!(pending.iter().map(|q| q.run).collect::<Vec<_>>(), [b]);
+    reader.shutdown().await;
 
     let runtime = open();
     let client = runtime.client();

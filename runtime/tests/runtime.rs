@@ -592,7 +592,10 @@ async fn undecodable_state_is_corrupt_state_not_a_panic() {
 
     // The build that can read it resumes it by hand, and it finishes.
     let runtime = start(&dir);
-    assert_eq!(runtime.client().status(run).unwrap().status, Status::Corrupt);
+    assert_eq!(
+        runtime.client().status(run).unwrap().status,
+        Status::Corrupt
+    );
     runtime.client().resume(run).await.unwrap();
     assert_eq!(runtime.client().wait(counter, run).await.unwrap(), 601);
     runtime.shutdown().await;
