@@ -125,10 +125,36 @@ impl<T, const N: usize> IntoDurableIter for [T; N] {
 /// Durable iterator over an integer range, stored as its next value and its last value, so the
 /// state stays the same size however long the range is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    try_from = "RangeParts<I>",
+    bound(deserialize = "I: DurableInt + Deserialize<'de>")
+)]
 pub struct RangeIter<I> {
     next: I,
     last: I,
     done: bool,
+}
+
+/// The fields of a [`RangeIter`] as stored (same names and order, so the same bytes), checked
+/// before they become one: a handle past its last value and not done would count up to the
+/// type's maximum and overflow.
+#[derive(Deserialize)]
+#[serde(rename = "RangeIter")]
+struct RangeParts<I> {
+    next: I,
+    last: I,
+    done: bool,
+}
+
+impl<I: DurableInt> TryFrom<RangeParts<I>> for RangeIter<I> {
+    type Error = &'static str;
+
+    fn try_from(RangeParts { next, last, done }: RangeParts<I>) -> Result<Self, Self::Error> {
+        if !done && next > last {
+            return Err("a range loop's iterator is past its last value");
+        }
+        Ok(RangeIter { next, last, done })
+    }
 }
 
 /// The integer types a range of a durable loop can have. One generic impl per range type (and

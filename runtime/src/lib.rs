@@ -40,6 +40,9 @@ mod dir_lock;
 mod durability;
 mod durable_iter;
 mod error;
+/// Property tests of every decoder of stored bytes.
+#[cfg(test)]
+mod fuzz_tests;
 mod graph;
 mod history;
 mod hitl_store;

@@ -46,6 +46,9 @@ use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
 mod consistency;
 /// A look at the data file before LMDB maps it.
 mod file_check;
+/// Property tests of the decoders that read inside the store.
+#[cfg(test)]
+mod fuzz_tests;
 /// Runs handed over by client-only processes.
 mod handover;
 /// Questions, answers and sessions (people in the loop).
@@ -360,8 +363,8 @@ impl LmdbStore {
             Some(bytes) => be_u64(bytes),
             None => Some(1),
         };
-        let after_last = match self.runs.last(txn)? {
-            Some((last, _)) => last.saturating_add(1),
+        let after_last = match last_run_id(self.runs, txn)? {
+            Some(last) => last.saturating_add(1),
             None => 1,
         };
         let next = match counter {
@@ -499,9 +502,13 @@ impl LmdbStore {
     fn scan(&self, keep: impl Fn(Status) -> bool) -> Result<Vec<(RunId, RunRecord)>, Error> {
         let txn = self.env.read_txn()?;
         let mut out = Vec::new();
-        for entry in self.runs.iter(&txn)? {
-            let (id, bytes) = entry?;
-            let run = RunId(id);
+        // Keys read as bytes: one damaged key must not fail the listing of every run.
+        for entry in self.runs.remap_key_type::<Bytes>().iter(&txn)? {
+            let (key, bytes) = entry?;
+            let Some(run) = be_u64(key).map(RunId) else {
+                tracing::error!(?key, "skipping a run key that is not a run id");
+                continue;
+            };
             // One unreadable record must not hide every other run.
             match Self::decode(run, bytes) {
                 Ok(record) if keep(record.status) => out.push((run, record)),
@@ -535,6 +542,18 @@ fn instance_id(
     let id = hasher.finish();
     meta.put(wtxn, INSTANCE_KEY, &id.to_be_bytes())?;
     Ok(id)
+}
+
+/// The highest run id stored. Keys are read as bytes and a damaged one (not eight bytes
+/// long) is skipped: decoded as `u64`, it failed every new run with a decoding error.
+fn last_run_id(runs: Runs, txn: &RoTxn<'_>) -> Result<Option<u64>, Error> {
+    for entry in runs.remap_key_type::<Bytes>().rev_iter(txn)? {
+        let (key, _) = entry?;
+        if let Some(id) = be_u64(key) {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }
 
 /// `run ‖ n`: a history, sleep or branch-prefix key, without allocating (the hot path builds
