@@ -68,8 +68,16 @@ impl LmdbStore {
 
         let mut expected = Expected::default();
         let mut to_quarantine = Vec::new();
-        for entry in self.runs.iter(&txn)? {
-            let (id, bytes) = entry?;
+        // Keys read as bytes: a damaged one is no run to check (and is left, reported).
+        for entry in self.runs.remap_key_type::<Bytes>().iter(&txn)? {
+            let (run_key, bytes) = entry?;
+            let Some(id) = be_u64(run_key) else {
+                tracing::error!(
+                    key = ?run_key,
+                    "a run key that is not a run id: its record is left as is"
+                );
+                continue;
+            };
             report.runs += 1;
             if quarantined.contains(&id) {
                 continue;
@@ -245,11 +253,19 @@ mod tests {
         let mut txn = store.write_txn().unwrap();
         store.index.active.clear(&mut txn).unwrap();
         store.index.wakeups.clear(&mut txn).unwrap();
+        // And a run key that is no run id: left, but it stops neither the check nor a listing.
+        store
+            .runs
+            .remap_key_type::<Bytes>()
+            .put(&mut txn, &[1, 2, 3], &[0])
+            .unwrap();
         txn.commit().unwrap();
         let report = store.check_indexes().unwrap();
         assert_eq!(report.reindexed, 30);
+        assert_eq!(report.runs, 40);
         assert_eq!(store.active_after(None, 100).unwrap().0, active);
         assert_eq!(store.wakeups_after(None, 100).unwrap(), wakeups);
+        assert_eq!(store.list_status(None).unwrap().len(), 40);
     }
 
     /// The cost of the start-up check: `cargo test -p cairn-runtime --release --lib

@@ -244,8 +244,13 @@ impl LmdbStore {
             }
         }
         let mut out = Vec::new();
-        for entry in self.runs.iter(&txn)? {
-            let (id, bytes) = entry?;
+        // Keys read as bytes: one damaged key must not fail the listing of every run.
+        for entry in self.runs.remap_key_type::<Bytes>().iter(&txn)? {
+            let (key, bytes) = entry?;
+            let Some(id) = be_u64(key) else {
+                tracing::error!(?key, "skipping a run key that is not a run id");
+                continue;
+            };
             let run = RunId(id);
             let decoded = Self::decode(run, bytes);
             let listed = match (quarantined.get(&id), decoded) {
