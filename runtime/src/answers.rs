@@ -176,6 +176,20 @@ async fn claim(shared: &Arc<Shared>, run: RunId, now_ms: u64) {
             shared.notify();
         }
         Ok(Claim::Gone | Claim::Waiting) => {}
+        Err(Error::CorruptState {
+            run: of, reason, ..
+        }) if of == run => {
+            // Its question or record does not decode: claimed at every poll, it would fail
+            // every time. Quarantined instead (see `crate::quarantine`).
+            tracing::error!(%run, reason, "stored data of a waiting run is damaged: quarantined");
+            let quarantined = shared
+                .blocking(move |store| store.quarantine(run, &reason))
+                .await;
+            if let Err(error) = quarantined {
+                tracing::error!(%run, %error, "could not quarantine the run");
+            }
+            shared.notify();
+        }
         Err(error) => tracing::error!(%run, %error, "could not claim an answered run"),
     }
 }

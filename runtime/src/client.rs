@@ -90,9 +90,10 @@ impl Client {
         self.output_json(run, record)
     }
 
-    /// The progress of `run`.
+    /// The progress of `run`. A quarantined run, or one whose record does not decode, is
+    /// [`Status::Corrupt`] with the reason as its `error`.
     pub fn status(&self, run: RunId) -> Result<RunStatus, Error> {
-        Ok(self.load(run)?.to_status(run))
+        self.shared.store()?.run_status(run)
     }
 
     /// The output of a finished run, without waiting.
@@ -157,7 +158,15 @@ impl Client {
     /// does. A run this runtime stopped because a commit failed ([`Error::DiskFull`], say)
     /// resumes the same way once the cause is gone. [`Error::NotResumable`] if the run has
     /// not failed.
+    ///
+    /// A quarantined run (see [`quarantined`](Self::quarantined)) is tried again once its
+    /// stored data is repaired: it leaves quarantine and runs from its last committed state.
+    /// If it still does not decode, it goes back to quarantine with the new reason and this
+    /// returns [`Error::CorruptState`].
     pub async fn resume(&self, run: RunId) -> Result<(), Error> {
+        if self.shared.store()?.quarantine_entry(run)?.is_some() {
+            return self.resume_quarantined(run).await;
+        }
         let record = self.load(run)?;
         self.check(run, &record, None)?;
         // A run this runtime stopped without recording a failure (its commit failed: the disk
@@ -182,6 +191,89 @@ impl Client {
         Ok(())
     }
 
+    /// [`resume`](Self::resume) of a quarantined run.
+    async fn resume_quarantined(&self, run: RunId) -> Result<(), Error> {
+        let again = |error: Error| async move {
+            if let Error::CorruptState { reason, .. } = &error {
+                let reason = reason.clone();
+                self.shared
+                    .blocking(move |store| store.quarantine(run, &reason))
+                    .await?;
+                tracing::warn!(%run, %error, "quarantined run still damaged: back in quarantine");
+            }
+            Err(error)
+        };
+        // Decoded before it leaves quarantine, and checked against this build.
+        let record = match self.load(run) {
+            Ok(record) => record,
+            Err(error) => return again(error).await,
+        };
+        self.check(run, &record, None)?;
+        let record = match self.shared.blocking(move |store| store.release(run)).await {
+            Ok(record) => record,
+            Err(error) => return again(error).await,
+        };
+        tracing::info!(%run, workflow = record.workflow, "quarantined run resumed");
+        if record.status.is_finished() {
+            self.shared.notify();
+            return Ok(());
+        }
+        if self.shared.is_client_only() {
+            let position = record.transitions;
+            self.shared
+                .blocking(move |store| store.hand_over(run, position))
+                .await?;
+        } else {
+            self.shared.resume_stored(run, record)?;
+        }
+        self.shared.notify();
+        Ok(())
+    }
+
+    /// The runs in quarantine, in id order, each with the reason: a run whose stored data
+    /// (record, input, state, question, loop item...) does not decode, or whose index entries
+    /// could not be derived from it. Found at start (a consistency check of the indexes
+    /// against the runs) or met while running, instead of leaving the run to fail at every
+    /// restart. A quarantined run is left alone by every restart and listed by
+    /// [`list`](Self::list) as [`Status::Corrupt`]. Ways out: [`fail`](Self::fail),
+    /// [`resume`](Self::resume) once the data is repaired, or [`purge_run`](Self::purge_run).
+    pub fn quarantined(&self) -> Result<Vec<crate::quarantine::Quarantined>, Error> {
+        Ok(self
+            .shared
+            .store()?
+            .quarantined()?
+            .into_iter()
+            .map(|(run, entry)| entry.to_public(run))
+            .collect())
+    }
+
+    /// Fails a quarantined run with `message` (its history and state kept): from then on it
+    /// is a failed run like any other, which [`resume`](Self::resume) restarts from its last
+    /// committed state. [`Error::NotQuarantined`] for a run that is not in quarantine (a
+    /// healthy run fails by its own code); [`Error::CorruptState`] if its run record itself
+    /// does not decode (then repair it, or [`purge_run`](Self::purge_run) it).
+    pub async fn fail(&self, run: RunId, message: &str) -> Result<(), Error> {
+        let message = message.to_owned();
+        self.shared
+            .blocking(move |store| store.fail_quarantined(run, &message))
+            .await?;
+        tracing::info!(%run, "quarantined run failed by hand");
+        self.shared.notify();
+        Ok(())
+    }
+
+    /// Deletes every entry of a quarantined or finished run, in one transaction: its record,
+    /// state, key-value state, history, sleeps, `parallel` branch outputs, loop items,
+    /// questions, quarantine mark and index entries. Its id is not reused.
+    /// [`Error::NotQuarantined`] for an unfinished run that is not quarantined.
+    pub async fn purge_run(&self, run: RunId) -> Result<(), Error> {
+        self.shared
+            .blocking(move |store| store.purge_run(run))
+            .await?;
+        self.shared.notify();
+        Ok(())
+    }
+
     /// Waits until `run` has status `status` (or has finished, whatever its status) and
     /// returns its progress: say, until a run is [`Status::Waiting`] in a durable sleep.
     /// Polls in a client-only process as [`wait`](Self::wait) does.
@@ -191,6 +283,13 @@ impl Client {
             let current = self.status(run)?;
             if current.status == status || current.status.is_finished() {
                 return Ok(current);
+            }
+            if current.status == Status::Corrupt {
+                return Err(Error::CorruptState {
+                    run,
+                    workflow: current.workflow,
+                    reason: format!("quarantined: {}", current.error.unwrap_or_default()),
+                });
             }
             if let Some(error) = self.shared.aborted(run) {
                 return Err(error);
@@ -202,13 +301,11 @@ impl Client {
         }
     }
 
-    /// Every run, or those with `status`, in id order.
+    /// Every run, or those with `status`, in id order. A quarantined run, or one whose record
+    /// does not decode, is listed as [`Status::Corrupt`] with the reason as its `error`
+    /// (and `"<unknown>"` as its workflow when the record is unreadable), never dropped.
     pub fn list(&self, status: Option<Status>) -> Result<Vec<RunStatus>, Error> {
-        let runs = self.shared.store()?.list(status)?;
-        Ok(runs
-            .into_iter()
-            .map(|(run, record)| record.to_status(run))
-            .collect())
+        self.shared.store()?.list_status(status)
     }
 
     async fn start_entry(&self, entry: Arc<dyn Entry>, input: Vec<u8>) -> Result<RunId, Error> {
@@ -219,6 +316,19 @@ impl Client {
             .launch(run, entry, ErasedStart::New(input), 0)
             .await?;
         Ok(run)
+    }
+
+    /// [`Error::CorruptState`] with the reason if `run` is quarantined: it would never
+    /// finish by itself.
+    fn not_quarantined(&self, run: RunId, record: &RunRecord) -> Result<(), Error> {
+        match self.shared.store()?.quarantine_entry(run)? {
+            Some(entry) => Err(Error::CorruptState {
+                run,
+                workflow: record.workflow.clone(),
+                reason: format!("quarantined: {}", entry.reason),
+            }),
+            None => Ok(()),
+        }
     }
 
     fn load(&self, run: RunId) -> Result<RunRecord, Error> {
@@ -247,6 +357,7 @@ impl Client {
         let mut changes = Changes::new(&self.shared);
         loop {
             let record = self.load(run)?;
+            self.not_quarantined(run, &record)?;
             if self.shared.is_client_only() {
                 // The process that runs it may have the workflow registered while this one
                 // does not; what the output needs is checked once it is there.

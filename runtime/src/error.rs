@@ -248,6 +248,18 @@ pub enum Error {
         /// Its current status.
         status: Status,
     },
+    /// [`Client::fail`](crate::Client::fail) or [`Client::purge_run`](crate::Client::purge_run)
+    /// was given a run that is not quarantined (and, for a purge, not finished either): a
+    /// healthy unfinished run is failed or removed by its own code, not from outside.
+    #[error(
+        "run {run} is not quarantined (status: {status}); only a quarantined run can be failed from outside, and only a quarantined or finished run purged"
+    )]
+    NotQuarantined {
+        /// The run.
+        run: RunId,
+        /// Its current status.
+        status: Status,
+    },
     /// `Client::answer` was given a run that is not waiting for an answer (it is at no
     /// question, or has finished).
     #[error("run {run} is not waiting for an answer (status: {status})")]
@@ -483,6 +495,10 @@ impl Error {
             Error::Timeout { step, after } => Error::Timeout {
                 step: step.clone(),
                 after: *after,
+            },
+            Error::NotQuarantined { run, status } => Error::NotQuarantined {
+                run: *run,
+                status: *status,
             },
             Error::NotResumable { run, status } => Error::NotResumable {
                 run: *run,

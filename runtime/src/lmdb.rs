@@ -42,6 +42,8 @@ use crate::run::{RunId, Status};
 use crate::state::StateWrites;
 use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
 
+/// The start-up check of the indexes against the runs.
+mod consistency;
 /// A look at the data file before LMDB maps it.
 mod file_check;
 /// Property tests of the decoders that read inside the store.
@@ -55,6 +57,8 @@ mod hitl;
 mod index;
 /// Format 4: checksums on every value of an older directory.
 mod migrate;
+/// Quarantined runs, and the ways out.
+mod quarantine;
 /// Opening a directory this process may only read.
 mod read_only;
 /// Disk reserved ahead of the write map.
@@ -90,6 +94,7 @@ pub(crate) struct LmdbStore {
     hitl: hitl::Tables,
     index: index::Tables,
     handover: handover::Table,
+    quarantine: quarantine::Table,
     /// Items of durable `for` loops, stored once (see [`crate::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// The group-commit thread; unset for a store opened without one (unit tests).
@@ -186,9 +191,9 @@ impl LmdbStore {
                 options.flags(EnvFlags::READ_ONLY);
             }
         }
-        options
-            .map_size(map_size)
-            .max_dbs(7 + hitl::DATABASES + index::DATABASES + handover::DATABASES);
+        options.map_size(map_size).max_dbs(
+            7 + hitl::DATABASES + index::DATABASES + handover::DATABASES + quarantine::DATABASES,
+        );
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
             // read ahead around a page fault; it changes no data and no durability. heed marks
@@ -239,7 +244,9 @@ impl LmdbStore {
             let hitl = hitl::Tables::open(&env, main.runs, main.meta, index.active)?;
             let loop_items = read_only::open_existing(&env, "loop_items")?;
             let handover = handover::Table::open_existing(&env)?;
+            let quarantine = quarantine::Table::open(&env, true)?;
             return Ok(LmdbStore {
+                quarantine,
                 env,
                 runs: main.runs,
                 meta: main.meta,
@@ -288,7 +295,9 @@ impl LmdbStore {
         migrate::finish(&env, meta)?;
         let loop_items = crate::loop_items::open_db(&env)?;
         let handover = handover::Table::open(&env)?;
+        let quarantine = quarantine::Table::open(&env, false)?;
         Ok(LmdbStore {
+            quarantine,
             env,
             runs,
             meta,
@@ -786,6 +795,46 @@ impl LmdbStore {
 }
 
 impl Store for LmdbStore {
+    fn quarantine(&self, run: RunId, reason: &str) -> Result<(), Error> {
+        self.in_txn(|txn| self.quarantine_in(txn, run, reason))
+    }
+
+    fn quarantine_entry(
+        &self,
+        run: RunId,
+    ) -> Result<Option<crate::quarantine::StoredEntry>, Error> {
+        let txn = self.env.read_txn()?;
+        self.quarantine_entry_in(&txn, run)
+    }
+
+    fn quarantined(&self) -> Result<Vec<(RunId, crate::quarantine::StoredEntry)>, Error> {
+        self.quarantined_impl()
+    }
+
+    fn release(&self, run: RunId) -> Result<RunRecord, Error> {
+        self.release_impl(run)
+    }
+
+    fn fail_quarantined(&self, run: RunId, message: &str) -> Result<(), Error> {
+        self.fail_quarantined_impl(run, message)
+    }
+
+    fn purge_run(&self, run: RunId) -> Result<(), Error> {
+        self.purge_run_impl(run)
+    }
+
+    fn list_status(&self, status: Option<Status>) -> Result<Vec<crate::run::RunStatus>, Error> {
+        self.list_status_impl(status)
+    }
+
+    fn run_status(&self, run: RunId) -> Result<crate::run::RunStatus, Error> {
+        self.run_status_impl(run)
+    }
+
+    fn check_indexes(&self) -> Result<crate::quarantine::CheckReport, Error> {
+        self.check_indexes_impl()
+    }
+
     fn submit(&self, op: WriteOp) -> tokio::sync::oneshot::Receiver<Result<u64, Error>> {
         match self.committer.get() {
             Some(committer) => committer.submit(self, op),

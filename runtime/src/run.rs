@@ -42,6 +42,12 @@ pub enum Status {
     /// Suspended in a durable sleep or waiting for a person's answer: no task and no memory in
     /// any process, only a wake-up time or a question on disk.
     Waiting,
+    /// Quarantined: its stored bytes do not decode, or its index entries could not be derived
+    /// from them. Never stored in a run record (the mark is kept apart, since the record may be
+    /// what is damaged): listings show it, with the reason as the run's error. Left alone by
+    /// every restart until it is failed, resumed or purged (see
+    /// [`Client::resume`](crate::Client::resume)).
+    Corrupt,
 }
 
 impl Status {
@@ -59,6 +65,7 @@ impl fmt::Display for Status {
             Status::Completed => "completed",
             Status::Failed => "failed",
             Status::Waiting => "waiting",
+            Status::Corrupt => "corrupt",
         })
     }
 }

@@ -299,6 +299,10 @@ impl Shared {
         if tasks.contains_key(&run) {
             return Ok(());
         }
+        if self.store()?.quarantine_entry(run)?.is_some() {
+            tracing::debug!(%run, "leaving a quarantined handed-over run alone");
+            return Ok(());
+        }
         let Some(record) = self.store()?.load(run)? else {
             return Ok(());
         };
@@ -500,6 +504,22 @@ async fn drive(
             tracing::error!(%run, workflow, error = %failed, "could not record the failure");
         }
     }
+    if let Err(Error::CorruptState {
+        run: of, reason, ..
+    }) = &recorded
+        && *of == run
+    {
+        // Left running, the run would fail the same way at every restart: it is quarantined
+        // instead (committed), listed with the reason until it is failed, resumed or purged.
+        tracing::error!(%run, workflow, reason, "stored data of the run is damaged: quarantined");
+        let reason = reason.clone();
+        if let Err(error) = shared
+            .blocking(move |store| store.quarantine(run, &reason))
+            .await
+        {
+            tracing::error!(%run, workflow, %error, "could not quarantine the run");
+        }
+    }
     drop(ctx);
     if let Err(error) = recorded {
         if !matches!(error, Error::Halted { .. }) {
@@ -566,6 +586,13 @@ impl Runtime {
             .iter()
             .map(Error::duplicate)
             .collect()
+    }
+
+    /// The runs in quarantine (see [`Client::quarantined`]): found at start, or met while
+    /// running, with stored data that does not decode or index entries that could not be
+    /// derived. [`start`](RuntimeBuilder::start) logs their number as a warning.
+    pub fn quarantined(&self) -> Result<Vec<crate::quarantine::Quarantined>, Error> {
+        self.client().quarantined()
     }
 
     /// How many runs have a task in this process right now. A run in a durable sleep has
@@ -908,6 +935,25 @@ impl RuntimeBuilder {
         if self.answers.client_only {
             tracing::info!(path = %path.display(), "cairn client opened (client-only: runs nothing)");
             return Ok(Runtime { shared });
+        }
+        // Before anything reads the indexes (the timer and answer watcher too): a damaged or lost entry would leave a run never
+        // resumed or never woken, and an undecodable run would fail at every restart.
+        let checked = shared.store()?.check_indexes()?;
+        if checked.removed + checked.reindexed + checked.quarantined > 0 {
+            tracing::warn!(
+                runs = checked.runs,
+                removed = checked.removed,
+                reindexed = checked.reindexed,
+                quarantined = checked.quarantined,
+                "repaired the run indexes at start"
+            );
+        }
+        let quarantined = shared.store()?.quarantined()?.len();
+        if quarantined > 0 {
+            tracing::warn!(
+                quarantined,
+                "runs in quarantine (stored data damaged): left alone; see Runtime::quarantined, then fail, resume or purge them"
+            );
         }
         crate::answers::Answers::start(&shared, self.clock.clone());
         let timer = shared

@@ -194,6 +194,29 @@ pub(crate) trait Store: crate::hitl_store::HitlStore + Send + Sync + 'static {
         &self,
         op: crate::committer::WriteOp,
     ) -> tokio::sync::oneshot::Receiver<Result<u64, Error>>;
+    /// Quarantines `run` with `reason` (see [`crate::quarantine`]): marked, and out of every
+    /// index the runtime reads.
+    fn quarantine(&self, run: RunId, reason: &str) -> Result<(), Error>;
+    /// The quarantine entry of `run`, if it is quarantined.
+    fn quarantine_entry(&self, run: RunId)
+    -> Result<Option<crate::quarantine::StoredEntry>, Error>;
+    /// Every quarantined run, in id order.
+    fn quarantined(&self) -> Result<Vec<(RunId, crate::quarantine::StoredEntry)>, Error>;
+    /// Takes a quarantined run out of quarantine, marked running (or pending) and active;
+    /// [`Error::CorruptState`] if its record still does not decode (it stays quarantined).
+    fn release(&self, run: RunId) -> Result<RunRecord, Error>;
+    /// Fails a quarantined run with `message`.
+    fn fail_quarantined(&self, run: RunId, message: &str) -> Result<(), Error>;
+    /// Deletes every entry of a quarantined or finished run.
+    fn purge_run(&self, run: RunId) -> Result<(), Error>;
+    /// Every run, or those with `status`, as listed to users: quarantined runs and records
+    /// that do not decode as [`Status::Corrupt`], never dropped.
+    fn list_status(&self, status: Option<Status>) -> Result<Vec<RunStatus>, Error>;
+    /// The progress of one run, [`Status::Corrupt`] if quarantined or undecodable.
+    fn run_status(&self, run: RunId) -> Result<RunStatus, Error>;
+    /// Checks the indexes against the run records at start-up and repairs them, quarantining
+    /// what cannot be derived (see `lmdb/consistency.rs`).
+    fn check_indexes(&self) -> Result<crate::quarantine::CheckReport, Error>;
     /// Item `index` of the stored loop `key` (see [`crate::loop_items`]).
     fn loop_item(
         &self,

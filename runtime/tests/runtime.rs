@@ -584,11 +584,19 @@ async fn undecodable_state_is_corrupt_state_not_a_panic() {
         }
         other => panic!("expected CorruptState, got {other:?}"),
     }
-    // The run stays unfinished, for a build that can read it.
-    assert_eq!(client.status(run).unwrap().status, Status::Running);
+    // Quarantined, not failed: its state is kept for a build that can read it, and no
+    // restart of this build tries it again.
+    assert_eq!(client.status(run).unwrap().status, Status::Corrupt);
+    assert_eq!(runtime.quarantined().unwrap()[0].run, run);
     runtime.shutdown().await;
 
+    // The build that can read it resumes it by hand, and it finishes.
     let runtime = start(&dir);
+    assert_eq!(
+        runtime.client().status(run).unwrap().status,
+        Status::Corrupt
+    );
+    runtime.client().resume(run).await.unwrap();
     assert_eq!(runtime.client().wait(counter, run).await.unwrap(), 601);
     runtime.shutdown().await;
 }

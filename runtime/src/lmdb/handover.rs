@@ -25,7 +25,7 @@ use crate::run::RunId;
 pub(super) const DATABASES: u32 = 1;
 
 pub(super) struct Table {
-    handed_over: Database<'static, Bytes, Bytes>,
+    pub(super) handed_over: Database<'static, Bytes, Bytes>,
 }
 
 impl Table {

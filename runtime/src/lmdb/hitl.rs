@@ -39,10 +39,10 @@ type ByteDb<'e> = Database<'e, Bytes, Bytes>;
 
 /// The databases of this module.
 pub(super) struct Tables {
-    questions: ByteDb<'static>,
-    pending: ByteDb<'static>,
+    pub(super) questions: ByteDb<'static>,
+    pub(super) pending: ByteDb<'static>,
     sessions: Database<'static, Str, Bytes>,
-    waiting: WaitIndexes<'static>,
+    pub(super) waiting: WaitIndexes<'static>,
 }
 
 impl Tables {
@@ -105,9 +105,9 @@ impl Tables {
 
 /// The indexes a run waiting for an answer moves between.
 #[derive(Clone, Copy)]
-struct WaitIndexes<'e> {
-    answered: ByteDb<'e>,
-    deadlines: ByteDb<'e>,
+pub(super) struct WaitIndexes<'e> {
+    pub(super) answered: ByteDb<'e>,
+    pub(super) deadlines: ByteDb<'e>,
     /// The parent's active-run index, which a waiting run leaves.
     active: ByteDb<'e>,
 }
@@ -181,7 +181,7 @@ impl WaitIndexes<'_> {
     }
 }
 
-fn deadline_key(deadline_ms: u64, run: RunId) -> [u8; 16] {
+pub(super) fn deadline_key(deadline_ms: u64, run: RunId) -> [u8; 16] {
     be_pair(deadline_ms, run.0)
 }
 
@@ -202,7 +202,7 @@ fn encode<T: serde::Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>,
 }
 
 impl LmdbStore {
-    fn question_at(
+    pub(super) fn question_at(
         &self,
         txn: &RoTxn<'_>,
         run: RunId,
@@ -356,7 +356,10 @@ impl HitlStore for LmdbStore {
 
     fn claim(&self, run: RunId, now_ms: u64) -> Result<Claim, Error> {
         let mut txn = self.write_txn()?;
+        let quarantined = self.quarantine_entry_in(&txn, run)?.is_some();
         let question = match self.get(&txn, run)? {
+            // Left alone until it is resumed, failed or purged.
+            Some(_) if quarantined => None,
             Some(record) if record.status == Status::Waiting => {
                 let position = record.transitions;
                 self.question_at(&txn, run, position)?
@@ -402,6 +405,9 @@ impl HitlStore for LmdbStore {
                 due.next_deadline_ms = Some(deadline);
                 break;
             }
+            if self.quarantine_entry_in(&txn, RunId(run))?.is_some() {
+                continue; // its entry is dropped by the next start-up check
+            }
             due.runs.push(RunId(run));
         }
         Ok(due)
@@ -421,12 +427,29 @@ impl HitlStore for LmdbStore {
                 continue;
             };
             let run = RunId(run);
+            if self.quarantine_entry_in(&txn, run)?.is_some() {
+                continue;
+            }
+            // One undecodable run must not hide every other run's question: it is skipped
+            // here and quarantined by the next start-up check.
+            let skip = |e: Error| tracing::error!(%run, error = %e, "skipping a question that cannot be read");
             // Only the question the run is at: one left by a run that moved on is not pending.
-            let at = self.get(&txn, run)?.is_some_and(|record| {
-                !record.status.is_finished() && record.transitions == position
-            });
-            if at && let Some(question) = self.question_at(&txn, run, position)? {
-                out.push((run, position, question));
+            let at = match self.get(&txn, run) {
+                Ok(record) => record.is_some_and(|record| {
+                    !record.status.is_finished() && record.transitions == position
+                }),
+                Err(e) => {
+                    skip(e);
+                    continue;
+                }
+            };
+            if !at {
+                continue;
+            }
+            match self.question_at(&txn, run, position) {
+                Ok(Some(question)) => out.push((run, position, question)),
+                Ok(None) => {}
+                Err(e) => skip(e),
             }
         }
         Ok(out)

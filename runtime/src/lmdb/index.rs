@@ -37,12 +37,12 @@ pub(super) const DATABASES: u32 = 2;
 pub(crate) type Wakeup = (u64, RunId);
 
 pub(super) struct Tables {
-    wakeups: Database<'static, Bytes, Bytes>,
+    pub(super) wakeups: Database<'static, Bytes, Bytes>,
     /// Also kept by [`super::hitl`]: a run waiting for an answer is not active.
     pub(super) active: Database<'static, Bytes, Bytes>,
 }
 
-fn wakeup_key((wake_ms, run): Wakeup) -> [u8; 16] {
+pub(super) fn wakeup_key((wake_ms, run): Wakeup) -> [u8; 16] {
     be_pair(wake_ms, run.0)
 }
 
@@ -156,7 +156,7 @@ impl LmdbStore {
                 self.index.active.delete(txn, &run.0.to_be_bytes())?;
                 Ok(())
             }
-            Status::Running | Status::Waiting => Ok(()),
+            Status::Running | Status::Waiting | Status::Corrupt => Ok(()),
         }
     }
 
@@ -241,6 +241,10 @@ impl LmdbStore {
         let k = wakeup_key((wake_ms, run));
         let position = self.index.wakeups.get(txn, &k)?.and_then(be_u64);
         self.index.wakeups.delete(txn, &k)?;
+        if self.quarantine_entry_in(txn, run)?.is_some() {
+            // Left alone until it is resumed, failed or purged.
+            return Ok(None);
+        }
         let Some(mut record) = self.get(txn, run)? else {
             return Ok(None);
         };
