@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use cairn::{Context, Error, Flow, Question, RunId, Runtime, Status, workflow};
+use cairn::{Client, Context, Error, Flow, Question, RunId, Runtime, Status, workflow};
 
 const MAP_SIZE: usize = 1 << 30;
 
@@ -435,6 +435,34 @@ async fn a_damaged_active_index_entry_is_repaired_at_start() {
     assert!(runtime.quarantined().unwrap().is_empty());
     runtime.shutdown().await;
     assert!(keys(dir.path(), "active").is_empty());
+}
+
+/// Over `startup_check_limit` stored runs the check is skipped: the lost entry stays lost
+/// (so the limit is what keeps a large store's start cheap), and a start with the default
+/// limit repairs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_startup_check_limit_the_check_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let [a, b] = two_halted_runs(dir.path()).await;
+    with_database(dir.path(), "active", |txn, db| {
+        assert!(db.delete(txn, &a.0.to_be_bytes()).unwrap());
+    });
+    let runtime = Runtime::builder()
+        .path(dir.path())
+        .register(two_steps)
+        .startup_check_limit(1)
+        .start()
+        .unwrap();
+    let client = runtime.client();
+    assert_eq!(wait(&client, b).await.unwrap(), 11);
+    runtime.shutdown().await;
+    // Not resumed: still at its first transition.
+    let stored = Client::open(dir.path()).unwrap().status(a).unwrap();
+    assert_eq!((stored.status, stored.transitions), (Status::Running, 1));
+
+    let runtime = start(dir.path(), false);
+    assert_eq!(wait(&runtime.client(), a).await.unwrap(), 1);
+    runtime.shutdown().await;
 }
 
 async fn mark(n: u64) -> Result<u64, String> {

@@ -835,6 +835,12 @@ impl Store for LmdbStore {
         self.check_indexes_impl()
     }
 
+    fn run_count(&self) -> Result<u64, Error> {
+        let txn = self.env.read_txn()?;
+        // `mdb_stat`: the count LMDB keeps in the tree's header, no scan.
+        Ok(self.runs.len(&txn)?)
+    }
+
     fn submit(&self, op: WriteOp) -> tokio::sync::oneshot::Receiver<Result<u64, Error>> {
         match self.committer.get() {
             Some(committer) => committer.submit(self, op),

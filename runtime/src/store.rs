@@ -217,6 +217,8 @@ pub(crate) trait Store: crate::hitl_store::HitlStore + Send + Sync + 'static {
     /// Checks the indexes against the run records at start-up and repairs them, quarantining
     /// what cannot be derived (see `lmdb/consistency.rs`).
     fn check_indexes(&self) -> Result<crate::quarantine::CheckReport, Error>;
+    /// How many runs are stored (records, whatever their state), without reading them.
+    fn run_count(&self) -> Result<u64, Error>;
     /// Item `index` of the stored loop `key` (see [`crate::loop_items`]).
     fn loop_item(
         &self,
