@@ -12,9 +12,14 @@
 //! Time the runtime itself blocks on purpose inside a poll is not counted: a group-commit
 //! leader waiting for fsync in `block_in_place` (see [`crate::committer`]) is accounted here
 //! with [`excused`].
+//!
+//! The timing sits on every transition (a poll, and the leader's commit inside it), so it
+//! reads a coarse clock: on Linux `CLOCK_MONOTONIC_COARSE` (the kernel's last tick, a few ms of
+//! resolution, read without the TSC), a few nanoseconds where `Instant::now` costs about 20;
+//! a threshold of [`SLOW_POLL`] needs no finer.
 
 use std::cell::Cell;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::run::RunId;
 
@@ -30,23 +35,23 @@ thread_local! {
 /// Runs `f`, a blocking operation of the runtime's own (a commit), and keeps its duration
 /// out of the blocking charged to the step being polled.
 pub(crate) fn excused<T>(f: impl FnOnce() -> T) -> T {
-    let began = Instant::now();
+    let began = coarse_now();
     let out = f();
-    let took = began.elapsed();
+    let took = coarse_now().saturating_sub(began);
     EXCUSED.with(|excused| excused.set(excused.get() + took));
     out
 }
 
 /// One poll being timed.
 pub(crate) struct PollTimer {
-    began: Instant,
+    began: Duration,
     excused: Duration,
 }
 
 impl PollTimer {
     pub(crate) fn start() -> PollTimer {
         PollTimer {
-            began: Instant::now(),
+            began: coarse_now(),
             excused: EXCUSED.with(Cell::get),
         }
     }
@@ -60,7 +65,7 @@ impl PollTimer {
         workflow: &'static str,
         step: impl FnOnce() -> Option<&'static str>,
     ) {
-        let took = self.began.elapsed();
+        let took = coarse_now().saturating_sub(self.began);
         if took < SLOW_POLL {
             return;
         }
@@ -78,4 +83,28 @@ impl PollTimer {
              timeout could not fire; run blocking work with `tokio::task::spawn_blocking`"
         );
     }
+}
+
+/// Time since an arbitrary fixed point, from a coarse monotonic clock (see the module doc).
+#[cfg(target_os = "linux")]
+fn coarse_now() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid `timespec` for the call to fill; the clock id is a constant
+    // every Linux since 2.6.32 has. On failure `now` stays zero: a poll then measures as
+    // instant, which only skips a warning.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut now) };
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Time since the first call, from `Instant` where no coarse clock is at hand.
+#[cfg(not(target_os = "linux"))]
+fn coarse_now() -> Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
 }
