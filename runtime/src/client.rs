@@ -178,8 +178,13 @@ impl Client {
             self.shared.blocking(move |store| store.reopen(run)).await?
         };
         tracing::info!(%run, workflow = record.workflow, "failed run resumed");
+        self.continue_run(run, record).await
+    }
+
+    /// Has `run`, reopened at its last commit, run again: here, or in a client-only process by
+    /// the runtime of another process, which picks it up while it runs.
+    async fn continue_run(&self, run: RunId, record: RunRecord) -> Result<(), Error> {
         if self.shared.is_client_only() {
-            // Run by the runtime of another process, which picks it up while it runs.
             let position = record.transitions;
             self.shared
                 .blocking(move |store| store.hand_over(run, position))
@@ -218,16 +223,7 @@ impl Client {
             self.shared.notify();
             return Ok(());
         }
-        if self.shared.is_client_only() {
-            let position = record.transitions;
-            self.shared
-                .blocking(move |store| store.hand_over(run, position))
-                .await?;
-        } else {
-            self.shared.resume_stored(run, record)?;
-        }
-        self.shared.notify();
-        Ok(())
+        self.continue_run(run, record).await
     }
 
     /// The runs in quarantine, in id order, each with the reason: a run whose stored data
