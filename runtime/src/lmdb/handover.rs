@@ -71,16 +71,47 @@ impl LmdbStore {
         drop(txn);
         self.in_txn(|txn| {
             let mut taken = Vec::new();
+            // Every key looked at is deleted, a damaged one too: left in place, `limit` of them
+            // at the front of the table would hide every good entry behind them for good.
+            let mut seen = Vec::new();
             for entry in table.iter(txn)?.take(limit) {
                 let (run, position) = entry?;
-                if let (Some(run), Some(position)) = (be_u64(run), be_u64(position)) {
-                    taken.push((RunId(run), position));
+                match (be_u64(run), be_u64(position)) {
+                    (Some(id), Some(position)) => taken.push((RunId(id), position)),
+                    _ => tracing::warn!(key = ?run, "damaged hand-over entry dropped"),
                 }
+                seen.push(run.to_vec());
             }
-            for (run, _) in &taken {
-                table.delete(txn, &run.0.to_be_bytes())?;
+            for key in &seen {
+                table.delete(txn, key)?;
             }
             Ok(taken)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Damaged entries at the front of the table are dropped as they are met, so a good
+    /// entry behind them is taken by a later poll instead of never.
+    #[test]
+    fn damaged_entries_do_not_hide_good_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+        let table = store.handover.handed_over;
+        store
+            .in_txn(|txn| {
+                // Shorter than a run id: they sort before every real key.
+                table.put(txn, &[0], &[1])?;
+                table.put(txn, &[0, 0], &[1])?;
+                Ok(())
+            })
+            .unwrap();
+        store.hand_over_impl(RunId(5), 3).unwrap();
+        assert_eq!(store.take_handed_over_impl(2).unwrap(), vec![]);
+        assert_eq!(store.take_handed_over_impl(2).unwrap(), vec![(RunId(5), 3)]);
+        assert_eq!(store.take_handed_over_impl(2).unwrap(), vec![]);
     }
 }
