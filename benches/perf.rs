@@ -581,6 +581,66 @@ async fn loops(mode: Durability) -> Result<(), Error> {
     Ok(())
 }
 
+/// (7) Start N runs and await all their results, with full durability: N `start` calls
+/// awaited one by one (each pays its own fsync), against one `start_many` (one commit for all
+/// N), next to N raw heed commits with fsync in the same run. Each run is a three-step
+/// workflow.
+async fn starts(mode: Durability) -> Result<(), Error> {
+    for n in [1_000u64, 10_000] {
+        let (one_by_one, _) = start_and_await(mode, n, false).await?;
+        let (batched, call) = start_and_await(mode, n, true).await?;
+        let raw_dir = scratch();
+        let raw = raw_heed_commits(raw_dir.path(), n, 200, mode);
+        let rate = |d: Duration| n as f64 / d.as_secs_f64();
+        println!(
+            "(7) starts [{}]: N={n:>6}: sequential start {:>8.0} runs/s ({:.3} s); start_many {:>8.0} runs/s ({:.3} s, of which the call {:.1} ms) = {:.1}x sequential; raw heed commits {:>6.0}/s ({:.3} s)",
+            mode_name(mode),
+            rate(one_by_one),
+            one_by_one.as_secs_f64(),
+            rate(batched),
+            batched.as_secs_f64(),
+            call.as_secs_f64() * 1e3,
+            one_by_one.as_secs_f64() / batched.as_secs_f64(),
+            rate(raw),
+            raw.as_secs_f64(),
+        );
+    }
+    Ok(())
+}
+
+/// Time to start `n` three-step runs (one by one, or in one `start_many`) in a fresh directory
+/// and await every result; also returns how long the starts alone took.
+async fn start_and_await(
+    mode: Durability,
+    n: u64,
+    batch: bool,
+) -> Result<(Duration, Duration), Error> {
+    let dir = scratch();
+    let runtime = Runtime::builder()
+        .path(dir.path())
+        .durability(mode)
+        .register(steps)
+        .start()?;
+    let client = runtime.client();
+    let t = Instant::now();
+    let ids = if batch {
+        client.start_many(steps, (0..n).map(|_| 3)).await?
+    } else {
+        let mut ids = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            ids.push(client.start(steps, 3).await?);
+        }
+        ids
+    };
+    let started = t.elapsed();
+    for id in ids {
+        client.wait(steps, id).await?;
+    }
+    let elapsed = t.elapsed();
+    runtime.shutdown().await;
+    Ok((elapsed, started))
+}
+
 fn main() -> Result<(), Error> {
     let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -617,6 +677,10 @@ fn main() -> Result<(), Error> {
             }
             if want("loops") {
                 loops(mode).await?;
+            }
+            // Full durability only: what a batch saves is fsyncs.
+            if want("starts") && mode == Durability::Full {
+                starts(mode).await?;
             }
         }
         Ok(())

@@ -35,6 +35,46 @@ impl Client {
         self.start_entry(entry, encode_input::<W>(&input)?).await
     }
 
+    /// Starts one run of `workflow` per input, all stored in ONE write transaction (one fsync
+    /// with [`Durability::Full`](crate::Durability::Full), where as many [`start`](Self::start)
+    /// calls awaited one by one pay one each), and returns their ids in input order. All or
+    /// none: an input that cannot be stored fails the whole call with its typed error
+    /// ([`Error::Unstorable`], say) before anything is written, and a crash during the commit
+    /// leaves either every run or none. No input returns an empty `Vec` and writes nothing.
+    ///
+    /// The runs then go on as [`start`](Self::start)'s do: here, or in a client-only process
+    /// handed over to the runtime that runs the workflows, in the same transaction.
+    pub async fn start_many<W: Workflow>(
+        &self,
+        workflow: W,
+        inputs: impl IntoIterator<Item = W::Input>,
+    ) -> Result<Vec<RunId>, Error> {
+        let _ = workflow;
+        let entry = self.shared.typed_entry::<W>()?.clone();
+        let inputs = inputs
+            .into_iter()
+            .map(|input| encode_input::<W>(&input))
+            .collect::<Result<Vec<_>, Error>>()?;
+        self.start_entries(entry, inputs).await
+    }
+
+    /// [`start_many`](Self::start_many) for the workflow named `workflow`, with JSON inputs
+    /// read as [`start_json`](Self::start_json) reads one. An input that does not read
+    /// ([`Error::InputKeys`], [`Error::MalformedInput`]) fails the whole call before anything
+    /// is written.
+    pub async fn start_many_json(
+        &self,
+        workflow: &str,
+        inputs: Vec<serde_json::Value>,
+    ) -> Result<Vec<RunId>, Error> {
+        let entry = self.shared.entry(workflow)?.clone();
+        let inputs = inputs
+            .into_iter()
+            .map(|input| entry.input_from_json(input))
+            .collect::<Result<Vec<_>, Error>>()?;
+        self.start_entries(entry, inputs).await
+    }
+
     /// Starts a run of `workflow` and waits for its output.
     pub async fn run<W: Workflow>(&self, workflow: W, input: W::Input) -> Result<W::Output, Error> {
         let run = self.start(workflow, input).await?;
@@ -312,6 +352,41 @@ impl Client {
             .launch(run, entry, ErasedStart::New(input), 0)
             .await?;
         Ok(run)
+    }
+
+    /// Stores one run of `entry` per encoded input in one transaction, then has them run (see
+    /// [`start_many`](Self::start_many)).
+    async fn start_entries(
+        &self,
+        entry: Arc<dyn Entry>,
+        inputs: Vec<Vec<u8>>,
+    ) -> Result<Vec<RunId>, Error> {
+        if inputs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let records = inputs
+            .iter()
+            .map(|input| RunRecord::new(entry.name(), entry.fingerprint(), input.clone()))
+            .collect();
+        let hand_over = self.shared.is_client_only();
+        let first = self
+            .shared
+            .commit(WriteOp::CreateRuns { records, hand_over })
+            .await?;
+        let runs: Vec<RunId> = (first..).map(RunId).take(inputs.len()).collect();
+        tracing::info!(
+            first = %runs[0],
+            count = runs.len(),
+            workflow = entry.name(),
+            "runs started"
+        );
+        if !hand_over {
+            for (&run, input) in runs.iter().zip(inputs) {
+                self.shared
+                    .spawn(run, entry.clone(), ErasedStart::New(input), 0)?;
+            }
+        }
+        Ok(runs)
     }
 
     /// [`Error::CorruptState`] with the reason if `run` is quarantined: it would never

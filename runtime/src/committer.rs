@@ -53,6 +53,13 @@ pub fn payload_bytes_committed() -> u64 {
 pub(crate) enum WriteOp {
     /// [`Store::create_run`](crate::store::Store::create_run): the outcome is the new run's id.
     CreateRun { record: RunRecord },
+    /// Several new runs in one transaction, all or none (`Client::start_many`), with
+    /// consecutive ids: the outcome is the first one. With `hand_over` (a client-only
+    /// process) each run is also handed over to the running runtime in the same transaction.
+    CreateRuns {
+        records: Vec<RunRecord>,
+        hand_over: bool,
+    },
     /// [`Store::wake_due`](crate::store::Store::wake_due): the outcome is 1 if the run was
     /// woken (it must be resumed), 0 for a wake-up left behind by a sleep that ended otherwise.
     Wake { run: RunId, wake_ms: u64 },
@@ -101,6 +108,9 @@ impl WriteOp {
     pub(crate) fn apply(&self, store: &LmdbStore, txn: &mut heed::RwTxn<'_>) -> Result<u64, Error> {
         match self {
             WriteOp::CreateRun { record } => store.create_run_in(txn, record).map(|run| run.0),
+            WriteOp::CreateRuns { records, hand_over } => store
+                .create_runs_in(txn, records, *hand_over)
+                .map(|run| run.0),
             WriteOp::Wake { run, wake_ms } => store
                 .wake_due_in(txn, *run, *wake_ms)
                 .map(|woken| u64::from(woken.is_some())),
@@ -165,6 +175,7 @@ impl WriteOp {
     fn payload_len(&self) -> u64 {
         let len = match self {
             WriteOp::CreateRun { record } => record.input.len(),
+            WriteOp::CreateRuns { records, .. } => records.iter().map(|r| r.input.len()).sum(),
             WriteOp::Wake { .. } => 0,
             WriteOp::CommitState { state, items, .. } => {
                 state.len() + items.iter().map(LoopItems::byte_len).sum::<usize>()

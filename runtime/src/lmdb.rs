@@ -359,6 +359,14 @@ impl LmdbStore {
     /// so the highest id + 1 wins then, with a warning. Reading the last key is one B-tree
     /// descent, a fraction of the commit.
     pub(crate) fn allocate_run(&self, txn: &mut RwTxn<'_>) -> Result<RunId, Error> {
+        self.allocate_runs(txn, 1)
+    }
+
+    /// [`allocate_run`](Self::allocate_run) for `count` (at least 1) runs at once: the
+    /// returned id and the `count - 1` after it, with one read of the counter and of the last
+    /// key, and one write of the counter.
+    pub(crate) fn allocate_runs(&self, txn: &mut RwTxn<'_>, count: u64) -> Result<RunId, Error> {
+        debug_assert!(count >= 1, "allocating no run");
         let counter = match self.meta.get(txn, NEXT_RUN_KEY)? {
             Some(bytes) => be_u64(bytes),
             None => Some(1),
@@ -379,11 +387,13 @@ impl LmdbStore {
             }
         };
         // Only a damaged counter or run id gets near the end of the id space.
-        let after = next.checked_add(1).ok_or_else(|| Error::CorruptState {
+        let after = next.checked_add(count).ok_or_else(|| Error::CorruptState {
             run: RunId(next),
             workflow: "<unknown>".to_owned(),
-            reason: "the run-id counter or the highest run id is at u64::MAX: no id is left"
-                .to_owned(),
+            reason: format!(
+                "the run-id counter or the highest run id is too near u64::MAX: \
+                 {count} ids are not left"
+            ),
         })?;
         self.meta.put(txn, NEXT_RUN_KEY, &after.to_be_bytes())?;
         Ok(RunId(next))
@@ -671,6 +681,27 @@ impl LmdbStore {
         let run = self.allocate_run(txn)?;
         self.put(txn, run, record)?;
         Ok(run)
+    }
+
+    /// Stores `records` as new runs with consecutive ids, inside `txn` (a group commit's), and
+    /// returns the first id (`records` must not be empty). With `hand_over` (a client-only
+    /// process), each run also gets its hand-over entry at position 0 in the same transaction,
+    /// so a crash cannot leave a stored run that no running runtime was told of.
+    pub(crate) fn create_runs_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        records: &[RunRecord],
+        hand_over: bool,
+    ) -> Result<RunId, Error> {
+        let count = u64::try_from(records.len()).unwrap_or(u64::MAX);
+        let first = self.allocate_runs(txn, count)?;
+        for (run, record) in (first.0..).map(RunId).zip(records) {
+            self.put(txn, run, record)?;
+            if hand_over {
+                self.hand_over_in(txn, run, 0)?;
+            }
+        }
+        Ok(first)
     }
 
     pub(crate) fn commit_state_in(
@@ -1081,6 +1112,36 @@ mod tests {
             store.fail(RunId(99), "x", None),
             Err(Error::UnknownRun { run: RunId(99) })
         ));
+    }
+
+    /// A batch takes consecutive ids after the highest stored run, even when the counter was
+    /// set back behind it (a partial restore), and moves the counter past all of them.
+    #[test]
+    fn a_batch_never_takes_a_stored_runs_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+        for input in 0..3 {
+            store
+                .create_run(&RunRecord::new("w", 7, vec![input]))
+                .unwrap();
+        }
+        store
+            .in_txn(|txn| Ok(store.meta.put(txn, NEXT_RUN_KEY, &1u64.to_be_bytes())?))
+            .unwrap();
+        let records: Vec<RunRecord> = (10..15).map(|i| RunRecord::new("w", 7, vec![i])).collect();
+        let first = store
+            .in_txn(|txn| store.create_runs_in(txn, &records, false))
+            .unwrap();
+        assert_eq!(first, RunId(4));
+        for (i, run) in (4..9).map(RunId).enumerate() {
+            let record = store.load(run).unwrap().unwrap();
+            assert_eq!(record.input, vec![10 + i as u8]);
+            assert_eq!(record.status, Status::Pending);
+        }
+        assert_eq!(store.list(None).unwrap().len(), 8);
+        assert_eq!(store.unfinished().unwrap().len(), 8);
+        let next = store.create_run(&RunRecord::new("w", 7, vec![])).unwrap();
+        assert_eq!(next, RunId(9));
     }
 
     fn test_history() -> HistoryRecord {

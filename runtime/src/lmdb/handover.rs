@@ -53,11 +53,20 @@ impl Table {
 impl LmdbStore {
     /// [`Store::hand_over`](crate::store::Store::hand_over).
     pub(crate) fn hand_over_impl(&self, run: RunId, position: u64) -> Result<(), Error> {
-        self.in_txn(|txn| {
-            let table = self.handover.handed_over;
-            table.put(txn, &run.0.to_be_bytes(), &position.to_be_bytes())?;
-            Ok(())
-        })
+        self.in_txn(|txn| self.hand_over_in(txn, run, position))
+    }
+
+    /// [`hand_over_impl`](Self::hand_over_impl) inside the caller's transaction (runs started
+    /// in a batch are handed over in the transaction that stores them).
+    pub(crate) fn hand_over_in(
+        &self,
+        txn: &mut heed::RwTxn<'_>,
+        run: RunId,
+        position: u64,
+    ) -> Result<(), Error> {
+        let table = self.handover.handed_over;
+        table.put(txn, &run.0.to_be_bytes(), &position.to_be_bytes())?;
+        Ok(())
     }
 
     /// [`Store::take_handed_over`](crate::store::Store::take_handed_over).

@@ -343,6 +343,12 @@ impl WriteOp {
         };
         let bytes = match self {
             WriteOp::CreateRun { record } => record.input.len() as u64,
+            // Each run: its input and workflow name in the record, plus the record's, the
+            // status index's and the hand-over table's entries.
+            WriteOp::CreateRuns { records, .. } => records
+                .iter()
+                .map(|r| r.input.len() as u64 + r.workflow.len() as u64 + 3 * PER_ENTRY)
+                .sum(),
             WriteOp::Wake { .. } => 0,
             WriteOp::CommitState {
                 state,
@@ -422,6 +428,32 @@ mod tests {
         // The apparent size is LMDB's (the map size), untouched by the reservation.
         let len = std::fs::metadata(data_file(dir.path())).unwrap().len();
         assert_eq!(len, 1 << 30);
+    }
+
+    /// The estimate of a batch of new runs covers what its commit makes LMDB allocate, for
+    /// many small runs (where the per-run entries dominate) and for a few large inputs.
+    #[test]
+    fn a_batch_of_runs_stays_within_its_estimate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open_with(dir.path(), 1 << 30, Durability::ProcessCrash, true, true)
+            .unwrap();
+        for (runs, input) in [(20_000, 8), (20, 1 << 20)] {
+            let records = (0..runs)
+                .map(|_| RunRecord::new("a_workflow_name", 7, vec![7; input]))
+                .collect();
+            let op = WriteOp::CreateRuns {
+                records,
+                hand_over: true,
+            };
+            let before = used(&store);
+            crate::committer::commit_one(&store, &op).unwrap();
+            let grown = used(&store) - before;
+            assert!(
+                grown <= op.reserve_bytes(),
+                "{runs} runs of {input} bytes: grew {grown}, estimated {}",
+                op.reserve_bytes()
+            );
+        }
     }
 
     /// What a failed reservation got is given back: a released range has no blocks.
