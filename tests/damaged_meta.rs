@@ -3,9 +3,12 @@
 //! flipped bit would leave it) is overtaken by the highest stored id, so existing runs keep
 //! their input, output and history.
 
+mod support;
+
 use std::path::Path;
 
 use cairn::{Context, RunId, Runtime, Status, workflow};
+use support::raw_store::with_database;
 
 async fn double(n: u64) -> Result<u64, String> {
     Ok(n * 2)
@@ -27,28 +30,9 @@ fn start(dir: &Path) -> Runtime {
 
 /// Writes `value` under `key` in the directory's meta database, with the runtime shut down.
 fn write_meta(dir: &Path, key: &str, value: &[u8]) {
-    // SAFETY: no other handle on the environment is open in this process (the runtime was
-    // shut down and its environment closed), and no other process uses the directory.
-    let env = unsafe {
-        heed::EnvOpenOptions::new()
-            .max_dbs(64)
-            .map_size(10 << 30)
-            .open(dir)
-            .unwrap()
-    };
-    type Meta<'e> = heed::Database<'e, heed::types::Str, heed::types::Bytes>;
-    let meta = env
-        .open_databases_and_commit(env.read_txn().unwrap(), |opener, rtxn| {
-            let meta: Option<Meta> = opener.open_database(rtxn, Some("meta"))?;
-            Ok::<_, heed::Error>(heed::CommitOrAbort::<_, ()>::Commit(meta))
-        })
-        .unwrap()
-        .unwrap_commit()
-        .expect("meta exists");
-    let mut txn = env.write_txn().unwrap();
-    meta.put(&mut txn, key, value).unwrap();
-    txn.commit().unwrap();
-    env.prepare_for_closing().wait();
+    with_database(dir, "meta", |txn, meta| {
+        meta.put(txn, key.as_bytes(), value).unwrap()
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

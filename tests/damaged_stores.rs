@@ -7,6 +7,8 @@
 //!
 //! Bounded: [`CASES`] cases, each a fresh directory with three runs, about five seconds.
 
+mod support;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use support::raw_store::with_database;
 
 /// Cases of the property: each starts runtimes twice on a fresh directory.
 /// `CAIRN_FUZZ_CASES=2000 cargo test --test damaged_stores` runs longer.
@@ -114,36 +117,18 @@ fn table() -> impl Strategy<Value = Table> {
 /// Damages one value of `run` in `table` (the `which`-th of its entries) through heed, with
 /// no runtime open.
 fn damage_value(dir: &Path, run: RunId, table: Table, which: Index, damage: &Damage) {
-    // SAFETY: no other handle on the environment is open in this process (the runtime was
-    // shut down and its environment closed), and no other process uses the directory.
-    let env = unsafe {
-        heed::EnvOpenOptions::new()
-            .max_dbs(64)
-            .map_size(10 << 30)
-            .open(dir)
-            .expect("the environment opens")
-    };
-    let wtxn = env.write_txn().expect("a write transaction");
-    let db: heed::Database<heed::types::Bytes, heed::types::Bytes> = env
-        .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, heed::Error> {
-            let db = opener.create_database(wtxn, Some(table.name()))?;
-            Ok(heed::CommitOrAbort::<_, ()>::Commit(db))
-        })
-        .expect("the table opens")
-        .unwrap_commit();
-    let mut wtxn = env.write_txn().expect("a write transaction");
-    let prefix = run.0.to_be_bytes();
-    let entries: Vec<(Vec<u8>, Vec<u8>)> = db
-        .prefix_iter(&wtxn, &prefix)
-        .expect("the run's entries")
-        .map(|entry| entry.map(|(k, v)| (k.to_vec(), v.to_vec())))
-        .collect::<Result<_, _>>()
-        .expect("entries read");
-    let (key, value) = &entries[which.index(entries.len())];
-    db.put(&mut wtxn, key, &damage.apply(value))
-        .expect("the damaged value is written");
-    wtxn.commit().expect("commit");
-    env.prepare_for_closing().wait();
+    with_database(dir, table.name(), |txn, db| {
+        let prefix = run.0.to_be_bytes();
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = db
+            .prefix_iter(txn, &prefix)
+            .expect("the run's entries")
+            .map(|entry| entry.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .collect::<Result<_, _>>()
+            .expect("entries read");
+        let (key, value) = &entries[which.index(entries.len())];
+        db.put(txn, key, &damage.apply(value))
+            .expect("the damaged value is written");
+    });
 }
 
 /// `result` is a value or a typed error.

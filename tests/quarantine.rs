@@ -7,43 +7,13 @@
 //! and every listing keep working. A damaged index entry is repaired at start from the run
 //! records.
 
+mod support;
+
 use std::path::Path;
 use std::time::Duration;
 
 use cairn::{Client, Context, Error, Flow, Question, RunId, Runtime, Status, workflow};
-
-const MAP_SIZE: usize = 1 << 30;
-
-/// Opens the environment of `dir` with heed, runs `f` on the named database in a write
-/// transaction, commits and closes it.
-fn with_database<T>(
-    dir: &Path,
-    name: &str,
-    f: impl FnOnce(&mut heed::RwTxn<'_>, heed::Database<heed::types::Bytes, heed::types::Bytes>) -> T,
-) -> T {
-    // SAFETY: nothing else has the environment open in this process (the runtime was shut
-    // down and its environment closed), and the files are not modified behind LMDB's back.
-    let env = unsafe {
-        heed::EnvOpenOptions::new()
-            .map_size(MAP_SIZE)
-            .max_dbs(64)
-            .open(dir)
-            .unwrap()
-    };
-    let wtxn = env.write_txn().unwrap();
-    let db = env
-        .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, heed::Error> {
-            let db = opener.create_database(wtxn, Some(name))?;
-            Ok(heed::CommitOrAbort::<_, ()>::Commit(db))
-        })
-        .unwrap()
-        .unwrap_commit();
-    let mut txn = env.write_txn().unwrap();
-    let out = f(&mut txn, db);
-    txn.commit().unwrap();
-    env.prepare_for_closing().wait();
-    out
-}
+use support::raw_store::with_database;
 
 /// Every key of the named database.
 fn keys(dir: &Path, name: &str) -> Vec<Vec<u8>> {

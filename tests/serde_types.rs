@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use cairn::{Client, Context, Error, Runtime, Status, step, workflow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use support::raw_store::with_database;
 use support::{check_restarts_with, ran};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -360,38 +361,6 @@ async fn a_postcard_output_needs_the_workflow_registered_to_be_read_as_json() {
 
 // ---------------------------------------------------------------------------------------------
 // Damage.
-
-const MAP_SIZE: usize = 1 << 30;
-
-/// Opens the environment of `dir` with heed, runs `f` on the named database in a write
-/// transaction, commits and closes it.
-fn with_database(
-    dir: &std::path::Path,
-    name: &str,
-    f: impl FnOnce(&mut heed::RwTxn<'_>, heed::Database<heed::types::Bytes, heed::types::Bytes>),
-) {
-    // SAFETY: nothing else has the environment open in this process (the runtime was shut
-    // down and its environment closed), and the files are not modified behind LMDB's back.
-    let env = unsafe {
-        heed::EnvOpenOptions::new()
-            .map_size(MAP_SIZE)
-            .max_dbs(32)
-            .open(dir)
-            .unwrap()
-    };
-    let wtxn = env.write_txn().unwrap();
-    let db = env
-        .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, heed::Error> {
-            let db = opener.create_database(wtxn, Some(name))?;
-            Ok(heed::CommitOrAbort::<_, ()>::Commit(db))
-        })
-        .unwrap()
-        .unwrap_commit();
-    let mut txn = env.write_txn().unwrap();
-    f(&mut txn, db);
-    txn.commit().unwrap();
-    env.prepare_for_closing().wait();
-}
 
 async fn echo_number(n: u64) -> Result<u64, String> {
     Ok(n)

@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use cairn::{Error, Flow, Runtime, Workflow};
 
+pub mod raw_store;
+
 static STEPS: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
 /// Counters are global, so the harness runs one check at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
