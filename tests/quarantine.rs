@@ -12,7 +12,9 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use cairn::{Client, Context, Error, Flow, Question, RunId, Runtime, Status, workflow};
+use cairn::{
+    Client, Context, Error, Flow, Question, RunId, Runtime, RuntimeBuilder, Status, workflow,
+};
 use support::raw_store::with_database;
 
 /// Every key of the named database.
@@ -53,10 +55,9 @@ async fn two_steps(ctx: &mut Context, n: u64) -> Result<u64, String> {
     Ok(b)
 }
 
-/// A runtime that halts every run after its first transition (left `Running`, as a crash
-/// would), or one that runs them through.
-fn start(dir: &Path, halt_first: bool) -> Runtime {
-    let builder = Runtime::builder().path(dir).register(two_steps);
+/// Starts `builder`'s runtime; with `halt_first`, every run halts after its first transition
+/// (left `Running`, as a crash would), else runs go through.
+fn start_with(builder: RuntimeBuilder, halt_first: bool) -> Runtime {
     let builder = if halt_first {
         builder.on_transition(|t| {
             if t.number == 1 {
@@ -69,6 +70,11 @@ fn start(dir: &Path, halt_first: bool) -> Runtime {
         builder
     };
     builder.start().unwrap()
+}
+
+/// A runtime of `two_steps` on `dir` (see [`start_with`]).
+fn start(dir: &Path, halt_first: bool) -> Runtime {
+    start_with(Runtime::builder().path(dir).register(two_steps), halt_first)
 }
 
 /// Two runs left `Running` after their first transition.
@@ -237,19 +243,7 @@ async fn looping(ctx: &mut Context, items: Vec<u64>) -> Result<u64, String> {
 }
 
 fn start_looping(dir: &Path, halt_first: bool) -> Runtime {
-    let builder = Runtime::builder().path(dir).register(looping);
-    let builder = if halt_first {
-        builder.on_transition(|t| {
-            if t.number == 1 {
-                Flow::Halt
-            } else {
-                Flow::Continue
-            }
-        })
-    } else {
-        builder
-    };
-    builder.start().unwrap()
+    start_with(Runtime::builder().path(dir).register(looping), halt_first)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
