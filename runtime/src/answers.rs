@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 use crate::client::Client;
 use crate::clock::{Clock, from_ms, to_ms};
 use crate::error::Error;
-use crate::hitl_store::{Claim, StoredQuestion};
+use crate::store::hitl::{Claim, StoredQuestion};
 use crate::question::{Answer, Question};
 use crate::run::RunId;
 use crate::runtime::{Runtime, Shared};

@@ -10,7 +10,7 @@
 use crate::clock::{from_ms, to_ms};
 use crate::context::Context;
 use crate::error::Error;
-use crate::hitl_store::{Asked, StoredQuestion};
+use crate::store::hitl::{Asked, StoredQuestion};
 use crate::question::{Answer, Question};
 use crate::supervise::Abort;
 

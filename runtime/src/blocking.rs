@@ -10,7 +10,7 @@
 //! `tokio::task::spawn_blocking`).
 //!
 //! Time the runtime itself blocks on purpose inside a poll is not counted: a group-commit
-//! leader waiting for fsync in `block_in_place` (see [`crate::committer`]) is accounted here
+//! leader waiting for fsync in `block_in_place` (see [`crate::store::group_commit`]) is accounted here
 //! with [`excused`].
 //!
 //! The timing sits on every transition (a poll, and the leader's commit inside it), so it

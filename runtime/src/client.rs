@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::committer::WriteOp;
+use crate::store::group_commit::WriteOp;
 use crate::error::Error;
 use crate::history::HistoryRecord;
 use crate::progress::Changes;

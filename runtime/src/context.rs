@@ -322,7 +322,7 @@ impl Context {
                 };
                 let suspended = self
                     .shared
-                    .commit(crate::committer::WriteOp::Suspend {
+                    .commit(crate::store::group_commit::WriteOp::Suspend {
                         run,
                         position,
                         sleep,
@@ -396,7 +396,7 @@ impl Context {
             let history = self.history(state_name, HistoryOutcome::Committed);
             let committed = self
                 .shared
-                .commit(crate::committer::WriteOp::CommitState {
+                .commit(crate::store::group_commit::WriteOp::CommitState {
                     run,
                     state_name,
                     step,

@@ -3,7 +3,7 @@
 //!
 //! LMDB's default (fsync at every commit) is the only mode that keeps a committed transition
 //! through a power loss or a kernel panic; it costs one fsync per commit (shared by every
-//! transition of a group commit, see [`crate::committer`]). [`Durability::ProcessCrash`] skips
+//! transition of a group commit, see [`crate::store::group_commit`]). [`Durability::ProcessCrash`] skips
 //! the fsync (LMDB `MDB_NOSYNC`): a commit is written to the OS page cache, which survives the
 //! process being killed (SIGKILL, panic, OOM) but not the machine going down.
 

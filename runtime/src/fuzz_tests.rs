@@ -26,7 +26,7 @@ use crate::codec::{self, Format};
 use crate::durable_iter::{DurableIter, RangeIter, VecIter};
 use crate::error::Error;
 use crate::history::{HistoryOutcome, HistoryRecord};
-use crate::hitl_store::StoredQuestion;
+use crate::store::hitl::StoredQuestion;
 use crate::loop_items::{Cursor, LoopKey, StoredCursor, StoredIter};
 use crate::question::{Answer, AnswerOption, Question};
 use crate::run::{RunId, Status};

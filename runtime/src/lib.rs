@@ -34,7 +34,6 @@ mod blocking;
 mod client;
 mod clock;
 mod codec;
-mod committer;
 mod context;
 mod dir_lock;
 mod durability;
@@ -45,9 +44,7 @@ mod error;
 mod fuzz_tests;
 mod graph;
 mod history;
-mod hitl_store;
 mod json_input;
-mod lmdb;
 mod loop_items;
 mod loop_source;
 pub mod parallel;
@@ -93,7 +90,7 @@ pub mod __private {
     pub use serde;
 
     pub use crate::codec::Unstorable;
-    pub use crate::committer::payload_bytes_committed;
+    pub use crate::store::group_commit::payload_bytes_committed;
     pub use crate::durable_iter::{DurableInt, DurableIter, IntoDurableIter, RangeIter, VecIter};
     pub use crate::loop_items::{Cursor, DecodeItem, LoopKey, StoredCursor, StoredIter};
     pub use crate::loop_source::{

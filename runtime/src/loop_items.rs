@@ -14,21 +14,14 @@
 //! index; completion deletes all of the run's items in its commit.
 
 use std::marker::PhantomData;
-use std::ops::Bound;
 
-use heed::types::Bytes;
-use heed::{Database, RwTxn};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
 use crate::error::Error;
 use crate::loop_source::{Ends, LoopRefusal, LoopSource, OwnsItems, StorableItems};
-use crate::run::RunId;
 use crate::supervise::Abort;
-
-/// The `loop_items` database: keys start with the big-endian run id.
-pub(crate) type ItemsDb = Database<'static, Bytes, Bytes>;
 
 /// Where one loop's items are stored: the run's position when the loop was entered and the
 /// loop's number among the loops entered at that position.
@@ -36,6 +29,18 @@ pub(crate) type ItemsDb = Database<'static, Bytes, Bytes>;
 pub struct LoopKey {
     position: u64,
     seq: u32,
+}
+
+impl LoopKey {
+    /// The run's position when the loop was entered.
+    pub(crate) fn position(self) -> u64 {
+        self.position
+    }
+
+    /// The loop's number among the loops entered at that position.
+    pub(crate) fn seq(self) -> u32 {
+        self.seq
+    }
 }
 
 /// The durable iterator of a loop whose items are stored once: a handle of a few bytes in the
@@ -250,8 +255,8 @@ impl Context {
 /// The encoded items of one loop, written with the next commit.
 #[derive(Debug)]
 pub(crate) struct LoopItems {
-    key: LoopKey,
-    items: Vec<Vec<u8>>,
+    pub(crate) key: LoopKey,
+    pub(crate) items: Vec<Vec<u8>>,
 }
 
 impl LoopItems {
@@ -300,55 +305,6 @@ impl PendingLoops {
         self.entered = 0;
         std::mem::take(&mut self.buffered)
     }
-}
-
-pub(crate) fn item_key(run: RunId, key: LoopKey, index: u64) -> [u8; 28] {
-    let mut out = [0; 28];
-    out[..8].copy_from_slice(&run.0.to_be_bytes());
-    out[8..16].copy_from_slice(&key.position.to_be_bytes());
-    out[16..20].copy_from_slice(&key.seq.to_be_bytes());
-    out[20..].copy_from_slice(&index.to_be_bytes());
-    out
-}
-
-/// Writes one loop's items, in the caller's transaction.
-pub(crate) fn put(
-    db: ItemsDb,
-    txn: &mut RwTxn<'_>,
-    run: RunId,
-    loop_items: &LoopItems,
-) -> Result<(), Error> {
-    for (index, item) in (0u64..).zip(&loop_items.items) {
-        // Keys ascend, so LMDB can append at the end of the B-tree instead of searching.
-        db.put(txn, &item_key(run, loop_items.key, index), item)?;
-    }
-    Ok(())
-}
-
-/// Deletes every loop item of `run`, in the caller's transaction (the run has completed).
-pub(crate) fn delete_run(db: ItemsDb, txn: &mut RwTxn<'_>, run: RunId) -> Result<(), Error> {
-    let start = run.0.to_be_bytes();
-    let end = run.0.checked_add(1).map(u64::to_be_bytes);
-    let range: (Bound<&[u8]>, Bound<&[u8]>) = (
-        Bound::Included(&start[..]),
-        end.as_ref()
-            .map_or(Bound::Unbounded, |end| Bound::Excluded(&end[..])),
-    );
-    db.delete_range(txn, &range)?;
-    Ok(())
-}
-
-/// Opens (creating if needed) the `loop_items` database, in its own write transaction.
-pub(crate) fn open_db(env: &heed::Env<heed::WithoutTls>) -> Result<ItemsDb, Error> {
-    let wtxn = env.write_txn()?;
-    let db = env
-        .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
-            let db: Database<'_, Bytes, Bytes> =
-                opener.create_database(wtxn, Some("loop_items"))?;
-            Ok(heed::CommitOrAbort::<_, ()>::Commit(db))
-        })?
-        .unwrap_commit();
-    Ok(db)
 }
 
 #[cfg(test)]

@@ -414,7 +414,7 @@ impl<'c> Committer<'c> {
                 return Ok(bytes);
             };
             let committed = shared
-                .commit(crate::committer::WriteOp::CommitBranch {
+                .commit(crate::store::group_commit::WriteOp::CommitBranch {
                     run,
                     position,
                     index: index32,

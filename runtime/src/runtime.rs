@@ -18,12 +18,12 @@ use tokio::task::JoinHandle;
 
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock, from_ms};
-use crate::committer::WriteOp;
+use crate::store::group_commit::WriteOp;
 use crate::context::Context;
 use crate::dir_lock::DirLock;
 use crate::error::Error;
 use crate::history::HistoryOutcome;
-use crate::lmdb::LmdbStore;
+use crate::store::lmdb::LmdbStore;
 use crate::registry::{Entry, ErasedStart, WorkflowEntry};
 use crate::run::{RunId, Status};
 use crate::store::{RunRecord, Store};
@@ -143,7 +143,7 @@ impl Shared {
     }
 
     /// Queues `op` for the next group commit and waits until the commit holding it is
-    /// durable (see [`crate::committer`]). Returns the new transition count of a checkpoint.
+    /// durable (see [`crate::store::group_commit`]). Returns the new transition count of a checkpoint.
     pub async fn commit(&self, op: WriteOp) -> Result<u64, Error> {
         let outcome = self.store()?.submit(op);
         // A dropped sender means the committer is gone with the request unanswered.

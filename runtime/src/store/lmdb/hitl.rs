@@ -16,7 +16,7 @@
 //! A run waiting for an answer is out of the `active` index (like a sleeping run), so that
 //! start-up does not read it: it costs disk, not memory, until it is answered or due.
 //!
-//! A child module of [`crate::lmdb`] so that it shares the environment, the record helpers and
+//! A child module of [`crate::store::lmdb`] so that it shares the environment, the record helpers and
 //! the run id counter without widening their visibility.
 
 use heed::types::{Bytes, Str};
@@ -24,7 +24,7 @@ use heed::{CommitOrAbort, Database, Env, RoTxn, RwTxn, WithoutTls};
 
 use super::{FORMAT_KEY, LmdbStore, Meta, Runs, be_pair, be_u64, key, split_pair};
 use crate::error::Error;
-use crate::hitl_store::{Asked, Claim, DueAnswers, HitlStore, StoredQuestion};
+use crate::store::hitl::{Asked, Claim, DueAnswers, HitlStore, StoredQuestion};
 use crate::question::Answer;
 use crate::run::{RunId, Status};
 use crate::store::RunRecord;

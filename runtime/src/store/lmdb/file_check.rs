@@ -161,7 +161,7 @@ pub(crate) fn check(dir: &Path) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lmdb::LmdbStore;
+    use crate::store::lmdb::LmdbStore;
     use crate::store::{RunRecord, Store};
 
     fn meta_of(dir: &Path) -> Meta {

@@ -17,7 +17,7 @@ use proptest::test_runner::TestRunner;
 
 use super::*;
 use crate::fuzz_tests::{config, stored_bytes};
-use crate::hitl_store::{HitlStore, StoredQuestion};
+use crate::store::hitl::{HitlStore, StoredQuestion};
 use crate::question::{Answer, Question};
 
 /// Where a damaged value is written, relative to the run under test.
@@ -108,7 +108,7 @@ fn write(store: &LmdbStore, run: RunId, damage: &Damage) {
         ),
         Place::LoopItem => (
             "loop_items",
-            crate::loop_items::item_key(run, loop_key(), 0).to_vec(),
+            super::loop_items::item_key(run, loop_key(), 0).to_vec(),
         ),
         Place::Question => ("questions", key_at(run, 1).to_vec()),
         Place::Session => ("sessions", b"s".to_vec()),
@@ -171,7 +171,7 @@ fn stored_run(store: &LmdbStore) -> RunId {
             let item = crate::codec::encode(&9u64).expect("an item");
             store
                 .loop_items
-                .put(txn, &crate::loop_items::item_key(run, loop_key(), 0), &item)?;
+                .put(txn, &super::loop_items::item_key(run, loop_key(), 0), &item)?;
             Ok(())
         })
         .expect("a loop item");

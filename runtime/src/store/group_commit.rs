@@ -30,7 +30,7 @@ use tokio::sync::oneshot;
 
 use crate::error::Error;
 use crate::history::HistoryRecord;
-use crate::lmdb::LmdbStore;
+use crate::store::lmdb::LmdbStore;
 use crate::loop_items::LoopItems;
 use crate::run::RunId;
 use crate::state::StateWrites;
@@ -133,7 +133,7 @@ impl WriteOp {
                 };
                 let number = store.commit_state_in(txn, commit)?;
                 for loop_items in items {
-                    crate::loop_items::put(store.loop_items, txn, *run, loop_items)?;
+                    crate::store::lmdb::loop_items::put(store.loop_items, txn, *run, loop_items)?;
                 }
                 Ok(number)
             }
@@ -144,7 +144,7 @@ impl WriteOp {
                 history,
             } => {
                 store.complete_in(txn, *run, output, writes, history)?;
-                crate::loop_items::delete_run(store.loop_items, txn, *run)?;
+                crate::store::lmdb::loop_items::delete_run(store.loop_items, txn, *run)?;
                 Ok(0)
             }
             WriteOp::Fail {

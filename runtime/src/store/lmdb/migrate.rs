@@ -174,7 +174,7 @@ mod tests {
             .state
             .put(&mut txn, &key(run, &[b"k"]), b"[1,2]")
             .unwrap();
-        let item = crate::loop_items::item_key(run, loop_key, 0);
+        let item = super::super::loop_items::item_key(run, loop_key, 0);
         store.loop_items.put(&mut txn, &item, &[30]).unwrap();
         let branch = key(run, &[&0u64.to_be_bytes(), &1u32.to_be_bytes()]);
         store.branches.put(&mut txn, &branch, &[5]).unwrap();

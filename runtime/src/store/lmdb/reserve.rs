@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use heed::{Env, WithoutTls};
 
-use crate::committer::WriteOp;
+use crate::store::group_commit::WriteOp;
 use crate::error::Error;
 
 /// Fixed part of the margin kept reserved past the last used page: the branch pages and the
@@ -382,7 +382,7 @@ mod tests {
 
     use super::*;
     use crate::durability::Durability;
-    use crate::lmdb::LmdbStore;
+    use crate::store::lmdb::LmdbStore;
     use crate::store::{RunRecord, Store};
 
     /// Bytes of `dir`'s data file allocated on disk.
@@ -446,7 +446,7 @@ mod tests {
                 hand_over: true,
             };
             let before = used(&store);
-            crate::committer::commit_one(&store, &op).unwrap();
+            crate::store::group_commit::commit_one(&store, &op).unwrap();
             let grown = used(&store) - before;
             assert!(
                 grown <= op.reserve_bytes(),

@@ -1,6 +1,6 @@
 //! What the runtime needs from durable storage, independent of the engine.
 //!
-//! The LMDB implementation lives in [`crate::lmdb`]; a PostgreSQL backend for many worker
+//! The LMDB implementation lives in [`crate::store::lmdb`]; a PostgreSQL backend for many worker
 //! processes would be a second implementation of [`Store`]. Every method is synchronous and
 //! does its whole job in one transaction, so no transaction ever lives across an `.await`.
 
@@ -13,6 +13,10 @@ use crate::error::Error;
 use crate::history::HistoryRecord;
 use crate::run::{RunId, RunStatus, Status};
 use crate::state::StateWrites;
+
+pub(crate) mod group_commit;
+pub(crate) mod hitl;
+pub(crate) mod lmdb;
 
 /// Everything stored about one run. Encoded with postcard, in the envelope of `crate::codec`:
 /// field order is part of the stored format, so changing it means bumping the format version.
@@ -104,7 +108,7 @@ pub(crate) fn now_ms() -> u64 {
 // The synchronous writes are the reference semantics of each `WriteOp` and what unit tests
 // call; the runtime itself writes through `submit`, to share commits.
 #[cfg_attr(not(test), allow(dead_code))]
-pub(crate) trait Store: crate::hitl_store::HitlStore + Send + Sync + 'static {
+pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
     /// A random id of this data directory, made when it was created; part of idempotency keys,
     /// so that two directories (whose run ids both start at 1) never hand out the same key.
     fn instance_id(&self) -> u64;
@@ -187,12 +191,12 @@ pub(crate) trait Store: crate::hitl_store::HitlStore + Send + Sync + 'static {
     /// The run's history, oldest first.
     fn history(&self, run: RunId) -> Result<Vec<HistoryRecord>, Error>;
 
-    /// Queues a write for the next group commit (see [`crate::committer`]); the receiver
+    /// Queues a write for the next group commit (see [`crate::store::group_commit`]); the receiver
     /// yields its outcome (the new transition count of a checkpoint, else 0) once the commit
     /// that holds it is durable.
     fn submit(
         &self,
-        op: crate::committer::WriteOp,
+        op: crate::store::group_commit::WriteOp,
     ) -> tokio::sync::oneshot::Receiver<Result<u64, Error>>;
     /// Quarantines `run` with `reason` (see [`crate::quarantine`]): marked, and out of every
     /// index the runtime reads.

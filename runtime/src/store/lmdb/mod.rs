@@ -33,11 +33,12 @@ use heed::{
     WithoutTls,
 };
 
-use crate::committer::{Committer, WriteOp};
+use crate::store::group_commit::{Committer, WriteOp};
 use crate::durability::Durability;
 use crate::error::Error;
 use crate::history::HistoryRecord;
-use crate::loop_items::{ItemsDb, LoopKey};
+use crate::loop_items::LoopKey;
+use loop_items::ItemsDb;
 use crate::run::{RunId, Status};
 use crate::state::StateWrites;
 use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
@@ -55,6 +56,7 @@ mod handover;
 mod hitl;
 /// The wake-up and active-run indexes.
 mod index;
+pub(crate) mod loop_items;
 /// Format 4: checksums on every value of an older directory.
 mod migrate;
 /// Quarantined runs, and the ways out.
@@ -123,7 +125,7 @@ impl LmdbStore {
     }
 
     /// Opens the store with the given durability and sets up its group commit
-    /// ([`crate::committer`]), through which [`Store::submit`] writes: leader/follower
+    /// ([`crate::store::group_commit`]), through which [`Store::submit`] writes: leader/follower
     /// commits on the callers' threads, with a helper thread under load.
     pub fn open_shared(
         dir: &Path,
@@ -293,7 +295,7 @@ impl LmdbStore {
         let index = index::Tables::open(&env, runs, meta, sleeps)?;
         let hitl = hitl::Tables::open(&env, runs, meta, index.active)?;
         migrate::finish(&env, meta)?;
-        let loop_items = crate::loop_items::open_db(&env)?;
+        let loop_items = loop_items::open_db(&env)?;
         let handover = handover::Table::open(&env)?;
         let quarantine = quarantine::Table::open(&env, false)?;
         Ok(LmdbStore {
@@ -434,7 +436,7 @@ impl LmdbStore {
     }
 
     /// A write transaction that will store about `extra` bytes more than a small update (see
-    /// [`WriteOp::reserve_bytes`](crate::committer::WriteOp::reserve_bytes)).
+    /// [`WriteOp::reserve_bytes`](crate::store::group_commit::WriteOp::reserve_bytes)).
     pub(crate) fn write_txn_for(&self, extra: u64) -> Result<RwTxn<'_>, Error> {
         if self.read_only {
             return Err(Error::ReadOnly {
@@ -662,7 +664,7 @@ fn check_format(meta: Database<'_, Str, Bytes>, wtxn: &mut RwTxn<'_>) -> Result<
 }
 
 /// The writes of the [`Store`] impl, inside the caller's transaction, so that the committer
-/// ([`crate::committer`]) can put many of them in one commit.
+/// ([`crate::store::group_commit`]) can put many of them in one commit.
 impl LmdbStore {
     /// Runs `f` in a write transaction of its own and commits it.
     fn in_txn<T>(&self, f: impl FnOnce(&mut RwTxn<'_>) -> Result<T, Error>) -> Result<T, Error> {
@@ -877,7 +879,7 @@ impl Store for LmdbStore {
             Some(committer) => committer.submit(self, op),
             None => {
                 let (done, outcome) = tokio::sync::oneshot::channel();
-                let _ = done.send(crate::committer::commit_one(self, &op));
+                let _ = done.send(crate::store::group_commit::commit_one(self, &op));
                 outcome
             }
         }
@@ -885,7 +887,7 @@ impl Store for LmdbStore {
 
     fn loop_item(&self, run: RunId, key: LoopKey, index: u64) -> Result<Option<Vec<u8>>, Error> {
         let txn = self.env.read_txn()?;
-        let k = crate::loop_items::item_key(run, key, index);
+        let k = loop_items::item_key(run, key, index);
         Ok(self.loop_items.get(&txn, &k)?.map(<[u8]>::to_vec))
     }
 
@@ -905,7 +907,7 @@ impl Store for LmdbStore {
         let op = WriteOp::CreateRun {
             record: record.clone(),
         };
-        crate::committer::commit_one(self, &op).map(RunId)
+        crate::store::group_commit::commit_one(self, &op).map(RunId)
     }
 
     fn commit_state(&self, commit: Commit<'_>) -> Result<u64, Error> {
