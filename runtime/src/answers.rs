@@ -29,10 +29,11 @@ use tokio::task::JoinHandle;
 use crate::client::Client;
 use crate::clock::{Clock, from_ms, to_ms};
 use crate::error::Error;
-use crate::store::hitl::{Claim, StoredQuestion};
 use crate::question::{Answer, Question};
 use crate::run::RunId;
 use crate::runtime::{Runtime, Shared};
+use crate::store::hitl::{Claim, StoredQuestion};
+use crate::store::{Store, WriteOp};
 use crate::supervise::lock;
 
 /// Default time between two checks for answers given by another process.
@@ -113,14 +114,11 @@ async fn watch(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
         let mut more = false;
         // Runs handed over by client-only processes are checked in the same poll: one more
         // read transaction, on an empty table while there are none.
-        let polled = shared
-            .blocking(move |s| {
-                let handed_over = s.take_handed_over(CLAIMS_PER_POLL);
-                Ok((handed_over, s.due_answers(now, CLAIMS_PER_POLL)))
-            })
-            .await;
-        let (handed_over, due) = match polled {
-            Ok(polled) => polled,
+        let (handed_over, due) = match shared.store() {
+            Ok(store) => (
+                take_handed_over(&shared, store.as_ref()).await,
+                store.due_answers(now, CLAIMS_PER_POLL),
+            ),
             Err(error) => (Err(error.duplicate()), Err(error)),
         };
         match handed_over {
@@ -143,7 +141,7 @@ async fn watch(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
                 more |= due.runs.len() >= CLAIMS_PER_POLL;
                 next_deadline = due.next_deadline_ms.map(from_ms);
                 for run in due.runs {
-                    claim(&shared, run, now).await;
+                    claim(&shared, run).await;
                 }
             }
             Err(error) => tracing::error!(%error, "could not check for answers"),
@@ -165,9 +163,23 @@ async fn watch(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
     }
 }
 
+/// Takes the runs handed over by client-only processes, if there are any: the poll's usual
+/// case, none, costs one read.
+async fn take_handed_over(shared: &Shared, store: &dyn Store) -> Result<Vec<(RunId, u64)>, Error> {
+    if !store.any_handed_over()? {
+        return Ok(Vec::new());
+    }
+    let limit = CLAIMS_PER_POLL;
+    shared
+        .commit(WriteOp::TakeHandedOver { limit })
+        .await?
+        .handed_over()
+}
+
 /// Claims an answered run and resumes it (unless another runtime took it).
-async fn claim(shared: &Arc<Shared>, run: RunId, now_ms: u64) {
-    match shared.blocking(move |s| s.claim(run, now_ms)).await {
+async fn claim(shared: &Arc<Shared>, run: RunId) {
+    let claimed = shared.commit(WriteOp::Claim { run }).await;
+    match claimed.and_then(crate::store::Outcome::claim) {
         Ok(Claim::Claimed(record)) => {
             tracing::debug!(%run, workflow = record.workflow, "answered run resumed");
             if let Err(error) = shared.resume_stored(run, *record) {
@@ -182,9 +194,7 @@ async fn claim(shared: &Arc<Shared>, run: RunId, now_ms: u64) {
             // Its question or record does not decode: claimed at every poll, it would fail
             // every time. Quarantined instead (see `crate::quarantine`).
             tracing::error!(%run, reason, "stored data of a waiting run is damaged: quarantined");
-            let quarantined = shared
-                .blocking(move |store| store.quarantine(run, &reason))
-                .await;
+            let quarantined = shared.commit(WriteOp::Quarantine { run, reason }).await;
             if let Err(error) = quarantined {
                 tracing::error!(%run, %error, "could not quarantine the run");
             }
@@ -272,11 +282,11 @@ impl Client {
     /// question, [`Error::AlreadyAnswered`] for a second answer, [`Error::InvalidAnswer`] if it
     /// does not fit the question; these change nothing.
     pub async fn answer(&self, run: RunId, answer: Answer) -> Result<Answer, Error> {
-        let now = to_ms(self.shared.clock.now());
         let answer = self
             .shared
-            .blocking(move |store| store.answer(run, &answer, now))
-            .await?;
+            .commit(WriteOp::Answer { run, answer })
+            .await?
+            .answered()?;
         tracing::info!(%run, %answer, "question answered");
         self.shared.answers.changed.notify_one();
         Ok(answer)

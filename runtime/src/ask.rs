@@ -10,8 +10,9 @@
 use crate::clock::{from_ms, to_ms};
 use crate::context::Context;
 use crate::error::Error;
-use crate::store::hitl::{Asked, StoredQuestion};
 use crate::question::{Answer, Question};
+use crate::store::WriteOp;
+use crate::store::hitl::{Asked, StoredQuestion};
 use crate::supervise::Abort;
 
 impl Context {
@@ -46,11 +47,16 @@ impl Context {
             answered_at_ms: None,
             timed_out: false,
         };
-        let (run, position, now_ms) = (self.run_id(), self.position(), to_ms(now));
+        let (run, position) = (self.run_id(), self.position());
         let asked = self
             .shared
-            .blocking(move |store| store.ask(run, position, &stored, now_ms))
-            .await;
+            .commit(WriteOp::Ask {
+                run,
+                position,
+                question: stored,
+            })
+            .await
+            .and_then(crate::store::Outcome::asked);
         match asked {
             Ok(Asked::Answered {
                 answer,

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use crate::store::group_commit::WriteOp;
 use crate::error::Error;
 use crate::history::HistoryRecord;
 use crate::progress::Changes;
@@ -15,6 +14,7 @@ use crate::run::{RunId, RunStatus, Status};
 use crate::runtime::Shared;
 use crate::state::RunState;
 use crate::store::RunRecord;
+use crate::store::WriteOp;
 use crate::workflow::Workflow;
 
 /// Starts and queries runs. Cheap to clone; obtained from [`Runtime::client`](crate::Runtime::client).
@@ -215,7 +215,10 @@ impl Client {
         let record = if stopped {
             record
         } else {
-            self.shared.blocking(move |store| store.reopen(run)).await?
+            self.shared
+                .commit(WriteOp::Reopen { run })
+                .await?
+                .record()?
         };
         tracing::info!(%run, workflow = record.workflow, "failed run resumed");
         self.continue_run(run, record).await
@@ -227,8 +230,9 @@ impl Client {
         if self.shared.is_client_only() {
             let position = record.transitions;
             self.shared
-                .blocking(move |store| store.hand_over(run, position))
-                .await?;
+                .commit(WriteOp::HandOver { run, position })
+                .await?
+                .done()?;
         } else {
             self.shared.resume_stored(run, record)?;
         }
@@ -242,8 +246,9 @@ impl Client {
             if let Error::CorruptState { reason, .. } = &error {
                 let reason = reason.clone();
                 self.shared
-                    .blocking(move |store| store.quarantine(run, &reason))
-                    .await?;
+                    .commit(WriteOp::Quarantine { run, reason })
+                    .await?
+                    .done()?;
                 tracing::warn!(%run, %error, "quarantined run still damaged: back in quarantine");
             }
             Err(error)
@@ -254,7 +259,8 @@ impl Client {
             Err(error) => return again(error).await,
         };
         self.check(run, &record, None)?;
-        let record = match self.shared.blocking(move |store| store.release(run)).await {
+        let released = self.shared.commit(WriteOp::Release { run }).await;
+        let record = match released.and_then(crate::store::Outcome::record) {
             Ok(record) => record,
             Err(error) => return again(error).await,
         };
@@ -291,8 +297,9 @@ impl Client {
     pub async fn fail(&self, run: RunId, message: &str) -> Result<(), Error> {
         let message = message.to_owned();
         self.shared
-            .blocking(move |store| store.fail_quarantined(run, &message))
-            .await?;
+            .commit(WriteOp::FailQuarantined { run, message })
+            .await?
+            .done()?;
         tracing::info!(%run, "quarantined run failed by hand");
         self.shared.notify();
         Ok(())
@@ -303,9 +310,7 @@ impl Client {
     /// questions, quarantine mark and index entries. Its id is not reused.
     /// [`Error::NotQuarantined`] for an unfinished run that is not quarantined.
     pub async fn purge_run(&self, run: RunId) -> Result<(), Error> {
-        self.shared
-            .blocking(move |store| store.purge_run(run))
-            .await?;
+        self.shared.commit(WriteOp::Purge { run }).await?.done()?;
         self.shared.notify();
         Ok(())
     }
@@ -345,8 +350,13 @@ impl Client {
     }
 
     async fn start_entry(&self, entry: Arc<dyn Entry>, input: Vec<u8>) -> Result<RunId, Error> {
-        let record = RunRecord::new(entry.name(), entry.fingerprint(), input.clone());
-        let run = RunId(self.shared.commit(WriteOp::CreateRun { record }).await?);
+        let now = self.shared.now_ms();
+        let record = RunRecord::new(entry.name(), entry.fingerprint(), input.clone(), now);
+        let run = self
+            .shared
+            .commit(WriteOp::CreateRun { record })
+            .await?
+            .created()?;
         tracing::info!(%run, workflow = entry.name(), "run started");
         self.shared
             .launch(run, entry, ErasedStart::New(input), 0)
@@ -364,16 +374,18 @@ impl Client {
         if inputs.is_empty() {
             return Ok(Vec::new());
         }
+        let now = self.shared.now_ms();
         let records = inputs
             .iter()
-            .map(|input| RunRecord::new(entry.name(), entry.fingerprint(), input.clone()))
+            .map(|input| RunRecord::new(entry.name(), entry.fingerprint(), input.clone(), now))
             .collect();
         let hand_over = self.shared.is_client_only();
         let first = self
             .shared
             .commit(WriteOp::CreateRuns { records, hand_over })
-            .await?;
-        let runs: Vec<RunId> = (first..).map(RunId).take(inputs.len()).collect();
+            .await?
+            .created()?;
+        let runs: Vec<RunId> = (first.0..).map(RunId).take(inputs.len()).collect();
         tracing::info!(
             first = %runs[0],
             count = runs.len(),

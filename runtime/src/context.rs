@@ -28,7 +28,7 @@ use crate::run::RunId;
 use crate::runtime::{Flow, Shared, Transition};
 use crate::state::{State, StateWrites};
 use crate::storable::Codec;
-use crate::store::StoredSleep;
+use crate::store::{Outcome, StoredSleep, WriteOp};
 use crate::supervise::{Abort, AbortSlot};
 use crate::task::{Once, Task, Unguarded};
 use crate::workflow::StateInfo;
@@ -299,8 +299,8 @@ impl Context {
         let (run, position) = (self.run, self.position);
         let stored = self
             .shared
-            .blocking(move |store| store.wake_at(run, position))
-            .await;
+            .store()
+            .and_then(|store| store.wake_at(run, position));
         let wake_ms = match stored {
             Ok(Some(sleep)) => {
                 // Resumed at the same sleep: it began before the suspension.
@@ -322,12 +322,13 @@ impl Context {
                 };
                 let suspended = self
                     .shared
-                    .commit(crate::store::group_commit::WriteOp::Suspend {
+                    .commit(WriteOp::Suspend {
                         run,
                         position,
                         sleep,
                     })
-                    .await;
+                    .await
+                    .and_then(Outcome::done);
                 if let Err(error) = suspended {
                     return self.abort(Abort::Error(error)).await;
                 }
@@ -396,7 +397,7 @@ impl Context {
             let history = self.history(state_name, HistoryOutcome::Committed);
             let committed = self
                 .shared
-                .commit(crate::store::group_commit::WriteOp::CommitState {
+                .commit(WriteOp::CommitState {
                     run,
                     state_name,
                     step,
@@ -405,7 +406,8 @@ impl Context {
                     history,
                     items: self.loops.take(),
                 })
-                .await;
+                .await
+                .and_then(Outcome::transitions);
             let number = match committed {
                 Ok(number) => number,
                 Err(error) => return self.abort(Abort::Error(error)).await,

@@ -26,12 +26,12 @@ use crate::codec::{self, Format};
 use crate::durable_iter::{DurableIter, RangeIter, VecIter};
 use crate::error::Error;
 use crate::history::{HistoryOutcome, HistoryRecord};
-use crate::store::hitl::StoredQuestion;
 use crate::loop_items::{Cursor, LoopKey, StoredCursor, StoredIter};
 use crate::question::{Answer, AnswerOption, Question};
 use crate::run::{RunId, Status};
 use crate::state::RunState;
 use crate::store::RunRecord;
+use crate::store::hitl::StoredQuestion;
 use largest_alloc::largest_allocation;
 
 /// Cases of each property in `cargo test`: 256 × 14 properties, about two seconds in a debug

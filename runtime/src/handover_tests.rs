@@ -58,8 +58,9 @@ async fn a_hand_over_starts_a_run_once_and_never_one_that_went_on() {
 
     // A run stored by a client-only process: started once, however often it is handed over.
     let input = crate::codec::encode(&5u64).unwrap();
-    let store = shared.store().unwrap();
-    let handed = store.create_run(&RunRecord::new("echo", 1, input)).unwrap();
+    let record = RunRecord::new("echo", 1, input, 0);
+    let written = shared.commit(WriteOp::CreateRun { record }).await;
+    let handed = written.unwrap().created().unwrap();
     shared.start_handed_over(handed, 0).unwrap();
     shared.start_handed_over(handed, 0).unwrap();
     assert!(runtime.live_runs() <= 1);
@@ -72,10 +73,15 @@ async fn a_hand_over_starts_a_run_once_and_never_one_that_went_on() {
     assert_eq!(STARTS.load(Ordering::SeqCst), 2);
 
     // Taking hand-overs empties the table.
-    store.hand_over(handed, 0).unwrap();
-    assert_eq!(store.take_handed_over(10).unwrap(), vec![(handed, 0)]);
-    assert!(store.take_handed_over(10).unwrap().is_empty());
-    // The environment closes at shutdown once no handle on it is left.
-    drop(store);
+    let hand_over = WriteOp::HandOver {
+        run: handed,
+        position: 0,
+    };
+    shared.commit(hand_over).await.unwrap();
+    let take = || WriteOp::TakeHandedOver { limit: 10 };
+    let taken = shared.commit(take()).await.unwrap().handed_over().unwrap();
+    assert_eq!(taken, vec![(handed, 0)]);
+    let taken = shared.commit(take()).await.unwrap().handed_over().unwrap();
+    assert!(taken.is_empty());
     runtime.shutdown().await;
 }

@@ -45,6 +45,7 @@ mod fuzz_tests;
 mod graph;
 mod history;
 mod json_input;
+mod lifecycle;
 mod loop_items;
 mod loop_source;
 pub mod parallel;
@@ -90,7 +91,6 @@ pub mod __private {
     pub use serde;
 
     pub use crate::codec::Unstorable;
-    pub use crate::store::group_commit::payload_bytes_committed;
     pub use crate::durable_iter::{DurableInt, DurableIter, IntoDurableIter, RangeIter, VecIter};
     pub use crate::loop_items::{Cursor, DecodeItem, LoopKey, StoredCursor, StoredIter};
     pub use crate::loop_source::{
@@ -107,5 +107,6 @@ pub mod __private {
         ProbeReference, ProbeSerializable, Reference, SerdeCodec, Serializable, Storable,
         check_stored, same_type,
     };
+    pub use crate::store::group_commit::payload_bytes_committed;
     pub use crate::workflow::{BoxFuture, Start, StateInfo, WorkflowResult};
 }

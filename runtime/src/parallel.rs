@@ -25,6 +25,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::run::RunId;
 use crate::runtime::{BranchCommit, Flow};
+use crate::store::{Outcome, WriteOp};
 use crate::supervise::Abort;
 use crate::workflow::BoxFuture;
 
@@ -343,8 +344,8 @@ async fn run<'a, E: Send + 'a>(
     let position = ctx.position();
     let stored = match ctx
         .shared
-        .blocking(move |store| store.branches(run, position))
-        .await
+        .store()
+        .and_then(|store| store.branches(run, position))
     {
         Ok(stored) => stored,
         Err(error) => return ctx.abort(Abort::Error(error)).await,
@@ -414,13 +415,14 @@ impl<'c> Committer<'c> {
                 return Ok(bytes);
             };
             let committed = shared
-                .commit(crate::store::group_commit::WriteOp::CommitBranch {
+                .commit(WriteOp::CommitBranch {
                     run,
                     position,
                     index: index32,
                     output: bytes.clone(),
                 })
-                .await;
+                .await
+                .and_then(Outcome::done);
             if let Err(error) = committed {
                 slot.set(Abort::Error(error));
                 return std::future::pending().await;

@@ -18,15 +18,15 @@ use tokio::task::JoinHandle;
 
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock, from_ms};
-use crate::store::group_commit::WriteOp;
 use crate::context::Context;
 use crate::dir_lock::DirLock;
 use crate::error::Error;
 use crate::history::HistoryOutcome;
-use crate::store::lmdb::LmdbStore;
 use crate::registry::{Entry, ErasedStart, WorkflowEntry};
 use crate::run::{RunId, Status};
-use crate::store::{RunRecord, Store};
+use crate::store::group_commit::Committer;
+use crate::store::lmdb::LmdbStore;
+use crate::store::{RunRecord, Store, WriteOp};
 use crate::supervise::{Abort, AbortSlot, Outcome, Supervised, lock};
 use crate::timer::Timers;
 use crate::workflow::Workflow;
@@ -92,6 +92,8 @@ type BranchHook = Box<dyn Fn(&BranchCommit<'_>) -> Flow + Send + Sync>;
 pub(crate) struct Shared {
     /// `None` once shut down, so that the LMDB environment can close while clients live on.
     store: RwLock<Option<Arc<dyn Store>>>,
+    /// Every write goes through it (see [`crate::store::group_commit`]).
+    committer: Committer,
     registry: HashMap<&'static str, Arc<dyn Entry>>,
     /// Older versions kept to finish the runs they stored, by name and layout fingerprint.
     previous: HashMap<(&'static str, u64), Arc<dyn Entry>>,
@@ -129,23 +131,17 @@ impl Shared {
             .ok_or(Error::ShutDown)
     }
 
-    /// Runs a store operation on the blocking pool: commits wait for fsync, which must not
-    /// stall the async worker threads.
-    pub async fn blocking<T: Send + 'static>(
-        &self,
-        op: impl FnOnce(&dyn Store) -> Result<T, Error> + Send + 'static,
-    ) -> Result<T, Error> {
-        let store = self.store()?;
-        self.handle
-            .spawn_blocking(move || op(store.as_ref()))
-            .await
-            .unwrap_or_else(|e| Err(Error::Io(std::io::Error::other(e.to_string()))))
+    /// Now, by the runtime's clock, in milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        crate::clock::to_ms(self.clock.now())
     }
 
     /// Queues `op` for the next group commit and waits until the commit holding it is
     /// durable (see [`crate::store::group_commit`]). Returns the new transition count of a checkpoint.
-    pub async fn commit(&self, op: WriteOp) -> Result<u64, Error> {
-        let outcome = self.store()?.submit(op);
+    pub async fn commit(&self, op: WriteOp) -> Result<crate::store::Outcome, Error> {
+        let store = self.store()?;
+        let outcome = self.committer.submit(store.as_ref(), op);
+        drop(store);
         // A dropped sender means the committer is gone with the request unanswered.
         outcome.await.unwrap_or(Err(Error::ShutDown))
     }
@@ -280,8 +276,9 @@ impl Shared {
         position: u64,
     ) -> Result<(), Error> {
         if self.is_client_only() {
-            self.blocking(move |store| store.hand_over(run, position))
-                .await?;
+            self.commit(WriteOp::HandOver { run, position })
+                .await?
+                .done()?;
             tracing::debug!(%run, position, "client-only: run handed over to a runtime");
             return Ok(());
         }
@@ -365,7 +362,7 @@ impl Shared {
             return Ok(());
         }
         // Group-committed: when many sleeps end at once, their wake-ups share commits.
-        let woken = self.commit(WriteOp::Wake { run, wake_ms }).await? == 1;
+        let woken = self.commit(WriteOp::Wake { run, wake_ms }).await?.woken()?;
         if !woken {
             // A wake-up left behind by a sleep that ended otherwise: now dropped.
             return Ok(());
@@ -412,8 +409,8 @@ async fn fail(shared: &Shared, ctx: &Context, run: RunId, message: String) -> Re
             message,
             history: Some(history),
         })
-        .await
-        .map(|_| ())
+        .await?
+        .done()
 }
 
 /// Resumes `run` if a wake-up or an answer claimed it (marked it running in the store) while
@@ -465,7 +462,7 @@ async fn drive(
                     history,
                 })
                 .await
-                .map(|_| ())
+                .and_then(crate::store::Outcome::done)
         }
         Outcome::Done(Err(message)) => {
             tracing::info!(%run, workflow, error = %message, "run failed");
@@ -513,10 +510,7 @@ async fn drive(
         // instead (committed), listed with the reason until it is failed, resumed or purged.
         tracing::error!(%run, workflow, reason, "stored data of the run is damaged: quarantined");
         let reason = reason.clone();
-        if let Err(error) = shared
-            .blocking(move |store| store.quarantine(run, &reason))
-            .await
-        {
+        if let Err(error) = shared.commit(WriteOp::Quarantine { run, reason }).await {
             tracing::error!(%run, workflow, %error, "could not quarantine the run");
         }
     }
@@ -913,13 +907,14 @@ impl RuntimeBuilder {
         let write_map = self
             .write_map
             .unwrap_or_else(|| LmdbStore::default_write_map(&path, self.durability));
-        let opened = LmdbStore::open_shared(
+        let opened = LmdbStore::open_with(
             &path,
             self.map_size,
             self.durability,
             write_map,
             self.read_ahead,
-        );
+        )
+        .map(Arc::new);
         let store: Arc<LmdbStore> = match opened {
             Ok(store) => store,
             // A client only reads (and its writes are refused): a directory this process
@@ -932,8 +927,11 @@ impl RuntimeBuilder {
         };
         let closing = store.closing_event();
         let instance = store.instance_id();
+        let store: Arc<dyn Store> = store;
+        let committer = Committer::start(Arc::downgrade(&store), self.clock.clone())?;
         let shared = Arc::new(Shared {
             store: RwLock::new(Some(store)),
+            committer,
             registry,
             previous,
             incompatible: Mutex::new(Vec::new()),
@@ -959,7 +957,7 @@ impl RuntimeBuilder {
         // resumed or never woken, and an undecodable run would fail at every restart.
         let stored = shared.store()?.run_count()?;
         let checked = if stored <= self.startup_check_limit {
-            shared.store()?.check_indexes()?
+            shared.store()?.check_indexes(shared.now_ms())?
         } else {
             tracing::info!(
                 stored,

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::registry::encode_input;
 use crate::run::RunId;
 use crate::state::RunState;
-use crate::store::RunRecord;
+use crate::store::{RunRecord, WriteOp};
 use crate::workflow::Workflow;
 
 /// Longest session id, in bytes: LMDB's key limit, as the id is the key of its run list.
@@ -49,12 +49,21 @@ impl Client {
         check_session("Client::start_in_session", session)?;
         let entry = self.shared.typed_entry::<W>()?.clone();
         let input = encode_input::<W>(&input)?;
-        let record = RunRecord::new(entry.name(), entry.fingerprint(), input.clone());
-        let owned = session.to_owned();
+        let record = RunRecord::new(
+            entry.name(),
+            entry.fingerprint(),
+            input.clone(),
+            self.shared.now_ms(),
+        );
+        let session = session.to_owned();
         let run = self
             .shared
-            .blocking(move |store| store.create_in_session(&owned, &record))
-            .await?;
+            .commit(WriteOp::CreateInSession {
+                session: session.clone(),
+                record,
+            })
+            .await?
+            .created()?;
         tracing::info!(%run, session, workflow = entry.name(), "run started in a session");
         self.shared
             .launch(run, entry, crate::registry::ErasedStart::New(input), 0)

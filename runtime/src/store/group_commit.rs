@@ -1,12 +1,14 @@
-//! Group commit: transitions that arrive while a commit is in flight go into the next one.
+//! Group commit: writes that arrive while a commit is in flight go into the next one.
 //!
-//! LMDB has one writer, and with [`Durability::Full`](crate::Durability::Full) every commit
-//! pays an fsync (0.1 to several ms). Committing each transition in its own transaction caps a
-//! whole process at one fsync per transition, however many runs are live. Instead every
-//! writer on the hot path (checkpoints, completions, failures, `parallel` branches, durable
-//! sleeps) submits a [`WriteOp`] and awaits a oneshot, and whoever commits takes everything
-//! queued and applies it all in ONE write transaction (one fsync), then completes each
-//! request. A transition's future therefore resolves only once its own commit is durable, and
+//! Generic over the backend: it only calls [`Store::write`] with a batch of [`WriteOp`]s.
+//! A commit is expensive (with [`Durability::Full`](crate::Durability::Full) LMDB pays an
+//! fsync, 0.1 to several ms; a database server a round trip). Committing each transition on
+//! its own caps a whole process at one commit per transition, however many runs are live.
+//! Instead every write of the runtime (checkpoints, completions, failures, `parallel`
+//! branches, durable sleeps, questions and answers, creations) is submitted as a [`WriteOp`]
+//! and awaited on a oneshot, and whoever commits takes everything queued and writes it all in
+//! ONE batch (one fsync), then completes each request. The batch is stamped with the time of
+//! the runtime's [`Clock`], the time every record written by it carries. A transition's future therefore resolves only once its own commit is durable, and
 //! under load the fsync is shared by the whole batch.
 //!
 //! Who commits (leader/follower, see [`Inline`]): the first submitter that finds no commit in
@@ -18,9 +20,10 @@
 //! helper thread commits instead.
 //!
 //! Failures never drop a request silently. If one operation of a batch is refused (say, an
-//! unknown run), the batch transaction is aborted and every request is retried in a
-//! transaction of its own, so that only the faulty one fails. If the commit itself fails
-//! (disk full, I/O error), every request of the batch gets the error.
+//! unknown run), the backend writes nothing of the batch and names the op: it gets its
+//! error, and the rest of the batch is written again without it, so that only the faulty one
+//! fails. If the write itself fails (disk full, I/O error), every request of the batch gets
+//! the error.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,13 +31,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::oneshot;
 
+use crate::clock::{Clock, to_ms};
 use crate::error::Error;
-use crate::history::HistoryRecord;
-use crate::store::lmdb::LmdbStore;
-use crate::loop_items::LoopItems;
-use crate::run::RunId;
-use crate::state::StateWrites;
-use crate::store::{Commit, RunRecord, StoredSleep};
+use crate::store::Store;
+use crate::store::write_op::{Outcome, WriteError, WriteOp};
 
 /// Most requests in one transaction: bounds the latency of the requests at the end of a batch
 /// and the size of LMDB's dirty page list.
@@ -49,164 +49,27 @@ pub fn payload_bytes_committed() -> u64 {
     PAYLOAD_BYTES.load(Ordering::Relaxed)
 }
 
-/// One write, owned, so that it can cross to the helper thread.
-pub(crate) enum WriteOp {
-    /// [`Store::create_run`](crate::store::Store::create_run): the outcome is the new run's id.
-    CreateRun { record: RunRecord },
-    /// Several new runs in one transaction, all or none (`Client::start_many`), with
-    /// consecutive ids: the outcome is the first one. With `hand_over` (a client-only
-    /// process) each run is also handed over to the running runtime in the same transaction.
-    CreateRuns {
-        records: Vec<RunRecord>,
-        hand_over: bool,
-    },
-    /// [`Store::wake_due`](crate::store::Store::wake_due): the outcome is 1 if the run was
-    /// woken (it must be resumed), 0 for a wake-up left behind by a sleep that ended otherwise.
-    Wake { run: RunId, wake_ms: u64 },
-    /// [`Store::commit_state`](crate::store::Store::commit_state), plus the items of loops
-    /// entered in the segment that ends (see [`crate::loop_items`]).
-    CommitState {
-        run: RunId,
-        state_name: &'static str,
-        step: Option<&'static str>,
-        state: Vec<u8>,
-        writes: StateWrites,
-        history: HistoryRecord,
-        items: Vec<LoopItems>,
-    },
-    /// [`Store::complete`](crate::store::Store::complete); also drops the run's loop items.
-    Complete {
-        run: RunId,
-        output: Vec<u8>,
-        writes: StateWrites,
-        history: HistoryRecord,
-    },
-    /// [`Store::fail`](crate::store::Store::fail).
-    Fail {
-        run: RunId,
-        message: String,
-        history: Option<HistoryRecord>,
-    },
-    /// [`Store::suspend`](crate::store::Store::suspend).
-    Suspend {
-        run: RunId,
-        position: u64,
-        sleep: StoredSleep,
-    },
-    /// [`Store::commit_branch`](crate::store::Store::commit_branch).
-    CommitBranch {
-        run: RunId,
-        position: u64,
-        index: u32,
-        output: Vec<u8>,
-    },
-}
-
-impl WriteOp {
-    /// Applies the operation inside `txn`; returns the new transition count for a
-    /// checkpoint, the id of a created run, whether a run woke, 0 otherwise.
-    pub(crate) fn apply(&self, store: &LmdbStore, txn: &mut heed::RwTxn<'_>) -> Result<u64, Error> {
-        match self {
-            WriteOp::CreateRun { record } => store.create_run_in(txn, record).map(|run| run.0),
-            WriteOp::CreateRuns { records, hand_over } => store
-                .create_runs_in(txn, records, *hand_over)
-                .map(|run| run.0),
-            WriteOp::Wake { run, wake_ms } => store
-                .wake_due_in(txn, *run, *wake_ms)
-                .map(|woken| u64::from(woken.is_some())),
-            WriteOp::CommitState {
-                run,
-                state_name,
-                step,
-                state,
-                writes,
-                history,
-                items,
-            } => {
-                let commit = Commit {
-                    run: *run,
-                    state_name,
-                    step: *step,
-                    state,
-                    writes,
-                    history,
-                };
-                let number = store.commit_state_in(txn, commit)?;
-                for loop_items in items {
-                    crate::store::lmdb::loop_items::put(store.loop_items, txn, *run, loop_items)?;
-                }
-                Ok(number)
-            }
-            WriteOp::Complete {
-                run,
-                output,
-                writes,
-                history,
-            } => {
-                store.complete_in(txn, *run, output, writes, history)?;
-                crate::store::lmdb::loop_items::delete_run(store.loop_items, txn, *run)?;
-                Ok(0)
-            }
-            WriteOp::Fail {
-                run,
-                message,
-                history,
-            } => store
-                .fail_in(txn, *run, message, history.as_ref())
-                .map(|()| 0),
-            WriteOp::Suspend {
-                run,
-                position,
-                sleep,
-            } => store.suspend_in(txn, *run, *position, *sleep).map(|()| 0),
-            WriteOp::CommitBranch {
-                run,
-                position,
-                index,
-                output,
-            } => store
-                .commit_branch_in(txn, *run, *position, *index, output)
-                .map(|()| 0),
-        }
-    }
-}
-
-impl WriteOp {
-    fn payload_len(&self) -> u64 {
-        let len = match self {
-            WriteOp::CreateRun { record } => record.input.len(),
-            WriteOp::CreateRuns { records, .. } => records.iter().map(|r| r.input.len()).sum(),
-            WriteOp::Wake { .. } => 0,
-            WriteOp::CommitState { state, items, .. } => {
-                state.len() + items.iter().map(LoopItems::byte_len).sum::<usize>()
-            }
-            WriteOp::Complete { output, .. } | WriteOp::CommitBranch { output, .. } => output.len(),
-            WriteOp::Fail { message, .. } => message.len(),
-            WriteOp::Suspend { .. } => 16,
-        };
-        u64::try_from(len).unwrap_or(u64::MAX)
-    }
-}
-
 /// A request and where its outcome goes.
 pub(crate) struct Request {
     op: WriteOp,
-    done: oneshot::Sender<Result<u64, Error>>,
+    done: oneshot::Sender<Result<Outcome, Error>>,
 }
 
-/// How a store's writes reach LMDB, owned by the store: dropping it (with the store) ends
-/// the helper thread once it has answered what was queued.
+/// How the runtime's writes reach its store: dropping it ends the helper thread once it has
+/// answered what was queued.
 pub(crate) struct Committer(Arc<Inline>);
 
 impl Committer {
     /// Commits on the submitting threads, with a helper thread that takes over under load;
-    /// see [`Inline`]. `fsync` says whether a commit blocks for the disk
-    /// ([`Durability::Full`](crate::Durability::Full)).
-    pub fn start(store: Weak<LmdbStore>, fsync: bool) -> Result<Committer, Error> {
+    /// see [`Inline`]. Whether a commit blocks its thread for long is the store's
+    /// [`Store::commits_block`].
+    pub fn start(store: Weak<dyn Store>, clock: Arc<dyn Clock>) -> Result<Committer, Error> {
+        let fsync = store.upgrade().is_some_and(|store| store.commits_block());
         let inline = Arc::new(Inline {
             queue: Mutex::new(Queue::default()),
             handoff: Condvar::new(),
             fsync,
+            clock,
         });
         let helper = inline.clone();
         std::thread::Builder::new()
@@ -217,7 +80,11 @@ impl Committer {
 
     /// Queues `op` for the next group commit; the receiver yields its outcome once the commit
     /// holding it is durable. `store` is the store that owns this committer.
-    pub fn submit(&self, store: &LmdbStore, op: WriteOp) -> oneshot::Receiver<Result<u64, Error>> {
+    pub fn submit(
+        &self,
+        store: &dyn Store,
+        op: WriteOp,
+    ) -> oneshot::Receiver<Result<Outcome, Error>> {
         let (done, outcome) = oneshot::channel();
         self.0.submit(store, Request { op, done });
         outcome
@@ -250,8 +117,10 @@ pub(crate) struct Inline {
     queue: Mutex<Queue>,
     /// Wakes the helper thread when a leader hands over, or when the store is dropped.
     handoff: Condvar,
-    /// Commits fsync ([`Durability::Full`](crate::Durability::Full)).
+    /// A commit blocks its thread for long (an fsync, a round trip).
     fsync: bool,
+    /// Stamps each batch.
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Default)]
@@ -273,12 +142,16 @@ struct Queue {
 const LINGER: std::time::Duration = std::time::Duration::from_micros(50);
 
 impl Inline {
+    fn now_ms(&self) -> u64 {
+        to_ms(self.clock.now())
+    }
+
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // The queue is consistent at every unlock, so a panic elsewhere leaves it usable.
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn submit(&self, store: &LmdbStore, request: Request) {
+    fn submit(&self, store: &dyn Store, request: Request) {
         let mut queue = self.lock();
         queue.requests.push(request);
         if queue.leading {
@@ -303,9 +176,9 @@ impl Inline {
         crate::blocking::excused(|| {
             if self.fsync {
                 // Outside a runtime this just runs the closure.
-                tokio::task::block_in_place(|| commit_batch(store, &mut batch));
+                tokio::task::block_in_place(|| commit_batch(store, &mut batch, self.now_ms()));
             } else {
-                commit_batch(store, &mut batch);
+                commit_batch(store, &mut batch, self.now_ms());
             }
         });
         let mut queue = self.lock();
@@ -326,7 +199,7 @@ impl Inline {
     }
 
     /// Body of the helper thread: leads whenever a submitter hands over.
-    fn help(&self, store: &Weak<LmdbStore>) {
+    fn help(&self, store: &Weak<dyn Store>) {
         let mut batch = Vec::new();
         let mut queue = self.lock();
         loop {
@@ -365,7 +238,7 @@ impl Inline {
     /// Commits batches until the queue is empty; returns with the queue locked.
     fn commit_queued<'a>(
         &'a self,
-        store: &Weak<LmdbStore>,
+        store: &Weak<dyn Store>,
         mut queue: MutexGuard<'a, Queue>,
         batch: &mut Vec<Request>,
     ) -> MutexGuard<'a, Queue> {
@@ -379,7 +252,7 @@ impl Inline {
                 // relies on.
                 Some(store) => {
                     let committed = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        commit_batch(&store, batch);
+                        commit_batch(&*store, batch, self.now_ms());
                     }));
                     if committed.is_err() {
                         batch.clear();
@@ -422,78 +295,69 @@ impl Drop for Unwind<'_> {
 }
 
 /// Commits every request of `batch` (emptying it) and completes each one.
-fn commit_batch(store: &LmdbStore, batch: &mut Vec<Request>) {
-    match try_batch(store, batch) {
-        Ok(numbers) => {
-            for (request, number) in batch.drain(..).zip(numbers) {
-                let _ = request.done.send(Ok(number));
+fn commit_batch(store: &dyn Store, batch: &mut Vec<Request>, now_ms: u64) {
+    loop {
+        let ops: Vec<&WriteOp> = batch.iter().map(|request| &request.op).collect();
+        match store.write(&ops, now_ms) {
+            Ok(outcomes) => {
+                // Counted once committed, so that a batch written again is not counted twice.
+                let payload: u64 = ops.iter().map(|op| op.payload_len()).sum();
+                PAYLOAD_BYTES.fetch_add(payload, Ordering::Relaxed);
+                for (request, outcome) in batch.drain(..).zip(outcomes) {
+                    let _ = request.done.send(Ok(outcome));
+                }
+                return;
             }
-        }
-        Err(BatchError::Op) => {
-            // Someone's operation was refused: isolate it, so the others still commit.
-            for request in batch.drain(..) {
-                let outcome = commit_one(store, &request.op);
-                let _ = request.done.send(outcome);
+            Err(WriteError::Refused { index, error }) if index < batch.len() => {
+                // Someone's operation was refused and nothing was written: it fails alone,
+                // and the others are written again without it.
+                let refused = batch.remove(index);
+                let _ = refused.done.send(Err(error));
+                if batch.is_empty() {
+                    return;
+                }
             }
-        }
-        Err(BatchError::Commit(error)) => {
-            tracing::error!(%error, requests = batch.len(), "group commit failed");
-            for request in batch.drain(..) {
-                let _ = request.done.send(Err(error.duplicate()));
+            Err(WriteError::Refused { error, .. } | WriteError::Failed(error)) => {
+                tracing::error!(%error, requests = batch.len(), "group commit failed");
+                for request in batch.drain(..) {
+                    let _ = request.done.send(Err(error.duplicate()));
+                }
+                return;
             }
         }
     }
 }
 
-/// Why a batch did not commit.
-enum BatchError {
-    /// An operation failed; the transaction was aborted and nothing was written.
-    Op,
-    /// The transaction could not begin or commit.
-    Commit(Error),
-}
-
-fn try_batch(store: &LmdbStore, batch: &[Request]) -> Result<Vec<u64>, BatchError> {
-    let reserve = batch.iter().map(|request| request.op.reserve_bytes()).sum();
-    let mut txn = store.write_txn_for(reserve).map_err(BatchError::Commit)?;
-    let mut numbers = Vec::with_capacity(batch.len());
-    for request in batch {
-        // Dropping `txn` on the way out aborts it.
-        numbers.push(
-            request
-                .op
-                .apply(store, &mut txn)
-                .map_err(|_| BatchError::Op)?,
-        );
+/// Writes one operation in a batch of its own, outside the group commit (unit tests).
+#[cfg(test)]
+pub(crate) fn write_one(store: &dyn Store, op: &WriteOp, now_ms: u64) -> Result<Outcome, Error> {
+    match store.write(&[op], now_ms) {
+        Ok(mut outcomes) => {
+            PAYLOAD_BYTES.fetch_add(op.payload_len(), Ordering::Relaxed);
+            outcomes.pop().ok_or_else(|| {
+                Error::Io(std::io::Error::other(
+                    "the store answered a write with nothing",
+                ))
+            })
+        }
+        Err(WriteError::Refused { error, .. } | WriteError::Failed(error)) => Err(error),
     }
-    txn.commit()
-        .map_err(|e| BatchError::Commit(store.write_error(Error::from(e), reserve)))?;
-    // Counted once committed, so that a batch retried one by one is not counted twice.
-    let payload: u64 = batch.iter().map(|request| request.op.payload_len()).sum();
-    PAYLOAD_BYTES.fetch_add(payload, Ordering::Relaxed);
-    Ok(numbers)
-}
-
-/// Applies and commits one operation in a transaction of its own.
-pub(crate) fn commit_one(store: &LmdbStore, op: &WriteOp) -> Result<u64, Error> {
-    let extra = op.reserve_bytes();
-    let mut txn = store.write_txn_for(extra)?;
-    // A put can write too: LMDB spills dirty pages of a large transaction to the file.
-    let number = op
-        .apply(store, &mut txn)
-        .map_err(|e| store.write_error(e, extra))?;
-    txn.commit()
-        .map_err(|e| store.write_error(Error::from(e), extra))?;
-    PAYLOAD_BYTES.fetch_add(op.payload_len(), Ordering::Relaxed);
-    Ok(number)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::SystemClock;
     use crate::durability::Durability;
-    use crate::history::HistoryOutcome;
-    use crate::store::Store;
+    use crate::history::{HistoryOutcome, HistoryRecord};
+    use crate::run::RunId;
+    use crate::state::StateWrites;
+    use crate::store::RunRecord;
+    use crate::store::lmdb::LmdbStore;
+
+    fn open(dir: &std::path::Path) -> Arc<LmdbStore> {
+        Arc::new(LmdbStore::open_with(dir, 1 << 24, Durability::ProcessCrash, false, true).unwrap())
+    }
 
     fn checkpoint(run: RunId) -> WriteOp {
         WriteOp::CommitState {
@@ -524,10 +388,10 @@ mod tests {
     #[test]
     fn a_state_key_over_lmdbs_limit_is_refused_for_good_and_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let store =
-            LmdbStore::open_shared(dir.path(), 1 << 24, Durability::ProcessCrash, false, true)
-                .unwrap();
-        let run = store.create_run(&RunRecord::new("w", 7, vec![])).unwrap();
+        let store = open(dir.path());
+        let run = store
+            .create_run(&RunRecord::new("w", 7, vec![], 0))
+            .unwrap();
         let with_key = |len: usize| {
             let mut op = checkpoint(run);
             if let WriteOp::CommitState { writes, .. } = &mut op {
@@ -544,15 +408,16 @@ mod tests {
             requests.push(Request { op, done });
             outcomes.push(outcome);
         }
-        commit_batch(&store, &mut requests);
+        commit_batch(&*store, &mut requests, 0);
         let outcomes: Vec<_> = outcomes
             .into_iter()
             .map(|o| o.blocking_recv().unwrap())
             .collect();
-        assert_eq!(outcomes[0].as_ref().unwrap(), &1);
-        let refused = outcomes[1].as_ref().unwrap_err();
+        let mut outcomes = outcomes.into_iter();
+        assert_eq!(outcomes.next().unwrap().unwrap().transitions().unwrap(), 1);
+        let refused = outcomes.next().unwrap().unwrap_err();
         assert!(refused.refused_for_good(), "{refused:?}");
-        assert_eq!(outcomes[2].as_ref().unwrap(), &2);
+        assert_eq!(outcomes.next().unwrap().unwrap().transitions().unwrap(), 2);
         assert_eq!(store.state_all(run).unwrap().len(), 1);
     }
 
@@ -561,21 +426,25 @@ mod tests {
     #[test]
     fn inline_leaders_commit_every_request_and_isolate_a_refused_one() {
         let dir = tempfile::tempdir().unwrap();
-        let store =
-            LmdbStore::open_shared(dir.path(), 1 << 24, Durability::ProcessCrash, false, true)
-                .unwrap();
+        let store = open(dir.path());
         let runs: Vec<RunId> = (0..4)
-            .map(|_| store.create_run(&RunRecord::new("w", 7, vec![])).unwrap())
+            .map(|_| {
+                store
+                    .create_run(&RunRecord::new("w", 7, vec![], 0))
+                    .unwrap()
+            })
             .collect();
+        let shared: Arc<dyn Store> = store.clone();
+        let committer = Committer::start(Arc::downgrade(&shared), Arc::new(SystemClock)).unwrap();
         std::thread::scope(|s| {
             for &run in &runs {
-                let store = &store;
+                let (store, committer) = (&*store, &committer);
                 s.spawn(move || {
                     for i in 1..=50u64 {
-                        let outcome = store.submit(checkpoint(run)).blocking_recv();
-                        assert_eq!(outcome.unwrap().unwrap(), i);
+                        let outcome = committer.submit(store, checkpoint(run)).blocking_recv();
+                        assert_eq!(outcome.unwrap().unwrap().transitions().unwrap(), i);
                         if i % 10 == 0 {
-                            let refused = store.submit(checkpoint(RunId(999)));
+                            let refused = committer.submit(store, checkpoint(RunId(999)));
                             assert!(matches!(
                                 refused.blocking_recv().unwrap(),
                                 Err(Error::UnknownRun { run: RunId(999) })

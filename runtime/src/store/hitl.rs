@@ -1,9 +1,10 @@
 //! What the runtime needs from storage for people in the loop: questions, answers, sessions.
 //!
-//! A supertrait of [`Store`](crate::store::Store), so a second backend implements both. Every
-//! method is one transaction. A question is keyed by (run, position) like a durable sleep: the
-//! await in progress. The run's status and the question change together, so another process
-//! (a client answering, a runtime claiming the answered run) always sees both or neither.
+//! The reads are a supertrait of [`Store`](crate::store::Store), so a backend implements both;
+//! the writes (ask, answer, claim, create in a session) are [`WriteOp`](crate::store::WriteOp)s.
+//! A question is keyed by (run, position) like a durable sleep: the await in progress. The
+//! run's status and the question change together, so another process (a client answering, a
+//! runtime claiming the answered run) always sees both or neither.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +28,7 @@ pub(crate) struct StoredQuestion {
     pub timed_out: bool,
 }
 
-/// What [`HitlStore::ask`] found.
+/// What an [`Ask`](crate::store::WriteOp::Ask) found.
 #[derive(Debug)]
 pub(crate) enum Asked {
     /// The question is answered (maybe just now, by its timeout): the run goes on.
@@ -36,7 +37,7 @@ pub(crate) enum Asked {
     Waiting { deadline_ms: Option<u64> },
 }
 
-/// What [`HitlStore::claim`] found.
+/// What a [`Claim`](crate::store::WriteOp::Claim) found.
 #[derive(Debug)]
 pub(crate) enum Claim {
     /// The run was waiting and its question is answered: it is now marked running, and the
@@ -57,29 +58,9 @@ pub(crate) struct DueAnswers {
     pub next_deadline_ms: Option<u64>,
 }
 
-/// Storage of questions, answers and sessions.
+/// Reads of questions, answers and sessions.
 pub(crate) trait HitlStore {
-    /// At `position` of `run`: returns the stored question's answer if it has one (or its
-    /// default if its deadline is past `now_ms`, committing it), else stores `question` if none
-    /// is stored yet and marks the run waiting.
-    fn ask(
-        &self,
-        run: RunId,
-        position: u64,
-        question: &StoredQuestion,
-        now_ms: u64,
-    ) -> Result<Asked, Error>;
-
-    /// Checks `answer` against the question `run` is waiting on and commits it; returns the
-    /// answer in canonical form. [`Error::NotWaiting`], [`Error::AlreadyAnswered`] and
-    /// [`Error::InvalidAnswer`] change nothing.
-    fn answer(&self, run: RunId, answer: &Answer, now_ms: u64) -> Result<Answer, Error>;
-
-    /// Marks a waiting run whose question is answered (or past its deadline, whose default is
-    /// then committed) running, so that exactly one runtime resumes it.
-    fn claim(&self, run: RunId, now_ms: u64) -> Result<Claim, Error>;
-
-    /// The waiting runs a [`claim`](Self::claim) would take at `now_ms` (at most `limit`
+    /// The waiting runs a claim ([`WriteOp::Claim`](crate::store::WriteOp::Claim)) would take at `now_ms` (at most `limit`
     /// answered ones and as many past their deadline), read from the answer indexes in one
     /// read transaction: the cheap check a runtime polls with, whatever the number of waiting
     /// runs.
@@ -93,10 +74,6 @@ pub(crate) trait HitlStore {
 
     /// The question at `run`'s current position, if it has one.
     fn current_question(&self, run: RunId) -> Result<Option<(u64, StoredQuestion)>, Error>;
-
-    /// Creates a run in `session`, starting with a copy of the durable key-value state of the
-    /// session's previous run, which must have finished ([`Error::SessionBusy`] otherwise).
-    fn create_in_session(&self, session: &str, record: &RunRecord) -> Result<RunId, Error>;
 
     /// The runs of `session`, oldest first (empty for an unknown session).
     fn session_runs(&self, session: &str) -> Result<Vec<RunId>, Error>;

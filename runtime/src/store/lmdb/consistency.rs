@@ -45,7 +45,7 @@ struct Expected {
 impl LmdbStore {
     /// Checks the indexes against the runs and repairs them (see the module doc), in one
     /// write transaction.
-    pub(crate) fn check_indexes_impl(&self) -> Result<CheckReport, Error> {
+    pub(crate) fn check_indexes_impl(&self, now_ms: u64) -> Result<CheckReport, Error> {
         let mut txn = self.write_txn()?;
         let mut report = CheckReport::default();
         let quarantine = self.quarantine.db()?;
@@ -142,7 +142,7 @@ impl LmdbStore {
             if n < LOGGED {
                 tracing::warn!(%run, reason, "run quarantined at start");
             }
-            self.quarantine_in(&mut txn, *run, reason)?;
+            self.quarantine_in(&mut txn, *run, reason, now_ms)?;
             quarantined.insert(run.0);
             report.quarantined += 1;
         }
@@ -212,7 +212,7 @@ mod tests {
     fn fill(store: &LmdbStore, n: u64) {
         let mut txn = store.write_txn().unwrap();
         for i in 0..n {
-            let mut record = RunRecord::new("w", 7, vec![0; 32]);
+            let mut record = RunRecord::new("w", 7, vec![0; 32], 0);
             record.transitions = 3;
             record.state = Some(vec![1; 200]);
             record.status = match i % 4 {
@@ -229,7 +229,7 @@ mod tests {
                     started_ms: 1,
                     wake_ms: 1_000 + i,
                 };
-                store.suspend_in(&mut txn, run, 3, sleep).unwrap();
+                store.suspend_in(&mut txn, run, 3, sleep, 0).unwrap();
             }
         }
         txn.commit().unwrap();
@@ -240,7 +240,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LmdbStore::open(dir.path(), 1 << 26).unwrap();
         fill(&store, 40);
-        let report = store.check_indexes().unwrap();
+        let report = store.check_indexes(0).unwrap();
         assert_eq!(
             report,
             CheckReport {
@@ -260,7 +260,7 @@ mod tests {
             .put(&mut txn, &[1, 2, 3], &[0])
             .unwrap();
         txn.commit().unwrap();
-        let report = store.check_indexes().unwrap();
+        let report = store.check_indexes(0).unwrap();
         assert_eq!(report.reindexed, 30);
         assert_eq!(report.runs, 40);
         assert_eq!(store.active_after(None, 100).unwrap().0, active);
@@ -280,7 +280,7 @@ mod tests {
             let mut times = Vec::new();
             for _ in 0..5 {
                 let started = std::time::Instant::now();
-                let report = store.check_indexes().unwrap();
+                let report = store.check_indexes(0).unwrap();
                 times.push(started.elapsed());
                 assert_eq!(report.runs as u64, n);
                 assert_eq!(report.removed + report.reindexed, 0);

@@ -183,7 +183,7 @@ mod tests {
         let store = LmdbStore::open(dir.path(), 1 << 26).unwrap();
         for _ in 0..50 {
             store
-                .create_run(&RunRecord::new("w", 7, vec![7; 3000]))
+                .create_run(&RunRecord::new("w", 7, vec![7; 3000], 0))
                 .unwrap();
         }
         let info = store.env.info();
@@ -211,7 +211,9 @@ mod tests {
     fn a_short_tail_is_extended_with_a_hole() {
         let dir = tempfile::tempdir().unwrap();
         let store = LmdbStore::open(dir.path(), 1 << 26).unwrap();
-        store.create_run(&RunRecord::new("w", 7, vec![])).unwrap();
+        store
+            .create_run(&RunRecord::new("w", 7, vec![], 0))
+            .unwrap();
         drop(store);
         let data = dir.path().join("data.mdb");
         let len = std::fs::metadata(&data).unwrap().len();

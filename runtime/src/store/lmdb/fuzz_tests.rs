@@ -17,8 +17,8 @@ use proptest::test_runner::TestRunner;
 
 use super::*;
 use crate::fuzz_tests::{config, stored_bytes};
-use crate::store::hitl::{HitlStore, StoredQuestion};
 use crate::question::{Answer, Question};
+use crate::store::hitl::{HitlStore, StoredQuestion};
 
 /// Where a damaged value is written, relative to the run under test.
 #[derive(Clone, Debug)]
@@ -134,7 +134,7 @@ fn write(store: &LmdbStore, run: RunId, damage: &Damage) {
 /// branch output, a loop item, asked a question at position 1, in session `s`.
 fn stored_run(store: &LmdbStore) -> RunId {
     let input = crate::codec::encode(&7u64).expect("an input");
-    let record = RunRecord::new("w", 1, input);
+    let record = RunRecord::new("w", 1, input, 0);
     let run = store.create_in_session("s", &record).unwrap_or_else(|_| {
         // The session is damaged or busy: a run outside it.
         store.create_run(&record).expect("a run is created")
@@ -207,6 +207,7 @@ fn read_everything(store: &LmdbStore, run: RunId) -> Result<(), String> {
     check("load", store.load(run).err());
     check("list", store.list(None).err());
     check("list running", store.list(Some(Status::Waiting)).err());
+    check("list_status", store.list_status(None).err());
     check("unfinished", store.unfinished().err());
     check("active_after", store.active_after(None, 100).err());
     match store.wakeups_after(None, 100) {
@@ -290,7 +291,7 @@ fn damaged_values_and_keys_are_typed_errors_and_other_runs_stay_readable() {
                 .history(sound)
                 .map_err(|e| TestCaseError::fail(format!("history: {e:?}")))?;
             let new = store
-                .create_run(&RunRecord::new("new", 1, vec![]))
+                .create_run(&RunRecord::new("new", 1, vec![], 0))
                 .map_err(|e| TestCaseError::fail(format!("create_run: {e:?}")))?;
             prop_assert!(new > run && new > sound);
             Ok(())
@@ -316,7 +317,7 @@ fn a_damaged_key_in_runs_blocks_neither_new_runs_nor_listing() {
     };
     write(&store, sound, &damage);
     let new = store
-        .create_run(&RunRecord::new("new", 1, vec![]))
+        .create_run(&RunRecord::new("new", 1, vec![], 0))
         .expect("a new run despite the damaged key");
     assert!(new > sound);
     let listed: Vec<RunId> = store
@@ -362,7 +363,7 @@ fn damaged_meta_values_open_or_are_typed_errors() {
                 Ok(store) => {
                     read_everything(&store, run).map_err(TestCaseError::fail)?;
                     let new = store
-                        .create_run(&RunRecord::new("new", 1, vec![]))
+                        .create_run(&RunRecord::new("new", 1, vec![], 0))
                         .map_err(|e| TestCaseError::fail(format!("create_run: {e:?}")))?;
                     prop_assert!(new > run);
                 }

@@ -51,13 +51,8 @@ impl Table {
 }
 
 impl LmdbStore {
-    /// [`Store::hand_over`](crate::store::Store::hand_over).
-    pub(crate) fn hand_over_impl(&self, run: RunId, position: u64) -> Result<(), Error> {
-        self.in_txn(|txn| self.hand_over_in(txn, run, position))
-    }
-
-    /// [`hand_over_impl`](Self::hand_over_impl) inside the caller's transaction (runs started
-    /// in a batch are handed over in the transaction that stores them).
+    /// [`WriteOp::HandOver`](crate::store::WriteOp::HandOver) inside `txn` (runs started in a
+    /// batch are handed over in the transaction that stores them).
     pub(crate) fn hand_over_in(
         &self,
         txn: &mut heed::RwTxn<'_>,
@@ -69,33 +64,35 @@ impl LmdbStore {
         Ok(())
     }
 
-    /// [`Store::take_handed_over`](crate::store::Store::take_handed_over).
-    pub(crate) fn take_handed_over_impl(&self, limit: usize) -> Result<Vec<(RunId, u64)>, Error> {
-        let table = self.handover.handed_over;
-        // The poll's usual case, nothing handed over, costs a read transaction only.
+    /// Whether any run is handed over: the poll's usual case, none, costs a read only.
+    pub(super) fn any_handed_over_impl(&self) -> Result<bool, Error> {
         let txn = self.env.read_txn()?;
-        if table.first(&txn)?.is_none() {
-            return Ok(Vec::new());
+        Ok(self.handover.handed_over.first(&txn)?.is_some())
+    }
+
+    /// [`WriteOp::TakeHandedOver`](crate::store::WriteOp::TakeHandedOver) inside `txn`.
+    pub(super) fn take_handed_over_in(
+        &self,
+        txn: &mut heed::RwTxn<'_>,
+        limit: usize,
+    ) -> Result<Vec<(RunId, u64)>, Error> {
+        let table = self.handover.handed_over;
+        let mut taken = Vec::new();
+        // Every key looked at is deleted, a damaged one too: left in place, `limit` of them
+        // at the front of the table would hide every good entry behind them for good.
+        let mut seen = Vec::new();
+        for entry in table.iter(txn)?.take(limit) {
+            let (run, position) = entry?;
+            match (be_u64(run), be_u64(position)) {
+                (Some(id), Some(position)) => taken.push((RunId(id), position)),
+                _ => tracing::warn!(key = ?run, "damaged hand-over entry dropped"),
+            }
+            seen.push(run.to_vec());
         }
-        drop(txn);
-        self.in_txn(|txn| {
-            let mut taken = Vec::new();
-            // Every key looked at is deleted, a damaged one too: left in place, `limit` of them
-            // at the front of the table would hide every good entry behind them for good.
-            let mut seen = Vec::new();
-            for entry in table.iter(txn)?.take(limit) {
-                let (run, position) = entry?;
-                match (be_u64(run), be_u64(position)) {
-                    (Some(id), Some(position)) => taken.push((RunId(id), position)),
-                    _ => tracing::warn!(key = ?run, "damaged hand-over entry dropped"),
-                }
-                seen.push(run.to_vec());
-            }
-            for key in &seen {
-                table.delete(txn, key)?;
-            }
-            Ok(taken)
-        })
+        for key in &seen {
+            table.delete(txn, key)?;
+        }
+        Ok(taken)
     }
 }
 
@@ -118,9 +115,9 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        store.hand_over_impl(RunId(5), 3).unwrap();
-        assert_eq!(store.take_handed_over_impl(2).unwrap(), vec![]);
-        assert_eq!(store.take_handed_over_impl(2).unwrap(), vec![(RunId(5), 3)]);
-        assert_eq!(store.take_handed_over_impl(2).unwrap(), vec![]);
+        store.hand_over(RunId(5), 3).unwrap();
+        assert_eq!(store.take_handed_over(2).unwrap(), vec![]);
+        assert_eq!(store.take_handed_over(2).unwrap(), vec![(RunId(5), 3)]);
+        assert_eq!(store.take_handed_over(2).unwrap(), vec![]);
     }
 }

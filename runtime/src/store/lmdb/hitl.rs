@@ -1,6 +1,6 @@
 //! The LMDB [`HitlStore`]: questions, the index of pending ones, and sessions.
 //!
-//! Three databases, opened next to the parent's:
+//! Five databases, opened next to the parent's:
 //!
 //! - `questions`: run ‖ position -> sealed postcard [`StoredQuestion`]. Answered questions stay, as
 //!   the record of who decided what; they are never read again once the run moves on.
@@ -24,10 +24,11 @@ use heed::{CommitOrAbort, Database, Env, RoTxn, RwTxn, WithoutTls};
 
 use super::{FORMAT_KEY, LmdbStore, Meta, Runs, be_pair, be_u64, key, split_pair};
 use crate::error::Error;
-use crate::store::hitl::{Asked, Claim, DueAnswers, HitlStore, StoredQuestion};
+use crate::lifecycle;
 use crate::question::Answer;
 use crate::run::{RunId, Status};
 use crate::store::RunRecord;
+use crate::store::hitl::{Asked, Claim, DueAnswers, HitlStore, StoredQuestion};
 
 /// How many named databases this module adds to the environment.
 pub(super) const DATABASES: u32 = 5;
@@ -237,132 +238,96 @@ impl LmdbStore {
         Ok(())
     }
 
-    /// Takes the default answer of `question` if its deadline has passed at `now_ms`.
-    fn expire(question: &mut StoredQuestion, now_ms: u64) -> bool {
-        let due = question.answer.is_none() && question.deadline_ms.is_some_and(|d| d <= now_ms);
-        if due && let Some(default) = question.question.default_answer() {
-            question.answer = Some(default.clone());
-            question.answered_at_ms = Some(now_ms);
-            question.timed_out = true;
-            return true;
-        }
-        false
-    }
-
-    fn set_status(
+    /// [`WriteOp::Ask`](crate::store::WriteOp::Ask) inside `txn`.
+    pub(super) fn ask_in(
         &self,
         txn: &mut RwTxn<'_>,
-        run: RunId,
-        record: &mut RunRecord,
-        status: Status,
-    ) -> Result<(), Error> {
-        if record.status != status {
-            record.status = status;
-            record.updated_at_ms = crate::store::now_ms();
-            self.put(txn, run, record)?;
-        }
-        Ok(())
-    }
-}
-
-/// The status a run goes back to when it stops waiting.
-fn running(record: &RunRecord) -> Status {
-    if record.transitions == 0 {
-        Status::Pending
-    } else {
-        Status::Running
-    }
-}
-
-impl HitlStore for LmdbStore {
-    fn ask(
-        &self,
         run: RunId,
         position: u64,
         question: &StoredQuestion,
         now_ms: u64,
     ) -> Result<Asked, Error> {
-        let mut txn = self.write_txn()?;
-        let mut record = self.get(&txn, run)?.ok_or(Error::UnknownRun { run })?;
-        let mut stored = match self.question_at(&txn, run, position)? {
+        let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
+        let mut stored = match self.question_at(txn, run, position)? {
             Some(stored) => stored,
             None => {
                 let stored = question.clone();
-                self.put_question(&mut txn, run, position, &stored)?;
+                self.put_question(txn, run, position, &stored)?;
                 stored
             }
         };
-        if Self::expire(&mut stored, now_ms) {
-            self.put_question(&mut txn, run, position, &stored)?;
+        if lifecycle::expire(&mut stored, now_ms) {
+            self.put_question(txn, run, position, &stored)?;
         }
-        let asked = match stored.answer.clone() {
+        Ok(match stored.answer.clone() {
             Some(answer) => {
                 // Whoever resumed the run goes on with it; no other runtime may claim it.
-                let status = running(&record);
-                self.set_status(&mut txn, run, &mut record, status)?;
-                self.hitl.waiting.index_going_on(&mut txn, run, &stored)?;
+                let status = lifecycle::runnable(&record);
+                if lifecycle::set_status(&mut record, status, now_ms) {
+                    self.put(txn, run, &record)?;
+                }
+                self.hitl.waiting.index_going_on(txn, run, &stored)?;
                 Asked::Answered {
                     answer,
                     asked_at_ms: stored.asked_at_ms,
                 }
             }
             None => {
-                self.set_status(&mut txn, run, &mut record, Status::Waiting)?;
+                if lifecycle::set_status(&mut record, Status::Waiting, now_ms) {
+                    self.put(txn, run, &record)?;
+                }
                 self.hitl
                     .waiting
-                    .index_waiting(&mut txn, run, position, &stored)?;
+                    .index_waiting(txn, run, position, &stored)?;
                 Asked::Waiting {
                     deadline_ms: stored.deadline_ms,
                 }
             }
-        };
-        txn.commit()?;
-        Ok(asked)
+        })
     }
 
-    fn answer(&self, run: RunId, answer: &Answer, now_ms: u64) -> Result<Answer, Error> {
-        let mut txn = self.write_txn()?;
-        let record = self.get(&txn, run)?.ok_or(Error::UnknownRun { run })?;
-        let not_waiting = || Error::NotWaiting {
-            run,
-            status: record.status,
-        };
-        if record.status.is_finished() {
-            return Err(not_waiting());
-        }
+    /// [`WriteOp::Answer`](crate::store::WriteOp::Answer) inside `txn`.
+    pub(super) fn answer_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        answer: &Answer,
+        now_ms: u64,
+    ) -> Result<Answer, Error> {
+        let record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
         let position = record.transitions;
-        let mut stored = self
-            .question_at(&txn, run, position)?
-            .ok_or_else(not_waiting)?;
-        if stored.answer.is_some() {
-            return Err(Error::AlreadyAnswered { run });
+        let mut stored = if record.status.is_finished() {
+            None
+        } else {
+            self.question_at(txn, run, position)?
+        };
+        let answer = lifecycle::answer(run, &record, stored.as_mut(), answer, now_ms)?;
+        if let Some(stored) = &stored {
+            self.put_question(txn, run, position, stored)?;
+            if record.status == Status::Waiting {
+                // For the answer watcher of whichever runtime runs the workflow.
+                self.hitl
+                    .waiting
+                    .index_waiting(txn, run, position, stored)?;
+            }
         }
-        let answer = stored
-            .question
-            .check_answer(answer)
-            .map_err(|reason| Error::InvalidAnswer { run, reason })?;
-        stored.answer = Some(answer.clone());
-        stored.answered_at_ms = Some(now_ms);
-        self.put_question(&mut txn, run, position, &stored)?;
-        if record.status == Status::Waiting {
-            // For the answer watcher of whichever runtime runs the workflow.
-            self.hitl
-                .waiting
-                .index_waiting(&mut txn, run, position, &stored)?;
-        }
-        txn.commit()?;
         Ok(answer)
     }
 
-    fn claim(&self, run: RunId, now_ms: u64) -> Result<Claim, Error> {
-        let mut txn = self.write_txn()?;
-        let quarantined = self.quarantine_entry_in(&txn, run)?.is_some();
-        let question = match self.get(&txn, run)? {
+    /// [`WriteOp::Claim`](crate::store::WriteOp::Claim) inside `txn`.
+    pub(super) fn claim_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        now_ms: u64,
+    ) -> Result<Claim, Error> {
+        let quarantined = self.quarantine_entry_in(txn, run)?.is_some();
+        let question = match self.get(txn, run)? {
             // Left alone until it is resumed, failed or purged.
             Some(_) if quarantined => None,
             Some(record) if record.status == Status::Waiting => {
                 let position = record.transitions;
-                self.question_at(&txn, run, position)?
+                self.question_at(txn, run, position)?
                     .map(|stored| (record, position, stored))
             }
             _ => None,
@@ -372,23 +337,69 @@ impl HitlStore for LmdbStore {
             self.hitl
                 .waiting
                 .answered
-                .delete(&mut txn, &run.0.to_be_bytes())?;
-            txn.commit()?;
+                .delete(txn, &run.0.to_be_bytes())?;
             return Ok(Claim::Gone);
         };
-        if Self::expire(&mut stored, now_ms) {
-            self.put_question(&mut txn, run, position, &stored)?;
+        if lifecycle::expire(&mut stored, now_ms) {
+            self.put_question(txn, run, position, &stored)?;
         }
         if stored.answer.is_none() {
             return Ok(Claim::Waiting);
         }
-        let status = running(&record);
-        self.set_status(&mut txn, run, &mut record, status)?;
-        self.hitl.waiting.index_going_on(&mut txn, run, &stored)?;
-        txn.commit()?;
+        lifecycle::go_on(&mut record, now_ms);
+        self.put(txn, run, &record)?;
+        self.hitl.waiting.index_going_on(txn, run, &stored)?;
         Ok(Claim::Claimed(Box::new(record)))
     }
 
+    /// [`WriteOp::CreateInSession`](crate::store::WriteOp::CreateInSession) inside `txn`.
+    pub(super) fn create_in_session_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        session: &str,
+        record: &RunRecord,
+    ) -> Result<RunId, Error> {
+        let mut runs: Vec<u64> = match self.hitl.sessions.get(txn, session)? {
+            Some(bytes) => crate::codec::open_record(bytes).map_err(|e| Error::CorruptState {
+                run: RunId(0),
+                workflow: record.workflow.clone(),
+                reason: format!("session `{session}` does not decode: {e}"),
+            })?,
+            None => Vec::new(),
+        };
+        let previous = runs.last().copied().map(RunId);
+        if let Some(previous) = previous
+            && let Some(last) = self.get(txn, previous)?
+            && !last.status.is_finished()
+        {
+            return Err(Error::SessionBusy {
+                session: session.to_owned(),
+                run: previous,
+            });
+        }
+        let run = self.allocate_run(txn)?;
+        self.put(txn, run, record)?;
+        if let Some(previous) = previous {
+            // The previous run has finished, so its state is final: the new run starts from it.
+            let prefix = key(previous, &[]);
+            let copied: Vec<(Vec<u8>, Vec<u8>)> = self
+                .state
+                .prefix_iter(txn, &prefix)?
+                .map(|entry| entry.map(|(k, v)| (k[prefix.len()..].to_vec(), v.to_vec())))
+                .collect::<Result<_, _>>()?;
+            for (name, value) in copied {
+                self.state.put(txn, &key(run, &[&name]), &value)?;
+            }
+        }
+        runs.push(run.0);
+        self.hitl
+            .sessions
+            .put(txn, session, &encode("session", &runs)?)?;
+        Ok(run)
+    }
+}
+
+impl HitlStore for LmdbStore {
     fn due_answers(&self, now_ms: u64, limit: usize) -> Result<DueAnswers, Error> {
         let txn = self.env.read_txn()?;
         let mut due = DueAnswers::default();
@@ -466,48 +477,6 @@ impl HitlStore for LmdbStore {
             .map(|question| (position, question)))
     }
 
-    fn create_in_session(&self, session: &str, record: &RunRecord) -> Result<RunId, Error> {
-        let mut txn = self.write_txn()?;
-        let mut runs: Vec<u64> = match self.hitl.sessions.get(&txn, session)? {
-            Some(bytes) => crate::codec::open_record(bytes).map_err(|e| Error::CorruptState {
-                run: RunId(0),
-                workflow: record.workflow.clone(),
-                reason: format!("session `{session}` does not decode: {e}"),
-            })?,
-            None => Vec::new(),
-        };
-        let previous = runs.last().copied().map(RunId);
-        if let Some(previous) = previous
-            && let Some(last) = self.get(&txn, previous)?
-            && !last.status.is_finished()
-        {
-            return Err(Error::SessionBusy {
-                session: session.to_owned(),
-                run: previous,
-            });
-        }
-        let run = self.allocate_run(&mut txn)?;
-        self.put(&mut txn, run, record)?;
-        if let Some(previous) = previous {
-            // The previous run has finished, so its state is final: the new run starts from it.
-            let prefix = key(previous, &[]);
-            let copied: Vec<(Vec<u8>, Vec<u8>)> = self
-                .state
-                .prefix_iter(&txn, &prefix)?
-                .map(|entry| entry.map(|(k, v)| (k[prefix.len()..].to_vec(), v.to_vec())))
-                .collect::<Result<_, _>>()?;
-            for (name, value) in copied {
-                self.state.put(&mut txn, &key(run, &[&name]), &value)?;
-            }
-        }
-        runs.push(run.0);
-        self.hitl
-            .sessions
-            .put(&mut txn, session, &encode("session", &runs)?)?;
-        txn.commit()?;
-        Ok(run)
-    }
-
     fn session_runs(&self, session: &str) -> Result<Vec<RunId>, Error> {
         let txn = self.env.read_txn()?;
         match self.hitl.sessions.get(&txn, session)? {
@@ -555,8 +524,11 @@ mod tests {
 
     /// Three runs waiting: `a` is answered, `b` has a deadline at 500, `c` waits for good.
     fn three_waiting(store: &LmdbStore) -> [RunId; 3] {
-        let runs: [RunId; 3] =
-            std::array::from_fn(|_| store.create_run(&RunRecord::new("w", 7, vec![])).unwrap());
+        let runs: [RunId; 3] = std::array::from_fn(|_| {
+            store
+                .create_run(&RunRecord::new("w", 7, vec![], 0))
+                .unwrap()
+        });
         let [a, b, c] = runs;
         for (run, deadline) in [(a, None), (b, Some(500)), (c, None)] {
             let asked = store.ask(run, 0, &question(deadline), 100).unwrap();

@@ -230,13 +230,14 @@ impl LmdbStore {
         Ok((out, if read >= limit { last } else { None }))
     }
 
-    /// [`Store::wake_due`](crate::store::Store::wake_due) inside the caller's transaction (a
-    /// group commit's).
+    /// [`WriteOp::Wake`](crate::store::WriteOp::Wake) inside `txn`: the record of the run
+    /// woken, `None` for a wake-up left behind by a sleep that ended otherwise.
     pub(crate) fn wake_due_in(
         &self,
         txn: &mut RwTxn<'_>,
         run: RunId,
         wake_ms: u64,
+        now_ms: u64,
     ) -> Result<Option<RunRecord>, Error> {
         let k = wakeup_key((wake_ms, run));
         let position = self.index.wakeups.get(txn, &k)?.and_then(be_u64);
@@ -259,12 +260,7 @@ impl LmdbStore {
             // Left behind by a sleep that ended otherwise (the run went on, or finished).
             return Ok(None);
         }
-        record.status = if record.transitions == 0 {
-            Status::Pending
-        } else {
-            Status::Running
-        };
-        record.updated_at_ms = crate::store::now_ms();
+        crate::lifecycle::go_on(&mut record, now_ms);
         self.put(txn, run, &record)?;
         self.set_active(txn, run)?;
         Ok(Some(record))
@@ -300,7 +296,11 @@ mod tests {
     fn the_indexes_follow_sleeps_and_are_built_for_an_older_directory() {
         let dir = tempfile::tempdir().unwrap();
         let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
-        let new = |_| store.create_run(&RunRecord::new("w", 7, vec![])).unwrap();
+        let new = |_| {
+            store
+                .create_run(&RunRecord::new("w", 7, vec![], 0))
+                .unwrap()
+        };
         let [asleep, pending, done, woken]: [RunId; 4] = std::array::from_fn(new);
         let sleep = |wake_ms| StoredSleep {
             started_ms: 1,

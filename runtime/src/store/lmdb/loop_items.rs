@@ -64,4 +64,3 @@ pub(crate) fn open_db(env: &heed::Env<heed::WithoutTls>) -> Result<ItemsDb, Erro
         .unwrap_commit();
     Ok(db)
 }
-

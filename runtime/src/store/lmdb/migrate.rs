@@ -147,7 +147,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
         let run = RunId(1);
-        let mut record = RunRecord::new("w", 7, postcard::to_stdvec(&"input").unwrap());
+        let mut record = RunRecord::new("w", 7, postcard::to_stdvec(&"input").unwrap(), 0);
         record.state = Some(postcard::to_stdvec(&(1u8, 2u8)).unwrap());
         record.output = Some(postcard::to_stdvec(&42u64).unwrap());
         let history = HistoryRecord {

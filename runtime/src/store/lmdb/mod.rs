@@ -18,8 +18,8 @@
 //! Plus the `wakeups` and `active` indexes of [`index`], so that parked runs cost disk only.
 //!
 //! Sleeps and branches belong to the await in progress; the commit that ends it deletes them.
-//! Every method opens, uses and commits its own transaction with LMDB's default durability
-//! (fsync on commit).
+//! Reads each open a read transaction; every write goes through [`Store::write`]
+//! (`writes.rs`), one write transaction per batch of the group committer.
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
@@ -33,15 +33,14 @@ use heed::{
     WithoutTls,
 };
 
-use crate::store::group_commit::{Committer, WriteOp};
 use crate::durability::Durability;
 use crate::error::Error;
 use crate::history::HistoryRecord;
 use crate::loop_items::LoopKey;
-use loop_items::ItemsDb;
 use crate::run::{RunId, Status};
 use crate::state::StateWrites;
-use crate::store::{Commit, RunRecord, Store, StoredSleep, now_ms};
+use crate::store::{Outcome, RunRecord, Store, StoredSleep, WriteError, WriteOp};
+use loop_items::ItemsDb;
 
 /// The start-up check of the indexes against the runs.
 mod consistency;
@@ -57,6 +56,11 @@ mod hitl;
 /// The wake-up and active-run indexes.
 mod index;
 pub(crate) mod loop_items;
+#[cfg(test)]
+mod test_support;
+mod writes;
+#[cfg(test)]
+use test_support::Commit;
 /// Format 4: checksums on every value of an older directory.
 mod migrate;
 /// Quarantined runs, and the ways out.
@@ -99,8 +103,8 @@ pub(crate) struct LmdbStore {
     quarantine: quarantine::Table,
     /// Items of durable `for` loops, stored once (see [`crate::loop_items`]).
     pub(crate) loop_items: ItemsDb,
-    /// The group-commit thread; unset for a store opened without one (unit tests).
-    committer: std::sync::OnceLock<Committer>,
+    /// Whether commits fsync ([`Durability::Full`]) or not.
+    durability: Durability,
     /// Disk reserved ahead of LMDB's write map; `None` without the write map (LMDB `pwrite`s
     /// and reports a full disk itself) or where `fallocate` is missing.
     reserve: Option<reserve::Reserve>,
@@ -122,26 +126,6 @@ impl LmdbStore {
     /// [`reserve`]) so that a full disk is an error rather than `SIGBUS`.
     pub fn default_write_map(dir: &Path, durability: Durability) -> bool {
         durability == Durability::ProcessCrash && reserve::supported(dir)
-    }
-
-    /// Opens the store with the given durability and sets up its group commit
-    /// ([`crate::store::group_commit`]), through which [`Store::submit`] writes: leader/follower
-    /// commits on the callers' threads, with a helper thread under load.
-    pub fn open_shared(
-        dir: &Path,
-        map_size: usize,
-        durability: Durability,
-        write_map: bool,
-        read_ahead: bool,
-    ) -> Result<std::sync::Arc<LmdbStore>, Error> {
-        let store = std::sync::Arc::new(Self::open_with(
-            dir, map_size, durability, write_map, read_ahead,
-        )?);
-        let fsync = durability != Durability::ProcessCrash;
-        let committer = Committer::start(std::sync::Arc::downgrade(&store), fsync)?;
-        // Just made, so the cell is empty.
-        let _ = store.committer.set(committer);
-        Ok(store)
     }
 
     /// Opens (creating if needed) the environment in `dir` with the given durability;
@@ -260,7 +244,7 @@ impl LmdbStore {
                 hitl,
                 index,
                 loop_items,
-                committer: std::sync::OnceLock::new(),
+                durability,
                 handover,
                 reserve: None,
                 read_only: true,
@@ -312,7 +296,7 @@ impl LmdbStore {
             index,
             handover,
             loop_items,
-            committer: std::sync::OnceLock::new(),
+            durability,
             reserve,
             read_only: false,
             dir: dir.to_owned(),
@@ -401,34 +385,6 @@ impl LmdbStore {
         Ok(RunId(next))
     }
 
-    fn update(
-        &self,
-        run: RunId,
-        change: impl FnOnce(&mut RunRecord) -> Result<(), Error>,
-        more: impl FnOnce(&mut RwTxn<'_>, &RunRecord) -> Result<(), Error>,
-    ) -> Result<RunRecord, Error> {
-        let mut txn = self.write_txn()?;
-        let record = self.update_in(&mut txn, run, change, more)?;
-        txn.commit()?;
-        Ok(record)
-    }
-
-    /// [`update`](Self::update) inside the caller's transaction (a group commit's).
-    fn update_in(
-        &self,
-        txn: &mut RwTxn<'_>,
-        run: RunId,
-        change: impl FnOnce(&mut RunRecord) -> Result<(), Error>,
-        more: impl FnOnce(&mut RwTxn<'_>, &RunRecord) -> Result<(), Error>,
-    ) -> Result<RunRecord, Error> {
-        let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
-        change(&mut record)?;
-        record.updated_at_ms = now_ms();
-        self.put(txn, run, &record)?;
-        more(txn, &record)?;
-        Ok(record)
-    }
-
     /// A write transaction. Every write of the store begins here, so that with the write map
     /// the disk it may use is reserved first (see [`reserve`]).
     pub(crate) fn write_txn(&self) -> Result<RwTxn<'_>, Error> {
@@ -510,26 +466,6 @@ impl LmdbStore {
         self.history.put(txn, &key_at(run, next), &bytes)?;
         Ok(())
     }
-
-    fn scan(&self, keep: impl Fn(Status) -> bool) -> Result<Vec<(RunId, RunRecord)>, Error> {
-        let txn = self.env.read_txn()?;
-        let mut out = Vec::new();
-        // Keys read as bytes: one damaged key must not fail the listing of every run.
-        for entry in self.runs.remap_key_type::<Bytes>().iter(&txn)? {
-            let (key, bytes) = entry?;
-            let Some(run) = be_u64(key).map(RunId) else {
-                tracing::error!(?key, "skipping a run key that is not a run id");
-                continue;
-            };
-            // One unreadable record must not hide every other run.
-            match Self::decode(run, bytes) {
-                Ok(record) if keep(record.status) => out.push((run, record)),
-                Ok(_) => {}
-                Err(e) => tracing::error!(%run, error = %e, "skipping unreadable run record"),
-            }
-        }
-        Ok(out)
-    }
 }
 
 /// The directory's instance id, made on first open from the process's random hasher seed and
@@ -549,7 +485,11 @@ fn instance_id(
         });
     }
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(now_ms());
+    // Entropy for the id, not a timestamp: the clock of the runtime has no say here.
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    hasher.write_u128(since_epoch.as_nanos());
     hasher.write_u32(std::process::id());
     let id = hasher.finish();
     meta.put(wtxn, INSTANCE_KEY, &id.to_be_bytes())?;
@@ -663,173 +603,17 @@ fn check_format(meta: Database<'_, Str, Bytes>, wtxn: &mut RwTxn<'_>) -> Result<
     }
 }
 
-/// The writes of the [`Store`] impl, inside the caller's transaction, so that the committer
-/// ([`crate::store::group_commit`]) can put many of them in one commit.
-impl LmdbStore {
-    /// Runs `f` in a write transaction of its own and commits it.
-    fn in_txn<T>(&self, f: impl FnOnce(&mut RwTxn<'_>) -> Result<T, Error>) -> Result<T, Error> {
-        let mut txn = self.write_txn()?;
-        let out = f(&mut txn)?;
-        txn.commit()?;
-        Ok(out)
-    }
-
-    /// [`Store::create_run`] inside the caller's transaction.
-    pub(crate) fn create_run_in(
-        &self,
-        txn: &mut RwTxn<'_>,
-        record: &RunRecord,
-    ) -> Result<RunId, Error> {
-        let run = self.allocate_run(txn)?;
-        self.put(txn, run, record)?;
-        Ok(run)
-    }
-
-    /// Stores `records` as new runs with consecutive ids, inside `txn` (a group commit's), and
-    /// returns the first id (`records` must not be empty). With `hand_over` (a client-only
-    /// process), each run also gets its hand-over entry at position 0 in the same transaction,
-    /// so a crash cannot leave a stored run that no running runtime was told of.
-    pub(crate) fn create_runs_in(
-        &self,
-        txn: &mut RwTxn<'_>,
-        records: &[RunRecord],
-        hand_over: bool,
-    ) -> Result<RunId, Error> {
-        let count = u64::try_from(records.len()).unwrap_or(u64::MAX);
-        let first = self.allocate_runs(txn, count)?;
-        for (run, record) in (first.0..).map(RunId).zip(records) {
-            self.put(txn, run, record)?;
-            if hand_over {
-                self.hand_over_in(txn, run, 0)?;
-            }
-        }
-        Ok(first)
-    }
-
-    pub(crate) fn commit_state_in(
-        &self,
-        txn: &mut RwTxn<'_>,
-        commit: Commit<'_>,
-    ) -> Result<u64, Error> {
-        let run = commit.run;
-        let previous = std::cell::Cell::new(0);
-        let record = self.update_in(
-            txn,
-            run,
-            |record| {
-                previous.set(record.transitions);
-                record.status = Status::Running;
-                commit.state_name.clone_into(&mut record.state_name);
-                record.step = commit.step.map(str::to_owned);
-                record.transitions += 1;
-                record.state = Some(commit.state.to_vec());
-                Ok(())
-            },
-            |txn, record| {
-                self.apply_writes(txn, run, commit.writes)?;
-                self.append_history(txn, run, record.transitions, commit.history)?;
-                // The await at `previous` has completed: its sleep and branch outputs are done.
-                let position = key_at(run, previous.get());
-                if self.sleeps.delete(txn, &position)? {
-                    // A sleep ends here only if its time had passed when it was committed
-                    // (else the timer woke the run): the run went on, so it is active again.
-                    self.set_active(txn, run)?;
-                }
-                delete_prefix(self.branches, txn, &position)
-            },
-        )?;
-        Ok(record.transitions)
-    }
-
-    pub(crate) fn complete_in(
-        &self,
-        txn: &mut RwTxn<'_>,
-        run: RunId,
-        output: &[u8],
-        writes: &StateWrites,
-        history: &HistoryRecord,
-    ) -> Result<(), Error> {
-        self.update_in(
-            txn,
-            run,
-            |record| {
-                record.status = Status::Completed;
-                record.output = Some(output.to_vec());
-                Ok(())
-            },
-            |txn, record| {
-                self.apply_writes(txn, run, writes)?;
-                self.append_history(txn, run, record.transitions, history)
-            },
-        )?;
-        Ok(())
-    }
-
-    pub(crate) fn fail_in(
-        &self,
-        txn: &mut RwTxn<'_>,
-        run: RunId,
-        message: &str,
-        history: Option<&HistoryRecord>,
-    ) -> Result<(), Error> {
-        self.update_in(
-            txn,
-            run,
-            |record| {
-                record.status = Status::Failed;
-                record.error = Some(message.to_owned());
-                Ok(())
-            },
-            |txn, record| match history {
-                Some(history) => self.append_history(txn, run, record.transitions, history),
-                None => Ok(()),
-            },
-        )?;
-        Ok(())
-    }
-
-    pub(crate) fn suspend_in(
-        &self,
-        txn: &mut RwTxn<'_>,
-        run: RunId,
-        position: u64,
-        sleep: StoredSleep,
-    ) -> Result<(), Error> {
-        self.update_in(
-            txn,
-            run,
-            |record| {
-                record.status = Status::Waiting;
-                Ok(())
-            },
-            |txn, _| {
-                let k = key(run, &[&position.to_be_bytes()]);
-                let mut value = sleep.wake_ms.to_be_bytes().to_vec();
-                value.extend_from_slice(&sleep.started_ms.to_be_bytes());
-                self.sleeps.put(txn, &k, &value)?;
-                self.index_sleep(txn, run, position, sleep.wake_ms)
-            },
-        )?;
-        Ok(())
-    }
-
-    pub(crate) fn commit_branch_in(
-        &self,
-        txn: &mut RwTxn<'_>,
-        run: RunId,
-        position: u64,
-        index: u32,
-        output: &[u8],
-    ) -> Result<(), Error> {
-        let k = key(run, &[&position.to_be_bytes(), &index.to_be_bytes()]);
-        self.branches.put(txn, &k, output)?;
-        Ok(())
-    }
-}
-
 impl Store for LmdbStore {
-    fn quarantine(&self, run: RunId, reason: &str) -> Result<(), Error> {
-        self.in_txn(|txn| self.quarantine_in(txn, run, reason))
+    fn write(&self, ops: &[&WriteOp], now_ms: u64) -> Result<Vec<Outcome>, WriteError> {
+        self.write_batch(ops, now_ms)
+    }
+
+    fn commits_block(&self) -> bool {
+        self.durability != Durability::ProcessCrash
+    }
+
+    fn any_handed_over(&self) -> Result<bool, Error> {
+        self.any_handed_over_impl()
     }
 
     fn quarantine_entry(
@@ -844,18 +628,6 @@ impl Store for LmdbStore {
         self.quarantined_impl()
     }
 
-    fn release(&self, run: RunId) -> Result<RunRecord, Error> {
-        self.release_impl(run)
-    }
-
-    fn fail_quarantined(&self, run: RunId, message: &str) -> Result<(), Error> {
-        self.fail_quarantined_impl(run, message)
-    }
-
-    fn purge_run(&self, run: RunId) -> Result<(), Error> {
-        self.purge_run_impl(run)
-    }
-
     fn list_status(&self, status: Option<Status>) -> Result<Vec<crate::run::RunStatus>, Error> {
         self.list_status_impl(status)
     }
@@ -864,25 +636,14 @@ impl Store for LmdbStore {
         self.run_status_impl(run)
     }
 
-    fn check_indexes(&self) -> Result<crate::quarantine::CheckReport, Error> {
-        self.check_indexes_impl()
+    fn check_indexes(&self, now_ms: u64) -> Result<crate::quarantine::CheckReport, Error> {
+        self.check_indexes_impl(now_ms)
     }
 
     fn run_count(&self) -> Result<u64, Error> {
         let txn = self.env.read_txn()?;
         // `mdb_stat`: the count LMDB keeps in the tree's header, no scan.
         Ok(self.runs.len(&txn)?)
-    }
-
-    fn submit(&self, op: WriteOp) -> tokio::sync::oneshot::Receiver<Result<u64, Error>> {
-        match self.committer.get() {
-            Some(committer) => committer.submit(self, op),
-            None => {
-                let (done, outcome) = tokio::sync::oneshot::channel();
-                let _ = done.send(crate::store::group_commit::commit_one(self, &op));
-                outcome
-            }
-        }
     }
 
     fn loop_item(&self, run: RunId, key: LoopKey, index: u64) -> Result<Option<Vec<u8>>, Error> {
@@ -895,73 +656,9 @@ impl Store for LmdbStore {
         self.instance
     }
 
-    fn hand_over(&self, run: RunId, position: u64) -> Result<(), Error> {
-        self.hand_over_impl(run, position)
-    }
-
-    fn take_handed_over(&self, limit: usize) -> Result<Vec<(RunId, u64)>, Error> {
-        self.take_handed_over_impl(limit)
-    }
-
-    fn create_run(&self, record: &RunRecord) -> Result<RunId, Error> {
-        let op = WriteOp::CreateRun {
-            record: record.clone(),
-        };
-        crate::store::group_commit::commit_one(self, &op).map(RunId)
-    }
-
-    fn commit_state(&self, commit: Commit<'_>) -> Result<u64, Error> {
-        self.in_txn(|txn| self.commit_state_in(txn, commit))
-    }
-
-    fn complete(
-        &self,
-        run: RunId,
-        output: &[u8],
-        writes: &StateWrites,
-        history: &HistoryRecord,
-    ) -> Result<(), Error> {
-        self.in_txn(|txn| self.complete_in(txn, run, output, writes, history))
-    }
-
-    fn fail(
-        &self,
-        run: RunId,
-        message: &str,
-        history: Option<&HistoryRecord>,
-    ) -> Result<(), Error> {
-        self.in_txn(|txn| self.fail_in(txn, run, message, history))
-    }
-
-    fn reopen(&self, run: RunId) -> Result<RunRecord, Error> {
-        self.update(
-            run,
-            |record| {
-                if record.status != Status::Failed {
-                    return Err(Error::NotResumable {
-                        run,
-                        status: record.status,
-                    });
-                }
-                record.status = if record.transitions == 0 {
-                    Status::Pending
-                } else {
-                    Status::Running
-                };
-                record.error = None;
-                Ok(())
-            },
-            |txn, _| self.set_active(txn, run),
-        )
-    }
-
     fn load(&self, run: RunId) -> Result<Option<RunRecord>, Error> {
         let txn = self.env.read_txn()?;
         self.get(&txn, run)
-    }
-
-    fn unfinished(&self) -> Result<Vec<(RunId, RunRecord)>, Error> {
-        self.scan(|status| !status.is_finished())
     }
 
     fn active_after(
@@ -982,18 +679,6 @@ impl Store for LmdbStore {
 
     fn sleeping(&self) -> Result<u64, Error> {
         self.sleeping_impl()
-    }
-
-    fn wake_due(&self, run: RunId, wake_ms: u64) -> Result<Option<RunRecord>, Error> {
-        self.in_txn(|txn| self.wake_due_in(txn, run, wake_ms))
-    }
-
-    fn list(&self, status: Option<Status>) -> Result<Vec<(RunId, RunRecord)>, Error> {
-        self.scan(|s| status.is_none_or(|wanted| wanted == s))
-    }
-
-    fn suspend(&self, run: RunId, position: u64, sleep: StoredSleep) -> Result<(), Error> {
-        self.in_txn(|txn| self.suspend_in(txn, run, position, sleep))
     }
 
     fn wake_at(&self, run: RunId, position: u64) -> Result<Option<StoredSleep>, Error> {
@@ -1019,16 +704,6 @@ impl Store for LmdbStore {
                 reason: format!("sleep at position {position} does not decode"),
             }),
         }
-    }
-
-    fn commit_branch(
-        &self,
-        run: RunId,
-        position: u64,
-        index: u32,
-        output: &[u8],
-    ) -> Result<(), Error> {
-        self.in_txn(|txn| self.commit_branch_in(txn, run, position, index, output))
     }
 
     fn branches(&self, run: RunId, position: u64) -> Result<Vec<(u32, Vec<u8>)>, Error> {
@@ -1089,8 +764,12 @@ mod tests {
     fn records_round_trip_and_ids_increase() {
         let dir = tempfile::tempdir().unwrap();
         let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
-        let a = store.create_run(&RunRecord::new("w", 7, vec![1])).unwrap();
-        let b = store.create_run(&RunRecord::new("w", 7, vec![2])).unwrap();
+        let a = store
+            .create_run(&RunRecord::new("w", 7, vec![1], 0))
+            .unwrap();
+        let b = store
+            .create_run(&RunRecord::new("w", 7, vec![2], 0))
+            .unwrap();
         assert!(b > a);
         let writes = StateWrites::default();
         let history = test_history();
@@ -1124,13 +803,15 @@ mod tests {
         let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
         for input in 0..3 {
             store
-                .create_run(&RunRecord::new("w", 7, vec![input]))
+                .create_run(&RunRecord::new("w", 7, vec![input], 0))
                 .unwrap();
         }
         store
             .in_txn(|txn| Ok(store.meta.put(txn, NEXT_RUN_KEY, &1u64.to_be_bytes())?))
             .unwrap();
-        let records: Vec<RunRecord> = (10..15).map(|i| RunRecord::new("w", 7, vec![i])).collect();
+        let records: Vec<RunRecord> = (10..15)
+            .map(|i| RunRecord::new("w", 7, vec![i], 0))
+            .collect();
         let first = store
             .in_txn(|txn| store.create_runs_in(txn, &records, false))
             .unwrap();
@@ -1142,7 +823,9 @@ mod tests {
         }
         assert_eq!(store.list(None).unwrap().len(), 8);
         assert_eq!(store.unfinished().unwrap().len(), 8);
-        let next = store.create_run(&RunRecord::new("w", 7, vec![])).unwrap();
+        let next = store
+            .create_run(&RunRecord::new("w", 7, vec![], 0))
+            .unwrap();
         assert_eq!(next, RunId(9));
     }
 
@@ -1163,8 +846,12 @@ mod tests {
     fn state_history_sleeps_and_branches_are_per_run_and_cleaned_up() {
         let dir = tempfile::tempdir().unwrap();
         let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
-        let a = store.create_run(&RunRecord::new("w", 7, vec![])).unwrap();
-        let b = store.create_run(&RunRecord::new("w", 7, vec![])).unwrap();
+        let a = store
+            .create_run(&RunRecord::new("w", 7, vec![], 0))
+            .unwrap();
+        let b = store
+            .create_run(&RunRecord::new("w", 7, vec![], 0))
+            .unwrap();
         let mut writes = StateWrites::default();
         writes.puts.insert("x".to_owned(), Some(b"1".to_vec()));
         writes.puts.insert("y".to_owned(), Some(b"2".to_vec()));
@@ -1220,7 +907,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let open = || LmdbStore::open_with(dir.path(), 1 << 24, Durability::Full, false, false);
         let store = open().unwrap();
-        let run = store.create_run(&RunRecord::new("w", 7, vec![3])).unwrap();
+        let run = store
+            .create_run(&RunRecord::new("w", 7, vec![3], 0))
+            .unwrap();
         let closed = store.closing_event();
         drop(store);
         closed.wait();

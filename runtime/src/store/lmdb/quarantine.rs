@@ -6,9 +6,10 @@ use heed::{CommitOrAbort, Database, Env, RoTxn, RwTxn, WithoutTls};
 
 use super::{LmdbStore, be_u64, delete_prefix, key};
 use crate::error::Error;
+use crate::lifecycle;
 use crate::quarantine::StoredEntry;
 use crate::run::{RunId, RunStatus, Status};
-use crate::store::{RunRecord, now_ms};
+use crate::store::RunRecord;
 
 /// Number of LMDB databases opened here.
 pub(super) const DATABASES: u32 = 1;
@@ -86,10 +87,11 @@ impl LmdbStore {
         txn: &mut RwTxn<'_>,
         run: RunId,
         reason: &str,
+        now_ms: u64,
     ) -> Result<(), Error> {
         let entry = StoredEntry {
             reason: reason.to_owned(),
-            since_ms: now_ms(),
+            since_ms: now_ms,
         };
         let bytes =
             crate::codec::seal_record(&entry, 32 + reason.len()).map_err(|e| Error::Encode {
@@ -131,99 +133,94 @@ impl LmdbStore {
     /// and the run marked running (or pending) and active. A record that still does not
     /// decode is [`Error::CorruptState`], and the run stays quarantined (the caller records
     /// the new reason).
-    pub(crate) fn release_impl(&self, run: RunId) -> Result<RunRecord, Error> {
-        self.in_txn(|txn| {
-            let Some(_) = self.quarantine_entry_in(txn, run)? else {
-                let status = self.get(txn, run)?.map_or(Status::Pending, |r| r.status);
-                return Err(Error::NotQuarantined { run, status });
-            };
-            let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
-            if record.status.is_finished() {
-                // Quarantined after it finished (a damaged index entry): it stays finished.
-            } else {
-                // A sleep or a question is stored again by the run itself when it gets there.
-                record.status = if record.transitions == 0 {
-                    Status::Pending
-                } else {
-                    Status::Running
-                };
-                record.error = None;
-                record.updated_at_ms = now_ms();
-                self.put(txn, run, &record)?;
-                self.set_active(txn, run)?;
-            }
-            self.quarantine.db()?.delete(txn, &run.0.to_be_bytes())?;
-            Ok(record)
-        })
+    pub(super) fn release_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        now_ms: u64,
+    ) -> Result<RunRecord, Error> {
+        let Some(_) = self.quarantine_entry_in(txn, run)? else {
+            let status = self.get(txn, run)?.map_or(Status::Pending, |r| r.status);
+            return Err(Error::NotQuarantined { run, status });
+        };
+        let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
+        if lifecycle::release(&mut record, now_ms) {
+            self.put(txn, run, &record)?;
+            self.set_active(txn, run)?;
+        }
+        self.quarantine.db()?.delete(txn, &run.0.to_be_bytes())?;
+        Ok(record)
     }
 
     /// Fails a quarantined run with `message`: a failed run like any other from then on
     /// (resumable). Its record must decode: one that does not can only be repaired or purged.
-    pub(crate) fn fail_quarantined_impl(&self, run: RunId, message: &str) -> Result<(), Error> {
-        self.in_txn(|txn| {
-            if self.quarantine_entry_in(txn, run)?.is_none() {
-                let status = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?.status;
-                return Err(Error::NotQuarantined { run, status });
-            }
-            self.fail_in(txn, run, message, None)?;
-            self.quarantine.db()?.delete(txn, &run.0.to_be_bytes())?;
-            Ok(())
-        })
+    pub(super) fn fail_quarantined_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        message: &str,
+        now_ms: u64,
+    ) -> Result<(), Error> {
+        if self.quarantine_entry_in(txn, run)?.is_none() {
+            let status = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?.status;
+            return Err(Error::NotQuarantined { run, status });
+        }
+        self.fail_in(txn, run, message, None, now_ms)?;
+        self.quarantine.db()?.delete(txn, &run.0.to_be_bytes())?;
+        Ok(())
     }
 
     /// Deletes every entry of a quarantined or finished run, in one transaction: record,
     /// state, history, sleeps, branches, loop items, questions, the quarantine mark and its
     /// entries in every index. The time-keyed indexes (wake-ups, deadlines) are scanned for
     /// the run: a purge is rare, and their entries may be the damaged ones.
-    pub(crate) fn purge_run_impl(&self, run: RunId) -> Result<(), Error> {
-        self.in_txn(|txn| {
-            let quarantined = self.quarantine_entry_in(txn, run)?.is_some();
-            let id = run.0.to_be_bytes();
-            if !quarantined {
-                let record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
-                if !record.status.is_finished() {
-                    return Err(Error::NotQuarantined {
-                        run,
-                        status: record.status,
-                    });
+    pub(super) fn purge_in(&self, txn: &mut RwTxn<'_>, run: RunId) -> Result<(), Error> {
+        let quarantined = self.quarantine_entry_in(txn, run)?.is_some();
+        let id = run.0.to_be_bytes();
+        if !quarantined {
+            let record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
+            if !record.status.is_finished() {
+                return Err(Error::NotQuarantined {
+                    run,
+                    status: record.status,
+                });
+            }
+        }
+        self.runs.delete(txn, &run.0)?;
+        let prefix = key(run, &[]);
+        for db in [
+            self.state,
+            self.history,
+            self.sleeps,
+            self.branches,
+            self.loop_items,
+            self.hitl.questions,
+            self.hitl.pending,
+        ] {
+            delete_prefix(db, txn, &prefix)?;
+        }
+        for db in [
+            self.quarantine.db()?,
+            self.index.active,
+            self.hitl.waiting.answered,
+            self.handover.handed_over,
+        ] {
+            db.delete(txn, &id)?;
+        }
+        for db in [self.index.wakeups, self.hitl.waiting.deadlines] {
+            let mut of_run = Vec::new();
+            for entry in db.iter(txn)? {
+                let (k, _) = entry?;
+                if k.get(8..) == Some(&id[..]) {
+                    of_run.push(k.to_vec());
                 }
             }
-            self.runs.delete(txn, &run.0)?;
-            let prefix = key(run, &[]);
-            for db in [
-                self.state,
-                self.history,
-                self.sleeps,
-                self.branches,
-                self.loop_items,
-                self.hitl.questions,
-                self.hitl.pending,
-            ] {
-                delete_prefix(db, txn, &prefix)?;
+            for k in of_run {
+                db.delete(txn, &k)?;
             }
-            for db in [
-                self.quarantine.db()?,
-                self.index.active,
-                self.hitl.waiting.answered,
-                self.handover.handed_over,
-            ] {
-                db.delete(txn, &id)?;
-            }
-            for db in [self.index.wakeups, self.hitl.waiting.deadlines] {
-                let mut of_run = Vec::new();
-                for entry in db.iter(txn)? {
-                    let (k, _) = entry?;
-                    if k.get(8..) == Some(&id[..]) {
-                        of_run.push(k.to_vec());
-                    }
-                }
-                for k in of_run {
-                    db.delete(txn, &k)?;
-                }
-            }
-            tracing::warn!(%run, quarantined, "run purged: every entry of it deleted");
-            Ok(())
-        })
+        }
+        tracing::warn!(%run, quarantined, "run purged: every entry of it deleted");
+        Ok(())
     }
 
     /// Every run, or those with `status`, as the client lists them: a quarantined run with

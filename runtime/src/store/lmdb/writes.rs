@@ -1,0 +1,288 @@
+//! The write entry of the LMDB backend: [`Store::write`](crate::store::Store::write) applies a
+//! batch of [`WriteOp`]s in one LMDB write transaction (one commit, one fsync with full
+//! durability), and each op's effect inside it.
+//!
+//! Which status a write gives a run is decided by [`crate::lifecycle`]; this file moves the
+//! bytes: records, key-value state, history, sleeps, branch outputs, loop items and the
+//! indexes that go with them. The writes of questions and sessions are in [`super::hitl`],
+//! of quarantine in [`super::quarantine`], of hand-overs in [`super::handover`].
+
+use heed::RwTxn;
+
+use super::{LmdbStore, delete_prefix, key, key_at, loop_items};
+use crate::error::Error;
+use crate::history::HistoryRecord;
+use crate::lifecycle;
+use crate::run::RunId;
+use crate::state::StateWrites;
+use crate::store::{Outcome, RunRecord, StoredSleep, WriteError, WriteOp};
+
+impl LmdbStore {
+    /// [`Store::write`](crate::store::Store::write): every op in one transaction.
+    pub(super) fn write_batch(
+        &self,
+        ops: &[&WriteOp],
+        now_ms: u64,
+    ) -> Result<Vec<Outcome>, WriteError> {
+        // With the write map, the disk the batch may need is reserved first (see `reserve`).
+        let reserve = ops.iter().map(|op| op.reserve_bytes()).sum();
+        let mut txn = self.write_txn_for(reserve).map_err(WriteError::Failed)?;
+        let mut outcomes = Vec::with_capacity(ops.len());
+        for (index, op) in ops.iter().enumerate() {
+            match self.apply(&mut txn, op, now_ms) {
+                Ok(outcome) => outcomes.push(outcome),
+                // Dropping `txn` on the way out aborts it: nothing of the batch is written.
+                // A put can write too (LMDB spills dirty pages of a large transaction to the
+                // file), so a full disk met here is reported as such.
+                Err(error) => {
+                    let error = self.write_error(error, reserve);
+                    return Err(WriteError::Refused { index, error });
+                }
+            }
+        }
+        txn.commit()
+            .map_err(|e| WriteError::Failed(self.write_error(Error::from(e), reserve)))?;
+        Ok(outcomes)
+    }
+
+    /// Applies one op inside `txn`.
+    fn apply(&self, txn: &mut RwTxn<'_>, op: &WriteOp, now: u64) -> Result<Outcome, Error> {
+        Ok(match op {
+            WriteOp::CreateRun { record } => Outcome::Created(self.create_run_in(txn, record)?),
+            WriteOp::CreateRuns { records, hand_over } => {
+                Outcome::Created(self.create_runs_in(txn, records, *hand_over)?)
+            }
+            WriteOp::CreateInSession { session, record } => {
+                Outcome::Created(self.create_in_session_in(txn, session, record)?)
+            }
+            WriteOp::Wake { run, wake_ms } => {
+                Outcome::Woken(self.wake_due_in(txn, *run, *wake_ms, now)?.is_some())
+            }
+            WriteOp::CommitState {
+                run,
+                state_name,
+                step,
+                state,
+                writes,
+                history,
+                items,
+            } => {
+                let record = self.update_in(
+                    txn,
+                    *run,
+                    |record| {
+                        lifecycle::checkpoint(record, state_name, *step, state, now);
+                        Ok(())
+                    },
+                    |txn, record| self.after_checkpoint(txn, *run, record, writes, history),
+                )?;
+                for loop_items in items {
+                    loop_items::put(self.loop_items, txn, *run, loop_items)?;
+                }
+                Outcome::Transitions(record.transitions)
+            }
+            WriteOp::Complete {
+                run,
+                output,
+                writes,
+                history,
+            } => {
+                self.update_in(
+                    txn,
+                    *run,
+                    |record| {
+                        lifecycle::complete(record, output, now);
+                        Ok(())
+                    },
+                    |txn, record| {
+                        self.apply_writes(txn, *run, writes)?;
+                        self.append_history(txn, *run, record.transitions, history)
+                    },
+                )?;
+                loop_items::delete_run(self.loop_items, txn, *run)?;
+                Outcome::Done
+            }
+            WriteOp::Fail {
+                run,
+                message,
+                history,
+            } => {
+                self.fail_in(txn, *run, message, history.as_ref(), now)?;
+                Outcome::Done
+            }
+            WriteOp::Suspend {
+                run,
+                position,
+                sleep,
+            } => {
+                self.suspend_in(txn, *run, *position, *sleep, now)?;
+                Outcome::Done
+            }
+            WriteOp::CommitBranch {
+                run,
+                position,
+                index,
+                output,
+            } => {
+                let k = key(*run, &[&position.to_be_bytes(), &index.to_be_bytes()]);
+                self.branches.put(txn, &k, output)?;
+                Outcome::Done
+            }
+            WriteOp::Ask {
+                run,
+                position,
+                question,
+            } => Outcome::Asked(self.ask_in(txn, *run, *position, question, now)?),
+            WriteOp::Answer { run, answer } => {
+                Outcome::Answered(self.answer_in(txn, *run, answer, now)?)
+            }
+            WriteOp::Claim { run } => Outcome::Claim(self.claim_in(txn, *run, now)?),
+            WriteOp::Reopen { run } => {
+                let record = self.update_in(
+                    txn,
+                    *run,
+                    |record| lifecycle::reopen(*run, record, now),
+                    |txn, _| self.set_active(txn, *run),
+                )?;
+                Outcome::Record(Box::new(record))
+            }
+            WriteOp::HandOver { run, position } => {
+                self.hand_over_in(txn, *run, *position)?;
+                Outcome::Done
+            }
+            WriteOp::TakeHandedOver { limit } => {
+                Outcome::HandedOver(self.take_handed_over_in(txn, *limit)?)
+            }
+            WriteOp::Quarantine { run, reason } => {
+                self.quarantine_in(txn, *run, reason, now)?;
+                Outcome::Done
+            }
+            WriteOp::Release { run } => Outcome::Record(Box::new(self.release_in(txn, *run, now)?)),
+            WriteOp::FailQuarantined { run, message } => {
+                self.fail_quarantined_in(txn, *run, message, now)?;
+                Outcome::Done
+            }
+            WriteOp::Purge { run } => {
+                self.purge_in(txn, *run)?;
+                Outcome::Done
+            }
+        })
+    }
+
+    /// Reads `run`'s record, lets `change` update it (the run rule), stamps and writes it,
+    /// then lets `more` write what goes with it; returns the record written.
+    pub(super) fn update_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        change: impl FnOnce(&mut RunRecord) -> Result<(), Error>,
+        more: impl FnOnce(&mut RwTxn<'_>, &RunRecord) -> Result<(), Error>,
+    ) -> Result<RunRecord, Error> {
+        let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
+        change(&mut record)?;
+        self.put(txn, run, &record)?;
+        more(txn, &record)?;
+        Ok(record)
+    }
+
+    pub(super) fn create_run_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        record: &RunRecord,
+    ) -> Result<RunId, Error> {
+        let run = self.allocate_run(txn)?;
+        self.put(txn, run, record)?;
+        Ok(run)
+    }
+
+    /// Stores `records` as new runs with consecutive ids and returns the first id (`records`
+    /// must not be empty). With `hand_over` (a client-only process), each run also gets its
+    /// hand-over entry at position 0 in the same transaction, so a crash cannot leave a
+    /// stored run that no running runtime was told of.
+    pub(super) fn create_runs_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        records: &[RunRecord],
+        hand_over: bool,
+    ) -> Result<RunId, Error> {
+        let count = u64::try_from(records.len()).unwrap_or(u64::MAX);
+        let first = self.allocate_runs(txn, count)?;
+        for (run, record) in (first.0..).map(RunId).zip(records) {
+            self.put(txn, run, record)?;
+            if hand_over {
+                self.hand_over_in(txn, run, 0)?;
+            }
+        }
+        Ok(first)
+    }
+
+    /// What a checkpoint writes besides the record: key-value writes, the history record,
+    /// and the end of the await that completed (its sleep and branch outputs).
+    fn after_checkpoint(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        record: &RunRecord,
+        writes: &StateWrites,
+        history: &HistoryRecord,
+    ) -> Result<(), Error> {
+        self.apply_writes(txn, run, writes)?;
+        self.append_history(txn, run, record.transitions, history)?;
+        let position = key_at(run, record.transitions - 1);
+        if self.sleeps.delete(txn, &position)? {
+            // A sleep ends here only if its time had passed when it was committed (else the
+            // timer woke the run): the run went on, so it is active again.
+            self.set_active(txn, run)?;
+        }
+        delete_prefix(self.branches, txn, &position)
+    }
+
+    pub(super) fn fail_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        message: &str,
+        history: Option<&HistoryRecord>,
+        now: u64,
+    ) -> Result<(), Error> {
+        self.update_in(
+            txn,
+            run,
+            |record| {
+                lifecycle::fail(record, message, now);
+                Ok(())
+            },
+            |txn, record| match history {
+                Some(history) => self.append_history(txn, run, record.transitions, history),
+                None => Ok(()),
+            },
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn suspend_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        position: u64,
+        sleep: StoredSleep,
+        now: u64,
+    ) -> Result<(), Error> {
+        self.update_in(
+            txn,
+            run,
+            |record| {
+                lifecycle::wait(record, now);
+                Ok(())
+            },
+            |txn, _| {
+                let k = key(run, &[&position.to_be_bytes()]);
+                let mut value = sleep.wake_ms.to_be_bytes().to_vec();
+                value.extend_from_slice(&sleep.started_ms.to_be_bytes());
+                self.sleeps.put(txn, &k, &value)?;
+                self.index_sleep(txn, run, position, sleep.wake_ms)
+            },
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,253 @@
+//! Every write the runtime makes to its store, as plain data: a [`WriteOp`] and the
+//! [`Outcome`] it produces.
+//!
+//! Writes are data, not methods, so that one entry of the [`Store`](super::Store) trait,
+//! [`write`](super::Store::write), applies a whole batch of them atomically (the group
+//! committer's, see [`super::group_commit`]), and so that a backend implements each write once,
+//! inside its own transaction type. The rules that decide what a write does to a run (which
+//! status it moves to, when a question's default answer is taken) are in
+//! [`crate::lifecycle`], shared by every backend.
+
+use crate::error::Error;
+use crate::history::HistoryRecord;
+use crate::loop_items::LoopItems;
+use crate::question::Answer;
+use crate::run::RunId;
+use crate::state::StateWrites;
+use crate::store::hitl::{Asked, Claim, StoredQuestion};
+use crate::store::{RunRecord, StoredSleep};
+
+/// One write, owned, so that it can cross to the committer's helper thread.
+///
+/// "Position" is a run's number of committed transitions (see [`Store`](super::Store)).
+#[derive(Debug)]
+pub(crate) enum WriteOp {
+    /// Stores a new run: [`Outcome::Created`] with its id.
+    CreateRun { record: RunRecord },
+    /// Several new runs, all or none (`Client::start_many`), with consecutive ids:
+    /// [`Outcome::Created`] with the first one. With `hand_over` (a client-only process) each
+    /// run is also handed over to the running runtime, in the same write.
+    CreateRuns {
+        records: Vec<RunRecord>,
+        hand_over: bool,
+    },
+    /// Creates a run in `session`, starting with a copy of the durable key-value state of the
+    /// session's previous run, which must have finished ([`Error::SessionBusy`] otherwise):
+    /// [`Outcome::Created`].
+    CreateInSession { session: String, record: RunRecord },
+    /// Drops the wake-up `(wake_ms, run)` and, if it is the sleep the run waits in, marks the
+    /// run running again: [`Outcome::Woken`] (false for a wake-up left behind by a sleep that
+    /// ended otherwise).
+    Wake { run: RunId, wake_ms: u64 },
+    /// A transition: replaces the run's state, bumps its transition count, marks it running,
+    /// applies `writes` to its key-value state, appends `history` (numbered by the store),
+    /// stores the items of loops entered in the segment that ends, and drops the bookkeeping
+    /// of the await that completed (its sleep, its branch outputs): [`Outcome::Transitions`]
+    /// with the new count.
+    CommitState {
+        run: RunId,
+        state_name: &'static str,
+        step: Option<&'static str>,
+        /// The new state, sealed by `crate::codec`.
+        state: Vec<u8>,
+        writes: StateWrites,
+        history: HistoryRecord,
+        items: Vec<LoopItems>,
+    },
+    /// Marks the run completed with its sealed output, applying `writes` and appending
+    /// `history`; drops its loop items.
+    Complete {
+        run: RunId,
+        output: Vec<u8>,
+        writes: StateWrites,
+        history: HistoryRecord,
+    },
+    /// Marks the run failed with a message, appending `history` if given. Buffered state
+    /// writes are not applied: a resumed run re-runs the segment that made them.
+    Fail {
+        run: RunId,
+        message: String,
+        history: Option<HistoryRecord>,
+    },
+    /// Stores the sleep at `position`, indexes its wake-up and marks the run waiting.
+    Suspend {
+        run: RunId,
+        position: u64,
+        sleep: StoredSleep,
+    },
+    /// Stores the sealed output of branch `index` of the `parallel` call at `position`.
+    CommitBranch {
+        run: RunId,
+        position: u64,
+        index: u32,
+        output: Vec<u8>,
+    },
+    /// At `position` of `run`: the stored question's answer if it has one (or its default,
+    /// committed, if its deadline has passed), else stores `question` if none is stored yet
+    /// and marks the run waiting: [`Outcome::Asked`].
+    Ask {
+        run: RunId,
+        position: u64,
+        question: StoredQuestion,
+    },
+    /// Checks `answer` against the question `run` waits on and commits it:
+    /// [`Outcome::Answered`] with the answer in canonical form. [`Error::NotWaiting`],
+    /// [`Error::AlreadyAnswered`] and [`Error::InvalidAnswer`] change nothing.
+    Answer { run: RunId, answer: Answer },
+    /// Marks a waiting run whose question is answered (or past its deadline, whose default is
+    /// then committed) running, so that exactly one runtime resumes it: [`Outcome::Claim`].
+    Claim { run: RunId },
+    /// Marks a failed run running (or pending) again: [`Outcome::Record`] with its record;
+    /// [`Error::NotResumable`] if it has not failed.
+    Reopen { run: RunId },
+    /// Leaves `run`, stored at `position` by a process that runs no workflow, for the runtime
+    /// that runs them to pick up.
+    HandOver { run: RunId, position: u64 },
+    /// Takes (removes and returns) up to `limit` runs handed over, with their positions:
+    /// [`Outcome::HandedOver`].
+    TakeHandedOver { limit: usize },
+    /// Quarantines `run` with `reason` (see [`crate::quarantine`]): marked, and out of every
+    /// index the runtime reads.
+    Quarantine { run: RunId, reason: String },
+    /// Takes a quarantined run out of quarantine, marked running (or pending) and active:
+    /// [`Outcome::Record`]; [`Error::CorruptState`] if its record still does not decode.
+    Release { run: RunId },
+    /// Fails a quarantined run with `message`.
+    FailQuarantined { run: RunId, message: String },
+    /// Deletes every entry of a quarantined or finished run.
+    Purge { run: RunId },
+}
+
+/// What one [`WriteOp`] produced; which variant each op gives is in its doc.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Written; nothing to report.
+    Done,
+    /// The run's transition count after a [`WriteOp::CommitState`].
+    Transitions(u64),
+    /// The id of the (first) run created.
+    Created(RunId),
+    /// Whether a [`WriteOp::Wake`] woke the run.
+    Woken(bool),
+    Asked(Asked),
+    Answered(Answer),
+    Claim(Claim),
+    /// The run's record after the write.
+    Record(Box<RunRecord>),
+    HandedOver(Vec<(RunId, u64)>),
+}
+
+impl Outcome {
+    /// An outcome of the wrong kind is a bug in a backend; it is reported as an error rather
+    /// than a panic on a run's task.
+    fn mismatch(self, expected: &str) -> Error {
+        Error::Io(std::io::Error::other(format!(
+            "the store answered a write with {self:?} where {expected} was expected"
+        )))
+    }
+
+    pub(crate) fn transitions(self) -> Result<u64, Error> {
+        match self {
+            Outcome::Transitions(count) => Ok(count),
+            other => Err(other.mismatch("a transition count")),
+        }
+    }
+
+    pub(crate) fn created(self) -> Result<RunId, Error> {
+        match self {
+            Outcome::Created(run) => Ok(run),
+            other => Err(other.mismatch("a run id")),
+        }
+    }
+
+    pub(crate) fn woken(self) -> Result<bool, Error> {
+        match self {
+            Outcome::Woken(woken) => Ok(woken),
+            other => Err(other.mismatch("a wake-up")),
+        }
+    }
+
+    pub(crate) fn asked(self) -> Result<Asked, Error> {
+        match self {
+            Outcome::Asked(asked) => Ok(asked),
+            other => Err(other.mismatch("a question")),
+        }
+    }
+
+    pub(crate) fn answered(self) -> Result<Answer, Error> {
+        match self {
+            Outcome::Answered(answer) => Ok(answer),
+            other => Err(other.mismatch("an answer")),
+        }
+    }
+
+    pub(crate) fn claim(self) -> Result<Claim, Error> {
+        match self {
+            Outcome::Claim(claim) => Ok(claim),
+            other => Err(other.mismatch("a claim")),
+        }
+    }
+
+    pub(crate) fn record(self) -> Result<RunRecord, Error> {
+        match self {
+            Outcome::Record(record) => Ok(*record),
+            other => Err(other.mismatch("a run record")),
+        }
+    }
+
+    pub(crate) fn handed_over(self) -> Result<Vec<(RunId, u64)>, Error> {
+        match self {
+            Outcome::HandedOver(runs) => Ok(runs),
+            other => Err(other.mismatch("handed-over runs")),
+        }
+    }
+
+    pub(crate) fn done(self) -> Result<(), Error> {
+        match self {
+            Outcome::Done => Ok(()),
+            other => Err(other.mismatch("nothing")),
+        }
+    }
+}
+
+impl WriteOp {
+    /// Payload bytes (inputs, states, loop items, outputs) the op writes, for the benchmarks'
+    /// count of bytes per transition.
+    pub(crate) fn payload_len(&self) -> u64 {
+        let len = match self {
+            WriteOp::CreateRun { record } | WriteOp::CreateInSession { record, .. } => {
+                record.input.len()
+            }
+            WriteOp::CreateRuns { records, .. } => records.iter().map(|r| r.input.len()).sum(),
+            WriteOp::CommitState { state, items, .. } => {
+                state.len() + items.iter().map(LoopItems::byte_len).sum::<usize>()
+            }
+            WriteOp::Complete { output, .. } | WriteOp::CommitBranch { output, .. } => output.len(),
+            WriteOp::Fail { message, .. } | WriteOp::FailQuarantined { message, .. } => {
+                message.len()
+            }
+            WriteOp::Suspend { .. } => 16,
+            WriteOp::Wake { .. }
+            | WriteOp::Ask { .. }
+            | WriteOp::Answer { .. }
+            | WriteOp::Claim { .. }
+            | WriteOp::Reopen { .. }
+            | WriteOp::HandOver { .. }
+            | WriteOp::TakeHandedOver { .. }
+            | WriteOp::Quarantine { .. }
+            | WriteOp::Release { .. }
+            | WriteOp::Purge { .. } => 0,
+        };
+        u64::try_from(len).unwrap_or(u64::MAX)
+    }
+}
+
+/// Why [`Store::write`](super::Store::write) wrote nothing.
+#[derive(Debug)]
+pub(crate) enum WriteError {
+    /// Op `index` of the batch failed (an unknown run, an invalid answer, a value the store
+    /// cannot hold, a full disk met while writing it); nothing of the batch was written.
+    Refused { index: usize, error: Error },
+    /// The write as a whole failed (disk full, I/O error, connection lost): nothing written.
+    Failed(Error),
+}
