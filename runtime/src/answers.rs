@@ -121,7 +121,7 @@ async fn watch(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
             .await;
         let (handed_over, due) = match polled {
             Ok(polled) => polled,
-            Err(error) => (Err(error.duplicate()), Err(error)),
+            Err(error) => (Err(error.clone()), Err(error)),
         };
         match handed_over {
             Ok(runs) => {

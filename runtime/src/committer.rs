@@ -416,7 +416,7 @@ impl Drop for Unwind<'_> {
         queue.leading = false;
         for request in queue.requests.drain(..) {
             let error = std::io::Error::other("the group commit leader panicked");
-            let _ = request.done.send(Err(Error::Io(error)));
+            let _ = request.done.send(Err(Error::from(error)));
         }
     }
 }
@@ -439,7 +439,7 @@ fn commit_batch(store: &LmdbStore, batch: &mut Vec<Request>) {
         Err(BatchError::Commit(error)) => {
             tracing::error!(%error, requests = batch.len(), "group commit failed");
             for request in batch.drain(..) {
-                let _ = request.done.send(Err(error.duplicate()));
+                let _ = request.done.send(Err(error.clone()));
             }
         }
     }
