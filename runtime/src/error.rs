@@ -216,7 +216,7 @@ pub enum Error {
         expected: u32,
     },
     /// An argument is out of range: a duration that overflows the clock, a concurrency limit of
-    /// zero, a retry policy without attempts.
+    /// zero, a retry policy without attempts, a state key or session id over its size limit.
     #[error("invalid argument to `{call}`: {reason}")]
     InvalidArgument {
         /// The call that was given the argument.
@@ -250,7 +250,7 @@ pub enum Error {
         /// Its timeout.
         after: Duration,
     },
-    /// `Client::resume` was asked to resume a run that has not failed.
+    /// [`Client::resume`](crate::Client::resume) was asked to resume a run that has not failed.
     #[error("run {run} cannot be resumed: only a failed run can (status: {status})")]
     NotResumable {
         /// The run.
@@ -270,8 +270,8 @@ pub enum Error {
         /// Its current status.
         status: Status,
     },
-    /// `Client::answer` was given a run that is not waiting for an answer (it is at no
-    /// question, or has finished).
+    /// [`Client::answer`](crate::Client::answer) was given a run that is not waiting for an
+    /// answer (it is at no question, or has finished).
     #[error("run {run} is not waiting for an answer (status: {status})")]
     NotWaiting {
         /// The run.
@@ -310,7 +310,8 @@ pub enum Error {
     DiskFull {
         /// The database file.
         path: std::path::PathBuf,
-        /// Bytes the commit wanted reserved past the database's last used page.
+        /// Bytes the commit could not get: what it wanted reserved past the database's last
+        /// used page, or (without the write map) about what it writes.
         needed: u64,
     },
     /// Another runtime holds the data directory: one runtime per directory, or every run
