@@ -1,9 +1,9 @@
 //! The failure of a storage backend, in cairn's own terms.
 //!
 //! [`Error::Storage`](crate::Error::Storage) carries a [`StorageError`] rather than the error
-//! type of the backend's driver, for two reasons: the public error type must
-//! not tie cairn's version to a dependency's, and it must be able to carry what any backend
-//! reports (LMDB today, PostgreSQL next). Each backend converts its driver's errors into a
+//! type of the backend's driver, for two reasons: the public error type must not tie cairn's
+//! version to a dependency's, and it must be able to carry what any backend reports (LMDB
+//! today, PostgreSQL next). Each backend converts its driver's errors into a
 //! [`StorageErrorKind`], which says what the runtime and the user act on (a full database, a
 //! value over the size limit, a damaged file, a failed disk), plus the driver's own message,
 //! kept word for word because it is what a search or a bug report needs.
