@@ -380,7 +380,7 @@ async fn resume(mode: Durability) -> Result<(), Error> {
         // measured run pays for writing the whole history to disk.
         std::fs::File::open(dir.path().join("data.mdb"))
             .and_then(|file| file.sync_all())
-            .map_err(Error::Io)?;
+            .map_err(Error::from)?;
         // Right after the set-up, whose history streamed through the CPU caches: a long
         // history leaves them colder than a short one, so this one is not the figure.
         let after_set_up = reopen(dir.path(), mode, n + 1).await?;

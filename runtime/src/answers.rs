@@ -119,7 +119,7 @@ async fn watch(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
                 take_handed_over(&shared, store.as_ref()).await,
                 store.due_answers(now, CLAIMS_PER_POLL),
             ),
-            Err(error) => (Err(error.duplicate()), Err(error)),
+            Err(error) => (Err(error.clone()), Err(error)),
         };
         match handed_over {
             Ok(runs) => {

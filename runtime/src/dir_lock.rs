@@ -43,7 +43,7 @@ impl DirLock {
                     pid: holder_pid(&mut file),
                 });
             }
-            Err(TryLockError::Error(error)) => return Err(Error::Io(error)),
+            Err(TryLockError::Error(error)) => return Err(Error::from(error)),
         }
         file.set_len(0)?;
         file.rewind()?;

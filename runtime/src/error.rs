@@ -1,14 +1,24 @@
 //! The one error type of the runtime.
 //!
-//! Every variant names the run and workflow it is about, so a message read in a log says what
-//! went wrong without the surrounding code.
+//! A variant about a run names the run (and its workflow where the runtime knows it), so a
+//! message read in a log says what went wrong without the surrounding code.
+//!
+//! The type is `Clone` (one failed commit is reported to every waiter of its batch) and holds
+//! no dependency's error type, so that cairn's version is not tied to a storage driver's: a
+//! backend's failure arrives as a [`StorageError`], converted in the backend (for LMDB,
+//! `lmdb/error.rs`), and an I/O error is shared behind an `Arc`.
 
+mod storage;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::run::{RunId, Status};
 
+pub use storage::{StorageError, StorageErrorKind};
+
 /// Everything that can go wrong when starting, running or querying workflow runs.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// No workflow with this name (or of this type) is registered with the runtime.
@@ -206,7 +216,7 @@ pub enum Error {
         expected: u32,
     },
     /// An argument is out of range: a duration that overflows the clock, a concurrency limit of
-    /// zero, a retry policy without attempts.
+    /// zero, a retry policy without attempts, a state key or session id over its size limit.
     #[error("invalid argument to `{call}`: {reason}")]
     InvalidArgument {
         /// The call that was given the argument.
@@ -240,7 +250,7 @@ pub enum Error {
         /// Its timeout.
         after: Duration,
     },
-    /// `Client::resume` was asked to resume a run that has not failed.
+    /// [`Client::resume`](crate::Client::resume) was asked to resume a run that has not failed.
     #[error("run {run} cannot be resumed: only a failed run can (status: {status})")]
     NotResumable {
         /// The run.
@@ -260,8 +270,8 @@ pub enum Error {
         /// Its current status.
         status: Status,
     },
-    /// `Client::answer` was given a run that is not waiting for an answer (it is at no
-    /// question, or has finished).
+    /// [`Client::answer`](crate::Client::answer) was given a run that is not waiting for an
+    /// answer (it is at no question, or has finished).
     #[error("run {run} is not waiting for an answer (status: {status})")]
     NotWaiting {
         /// The run.
@@ -292,15 +302,16 @@ pub enum Error {
         /// Its unfinished run.
         run: RunId,
     },
-    /// The disk holding the database is full: a commit could not reserve the space it may
-    /// need, so nothing of it was written (with the write map, see
-    /// [`RuntimeBuilder::write_map`](crate::RuntimeBuilder::write_map)). Retrying once space
-    /// is freed commits it.
+    /// The disk holding the database is full: a commit found no room for what it writes
+    /// (with LMDB's write map, it could not reserve that room up front; see
+    /// [`RuntimeBuilder::write_map`](crate::RuntimeBuilder::write_map)), so nothing of it was
+    /// committed. Retrying once space is freed commits it.
     #[error("the disk holding {} is full: could not reserve {needed} bytes for a commit", path.display())]
     DiskFull {
         /// The database file.
         path: std::path::PathBuf,
-        /// Bytes the commit wanted reserved past the database's last used page.
+        /// Bytes the commit could not get: what it wanted reserved past the database's last
+        /// used page, or (without the write map) about what it writes.
         needed: u64,
     },
     /// Another runtime holds the data directory: one runtime per directory, or every run
@@ -339,201 +350,40 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// The storage engine failed.
+    /// The storage backend failed (see [`StorageError::kind`] for what kind of failure).
     #[error("storage error: {0}")]
-    Storage(#[from] heed::Error),
-    /// A file system operation failed.
+    Storage(#[from] StorageError),
+    /// A file system operation of cairn's own failed (the data directory, its lock file).
+    /// Shared behind an `Arc` because `io::Error` cannot be cloned; `?` converts an
+    /// `io::Error` into this variant.
     #[error("i/o error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(#[source] Arc<std::io::Error>),
 }
 
 impl Error {
     /// Whether a commit that failed with this error would fail the same way however often it
-    /// is retried: a value that cannot be encoded, an argument out of range, a key over
-    /// LMDB's size limit. The run is then failed with the error (resumable once the cause is
-    /// fixed) rather than left unfinished, which would re-run its step at every restart. A
-    /// full disk, an I/O error, a full map or a shutdown may pass, and are not.
+    /// is retried: a value that cannot be encoded, an argument out of range, a key or value
+    /// over the backend's size limit. The run is then failed with the error (resumable once
+    /// the cause is fixed) rather than left unfinished, which would re-run its step at every
+    /// restart. A full disk, an I/O error, a full database or a shutdown may pass, and are not.
     pub(crate) fn refused_for_good(&self) -> bool {
-        matches!(
-            self,
-            Error::Encode { .. }
-                | Error::Unstorable { .. }
-                | Error::InvalidArgument { .. }
-                | Error::Storage(heed::Error::Mdb(heed::MdbError::BadValSize))
-                | Error::Storage(heed::Error::Encoding(_))
-        )
+        match self {
+            Error::Encode { .. } | Error::Unstorable { .. } | Error::InvalidArgument { .. } => true,
+            Error::Storage(storage) => matches!(
+                storage.kind(),
+                StorageErrorKind::TooLarge | StorageErrorKind::Encoding
+            ),
+            _ => false,
+        }
     }
 
-    /// Copies the error for every waiter of an aborted run; the storage and I/O variants keep
-    /// their message but lose their source, because those source types cannot be cloned.
-    pub(crate) fn duplicate(&self) -> Error {
+    /// The operating system's error behind this one, if it is an I/O failure of cairn's own
+    /// or of the storage backend.
+    pub(crate) fn io_error(&self) -> Option<&std::io::Error> {
         match self {
-            Error::UnknownWorkflow { name, registered } => Error::UnknownWorkflow {
-                name: name.clone(),
-                registered: registered.clone(),
-            },
-            Error::DuplicateWorkflow { name } => Error::DuplicateWorkflow { name: name.clone() },
-            Error::MalformedInput { workflow, reason } => Error::MalformedInput {
-                workflow: workflow.clone(),
-                reason: reason.clone(),
-            },
-            Error::InputKeys {
-                workflow,
-                parameters,
-                missing,
-                unknown,
-                as_value,
-            } => Error::InputKeys {
-                workflow: workflow.clone(),
-                parameters: parameters.clone(),
-                missing: missing.clone(),
-                unknown: unknown.clone(),
-                as_value: as_value.clone(),
-            },
-            Error::IncompatibleState {
-                run,
-                workflow,
-                stored,
-                expected,
-            } => Error::IncompatibleState {
-                run: *run,
-                workflow: workflow.clone(),
-                stored: *stored,
-                expected: *expected,
-            },
-            Error::CorruptState {
-                run,
-                workflow,
-                reason,
-            } => Error::CorruptState {
-                run: *run,
-                workflow: workflow.clone(),
-                reason: reason.clone(),
-            },
-            Error::Encode {
-                workflow,
-                what,
-                reason,
-            } => Error::Encode {
-                workflow: workflow.clone(),
-                what,
-                reason: reason.clone(),
-            },
-            Error::Unstorable {
-                workflow,
-                what,
-                rust_type,
-                reason,
-            } => Error::Unstorable {
-                workflow: workflow.clone(),
-                what: what.clone(),
-                rust_type: rust_type.clone(),
-                reason: reason.clone(),
-            },
-            Error::UnboundedLoop {
-                run,
-                workflow,
-                at,
-                yielded,
-            } => Error::UnboundedLoop {
-                run: *run,
-                workflow: workflow.clone(),
-                at,
-                yielded: *yielded,
-            },
-            Error::StepInsideAwait {
-                run,
-                workflow,
-                after,
-                first,
-                second,
-            } => Error::StepInsideAwait {
-                run: *run,
-                workflow: workflow.clone(),
-                after: after.clone(),
-                first,
-                second,
-            },
-            Error::UnknownRun { run } => Error::UnknownRun { run: *run },
-            Error::WrongWorkflow {
-                run,
-                expected,
-                actual,
-            } => Error::WrongWorkflow {
-                run: *run,
-                expected: expected.clone(),
-                actual: actual.clone(),
-            },
-            Error::RunFailed { run, message } => Error::RunFailed {
-                run: *run,
-                message: message.clone(),
-            },
-            Error::NotFinished { run, status } => Error::NotFinished {
-                run: *run,
-                status: *status,
-            },
-            Error::Halted { run } => Error::Halted { run: *run },
-            Error::ShutDown => Error::ShutDown,
-            Error::NoTokioRuntime => Error::NoTokioRuntime,
-            Error::UnsupportedFormat { found, expected } => Error::UnsupportedFormat {
-                found: *found,
-                expected: *expected,
-            },
-            Error::InvalidArgument { call, reason } => Error::InvalidArgument {
-                call,
-                reason: reason.clone(),
-            },
-            Error::DuplicateBranch { run, name } => Error::DuplicateBranch {
-                run: *run,
-                name: name.clone(),
-            },
-            Error::StateType { run, key, reason } => Error::StateType {
-                run: *run,
-                key: key.clone(),
-                reason: reason.clone(),
-            },
-            Error::Timeout { step, after } => Error::Timeout {
-                step: step.clone(),
-                after: *after,
-            },
-            Error::NotQuarantined { run, status } => Error::NotQuarantined {
-                run: *run,
-                status: *status,
-            },
-            Error::NotResumable { run, status } => Error::NotResumable {
-                run: *run,
-                status: *status,
-            },
-            Error::NotWaiting { run, status } => Error::NotWaiting {
-                run: *run,
-                status: *status,
-            },
-            Error::AlreadyAnswered { run } => Error::AlreadyAnswered { run: *run },
-            Error::InvalidAnswer { run, reason } => Error::InvalidAnswer {
-                run: *run,
-                reason: reason.clone(),
-            },
-            Error::SessionBusy { session, run } => Error::SessionBusy {
-                session: session.clone(),
-                run: *run,
-            },
-            Error::DiskFull { path, needed } => Error::DiskFull {
-                path: path.clone(),
-                needed: *needed,
-            },
-            Error::DirectoryInUse { path, pid } => Error::DirectoryInUse {
-                path: path.clone(),
-                pid: *pid,
-            },
-            Error::ReadOnly { path } => Error::ReadOnly { path: path.clone() },
-            Error::CorruptDirectory { path, key, reason } => Error::CorruptDirectory {
-                path: path.clone(),
-                key,
-                reason: reason.clone(),
-            },
-            Error::Storage(heed::Error::Mdb(e)) => Error::Storage(heed::Error::Mdb(*e)),
-            Error::Storage(e) => Error::Io(std::io::Error::other(e.to_string())),
-            Error::Io(e) => Error::Io(std::io::Error::new(e.kind(), e.to_string())),
+            Error::Io(io) => Some(io),
+            Error::Storage(storage) => storage.io_error(),
+            _ => None,
         }
     }
 }
@@ -554,15 +404,68 @@ impl From<Error> for String {
     }
 }
 
-/// Lets `?` carry a cairn error out of a workflow or step whose error type is `io::Error`; a
-/// timeout keeps its kind.
+/// Lets `?` turn an I/O error into a cairn error.
+impl From<std::io::Error> for Error {
+    fn from(error: std::io::Error) -> Error {
+        Error::Io(Arc::new(error))
+    }
+}
+
+/// Lets `?` carry a cairn error out of a workflow or step whose error type is `io::Error`: an
+/// I/O error comes back as it was (or, while a clone of the cairn error still shares it, as an
+/// error of the same kind with it as the source), a timeout as
+/// [`TimedOut`](std::io::ErrorKind::TimedOut), a full disk as
+/// [`StorageFull`](std::io::ErrorKind::StorageFull), anything else as
+/// [`Other`](std::io::ErrorKind::Other) with the cairn error as its source.
 impl From<Error> for std::io::Error {
     fn from(error: Error) -> std::io::Error {
         match error {
-            Error::Io(e) => e,
+            Error::Io(e) => Arc::try_unwrap(e).unwrap_or_else(|e| std::io::Error::new(e.kind(), e)),
             Error::Timeout { .. } => std::io::Error::new(std::io::ErrorKind::TimedOut, error),
             Error::DiskFull { .. } => std::io::Error::new(std::io::ErrorKind::StorageFull, error),
             other => std::io::Error::other(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One failed commit is reported to every waiter of its batch, across threads.
+    #[test]
+    fn an_error_is_cloned_and_sent() {
+        fn clone_send_sync<T: Clone + Send + Sync + 'static>() {}
+        clone_send_sync::<Error>();
+    }
+
+    #[test]
+    fn an_io_error_goes_in_with_question_mark_and_comes_back_out_whole() {
+        fn open() -> Result<(), Error> {
+            Err(std::io::Error::from_raw_os_error(13))?
+        }
+        let error = open().unwrap_err();
+        assert!(matches!(error, Error::Io(_)));
+        assert_eq!(
+            error.io_error().map(std::io::Error::kind),
+            Some(std::io::ErrorKind::PermissionDenied)
+        );
+        let shared = error.clone();
+        assert_eq!(error.to_string(), shared.to_string());
+        // While a clone holds it, the kind survives; once alone, the OS code too.
+        let io = std::io::Error::from(error);
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+        drop(io);
+        assert_eq!(std::io::Error::from(shared).raw_os_error(), Some(13));
+    }
+
+    #[test]
+    fn only_failures_that_repeat_are_refused_for_good() {
+        let storage = |kind| Error::Storage(StorageError::new(kind, "said the backend"));
+        assert!(storage(StorageErrorKind::TooLarge).refused_for_good());
+        assert!(storage(StorageErrorKind::Encoding).refused_for_good());
+        assert!(!storage(StorageErrorKind::DatabaseFull).refused_for_good());
+        assert!(!Error::from(std::io::Error::other("disk")).refused_for_good());
+        assert!(!Error::ShutDown.refused_for_good());
     }
 }

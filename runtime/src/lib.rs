@@ -71,7 +71,7 @@ pub use client::Client;
 pub use clock::{Clock, Sleep, SystemClock, TestClock};
 pub use context::Context;
 pub use durability::Durability;
-pub use error::Error;
+pub use error::{Error, StorageError, StorageErrorKind};
 pub use graph::{StateEdge, StateGraph, StateKind, StateNode};
 pub use history::{HistoryOutcome, HistoryRecord};
 pub use parallel::{Branch, Parallel, step};

@@ -211,7 +211,7 @@ impl Shared {
     }
 
     pub fn aborted(&self, run: RunId) -> Option<Error> {
-        lock(&self.aborted).get(&run).map(Error::duplicate)
+        lock(&self.aborted).get(&run).cloned()
     }
 
     pub fn notify(&self) {
@@ -577,10 +577,7 @@ impl Runtime {
     /// register the version that stored them with
     /// [`register_previous`](RuntimeBuilder::register_previous) to finish them.
     pub fn incompatible_runs(&self) -> Vec<Error> {
-        lock(&self.shared.incompatible)
-            .iter()
-            .map(Error::duplicate)
-            .collect()
+        lock(&self.shared.incompatible).iter().cloned().collect()
     }
 
     /// The runs in quarantine (see [`Client::quarantined`]): found at start, or met while
@@ -675,9 +672,8 @@ impl std::fmt::Debug for Runtime {
 
 /// Whether opening the store failed because this process may not write the directory.
 fn cannot_write(error: &Error) -> bool {
-    let io = match error {
-        Error::Io(io) | Error::Storage(heed::Error::Io(io)) => io,
-        _ => return false,
+    let Some(io) = error.io_error() else {
+        return false;
     };
     matches!(
         io.kind(),

@@ -289,7 +289,7 @@ impl Drop for Unwind<'_> {
         queue.leading = false;
         for request in queue.requests.drain(..) {
             let error = std::io::Error::other("the group commit leader panicked");
-            let _ = request.done.send(Err(Error::Io(error)));
+            let _ = request.done.send(Err(Error::from(error)));
         }
     }
 }
@@ -320,7 +320,7 @@ fn commit_batch(store: &dyn Store, batch: &mut Vec<Request>, now_ms: u64) {
             Err(WriteError::Refused { error, .. } | WriteError::Failed(error)) => {
                 tracing::error!(%error, requests = batch.len(), "group commit failed");
                 for request in batch.drain(..) {
-                    let _ = request.done.send(Err(error.duplicate()));
+                    let _ = request.done.send(Err(error.clone()));
                 }
                 return;
             }
@@ -335,7 +335,7 @@ pub(crate) fn write_one(store: &dyn Store, op: &WriteOp, now_ms: u64) -> Result<
         Ok(mut outcomes) => {
             PAYLOAD_BYTES.fetch_add(op.payload_len(), Ordering::Relaxed);
             outcomes.pop().ok_or_else(|| {
-                Error::Io(std::io::Error::other(
+                Error::from(std::io::Error::other(
                     "the store answered a write with nothing",
                 ))
             })

@@ -141,7 +141,7 @@ impl Outcome {
     /// An outcome of the wrong kind is a bug in a backend; it is reported as an error rather
     /// than a panic on a run's task.
     fn mismatch(self, expected: &str) -> Error {
-        Error::Io(std::io::Error::other(format!(
+        Error::from(std::io::Error::other(format!(
             "the store answered a write with {self:?} where {expected} was expected"
         )))
     }

@@ -93,7 +93,7 @@ pub(crate) fn check(dir: &Path) -> Result<(), Error> {
     let mut file = match File::open(&path) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => return Err(Error::Io(error)),
+        Err(error) => return Err(Error::from(error)),
     };
     let len = file.metadata()?.len();
     if len == 0 {
@@ -152,7 +152,7 @@ pub(crate) fn check(dir: &Path) -> Result<(), Error> {
             Ok(file) => file.set_len(used)?,
             // A read-only directory: opening it read-only maps no more than the file.
             Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => {}
-            Err(error) => return Err(Error::Io(error)),
+            Err(error) => return Err(Error::from(error)),
         }
     }
     Ok(())

@@ -44,6 +44,8 @@ use loop_items::ItemsDb;
 
 /// The start-up check of the indexes against the runs.
 mod consistency;
+/// heed's errors as cairn's [`StorageError`](crate::error::StorageError).
+mod error;
 /// A look at the data file before LMDB maps it.
 mod file_check;
 /// Property tests of the decoders that read inside the store.

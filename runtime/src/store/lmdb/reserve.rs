@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use heed::{Env, WithoutTls};
 
-use crate::error::Error;
+use crate::error::{Error, StorageError};
 use crate::store::WriteOp;
 
 /// Fixed part of the margin kept reserved past the last used page: the branch pages and the
@@ -193,7 +193,7 @@ impl Reserve {
                     // LMDB has written nothing past `reserved` (the margin kept it below).
                     release(&self.file, reserved, end - reserved);
                 }
-                Err(error) => return Err(Error::Io(error)),
+                Err(error) => return Err(Error::from(error)),
             }
         }
         Err(Error::DiskFull {
@@ -309,13 +309,10 @@ pub(crate) fn room_for_write_map(dir: &Path) -> bool {
 /// [`Error::DiskFull`] when the disk is full, which LMDB reports as `ENOSPC` (or `EDQUOT`), or
 /// as `EIO` for a short write (`mdb_page_flush`), told apart from a real I/O error by how
 /// much space is left; anything else as it is.
-pub(crate) fn write_error(error: heed::Error, dir: &Path, extra: u64) -> Error {
-    let full = match &error {
-        heed::Error::Io(io) => match io.raw_os_error() {
-            Some(code) if code == ENOSPC || code == EDQUOT => true,
-            Some(EIO) => available(dir).is_some_and(|free| free < (1 << 20) + 2 * extra),
-            _ => false,
-        },
+pub(crate) fn write_error(error: StorageError, dir: &Path, extra: u64) -> Error {
+    let full = match error.io_error().and_then(std::io::Error::raw_os_error) {
+        Some(code) if code == ENOSPC || code == EDQUOT => true,
+        Some(EIO) => available(dir).is_some_and(|free| free < (1 << 20) + 2 * extra),
         _ => false,
     };
     if full {
