@@ -24,6 +24,8 @@ mod scope;
 mod signature;
 
 #[cfg(test)]
+mod expand_corpus;
+#[cfg(test)]
 mod expand_tests;
 
 use proc_macro::TokenStream;
