@@ -38,6 +38,7 @@ use syn::{Expr, ItemFn};
 
 use crate::attr::{self, Attrs};
 use crate::ctxt::Ctxt;
+use crate::find::{self, Sought};
 use crate::ir::*;
 use crate::scope::{JUMP_PLACEHOLDER, VarId};
 use crate::signature::{self, Signature};
@@ -880,18 +881,7 @@ impl VisitMut for JumpReplacer<'_, '_, '_> {
 
 /// Whether ordinary code can return from the workflow (outside closures and async blocks).
 fn returns(stmt: &syn::Stmt) -> bool {
-    struct Finder(bool);
-    impl<'ast> syn::visit::Visit<'ast> for Finder {
-        fn visit_expr_return(&mut self, _: &'ast syn::ExprReturn) {
-            self.0 = true;
-        }
-        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
-        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
-        fn visit_item(&mut self, _: &'ast syn::Item) {}
-    }
-    let mut finder = Finder(false);
-    syn::visit::Visit::visit_stmt(&mut finder, stmt);
-    finder.0
+    find::contains(stmt, Sought::Return)
 }
 
 /// FNV-1a: small, stable across Rust versions and platforms (unlike `DefaultHasher`).

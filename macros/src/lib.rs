@@ -15,6 +15,7 @@ mod attr;
 mod await_expr;
 mod ctxt;
 mod expand;
+mod find;
 mod ir;
 mod liveness;
 mod lower;

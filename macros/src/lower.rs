@@ -22,9 +22,9 @@ use syn::spanned::Spanned;
 use syn::{Expr, Pat, Stmt as SynStmt};
 
 use crate::ctxt::Ctxt;
+use crate::find::{self, Sought, has_await};
 use crate::ir::*;
 use crate::names;
-use crate::normalize::has_await;
 use crate::scope::{self, Scopes, VarId};
 use crate::signature::Signature;
 
@@ -780,7 +780,7 @@ impl Lowerer<'_> {
     /// Ordinary code must hold no await of the workflow: one there would complete without a
     /// state after it. Normalization guarantees this; the check keeps a gap in it from
     /// turning into a silent loss of durability.
-    fn check_no_await<T: crate::normalize::AwaitScan + quote::ToTokens>(&self, code: &T) {
+    fn check_no_await<T: find::Searchable + quote::ToTokens>(&self, code: &T) {
         // After an error from normalization, this would only say the same thing again.
         if self.cx.is_ok() && has_await(code) {
             self.cx.error_spanned_by(
@@ -858,18 +858,7 @@ fn let_patterns(cond: &Expr) -> Vec<&Pat> {
 
 /// Whether a written type leaves something to inference (`_`, `impl Trait`).
 fn has_inferred_parts(ty: &syn::Type) -> bool {
-    struct Finder(bool);
-    impl<'ast> syn::visit::Visit<'ast> for Finder {
-        fn visit_type_infer(&mut self, _: &'ast syn::TypeInfer) {
-            self.0 = true;
-        }
-        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
-            self.0 = true;
-        }
-    }
-    let mut finder = Finder(false);
-    syn::visit::Visit::visit_type(&mut finder, ty);
-    finder.0
+    find::contains(ty, Sought::InferredType)
 }
 
 /// ` (line N)` where the span knows its line.

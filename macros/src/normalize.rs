@@ -31,11 +31,12 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::visit_mut::VisitMut;
 use syn::{
-    Block, Expr, ExprAwait, ExprBinary, ExprIf, ExprMatch, Local, LocalInit, Pat, Stmt,
-    parse_quote, parse_quote_spanned,
+    Block, Expr, ExprBinary, ExprIf, ExprMatch, Local, LocalInit, Pat, Stmt, parse_quote,
+    parse_quote_spanned,
 };
 
 use crate::ctxt::Ctxt;
+use crate::find::has_await;
 
 /// Normalizes `body`; problems it cannot rewrite are recorded in `cx`.
 pub fn normalize(cx: &Ctxt, ctx: &Ident, mut body: Block) -> Block {
@@ -51,49 +52,6 @@ pub fn normalize(cx: &Ctxt, ctx: &Ident, mut body: Block) -> Block {
 /// Rewrites `ctx.task(f, a, b)` into a named step everywhere in `body` (see [`TaskCalls`]).
 pub fn rewrite_task_calls(ctx: &Ident, body: &mut Block) {
     TaskCalls { ctx }.visit_block_mut(body);
-}
-
-/// Whether `expr` holds an await of the workflow (not one inside a closure or async block).
-pub fn has_await<T: AwaitScan>(node: &T) -> bool {
-    let mut finder = AwaitFinder(false);
-    node.scan(&mut finder);
-    finder.0
-}
-
-/// Syntax trees [`has_await`] can look into.
-pub trait AwaitScan {
-    #[doc(hidden)]
-    fn scan(&self, finder: &mut AwaitFinder);
-}
-
-impl AwaitScan for Expr {
-    fn scan(&self, finder: &mut AwaitFinder) {
-        finder.visit_expr(self);
-    }
-}
-
-impl AwaitScan for Block {
-    fn scan(&self, finder: &mut AwaitFinder) {
-        finder.visit_block(self);
-    }
-}
-
-impl AwaitScan for Stmt {
-    fn scan(&self, finder: &mut AwaitFinder) {
-        finder.visit_stmt(self);
-    }
-}
-
-#[doc(hidden)]
-pub struct AwaitFinder(bool);
-
-impl<'ast> Visit<'ast> for AwaitFinder {
-    fn visit_expr_await(&mut self, _: &'ast ExprAwait) {
-        self.0 = true;
-    }
-    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
-    fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
-    fn visit_item(&mut self, _: &'ast syn::Item) {}
 }
 
 /// Whether a macro's tokens contain `.await`: such an await cannot be lowered.
@@ -312,9 +270,7 @@ impl<'ast> Visit<'ast> for Unsupported<'_> {
         if closure.asyncness.is_some() {
             self.check_no_context(&closure.body, "an async closure");
         } else {
-            let mut finder = AwaitFinder(false);
-            finder.visit_expr(&closure.body);
-            if finder.0 {
+            if has_await(&*closure.body) {
                 self.cx.error_spanned_by(
                     closure,
                     "`.await` inside a closure cannot be made durable; use a `for` loop over a `Vec` instead of `.map()` or `.for_each()`, so that each await becomes a state",
