@@ -39,8 +39,9 @@ use syn::{Expr, ItemFn};
 use crate::attr::{self, Attrs};
 use crate::ctxt::Ctxt;
 use crate::find::{self, Sought};
+use crate::ids::Id;
 use crate::ir::*;
-use crate::scope::{JUMP_PLACEHOLDER, VarId};
+use crate::scope::JUMP_PLACEHOLDER;
 use crate::signature::{self, Signature};
 use crate::{liveness, lower, names, normalize};
 
@@ -264,7 +265,7 @@ struct Machine<'a> {
     /// States in arm order, without those no transition reaches.
     states: Vec<StateId>,
     /// The type parameter of each variable whose type is inferred.
-    type_params: Vec<Option<Ident>>,
+    type_params: Table<VarId, Option<Ident>>,
     /// The arm being written, and the transitions written so far (`None`: the run ends).
     current: Cell<StateId>,
     edges: RefCell<BTreeSet<(StateId, Option<StateId>)>>,
@@ -273,12 +274,14 @@ struct Machine<'a> {
 impl<'a> Machine<'a> {
     fn new(sig: &'a Signature, body: &'a Body) -> Self {
         let reached: HashSet<StateId> = body.transitions.iter().map(|(s, _)| *s).collect();
-        let mut states: Vec<StateId> = (0..body.states.len())
-            .filter(|s| *s == 0 || reached.contains(s))
+        let mut states: Vec<StateId> = body
+            .states
+            .ids()
+            .filter(|s| *s == StateId::START || reached.contains(s))
             .collect();
         states.sort_by_key(|&s| body.states[s].order);
 
-        let mut type_params = vec![None; body.vars.len()];
+        let mut type_params: Table<VarId, Option<Ident>> = body.vars.iter().map(|_| None).collect();
         let mut taken = Vec::new();
         for &state in &states {
             for &var in &body.states[state].fields {
@@ -304,7 +307,7 @@ impl<'a> Machine<'a> {
             enum_name,
             states,
             type_params,
-            current: Cell::new(0),
+            current: Cell::new(StateId::START),
             edges: RefCell::new(BTreeSet::new()),
         }
     }
@@ -414,7 +417,7 @@ impl<'a> Machine<'a> {
                 quote!(let (#(#pats),*): (#(#tys),*) = #input;)
             }
         };
-        let start_state = &self.body.states[0];
+        let start_state = &self.body.states[StateId::START];
         let name = &start_state.name;
         let fields = start_state
             .fields
@@ -862,8 +865,11 @@ impl VisitMut for JumpReplacer<'_, '_, '_> {
             && let Ok(id) = id.base10_parse::<usize>()
         {
             let body = self.emitter.body();
-            let jump = &body.jumps[id];
-            let loop_ = &body.loops[jump.target];
+            let jump = &body.jumps[JumpId::new(id)];
+            let target = jump
+                .target
+                .expect("a jump without a loop is an error, and no code is generated after one");
+            let loop_ = &body.loops[target];
             let span = jump.site.span;
             let code = if jump.is_break {
                 let value = jump.value.as_ref().map(|v| quote!(#v));

@@ -10,12 +10,8 @@ use std::collections::BTreeSet;
 use proc_macro2::{Ident, Span};
 use syn::{Expr, Pat, Type};
 
-use crate::scope::{Scopes, VarId};
-
-pub type BlockId = usize;
-pub type StateId = usize;
-pub type NodeId = usize;
-pub type LoopId = usize;
+pub use crate::ids::{BlockId, JumpId, LoopId, NodeId, StateId, Table, VarId};
+use crate::scope::Scopes;
 
 /// A variable of the workflow: a parameter, a `let` binding, a loop pattern binding, or one the
 /// expansion made (a hoisted await, a loop's durable iterator).
@@ -65,8 +61,6 @@ pub struct Block {
     pub tail: Option<Tail>,
     /// What happens when control reaches the end of the block.
     pub cont: Cont,
-    /// Where the block ends, for transitions made there.
-    pub end: Site,
     /// Whether control can reach the end (the last statement does not diverge).
     pub end_reachable: bool,
 }
@@ -112,8 +106,6 @@ pub struct Loop {
     pub body: BlockId,
     pub head: StateId,
     pub cont: Cont,
-    /// Where a `while` or `for` loop ends by itself.
-    pub exit: Site,
 }
 
 pub enum LoopKind {
@@ -128,7 +120,8 @@ pub enum LoopKind {
 
 /// A `break` or `continue` from ordinary code to a lowered loop.
 pub struct Jump {
-    pub target: LoopId,
+    /// `None` when no lowered loop encloses the jump: an error, so no code is generated.
+    pub target: Option<LoopId>,
     pub is_break: bool,
     pub value: Option<Expr>,
     pub site: Site,
@@ -197,16 +190,14 @@ pub struct Node {
 
 #[derive(Default)]
 pub struct Body {
-    pub vars: Vec<Var>,
-    pub blocks: Vec<Block>,
-    pub states: Vec<State>,
-    pub loops: Vec<Loop>,
-    pub jumps: Vec<Jump>,
-    pub nodes: Vec<Node>,
+    pub vars: Table<VarId, Var>,
+    pub blocks: Table<BlockId, Block>,
+    pub states: Table<StateId, State>,
+    pub loops: Table<LoopId, Loop>,
+    pub jumps: Table<JumpId, Jump>,
+    pub nodes: Table<NodeId, Node>,
     /// Items declared in the body, moved to the top of the driver.
     pub items: Vec<syn::Item>,
     /// Every transition site with its target, for the visibility check after liveness.
     pub transitions: Vec<(StateId, Site)>,
-    /// The block of the fn body.
-    pub root: BlockId,
 }

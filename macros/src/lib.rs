@@ -16,6 +16,7 @@ mod await_expr;
 mod ctxt;
 mod expand;
 mod find;
+mod ids;
 mod ir;
 mod liveness;
 mod lower;

@@ -43,17 +43,22 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: syn::Block) -> Body {
         lowerer.declare_pattern(pat, Some(ty), true);
     }
     let entry = lowerer.node(BTreeSet::new(), BTreeSet::new());
+    // The start state runs the fn body, the first block lowered.
+    let root = lowerer.body.blocks.next_id();
     let start = lowerer.new_state(
         Some("Start"),
         StateKind::Start,
         None,
         "The run's start, holding its inputs. Not stored: the input is stored with the run."
             .to_owned(),
-        Entry::Block { block: 0, index: 0 },
+        Entry::Block {
+            block: root,
+            index: 0,
+        },
         Some(entry),
     );
-    debug_assert_eq!(start, 0);
-    let root = lowerer.lower_block(
+    debug_assert!(start == StateId::START);
+    let lowered = lowerer.lower_block(
         body,
         Cont {
             out: Out::Return,
@@ -61,11 +66,7 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: syn::Block) -> Body {
         },
         Some(entry),
     );
-    lowerer.body.root = root;
-    lowerer.body.states[start].entry = Entry::Block {
-        block: root,
-        index: 0,
-    };
+    debug_assert!(lowered == root);
     lowerer.body
 }
 
@@ -87,8 +88,7 @@ impl Lowerer<'_> {
             reads,
             defs,
             succ: Vec::new(),
-        });
-        self.body.nodes.len() - 1
+        })
     }
 
     fn edge(&mut self, from: Option<NodeId>, to: NodeId) {
@@ -114,8 +114,7 @@ impl Lowerer<'_> {
             is_param,
             check_span,
             step_result: false,
-        });
-        self.body.vars.len() - 1
+        })
     }
 
     /// Makes variables for the bindings of `pat`, without declaring them yet.
@@ -179,8 +178,7 @@ impl Lowerer<'_> {
             order,
             scopes: self.scopes.clone(),
             fields: Vec::new(),
-        });
-        self.body.states.len() - 1
+        })
     }
 
     /// Moves the arm of `state` after every arm so far: a join's code follows its branches.
@@ -209,13 +207,11 @@ impl Lowerer<'_> {
     // ---- blocks and statements --------------------------------------------------------------
 
     fn lower_block(&mut self, block: syn::Block, cont: Cont, cur: Option<NodeId>) -> BlockId {
-        let id = self.body.blocks.len();
         let end_span = block.brace_token.span.close();
-        self.body.blocks.push(Block {
+        let id = self.body.blocks.push(Block {
             stmts: Vec::new(),
             tail: None,
             cont: cont.clone(),
-            end: self.site(end_span, Vec::new()),
             end_reachable: true,
         });
         self.scopes.push();
@@ -313,7 +309,7 @@ impl Lowerer<'_> {
             }
             Some(mut expr) => {
                 self.check_no_await(&expr);
-                let usage = scope::analyze_expr(&mut expr, &self.scopes, self.body.jumps.len());
+                let usage = scope::analyze_expr(&mut expr, &self.scopes, self.body.jumps.next_id());
                 let node = self.node(usage.reads, BTreeSet::new());
                 self.edge(cur, node);
                 let site = self.site(expr.span(), Vec::new());
@@ -323,8 +319,7 @@ impl Lowerer<'_> {
                 if diverges_expr(&expr) {
                     self.body.blocks[id].end_reachable = false;
                 } else {
-                    let end = self.deliver(&cont, Some(node), end_span);
-                    self.body.blocks[id].end = end;
+                    self.deliver(&cont, Some(node), end_span);
                 }
                 Some(Tail::Plain(Box::new(expr)))
             }
@@ -333,8 +328,7 @@ impl Lowerer<'_> {
                 None
             }
             None => {
-                let end = self.deliver(&cont, cur, end_span);
-                self.body.blocks[id].end = end;
+                self.deliver(&cont, cur, end_span);
                 None
             }
         };
@@ -353,7 +347,7 @@ impl Lowerer<'_> {
         cur: Option<NodeId>,
     ) -> (SynStmt, BTreeSet<VarId>, Option<NodeId>) {
         self.check_no_await(&stmt);
-        let usage = scope::analyze_stmt(&mut stmt, &self.scopes, self.body.jumps.len());
+        let usage = scope::analyze_stmt(&mut stmt, &self.scopes, self.body.jumps.next_id());
         let mut defs = BTreeSet::new();
         match &stmt {
             SynStmt::Local(local) => {
@@ -498,7 +492,7 @@ impl Lowerer<'_> {
     }
 
     fn lower_if(&mut self, mut if_: syn::ExprIf, cont: Cont, cur: Option<NodeId>) -> Construct {
-        let usage = scope::analyze_expr(&mut if_.cond, &self.scopes, self.body.jumps.len());
+        let usage = scope::analyze_expr(&mut if_.cond, &self.scopes, self.body.jumps.next_id());
         let cond = self.node(usage.reads, BTreeSet::new());
         self.edge(cur, cond);
         let scopes = self.scopes.clone();
@@ -543,7 +537,7 @@ impl Lowerer<'_> {
         cont: Cont,
         cur: Option<NodeId>,
     ) -> Construct {
-        let usage = scope::analyze_expr(&mut match_.expr, &self.scopes, self.body.jumps.len());
+        let usage = scope::analyze_expr(&mut match_.expr, &self.scopes, self.body.jumps.next_id());
         let scrutinee = self.node(usage.reads, BTreeSet::new());
         self.edge(cur, scrutinee);
         let mut arms = Vec::new();
@@ -552,7 +546,7 @@ impl Lowerer<'_> {
             let bound = self.declare_pattern(&arm.pat, None, false);
             let mut reads = BTreeSet::new();
             if let Some((_, guard)) = &mut arm.guard {
-                reads = scope::analyze_expr(guard, &self.scopes, self.body.jumps.len()).reads;
+                reads = scope::analyze_expr(guard, &self.scopes, self.body.jumps.next_id()).reads;
             }
             // The pattern binds before the guard reads.
             let bind = self.node(BTreeSet::new(), bound.into_iter().collect());
@@ -585,14 +579,14 @@ impl Lowerer<'_> {
         cont: Cont,
         cur: Option<NodeId>,
     ) -> Construct {
-        let id = self.body.loops.len();
+        let id = self.body.loops.next_id();
         let span = body.brace_token.span.open();
         self.scopes.push();
 
         // A `for` loop's iterator is a variable of the workflow: it is part of the state.
         let (kind, head_name, what, init) = match syntax {
             LoopSyntax::For(pat, mut expr) => {
-                let usage = scope::analyze_expr(&mut expr, &self.scopes, self.body.jumps.len());
+                let usage = scope::analyze_expr(&mut expr, &self.scopes, self.body.jumps.next_id());
                 let name = match &*pat {
                     Pat::Ident(ident) => ident.ident.to_string(),
                     _ => "item".to_owned(),
@@ -633,13 +627,14 @@ impl Lowerer<'_> {
         let entry_site = self.site(span, Vec::new());
         self.body.transitions.push((head, entry_site));
 
+        // The body is the next block lowered (below).
+        let body_block = self.body.blocks.next_id();
         self.body.loops.push(Loop {
             label,
             kind,
-            body: 0,
+            body: body_block,
             head,
             cont: cont.clone(),
-            exit: self.site(span, Vec::new()),
         });
 
         let mut reads = BTreeSet::new();
@@ -652,7 +647,7 @@ impl Lowerer<'_> {
             LoopKind::While(cond) => {
                 let mut cond_copy = (**cond).clone();
                 let usage =
-                    scope::analyze_expr(&mut cond_copy, &self.scopes, self.body.jumps.len());
+                    scope::analyze_expr(&mut cond_copy, &self.scopes, self.body.jumps.next_id());
                 reads = usage.reads;
                 bound_pats.extend(let_patterns(&cond_copy).into_iter().cloned());
                 **cond = cond_copy;
@@ -680,11 +675,10 @@ impl Lowerer<'_> {
         );
         self.scopes.pop();
         self.loop_stack.pop();
-        self.body.loops[id].body = body;
+        debug_assert!(body == body_block);
 
         if !matches!(self.body.loops[id].kind, LoopKind::Loop) {
-            let exit = self.deliver(&cont, Some(test), span);
-            self.body.loops[id].exit = exit;
+            self.deliver(&cont, Some(test), span);
         }
         self.scopes.pop();
         Construct::Loop(id)
@@ -707,7 +701,7 @@ impl Lowerer<'_> {
                 "this `break` or `continue` has no loop to go to in the workflow",
             ));
             self.body.jumps.push(Jump {
-                target: 0,
+                target: None,
                 is_break: jump.is_break,
                 value: jump.value,
                 site: Site {
@@ -734,7 +728,7 @@ impl Lowerer<'_> {
             site
         };
         self.body.jumps.push(Jump {
-            target,
+            target: Some(target),
             is_break: jump.is_break,
             value: jump.value,
             site,
@@ -800,7 +794,7 @@ impl Lowerer<'_> {
 
     fn reads_of(&mut self, expr: &Expr) -> BTreeSet<VarId> {
         let mut expr = expr.clone();
-        scope::analyze_expr(&mut expr, &self.scopes, self.body.jumps.len()).reads
+        scope::analyze_expr(&mut expr, &self.scopes, self.body.jumps.next_id()).reads
     }
 }
 
