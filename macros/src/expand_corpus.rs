@@ -61,7 +61,7 @@ fn expand_corpus() {
         }
         let mut text = String::new();
         for (args, item) in finder.found {
-            let expanded = crate::expand::workflow(args, item);
+            let expanded = crate::expand_workflow(args, item);
             writeln!(text, "=== expansion {count}").unwrap();
             writeln!(text, "{expanded}").unwrap();
             writeln!(text, "--- spans").unwrap();

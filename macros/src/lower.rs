@@ -25,8 +25,8 @@ use crate::ctxt::Ctxt;
 use crate::find::{self, Sought, has_await};
 use crate::ir::*;
 use crate::names;
+use crate::parse::signature::Signature;
 use crate::scope::{self, Scopes, VarId};
-use crate::signature::Signature;
 
 /// Lowers `body` (already normalized) of the workflow with signature `sig`.
 pub fn lower(cx: &Ctxt, sig: &Signature, body: syn::Block) -> Body {
