@@ -150,8 +150,8 @@ impl Emitter<'_, '_> {
                 self.replace_jumps().visit_expr_mut(&mut cond);
                 let then = self.block_from(*then, 0);
                 let els = match els {
-                    Ok(els) => self.block_from(*els, 0),
-                    Err(_) => self.deliver(cont, None),
+                    Some(els) => self.block_from(*els, 0),
+                    None => self.deliver(cont, None),
                 };
                 quote!(if #cond { #then } else { #els })
             }

@@ -147,8 +147,8 @@ impl Walk<'_> {
                 self.jumps(|finder| finder.visit_expr(cond));
                 self.block_from(*then, 0);
                 match els {
-                    Ok(els) => self.block_from(*els, 0),
-                    Err(_) => self.deliver(cont),
+                    Some(els) => self.block_from(*els, 0),
+                    None => self.deliver(cont),
                 }
             }
             Construct::Match { arms, .. } => {

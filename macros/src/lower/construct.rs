@@ -74,9 +74,12 @@ impl Lowerer<'_> {
                         stmts: vec![SynStmt::Expr(other, None)],
                     },
                 };
-                Ok(self.lower_block(block, cont.clone(), Some(cond)))
+                Some(self.lower_block(block, cont.clone(), Some(cond)))
             }
-            None => Err(self.deliver(&cont, Some(cond), if_.if_token.span)),
+            None => {
+                self.deliver(&cont, Some(cond), if_.if_token.span);
+                None
+            }
         };
         Construct::If {
             cond: if_.cond,
