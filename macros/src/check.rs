@@ -1,6 +1,6 @@
 //! Reports every `.await` in a place that cannot become a state, each with what to write
 //! instead: in a closure, a match guard, a macro invocation, a concurrent macro (`join!`,
-//! `select!`), and the context used inside an async block or closure. Runs before
+//! `select!`), and the context used inside an async block or async closure. Runs before
 //! normalization, on the body with its steps named, so that all such errors come at once.
 //! (Places that normalization itself cannot rewrite are reported there: a `let ... else`, a
 //! labeled block, an `unsafe` block, an `if let` chain.)
@@ -96,7 +96,7 @@ fn find_ident(tokens: TokenStream, ident: &Ident) -> Option<Span> {
 }
 
 /// Whether a macro's tokens contain `.await`: such an await cannot be lowered.
-pub fn macro_has_await(tokens: &TokenStream) -> bool {
+fn macro_has_await(tokens: &TokenStream) -> bool {
     let mut previous_dot = false;
     for token in tokens.clone() {
         match &token {
