@@ -21,10 +21,9 @@
 //! transitions of their own, so such a construct is lowered the ordinary way, where the
 //! outcome is held in a variable, stored, and its error must be serializable.
 
-use syn::visit::Visit;
 use syn::{Expr, ExprAwait};
 
-use crate::normalize::has_await;
+use crate::find::{self, Sought, has_await};
 
 /// Whether `expr` is an await with the code that consumes its outcome (see the module doc).
 pub fn is_await(expr: &Expr) -> bool {
@@ -90,24 +89,5 @@ pub fn the_await_mut(expr: &mut Expr) -> Option<&mut ExprAwait> {
 /// Whether code can run before the commit: no await, no jump, no assignment that the
 /// lowering would have to track.
 fn runs_in_place(expr: &Expr) -> bool {
-    let mut finder = Escapes(false);
-    finder.visit_expr(expr);
-    !finder.0 && !has_await(expr)
-}
-
-struct Escapes(bool);
-
-impl<'ast> Visit<'ast> for Escapes {
-    fn visit_expr_break(&mut self, _: &'ast syn::ExprBreak) {
-        self.0 = true;
-    }
-    fn visit_expr_continue(&mut self, _: &'ast syn::ExprContinue) {
-        self.0 = true;
-    }
-    fn visit_expr_assign(&mut self, _: &'ast syn::ExprAssign) {
-        self.0 = true;
-    }
-    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
-    fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
-    fn visit_item(&mut self, _: &'ast syn::Item) {}
+    !find::contains(expr, Sought::JumpOrAssign) && !has_await(expr)
 }

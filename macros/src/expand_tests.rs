@@ -26,7 +26,7 @@ fn expand_file(source: &str) -> String {
             syn::Meta::List(list) => list.tokens,
             _ => Default::default(),
         };
-        let tokens = crate::expand::workflow(args, function.into_token_stream());
+        let tokens = crate::expand_workflow(args, function.into_token_stream());
         let file: syn::File = syn::parse2(tokens).expect("expansion parses as items");
         out.push(prettyplease::unparse(&file));
     }

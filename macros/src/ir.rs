@@ -2,28 +2,26 @@
 //! code, an await (which ends in a persisted state) or a construct whose blocks hold awaits,
 //! plus the states and the control-flow graph the liveness pass runs over.
 //!
-//! Everything refers to everything else by index into the [`Body`] tables, so the passes can
-//! share it without lifetimes.
+//! Made by `lower`; `liveness` fills in the fields of each state; `expand` reads it and
+//! changes nothing. Everything refers to everything else by a typed id into the [`Body`]
+//! tables (see [`ids`](crate::ids)), so the passes can share it without lifetimes.
 
 use std::collections::BTreeSet;
 
 use proc_macro2::{Ident, Span};
 use syn::{Expr, Pat, Type};
 
-use crate::scope::{Scopes, VarId};
+pub use crate::ids::{BlockId, JumpId, LoopId, NodeId, StateId, Table, VarId};
+use crate::scope::Scopes;
 
-pub type BlockId = usize;
-pub type StateId = usize;
-pub type NodeId = usize;
-pub type LoopId = usize;
-
-/// A variable of the workflow: a parameter, a `let` binding, a loop pattern binding, or one the
-/// expansion made (a hoisted await, a loop's durable iterator).
+/// A variable of the workflow: a parameter, a `let` binding, a pattern binding, or one a pass
+/// made (the temporary of a hoisted await, a `for` loop's durable iterator).
 pub struct Var {
     pub ident: Ident,
     /// The type the user wrote, when it names the variable alone (`let x: T`).
     pub ty: Option<Type>,
     pub mutable: bool,
+    /// A parameter of the fn after the context: the only variables the start state holds.
     pub is_param: bool,
     /// Where an error about storing the variable points; `None` for the durable iterators,
     /// whose own trait bound reports a loop that cannot be stored.
@@ -60,17 +58,17 @@ impl Out {
     }
 }
 
+/// A block the lowering took apart: the fn body, or a block of a construct with an await inside.
 pub struct Block {
     pub stmts: Vec<Stmt>,
     pub tail: Option<Tail>,
     /// What happens when control reaches the end of the block.
     pub cont: Cont,
-    /// Where the block ends, for transitions made there.
-    pub end: Site,
     /// Whether control can reach the end (the last statement does not diverge).
     pub end_reachable: bool,
 }
 
+/// The value expression at the end of a block.
 pub enum Tail {
     Plain(Box<Expr>),
     Construct(Box<Construct>),
@@ -80,9 +78,11 @@ pub enum Stmt {
     /// Await-free code, with its `break`/`continue` out of it replaced by placeholders.
     Plain {
         stmt: syn::Stmt,
+        /// The variables it assigns with `=`: an arm declares those its state does not hold.
         assigns: BTreeSet<VarId>,
     },
-    /// `let PAT = FUTURE.await?;` or `FUTURE.await?;`, followed by a persisted state.
+    /// `let PAT = AWAIT;` or `AWAIT;`, where `AWAIT` is an await with the code that consumes
+    /// its outcome in place (see [`await_expr`](crate::await_expr)), followed by a stored state.
     Await {
         stmt: syn::Stmt,
         state: StateId,
@@ -90,12 +90,13 @@ pub enum Stmt {
     Construct(Construct),
 }
 
+/// A control-flow construct with an await inside; its blocks end with its continuation.
 pub enum Construct {
     If {
         cond: Box<Expr>,
         then: BlockId,
-        /// `None`: the missing `else` delivers `()`, at this site.
-        els: Result<BlockId, Site>,
+        /// `None`: there is no `else`, and a false condition delivers `()` to `cont`.
+        els: Option<BlockId>,
         cont: Cont,
     },
     Match {
@@ -106,14 +107,16 @@ pub enum Construct {
     Loop(LoopId),
 }
 
+/// A loop with an await inside.
 pub struct Loop {
+    /// For `break 'label` and `continue 'label` from the code inside.
     pub label: Option<syn::Label>,
     pub kind: LoopKind,
     pub body: BlockId,
+    /// The transient state where each iteration starts.
     pub head: StateId,
+    /// Where the loop's value goes (from `break value`, or `()` when a `while` or `for` ends).
     pub cont: Cont,
-    /// Where a `while` or `for` loop ends by itself.
-    pub exit: Site,
 }
 
 pub enum LoopKind {
@@ -121,16 +124,21 @@ pub enum LoopKind {
     While(Box<Expr>),
     For {
         pat: Box<Pat>,
+        /// The durable iterator over the items, a variable the states hold.
         iter: VarId,
+        /// The expression iterated over, as written.
         expr: Box<Expr>,
     },
 }
 
 /// A `break` or `continue` from ordinary code to a lowered loop.
 pub struct Jump {
-    pub target: LoopId,
+    /// `None` when no lowered loop encloses the jump: an error, so no code is generated.
+    pub target: Option<LoopId>,
     pub is_break: bool,
+    /// The value of `break value`.
     pub value: Option<Expr>,
+    /// Where the jump is written.
     pub site: Site,
 }
 
@@ -144,6 +152,7 @@ pub struct Site {
     pub span: Span,
 }
 
+/// What a state stands for; only [`StateKind::Await`] states are stored.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum StateKind {
     /// The run's start, holding its inputs; never stored (the input is).
@@ -156,10 +165,14 @@ pub enum StateKind {
     LoopHead,
 }
 
+/// A state of the generated enum, and of the driver's `match`.
 pub struct State {
+    /// The variant's name, after the step that leads to it (`FetchPapers`).
     pub name: Ident,
     pub kind: StateKind,
+    /// The step awaited just before the state, for history and the graph.
     pub step: Option<String>,
+    /// The variant's doc comment.
     pub doc: String,
     /// The point of the control-flow graph the state stands for.
     pub node: NodeId,
@@ -179,6 +192,7 @@ impl State {
     }
 }
 
+/// Where the code of a state's arm starts.
 #[derive(Clone, Copy)]
 pub enum Entry {
     /// At statement `index` of `block`.
@@ -195,18 +209,18 @@ pub struct Node {
     pub succ: Vec<NodeId>,
 }
 
+/// The lowered workflow body: every table the passes share.
 #[derive(Default)]
 pub struct Body {
-    pub vars: Vec<Var>,
-    pub blocks: Vec<Block>,
-    pub states: Vec<State>,
-    pub loops: Vec<Loop>,
-    pub jumps: Vec<Jump>,
-    pub nodes: Vec<Node>,
+    pub vars: Table<VarId, Var>,
+    pub blocks: Table<BlockId, Block>,
+    pub states: Table<StateId, State>,
+    pub loops: Table<LoopId, Loop>,
+    pub jumps: Table<JumpId, Jump>,
+    pub nodes: Table<NodeId, Node>,
     /// Items declared in the body, moved to the top of the driver.
     pub items: Vec<syn::Item>,
-    /// Every transition site with its target, for the visibility check after liveness.
+    /// Every transition site with its target: the states reached (the others get no
+    /// variant), and the check after liveness that each site can name what its target holds.
     pub transitions: Vec<(StateId, Site)>,
-    /// The block of the fn body.
-    pub root: BlockId,
 }

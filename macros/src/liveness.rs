@@ -5,14 +5,14 @@
 use std::collections::BTreeSet;
 
 use crate::ctxt::Ctxt;
+use crate::ids::{Id, VarId};
 use crate::ir::{Body, StateKind};
-use crate::scope::VarId;
 
 /// Fills in `fields` of every state of `body`.
 pub fn compute(cx: &Ctxt, body: &mut Body) {
     let live_in = solve(body);
     for state in &mut body.states {
-        let mut fields: Vec<VarId> = live_in[state.node].iter().copied().collect();
+        let mut fields: Vec<VarId> = live_in[state.node.index()].iter().copied().collect();
         if state.kind == StateKind::Start {
             // Only the inputs exist at the start; anything else is used before it is set,
             // which rustc reports better than we could.
@@ -30,12 +30,13 @@ fn solve(body: &Body) -> Vec<BTreeSet<VarId>> {
     while changed {
         changed = false;
         // Reverse order converges fastest, since most edges go forward.
-        for id in (0..n).rev() {
+        for id in body.nodes.ids().rev() {
             let node = &body.nodes[id];
+            let id = id.index();
             let mut live: BTreeSet<VarId> = node
                 .succ
                 .iter()
-                .flat_map(|&s| live_in[s].iter().copied())
+                .flat_map(|&s| live_in[s.index()].iter().copied())
                 .collect();
             live.retain(|var| !node.defs.contains(var));
             live.extend(node.reads.iter().copied());

@@ -17,8 +17,8 @@ use proc_macro2::{TokenStream, TokenTree};
 use syn::visit_mut::{self, VisitMut};
 use syn::{Expr, Pat};
 
-/// Index of a variable in the lowering's table.
-pub type VarId = usize;
+pub use crate::ids::VarId;
+use crate::ids::{Id, JumpId};
 
 /// The variables visible at a point of the body, innermost last.
 #[derive(Clone, Default)]
@@ -89,14 +89,14 @@ pub struct Usage {
 pub const JUMP_PLACEHOLDER: &str = "__cairn_jump";
 
 /// Analyzes an expression; escaping jumps are numbered from `first_jump`.
-pub fn analyze_expr(expr: &mut Expr, scopes: &Scopes, first_jump: usize) -> Usage {
+pub fn analyze_expr(expr: &mut Expr, scopes: &Scopes, first_jump: JumpId) -> Usage {
     let mut analyzer = Analyzer::new(scopes, first_jump);
     analyzer.visit_expr_mut(expr);
     analyzer.usage
 }
 
 /// Analyzes a statement; escaping jumps are numbered from `first_jump`.
-pub fn analyze_stmt(stmt: &mut syn::Stmt, scopes: &Scopes, first_jump: usize) -> Usage {
+pub fn analyze_stmt(stmt: &mut syn::Stmt, scopes: &Scopes, first_jump: JumpId) -> Usage {
     let mut analyzer = Analyzer::new(scopes, first_jump);
     analyzer.visit_stmt_mut(stmt);
     analyzer.usage
@@ -153,12 +153,12 @@ struct Analyzer<'a> {
     targets: Vec<(bool, Option<String>)>,
     /// Depth of closures and async blocks: no jump leaves them.
     barriers: usize,
-    next_jump: usize,
+    next_jump: JumpId,
     usage: Usage,
 }
 
 impl<'a> Analyzer<'a> {
-    fn new(outer: &'a Scopes, first_jump: usize) -> Self {
+    fn new(outer: &'a Scopes, first_jump: JumpId) -> Self {
         Analyzer {
             outer,
             inner: vec![Vec::new()],
@@ -391,10 +391,10 @@ impl VisitMut for Analyzer<'_> {
 impl Analyzer<'_> {
     fn replace_with_placeholder(&mut self, expr: &mut Expr, jump: Jump) {
         let id = self.next_jump;
-        self.next_jump += 1;
+        self.next_jump = JumpId::new(id.index() + 1);
         let span = jump.span;
         let macro_name = syn::Ident::new(JUMP_PLACEHOLDER, span);
-        let id = proc_macro2::Literal::usize_unsuffixed(id);
+        let id = proc_macro2::Literal::usize_unsuffixed(id.index());
         *expr = syn::parse_quote_spanned!(span=> #macro_name!(#id));
         self.usage.jumps.push(jump);
     }
@@ -434,13 +434,13 @@ mod tests {
     #[test]
     fn inner_bindings_hide_outer_variables() {
         let mut scopes = Scopes::default();
-        scopes.declare("x".into(), 0);
-        scopes.declare("y".into(), 1);
+        scopes.declare("x".into(), VarId::new(0));
+        scopes.declare("y".into(), VarId::new(1));
         let mut stmt: syn::Stmt = syn::parse_quote! {
             let z = { let x = 5; x + y };
         };
-        let usage = analyze_stmt(&mut stmt, &scopes, 0);
-        assert_eq!(usage.reads.into_iter().collect::<Vec<_>>(), [1]);
+        let usage = analyze_stmt(&mut stmt, &scopes, JumpId::new(0));
+        assert_eq!(usage.reads.into_iter().collect::<Vec<_>>(), [VarId::new(1)]);
     }
 
     #[test]
@@ -449,7 +449,7 @@ mod tests {
         let mut stmt: syn::Stmt = syn::parse_quote! {
             if done { for i in 0..3 { if i == 1 { break; } } continue; }
         };
-        let usage = analyze_stmt(&mut stmt, &scopes, 7);
+        let usage = analyze_stmt(&mut stmt, &scopes, JumpId::new(7));
         assert_eq!(usage.jumps.len(), 1);
         assert!(!usage.jumps[0].is_break);
         let text = quote::quote!(#stmt).to_string();

@@ -5,6 +5,7 @@ use proc_macro2::Ident;
 use syn::{Attribute, FnArg, ItemFn, Pat, ReturnType, Type, Visibility};
 
 use crate::ctxt::Ctxt;
+use crate::find::{self, Sought};
 
 /// The parts of the signature the expansion needs.
 pub struct Signature {
@@ -113,16 +114,5 @@ pub fn parse(cx: &Ctxt, item: &ItemFn) -> Option<Signature> {
 }
 
 fn contains_reference(ty: &Type) -> bool {
-    struct Finder(bool);
-    impl<'ast> syn::visit::Visit<'ast> for Finder {
-        fn visit_type_reference(&mut self, _: &'ast syn::TypeReference) {
-            self.0 = true;
-        }
-        fn visit_lifetime(&mut self, _: &'ast syn::Lifetime) {
-            self.0 = true;
-        }
-    }
-    let mut finder = Finder(false);
-    syn::visit::Visit::visit_type(&mut finder, ty);
-    finder.0
+    find::contains(ty, Sought::Borrow)
 }
