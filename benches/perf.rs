@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cairn::{Context, Durability, Error, Flow, Runtime, workflow};
+use cairn::{Context, Durability, Error, Flow, LmdbOptions, Runtime, workflow};
 
 async fn trivial(i: u64) -> u64 {
     std::hint::black_box(i)
@@ -161,7 +161,7 @@ async fn overhead(mode: Durability, write_map: bool) -> Result<(), Error> {
     let runtime = Runtime::builder()
         .path(dir.path())
         .durability(mode)
-        .write_map(write_map)
+        .lmdb(LmdbOptions::new().write_map(write_map))
         .register(steps)
         .start()?;
     let client = runtime.client();
@@ -225,7 +225,7 @@ async fn latency(mode: Durability, write_map: bool) -> Result<(), Error> {
     let runtime = Runtime::builder()
         .path(dir.path())
         .durability(mode)
-        .write_map(write_map)
+        .lmdb(LmdbOptions::new().write_map(write_map))
         .register(steps)
         .start()?;
     let client = runtime.client();

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cairn::{Context, Durability, Error, Runtime, workflow};
+use cairn::{Context, Durability, Error, LmdbOptions, Runtime, workflow};
 
 async fn tick(i: u64) -> u64 {
     i
@@ -143,7 +143,7 @@ fn runtime_on(dir: &Path, durability: Durability) -> Result<Runtime, Error> {
     Runtime::builder()
         .path(dir)
         .durability(durability)
-        .map_size(1 << 30)
+        .lmdb(LmdbOptions::new().map_size(1 << 30))
         .register(grow)
         .start()
 }

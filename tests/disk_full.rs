@@ -2,7 +2,7 @@
 //! ahead of it: a full disk fails the commit with `Error::DiskFull` instead of killing the
 //! process with `SIGBUS`, and what was committed before stays readable.
 
-use cairn::{Context, Durability, Runtime, workflow};
+use cairn::{Context, Durability, LmdbOptions, Runtime, workflow};
 
 async fn tick(i: u64) -> u64 {
     i
@@ -32,7 +32,7 @@ async fn process_crash_defaults_to_the_write_map_with_disk_reserved() {
     let runtime = Runtime::builder()
         .path(dir.path())
         .durability(Durability::ProcessCrash)
-        .map_size(map_size)
+        .lmdb(LmdbOptions::new().map_size(map_size))
         .register(grow)
         .start()
         .unwrap();

@@ -4,7 +4,7 @@
 //! LMDB's write map, and with fsync on a current-thread runtime (where a leader may not block
 //! and the helper thread commits).
 
-use cairn::{Context, Durability, Runtime, Status, workflow};
+use cairn::{Context, Durability, LmdbOptions, Runtime, Status, workflow};
 
 const RUNS: u64 = 200;
 const STEPS: u64 = 20;
@@ -29,7 +29,7 @@ async fn many_runs(durability: Durability, write_map: bool) {
     let runtime = Runtime::builder()
         .path(dir.path())
         .durability(durability)
-        .write_map(write_map)
+        .lmdb(LmdbOptions::new().write_map(write_map))
         .register(counter)
         .start()
         .unwrap();

@@ -28,7 +28,7 @@ pub enum Durability {
     /// On Linux this mode also turns on LMDB's write map (commits written straight into the
     /// memory map, no system call per page), with disk reserved ahead so that a full disk
     /// fails a commit with [`Error::DiskFull`](crate::Error::DiskFull); see
-    /// [`RuntimeBuilder::write_map`](crate::RuntimeBuilder::write_map) for the trade-offs and
+    /// [`LmdbOptions::write_map`](crate::LmdbOptions::write_map) for the trade-offs and
     /// how to turn it off.
     ProcessCrash,
 }

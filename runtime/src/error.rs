@@ -304,7 +304,7 @@ pub enum Error {
     },
     /// The disk holding the database is full: a commit found no room for what it writes
     /// (with LMDB's write map, it could not reserve that room up front; see
-    /// [`RuntimeBuilder::write_map`](crate::RuntimeBuilder::write_map)), so nothing of it was
+    /// [`LmdbOptions::write_map`](crate::LmdbOptions::write_map)), so nothing of it was
     /// committed. Retrying once space is freed commits it.
     #[error("the disk holding {} is full: could not reserve {needed} bytes for a commit", path.display())]
     DiskFull {

@@ -12,32 +12,22 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
-use heed::EnvClosingEvent;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock, from_ms};
 use crate::context::Context;
-use crate::dir_lock::DirLock;
 use crate::error::Error;
 use crate::history::HistoryOutcome;
 use crate::registry::{Entry, ErasedStart, WorkflowEntry};
 use crate::run::{RunId, Status};
 use crate::store::group_commit::Committer;
-use crate::store::lmdb::LmdbStore;
+use crate::store::lmdb::options::LmdbOptions;
 use crate::store::{RunRecord, Store, WriteOp};
 use crate::supervise::{Abort, AbortSlot, Outcome, Supervised, lock};
 use crate::timer::Timers;
 use crate::workflow::Workflow;
-
-/// Default LMDB map size. LMDB reserves the address space but the file grows only as data is
-/// written, so a generous limit costs nothing on 64-bit targets.
-const DEFAULT_MAP_SIZE: usize = if usize::BITS >= 64 {
-    (10u64 << 30) as usize
-} else {
-    1 << 30
-};
 
 /// Unfinished runs read at a time by [`RuntimeBuilder::start`].
 const START_BATCH: usize = 1024;
@@ -115,10 +105,8 @@ pub(crate) struct Shared {
     aborted: Mutex<HashMap<RunId, Error>>,
     /// Live run tasks; `None` once shut down.
     tasks: Mutex<Option<HashMap<RunId, JoinHandle<()>>>>,
-    closing: Mutex<Option<EnvClosingEvent>>,
-    /// This runtime's hold on the data directory (see [`crate::dir_lock`]); `None` for a
-    /// client-only open and once shut down.
-    dir_lock: Mutex<Option<DirLock>>,
+    /// What shutdown waits for once the store is dropped (see [`crate::store::Opened`]).
+    on_closed: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     handle: tokio::runtime::Handle,
 }
 
@@ -551,8 +539,7 @@ impl Runtime {
     /// Configures a runtime.
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder {
-            path: None,
-            map_size: DEFAULT_MAP_SIZE,
+            lmdb: LmdbOptions::default(),
             entries: Vec::new(),
             previous: Vec::new(),
             hook: None,
@@ -560,8 +547,6 @@ impl Runtime {
             clock: Arc::new(SystemClock),
             answers: crate::answers::AnswersConfig::default(),
             durability: crate::durability::Durability::Full,
-            write_map: None,
-            read_ahead: true,
             startup_check_limit: DEFAULT_STARTUP_CHECK_LIMIT,
         }
     }
@@ -644,18 +629,12 @@ impl Runtime {
             .take();
         drop(store);
         self.shared.notify();
-        let closing = lock(&self.shared.closing).take();
-        if let Some(closing) = closing {
-            // A commit already on the blocking pool when its task was aborted still holds the
-            // environment; it finishes on its own, and the close follows.
-            let _ = self
-                .shared
-                .handle
-                .spawn_blocking(move || closing.wait())
-                .await;
+        let on_closed = lock(&self.shared.on_closed).take();
+        if let Some(on_closed) = on_closed {
+            // A commit in flight when its task was aborted still holds the store; it finishes
+            // on its own, and the close follows.
+            let _ = self.shared.handle.spawn_blocking(on_closed).await;
         }
-        // Released last, once nothing of this runtime writes to the directory any more.
-        drop(lock(&self.shared.dir_lock).take());
         tracing::debug!("runtime shut down");
     }
 }
@@ -670,21 +649,9 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
-/// Whether opening the store failed because this process may not write the directory.
-fn cannot_write(error: &Error) -> bool {
-    let Some(io) = error.io_error() else {
-        return false;
-    };
-    matches!(
-        io.kind(),
-        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
-    )
-}
-
 /// Configures and starts a [`Runtime`].
 pub struct RuntimeBuilder {
-    path: Option<PathBuf>,
-    map_size: usize,
+    lmdb: LmdbOptions,
     entries: Vec<Arc<dyn Entry>>,
     previous: Vec<Arc<dyn Entry>>,
     hook: Option<Hook>,
@@ -692,9 +659,6 @@ pub struct RuntimeBuilder {
     clock: Arc<dyn Clock>,
     answers: crate::answers::AnswersConfig,
     durability: crate::durability::Durability,
-    /// `None`: the default, decided at start (see [`RuntimeBuilder::write_map`]).
-    write_map: Option<bool>,
-    read_ahead: bool,
     /// See [`RuntimeBuilder::startup_check_limit`].
     startup_check_limit: u64,
 }
@@ -706,8 +670,7 @@ impl std::fmt::Debug for RuntimeBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let workflows: Vec<&str> = self.entries.iter().map(|e| e.name()).collect();
         f.debug_struct("RuntimeBuilder")
-            .field("path", &self.path)
-            .field("map_size", &self.map_size)
+            .field("lmdb", &self.lmdb)
             .field("workflows", &workflows)
             .field("on_transition", &self.hook.is_some())
             .field("on_branch", &self.branch_hook.is_some())
@@ -716,10 +679,23 @@ impl std::fmt::Debug for RuntimeBuilder {
 }
 
 impl RuntimeBuilder {
-    /// Directory of the LMDB environment, created if missing. Default: `$CAIRN_DATA_DIR` if
-    /// set, else `cairn-data` in the current directory.
+    /// Directory of the embedded LMDB store (the default backend), created if missing.
+    /// Default: `$CAIRN_DATA_DIR` if set, else `cairn-data` in the current directory. Same as
+    /// `.lmdb(LmdbOptions::new().path(dir))`, keeping the other LMDB options set.
     pub fn path(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.path = Some(dir.into());
+        self.lmdb = self.lmdb.path(dir);
+        self
+    }
+
+    /// Runs on the embedded LMDB store (the default backend) with these options: map size,
+    /// write map, read-ahead (see [`LmdbOptions`]). Replaces the options set before,
+    /// including the directory of [`path`](Self::path) if `options` names one.
+    pub fn lmdb(mut self, options: LmdbOptions) -> Self {
+        let path = self.lmdb.path.take();
+        self.lmdb = options;
+        if self.lmdb.path.is_none() {
+            self.lmdb.path = path;
+        }
         self
     }
 
@@ -729,47 +705,6 @@ impl RuntimeBuilder {
     /// crash of the process, not of the machine). Either way, concurrent runs share commits.
     pub fn durability(mut self, durability: crate::durability::Durability) -> Self {
         self.durability = durability;
-        self
-    }
-
-    /// With [`Durability::ProcessCrash`](crate::Durability::ProcessCrash), whether LMDB writes
-    /// commits straight into its memory map (`MDB_WRITEMAP`) instead of `pwrite`-ing each
-    /// dirty page: a commit then costs about a third (2 µs instead of 6 on the benchmark
-    /// machine). Ignored with [`Durability::Full`](crate::Durability::Full), where the flush
-    /// dominates and the write map measured no faster.
-    ///
-    /// On by default on Linux with `ProcessCrash`, off elsewhere. What LMDB trades for it: the
-    /// data file is extended to the full [`map_size`](Self::map_size) at open (a sparse file:
-    /// no disk is used for the holes, but its apparent size is the map size, which copies that
-    /// are not sparse-aware will allocate), and a write into a hole on a full disk would kill
-    /// the process with `SIGBUS`. To turn that into an error, cairn keeps disk allocated
-    /// (`fallocate`) ahead of LMDB's last used page, by 64 MiB chunks plus a margin for each
-    /// commit, and a commit that cannot reserve its margin fails with
-    /// [`Error::DiskFull`](crate::Error::DiskFull) before writing anything. The file therefore
-    /// uses up to ~70 MiB more disk than the database holds. The guarantee holds on file
-    /// systems that overwrite in place (ext4, XFS, tmpfs); on copy-on-write ones (btrfs, ZFS,
-    /// bcachefs) an overwrite needs new blocks and a full disk can still be `SIGBUS`, so there
-    /// the default is off, as where `fallocate` is missing (some network file systems); an
-    /// explicit `write_map(true)` there runs without the guarantee (full disk = `SIGBUS`, a
-    /// process crash: what was committed survives).
-    pub fn write_map(mut self, on: bool) -> Self {
-        self.write_map = Some(on);
-        self
-    }
-
-    /// Whether the kernel may read ahead around each page of the data file that LMDB reads
-    /// from disk (on by default). Off sets `MDB_NORDAHEAD`: a page that is not in the page
-    /// cache (after a reboot, or once memory pressure evicted it) is then read alone. That
-    /// keeps a resume's cost independent of the history's length when the page cache is
-    /// cold: resuming reads a handful of pages (run record, state, the history's last leaf),
-    /// but with read-ahead each of them pulls in the device's read-ahead window
-    /// (`read_ahead_kb`, 8 MiB on the benchmark VM). Measured there: resuming a
-    /// 1,000,000-step run took a median of 3.7–6.3 ms with read-ahead and 0.6–0.9 ms
-    /// without, like a 10-step run. The price is on reads that scan: a cold
-    /// [`Client::history`](crate::Client::history) of that run took 0.64–0.74 s instead of
-    /// 28–46 ms. No effect on durability, and none once the pages are cached.
-    pub fn read_ahead(mut self, on: bool) -> Self {
-        self.read_ahead = on;
         self
     }
 
@@ -783,13 +718,6 @@ impl RuntimeBuilder {
     /// quarantined when they are read. Default: 10,000; `u64::MAX` always checks, 0 never.
     pub fn startup_check_limit(mut self, runs: u64) -> Self {
         self.startup_check_limit = runs;
-        self
-    }
-
-    /// Maximum size of the database in bytes. Default: 10 GiB (reserved address space, not
-    /// disk).
-    pub fn map_size(mut self, bytes: usize) -> Self {
-        self.map_size = bytes;
         self
     }
 
@@ -890,40 +818,10 @@ impl RuntimeBuilder {
                 });
             }
         }
-        let path = self.path.unwrap_or_else(|| {
-            std::env::var_os("CAIRN_DATA_DIR")
-                .map_or_else(|| PathBuf::from("cairn-data"), PathBuf::from)
-        });
-        // Before the store opens: a refused runtime must not touch the directory.
-        let dir_lock = if self.answers.client_only {
-            None
-        } else {
-            Some(DirLock::acquire(&path)?)
-        };
-        let write_map = self
-            .write_map
-            .unwrap_or_else(|| LmdbStore::default_write_map(&path, self.durability));
-        let opened = LmdbStore::open_with(
-            &path,
-            self.map_size,
-            self.durability,
-            write_map,
-            self.read_ahead,
-        )
-        .map(Arc::new);
-        let store: Arc<LmdbStore> = match opened {
-            Ok(store) => store,
-            // A client only reads (and its writes are refused): a directory this process
-            // cannot write, say a read-only copy, can still be inspected.
-            Err(error) if self.answers.client_only && cannot_write(&error) => {
-                tracing::info!(path = %path.display(), %error, "opening the data directory read-only");
-                Arc::new(LmdbStore::open_read_only(&path, self.map_size)?)
-            }
-            Err(error) => return Err(error),
-        };
-        let closing = store.closing_event();
+        let opened = self.lmdb.open(self.durability, self.answers.client_only)?;
+        let path = opened.description;
+        let store = opened.store;
         let instance = store.instance_id();
-        let store: Arc<dyn Store> = store;
         let committer = Committer::start(Arc::downgrade(&store), self.clock.clone())?;
         let shared = Arc::new(Shared {
             store: RwLock::new(Some(store)),
@@ -941,12 +839,11 @@ impl RuntimeBuilder {
             finished: watch::Sender::new(0),
             aborted: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Some(HashMap::new())),
-            closing: Mutex::new(Some(closing)),
-            dir_lock: Mutex::new(dir_lock),
+            on_closed: Mutex::new(Some(opened.on_closed)),
             handle,
         });
         if self.answers.client_only {
-            tracing::info!(path = %path.display(), "cairn client opened (client-only: runs nothing)");
+            tracing::info!(path, "cairn client opened (client-only: runs nothing)");
             return Ok(Runtime { shared });
         }
         // Before anything reads the indexes (the timer and answer watcher too): a damaged or lost entry would leave a run never
@@ -1013,7 +910,7 @@ impl RuntimeBuilder {
             }
         }
         let sleeping = shared.store()?.sleeping()?;
-        tracing::info!(path = %path.display(), resumed, sleeping, "cairn runtime started");
+        tracing::info!(path, resumed, sleeping, "cairn runtime started");
         Ok(Runtime { shared })
     }
 }

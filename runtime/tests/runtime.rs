@@ -270,7 +270,7 @@ impl Workflow for SumOfSquares {
 fn start(dir: &tempfile::TempDir) -> Runtime {
     Runtime::builder()
         .path(dir.path())
-        .map_size(1 << 26)
+        .lmdb(cairn_runtime::LmdbOptions::new().map_size(1 << 26))
         .register(counter)
         .register(Echo)
         .register(SumOfSquares)
@@ -283,7 +283,7 @@ fn start(dir: &tempfile::TempDir) -> Runtime {
 fn start_halting(dir: &tempfile::TempDir, halt_at: u64, seen: Arc<Mutex<Vec<String>>>) -> Runtime {
     Runtime::builder()
         .path(dir.path())
-        .map_size(1 << 26)
+        .lmdb(cairn_runtime::LmdbOptions::new().map_size(1 << 26))
         .register(counter)
         .register(SumOfSquares)
         .on_transition(move |t| {

@@ -5,6 +5,7 @@
 //! does its whole job in one transaction, so no transaction ever lives across an `.await`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +19,17 @@ pub(crate) mod lmdb;
 pub(crate) mod write_op;
 
 pub(crate) use write_op::{Outcome, WriteError, WriteOp};
+
+/// A backend opened for a runtime or a client.
+pub(crate) struct Opened {
+    pub store: Arc<dyn Store>,
+    /// Where the store is, for logs (a directory, a database name).
+    pub description: String,
+    /// Run on a blocking thread at shutdown, once the runtime dropped its handle on the store:
+    /// waits until the backend has released what it holds, so that the same store can be
+    /// opened again in this process.
+    pub on_closed: Box<dyn FnOnce() + Send>,
+}
 
 /// Everything stored about one run. Encoded with postcard, in the envelope of `crate::codec`:
 /// field order is part of the stored format, so changing it means bumping the format version.

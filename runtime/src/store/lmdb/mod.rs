@@ -44,6 +44,9 @@ use loop_items::ItemsDb;
 
 /// The start-up check of the indexes against the runs.
 mod consistency;
+pub(crate) mod dir_lock;
+mod open;
+pub(crate) mod options;
 /// heed's errors as cairn's [`StorageError`](crate::error::StorageError).
 mod error;
 /// A look at the data file before LMDB maps it.
@@ -208,7 +211,7 @@ impl LmdbStore {
                 // on a full disk would be `SIGBUS`; `reserve` allocates the blocks ahead of
                 // LMDB so that a full disk fails the commit instead (where `fallocate` is
                 // missing, the `SIGBUS` is a process crash, which `ProcessCrash` is documented
-                // to survive, and `RuntimeBuilder::write_map` documents it). Commit order and
+                // to survive, and `LmdbOptions::write_map` documents it). Commit order and
                 // the page cache are as with `NO_SYNC` alone, so a process crash loses nothing.
                 unsafe {
                     options.flags(EnvFlags::NO_SYNC | EnvFlags::WRITE_MAP);
