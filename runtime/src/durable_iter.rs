@@ -11,7 +11,7 @@ use std::ops::{Range, RangeFrom, RangeInclusive};
 
 use serde::{Deserialize, Serialize};
 
-use crate::loop_items::{Cursor, DecodeItem, StoredCursor, StoredIter};
+use crate::context::loop_items::{Cursor, DecodeItem, StoredCursor, StoredIter};
 
 /// A value a `for` loop can iterate durably across an `.await`.
 #[diagnostic::on_unimplemented(

@@ -47,7 +47,7 @@ pub enum Error {
     /// workflow's parameters as keys (see [`Client::start_json`](crate::Client::start_json)).
     #[error(
         "JSON input for workflow `{workflow}` is an object keyed by parameter name, but {}",
-        crate::json_input::describe_keys(parameters, missing, unknown, as_value.as_deref())
+        crate::client::json_input::describe_keys(parameters, missing, unknown, as_value.as_deref())
     )]
     InputKeys {
         /// The workflow the input was meant for.

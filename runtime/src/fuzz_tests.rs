@@ -23,13 +23,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, Format};
+use crate::context::loop_items::{Cursor, LoopKey, StoredCursor, StoredIter};
+use crate::context::state::RunState;
 use crate::durable_iter::{DurableIter, RangeIter, VecIter};
 use crate::error::Error;
 use crate::history::{HistoryOutcome, HistoryRecord};
-use crate::loop_items::{Cursor, LoopKey, StoredCursor, StoredIter};
 use crate::question::{Answer, AnswerOption, Question};
 use crate::run::{RunId, Status};
-use crate::state::RunState;
 use crate::store::RunRecord;
 use crate::store::hitl::StoredQuestion;
 use largest_alloc::largest_allocation;

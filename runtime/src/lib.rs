@@ -28,8 +28,6 @@
 //! # Ok(()) }
 //! ```
 
-mod answers;
-mod ask;
 mod blocking;
 mod client;
 mod clock;
@@ -43,32 +41,28 @@ mod error;
 mod fuzz_tests;
 mod graph;
 mod history;
-mod json_input;
 mod lifecycle;
-mod loop_items;
 mod loop_source;
-pub mod parallel;
-mod progress;
 mod quarantine;
 mod question;
 mod registry;
 mod retried_arg;
 mod run;
 mod runtime;
-mod session;
-mod state;
 mod step_result;
 mod storable;
 mod store;
 mod supervise;
-pub mod task;
-mod timer;
 mod workflow;
 
-pub use answers::PendingQuestion;
+pub use context::{parallel, task};
+
 pub use client::Client;
+pub use client::questions::PendingQuestion;
+pub use client::session::MAX_SESSION_ID_BYTES;
 pub use clock::{Clock, Sleep, SystemClock, TestClock};
 pub use context::Context;
+pub use context::state::{MAX_STATE_KEY_BYTES, RunState, State};
 pub use durability::Durability;
 pub use error::{Error, StorageError, StorageErrorKind};
 pub use graph::{StateEdge, StateGraph, StateKind, StateNode};
@@ -79,8 +73,6 @@ pub use question::{Answer, AnswerOption, InputKind, Question};
 pub use run::{RunId, RunStatus, Status};
 pub use runtime::{BranchCommit, Flow, Runtime, RuntimeBuilder, Transition};
 pub use store::lmdb::options::LmdbOptions;
-pub use session::MAX_SESSION_ID_BYTES;
-pub use state::{MAX_STATE_KEY_BYTES, RunState, State};
 pub use task::{RetryPolicy, Task};
 pub use workflow::Workflow;
 
@@ -91,8 +83,8 @@ pub mod __private {
     pub use serde;
 
     pub use crate::codec::Unstorable;
+    pub use crate::context::loop_items::{Cursor, DecodeItem, LoopKey, StoredCursor, StoredIter};
     pub use crate::durable_iter::{DurableInt, DurableIter, IntoDurableIter, RangeIter, VecIter};
-    pub use crate::loop_items::{Cursor, DecodeItem, LoopKey, StoredCursor, StoredIter};
     pub use crate::loop_source::{
         BorrowedItems, Collected, Endless, Ends, Known, LoopProbe, LoopSource, NotIterable,
         OwnsItems, ProbeBorrowed, ProbeBorrowedCollection, ProbeCollected, ProbeEndless,

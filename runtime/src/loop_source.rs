@@ -36,8 +36,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serializer};
 
+use crate::context::loop_items::{Cursor, DecodeItem, StoredCursor, StoredIter};
 use crate::durable_iter::IntoDurableIter;
-use crate::loop_items::{Cursor, DecodeItem, StoredCursor, StoredIter};
 
 /// How many items an iterator without an upper bound on its size may yield before its loop is
 /// refused as endless. Items are collected in memory before they are stored, so the limit

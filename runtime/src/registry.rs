@@ -29,7 +29,7 @@ pub(crate) trait Entry: Send + Sync + 'static {
     /// The `TypeId` of the workflow, to refuse a typed call with another type of the same name.
     fn workflow_type(&self) -> TypeId;
     /// Stored bytes of the input given as JSON (the input type's own, or an object keyed
-    /// by parameter name: see [`crate::json_input`]).
+    /// by parameter name: see [`crate::client::json_input`]).
     fn input_from_json(&self, input: serde_json::Value) -> Result<Vec<u8>, Error>;
     /// The output given as stored bytes, as JSON.
     fn output_to_json(&self, run: RunId, output: &[u8]) -> Result<serde_json::Value, Error>;
@@ -75,7 +75,7 @@ impl<W: Workflow> Entry for WorkflowEntry<W> {
     }
 
     fn input_from_json(&self, input: serde_json::Value) -> Result<Vec<u8>, Error> {
-        let input: W::Input = crate::json_input::decode(W::NAME, W::PARAMETERS, input)?;
+        let input: W::Input = crate::client::json_input::decode(W::NAME, W::PARAMETERS, input)?;
         encode_input::<W>(&input)
     }
 

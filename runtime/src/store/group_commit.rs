@@ -348,10 +348,10 @@ pub(crate) fn write_one(store: &dyn Store, op: &WriteOp, now_ms: u64) -> Result<
 mod tests {
     use super::*;
     use crate::clock::SystemClock;
+    use crate::context::state::StateWrites;
     use crate::durability::Durability;
     use crate::history::{HistoryOutcome, HistoryRecord};
     use crate::run::RunId;
-    use crate::state::StateWrites;
     use crate::store::RunRecord;
     use crate::store::lmdb::LmdbStore;
 
@@ -384,7 +384,7 @@ mod tests {
     /// is refused for good (so the run fails rather than re-running its step at each restart),
     /// and the refusal, isolated, does not fail the requests batched with it.
     ///
-    /// [`MAX_STATE_KEY_BYTES`]: crate::state::MAX_STATE_KEY_BYTES
+    /// [`MAX_STATE_KEY_BYTES`]: crate::context::state::MAX_STATE_KEY_BYTES
     #[test]
     fn a_state_key_over_lmdbs_limit_is_refused_for_good_and_alone() {
         let dir = tempfile::tempdir().unwrap();
@@ -399,7 +399,7 @@ mod tests {
             }
             op
         };
-        let max = crate::state::MAX_STATE_KEY_BYTES;
+        let max = crate::context::state::MAX_STATE_KEY_BYTES;
         let mut batch = vec![with_key(max), with_key(max + 1), checkpoint(run)];
         let mut outcomes = Vec::new();
         let mut requests = Vec::new();

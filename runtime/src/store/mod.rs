@@ -173,11 +173,11 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
     fn wake_at(&self, run: RunId, position: u64) -> Result<Option<StoredSleep>, Error>;
     /// The stored outputs of the branches of the `parallel` call at `position`.
     fn branches(&self, run: RunId, position: u64) -> Result<Vec<(u32, Vec<u8>)>, Error>;
-    /// Item `index` of the stored loop `key` (see [`crate::loop_items`]).
+    /// Item `index` of the stored loop `key` (see [`crate::context::loop_items`]).
     fn loop_item(
         &self,
         run: RunId,
-        key: crate::loop_items::LoopKey,
+        key: crate::context::loop_items::LoopKey,
         index: u64,
     ) -> Result<Option<Vec<u8>>, Error>;
     /// One value of the run's key-value state.

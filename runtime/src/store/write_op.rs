@@ -8,12 +8,12 @@
 //! status it moves to, when a question's default answer is taken) are in
 //! [`crate::lifecycle`], shared by every backend.
 
+use crate::context::loop_items::LoopItems;
+use crate::context::state::StateWrites;
 use crate::error::Error;
 use crate::history::HistoryRecord;
-use crate::loop_items::LoopItems;
 use crate::question::Answer;
 use crate::run::RunId;
-use crate::state::StateWrites;
 use crate::store::hitl::{Asked, Claim, StoredQuestion};
 use crate::store::{RunRecord, StoredSleep};
 

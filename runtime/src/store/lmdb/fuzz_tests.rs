@@ -230,7 +230,7 @@ fn read_everything(store: &LmdbStore, run: RunId) -> Result<(), String> {
     }
     match store.state_all(run) {
         Ok(entries) => {
-            let state = crate::state::RunState::new(run, entries);
+            let state = crate::context::state::RunState::new(run, entries);
             let _ = state.to_json();
             check("state get", state.get::<Vec<u8>>("k").err());
         }

@@ -4,7 +4,7 @@
 //! stores a new run, or reopens a failed one, but runs nothing, and LMDB cannot notify another
 //! process. So it also writes an entry here, `run -> position` (big-endian; the run's
 //! committed transitions when it was handed over). A running runtime's watcher
-//! ([`crate::answers`]) reads the first entries at every poll, with the answer indexes: one
+//! ([`crate::runtime::answer_watcher`]) reads the first entries at every poll, with the answer indexes: one
 //! read transaction on an empty table while nothing is handed over. Entries found are taken
 //! (deleted in one write transaction) and each run is started unless it is live in that
 //! runtime already or has moved on since it was handed over

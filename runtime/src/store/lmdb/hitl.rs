@@ -9,7 +9,7 @@
 //! - `sessions`: session id (UTF-8) -> sealed postcard `Vec<u64>` of its run ids, oldest first;
 //! - `answered`: run -> position, for a run that waits at a question answered since (by a
 //!   person or its deadline) and that no runtime has claimed yet: what the answer watcher
-//!   ([`crate::answers`]) polls, so that it reads the answers, not every waiting run;
+//!   ([`crate::runtime::answer_watcher`]) polls, so that it reads the answers, not every waiting run;
 //! - `deadlines`: deadline (big-endian milliseconds) ‖ run -> position, for a waiting run
 //!   whose unanswered question has a timeout, in deadline order.
 //!

@@ -5,7 +5,7 @@
 //!   entry per run in a durable sleep, in wake-up order. Written in the transaction that
 //!   commits the sleep ([`LmdbStore::index_sleep`]) and deleted in the one that wakes the run
 //!   ([`Store::wake_due`](crate::store::Store::wake_due)); the timer task
-//!   ([`crate::timer`]) keeps only the next few entries in memory.
+//!   ([`crate::runtime::timers`]) keeps only the next few entries in memory.
 //! - `active`: run -> empty, for every unfinished run that is not in a durable sleep
 //!   (pending, running, or waiting for a person's answer): the runs start-up must resume or
 //!   watch. [`LmdbStore::put`] keeps it in step with the status it writes (pending: added;
@@ -308,7 +308,7 @@ mod tests {
         };
         store.suspend(asleep, 0, sleep(500)).unwrap();
         store.suspend(woken, 0, sleep(300)).unwrap();
-        let writes = crate::state::StateWrites::default();
+        let writes = crate::context::state::StateWrites::default();
         store.complete(done, &[], &writes, &history()).unwrap();
         // Sleeping runs are out of the active index, in the wake-up one.
         assert_eq!(

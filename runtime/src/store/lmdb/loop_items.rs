@@ -1,5 +1,5 @@
 //! The `loop_items` database of the LMDB backend: the items of durable `for` loops, written
-//! once when a loop is entered (see [`crate::loop_items`] for why) and deleted when the run
+//! once when a loop is entered (see [`crate::context::loop_items`] for why) and deleted when the run
 //! completes.
 //!
 //! Keys are `run ‖ position ‖ seq ‖ index`, big-endian, so one run's items are one key range.
@@ -9,8 +9,8 @@ use std::ops::Bound;
 use heed::types::Bytes;
 use heed::{Database, RwTxn};
 
+use crate::context::loop_items::{LoopItems, LoopKey};
 use crate::error::Error;
-use crate::loop_items::{LoopItems, LoopKey};
 use crate::run::RunId;
 
 /// The `loop_items` database: keys start with the big-endian run id.

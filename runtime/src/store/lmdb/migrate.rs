@@ -135,8 +135,8 @@ fn seal_records(wtxn: &mut RwTxn<'_>, runs: Runs) -> Result<usize, Error> {
 mod tests {
     use super::super::{LmdbStore, key, key_at};
     use super::*;
+    use crate::context::loop_items::LoopKey;
     use crate::history::{HistoryOutcome, HistoryRecord};
-    use crate::loop_items::LoopKey;
     use crate::run::RunId;
     use crate::store::Store;
 

@@ -33,20 +33,18 @@ use heed::{
     WithoutTls,
 };
 
+use crate::context::loop_items::LoopKey;
+use crate::context::state::StateWrites;
 use crate::durability::Durability;
 use crate::error::Error;
 use crate::history::HistoryRecord;
-use crate::loop_items::LoopKey;
 use crate::run::{RunId, Status};
-use crate::state::StateWrites;
 use crate::store::{Outcome, RunRecord, Store, StoredSleep, WriteError, WriteOp};
 use loop_items::ItemsDb;
 
 /// The start-up check of the indexes against the runs.
 mod consistency;
 pub(crate) mod dir_lock;
-mod open;
-pub(crate) mod options;
 /// heed's errors as cairn's [`StorageError`](crate::error::StorageError).
 mod error;
 /// A look at the data file before LMDB maps it.
@@ -61,6 +59,8 @@ mod hitl;
 /// The wake-up and active-run indexes.
 mod index;
 pub(crate) mod loop_items;
+mod open;
+pub(crate) mod options;
 #[cfg(test)]
 mod test_support;
 mod writes;
@@ -106,7 +106,7 @@ pub(crate) struct LmdbStore {
     index: index::Tables,
     handover: handover::Table,
     quarantine: quarantine::Table,
-    /// Items of durable `for` loops, stored once (see [`crate::loop_items`]).
+    /// Items of durable `for` loops, stored once (see [`crate::context::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// Whether commits fsync ([`Durability::Full`]) or not.
     durability: Durability,

@@ -16,11 +16,7 @@ impl LmdbOptions {
     /// [`super::dir_lock`]), so that a refused runtime never touches the directory; a client
     /// opens without it, and read-only if it cannot write the directory (a read-only copy can
     /// still be inspected).
-    pub(crate) fn open(
-        &self,
-        durability: Durability,
-        client_only: bool,
-    ) -> Result<Opened, Error> {
+    pub(crate) fn open(&self, durability: Durability, client_only: bool) -> Result<Opened, Error> {
         let path = self.path.clone().unwrap_or_else(|| {
             std::env::var_os("CAIRN_DATA_DIR")
                 .map_or_else(|| PathBuf::from("cairn-data"), PathBuf::from)
@@ -33,13 +29,8 @@ impl LmdbOptions {
         let write_map = self
             .write_map
             .unwrap_or_else(|| LmdbStore::default_write_map(&path, durability));
-        let opened = LmdbStore::open_with(
-            &path,
-            self.map_size,
-            durability,
-            write_map,
-            self.read_ahead,
-        );
+        let opened =
+            LmdbStore::open_with(&path, self.map_size, durability, write_map, self.read_ahead);
         let store = match opened {
             Ok(store) => store,
             Err(error) if client_only && cannot_write(&error) => {

@@ -329,7 +329,7 @@ impl WriteOp {
     /// Bytes this operation may make LMDB allocate past its last used page, over-estimated:
     /// twice what it stores, plus room for the pages it dirties (see [`PER_REQUEST`]).
     pub(crate) fn reserve_bytes(&self) -> u64 {
-        let writes = |writes: &crate::state::StateWrites| {
+        let writes = |writes: &crate::context::state::StateWrites| {
             writes
                 .puts
                 .iter()

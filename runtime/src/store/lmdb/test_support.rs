@@ -5,11 +5,11 @@ use heed::RwTxn;
 use heed::types::Bytes;
 
 use super::{LmdbStore, be_u64};
+use crate::context::state::StateWrites;
 use crate::error::Error;
 use crate::history::HistoryRecord;
 use crate::question::Answer;
 use crate::run::{RunId, Status};
-use crate::state::StateWrites;
 use crate::store::hitl::{Asked, Claim, StoredQuestion};
 use crate::store::{Outcome, RunRecord, Store, StoredSleep, WriteOp};
 

@@ -10,11 +10,11 @@
 use heed::RwTxn;
 
 use super::{LmdbStore, delete_prefix, key, key_at, loop_items};
+use crate::context::state::StateWrites;
 use crate::error::Error;
 use crate::history::HistoryRecord;
 use crate::lifecycle;
 use crate::run::RunId;
-use crate::state::StateWrites;
 use crate::store::{Outcome, RunRecord, StoredSleep, WriteError, WriteOp};
 
 impl LmdbStore {

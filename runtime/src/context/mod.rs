@@ -12,6 +12,12 @@
 //! progress, the same after a crash and different in the next loop iteration. Idempotency keys,
 //! durable sleeps and `parallel` branch outputs are keyed by it.
 
+pub(crate) mod ask;
+pub(crate) mod loop_items;
+pub mod parallel;
+pub(crate) mod state;
+pub mod task;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,16 +27,16 @@ use std::time::{Duration, SystemTime};
 use tracing::Instrument;
 
 use crate::clock::{from_ms, to_ms};
+use crate::context::parallel::{Branches, Parallel};
+use crate::context::state::{State, StateWrites};
+use crate::context::task::{Once, Task, Unguarded};
 use crate::error::Error;
 use crate::history::{HistoryOutcome, HistoryRecord};
-use crate::parallel::{Branches, Parallel};
 use crate::run::RunId;
 use crate::runtime::{Flow, Shared, Transition};
-use crate::state::{State, StateWrites};
 use crate::storable::Codec;
 use crate::store::{Outcome, StoredSleep, WriteOp};
 use crate::supervise::{Abort, AbortSlot};
-use crate::task::{Once, Task, Unguarded};
 use crate::workflow::StateInfo;
 
 /// The context of one run, passed to the workflow fn as `ctx: &mut Context`.
@@ -76,7 +82,7 @@ pub struct Context {
     /// What happened since the last commit, for its history record.
     pub(crate) segment: Segment,
     /// Items of loops entered since the last commit, written with the next one.
-    pub(crate) loops: crate::loop_items::PendingLoops,
+    pub(crate) loops: crate::context::loop_items::PendingLoops,
     /// The state the await in progress started from, to name it in errors: known for a new
     /// run and after a commit, not for a resumed run before its first commit here.
     after_state: Option<&'static str>,
@@ -113,7 +119,7 @@ impl Context {
                 attempts: 0,
                 errors: Vec::new(),
             },
-            loops: crate::loop_items::PendingLoops::default(),
+            loops: crate::context::loop_items::PendingLoops::default(),
             after_state: (position == 0).then_some("Start"),
         }
     }

@@ -8,6 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::*;
+use crate::context::Context;
+use crate::store::{RunRecord, WriteOp};
+use crate::workflow::Workflow;
 use crate::workflow::{BoxFuture, Start};
 
 /// How many times the workflow below began from its input.

@@ -9,10 +9,10 @@
 //! own state, so a turn that fails leaves the one before it intact.
 
 use crate::client::Client;
+use crate::context::state::RunState;
 use crate::error::Error;
 use crate::registry::encode_input;
 use crate::run::RunId;
-use crate::state::RunState;
 use crate::store::{RunRecord, WriteOp};
 use crate::workflow::Workflow;
 

@@ -4,15 +4,20 @@
 //! input and output types; the `_json` methods take a workflow name and JSON, for CLIs and HTTP
 //! front ends.
 
+pub(crate) mod json_input;
+pub(crate) mod progress;
+pub(crate) mod questions;
+pub(crate) mod session;
+
 use std::sync::Arc;
 
+use crate::client::progress::Changes;
+use crate::context::state::RunState;
 use crate::error::Error;
 use crate::history::HistoryRecord;
-use crate::progress::Changes;
 use crate::registry::{Entry, ErasedStart, decode_output, encode_input};
 use crate::run::{RunId, RunStatus, Status};
 use crate::runtime::Shared;
-use crate::state::RunState;
 use crate::store::RunRecord;
 use crate::store::WriteOp;
 use crate::workflow::Workflow;
@@ -31,6 +36,7 @@ impl Client {
     /// Starts a run of `workflow` and returns its id once the run is stored.
     pub async fn start<W: Workflow>(&self, workflow: W, input: W::Input) -> Result<RunId, Error> {
         let _ = workflow;
+
         let entry = self.shared.typed_entry::<W>()?.clone();
         self.start_entry(entry, encode_input::<W>(&input)?).await
     }

@@ -1,0 +1,235 @@
+//! [`RuntimeBuilder`]: what every backend shares (workflows, durability, clock, hooks, client
+//! mode) plus the backend's own options ([`LmdbOptions`]), and [`start`](RuntimeBuilder::start).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::watch;
+
+use super::{BranchCommit, BranchHook, Flow, Hook, Runtime, Shared, Transition};
+use crate::clock::{Clock, SystemClock};
+use crate::error::Error;
+use crate::registry::{Entry, WorkflowEntry};
+use crate::runtime::timers::Timers;
+use crate::store::group_commit::Committer;
+use crate::store::lmdb::options::LmdbOptions;
+use crate::workflow::Workflow;
+
+/// Configures and starts a [`Runtime`].
+pub struct RuntimeBuilder {
+    lmdb: LmdbOptions,
+    entries: Vec<Arc<dyn Entry>>,
+    previous: Vec<Arc<dyn Entry>>,
+    hook: Option<Hook>,
+    branch_hook: Option<BranchHook>,
+    clock: Arc<dyn Clock>,
+    answers: crate::runtime::answer_watcher::AnswersConfig,
+    durability: crate::durability::Durability,
+    /// See [`RuntimeBuilder::startup_check_limit`].
+    startup_check_limit: u64,
+}
+
+/// Default of [`RuntimeBuilder::startup_check_limit`]: about 15 ms of start-up (measured).
+const DEFAULT_STARTUP_CHECK_LIMIT: u64 = 10_000;
+
+impl std::fmt::Debug for RuntimeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let workflows: Vec<&str> = self.entries.iter().map(|e| e.name()).collect();
+        f.debug_struct("RuntimeBuilder")
+            .field("lmdb", &self.lmdb)
+            .field("workflows", &workflows)
+            .field("on_transition", &self.hook.is_some())
+            .field("on_branch", &self.branch_hook.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RuntimeBuilder {
+    pub(super) fn new() -> RuntimeBuilder {
+        RuntimeBuilder {
+            lmdb: LmdbOptions::default(),
+            entries: Vec::new(),
+            previous: Vec::new(),
+            hook: None,
+            branch_hook: None,
+            clock: Arc::new(SystemClock),
+            answers: crate::runtime::answer_watcher::AnswersConfig::default(),
+            durability: crate::durability::Durability::Full,
+            startup_check_limit: DEFAULT_STARTUP_CHECK_LIMIT,
+        }
+    }
+
+    /// Directory of the embedded LMDB store (the default backend), created if missing.
+    /// Default: `$CAIRN_DATA_DIR` if set, else `cairn-data` in the current directory. Same as
+    /// `.lmdb(LmdbOptions::new().path(dir))`, keeping the other LMDB options set.
+    pub fn path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.lmdb = self.lmdb.path(dir);
+        self
+    }
+
+    /// Runs on the embedded LMDB store (the default backend) with these options: map size,
+    /// write map, read-ahead (see [`LmdbOptions`]). Replaces the options set before,
+    /// including the directory of [`path`](Self::path) if `options` names one.
+    pub fn lmdb(mut self, options: LmdbOptions) -> Self {
+        let path = self.lmdb.path.take();
+        self.lmdb = options;
+        if self.lmdb.path.is_none() {
+            self.lmdb.path = path;
+        }
+        self
+    }
+
+    /// What a committed transition survives: [`Durability::Full`](crate::Durability::Full)
+    /// (the default: fsync at every commit, survives power loss) or the explicit opt-in
+    /// [`Durability::ProcessCrash`](crate::Durability::ProcessCrash) (no fsync: survives a
+    /// crash of the process, not of the machine). Either way, concurrent runs share commits.
+    pub fn durability(mut self, durability: crate::durability::Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// At most how many stored runs the start-up check of the indexes reads. The check
+    /// (`lmdb/consistency.rs`) reads every run record once, repairs index entries that a
+    /// damaged disk lost or garbled (a run that would never wake or never resume) and
+    /// quarantines runs it cannot read; it costs about 15 ms per 10,000 stored runs and
+    /// touches every record's pages, so with 100,000 parked runs it would take about 200 ms
+    /// and make them cost memory again at every start. With more runs stored than this limit
+    /// the check is skipped at start (logged at info level); damaged runs are still
+    /// quarantined when they are read. Default: 10,000; `u64::MAX` always checks, 0 never.
+    pub fn startup_check_limit(mut self, runs: u64) -> Self {
+        self.startup_check_limit = runs;
+        self
+    }
+
+    /// Registers a workflow, so that runs of it can be started and resumed. Registering two
+    /// workflows with the same name makes [`start`](Self::start) fail.
+    pub fn register<W: Workflow>(mut self, workflow: W) -> Self {
+        let _ = workflow;
+        self.entries.push(Arc::new(WorkflowEntry::<W>::new()));
+        self
+    }
+
+    /// Keeps an older version of a registered workflow (the same name, another state layout)
+    /// to finish the runs it stored: they resume with its code, while new runs start with the
+    /// registered version. Keep the old fn in the code, renamed, with
+    /// `#[workflow(name = "...")]` naming the workflow as before, until its runs are done.
+    pub fn register_previous<W: Workflow>(mut self, workflow: W) -> Self {
+        let _ = workflow;
+        self.previous.push(Arc::new(WorkflowEntry::<W>::new()));
+        self
+    }
+
+    /// Calls `hook` right after each committed transition, on the run's task.
+    pub fn on_transition(
+        mut self,
+        hook: impl Fn(&Transition<'_>) -> Flow + Send + Sync + 'static,
+    ) -> Self {
+        self.hook = Some(Box::new(hook));
+        self
+    }
+
+    /// Calls `hook` right after the output of a `parallel` branch is committed, on the run's
+    /// task. [`Flow::Halt`] stops the run there as a crash would (for crash tests).
+    pub fn on_branch(
+        mut self,
+        hook: impl Fn(&BranchCommit<'_>) -> Flow + Send + Sync + 'static,
+    ) -> Self {
+        self.branch_hook = Some(Box::new(hook));
+        self
+    }
+
+    /// The clock for durable sleeps, retry backoff, timeouts and history timestamps. Default:
+    /// [`SystemClock`]; tests pass a [`TestClock`](crate::TestClock) and advance it.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Opens the store without running any workflow, for a process that only starts, reads,
+    /// waits for and answers runs, next to the one that runs them (see [`Client::open`]). No
+    /// run is resumed here. Runs started (or resumed) here are stored and handed over to the
+    /// runtime that runs the workflows: one that is running starts them within its
+    /// [`answer_poll_interval`](Self::answer_poll_interval), one started later at its start.
+    /// Answers are committed for that runtime to pick up the same way. `wait` here reads the
+    /// store again after a delay that starts at 2 ms and doubles up to 100 ms, so it returns
+    /// at most 100 ms after the other process finished the run. It takes no lock on the
+    /// directory (any number of clients may open it next to its one runtime), and a directory
+    /// this process cannot write (a read-only file system, or a data file without write
+    /// permission) is opened read-only: every read works, every write is [`Error::ReadOnly`].
+    pub fn client_only(mut self) -> Self {
+        self.answers.client_only = true;
+        self
+    }
+
+    /// How often a runtime checks for answers committed, and runs started or resumed, by a
+    /// client-only process (LMDB cannot notify across processes). Each check reads the first
+    /// entries of the store's index of answered questions and of its table of handed-over
+    /// runs, in two read transactions, whatever the number of waiting runs: an idle runtime
+    /// costs a few microseconds per check. Default: 100 ms. Answers given and runs started
+    /// through a client of this runtime are picked up at once.
+    pub fn answer_poll_interval(mut self, interval: std::time::Duration) -> Self {
+        self.answers.poll_interval = interval;
+        self
+    }
+
+    /// Opens (or creates) the environment, then resumes every unfinished run of a registered
+    /// workflow as a tokio task. Must be called inside a tokio runtime.
+    ///
+    /// Runs whose stored fingerprint differs from the registered workflow's are left untouched
+    /// (`wait` and `result` on them return [`Error::IncompatibleState`]); runs of unregistered
+    /// workflows are left alone.
+    pub fn start(self) -> Result<Runtime, Error> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| Error::NoTokioRuntime)?;
+        let mut registry: HashMap<&'static str, Arc<dyn Entry>> = HashMap::new();
+        for entry in self.entries {
+            if registry.insert(entry.name(), entry.clone()).is_some() {
+                return Err(Error::DuplicateWorkflow {
+                    name: entry.name().to_owned(),
+                });
+            }
+        }
+        let mut previous = HashMap::new();
+        for entry in self.previous {
+            let current = registry.get(entry.name()).map(|e| e.fingerprint());
+            let key = (entry.name(), entry.fingerprint());
+            if current == Some(key.1) || previous.insert(key, entry.clone()).is_some() {
+                return Err(Error::DuplicateWorkflow {
+                    name: entry.name().to_owned(),
+                });
+            }
+        }
+        let opened = self.lmdb.open(self.durability, self.answers.client_only)?;
+        let path = opened.description;
+        let store = opened.store;
+        let instance = store.instance_id();
+        let committer = Committer::start(Arc::downgrade(&store), self.clock.clone())?;
+        let shared = Arc::new(Shared {
+            store: RwLock::new(Some(store)),
+            committer,
+            registry,
+            previous,
+            incompatible: Mutex::new(Vec::new()),
+            hook: self.hook,
+            branch_hook: self.branch_hook,
+            clock: self.clock.clone(),
+            instance,
+            timers: Timers::default(),
+            answers: crate::runtime::answer_watcher::Answers::new(self.answers),
+            timer_task: Mutex::new(None),
+            finished: watch::Sender::new(0),
+            aborted: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(Some(HashMap::new())),
+            on_closed: Mutex::new(Some(opened.on_closed)),
+            handle,
+        });
+        if self.answers.client_only {
+            tracing::info!(path, "cairn client opened (client-only: runs nothing)");
+            return Ok(Runtime { shared });
+        }
+        let resumed = super::recovery::recover(&shared, self.startup_check_limit, self.clock)?;
+        let sleeping = shared.store()?.sleeping()?;
+        tracing::info!(path, resumed, sleeping, "cairn runtime started");
+        Ok(Runtime { shared })
+    }
+}

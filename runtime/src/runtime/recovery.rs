@@ -1,0 +1,88 @@
+//! Start-up of a runtime: the consistency check of the store's indexes, then every unfinished
+//! run resumed from its last committed state (or scheduled, if it waits), a batch at a time,
+//! without replaying anything.
+
+use std::sync::Arc;
+
+use super::Shared;
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::run::Status;
+use crate::supervise::lock;
+
+/// Unfinished runs read at a time by [`recover`].
+const START_BATCH: usize = 1024;
+
+/// Checks the indexes (if at most `startup_check_limit` runs are stored), starts the timer
+/// and answer watcher, and resumes every unfinished run of a registered workflow; returns how
+/// many were resumed.
+pub(super) fn recover(
+    shared: &Arc<Shared>,
+    startup_check_limit: u64,
+    clock: Arc<dyn Clock>,
+) -> Result<usize, Error> {
+    // Before anything reads the indexes (the timer and answer watcher too): a damaged or lost entry would leave a run never
+    // resumed or never woken, and an undecodable run would fail at every restart.
+    let stored = shared.store()?.run_count()?;
+    let checked = if stored <= startup_check_limit {
+        shared.store()?.check_indexes(shared.now_ms())?
+    } else {
+        tracing::info!(
+            stored,
+            limit = startup_check_limit,
+            "start-up index check skipped: more runs stored than RuntimeBuilder::startup_check_limit"
+        );
+        crate::quarantine::CheckReport::default()
+    };
+    if checked.removed + checked.reindexed + checked.quarantined > 0 {
+        tracing::warn!(
+            runs = checked.runs,
+            removed = checked.removed,
+            reindexed = checked.reindexed,
+            quarantined = checked.quarantined,
+            "repaired the run indexes at start"
+        );
+    }
+    let quarantined = shared.store()?.quarantined()?.len();
+    if quarantined > 0 {
+        tracing::warn!(
+            quarantined,
+            "runs in quarantine (stored data damaged): left alone; see Runtime::quarantined, then fail, resume or purge them"
+        );
+    }
+    crate::runtime::answer_watcher::Answers::start(&shared, clock.clone());
+    let timer = shared
+        .handle
+        .spawn(crate::runtime::timers::run(shared.clone(), clock));
+    *lock(&shared.timer_task) = Some(timer);
+    let mut resumed = 0usize;
+    let mut after = None;
+    loop {
+        // A batch at a time: memory does not grow with the number of unfinished runs, and
+        // runs in a durable sleep are not in this index at all (the timer reads theirs).
+        let (batch, more) = shared.store()?.active_after(after, START_BATCH)?;
+        for (run, record) in batch {
+            if !shared.registry.contains_key(record.workflow.as_str()) {
+                tracing::debug!(%run, workflow = record.workflow, "leaving a run of an unregistered workflow alone");
+                continue;
+            }
+            if let Err(error) = shared.entry_for(run, &record.workflow, record.fingerprint) {
+                // Reported, left untouched for a build that can read it; the others go on.
+                tracing::error!(%run, workflow = record.workflow, "not resuming: {error}");
+                lock(&shared.incompatible).push(error);
+                continue;
+            }
+            if record.status == Status::Waiting {
+                shared.schedule_stored(run, &record)?;
+                continue;
+            }
+            shared.resume_stored(run, record)?;
+            resumed += 1;
+        }
+        match more {
+            Some(last) => after = Some(last),
+            None => break,
+        }
+    }
+    Ok(resumed)
+}

@@ -1,0 +1,157 @@
+//! The task of one live run: polls the workflow's driver, then commits its outcome (output,
+//! failure, quarantine), or hands the run to the timers or the answer watcher when it
+//! suspends.
+
+use std::sync::Arc;
+
+use super::Shared;
+use crate::context::Context;
+use crate::error::Error;
+use crate::history::HistoryOutcome;
+use crate::registry::{Entry, ErasedStart};
+use crate::run::{RunId, Status};
+use crate::store::WriteOp;
+use crate::supervise::{Abort, AbortSlot, Outcome, Supervised, lock};
+
+/// Commits the failure of `run`, with its history record.
+async fn fail(shared: &Shared, ctx: &Context, run: RunId, message: String) -> Result<(), Error> {
+    let history = ctx.history(
+        "Failed",
+        HistoryOutcome::Failed {
+            message: message.clone(),
+        },
+    );
+    shared
+        .commit(WriteOp::Fail {
+            run,
+            message,
+            history: Some(history),
+        })
+        .await?
+        .done()
+}
+
+/// Resumes `run` if a wake-up or an answer claimed it (marked it running in the store) while
+/// its previous task was still finishing: that claim's spawn found the task live and did
+/// nothing. Called once the task's handle is gone, so one of the two spawns starts it.
+pub(super) fn resume_if_claimed(shared: &Arc<Shared>, run: RunId) {
+    let record = match shared.store().and_then(|store| store.load(run)) {
+        Ok(Some(record)) => record,
+        Ok(None) | Err(Error::ShutDown) => return,
+        Err(error) => {
+            tracing::error!(%run, %error, "could not check whether a suspended run was claimed");
+            return;
+        }
+    };
+    if !matches!(record.status, Status::Running | Status::Pending) {
+        return;
+    }
+    match shared.resume_stored(run, record) {
+        Ok(()) | Err(Error::ShutDown) => {}
+        Err(error) => tracing::error!(%run, %error, "could not resume a claimed run"),
+    }
+}
+
+/// Body of a run's task.
+pub(super) async fn drive(
+    shared: Arc<Shared>,
+    run: RunId,
+    entry: Arc<dyn Entry>,
+    start: ErasedStart,
+    position: u64,
+) {
+    let workflow = entry.name();
+    tracing::debug!(%run, workflow, position, "run task started");
+    let slot = AbortSlot::default();
+    let mut ctx = Context::new(run, workflow, shared.clone(), slot.clone(), position);
+    let outcome = Supervised::new(entry.drive(&mut ctx, start), slot, run, workflow).await;
+    let mut suspended = None;
+    let mut awaiting = None;
+    let recorded = match outcome {
+        Outcome::Done(Ok(output)) => {
+            tracing::info!(%run, workflow, "run completed");
+            let writes = std::mem::take(&mut ctx.writes);
+            let history = ctx.history("Completed", HistoryOutcome::Completed);
+            shared
+                .commit(WriteOp::Complete {
+                    run,
+                    output,
+                    writes,
+                    history,
+                })
+                .await
+                .and_then(crate::store::Outcome::done)
+        }
+        Outcome::Done(Err(message)) => {
+            tracing::info!(%run, workflow, error = %message, "run failed");
+            fail(&shared, &ctx, run, message).await
+        }
+        Outcome::Panicked(message) => {
+            tracing::error!(%run, workflow, panic = %message, "run panicked");
+            fail(&shared, &ctx, run, format!("panicked: {message}")).await
+        }
+        Outcome::Aborted(Abort::Halt) => {
+            tracing::info!(%run, workflow, "run halted by the transition hook");
+            Err(Error::Halted { run })
+        }
+        Outcome::Aborted(Abort::Suspend { wake_at }) => {
+            suspended = Some(wake_at);
+            Ok(())
+        }
+        Outcome::Aborted(Abort::AwaitAnswer { deadline }) => {
+            awaiting = Some(deadline);
+            Ok(())
+        }
+        Outcome::Aborted(Abort::Error(error)) => Err(error),
+        Outcome::Aborted(Abort::Fail(error)) => {
+            tracing::info!(%run, workflow, %error, "run failed");
+            fail(&shared, &ctx, run, error.to_string()).await
+        }
+    };
+    if let Err(error) = &recorded
+        && error.refused_for_good()
+    {
+        // Left unfinished, the run would re-run its step at every restart and be refused
+        // again: it fails instead, with the error, and `Client::resume` takes it up once the
+        // cause is fixed.
+        tracing::error!(%run, workflow, %error, "commit refused for good: failing the run");
+        if let Err(failed) = fail(&shared, &ctx, run, error.to_string()).await {
+            tracing::error!(%run, workflow, error = %failed, "could not record the failure");
+        }
+    }
+    if let Err(Error::CorruptState {
+        run: of, reason, ..
+    }) = &recorded
+        && *of == run
+    {
+        // Left running, the run would fail the same way at every restart: it is quarantined
+        // instead (committed), listed with the reason until it is failed, resumed or purged.
+        tracing::error!(%run, workflow, reason, "stored data of the run is damaged: quarantined");
+        let reason = reason.clone();
+        if let Err(error) = shared.commit(WriteOp::Quarantine { run, reason }).await {
+            tracing::error!(%run, workflow, %error, "could not quarantine the run");
+        }
+    }
+    drop(ctx);
+    if let Err(error) = recorded {
+        if !matches!(error, Error::Halted { .. }) {
+            tracing::error!(%run, workflow, %error, "run stopped");
+        }
+        lock(&shared.aborted).insert(run, error);
+    }
+    if let Some(tasks) = lock(&shared.tasks).as_mut() {
+        tasks.remove(&run);
+    }
+    // Only once the handle is gone: the timer may resume the run at once, with a new task.
+    if let Some(wake_at) = suspended {
+        shared.timers.schedule(run, wake_at);
+    }
+    if awaiting.is_some() {
+        // Its deadline may come before the one the watcher sleeps towards.
+        shared.answers.notify();
+    }
+    if suspended.is_some() || awaiting.is_some() {
+        resume_if_claimed(&shared, run);
+    }
+    shared.notify();
+}
