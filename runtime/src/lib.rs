@@ -94,7 +94,6 @@ pub mod __private {
 
     pub use crate::codec::Unstorable;
     pub use crate::committer::payload_bytes_committed;
-    pub use crate::durable_iter::{DurableInt, DurableIter, IntoDurableIter, RangeIter, VecIter};
     pub use crate::loop_items::{Cursor, DecodeItem, LoopKey, StoredCursor, StoredIter};
     pub use crate::loop_source::{
         BorrowedItems, Collected, Endless, Ends, Known, LoopProbe, LoopSource, NotIterable,
