@@ -1,9 +1,28 @@
-//! cairn's performance figures, each printed next to a baseline measured in the same run.
+//! cairn's performance figures 1-5 and 7 of BENCHMARKS.md (figure 6, parked runs, is
+//! `benches/parked.rs`), each printed next to a baseline measured in the same run, in each
+//! durability mode: process-crash (with and without LMDB's write map for figures 1 and 2)
+//! and full.
 //!
-//! `cargo bench --bench perf` (or `cargo bench` for all). These machines are noisy, so every
-//! figure is a ratio against its baseline. Sizes shrink where the full figure would take
+//! 1. `overhead`: time per transition of a workflow of trivial steps, less the same calls in a
+//!    plain `async fn`.
+//! 2. `latency`: time per step of one run of sequential steps, against one raw heed commit of
+//!    200 bytes (what a transition writes).
+//! 3. `throughput`: transitions per second when 1 to 1,000 runs, stored and unfinished,
+//!    resume at once; against one raw heed commit per transition. 3b. `bursts`: 2,000 runs
+//!    started at once, then 2,000 sleeps ending at once.
+//! 4. `resume`: time from opening a directory to the first new step of a run with a long
+//!    history, with cold CPU caches, against a raw heed open and commit of the same file.
+//! 5. `loops`: payload bytes and time per transition in a loop over many items, against the
+//!    remaining items kept in the state.
+//! 7. `starts` (full durability only): starting and awaiting many runs one by one, against
+//!    one `start_many`, next to as many raw heed commits.
+//!
+//! `cargo bench --bench perf` (or `cargo bench` for both benches); `cargo bench --bench perf
+//! -- NAME` runs the groups whose name contains NAME. These machines are noisy: read ratios
+//! against the baselines rather than absolutes. Sizes shrink where the full figure would take
 //! minutes; `CAIRN_BENCH_LARGE=1` adds the 1,000,000-step resume and 10,000 concurrent runs.
-//! See BENCHMARKS.md for what each figure means and the targets.
+//! Scratch directories are under the target dir (`CAIRN_BENCH_DIR` overrides it). See
+//! BENCHMARKS.md for the figures, their targets and what limits them.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -55,7 +74,10 @@ async fn adaptor_loop(ctx: &mut Context, n: u64) -> Result<u64, String> {
     Ok(sum)
 }
 
-/// The loop with its items stored once, through the API the macro will switch to.
+/// A loop with its items stored once, written by hand against the calls the macro emits
+/// (`__durable_iter`, `__iter_next`), with the iterator advanced by an `.await` of its own: two
+/// transitions per item, where the macro's own `for` advances the iterator in the step's
+/// transition (`adaptor_loop` measures that form). Figure 5 divides by two.
 #[workflow]
 async fn stored_loop(ctx: &mut Context, n: u64) -> Result<u64, String> {
     let items: Vec<u64> = (0..n).collect();
@@ -155,6 +177,8 @@ fn mode_label(mode: Durability, write_map: bool) -> &'static str {
     }
 }
 
+/// (1) Transition overhead: one run of 20,000 trivial steps, less the same 20,000 calls in a
+/// plain `async fn`, per transition.
 async fn overhead(mode: Durability, write_map: bool) -> Result<(), Error> {
     let n = 20_000u64;
     let dir = scratch();
@@ -184,6 +208,9 @@ async fn overhead(mode: Durability, write_map: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// The baseline of figures 2, 3, 3b and 7: `n` write transactions in a fresh heed environment in
+/// `dir`, each putting one `value`-byte value and committing (with fsync unless `mode` is
+/// process-crash); returns the time of the `n` commits.
 fn raw_heed_commits(dir: &Path, n: u64, value: usize, mode: Durability) -> Duration {
     let mut options = heed::EnvOpenOptions::new();
     options.map_size(1 << 30).max_dbs(1);
@@ -215,6 +242,8 @@ fn raw_heed_commits(dir: &Path, n: u64, value: usize, mode: Durability) -> Durat
     t.elapsed()
 }
 
+/// (2) Step latency: one run of sequential trivial steps (300 with fsync, else 5,000), time
+/// per step against one raw heed commit of 200 bytes.
 async fn latency(mode: Durability, write_map: bool) -> Result<(), Error> {
     let n = if mode == Durability::Full {
         300
@@ -247,6 +276,9 @@ async fn latency(mode: Durability, write_map: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// (3) Throughput: k runs of 10 steps are stored halted after their first step; a new
+/// runtime then resumes all k at once and the time until every one has finished (its 9 steps
+/// and its completion: 10 transitions, runtime start included) gives transitions per second.
 async fn throughput(mode: Durability) -> Result<(), Error> {
     let mut counts = vec![1u64, 10, 100, 1_000];
     if large() {
@@ -354,6 +386,10 @@ async fn bursts(mode: Durability) -> Result<(), Error> {
 /// Reopenings measured per history length (after the first one, reported apart).
 const REOPENS: u64 = 15;
 
+/// (4) Resume: a run with a history of n steps (10 to 100,000, or 1,000,000 with
+/// `CAIRN_BENCH_LARGE`) is reopened [`REOPENS`] times, each time with cold CPU caches; the
+/// median time from opening to the first new step, as a ratio to the 10-step history, next to
+/// a raw heed open and commit of the same file.
 async fn resume(mode: Durability) -> Result<(), Error> {
     let mut lengths = vec![10u64, 1_000, 100_000];
     if large() {
@@ -497,6 +533,10 @@ fn evict_cpu_caches(sweep: &mut [u8]) {
     std::hint::black_box(sweep);
 }
 
+/// (5) Loops over n items (2,000 with fsync, else 100,000): payload bytes and time per
+/// transition at items 1, 1,000 and n - 1, for the items stored once (`stored_loop`), for an
+/// adaptor chain collected and stored once (`adaptor_loop`), and for the baseline that keeps
+/// the remaining items in the state (`vec_loop`, stopped after 1,001 transitions).
 async fn loops(mode: Durability) -> Result<(), Error> {
     let n = if mode == Durability::Full {
         2_000u64
@@ -524,12 +564,6 @@ async fn loops(mode: Durability) -> Result<(), Error> {
                 time.as_secs_f64() * 1e6 / 2.0
             );
         }
-    }
-    if let Some((_, bytes)) = log.between(0, 1).or_else(|| {
-        let at = log.at.lock().unwrap();
-        at.first().map(|e| (Duration::ZERO, e.2))
-    }) {
-        let _ = bytes;
     }
     // The same through the macro, over `(0..n).rev().enumerate()`: transition 1 commits the
     // first step with the items, item i's step is transition i + 1.

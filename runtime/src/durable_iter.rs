@@ -1,10 +1,17 @@
-//! Iterators that survive a restart, for `for` loops with an `.await` in the body.
+//! The sources a durable `for` loop (one with an `.await` in its body) knows how to store
+//! without collecting them first, and the iterator of an integer range.
 //!
-//! The iterator of such a loop is a live variable at every await, so it is persisted with the
-//! state. The types here have a representation of their own: integer ranges (`a..b`, `a..=b`,
-//! and `a..`, which a `break` ends) are kept as two integers whatever their length, and owned
-//! collections are stored as they are. Any other iterator of storable items is collected into a
-//! `Vec` when its loop starts (see the `loop_source` module).
+//! Such a loop's iterator is live at every await in its body, so it is part of the state. What
+//! the state keeps is decided when the loop starts, by [`IntoDurableIter::into_stored`]:
+//!
+//! - a `Vec`, `VecDeque` or array hands its items to the loop-item store (see the `loop_items`
+//!   module), which writes them once with the next commit; the state keeps a
+//!   [`StoredIter`] handle of a few bytes;
+//! - an integer range (`a..b`, `a..=b`, and `a..`, which a `break` ends) stores no items: the
+//!   state keeps a [`RangeIter`], its next and last values, whatever its length.
+//!
+//! Any other iterator of storable items is collected into a `Vec` when its loop starts (see
+//! the `loop_source` module, which also picks between these cases).
 
 use std::collections::VecDeque;
 use std::ops::{Range, RangeFrom, RangeInclusive};
@@ -13,76 +20,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::loop_items::{Cursor, DecodeItem, StoredCursor, StoredIter};
 
-/// A value a `for` loop can iterate durably across an `.await`.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be iterated durably across an `.await`",
-    label = "this iterator borrows or cannot be persisted",
-    note = "collect it into a `Vec` first (e.g. `.collect::<Vec<_>>()`) and loop over the Vec"
-)]
+/// A loop source whose durable form is known without collecting it: an owned collection or an
+/// integer range.
 pub trait IntoDurableIter {
     /// Items yielded.
     type Item;
-    /// The persisted iterator.
-    type IntoIter: DurableIter<Item = Self::Item>;
-    /// Starts iterating.
-    fn into_durable_iter(self) -> Self::IntoIter;
-    /// What the state keeps when the items are stored once (see the `loop_items` module): a
-    /// [`StoredIter`] handle for a collection, the [`RangeIter`] itself for a range.
+    /// What the state keeps: a [`StoredIter`] handle for a collection, the [`RangeIter`]
+    /// itself for a range.
     type Stored: StoredCursor<Item = Self::Item>;
-    /// Starts iterating with the items stored once: `store` takes a collection's items and
-    /// returns the handle that reads them back; a range never calls it.
+    /// Starts the loop: `store` takes a collection's items (in iteration order) and returns
+    /// the handle that reads them back; a range never calls it.
     fn into_stored(
         self,
         store: impl FnOnce(Vec<Self::Item>) -> StoredIter<Self::Item>,
     ) -> Self::Stored;
 }
 
-/// An iterator whose position is part of the persisted state.
-pub trait DurableIter {
-    /// Items yielded.
-    type Item;
-    /// The next item, or `None` at the end.
-    fn next(&mut self) -> Option<Self::Item>;
-}
-
-/// Durable iterator over the remaining elements of an owned collection.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct VecIter<T> {
-    rest: VecDeque<T>,
-}
-
-impl<T> DurableIter for VecIter<T> {
-    type Item = T;
-
-    fn next(&mut self) -> Option<T> {
-        self.rest.pop_front()
-    }
-}
-
-impl<T> IntoDurableIter for VecIter<T> {
-    type Item = T;
-    type IntoIter = Self;
-
-    fn into_durable_iter(self) -> Self {
-        self
-    }
-
-    type Stored = StoredIter<T>;
-
-    fn into_stored(self, store: impl FnOnce(Vec<T>) -> StoredIter<T>) -> StoredIter<T> {
-        store(self.rest.into())
-    }
-}
-
 impl<T> IntoDurableIter for Vec<T> {
     type Item = T;
-    type IntoIter = VecIter<T>;
-
-    fn into_durable_iter(self) -> VecIter<T> {
-        VecIter { rest: self.into() }
-    }
-
     type Stored = StoredIter<T>;
 
     fn into_stored(self, store: impl FnOnce(Vec<T>) -> StoredIter<T>) -> StoredIter<T> {
@@ -92,12 +47,6 @@ impl<T> IntoDurableIter for Vec<T> {
 
 impl<T> IntoDurableIter for VecDeque<T> {
     type Item = T;
-    type IntoIter = VecIter<T>;
-
-    fn into_durable_iter(self) -> VecIter<T> {
-        VecIter { rest: self }
-    }
-
     type Stored = StoredIter<T>;
 
     fn into_stored(self, store: impl FnOnce(Vec<T>) -> StoredIter<T>) -> StoredIter<T> {
@@ -107,14 +56,6 @@ impl<T> IntoDurableIter for VecDeque<T> {
 
 impl<T, const N: usize> IntoDurableIter for [T; N] {
     type Item = T;
-    type IntoIter = VecIter<T>;
-
-    fn into_durable_iter(self) -> VecIter<T> {
-        VecIter {
-            rest: self.into_iter().collect(),
-        }
-    }
-
     type Stored = StoredIter<T>;
 
     fn into_stored(self, store: impl FnOnce(Vec<T>) -> StoredIter<T>) -> StoredIter<T> {
@@ -192,12 +133,12 @@ durable_ints!(
     u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
 );
 
-impl<I: DurableInt> DurableIter for RangeIter<I> {
+impl<I: DurableInt> StoredCursor for RangeIter<I> {
     type Item = I;
 
-    fn next(&mut self) -> Option<I> {
+    fn advance(&mut self) -> Cursor<I> {
         if self.done {
-            return None;
+            return Cursor::Done;
         }
         let value = self.next;
         // Stepping past `last` could overflow for ranges ending at the type's maximum.
@@ -206,30 +147,7 @@ impl<I: DurableInt> DurableIter for RangeIter<I> {
         } else {
             self.next = self.next.next_up();
         }
-        Some(value)
-    }
-}
-
-impl<I: DurableInt> IntoDurableIter for RangeIter<I> {
-    type Item = I;
-    type IntoIter = Self;
-
-    fn into_durable_iter(self) -> Self {
-        self
-    }
-
-    type Stored = Self;
-
-    fn into_stored(self, _: impl FnOnce(Vec<I>) -> StoredIter<I>) -> Self {
-        self
-    }
-}
-
-impl<I: DurableInt> StoredCursor for RangeIter<I> {
-    type Item = I;
-
-    fn advance(&mut self) -> Cursor<I> {
-        DurableIter::next(self).map_or(Cursor::Done, Cursor::Ready)
+        Cursor::Ready(value)
     }
 }
 
@@ -239,27 +157,18 @@ impl<I: DurableInt> DecodeItem for RangeIter<I> {
     }
 }
 
-impl<I: DurableInt> IntoDurableIter for Range<I> {
-    type Item = I;
-    type IntoIter = RangeIter<I>;
-
-    type Stored = RangeIter<I>;
-
-    fn into_stored(self, _: impl FnOnce(Vec<I>) -> StoredIter<I>) -> RangeIter<I> {
-        self.into_durable_iter()
-    }
-
-    fn into_durable_iter(self) -> RangeIter<I> {
-        if self.start >= self.end {
+impl<I: DurableInt> From<Range<I>> for RangeIter<I> {
+    fn from(range: Range<I>) -> Self {
+        if range.start >= range.end {
             RangeIter {
-                next: self.start,
-                last: self.start,
+                next: range.start,
+                last: range.start,
                 done: true,
             }
         } else {
             RangeIter {
-                next: self.start,
-                last: self.end.next_down(),
+                next: range.start,
+                last: range.end.next_down(),
                 done: false,
             }
         }
@@ -268,56 +177,66 @@ impl<I: DurableInt> IntoDurableIter for Range<I> {
 
 /// `a..` as a counter: it ends after the type's maximum (where `std` may panic or wrap
 /// instead), so a loop over it ends with a `break` or a `return`.
-impl<I: DurableInt> IntoDurableIter for RangeFrom<I> {
-    type Item = I;
-    type IntoIter = RangeIter<I>;
-
-    type Stored = RangeIter<I>;
-
-    fn into_stored(self, _: impl FnOnce(Vec<I>) -> StoredIter<I>) -> RangeIter<I> {
-        self.into_durable_iter()
-    }
-
-    fn into_durable_iter(self) -> RangeIter<I> {
+impl<I: DurableInt> From<RangeFrom<I>> for RangeIter<I> {
+    fn from(range: RangeFrom<I>) -> Self {
         RangeIter {
-            next: self.start,
+            next: range.start,
             last: I::MAX,
             done: false,
         }
     }
 }
 
-impl<I: DurableInt> IntoDurableIter for RangeInclusive<I> {
-    type Item = I;
-    type IntoIter = RangeIter<I>;
-
-    type Stored = RangeIter<I>;
-
-    fn into_stored(self, _: impl FnOnce(Vec<I>) -> StoredIter<I>) -> RangeIter<I> {
-        self.into_durable_iter()
-    }
-
-    fn into_durable_iter(self) -> RangeIter<I> {
-        let done = self.is_empty();
+impl<I: DurableInt> From<RangeInclusive<I>> for RangeIter<I> {
+    fn from(range: RangeInclusive<I>) -> Self {
         RangeIter {
-            next: *self.start(),
-            last: *self.end(),
-            done,
+            next: *range.start(),
+            last: *range.end(),
+            done: range.is_empty(),
         }
     }
 }
 
+/// The three range types, stored as a [`RangeIter`].
+macro_rules! ranges_into_durable_iter {
+    ($($range:ident),*) => {$(
+        impl<I: DurableInt> IntoDurableIter for $range<I> {
+            type Item = I;
+            type Stored = RangeIter<I>;
+
+            fn into_stored(self, _: impl FnOnce(Vec<I>) -> StoredIter<I>) -> RangeIter<I> {
+                self.into()
+            }
+        }
+    )*};
+}
+
+ranges_into_durable_iter!(Range, RangeFrom, RangeInclusive);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::loop_items::PendingLoops;
 
-    fn drain<I: IntoDurableIter>(iter: I) -> Vec<I::Item> {
-        let mut iter = iter.into_durable_iter();
+    /// The items a range's cursor yields, all of them.
+    fn drain<I: DurableInt>(range: impl Into<RangeIter<I>>) -> Vec<I> {
+        let mut iter = range.into();
         let mut out = Vec::new();
-        while let Some(item) = iter.next() {
+        while let Cursor::Ready(item) = iter.advance() {
             out.push(item);
         }
         out
+    }
+
+    /// The items a collection hands to the loop-item store.
+    fn stored<T, C: IntoDurableIter<Item = T>>(collection: C) -> Vec<T> {
+        let mut items = Vec::new();
+        collection.into_stored(|all| {
+            let len = all.len() as u64;
+            items = all;
+            StoredIter::new(PendingLoops::default().enter(0, Vec::new()), len)
+        });
+        items
     }
 
     #[test]
@@ -333,24 +252,18 @@ mod tests {
     }
 
     #[test]
-    fn collections_keep_order() {
-        assert_eq!(drain(vec!["a", "b"]), vec!["a", "b"]);
-        assert_eq!(drain([1, 2, 3]), vec![1, 2, 3]);
-        assert_eq!(drain(VecDeque::from([4, 5])), vec![4, 5]);
+    fn collections_are_stored_in_order() {
+        assert_eq!(stored(vec!["a", "b"]), vec!["a", "b"]);
+        assert_eq!(stored([1, 2, 3]), vec![1, 2, 3]);
+        assert_eq!(stored(VecDeque::from([4, 5])), vec![4, 5]);
     }
 
     #[test]
-    fn position_survives_a_round_trip() {
-        let mut iter = (10..20u32).into_durable_iter();
-        assert_eq!(iter.next(), Some(10));
+    fn a_range_position_survives_a_round_trip() {
+        let mut iter = RangeIter::from(10..20u32);
+        assert!(matches!(iter.advance(), Cursor::Ready(10)));
         let bytes = postcard::to_stdvec(&iter).unwrap();
         let mut back: RangeIter<u32> = postcard::from_bytes(&bytes).unwrap();
-        assert_eq!(back.next(), Some(11));
-
-        let mut iter = vec![1, 2, 3].into_durable_iter();
-        iter.next();
-        let bytes = postcard::to_stdvec(&iter).unwrap();
-        let back: VecIter<i32> = postcard::from_bytes(&bytes).unwrap();
-        assert_eq!(drain(back), vec![2, 3]);
+        assert!(matches!(back.advance(), Cursor::Ready(11)));
     }
 }

@@ -84,7 +84,9 @@ pub mod __private {
 
     pub use crate::codec::Unstorable;
     pub use crate::context::loop_items::{Cursor, DecodeItem, LoopKey, StoredCursor, StoredIter};
-    pub use crate::durable_iter::{DurableInt, DurableIter, IntoDurableIter, RangeIter, VecIter};
+    // The stored form of a range loop's iterator (in generated states, by inference) and the
+    // bounds of `Known`'s `LoopSource` impl.
+    pub use crate::durable_iter::{DurableInt, IntoDurableIter, RangeIter};
     pub use crate::loop_source::{
         BorrowedItems, Collected, Endless, Ends, Known, LoopProbe, LoopSource, NotIterable,
         OwnsItems, ProbeBorrowed, ProbeBorrowedCollection, ProbeCollected, ProbeEndless,

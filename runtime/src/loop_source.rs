@@ -11,8 +11,8 @@
 //!
 //! 0. a `Vec`, `VecDeque` or array of references ([`BorrowedItems`]): refused at compile
 //!    time;
-//! 1. [`IntoDurableIter`] types ([`Known`]): a range is kept as two integers, a `Vec` is
-//!    stored as it is;
+//! 1. [`IntoDurableIter`] types ([`Known`]): a range is kept as two integers, a `Vec`,
+//!    `VecDeque` or array is stored without collecting it first;
 //! 2. iterators that never end ([`Endless`]: `repeat`, `repeat_with`, `cycle`): refused at
 //!    compile time;
 //! 3. iterators of references ([`BorrowedItems`], `.iter()`, `&v`): refused at compile time;

@@ -219,9 +219,11 @@ impl LmdbStore {
             }
         }
         // SAFETY: the memory map is only unsound if the files are modified behind LMDB's back.
-        // The runtime opens the environment with its lock file (no `NO_LOCK`), never truncates
-        // or writes the files itself, and heed refuses a second open of the same path in this
-        // process, so every access goes through LMDB's own locking.
+        // The runtime opens the environment with its lock file (no `NO_LOCK`), so other
+        // processes go through LMDB's locking; heed refuses a second open of the same path in
+        // this process (`EnvAlreadyOpened`); and cairn never truncates or writes the files
+        // itself: `reserve` only allocates blocks (`fallocate` with `KEEP_SIZE`, which changes
+        // no byte), and gives back only blocks past the last page LMDB has written.
         let env = unsafe { options.open(dir)? };
         // Before the first write transaction below, which writes through the map.
         let reserve = if durability == Durability::ProcessCrash && write_map {

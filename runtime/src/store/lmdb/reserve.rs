@@ -96,7 +96,8 @@ fn copy_on_write(file: &File) -> std::io::Result<bool> {
     // SAFETY: `statfs` is plain old data, valid zeroed, and filled by the call from a
     // descriptor `file` owns.
     let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
+    // SAFETY: `stat` is a live, writable `statfs` for the call to fill, and the descriptor
+    // stays open for the call because `file` is borrowed for it.
     if unsafe { libc::fstatfs(file.as_raw_fd(), &mut stat) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
