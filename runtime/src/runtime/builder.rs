@@ -147,7 +147,7 @@ impl RuntimeBuilder {
     }
 
     /// Opens the store without running any workflow, for a process that only starts, reads,
-    /// waits for and answers runs, next to the one that runs them (see [`Client::open`]). No
+    /// waits for and answers runs, next to the one that runs them (see [`Client::open`](crate::Client::open)). No
     /// run is resumed here. Runs started (or resumed) here are stored and handed over to the
     /// runtime that runs the workflows: one that is running starts them within its
     /// [`answer_poll_interval`](Self::answer_poll_interval), one started later at its start.

@@ -5,7 +5,7 @@
 use crate::run::RunId;
 
 /// A transition that has just been committed, as shown to the hook of
-/// [`RuntimeBuilder::on_transition`].
+/// [`RuntimeBuilder::on_transition`](crate::RuntimeBuilder::on_transition).
 #[derive(Clone, Copy, Debug)]
 pub struct Transition<'a> {
     /// The run.
@@ -33,7 +33,7 @@ pub enum Flow {
 pub(crate) type Hook = Box<dyn Fn(&Transition<'_>) -> Flow + Send + Sync>;
 
 /// A `parallel` branch whose output has just been committed, as shown to the hook of
-/// [`RuntimeBuilder::on_branch`].
+/// [`RuntimeBuilder::on_branch`](crate::RuntimeBuilder::on_branch).
 #[derive(Clone, Copy, Debug)]
 pub struct BranchCommit<'a> {
     /// The run.
