@@ -20,8 +20,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::loop_source::{Ends, LoopRefusal, LoopSource, OwnsItems, StorableItems};
-use crate::supervise::Abort;
 
 /// Where one loop's items are stored: the run's position when the loop was entered and the
 /// loop's number among the loops entered at that position.
@@ -149,75 +147,8 @@ impl<T> StoredCursor for StoredIter<T> {
 /// while let Some(paper) = ctx.__iter_next(&mut __iter).await { ... }  // at the loop head
 /// ```
 impl Context {
-    /// Starts a durable loop over `source`, the way `kind` (from a
-    /// [`LoopProbe`](crate::__private::LoopProbe)) says. Its items are encoded now and written
-    /// once, with the next commit; the returned [`StoredIter`] (a few bytes) is what the state
-    /// keeps. A range returns its [`RangeIter`](crate::__private::RangeIter) (two integers).
-    /// `at` says where the loop is, for errors. A failure to encode an item, or an iterator
-    /// without an end, ends the run before anything is stored.
-    #[doc(hidden)]
-    pub fn __durable_iter<'a, I, K>(
-        &'a mut self,
-        source: I,
-        kind: K,
-        at: &'static str,
-    ) -> impl Future<Output = K::Stored> + Send + 'a
-    where
-        K: LoopSource<I> + Ends<I> + OwnsItems<I> + StorableItems<I>,
-        K::Stored: Send + 'a,
-    {
-        let position = self.position();
-        let loops = &mut self.loops;
-        let started = kind.start(source, |encoded| {
-            let len = u64::try_from(encoded.len()).unwrap_or(u64::MAX);
-            StoredIter::new(loops.enter(position, encoded), len)
-        });
-        async move {
-            let abort = match started {
-                Ok(stored) => return stored,
-                Err(LoopRefusal::Encode(unstorable)) => {
-                    Abort::Error(unstorable.into_error(self.workflow(), "an item of a `for` loop"))
-                }
-                // The code asks for what cannot be stored: the run fails, as a panic would.
-                Err(LoopRefusal::Unbounded { yielded }) => Abort::Fail(Error::UnboundedLoop {
-                    run: self.run_id(),
-                    workflow: self.workflow().to_owned(),
-                    at,
-                    yielded,
-                }),
-            };
-            self.abort(abort).await
-        }
-    }
-
-    /// The next item of a durable loop started by [`__durable_iter`](Self::__durable_iter),
-    /// or `None` at its end. A stored item comes from the buffer of loops entered since the
-    /// last commit, or from a short read transaction; a storage or decoding failure ends the
-    /// run.
-    #[doc(hidden)]
-    pub fn __iter_next<'a, S>(
-        &'a mut self,
-        iter: &mut S,
-    ) -> impl Future<Output = Option<S::Item>> + Send + 'a
-    where
-        S: DecodeItem,
-        S::Item: Send + 'a,
-    {
-        let next = match iter.advance() {
-            Cursor::Done => Ok(None),
-            Cursor::Ready(item) => Ok(Some(item)),
-            Cursor::Stored { key, index } => self.loop_item(key, index, S::decode).map(Some),
-        };
-        async move {
-            match next {
-                Ok(item) => item,
-                Err(error) => self.abort(Abort::Error(error)).await,
-            }
-        }
-    }
-
     /// Reads and decodes item `index` of loop `key`.
-    fn loop_item<T>(
+    pub(super) fn loop_item<T>(
         &self,
         key: LoopKey,
         index: u64,

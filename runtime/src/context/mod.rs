@@ -14,30 +14,27 @@
 
 pub(crate) mod ask;
 pub(crate) mod loop_items;
+mod macro_support;
 pub mod parallel;
+mod sleep;
 pub(crate) mod state;
 pub mod task;
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use tracing::Instrument;
 
-use crate::clock::{from_ms, to_ms};
+use crate::clock::to_ms;
 use crate::context::parallel::{Branches, Parallel};
 use crate::context::state::{State, StateWrites};
 use crate::context::task::{Once, Task, Unguarded};
 use crate::error::Error;
 use crate::history::{HistoryOutcome, HistoryRecord};
 use crate::run::RunId;
-use crate::runtime::{Flow, Shared, Transition};
-use crate::storable::Codec;
-use crate::store::{Outcome, StoredSleep, WriteOp};
+use crate::runtime::Shared;
 use crate::supervise::{Abort, AbortSlot};
-use crate::workflow::StateInfo;
 
 /// The context of one run, passed to the workflow fn as `ctx: &mut Context`.
 ///
@@ -226,27 +223,6 @@ impl Context {
         }
     }
 
-    /// A step made by calling `f(args)`, which can be given a retry policy and a timeout before
-    /// it is awaited: `ctx.task(charge, card, amount).retry(RetryPolicy::exponential(5))
-    /// .timeout(Duration::from_secs(30)).await?`. Inside `#[workflow]`, `ctx.task(f, a, b)` is
-    /// rewritten into `ctx.__task("f", (a, b), |(a, b)| f(a, b))`.
-    ///
-    /// `f` must be `Fn`, not just `FnOnce`: rustc fixes a closure's kind from the bound of the
-    /// call it is passed to, and `.retry(..)` calls it again.
-    #[doc(hidden)]
-    pub fn __task<A, F, Fut>(
-        &mut self,
-        name: &'static str,
-        args: A,
-        f: F,
-    ) -> Task<'_, Once<A, F>, Unguarded>
-    where
-        F: Fn(A) -> Fut,
-        Fut: Future,
-    {
-        Task::new(self, name, Once::new(args, f))
-    }
-
     /// A step made by calling `factory()`, once per attempt: the closure form of
     /// [`task`](Self::task), for steps that are not a single function call.
     /// `ctx.step_fn("fetch", || fetch(url.clone())).retry(policy).await?`.
@@ -282,76 +258,6 @@ impl Context {
         Parallel::new(self, branches)
     }
 
-    /// Sleeps durably for `duration`: the wake-up time is committed and the run is suspended,
-    /// holding no task and no memory, until the runtime's clock reaches it; a restart during
-    /// the sleep waits only for what remains. [`Error::InvalidArgument`] if `now + duration`
-    /// overflows the clock.
-    pub fn sleep(&mut self, duration: Duration) -> impl Future<Output = Result<(), Error>> + Send {
-        let wake = self.shared.clock.now().checked_add(duration);
-        async move {
-            let wake = wake.ok_or_else(|| Error::InvalidArgument {
-                call: "Context::sleep",
-                reason: format!("{duration:?} from now is past the end of the clock"),
-            })?;
-            self.sleep_until(wake).await
-        }
-    }
-
-    /// Sleeps durably until the runtime's clock reads `wake_at` (at once if it already does).
-    pub async fn sleep_until(&mut self, wake_at: SystemTime) -> Result<(), Error> {
-        if let Err(refused) = self.begin_step("sleep") {
-            return self.abort(refused).await;
-        }
-        let (run, position) = (self.run, self.position);
-        let stored = self
-            .shared
-            .store()
-            .and_then(|store| store.wake_at(run, position));
-        let wake_ms = match stored {
-            Ok(Some(sleep)) => {
-                // Resumed at the same sleep: it began before the suspension.
-                self.segment.started_at = from_ms(sleep.started_ms);
-                sleep.wake_ms
-            }
-            Ok(None) => {
-                if wake_at <= self.shared.clock.now() {
-                    return Ok(());
-                }
-                // Rounded up, so that the stored time is never before the one asked for.
-                let mut wake_ms = to_ms(wake_at);
-                if from_ms(wake_ms) < wake_at {
-                    wake_ms = wake_ms.saturating_add(1);
-                }
-                let sleep = StoredSleep {
-                    started_ms: to_ms(self.segment.started_at),
-                    wake_ms,
-                };
-                let suspended = self
-                    .shared
-                    .commit(WriteOp::Suspend {
-                        run,
-                        position,
-                        sleep,
-                    })
-                    .await
-                    .and_then(Outcome::done);
-                if let Err(error) = suspended {
-                    return self.abort(Abort::Error(error)).await;
-                }
-                wake_ms
-            }
-            Err(error) => return self.abort(Abort::Error(error)).await,
-        };
-        let wake_at = from_ms(wake_ms);
-        if wake_at <= self.shared.clock.now() {
-            return Ok(());
-        }
-        tracing::debug!(%run, workflow = self.workflow, position, wake_ms, "run suspended");
-        // Drops the driver: the runtime's timer resumes the run from its last committed
-        // state, which comes back here at the same position and finds the time passed.
-        self.abort(Abort::Suspend { wake_at }).await
-    }
-
     /// Runs `f(arg)` as a step named after the function (the last segment of its path).
     ///
     /// Inside `#[workflow]`, the macro accepts `ctx.task(f, a, b, ...)` with any number of
@@ -364,96 +270,6 @@ impl Context {
     {
         let name = short_name(std::any::type_name::<F>());
         Task::new(self, name, Once::new(arg, f))
-    }
-
-    /// Commits `state` as the run's new state and returns once it is durable. `codec` only
-    /// carries the encoding's type (see [`Codec`]).
-    #[doc(hidden)]
-    pub fn __checkpoint<'a, S, C>(
-        &'a mut self,
-        _codec: &C,
-        state: &'a S,
-    ) -> impl Future<Output = ()> + Send + 'a
-    where
-        S: StateInfo,
-        C: Codec<S>,
-    {
-        // Encoding before the first await keeps `S` out of the future, so it is `Send`
-        // whatever `S` is.
-        let encoded = C::encode(state);
-        let state_name = state.state_name();
-        // The step the context saw run names it better than the macro's guess from the
-        // awaited expression (which for `ctx.task(f, x).retry(p)` would be `retry`).
-        let step = self.segment.step.or(state.step_name());
-        async move {
-            let bytes = match encoded {
-                Ok(bytes) => bytes,
-                Err(unstorable) => {
-                    // The path's first segment is a field of the state variant: the variable.
-                    let what = match unstorable.field() {
-                        Some(variable) => format!("variable `{variable}` of state `{state_name}`"),
-                        None => format!("state `{state_name}`"),
-                    };
-                    let error = unstorable.into_error(self.workflow, what);
-                    return self.abort(Abort::Error(error)).await;
-                }
-            };
-            let run = self.run;
-            let writes = std::mem::take(&mut self.writes);
-            let history = self.history(state_name, HistoryOutcome::Committed);
-            let committed = self
-                .shared
-                .commit(WriteOp::CommitState {
-                    run,
-                    state_name,
-                    step,
-                    state: bytes,
-                    writes,
-                    history,
-                    items: self.loops.take(),
-                })
-                .await
-                .and_then(Outcome::transitions);
-            let number = match committed {
-                Ok(number) => number,
-                Err(error) => return self.abort(Abort::Error(error)).await,
-            };
-            self.position = number;
-            self.after_state = Some(state_name);
-            self.segment = Segment {
-                started_at: self.shared.clock.now(),
-                step: None,
-                attempts: 0,
-                errors: Vec::new(),
-            };
-            tracing::debug!(%run, workflow = self.workflow, state = state_name, step, number, "committed");
-            if let Some(hook) = &self.shared.hook {
-                let transition = Transition {
-                    run,
-                    workflow: self.workflow,
-                    state: state_name,
-                    step,
-                    number,
-                };
-                if let Flow::Halt = hook(&transition) {
-                    self.abort(Abort::Halt).await
-                }
-            }
-        }
-    }
-
-    /// Decodes the state bytes of a resumed run. `codec` only carries the encoding's type.
-    #[doc(hidden)]
-    pub fn __decode_state<S, C: Codec<S>>(
-        &mut self,
-        _codec: &C,
-        bytes: &[u8],
-    ) -> impl Future<Output = S> + Send {
-        DecodeState {
-            ctx: self,
-            bytes: bytes.to_vec(),
-            decode: C::decode,
-        }
     }
 
     /// The history record of the segment that ends now.
@@ -491,31 +307,6 @@ impl std::fmt::Debug for Context {
             .field("run", &self.run)
             .field("workflow", &self.workflow)
             .finish_non_exhaustive()
-    }
-}
-
-/// Decodes in `poll` rather than up front, so that the future holds no `S` and is `Send`
-/// without asking `S: Send`.
-struct DecodeState<'a, S> {
-    ctx: &'a Context,
-    bytes: Vec<u8>,
-    decode: fn(&[u8]) -> Result<S, String>,
-}
-
-impl<S> Future for DecodeState<'_, S> {
-    type Output = S;
-
-    fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<S> {
-        match (self.decode)(&self.bytes) {
-            Ok(state) => Poll::Ready(state),
-            Err(e) => {
-                // Parked for good: the supervisor sees the slot after this `Pending`.
-                self.ctx
-                    .slot
-                    .set(self.ctx.corrupt(format!("state does not decode: {e}")));
-                Poll::Pending
-            }
-        }
     }
 }
 
