@@ -16,8 +16,11 @@ use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 
 use super::*;
+use crate::context::loop_items::LoopKey;
 use crate::fuzz_tests::{config, stored_bytes};
 use crate::question::{Answer, Question};
+use crate::run::Status;
+use crate::store::Store;
 use crate::store::hitl::{HitlStore, StoredQuestion};
 
 /// Where a damaged value is written, relative to the run under test.

@@ -1,0 +1,183 @@
+//! Unit tests of the LMDB backend's records, ids, keys and format check.
+
+use super::*;
+use crate::run::Status;
+use crate::store::Store;
+use crate::store::StoredSleep;
+
+#[test]
+fn records_round_trip_and_ids_increase() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+    let a = store
+        .create_run(&RunRecord::new("w", 7, vec![1], 0))
+        .unwrap();
+    let b = store
+        .create_run(&RunRecord::new("w", 7, vec![2], 0))
+        .unwrap();
+    assert!(b > a);
+    let writes = StateWrites::default();
+    let history = test_history();
+    let commit = Commit {
+        run: a,
+        state_name: "Next",
+        step: Some("s"),
+        state: &[9],
+        writes: &writes,
+        history: &history,
+    };
+    assert_eq!(store.commit_state(commit).unwrap(), 1);
+    store.complete(a, &[4], &writes, &history).unwrap();
+    let record = store.load(a).unwrap().unwrap();
+    assert_eq!(record.status, Status::Completed);
+    assert_eq!(record.state.as_deref(), Some(&[9][..]));
+    assert_eq!(record.output.as_deref(), Some(&[4][..]));
+    assert_eq!(store.unfinished().unwrap().len(), 1);
+    assert_eq!(store.list(None).unwrap().len(), 2);
+    assert!(matches!(
+        store.fail(RunId(99), "x", None),
+        Err(Error::UnknownRun { run: RunId(99) })
+    ));
+}
+
+/// A batch takes consecutive ids after the highest stored run, even when the counter was
+/// set back behind it (a partial restore), and moves the counter past all of them.
+#[test]
+fn a_batch_never_takes_a_stored_runs_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+    for input in 0..3 {
+        store
+            .create_run(&RunRecord::new("w", 7, vec![input], 0))
+            .unwrap();
+    }
+    store
+        .in_txn(|txn| Ok(store.meta.put(txn, NEXT_RUN_KEY, &1u64.to_be_bytes())?))
+        .unwrap();
+    let records: Vec<RunRecord> = (10..15)
+        .map(|i| RunRecord::new("w", 7, vec![i], 0))
+        .collect();
+    let first = store
+        .in_txn(|txn| store.create_runs_in(txn, &records, false))
+        .unwrap();
+    assert_eq!(first, RunId(4));
+    for (i, run) in (4..9).map(RunId).enumerate() {
+        let record = store.load(run).unwrap().unwrap();
+        assert_eq!(record.input, vec![10 + i as u8]);
+        assert_eq!(record.status, Status::Pending);
+    }
+    assert_eq!(store.list(None).unwrap().len(), 8);
+    assert_eq!(store.unfinished().unwrap().len(), 8);
+    let next = store
+        .create_run(&RunRecord::new("w", 7, vec![], 0))
+        .unwrap();
+    assert_eq!(next, RunId(9));
+}
+
+fn test_history() -> HistoryRecord {
+    HistoryRecord {
+        number: 0,
+        state: "Next".to_owned(),
+        step: Some("s".to_owned()),
+        started_at_ms: 1,
+        ended_at_ms: 2,
+        attempts: 1,
+        attempt_errors: Vec::new(),
+        outcome: crate::history::HistoryOutcome::Committed,
+    }
+}
+
+#[test]
+fn state_history_sleeps_and_branches_are_per_run_and_cleaned_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+    let a = store
+        .create_run(&RunRecord::new("w", 7, vec![], 0))
+        .unwrap();
+    let b = store
+        .create_run(&RunRecord::new("w", 7, vec![], 0))
+        .unwrap();
+    let mut writes = StateWrites::default();
+    writes.puts.insert("x".to_owned(), Some(b"1".to_vec()));
+    writes.puts.insert("y".to_owned(), Some(b"2".to_vec()));
+    let history = test_history();
+    for run in [a, b] {
+        let sleep = StoredSleep {
+            started_ms: 100,
+            wake_ms: 500,
+        };
+        store.suspend(run, 0, sleep).unwrap();
+        store.commit_branch(run, 0, 1, &[7]).unwrap();
+        store.commit_branch(run, 1, 0, &[8]).unwrap();
+    }
+    assert_eq!(store.load(a).unwrap().unwrap().status, Status::Waiting);
+    assert_eq!(store.wake_at(a, 0).unwrap().map(|s| s.wake_ms), Some(500));
+    assert_eq!(store.branches(a, 0).unwrap(), vec![(1, vec![7])]);
+    let commit = |run| Commit {
+        run,
+        state_name: "Next",
+        step: None,
+        state: &[],
+        writes: &writes,
+        history: &history,
+    };
+    store.commit_state(commit(a)).unwrap();
+    assert_eq!(store.wake_at(a, 0).unwrap(), None);
+    assert!(store.branches(a, 0).unwrap().is_empty());
+    assert_eq!(store.branches(a, 1).unwrap(), vec![(0, vec![8])]);
+    assert_eq!(
+        store.wake_at(b, 0).unwrap().map(|s| s.started_ms),
+        Some(100)
+    );
+    assert_eq!(store.state_all(a).unwrap().len(), 2);
+    assert!(store.state_all(b).unwrap().is_empty());
+    let mut clear = StateWrites {
+        clear: true,
+        ..StateWrites::default()
+    };
+    clear.puts.insert("z".to_owned(), Some(b"3".to_vec()));
+    store.complete(a, &[], &clear, &history).unwrap();
+    assert_eq!(
+        store.state_all(a).unwrap().keys().collect::<Vec<_>>(),
+        ["z"]
+    );
+    let numbers: Vec<u64> = store.history(a).unwrap().iter().map(|h| h.number).collect();
+    assert_eq!(numbers, [1, 1]);
+    assert!(store.history(b).unwrap().is_empty());
+    assert!(matches!(store.reopen(a), Err(Error::NotResumable { .. })));
+}
+
+#[test]
+fn without_read_ahead_records_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || LmdbStore::open_with(dir.path(), 1 << 24, Durability::Full, false, false);
+    let store = open().unwrap();
+    let run = store
+        .create_run(&RunRecord::new("w", 7, vec![3], 0))
+        .unwrap();
+    let closed = store.closing_event();
+    drop(store);
+    closed.wait();
+    let store = open().unwrap();
+    let record = store.load(run).unwrap().unwrap();
+    assert_eq!((record.status, record.input), (Status::Pending, vec![3]));
+}
+
+#[test]
+fn a_newer_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+    let mut txn = store.env.write_txn().unwrap();
+    store
+        .meta
+        .put(&mut txn, FORMAT_KEY, &(FORMAT_VERSION + 1).to_be_bytes())
+        .unwrap();
+    txn.commit().unwrap();
+    let closed = store.closing_event();
+    drop(store);
+    closed.wait();
+    assert!(matches!(
+        LmdbStore::open(dir.path(), 1 << 24),
+        Err(Error::UnsupportedFormat { found, .. }) if found == FORMAT_VERSION + 1
+    ));
+}
