@@ -13,6 +13,7 @@
 //! the whole file stays within a few seconds of `cargo test`.
 
 mod largest_alloc;
+mod values;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,19 +21,19 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, Format};
 use crate::context::loop_items::{Cursor, LoopKey, StoredCursor, StoredIter};
 use crate::context::state::RunState;
 use crate::durable_iter::RangeIter;
 use crate::error::Error;
-use crate::history::{HistoryOutcome, HistoryRecord};
-use crate::question::{Answer, AnswerOption, Question};
-use crate::run::{RunId, Status};
+use crate::history::HistoryRecord;
+use crate::question::Answer;
+use crate::run::RunId;
 use crate::store::RunRecord;
 use crate::store::hitl::StoredQuestion;
 use largest_alloc::largest_allocation;
+use values::*;
 
 /// Cases of each property in `cargo test`: 256 × 14 properties, about two seconds in a debug
 /// build. `CAIRN_FUZZ_CASES=100000 cargo test -p cairn-runtime --lib fuzz` runs longer.
@@ -157,207 +158,6 @@ fn watched<T>(bytes: &[u8], decode: impl FnOnce(&[u8]) -> T) -> T {
         bytes.len()
     );
     out
-}
-
-// ---------------------------------------------------------------------------------------------
-// Values.
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-enum Kind {
-    Draft,
-    Published { year: u16 },
-    Retracted(String),
-}
-
-/// A user value of the usual shape: postcard stores it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct Paper {
-    id: u64,
-    title: String,
-    scores: Vec<u32>,
-    tags: BTreeMap<String, i64>,
-    source: Option<String>,
-    kind: Kind,
-}
-
-/// Internally tagged: postcard cannot decode it, so it is stored as JSON.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type")]
-enum Tagged {
-    A { x: u32 },
-    B { s: String, n: Option<i64> },
-}
-
-fn paper() -> impl Strategy<Value = Paper> {
-    (
-        any::<u64>(),
-        ".{0,12}",
-        vec(any::<u32>(), 0..8),
-        prop::collection::btree_map(".{0,6}", any::<i64>(), 0..4),
-        proptest::option::of(".{0,12}"),
-        prop_oneof![
-            Just(Kind::Draft),
-            any::<u16>().prop_map(|year| Kind::Published { year }),
-            ".{0,8}".prop_map(Kind::Retracted),
-        ],
-    )
-        .prop_map(|(id, title, scores, tags, source, kind)| Paper {
-            id,
-            title,
-            scores,
-            tags,
-            source,
-            kind,
-        })
-}
-
-fn tagged() -> impl Strategy<Value = Tagged> {
-    prop_oneof![
-        any::<u32>().prop_map(|x| Tagged::A { x }),
-        (".{0,8}", proptest::option::of(any::<i64>())).prop_map(|(s, n)| Tagged::B { s, n }),
-    ]
-}
-
-fn status() -> impl Strategy<Value = Status> {
-    prop_oneof![
-        Just(Status::Pending),
-        Just(Status::Running),
-        Just(Status::Waiting),
-        Just(Status::Completed),
-        Just(Status::Failed),
-    ]
-}
-
-fn run_record() -> impl Strategy<Value = RunRecord> {
-    (
-        (".{0,12}", any::<u64>(), status(), ".{0,12}"),
-        (
-            proptest::option::of(".{0,8}"),
-            any::<u64>(),
-            vec(any::<u8>(), 0..32),
-        ),
-        (
-            proptest::option::of(vec(any::<u8>(), 0..64)),
-            proptest::option::of(vec(any::<u8>(), 0..16)),
-            proptest::option::of(".{0,16}"),
-            any::<u64>(),
-            any::<u64>(),
-        ),
-    )
-        .prop_map(
-            |(
-                (workflow, fingerprint, status, state_name),
-                (step, transitions, input),
-                (state, output, error, created_at_ms, updated_at_ms),
-            )| RunRecord {
-                workflow,
-                fingerprint,
-                status,
-                state_name,
-                step,
-                transitions,
-                input,
-                state,
-                output,
-                error,
-                created_at_ms,
-                updated_at_ms,
-            },
-        )
-}
-
-fn history_record() -> impl Strategy<Value = HistoryRecord> {
-    (
-        (any::<u64>(), ".{0,12}", proptest::option::of(".{0,8}")),
-        (any::<u64>(), any::<u64>(), any::<u32>()),
-        vec(".{0,16}", 0..3),
-        prop_oneof![
-            Just(HistoryOutcome::Committed),
-            Just(HistoryOutcome::Completed),
-            ".{0,16}".prop_map(|message| HistoryOutcome::Failed { message }),
-        ],
-    )
-        .prop_map(
-            |((number, state, step), (started_at_ms, ended_at_ms, attempts), errors, outcome)| {
-                HistoryRecord {
-                    number,
-                    state,
-                    step,
-                    started_at_ms,
-                    ended_at_ms,
-                    attempts,
-                    attempt_errors: errors,
-                    outcome,
-                }
-            },
-        )
-}
-
-fn answer() -> impl Strategy<Value = Answer> {
-    prop_oneof![
-        Just(Answer::Approved),
-        Just(Answer::Rejected),
-        ".{0,8}".prop_map(Answer::Choice),
-        vec(".{0,8}", 0..3).prop_map(Answer::Choices),
-        ".{0,16}".prop_map(Answer::Text),
-        ".{0,16}".prop_map(Answer::Custom),
-        Just(Answer::Skipped),
-    ]
-}
-
-fn question() -> impl Strategy<Value = Question> {
-    let options = vec(
-        (".{0,4}", ".{0,8}").prop_map(|(id, label)| AnswerOption::new(id, label)),
-        1..4,
-    );
-    (
-        prop_oneof![
-            ".{0,16}".prop_map(Question::approval),
-            (".{0,16}", options.clone()).prop_map(|(text, o)| Question::choice(text, o)),
-            (".{0,16}", options).prop_map(|(text, o)| Question::multiple_choice(text, o)),
-            ".{0,16}".prop_map(Question::text),
-        ],
-        any::<bool>(),
-        proptest::option::of((any::<u32>(), answer())),
-    )
-        .prop_map(|(question, skip, timeout)| {
-            let question = if skip {
-                question.allow_skip()
-            } else {
-                question
-            };
-            match timeout {
-                Some((ms, default)) => {
-                    question.timeout(std::time::Duration::from_millis(ms.into()), default)
-                }
-                None => question,
-            }
-        })
-}
-
-fn stored_question() -> impl Strategy<Value = StoredQuestion> {
-    (
-        ".{0,12}",
-        question(),
-        any::<u64>(),
-        proptest::option::of(any::<u64>()),
-        proptest::option::of(answer()),
-        proptest::option::of(any::<u64>()),
-        any::<bool>(),
-    )
-        .prop_map(
-            |(workflow, question, asked_at_ms, deadline_ms, answer, answered_at_ms, timed_out)| {
-                StoredQuestion {
-                    workflow,
-                    question,
-                    asked_at_ms,
-                    deadline_ms,
-                    answer,
-                    answered_at_ms,
-                    timed_out,
-                }
-            },
-        )
 }
 
 // ---------------------------------------------------------------------------------------------
