@@ -142,4 +142,6 @@ impl std::fmt::Debug for Runtime {
 }
 
 #[cfg(test)]
+mod clock_tests;
+#[cfg(test)]
 mod handover_tests;
