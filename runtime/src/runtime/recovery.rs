@@ -50,7 +50,7 @@ pub(super) fn recover(
             "runs in quarantine (stored data damaged): left alone; see Runtime::quarantined, then fail, resume or purge them"
         );
     }
-    crate::runtime::answer_watcher::Answers::start(&shared, clock.clone());
+    crate::runtime::answer_watcher::Answers::start(shared, clock.clone());
     let timer = shared
         .handle
         .spawn(crate::runtime::timers::run(shared.clone(), clock));

@@ -312,12 +312,13 @@ fn commit_batch(store: &dyn Store, batch: &mut Vec<Request>, now_ms: u64) {
                 // Someone's operation was refused and nothing was written: it fails alone,
                 // and the others are written again without it.
                 let refused = batch.remove(index);
-                let _ = refused.done.send(Err(error));
+                let _ = refused.done.send(Err(*error));
                 if batch.is_empty() {
                     return;
                 }
             }
             Err(WriteError::Refused { error, .. } | WriteError::Failed(error)) => {
+                let error = *error;
                 tracing::error!(%error, requests = batch.len(), "group commit failed");
                 for request in batch.drain(..) {
                     let _ = request.done.send(Err(error.clone()));
@@ -340,7 +341,7 @@ pub(crate) fn write_one(store: &dyn Store, op: &WriteOp, now_ms: u64) -> Result<
                 ))
             })
         }
-        Err(WriteError::Refused { error, .. } | WriteError::Failed(error)) => Err(error),
+        Err(WriteError::Refused { error, .. } | WriteError::Failed(error)) => Err(*error),
     }
 }
 

@@ -242,12 +242,13 @@ impl WriteOp {
     }
 }
 
-/// Why [`Store::write`](super::Store::write) wrote nothing.
+/// Why [`Store::write`](super::Store::write) wrote nothing. (The error is boxed: it is the rare
+/// path, and the `Ok` side is returned at every commit.)
 #[derive(Debug)]
 pub(crate) enum WriteError {
     /// Op `index` of the batch failed (an unknown run, an invalid answer, a value the store
     /// cannot hold, a full disk met while writing it); nothing of the batch was written.
-    Refused { index: usize, error: Error },
+    Refused { index: usize, error: Box<Error> },
     /// The write as a whole failed (disk full, I/O error, connection lost): nothing written.
-    Failed(Error),
+    Failed(Box<Error>),
 }

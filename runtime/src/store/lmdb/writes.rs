@@ -26,7 +26,9 @@ impl LmdbStore {
     ) -> Result<Vec<Outcome>, WriteError> {
         // With the write map, the disk the batch may need is reserved first (see `reserve`).
         let reserve = ops.iter().map(|op| op.reserve_bytes()).sum();
-        let mut txn = self.write_txn_for(reserve).map_err(WriteError::Failed)?;
+        let mut txn = self
+            .write_txn_for(reserve)
+            .map_err(|e| WriteError::Failed(Box::new(e)))?;
         let mut outcomes = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter().enumerate() {
             match self.apply(&mut txn, op, now_ms) {
@@ -36,12 +38,15 @@ impl LmdbStore {
                 // file), so a full disk met here is reported as such.
                 Err(error) => {
                     let error = self.write_error(error, reserve);
-                    return Err(WriteError::Refused { index, error });
+                    return Err(WriteError::Refused {
+                        index,
+                        error: Box::new(error),
+                    });
                 }
             }
         }
         txn.commit()
-            .map_err(|e| WriteError::Failed(self.write_error(Error::from(e), reserve)))?;
+            .map_err(|e| WriteError::Failed(Box::new(self.write_error(Error::from(e), reserve))))?;
         Ok(outcomes)
     }
 
