@@ -3,12 +3,13 @@
 //! every committed branch (halted by the branch hook right after it), re-running only the
 //! branches that had not completed.
 
-mod support;
+use super::support;
+use super::{Backend, fresh_store};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cairn::{Context, Error, Flow, Runtime, step, workflow};
+use cairn::{Context, Error, Flow, step, workflow};
 use support::{check_restarts_with, ran};
 
 async fn measure(doc: String) -> Result<u64, String> {
@@ -75,11 +76,11 @@ async fn a_halt_after_k_branches_reruns_only_the_others() {
     // order), then restarting, must run every step exactly once in all.
     for halt_at in 1..=6 {
         let _serial = support::serial().await;
-        let dir = tempfile::tempdir().unwrap();
+        let store = fresh_store();
         let commits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let seen = commits.clone();
-        let runtime = Runtime::builder()
-            .path(dir.path())
+        let runtime = store
+            .runtime()
             .register(fan_out)
             .on_branch(move |_| {
                 if seen.fetch_add(1, Ordering::SeqCst) + 1 == halt_at {
@@ -98,11 +99,7 @@ async fn a_halt_after_k_branches_reruns_only_the_others() {
         runtime.shutdown().await;
         let before = support::take_step_counts();
 
-        let runtime = Runtime::builder()
-            .path(dir.path())
-            .register(fan_out)
-            .start()
-            .unwrap();
+        let runtime = store.runtime().register(fan_out).start().unwrap();
         let output = runtime.client().wait(fan_out, run).await.unwrap();
         runtime.shutdown().await;
         assert_eq!(output, (vec![1, 2, 3, 4], 3, "#10".to_owned()));
@@ -146,9 +143,9 @@ async fn sequential(ctx: &mut Context, docs: Vec<String>) -> Result<u64, String>
 async fn completed_branches_never_run_again() {
     for halt_at in 0..4 {
         let _serial = support::serial().await;
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = Runtime::builder()
-            .path(dir.path())
+        let store = fresh_store();
+        let runtime = store
+            .runtime()
             .register(sequential)
             .on_branch(move |b| {
                 if b.index == halt_at {
@@ -167,11 +164,7 @@ async fn completed_branches_never_run_again() {
             halt_at + 1,
             "halt at {halt_at}"
         );
-        let runtime = Runtime::builder()
-            .path(dir.path())
-            .register(sequential)
-            .start()
-            .unwrap();
+        let runtime = store.runtime().register(sequential).start().unwrap();
         assert_eq!(runtime.client().wait(sequential, run).await.unwrap(), 10);
         runtime.shutdown().await;
         let rest = support::take_step_counts();
@@ -218,12 +211,8 @@ async fn outcomes(
 async fn failures_settled_named_and_resume() {
     let _serial = support::serial().await;
     FAIL_BAD.store(true, Ordering::SeqCst);
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(outcomes)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(outcomes).start().unwrap();
     let client = runtime.client();
     let input: Vec<String> = ["a", "bad1", "ccc"].map(str::to_owned).to_vec();
     let run = client.start(outcomes, input).await.unwrap();
@@ -282,12 +271,10 @@ async fn bad_arguments(ctx: &mut Context, case: u8) -> Result<u64, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_arguments_are_typed_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(bad_arguments)
-        .start()
-        .unwrap();
+    // `measure` counts steps: the suite's other checks must not see them.
+    let _serial = support::serial().await;
+    let store = fresh_store();
+    let runtime = store.runtime().register(bad_arguments).start().unwrap();
     let client = runtime.client();
     // No branches is not a bad argument: the call returns an empty `Vec`.
     let run = client.start(bad_arguments, 0).await.unwrap();

@@ -2,7 +2,8 @@
 //! (`{"topic": "quantum computing"}`), besides the input type's own JSON (the value of a
 //! single parameter, an array of several); and a typed error naming the keys of a bad object.
 
-use cairn::{Context, Error, Runtime, Workflow, workflow};
+use super::{Backend, fresh_store};
+use cairn::{Context, Error, Workflow, workflow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -50,9 +51,9 @@ fn the_macro_names_the_parameters() {
 
 #[tokio::test]
 async fn inputs_keyed_by_parameter_name_and_positional_ones_both_work() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
+    let store = fresh_store();
+    let runtime = store
+        .runtime()
         .register(research_pipeline)
         .register(deep_research)
         .register(topical)
@@ -91,9 +92,9 @@ async fn inputs_keyed_by_parameter_name_and_positional_ones_both_work() {
 
 #[tokio::test]
 async fn a_bad_object_is_a_typed_error_naming_the_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
+    let store = fresh_store();
+    let runtime = store
+        .runtime()
         .register(research_pipeline)
         .register(deep_research)
         .register(no_input)

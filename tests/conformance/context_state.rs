@@ -3,9 +3,10 @@
 //! state while the run is in progress and after it finished; a value read as the wrong type is
 //! a typed error.
 
-mod support;
+use super::support;
+use super::{Backend, fresh_store};
 
-use cairn::{Context, Error, Runtime, workflow};
+use cairn::{Context, Error, workflow};
 use serde_json::json;
 use support::{check_restarts, ran};
 use tokio::sync::Semaphore;
@@ -73,12 +74,8 @@ async fn clearing(ctx: &mut Context, n: u64) -> Result<Option<u64>, String> {
 async fn clear_and_typed_errors() {
     check_restarts(clearing, 5, Ok(None), &[("double", 2)]).await;
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(clearing)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(clearing).start().unwrap();
     let client = runtime.client();
     let run = client.start(clearing, 5).await.unwrap();
     client.wait(clearing, run).await.unwrap();
@@ -129,12 +126,8 @@ async fn progress(ctx: &mut Context, items: Vec<u64>) -> Result<u64, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_reads_progress_while_the_run_is_in_progress() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(progress)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(progress).start().unwrap();
     let client = runtime.client();
     let run = client.start(progress, vec![1, 2, 3]).await.unwrap();
     let mut seen = Vec::new();

@@ -3,7 +3,8 @@
 //! answer at `Client::answer` (`Error::InvalidAnswer`, the question stays open). A question
 //! that allows skipping takes `Answer::Skipped` for "none of these".
 
-use cairn::{Answer, AnswerOption, Context, Error, Question, Runtime, Status, workflow};
+use super::{Backend, fresh_store};
+use cairn::{Answer, AnswerOption, Context, Error, Question, Status, workflow};
 use std::time::Duration;
 
 fn options() -> [AnswerOption; 2] {
@@ -22,12 +23,8 @@ async fn pick(ctx: &mut Context, empty_default: bool) -> Result<String, String> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn choosing_nothing_is_refused_as_a_default_and_as_an_answer() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(pick)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(pick).start().unwrap();
     let client = runtime.client();
 
     let refused = client.run(pick, true).await;

@@ -1,7 +1,8 @@
 //! Chat sessions: the durable state of a session's run carries over to the next, across
 //! restarts, and a session runs one turn at a time.
 
-mod support;
+use super::support;
+use super::{Backend, BackendUnderTest, fresh_store};
 
 use std::time::Duration;
 
@@ -35,9 +36,9 @@ async fn chat_ask(ctx: &mut Context, message: String) -> Result<Vec<String>, Str
     Ok(messages)
 }
 
-fn start(dir: &std::path::Path) -> Runtime {
-    Runtime::builder()
-        .path(dir)
+fn start(store: &BackendUnderTest) -> Runtime {
+    store
+        .runtime()
         .register(chat)
         .register(chat_ask)
         .start()
@@ -47,8 +48,8 @@ fn start(dir: &std::path::Path) -> Runtime {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_keeps_its_messages_across_three_runs_and_a_restart() {
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = start(dir.path());
+    let store = fresh_store();
+    let runtime = start(&store);
     let client = runtime.client();
     let first = client
         .start_in_session("alice", chat, "hello".to_owned())
@@ -63,7 +64,7 @@ async fn a_session_keeps_its_messages_across_three_runs_and_a_restart() {
     assert_eq!(client.wait(chat, other).await.unwrap().len(), 2);
     runtime.shutdown().await;
 
-    let runtime = start(dir.path());
+    let runtime = start(&store);
     let client = runtime.client();
     let second = client
         .start_in_session("alice", chat_ask, "deploy it".to_owned())

@@ -2,13 +2,13 @@
 //! restart during the sleep waits only for what remains and a restart after it continues at
 //! once; bad durations are typed errors. Time is a test clock: nothing here sleeps for real.
 
-mod context_common;
-mod support;
+use super::support;
+use super::{Backend, BackendUnderTest, fresh_store};
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use super::jump_clock::JumpClock;
 use cairn::{Clock, Context, Error, Runtime, Status, TestClock, workflow};
-use context_common::JumpClock;
 use support::{check_restarts_with, ran};
 
 async fn mark(what: String) -> Result<String, String> {
@@ -43,9 +43,9 @@ async fn a_sleeping_run_resumes_from_every_stored_state() {
     .await;
 }
 
-async fn start(dir: &std::path::Path, clock: &TestClock) -> Runtime {
-    Runtime::builder()
-        .path(dir)
+async fn start(store: &BackendUnderTest, clock: &TestClock) -> Runtime {
+    store
+        .runtime()
         .register(napper)
         .clock(clock.clone())
         .start()
@@ -55,9 +55,9 @@ async fn start(dir: &std::path::Path, clock: &TestClock) -> Runtime {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sleeping_run_holds_no_task_and_wakes_on_time() {
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store();
     let clock = TestClock::default();
-    let runtime = start(dir.path(), &clock).await;
+    let runtime = start(&store, &clock).await;
     let client = runtime.client();
     let run = client.start(napper, 60).await.unwrap();
     let status = client.wait_for_status(run, Status::Waiting).await.unwrap();
@@ -76,7 +76,7 @@ async fn a_sleeping_run_holds_no_task_and_wakes_on_time() {
     let steps = support::take_step_counts();
     assert_eq!(steps.values().sum::<usize>(), 2, "{steps:?}");
     let history = {
-        let runtime = start(dir.path(), &clock).await;
+        let runtime = start(&store, &clock).await;
         let history = runtime.client().history(run).unwrap();
         runtime.shutdown().await;
         history
@@ -94,9 +94,9 @@ async fn a_sleeping_run_holds_no_task_and_wakes_on_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_during_the_sleep_waits_only_for_what_remains() {
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store();
     let clock = TestClock::default();
-    let runtime = start(dir.path(), &clock).await;
+    let runtime = start(&store, &clock).await;
     let run = runtime.client().start(napper, 60).await.unwrap();
     runtime
         .client()
@@ -106,7 +106,7 @@ async fn a_restart_during_the_sleep_waits_only_for_what_remains() {
     runtime.shutdown().await;
 
     clock.advance(Duration::from_secs(45));
-    let runtime = start(dir.path(), &clock).await;
+    let runtime = start(&store, &clock).await;
     let client = runtime.client();
     assert_eq!(client.status(run).unwrap().status, Status::Waiting);
     assert_eq!(runtime.live_runs(), 0);
@@ -124,9 +124,9 @@ async fn a_restart_during_the_sleep_waits_only_for_what_remains() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_after_the_sleep_continues_at_once() {
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store();
     let clock = TestClock::default();
-    let runtime = start(dir.path(), &clock).await;
+    let runtime = start(&store, &clock).await;
     let run = runtime.client().start(napper, 60).await.unwrap();
     runtime
         .client()
@@ -136,7 +136,7 @@ async fn a_restart_after_the_sleep_continues_at_once() {
     runtime.shutdown().await;
 
     clock.advance(Duration::from_secs(3600));
-    let runtime = start(dir.path(), &clock).await;
+    let runtime = start(&store, &clock).await;
     assert_eq!(
         runtime.client().wait(napper, run).await.unwrap(),
         expected().unwrap()
@@ -174,10 +174,10 @@ async fn oversleeper(ctx: &mut Context, secs: u64) -> Result<(), String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overflowing_duration_is_a_typed_error() {
-    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store();
     let clock = TestClock::default();
-    let runtime = Runtime::builder()
-        .path(dir.path())
+    let runtime = store
+        .runtime()
         .register(oversleeper)
         .clock(clock.clone())
         .start()

@@ -3,14 +3,14 @@
 //! `client.resume` continues it from its last committed state; attempts are in the history.
 //! Backoff and timeouts run on a jumping test clock: no real waiting.
 
-mod context_common;
-mod support;
+use super::support;
+use super::{Backend, BackendUnderTest, fresh_store};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use super::jump_clock::JumpClock;
 use cairn::{Context, Error, HistoryOutcome, RetryPolicy, Runtime, workflow};
-use context_common::JumpClock;
 use support::{check_restarts_with, ran};
 
 /// How many more calls of `flaky` fail.
@@ -71,9 +71,9 @@ async fn a_retried_step_resumes_from_every_stored_state() {
     .await;
 }
 
-fn runtime(dir: &std::path::Path) -> Runtime {
-    Runtime::builder()
-        .path(dir)
+fn runtime(store: &BackendUnderTest) -> Runtime {
+    store
+        .runtime()
         .register(retrying)
         .register(guarded)
         .clock(JumpClock::default())
@@ -85,8 +85,8 @@ fn runtime(dir: &std::path::Path) -> Runtime {
 async fn transient_failures_are_retried_and_recorded() {
     let _flaky = FLAKY.lock().await;
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = runtime(dir.path());
+    let store = fresh_store();
+    let runtime = runtime(&store);
     let client = runtime.client();
     FAILURES.store(2, Ordering::SeqCst);
     let run = client.start(retrying, 1).await.unwrap();
@@ -127,8 +127,8 @@ async fn transient_failures_are_retried_and_recorded() {
 async fn exhausted_retries_fail_the_run_and_resume_continues_it() {
     let _flaky = FLAKY.lock().await;
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = runtime(dir.path());
+    let store = fresh_store();
+    let runtime = runtime(&store);
     let client = runtime.client();
     FAILURES.store(10, Ordering::SeqCst);
     let run = client.start(retrying, 1).await.unwrap();
@@ -189,8 +189,8 @@ async fn guarded(ctx: &mut Context, case: u8) -> Result<u32, String> {
 async fn not_retryable_errors_timeouts_and_bad_policies() {
     let _flaky = FLAKY.lock().await;
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = runtime(dir.path());
+    let store = fresh_store();
+    let runtime = runtime(&store);
     let client = runtime.client();
     FAILURES.store(0, Ordering::SeqCst);
     for (case, expected, step, runs) in [

@@ -2,6 +2,7 @@
 //! memory (the rest stays in the on-disk index), before and after a restart, and still wakes
 //! every run, in wake-up order. Time is a test clock: nothing here sleeps for real.
 
+use super::{Backend, BackendUnderTest, fresh_store};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -24,9 +25,9 @@ async fn dozer(ctx: &mut Context, secs: u64) -> Result<u64, String> {
     ctx.task(woke, secs).await
 }
 
-fn start(dir: &std::path::Path, clock: &TestClock) -> Runtime {
-    Runtime::builder()
-        .path(dir)
+fn start(store: &BackendUnderTest, clock: &TestClock) -> Runtime {
+    store
+        .runtime()
         .durability(Durability::ProcessCrash)
         .register(dozer)
         .clock(clock.clone())
@@ -46,9 +47,9 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_sleeping_runs_keep_a_bounded_window_and_wake_in_order() {
-    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store();
     let clock = TestClock::default();
-    let runtime = start(dir.path(), &clock);
+    let runtime = start(&store, &clock);
     let client = runtime.client();
     // Sleeps of 1..=RUNS seconds, started in a scrambled order (7919 is prime to RUNS).
     let mut runs = Vec::new();
@@ -68,7 +69,7 @@ async fn thousands_of_sleeping_runs_keep_a_bounded_window_and_wake_in_order() {
     runtime.shutdown().await;
 
     // A new runtime reads none of the sleeping runs at start, only the first wake-ups.
-    let runtime = start(dir.path(), &clock);
+    let runtime = start(&store, &clock);
     let client = runtime.client();
     clock.wait_for_sleepers(1).await;
     assert_eq!(runtime.sleeping_runs() as u64, RUNS);

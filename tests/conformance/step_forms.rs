@@ -10,15 +10,15 @@
 //!   only the missing ones;
 //! - `ctx.parallel` over no branches returns an empty `Vec` and commits like any other step.
 
-mod context_common;
-mod support;
+use super::support;
+use super::{Backend, fresh_store};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use super::jump_clock::JumpClock;
 use anyhow::Context as _;
-use cairn::{Context, Flow, RetryPolicy, Runtime, workflow};
-use context_common::JumpClock;
+use cairn::{Context, Flow, RetryPolicy, workflow};
 use serde::{Deserialize, Serialize};
 use support::{check_restarts_with, ran};
 
@@ -195,12 +195,8 @@ async fn anyhow_context_unwrap_or_and_if_let_resume() {
     .await;
     // `.context(..)?` fails the run with the context and the cause.
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(with_anyhow)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(with_anyhow).start().unwrap();
     let run = runtime
         .client()
         .start(with_anyhow, String::new())
@@ -302,11 +298,11 @@ async fn a_halt_after_each_committed_task_branch_runs_only_the_missing_ones() {
     // Five branch commits in all (three, then two); halt right after the k-th.
     for halt_at in 1..=5 {
         let _serial = support::serial().await;
-        let dir = tempfile::tempdir().unwrap();
+        let store = fresh_store();
         let seen = std::sync::Arc::new(AtomicU32::new(0));
         let counter = seen.clone();
-        let runtime = Runtime::builder()
-            .path(dir.path())
+        let runtime = store
+            .runtime()
             .register(research)
             .on_branch(move |_| {
                 if counter.fetch_add(1, Ordering::SeqCst) + 1 == halt_at {
@@ -334,11 +330,7 @@ async fn a_halt_after_each_committed_task_branch_runs_only_the_missing_ones() {
             "{before:?}"
         );
 
-        let runtime = Runtime::builder()
-            .path(dir.path())
-            .register(research)
-            .start()
-            .unwrap();
+        let runtime = store.runtime().register(research).start().unwrap();
         let output = runtime.client().wait(research, run).await.unwrap();
         runtime.shutdown().await;
         assert_eq!(output, research_output());

@@ -2,7 +2,8 @@
 //! no task, every invalid answer is a typed error that changes nothing, a skip and a timeout's
 //! default answer reach the workflow. Time is a test clock: nothing here sleeps for real.
 
-mod support;
+use super::support;
+use super::{Backend, BackendUnderTest, fresh_store};
 
 use std::time::Duration;
 
@@ -63,9 +64,9 @@ async fn pick_one(ctx: &mut Context, prompt: String) -> Result<String, String> {
     Ok(answer.to_string())
 }
 
-fn start(dir: &std::path::Path, clock: &TestClock) -> Runtime {
-    Runtime::builder()
-        .path(dir)
+fn start(store: &BackendUnderTest, clock: &TestClock) -> Runtime {
+    store
+        .runtime()
         .register(approve_deploy)
         .register(pick_regions)
         .register(pick_one)
@@ -98,9 +99,9 @@ async fn waiting(runtime: &Runtime, run: RunId) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approved_question_resumes_the_run_which_held_no_task() {
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store();
     let clock = TestClock::default();
-    let runtime = start(dir.path(), &clock);
+    let runtime = start(&store, &clock);
     let client = runtime.client();
     let run = client.start(approve_deploy, "v2".to_owned()).await.unwrap();
     waiting(&runtime, run).await;
@@ -161,9 +162,9 @@ fn refused(client: &Client, run: RunId, result: Result<Answer, Error>, expected:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_answers_are_typed_errors_that_change_nothing() {
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store();
     let clock = TestClock::default();
-    let runtime = start(dir.path(), &clock);
+    let runtime = start(&store, &clock);
     let client = runtime.client();
     let approval = client.start(approve_deploy, "v3".to_owned()).await.unwrap();
     waiting(&runtime, approval).await;
@@ -208,7 +209,7 @@ async fn invalid_answers_are_typed_errors_that_change_nothing() {
 
     // A second answer to the same question: in a process that runs nothing, so that the run
     // cannot move on between the two answers.
-    let answers = Client::open(dir.path()).unwrap();
+    let answers = store.client().unwrap();
     assert_eq!(
         answers.answer(approval, Answer::Rejected).await.unwrap(),
         Answer::Rejected
@@ -221,7 +222,7 @@ async fn invalid_answers_are_typed_errors_that_change_nothing() {
     drop(answers);
 
     // The first answer is the one the run gets.
-    let runtime = start(dir.path(), &clock);
+    let runtime = start(&store, &clock);
     let output = runtime
         .client()
         .wait(approve_deploy, approval)
@@ -237,9 +238,9 @@ async fn invalid_answers_are_typed_errors_that_change_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_skipped_question_returns_skipped_and_choices_come_back_typed() {
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store();
     let clock = TestClock::default();
-    let runtime = start(dir.path(), &clock);
+    let runtime = start(&store, &clock);
     let client = runtime.client();
     let skipped = client
         .start(pick_regions, "where?".to_owned())
@@ -268,9 +269,9 @@ async fn a_skipped_question_returns_skipped_and_choices_come_back_typed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_default_answer_is_taken_at_the_deadline_across_a_restart() {
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store();
     let clock = TestClock::default();
-    let runtime = start(dir.path(), &clock);
+    let runtime = start(&store, &clock);
     let run = runtime
         .client()
         .start(approve_deploy, "v4".to_owned())
@@ -281,7 +282,7 @@ async fn the_default_answer_is_taken_at_the_deadline_across_a_restart() {
 
     // The deadline was committed with the question: a restart does not push it back.
     clock.advance(Duration::from_secs(3000));
-    let runtime = start(dir.path(), &clock);
+    let runtime = start(&store, &clock);
     let client = runtime.client();
     waiting(&runtime, run).await;
     clock.wait_for_sleepers(1).await;
@@ -311,12 +312,8 @@ async fn a_question_that_makes_no_sense_fails_the_run() {
             .await?;
         Ok(answer.to_string())
     }
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(no_options)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(no_options).start().unwrap();
     let result = runtime.client().run(no_options, "which?".to_owned()).await;
     match result {
         Err(Error::RunFailed { message, .. }) => {

@@ -5,11 +5,12 @@
 //! order changes with every instance, is the test of that. An iterator without an end is
 //! refused at run time before anything is stored.
 
-mod support;
+use super::support;
+use super::{Backend, fresh_store};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use cairn::{Context, Error, Flow, Runtime, workflow};
+use cairn::{Context, Error, Flow, workflow};
 use support::{check_restarts, ran, serial, take_step_counts};
 
 async fn visit(label: String) -> Result<String, String> {
@@ -221,11 +222,11 @@ async fn a_hash_map_loop_visits_every_entry_once_from_every_stored_state() {
 async fn a_resumed_hash_map_loop_continues_in_the_stored_order() {
     let _serial = serial().await;
     let map = sixteen_keys();
-    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store();
 
     // The first runtime visits five entries, then stops as a crash after that commit would.
-    let runtime = Runtime::builder()
-        .path(dir.path())
+    let runtime = store
+        .runtime()
         .register(hash_map_order)
         .on_transition(|t| {
             if t.number == 5 {
@@ -247,11 +248,7 @@ async fn a_resumed_hash_map_loop_continues_in_the_stored_order() {
     let visited_first = take_step_counts();
     assert_eq!(visited_first.len(), 5, "{visited_first:?}");
 
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(hash_map_order)
-        .start()
-        .unwrap();
+    let runtime = store.runtime().register(hash_map_order).start().unwrap();
     let order = runtime.client().wait(hash_map_order, run).await.unwrap();
     runtime.shutdown().await;
 
@@ -300,12 +297,8 @@ async fn endless(ctx: &mut Context, n: u64) -> Result<u64, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_iterator_without_an_end_fails_the_run_before_storing_anything() {
     let _serial = serial().await;
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(endless)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(endless).start().unwrap();
     let run = runtime.client().start(endless, 1).await.unwrap();
     let outcome = runtime.client().wait(endless, run).await;
     let status = runtime.client().status(run).unwrap();

@@ -1,7 +1,8 @@
 //! Every construct `#[workflow]` lowers, each checked for its output and the number of times
 //! each step ran, uninterrupted and resumed from every stored state (see `support`).
 
-mod support;
+use super::support;
+use super::{Backend, fresh_store};
 
 use cairn::{Context, workflow};
 use serde::{Deserialize, Serialize};
@@ -291,12 +292,8 @@ async fn evaluation_order(ctx: &mut Context) -> Result<(u64, u64, Vec<u64>), Str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn awaits_keep_the_evaluation_order() {
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = cairn::Runtime::builder()
-        .path(dir.path())
-        .register(evaluation_order)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(evaluation_order).start().unwrap();
     ORDER.lock().unwrap().clear();
     let output = runtime.client().run(evaluation_order, ()).await.unwrap();
     runtime.shutdown().await;

@@ -2,13 +2,14 @@
 //! after a halt and restart, across retries), different at every other await, loop
 //! iterations and `parallel` branches included.
 
-mod support;
+use super::support;
+use super::{Backend, fresh_store};
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cairn::{Context, Error, Flow, Runtime, step, workflow};
+use cairn::{Context, Error, Flow, step, workflow};
 
 /// Every key a step was called with, in call order.
 static KEYS: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -45,12 +46,8 @@ fn take_keys() -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_are_stable_across_reruns_and_distinct_across_awaits() {
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(payments)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(payments).start().unwrap();
     let client = runtime.client();
     take_keys();
 
@@ -84,9 +81,9 @@ async fn keys_are_stable_across_reruns_and_distinct_across_awaits() {
     runtime.shutdown().await;
 
     // Another data directory has other keys for the same run id and position.
-    let other = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(other.path())
+    let other = fresh_store();
+    let runtime = other
+        .runtime()
         .register(payments)
         .on_transition(|_| Flow::Halt)
         .start()

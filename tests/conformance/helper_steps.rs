@@ -6,11 +6,12 @@
 //! `.await` is refused with a typed error before it runs, so that a completed step is never
 //! silently run again after a failure and resume.
 
-mod support;
+use super::support;
+use super::{Backend, fresh_store};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cairn::{Context, Error, Runtime, workflow};
+use cairn::{Context, Error, workflow};
 use support::{check_restarts, ran, serial, take_step_counts};
 
 async fn double(x: u64) -> Result<u64, String> {
@@ -48,12 +49,8 @@ async fn uses_two_steps(ctx: &mut Context, x: u64) -> Result<u64, String> {
 async fn a_second_step_inside_one_await_is_refused_before_it_runs() {
     let _serial = serial().await;
     FAIL_ONCE.store(true, Ordering::SeqCst);
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(uses_two_steps)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(uses_two_steps).start().unwrap();
     let client = runtime.client();
     let run = client.start(uses_two_steps, 5).await.unwrap();
     let outcome = client.wait(uses_two_steps, run).await;
