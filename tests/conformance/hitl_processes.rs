@@ -3,14 +3,13 @@
 //! And a runtime that is running picks up an answer committed by another process, by polling.
 //! Step counters are lines in an append-only file, which survive the kills.
 
-mod context_common;
-
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use cairn::{Answer, Client, Context, Question, Runtime, Status, workflow};
-use context_common::process::{Proc, child_dir, param, read_log, report};
+use super::process::{Proc, child_dir, param, parent_store, read_log, report};
+use super::{Backend, fresh_store};
+use cairn::{Answer, Context, Question, Status, workflow};
 
 /// Where counters go: the child's directory, or the parent's when it runs the workflow itself.
 static LOG_DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -65,8 +64,8 @@ fn child_entry() {
         .expect("tokio runtime")
         .block_on(async move {
             match param() {
-                WORKER => worker(&dir).await,
-                ANSWERER => answerer(&dir).await,
+                WORKER => worker().await,
+                ANSWERER => answerer().await,
                 other => panic!("unknown child mode {other}"),
             }
         });
@@ -74,9 +73,9 @@ fn child_entry() {
 
 /// Runs the workflow: starts the run if there is none, reports when it waits, then waits for
 /// it to finish.
-async fn worker(dir: &Path) {
-    let runtime = Runtime::builder()
-        .path(dir.join("db"))
+async fn worker() {
+    let runtime = parent_store()
+        .runtime()
         .register(release)
         .start()
         .expect("runtime starts");
@@ -98,8 +97,8 @@ async fn worker(dir: &Path) {
 }
 
 /// Answers the one pending question, in a process that runs nothing.
-async fn answerer(dir: &Path) {
-    let client = Client::open(dir.join("db")).expect("client opens");
+async fn answerer() {
+    let client = parent_store().client().expect("client opens");
     let pending = client.pending_questions().expect("pending");
     assert_eq!(pending.len(), 1, "{pending:?}");
     let answer = client
@@ -118,19 +117,20 @@ fn killed_while_waiting_answered_from_a_second_process_finished_by_a_third() {
     if child_dir().is_some() {
         return;
     }
+    let store = fresh_store();
     let dir = tempfile::tempdir().unwrap();
-    let mut first = Proc::spawn(dir.path(), 0, WORKER);
+    let mut first = Proc::spawn(module_path!(), &store, dir.path(), 0, WORKER);
     assert_eq!(first.until("waiting"), "waiting 1");
     first.kill();
     assert_eq!(counts(dir.path(), "validate"), 1);
 
-    let mut second = Proc::spawn(dir.path(), 1, ANSWERER);
+    let mut second = Proc::spawn(module_path!(), &store, dir.path(), 1, ANSWERER);
     assert_eq!(second.until("answered"), "answered 1 approved");
     second.exit();
     // Answering ran nothing.
     assert_eq!(counts(dir.path(), "deploy"), 0);
 
-    let mut third = Proc::spawn(dir.path(), 2, WORKER);
+    let mut third = Proc::spawn(module_path!(), &store, dir.path(), 2, WORKER);
     assert_eq!(third.until("output"), "output deployed plan for v2");
     third.exit();
     assert_eq!(
@@ -152,6 +152,7 @@ fn a_running_runtime_picks_up_an_answer_from_another_process() {
     if child_dir().is_some() {
         return;
     }
+    let store = fresh_store();
     let dir = tempfile::tempdir().unwrap();
     LOG_DIR.set(dir.path().to_owned()).expect("set once");
     let tokio = tokio::runtime::Builder::new_multi_thread()
@@ -160,8 +161,8 @@ fn a_running_runtime_picks_up_an_answer_from_another_process() {
         .build()
         .unwrap();
     tokio.block_on(async {
-        let runtime = Runtime::builder()
-            .path(dir.path().join("db"))
+        let runtime = store
+            .runtime()
             .register(release)
             .answer_poll_interval(Duration::from_millis(20))
             .start()
@@ -170,7 +171,7 @@ fn a_running_runtime_picks_up_an_answer_from_another_process() {
         let run = client.start(release, "v3".to_owned()).await.unwrap();
         client.wait_for_status(run, Status::Waiting).await.unwrap();
 
-        let mut answerer = Proc::spawn(dir.path(), 1, ANSWERER);
+        let mut answerer = Proc::spawn(module_path!(), &store, dir.path(), 1, ANSWERER);
         assert_eq!(
             answerer.until("answered"),
             format!("answered {run} approved")

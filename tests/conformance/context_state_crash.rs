@@ -4,12 +4,9 @@
 //! write is lost with the position it belonged to), and the finished run counts each item
 //! exactly once.
 
-mod context_common;
-
-use std::path::PathBuf;
-
-use cairn::{Context, Runtime, workflow};
-use context_common::process::{Proc, child_dir, generation, param, report};
+use super::process::{Proc, child_dir, generation, param, parent_store, report};
+use super::{Backend, fresh_store};
+use cairn::{Context, workflow};
 
 const ITEMS: u64 = 4;
 
@@ -38,21 +35,21 @@ async fn counting(ctx: &mut Context, n: u64) -> Result<u64, String> {
 
 #[test]
 fn child_entry() {
-    let Some(dir) = child_dir() else { return };
+    if child_dir().is_none() {
+        return;
+    }
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime")
-        .block_on(child(dir));
+        .block_on(child());
 }
 
-async fn child(dir: PathBuf) {
+async fn child() {
+    let store = parent_store();
     // First without the workflow registered, so that nothing resumes: read what is stored.
-    let runtime = Runtime::builder()
-        .path(dir.join("db"))
-        .start()
-        .expect("runtime starts");
+    let runtime = store.runtime().start().expect("runtime starts");
     let client = runtime.client();
     if let Some(run) = client.list(None).expect("list").first() {
         let state = client.state(run.id).expect("state");
@@ -61,8 +58,8 @@ async fn child(dir: PathBuf) {
     }
     runtime.shutdown().await;
 
-    let runtime = Runtime::builder()
-        .path(dir.join("db"))
+    let runtime = store
+        .runtime()
         .register(counting)
         .start()
         .expect("runtime starts");
@@ -88,12 +85,13 @@ fn state_written_just_before_a_sigkill_matches_the_stored_position() {
         return;
     }
     for kill_at in 0..ITEMS {
+        let store = fresh_store();
         let dir = tempfile::tempdir().unwrap();
-        let mut first = Proc::spawn(dir.path(), 0, kill_at);
+        let mut first = Proc::spawn(module_path!(), &store, dir.path(), 0, kill_at);
         first.until(&format!("begin {kill_at}"));
         first.kill();
 
-        let mut second = Proc::spawn(dir.path(), 1, kill_at);
+        let mut second = Proc::spawn(module_path!(), &store, dir.path(), 1, kill_at);
         let stored = second.until("stored");
         // Items 0..kill_at completed and were committed; the write for `kill_at` was lost.
         assert_eq!(

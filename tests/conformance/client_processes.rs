@@ -4,14 +4,13 @@
 //! runtime in another process finishes the run, with its output or its failure, and agrees
 //! with `status`. Step executions are lines in an append-only file shared by the processes.
 
-mod context_common;
-
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use super::process::{Proc, child_dir, generation, param, parent_store, read_log, report};
+use super::{Backend, BackendUnderTest, fresh_store};
 use cairn::{Client, Context, Error, RunId, Runtime, Status, workflow};
-use context_common::process::{Proc, child_dir, generation, param, read_log, report};
 use serde_json::json;
 
 /// Where step executions are logged: one directory for the parent process, whose tests run
@@ -100,7 +99,9 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 #[test]
 fn child_entry() {
-    let Some(dir) = child_dir() else { return };
+    if child_dir().is_none() {
+        return;
+    }
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -108,10 +109,10 @@ fn child_entry() {
         .expect("tokio runtime")
         .block_on(async move {
             match param() {
-                STARTER => starter(&dir).await,
-                WAITER => waiter(&dir).await,
+                STARTER => starter().await,
+                WAITER => waiter().await,
                 STARTER_THEN_EXIT => {
-                    let client = client_only(&dir);
+                    let client = client_only();
                     let run = client
                         .start_json(
                             "greeting",
@@ -122,7 +123,7 @@ fn child_entry() {
                     report(&format!("started {run}"));
                 }
                 RESUMER => {
-                    let client = client_only(&dir);
+                    let client = client_only();
                     let run = client.list(Some(Status::Failed)).expect("list")[0].id;
                     client.resume(run).await.expect("resume");
                     match tokio::time::timeout(PATIENCE, client.wait(flaky_greeting, run)).await {
@@ -135,10 +136,10 @@ fn child_entry() {
         });
 }
 
-/// Opens the data directory client-only, with the workflows registered for typed calls.
-fn client_only(dir: &Path) -> Client {
-    Runtime::builder()
-        .path(dir.join("db"))
+/// Opens the parent's store client-only, with the workflows registered for typed calls.
+fn client_only() -> Client {
+    parent_store()
+        .runtime()
         .register(greeting)
         .register(held_greeting)
         .register(held_failure)
@@ -150,8 +151,8 @@ fn client_only(dir: &Path) -> Client {
 }
 
 /// Starts runs in a process that runs nothing, and waits for them.
-async fn starter(dir: &Path) {
-    let client = client_only(dir);
+async fn starter() {
+    let client = client_only();
     let run = client
         .start(greeting, "bob".to_owned())
         .await
@@ -174,8 +175,8 @@ async fn starter(dir: &Path) {
 }
 
 /// Waits for the runs the parent started (the parent runs them), one completes, one fails.
-async fn waiter(dir: &Path) {
-    let client = client_only(dir);
+async fn waiter() {
+    let client = client_only();
     let runs = client.list(None).expect("list");
     assert_eq!(runs.len(), 2, "{runs:?}");
     for run in &runs {
@@ -207,9 +208,9 @@ fn tokio_runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn runtime(dir: &Path) -> Runtime {
-    Runtime::builder()
-        .path(dir.join("db"))
+fn runtime(store: &BackendUnderTest) -> Runtime {
+    store
+        .runtime()
         .register(greeting)
         .register(held_greeting)
         .register(held_failure)
@@ -223,11 +224,12 @@ fn a_run_started_by_a_client_only_process_is_run_by_the_runtime_already_running(
     if child_dir().is_some() {
         return;
     }
+    let store = fresh_store();
     let dir = tempfile::tempdir().unwrap();
     tokio_runtime().block_on(async {
         // The default poll interval: nothing in this process is told about the new runs.
-        let runtime = runtime(dir.path());
-        let mut child = Proc::spawn(dir.path(), 0, STARTER);
+        let runtime = runtime(&store);
+        let mut child = Proc::spawn(module_path!(), &store, dir.path(), 0, STARTER);
         assert_eq!(child.until("started"), "started 1");
         assert_eq!(child.until("output"), "output hello bob");
         assert_eq!(child.until("status"), "status completed");
@@ -248,13 +250,14 @@ fn a_client_only_wait_returns_when_another_process_finishes_the_run() {
     if child_dir().is_some() {
         return;
     }
+    let store = fresh_store();
     let dir = tempfile::tempdir().unwrap();
     tokio_runtime().block_on(async {
-        let runtime = runtime(dir.path());
+        let runtime = runtime(&store);
         let client = runtime.client();
         let done = client.start(held_greeting, "eve".to_owned()).await.unwrap();
         let doomed = client.start(held_failure, "fay".to_owned()).await.unwrap();
-        let mut child = Proc::spawn(dir.path(), 0, WAITER);
+        let mut child = Proc::spawn(module_path!(), &store, dir.path(), 0, WAITER);
         assert_eq!(child.until("waiting"), "waiting");
         // Only now can the runs finish; the child learns of it from the store alone.
         GATE.add_permits(2);
@@ -278,17 +281,18 @@ fn a_run_started_while_no_runtime_runs_is_run_once_by_the_next_runtime() {
     if child_dir().is_some() {
         return;
     }
+    let store = fresh_store();
     let dir = tempfile::tempdir().unwrap();
     // Started and handed over while nothing runs workflows.
-    let mut child = Proc::spawn(dir.path(), 0, STARTER_THEN_EXIT);
+    let mut child = Proc::spawn(module_path!(), &store, dir.path(), 0, STARTER_THEN_EXIT);
     assert_eq!(child.until("started"), "started 1");
     child.exit();
     tokio_runtime().block_on(async {
         // Start-up resumes run 1, and the watcher finds the hand-over the child left for it:
         // the run must still run once (the rule itself is unit-tested in the runtime crate,
         // `handover_tests.rs`, where the order of the two can be forced).
-        let runtime = Runtime::builder()
-            .path(dir.path().join("db"))
+        let runtime = store
+            .runtime()
             .register(greeting)
             .answer_poll_interval(Duration::from_millis(1))
             .start()
@@ -300,7 +304,7 @@ fn a_run_started_while_no_runtime_runs_is_run_once_by_the_next_runtime() {
         );
         // A second run handed over while the runtime runs: the poller reads hand-overs in
         // order, so once run 2 is done, run 1's was dealt with too.
-        let mut child = Proc::spawn(dir.path(), 1, STARTER_THEN_EXIT);
+        let mut child = Proc::spawn(module_path!(), &store, dir.path(), 1, STARTER_THEN_EXIT);
         assert_eq!(child.until("started"), "started 2");
         child.exit();
         let waited = tokio::time::timeout(PATIENCE, client.wait(greeting, RunId(2))).await;
@@ -320,8 +324,9 @@ fn a_failed_run_resumed_by_a_client_only_process_is_finished_by_the_running_runt
         return;
     }
     tokio_runtime().block_on(async {
+        let store = fresh_store();
         let dir = tempfile::tempdir().unwrap();
-        let runtime = runtime(dir.path());
+        let runtime = runtime(&store);
         let client = runtime.client();
         let run = client
             .start(flaky_greeting, "gus".to_owned())
@@ -329,7 +334,7 @@ fn a_failed_run_resumed_by_a_client_only_process_is_finished_by_the_running_runt
             .unwrap();
         let failed = client.wait(flaky_greeting, run).await;
         assert!(matches!(failed, Err(Error::RunFailed { .. })), "{failed:?}");
-        let mut child = Proc::spawn(dir.path(), 0, RESUMER);
+        let mut child = Proc::spawn(module_path!(), &store, dir.path(), 0, RESUMER);
         assert_eq!(child.until("output"), "output finally hello gus");
         child.exit();
         runtime.shutdown().await;

@@ -3,12 +3,9 @@
 //! killed during that step. The next process must resume from the committed state (which holds
 //! the enum) and finish the run, with the first step not run again.
 
-mod context_common;
-
-use std::path::PathBuf;
-
-use cairn::{Context, Runtime, workflow};
-use context_common::process::{Proc, child_dir, generation, report};
+use super::process::{Proc, child_dir, generation, parent_store, report};
+use super::{Backend, fresh_store};
+use cairn::{Context, workflow};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,18 +38,21 @@ async fn events(ctx: &mut Context, id: u64) -> Result<String, String> {
 
 #[test]
 fn child_entry() {
-    let Some(dir) = child_dir() else { return };
+    if child_dir().is_none() {
+        return;
+    }
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime")
-        .block_on(child(dir));
+        .block_on(child());
 }
 
-async fn child(dir: PathBuf) {
-    let runtime = Runtime::builder()
-        .path(dir.join("db"))
+async fn child() {
+    let store = parent_store();
+    let runtime = store
+        .runtime()
         .register(events)
         .start()
         .expect("runtime starts");
@@ -73,13 +73,14 @@ fn a_tagged_enum_held_across_a_sigkill_resumes() {
     if child_dir().is_some() {
         return;
     }
+    let store = fresh_store();
     let dir = tempfile::tempdir().unwrap();
-    let mut first = Proc::spawn(dir.path(), 0, 0);
+    let mut first = Proc::spawn(module_path!(), &store, dir.path(), 0, 0);
     assert_eq!(first.until("create"), "create 0");
     assert_eq!(first.until("publish"), "publish 0");
     first.kill();
 
-    let mut second = Proc::spawn(dir.path(), 1, 0);
+    let mut second = Proc::spawn(module_path!(), &store, dir.path(), 1, 0);
     // `create` is not run again: the next step is `publish`.
     assert_eq!(second.next(), "publish 1");
     assert_eq!(second.until("output"), "output created 7, published 8");

@@ -10,13 +10,11 @@
 //! returned. The parent then reads the directory: 0 or 1,000 runs, never a part of them, and
 //! exactly 1,000 when the call had returned.
 
-mod context_common;
-
-use std::path::Path;
 use std::time::Duration;
 
+use super::process::{Proc, child_dir, generation, param, parent_store, report};
+use super::{Backend, BackendUnderTest, fresh_store};
 use cairn::{Context, Error, RunId, Runtime, Status, workflow};
-use context_common::process::{Proc, child_dir, generation, param, report};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -77,9 +75,9 @@ fn tokio() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-fn runtime(dir: &Path) -> Runtime {
-    Runtime::builder()
-        .path(dir)
+fn runtime(store: &BackendUnderTest) -> Runtime {
+    store
+        .runtime()
         .register(three_steps)
         .register(picky)
         .start()
@@ -91,9 +89,9 @@ fn ids_come_back_in_input_order_and_every_run_completes_with_its_output() {
     if child_dir().is_some() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store();
     tokio().block_on(async {
-        let runtime = runtime(dir.path());
+        let runtime = runtime(&store);
         let client = runtime.client();
         // A run stored before: the batch's ids come after it.
         let before = client.start(three_steps, 1_000).await.unwrap();
@@ -128,9 +126,9 @@ fn an_input_that_cannot_be_stored_in_the_middle_starts_none() {
     if child_dir().is_some() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store();
     tokio().block_on(async {
-        let runtime = runtime(dir.path());
+        let runtime = runtime(&store);
         let client = runtime.client();
         let inputs = (10..20).map(Picky);
         match client.start_many(picky, inputs).await {
@@ -168,9 +166,9 @@ fn no_input_starts_nothing() {
     if child_dir().is_some() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let store = fresh_store();
     tokio().block_on(async {
-        let runtime = runtime(dir.path());
+        let runtime = runtime(&store);
         let client = runtime.client();
         assert_eq!(client.start_many(three_steps, []).await.unwrap(), vec![]);
         assert_eq!(
@@ -187,16 +185,17 @@ fn a_client_only_batch_is_run_by_the_runtime_already_running() {
     if child_dir().is_some() {
         return;
     }
+    let store = fresh_store();
     let dir = tempfile::tempdir().unwrap();
     tokio().block_on(async {
         // A short poll interval: this runtime learns of the runs from the hand-over table only.
-        let runtime = Runtime::builder()
-            .path(dir.path())
+        let runtime = store
+            .runtime()
             .register(three_steps)
             .answer_poll_interval(Duration::from_millis(5))
             .start()
             .unwrap();
-        let mut child = Proc::spawn(dir.path(), 0, CLIENT_ONLY);
+        let mut child = Proc::spawn(module_path!(), &store, dir.path(), 0, CLIENT_ONLY);
         assert_eq!(child.until("started"), "started [1, 2, 3]");
         child.exit();
         let client = runtime.client();
@@ -216,11 +215,14 @@ fn a_client_only_batch_is_run_by_the_runtime_already_running() {
 
 #[test]
 fn child_entry() {
-    let Some(dir) = child_dir() else { return };
+    if child_dir().is_none() {
+        return;
+    }
+    let store = parent_store();
     tokio().block_on(async {
         if param() == CLIENT_ONLY {
-            let client = Runtime::builder()
-                .path(&dir)
+            let client = store
+                .runtime()
                 .register(three_steps)
                 .client_only()
                 .start()
@@ -231,7 +233,7 @@ fn child_entry() {
             report(&format!("started {runs:?}"));
             return;
         }
-        let runtime = runtime(&dir);
+        let runtime = runtime(&store);
         let client = runtime.client();
         let first = generation() * BATCH as u32;
         let inputs: Vec<u64> = (u64::from(first)..).take(BATCH as usize).collect();
@@ -245,10 +247,10 @@ fn child_entry() {
     });
 }
 
-/// The runs stored in `dir`, read with no workflow registered (so nothing resumes).
-fn stored(dir: &Path) -> Vec<cairn::RunStatus> {
+/// The runs in `store`, read with no workflow registered (so nothing resumes).
+fn stored(store: &BackendUnderTest) -> Vec<cairn::RunStatus> {
     tokio().block_on(async {
-        let runtime = Runtime::builder().path(dir).start().unwrap();
+        let runtime = store.runtime().start().unwrap();
         let runs = runtime.client().list(None).unwrap();
         runtime.shutdown().await;
         runs
@@ -273,18 +275,19 @@ fn a_kill_during_start_many_leaves_every_run_or_none() {
     if child_dir().is_some() {
         return;
     }
+    let store = fresh_store();
     let dir = tempfile::tempdir().unwrap();
     // Several children on one directory, each killed at a later point after it said it calls
     // `start_many` (the call takes 3 to 10 ms, more in a fresh process): each leaves its whole batch or
     // nothing.
     for (generation, kill_after_us) in (0..).zip(KILL_POINTS_US) {
-        let before = stored(dir.path()).len();
-        let mut child = Proc::spawn(dir.path(), generation, KILL_BEFORE);
+        let before = stored(&store).len();
+        let mut child = Proc::spawn(module_path!(), &store, dir.path(), generation, KILL_BEFORE);
         assert_eq!(child.until("starting"), "starting");
         // Not a wait for anything: where the kill lands is what this sweeps.
         std::thread::sleep(Duration::from_micros(kill_after_us));
         child.kill();
-        let runs = stored(dir.path());
+        let runs = stored(&store);
         let added = runs.len() - before;
         assert!(
             added == 0 || added as u64 == BATCH,
@@ -299,15 +302,16 @@ fn a_kill_after_start_many_returned_leaves_every_run() {
     if child_dir().is_some() {
         return;
     }
+    let store = fresh_store();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Proc::spawn(dir.path(), 0, KILL_AFTER);
+    let mut child = Proc::spawn(module_path!(), &store, dir.path(), 0, KILL_AFTER);
     let started = child.until("started");
     assert!(
         started.starts_with(&format!("started {BATCH} in")),
         "{started}"
     );
     child.kill();
-    let runs = stored(dir.path());
+    let runs = stored(&store);
     assert_eq!(runs.len() as u64, BATCH);
     assert_whole_batches(&runs);
 }

@@ -3,7 +3,8 @@
 //! of them inside steps), and restarted each time until it completes.
 //!
 //! The test binary re-executes itself as the child (`child_entry`, which does nothing unless
-//! `CRASH_CHILD_DIR` is set). Child and parent share an append-only log in the run's directory:
+//! `CRASH_CHILD_DIR` is set), on the parent's store. Child and parent share an append-only log
+//! in a scratch directory (`CRASH_CHILD_DIR`):
 //! a step appends `exec <step> <iteration> <generation>` before it returns, and the transition
 //! hook appends `commit <number> <state> <step> <generation>` after each commit (the generation
 //! numbers the child processes of one directory). The child also reports on stdout, as lines
@@ -22,8 +23,11 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cairn::{Context, Flow, Runtime, workflow};
+use cairn::{Context, Flow, workflow};
 use serde::{Deserialize, Serialize};
+
+use super::process::parent_store;
+use super::{Backend, BackendUnderTest, child_entry_of, fresh_store};
 
 /// How long each step takes, so that random kills land inside steps.
 const STEP_TIME: Duration = Duration::from_millis(10);
@@ -142,26 +146,28 @@ fn report(message: &str) {
     out.flush().expect("stdout");
 }
 
-/// The child process. Runs the workflow in `CRASH_CHILD_DIR` (resuming the run there if there
+/// The child process. Runs the workflow on the parent's store (resuming the run there if there
 /// is one) until it completes, or until transition `CRASH_STOP_AFTER` is committed, after which
 /// it blocks until the parent kills it.
 #[test]
 fn child_entry() {
-    let Some(dir) = child_dir() else { return };
+    if child_dir().is_none() {
+        return;
+    }
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime")
-        .block_on(child(dir));
+        .block_on(child());
 }
 
-async fn child(dir: PathBuf) {
+async fn child() {
     let stop_after: Option<u64> = env_number("CRASH_STOP_AFTER");
     let values: Vec<u64> =
         serde_json::from_str(&std::env::var("CRASH_INPUT").expect("CRASH_INPUT")).expect("input");
-    let runtime = Runtime::builder()
-        .path(dir.join("db"))
+    let runtime = parent_store()
+        .runtime()
         .register(crashy)
         .on_transition(move |t| {
             let step = t.step.unwrap_or("-");
@@ -208,10 +214,17 @@ struct Proc {
 }
 
 impl Proc {
-    fn spawn(dir: &Path, generation: u32, input: &[u64], stop_after: Option<u64>) -> Proc {
+    fn spawn(
+        store: &BackendUnderTest,
+        dir: &Path,
+        generation: u32,
+        input: &[u64],
+        stop_after: Option<u64>,
+    ) -> Proc {
         let mut command = Command::new(std::env::current_exe().expect("current exe"));
+        let entry = child_entry_of(module_path!());
         command
-            .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+            .args(["--exact", &entry, "--nocapture", "--test-threads=1"])
             .env("CRASH_CHILD_DIR", dir)
             .env("CRASH_GENERATION", generation.to_string())
             .env("CRASH_INPUT", serde_json::to_string(input).expect("json"))
@@ -221,6 +234,7 @@ impl Proc {
         if let Some(k) = stop_after {
             command.env("CRASH_STOP_AFTER", k.to_string());
         }
+        store.pass_to_child(&mut command);
         let mut child = command.spawn().expect("spawn child");
         let stdout = child.stdout.take().expect("piped stdout");
         let child = Arc::new(Mutex::new(child));
@@ -366,8 +380,9 @@ struct Reference {
 }
 
 fn uncrashed(input: &[u64]) -> Reference {
+    let store = fresh_store();
     let dir = tempfile::tempdir().expect("tempdir");
-    let output = Proc::spawn(dir.path(), 0, input, None).finish();
+    let output = Proc::spawn(&store, dir.path(), 0, input, None).finish();
     let log = read_log(dir.path());
     // Uncrashed, each step runs once and its transition is committed right after it.
     assert!(interrupted(&log).is_empty(), "uncrashed log: {log:#?}");
@@ -508,9 +523,10 @@ fn kill_after_every_transition(input: &[u64], steps: &[&str]) {
         .collect();
     assert_eq!(taken, steps);
     let n = reference.transitions.len() as u64;
+    let store = fresh_store();
     let dir = tempfile::tempdir().expect("tempdir");
     for k in 1..=n {
-        let mut child = Proc::spawn(dir.path(), k as u32, input, Some(k));
+        let mut child = Proc::spawn(&store, dir.path(), k as u32, input, Some(k));
         loop {
             let message = child.next();
             if let Some(number) = message.strip_prefix("commit ") {
@@ -522,7 +538,7 @@ fn kill_after_every_transition(input: &[u64], steps: &[&str]) {
         }
         child.kill();
     }
-    let output = Proc::spawn(dir.path(), n as u32 + 1, input, None).finish();
+    let output = Proc::spawn(&store, dir.path(), n as u32 + 1, input, None).finish();
     assert_eq!(output, reference.output);
 
     let log = read_log(dir.path());
@@ -590,6 +606,7 @@ impl Random {
 /// time a random delay after the runtime started (anywhere, startup and commits included).
 fn kill_at_random_points(input: &[u64], kills: u32) {
     let reference = uncrashed(input);
+    let store = fresh_store();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut random = Random::new();
     let step_ms = STEP_TIME.as_millis() as u64;
@@ -597,7 +614,7 @@ fn kill_at_random_points(input: &[u64], kills: u32) {
     let mut killed = 0;
     let output = loop {
         generation += 1;
-        let mut child = Proc::spawn(dir.path(), generation, input, None);
+        let mut child = Proc::spawn(&store, dir.path(), generation, input, None);
         if killed == kills {
             break child.finish();
         }

@@ -4,12 +4,9 @@
 //! others ran to completion exactly once, with the same idempotency key as in the killed
 //! process.
 
-mod context_common;
-
-use std::path::PathBuf;
-
-use cairn::{Context, Flow, Runtime, step, workflow};
-use context_common::process::{Proc, child_dir, generation, log, param, read_log, report};
+use super::process::{Proc, child_dir, generation, log, param, parent_store, read_log, report};
+use super::{Backend, fresh_store};
+use cairn::{Context, Flow, step, workflow};
 
 const BRANCHES: u64 = 5;
 
@@ -36,18 +33,21 @@ async fn fan(ctx: &mut Context, n: u64) -> Result<u64, String> {
 
 #[test]
 fn child_entry() {
-    let Some(dir) = child_dir() else { return };
+    if child_dir().is_none() {
+        return;
+    }
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime")
-        .block_on(child(dir));
+        .block_on(child());
 }
 
-async fn child(dir: PathBuf) {
-    let runtime = Runtime::builder()
-        .path(dir.join("db"))
+async fn child() {
+    let store = parent_store();
+    let runtime = store
+        .runtime()
         .register(fan)
         .on_branch(|b| {
             report(&format!("branch {}", b.index));
@@ -71,8 +71,9 @@ fn sigkill_after_k_branches_reruns_only_the_others() {
         return;
     }
     for k in 0..=BRANCHES {
+        let store = fresh_store();
         let dir = tempfile::tempdir().unwrap();
-        let mut first = Proc::spawn(dir.path(), 0, k);
+        let mut first = Proc::spawn(module_path!(), &store, dir.path(), 0, k);
         if k == BRANCHES {
             // Every branch completes: the run finishes in the first process.
             assert_eq!(first.until("output"), "output 100");
@@ -86,7 +87,7 @@ fn sigkill_after_k_branches_reruns_only_the_others() {
                 committed += u64::from(message.starts_with("branch"));
             }
             first.kill();
-            let mut second = Proc::spawn(dir.path(), 1, k);
+            let mut second = Proc::spawn(module_path!(), &store, dir.path(), 1, k);
             assert_eq!(second.until("output"), "output 100");
             second.exit();
         }

@@ -14,14 +14,13 @@
 //! every other time, a random delay under 3 ms, so kills land inside steps, inside commits and
 //! while runs are still being created. The seed is printed; `CRASH_SEED` replays it.
 
-mod context_common;
-
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cairn::{Context, Durability, Runtime, workflow};
-use context_common::process::{Proc, child_dir, generation, log, param, read_log, report};
+use super::process::{Proc, child_dir, generation, log, param, parent_store, read_log, report};
+use super::{Backend, BackendUnderTest, fresh_store};
+use cairn::{Context, Durability, workflow};
 
 /// Runs started, all at once.
 const RUNS: u64 = 100;
@@ -54,24 +53,26 @@ async fn storm(ctx: &mut Context, input: u64) -> Result<Vec<(u64, u32)>, String>
 
 #[test]
 fn child_entry() {
-    let Some(dir) = child_dir() else { return };
+    if child_dir().is_none() {
+        return;
+    }
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime")
-        .block_on(child(dir));
+        .block_on(child());
 }
 
 /// Starts the runs not started yet (runs are started in input order, so the stored runs are
 /// inputs `0..stored`), then waits for every run and reports all outputs.
-async fn child(dir: PathBuf) {
+async fn child() {
     let durability = match param() {
         0 => Durability::Full,
         _ => Durability::ProcessCrash,
     };
-    let runtime = Runtime::builder()
-        .path(dir.join("db"))
+    let runtime = parent_store()
+        .runtime()
         .durability(durability)
         .register(storm)
         .start()
@@ -126,14 +127,14 @@ fn parse_output(message: &str) -> Outputs {
     serde_json::from_str(json).expect("outputs")
 }
 
-/// Kills processes on `dir` until `KILLS` kills are done, then lets one finish; returns the
-/// outputs it reported and how many processes were killed.
-fn storm_on(dir: &Path, mode: u64) -> (Outputs, u32) {
+/// Kills processes on `store` (logging in `dir`) until `KILLS` kills are done, then lets one
+/// finish; returns the outputs it reported and how many processes were killed.
+fn storm_on(store: &BackendUnderTest, dir: &Path, mode: u64) -> (Outputs, u32) {
     let mut random = Random::new();
     let mut generation = 0;
     let mut kills = 0;
     while kills < KILLS {
-        let mut child = Proc::spawn(dir, generation, mode);
+        let mut child = Proc::spawn(module_path!(), store, dir, generation, mode);
         generation += 1;
         let budget = random.below(6) + 1;
         let mut begun = 0;
@@ -153,15 +154,16 @@ fn storm_on(dir: &Path, mode: u64) -> (Outputs, u32) {
         child.kill();
         kills += 1;
     }
-    let mut child = Proc::spawn(dir, generation, mode);
+    let mut child = Proc::spawn(module_path!(), store, dir, generation, mode);
     let message = child.until("output ");
     child.exit();
     (parse_output(&message), kills)
 }
 
 fn crash_storm(mode: u64) {
+    let store = fresh_store();
     let dir = tempfile::tempdir().expect("tempdir");
-    let (outputs, kills) = storm_on(dir.path(), mode);
+    let (outputs, kills) = storm_on(&store, dir.path(), mode);
     assert!(
         kills >= KILLS,
         "only {kills} kills: the runs finished too soon"
