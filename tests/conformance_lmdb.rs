@@ -1,11 +1,10 @@
-//! The backend conformance suite (`tests/conformance/`) on LMDB.
-//!
-//! A backend runs the suite with a file like this one: include the suite and name the
-//! backend. Each backend gets a test binary of its own, so the process-wide state the tests
-//! keep (step counters, gates, logs) is never shared between two backends.
+//! The backend conformance suite (`tests/conformance/`) on LMDB: the tests that run in the
+//! test process. Its tests with child processes are `conformance_lmdb_processes.rs`.
 
 #[path = "conformance/mod.rs"]
 mod conformance;
+#[path = "conformance/in_process/mod.rs"]
+mod in_process;
 
-/// The backend every test of the suite runs on in this binary.
+/// The backend every test of this binary runs on.
 pub type BackendUnderTest = conformance::lmdb::LmdbBackend;

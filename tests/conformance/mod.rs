@@ -10,29 +10,6 @@ pub mod lmdb;
 pub mod process;
 pub mod support;
 
-mod client_processes;
-mod constructs;
-mod context_idempotency;
-mod context_parallel;
-mod context_parallel_crash;
-mod context_retry;
-mod context_sleep;
-mod context_sleep_many;
-mod context_state;
-mod context_state_crash;
-mod crash;
-mod crash_storm;
-mod empty_choices;
-mod helper_steps;
-mod hitl_answers;
-mod hitl_processes;
-mod hitl_session;
-mod json_inputs;
-mod loops_owned_iterators;
-mod serde_types_crash;
-mod start_many;
-mod step_forms;
-
 pub use crate::BackendUnderTest;
 pub use backend::Backend;
 

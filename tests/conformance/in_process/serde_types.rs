@@ -4,17 +4,17 @@
 //! Each is held across awaits, taken as input, returned as output, produced by `parallel`
 //! branches, iterated in a durable `for` loop and kept as key-value state, and the run is
 //! resumed from every committed state. A value that cannot be stored at all fails the run at
-//! once with a typed error naming what it is; a damaged stored byte is `CorruptState`, never a
-//! different value.
+//! once with a typed error naming what it is. (A damaged stored byte is `CorruptState`, never a
+//! different value: LMDB-only, `tests/damaged_values.rs`.)
 
-mod support;
+use super::support;
 
 use std::collections::BTreeMap;
 
-use cairn::{Client, Context, Error, Runtime, Status, step, workflow};
+use super::{Backend, fresh_store};
+use cairn::{Context, Error, Status, step, workflow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use support::raw_store::with_database;
 use support::{check_restarts_with, ran};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -211,12 +211,8 @@ async fn hold_grid(ctx: &mut Context, n: u32) -> Result<u32, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_value_that_cannot_be_stored_fails_the_run_at_once_naming_it() {
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(hold_grid)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(hold_grid).start().unwrap();
     let client = runtime.client();
     let run = client.start(hold_grid, 2).await.unwrap();
     let message = match client.wait(hold_grid, run).await {
@@ -251,12 +247,8 @@ async fn grid_branches(ctx: &mut Context, n: u32) -> Result<usize, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_branch_output_that_cannot_be_stored_fails_the_run_naming_the_branch() {
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(grid_branches)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(grid_branches).start().unwrap();
     let message = match runtime.client().run(grid_branches, 2).await {
         Err(Error::RunFailed { message, .. }) => message,
         other => panic!("expected the run to fail, got {other:?}"),
@@ -289,12 +281,8 @@ async fn take_refuses(_ctx: &mut Context, input: Refuses) -> Result<u32, String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_input_that_cannot_be_stored_is_refused_at_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(take_refuses)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(take_refuses).start().unwrap();
     let error = runtime.client().start(take_refuses, Refuses).await;
     match error {
         Err(Error::Unstorable {
@@ -315,18 +303,14 @@ async fn an_input_that_cannot_be_stored_is_refused_at_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outputs_are_read_as_json_by_a_process_that_does_not_register_the_workflow() {
     let _serial = support::serial().await;
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(hold_event)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(hold_event).start().unwrap();
     let value = Event::Created { id: 4 };
     runtime.client().run(hold_event, value).await.unwrap();
     let id = runtime.client().list(None).unwrap()[0].id;
     runtime.shutdown().await;
 
-    let client = Client::open(dir.path()).unwrap();
+    let client = store.client().unwrap();
     let expected = serde_json::Value::Array(vec![json!({"type": "Created", "id": 4}); 4]);
     assert_eq!(client.result_json(id).unwrap(), expected);
     assert_eq!(client.status(id).unwrap().status, Status::Completed);
@@ -341,139 +325,16 @@ async fn grid_output(_ctx: &mut Context, n: u32) -> Result<BTreeMap<(u32, u32), 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postcard_output_needs_the_workflow_registered_to_be_read_as_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(grid_output)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(grid_output).start().unwrap();
     let grid = runtime.client().run(grid_output, 2).await.unwrap();
     assert_eq!(grid.len(), 2);
     let run = runtime.client().list(None).unwrap()[0].id;
     runtime.shutdown().await;
 
-    let client = Client::open(dir.path()).unwrap();
+    let client = store.client().unwrap();
     match client.result_json(run) {
         Err(Error::UnknownWorkflow { name, .. }) => assert_eq!(name, "grid_output"),
         other => panic!("expected UnknownWorkflow, got {other:?}"),
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Damage.
-
-async fn echo_number(n: u64) -> Result<u64, String> {
-    Ok(n)
-}
-
-#[workflow]
-async fn number(ctx: &mut Context, n: u64) -> Result<u64, String> {
-    let a = ctx.task(echo_number, n).await?;
-    Ok(a)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flipped_bit_in_a_stored_run_is_corrupt_state_never_another_value() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(number)
-        .start()
-        .unwrap();
-    assert_eq!(runtime.client().run(number, 10).await.unwrap(), 10);
-    let run = runtime.client().list(None).unwrap()[0].id;
-    runtime.shutdown().await;
-
-    let key = run.0.to_be_bytes();
-    let mut stored = Vec::new();
-    with_database(dir.path(), "runs", |txn, db| {
-        stored = db.get(txn, &key).unwrap().unwrap().to_vec();
-    });
-    // Every byte of the record, one bit at a time (the low bit: a 10 becomes an 11).
-    for at in 0..stored.len() {
-        let mut damaged = stored.clone();
-        damaged[at] ^= 1;
-        with_database(dir.path(), "runs", |txn, db| {
-            db.put(txn, &key, &damaged).unwrap()
-        });
-        let runtime = Runtime::builder()
-            .path(dir.path())
-            .register(number)
-            .client_only()
-            .start()
-            .unwrap();
-        match runtime.client().result(number, run) {
-            Err(Error::CorruptState { run: of, .. }) => assert_eq!(of, run),
-            other => panic!("byte {at}: expected CorruptState, got {other:?}"),
-        }
-        runtime.shutdown().await;
-    }
-}
-
-async fn total(items: Vec<u64>) -> Result<u64, String> {
-    Ok(items.iter().sum())
-}
-
-#[workflow]
-async fn looping(ctx: &mut Context, items: Vec<u64>) -> Result<u64, String> {
-    let mut sum = 0;
-    for item in items {
-        let got = ctx.task(echo_number, item).await?;
-        sum += got;
-    }
-    let checked = ctx.task(total, vec![sum]).await?;
-    Ok(checked)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flipped_bit_in_a_stored_loop_item_is_corrupt_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(looping)
-        .on_transition(|t| {
-            if t.number == 1 {
-                cairn::Flow::Halt
-            } else {
-                cairn::Flow::Continue
-            }
-        })
-        .start()
-        .unwrap();
-    let run = runtime
-        .client()
-        .start(looping, vec![10, 20, 30])
-        .await
-        .unwrap();
-    assert!(matches!(
-        runtime.client().wait(looping, run).await,
-        Err(Error::Halted { .. })
-    ));
-    runtime.shutdown().await;
-
-    // Damage the last item, not yet reached: without a checksum it would decode as 31.
-    with_database(dir.path(), "loop_items", |txn, db| {
-        let (key, value) = {
-            let mut iter = db.rev_iter(txn).unwrap();
-            let (k, v) = iter.next().unwrap().unwrap();
-            (k.to_vec(), v.to_vec())
-        };
-        let mut damaged = value;
-        let last = damaged.len() - 1;
-        damaged[last] ^= 1;
-        db.put(txn, &key, &damaged).unwrap();
-    });
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(looping)
-        .start()
-        .unwrap();
-    match runtime.client().wait(looping, run).await {
-        Err(Error::CorruptState { reason, .. }) => {
-            assert!(reason.contains("checksum"), "{reason}");
-            assert!(reason.contains("item 2 of the loop"), "{reason}");
-        }
-        other => panic!("expected CorruptState, got {other:?}"),
-    }
-    runtime.shutdown().await;
 }

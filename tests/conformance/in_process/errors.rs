@@ -1,7 +1,8 @@
 //! The typed errors a user meets: a stored run from an incompatible layout, an unknown
 //! workflow name, malformed input; and the JSON side of the client.
 
-use cairn::{Context, Error, Flow, Runtime, Status, workflow};
+use super::{Backend, fresh_store};
+use cairn::{Context, Error, Flow, Status, workflow};
 use serde_json::json;
 
 async fn greet(name: String) -> Result<String, String> {
@@ -37,9 +38,9 @@ fn layouts_have_different_fingerprints() {
 
 #[tokio::test]
 async fn a_run_stored_by_another_layout_is_a_typed_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
+    let store = fresh_store();
+    let runtime = store
+        .runtime()
         .register(greeting_v1)
         .on_transition(|_| Flow::Halt)
         .start()
@@ -56,11 +57,7 @@ async fn a_run_stored_by_another_layout_is_a_typed_error() {
     runtime.shutdown().await;
 
     // A new build registers the new layout under the same name.
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(greeting_v2)
-        .start()
-        .unwrap();
+    let runtime = store.runtime().register(greeting_v2).start().unwrap();
     let error = runtime.client().wait(greeting_v2, run).await.unwrap_err();
     match &error {
         Error::IncompatibleState {
@@ -83,11 +80,7 @@ async fn a_run_stored_by_another_layout_is_a_typed_error() {
     runtime.shutdown().await;
 
     // The old build still resumes it.
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(greeting_v1)
-        .start()
-        .unwrap();
+    let runtime = store.runtime().register(greeting_v1).start().unwrap();
     let output = runtime.client().wait(greeting_v1, run).await.unwrap();
     assert_eq!(output, "HELLO ADA");
     runtime.shutdown().await;
@@ -95,12 +88,8 @@ async fn a_run_stored_by_another_layout_is_a_typed_error() {
 
 #[tokio::test]
 async fn unknown_workflow_and_malformed_input_are_typed_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(greeting_v1)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(greeting_v1).start().unwrap();
     let client = runtime.client();
 
     match client.start_json("greting", json!("ada")).await {
@@ -131,12 +120,8 @@ async fn unknown_workflow_and_malformed_input_are_typed_errors() {
 
 #[tokio::test]
 async fn json_callers_start_runs_by_name_and_read_results() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(greeting_v1)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(greeting_v1).start().unwrap();
     let client = runtime.client();
     let output = client.run_json("greeting", json!("ada")).await.unwrap();
     assert_eq!(output, json!("HELLO ADA"));
@@ -160,12 +145,8 @@ async fn refuses(ctx: &mut Context, name: String) -> Result<String, String> {
 
 #[tokio::test]
 async fn a_failed_run_keeps_its_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .register(refuses)
-        .start()
-        .unwrap();
+    let store = fresh_store();
+    let runtime = store.runtime().register(refuses).start().unwrap();
     let client = runtime.client();
     let run = client.start(refuses, "ada".to_owned()).await.unwrap();
     match client.wait(refuses, run).await {
