@@ -11,5 +11,6 @@ mod context_state_crash;
 mod crash;
 mod crash_storm;
 mod hitl_processes;
+mod refused_commits;
 mod serde_types_crash;
 mod start_many;
