@@ -10,7 +10,9 @@ use cairn::{Client, Error, RuntimeBuilder};
 /// A store the suite's tests run on. A value is one store: every runtime and client made from
 /// it (in this process or a child) sees the same runs.
 pub trait Backend: Sized {
-    /// A new, empty store of its own, removed when the value is dropped.
+    /// A new, empty store of its own, removed when the value is dropped: no runs, nothing
+    /// shared with any other store (tests run in parallel), and run ids starting at 1 (tests
+    /// assert ids such as `RunId(1)`).
     fn fresh() -> Self;
 
     /// A runtime builder on this store, with nothing registered and every other option left

@@ -1,11 +1,11 @@
 //! Every construct `#[workflow]` lowers, each checked for its output and the number of times
 //! each step ran, uninterrupted and resumed from every stored state (see `support`).
 
-use super::support;
-use super::{Backend, fresh_store};
-
 use cairn::{Context, workflow};
 use serde::{Deserialize, Serialize};
+
+use super::support;
+use super::{Backend, fresh_store};
 use support::{check_restarts, ran};
 
 async fn double(x: u64) -> Result<u64, String> {

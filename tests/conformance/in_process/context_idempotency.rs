@@ -2,14 +2,14 @@
 //! after a halt and restart, across retries), different at every other await, loop
 //! iterations and `parallel` branches included.
 
-use super::support;
-use super::{Backend, fresh_store};
-
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cairn::{Context, Error, Flow, step, workflow};
+
+use super::support;
+use super::{Backend, fresh_store};
 
 /// Every key a step was called with, in call order.
 static KEYS: Mutex<Vec<String>> = Mutex::new(Vec::new());

@@ -3,13 +3,13 @@
 //! every committed branch (halted by the branch hook right after it), re-running only the
 //! branches that had not completed.
 
-use super::support;
-use super::{Backend, fresh_store};
-
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cairn::{Context, Error, Flow, step, workflow};
+
+use super::support;
+use super::{Backend, fresh_store};
 use support::{check_restarts_with, ran};
 
 async fn measure(doc: String) -> Result<u64, String> {

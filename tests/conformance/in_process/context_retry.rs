@@ -3,14 +3,14 @@
 //! `client.resume` continues it from its last committed state; attempts are in the history.
 //! Backoff and timeouts run on a jumping test clock: no real waiting.
 
-use super::support;
-use super::{Backend, BackendUnderTest, fresh_store};
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::jump_clock::JumpClock;
 use cairn::{Context, Error, HistoryOutcome, RetryPolicy, Runtime, workflow};
+
+use super::jump_clock::JumpClock;
+use super::support;
+use super::{Backend, BackendUnderTest, fresh_store};
 use support::{check_restarts_with, ran};
 
 /// How many more calls of `flaky` fail.

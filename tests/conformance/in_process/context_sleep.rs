@@ -2,13 +2,13 @@
 //! restart during the sleep waits only for what remains and a restart after it continues at
 //! once; bad durations are typed errors. Time is a test clock: nothing here sleeps for real.
 
-use super::support;
-use super::{Backend, BackendUnderTest, fresh_store};
-
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::jump_clock::JumpClock;
 use cairn::{Clock, Context, Error, Runtime, Status, TestClock, workflow};
+
+use super::jump_clock::JumpClock;
+use super::support;
+use super::{Backend, BackendUnderTest, fresh_store};
 use support::{check_restarts_with, ran};
 
 async fn mark(what: String) -> Result<String, String> {

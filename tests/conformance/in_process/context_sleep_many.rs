@@ -2,11 +2,12 @@
 //! memory (the rest stays in the on-disk index), before and after a restart, and still wakes
 //! every run, in wake-up order. Time is a test clock: nothing here sleeps for real.
 
-use super::{Backend, BackendUnderTest, fresh_store};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use cairn::{Context, Durability, Runtime, TestClock, workflow};
+
+use super::{Backend, BackendUnderTest, fresh_store};
 
 const RUNS: u64 = 2_000;
 /// The timer reads 256 wake-ups at a time and never holds more than twice that.

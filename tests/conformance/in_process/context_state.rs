@@ -3,13 +3,13 @@
 //! state while the run is in progress and after it finished; a value read as the wrong type is
 //! a typed error.
 
-use super::support;
-use super::{Backend, fresh_store};
-
 use cairn::{Context, Error, workflow};
 use serde_json::json;
-use support::{check_restarts, ran};
 use tokio::sync::Semaphore;
+
+use super::support;
+use super::{Backend, fresh_store};
+use support::{check_restarts, ran};
 
 async fn double(x: u64) -> Result<u64, String> {
     ran("double");

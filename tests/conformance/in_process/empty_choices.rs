@@ -3,9 +3,10 @@
 //! answer at `Client::answer` (`Error::InvalidAnswer`, the question stays open). A question
 //! that allows skipping takes `Answer::Skipped` for "none of these".
 
-use super::{Backend, fresh_store};
 use cairn::{Answer, AnswerOption, Context, Error, Question, Status, workflow};
 use std::time::Duration;
+
+use super::{Backend, fresh_store};
 
 fn options() -> [AnswerOption; 2] {
     [AnswerOption::new("a", "A"), AnswerOption::new("b", "B")]

@@ -1,9 +1,10 @@
 //! The typed errors a user meets: a stored run from an incompatible layout, an unknown
 //! workflow name, malformed input; and the JSON side of the client.
 
-use super::{Backend, fresh_store};
 use cairn::{Context, Error, Flow, Status, workflow};
 use serde_json::json;
+
+use super::{Backend, fresh_store};
 
 async fn greet(name: String) -> Result<String, String> {
     Ok(format!("hello {name}"))

@@ -6,12 +6,12 @@
 //! `.await` is refused with a typed error before it runs, so that a completed step is never
 //! silently run again after a failure and resume.
 
-use super::support;
-use super::{Backend, fresh_store};
-
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cairn::{Context, Error, workflow};
+
+use super::support;
+use super::{Backend, fresh_store};
 use support::{check_restarts, ran, serial, take_step_counts};
 
 async fn double(x: u64) -> Result<u64, String> {

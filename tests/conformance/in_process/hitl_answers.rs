@@ -2,15 +2,15 @@
 //! no task, every invalid answer is a typed error that changes nothing, a skip and a timeout's
 //! default answer reach the workflow. Time is a test clock: nothing here sleeps for real.
 
-use super::support;
-use super::{Backend, BackendUnderTest, fresh_store};
-
 use std::time::Duration;
 
 use cairn::{
     Answer, AnswerOption, Client, Clock, Context, Error, InputKind, Question, RunId, Runtime,
     Status, TestClock, workflow,
 };
+
+use super::support;
+use super::{Backend, BackendUnderTest, fresh_store};
 use support::ran;
 
 async fn validate(changes: String) -> Result<String, String> {

@@ -1,12 +1,12 @@
 //! Chat sessions: the durable state of a session's run carries over to the next, across
 //! restarts, and a session runs one turn at a time.
 
-use super::support;
-use super::{Backend, BackendUnderTest, fresh_store};
-
 use std::time::Duration;
 
 use cairn::{Answer, Context, Error, Question, Runtime, Status, workflow};
+
+use super::support;
+use super::{Backend, BackendUnderTest, fresh_store};
 use support::ran;
 
 async fn respond(messages: Vec<String>) -> Result<String, String> {

@@ -2,10 +2,11 @@
 //! (`{"topic": "quantum computing"}`), besides the input type's own JSON (the value of a
 //! single parameter, an array of several); and a typed error naming the keys of a bad object.
 
-use super::{Backend, fresh_store};
 use cairn::{Context, Error, Workflow, workflow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+use super::{Backend, fresh_store};
 
 async fn echo(text: String) -> Result<String, String> {
     Ok(text)

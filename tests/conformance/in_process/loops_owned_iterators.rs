@@ -5,12 +5,12 @@
 //! order changes with every instance, is the test of that. An iterator without an end is
 //! refused at run time before anything is stored.
 
-use super::support;
-use super::{Backend, fresh_store};
-
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use cairn::{Context, Error, Flow, workflow};
+
+use super::support;
+use super::{Backend, fresh_store};
 use support::{check_restarts, ran, serial, take_step_counts};
 
 async fn visit(label: String) -> Result<String, String> {

@@ -7,14 +7,14 @@
 //! once with a typed error naming what it is. (A damaged stored byte is `CorruptState`, never a
 //! different value: LMDB-only, `tests/damaged_values.rs`.)
 
-use super::support;
-
 use std::collections::BTreeMap;
 
-use super::{Backend, fresh_store};
 use cairn::{Context, Error, Status, step, workflow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+use super::support;
+use super::{Backend, fresh_store};
 use support::{check_restarts_with, ran};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

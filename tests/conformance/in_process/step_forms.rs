@@ -10,19 +10,19 @@
 //!   only the missing ones;
 //! - `ctx.parallel` over no branches returns an empty `Vec` and commits like any other step.
 
-use super::support;
-use super::{Backend, fresh_store};
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::jump_clock::JumpClock;
 use anyhow::Context as _;
 use cairn::{Context, Flow, RetryPolicy, workflow};
 use serde::{Deserialize, Serialize};
-use support::{check_restarts_with, ran};
 
 // ---- retry with the README's form --------------------------------------------------------
+
+use super::jump_clock::JumpClock;
+use super::support;
+use super::{Backend, fresh_store};
+use support::{check_restarts_with, ran};
 
 /// Not `Copy`: each attempt must get a clone.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

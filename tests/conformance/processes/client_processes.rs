@@ -8,10 +8,11 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use super::process::{Proc, child_dir, generation, param, parent_store, read_log, report};
-use super::{Backend, BackendUnderTest, fresh_store};
 use cairn::{Client, Context, Error, RunId, Runtime, Status, workflow};
 use serde_json::json;
+
+use super::process::{Proc, child_dir, generation, param, parent_store, read_log, report};
+use super::{Backend, BackendUnderTest, fresh_store};
 
 /// Where step executions are logged: one directory for the parent process, whose tests run
 /// every step (the children run none), with the run's input in each line.

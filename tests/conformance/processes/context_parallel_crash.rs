@@ -4,9 +4,10 @@
 //! others ran to completion exactly once, with the same idempotency key as in the killed
 //! process.
 
+use cairn::{Context, Flow, step, workflow};
+
 use super::process::{Proc, child_dir, generation, log, param, parent_store, read_log, report};
 use super::{Backend, fresh_store};
-use cairn::{Context, Flow, step, workflow};
 
 const BRANCHES: u64 = 5;
 

@@ -4,9 +4,10 @@
 //! write is lost with the position it belonged to), and the finished run counts each item
 //! exactly once.
 
+use cairn::{Context, workflow};
+
 use super::process::{Proc, child_dir, generation, param, parent_store, report};
 use super::{Backend, fresh_store};
-use cairn::{Context, workflow};
 
 const ITEMS: u64 = 4;
 

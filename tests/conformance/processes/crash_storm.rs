@@ -18,9 +18,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cairn::{Context, Durability, workflow};
+
 use super::process::{Proc, child_dir, generation, log, param, parent_store, read_log, report};
 use super::{Backend, BackendUnderTest, fresh_store};
-use cairn::{Context, Durability, workflow};
 
 /// Runs started, all at once.
 const RUNS: u64 = 100;

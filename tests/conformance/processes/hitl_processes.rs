@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use cairn::{Answer, Context, Question, Status, workflow};
+
 use super::process::{Proc, child_dir, param, parent_store, read_log, report};
 use super::{Backend, fresh_store};
-use cairn::{Answer, Context, Question, Status, workflow};
 
 /// Where counters go: the child's directory, or the parent's when it runs the workflow itself.
 static LOG_DIR: OnceLock<PathBuf> = OnceLock::new();

@@ -3,10 +3,11 @@
 //! killed during that step. The next process must resume from the committed state (which holds
 //! the enum) and finish the run, with the first step not run again.
 
-use super::process::{Proc, child_dir, generation, parent_store, report};
-use super::{Backend, fresh_store};
 use cairn::{Context, workflow};
 use serde::{Deserialize, Serialize};
+
+use super::process::{Proc, child_dir, generation, parent_store, report};
+use super::{Backend, fresh_store};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]

@@ -12,11 +12,12 @@
 
 use std::time::Duration;
 
-use super::process::{Proc, child_dir, generation, param, parent_store, report};
-use super::{Backend, BackendUnderTest, fresh_store};
 use cairn::{Context, Error, RunId, Runtime, Status, workflow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+use super::process::{Proc, child_dir, generation, param, parent_store, report};
+use super::{Backend, BackendUnderTest, fresh_store};
 
 /// Runs the crash tests start at once.
 const BATCH: u64 = 1_000;
