@@ -3,10 +3,11 @@
 //! on every backend. Every test reaches its store through [`fresh_store`] or, in a child
 //! process, [`process::parent_store`]; none names a directory or a backend.
 //!
-//! - `in_process/`: every construct resumed from every stored state (`support::check_restarts`),
-//!   the context (tasks, retries, `parallel`, durable sleep, key-value state, idempotency keys,
-//!   helper steps, step forms, loops over owned iterators), human in the loop (answers,
-//!   sessions, empty choices), serde types, JSON inputs, typed errors and versioning.
+//! - `in_process/`: the client and runtime API's edges, every construct resumed from every
+//!   stored state (`support::check_restarts`), the context (tasks, retries, `parallel`,
+//!   durable sleep, key-value state, idempotency keys, helper steps, step forms, loops over
+//!   owned iterators), human in the loop (answers, sessions, empty choices), serde types, JSON
+//!   inputs, typed errors and versioning.
 //! - `processes/`: real child processes killed with SIGKILL (after every transition and at
 //!   random points, a crash storm, inside `parallel`, around key-value state and serde
 //!   fallbacks, during `start_many`, on a refused commit) and client-only processes beside a

@@ -1,11 +1,12 @@
-//! The suite's tests that run in the test process: every construct resumed from every stored
-//! state, the context (tasks, retries, parallel, sleep, state, idempotency keys), human in the
+//! The suite's tests that run in the test process: the client and runtime API's edges, every
+//! construct resumed from every stored state, the context (tasks, retries, parallel, sleep, state, idempotency keys), human in the
 //! loop, serde types, errors and versioning. No test here spawns a process (see `processes`
 //! for why that matters).
 
 pub use crate::BackendUnderTest;
 pub use crate::conformance::{Backend, fresh_store, jump_clock, support};
 
+mod client_api;
 mod constructs;
 mod context_idempotency;
 mod context_parallel;

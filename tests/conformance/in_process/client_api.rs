@@ -7,10 +7,12 @@
 //! an expansion the macro no longer emits. Its other cases live on in the workspace tests:
 //! typed and JSON results in `errors.rs`, unknown names and malformed input in `errors.rs`,
 //! resume from every committed state in `constructs.rs`, loops in `loops_owned_iterators.rs`,
-//! incompatible layouts in `errors.rs` and `versioning.rs`, undecodable state in
-//! `quarantine.rs`, many concurrent runs in `group_commit.rs`.)
+//! incompatible layouts in `errors.rs` and `versioning.rs` (all beside this file), undecodable
+//! state in `tests/quarantine.rs`, many concurrent runs in `tests/group_commit.rs`.)
 
 use cairn::{Client, Context, Error, RunId, Runtime, Status, workflow};
+
+use super::{Backend, BackendUnderTest, fresh_store};
 
 async fn double(n: u32) -> Result<u32, String> {
     assert!(n != 666, "boom at {n}");
@@ -40,9 +42,9 @@ async fn other_counter(ctx: &mut Context, n: u32) -> Result<u32, String> {
     Ok(doubled)
 }
 
-fn start(dir: &tempfile::TempDir) -> Runtime {
-    Runtime::builder()
-        .path(dir.path())
+fn start(store: &BackendUnderTest) -> Runtime {
+    store
+        .runtime()
         .register(counter)
         .register(echo)
         .start()
@@ -51,8 +53,8 @@ fn start(dir: &tempfile::TempDir) -> Runtime {
 
 #[tokio::test]
 async fn waiting_with_another_workflows_type_is_wrong_workflow() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = start(&dir);
+    let store = fresh_store();
+    let runtime = start(&store);
     let client = runtime.client();
     let run = client.start(echo, ("x".to_owned(), 2)).await.unwrap();
     match client.wait(counter, run).await {
@@ -68,8 +70,8 @@ async fn waiting_with_another_workflows_type_is_wrong_workflow() {
 
 #[tokio::test]
 async fn an_unknown_run_is_a_typed_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = start(&dir);
+    let store = fresh_store();
+    let runtime = start(&store);
     let client = runtime.client();
     assert!(matches!(
         client.status(RunId(999)),
@@ -84,8 +86,8 @@ async fn an_unknown_run_is_a_typed_error() {
 
 #[tokio::test]
 async fn a_workflow_of_the_same_name_but_another_type_is_not_registered() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = start(&dir);
+    let store = fresh_store();
+    let runtime = start(&store);
     assert!(matches!(
         runtime.client().start(other_counter, 1).await,
         // Named by its Rust type, as the name it calls itself is taken by `counter`.
@@ -93,8 +95,8 @@ async fn a_workflow_of_the_same_name_but_another_type_is_not_registered() {
     ));
     runtime.shutdown().await;
 
-    let both = Runtime::builder()
-        .path(dir.path())
+    let both = store
+        .runtime()
         .register(counter)
         .register(other_counter)
         .start();
@@ -103,8 +105,8 @@ async fn a_workflow_of_the_same_name_but_another_type_is_not_registered() {
 
 #[tokio::test]
 async fn a_client_of_a_shut_down_runtime_gets_shut_down() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = start(&dir);
+    let store = fresh_store();
+    let runtime = start(&store);
     let client = runtime.client();
     let run = client.start(counter, 1).await.unwrap();
     assert_eq!(client.wait(counter, run).await.unwrap(), 3);
@@ -118,18 +120,15 @@ async fn a_client_of_a_shut_down_runtime_gets_shut_down() {
 
 #[test]
 fn starting_outside_tokio_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let started = Runtime::builder()
-        .path(dir.path())
-        .register(counter)
-        .start();
+    let store = fresh_store();
+    let started = store.runtime().register(counter).start();
     assert!(matches!(started, Err(Error::NoTokioRuntime)));
 }
 
 #[tokio::test]
 async fn a_panicking_step_fails_the_run_and_the_runtime_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = start(&dir);
+    let store = fresh_store();
+    let runtime = start(&store);
     let client = runtime.client();
     let run = client.start(counter, 666).await.unwrap();
     match client.wait(counter, run).await {
@@ -146,8 +145,8 @@ async fn a_panicking_step_fails_the_run_and_the_runtime_goes_on() {
 
 #[tokio::test]
 async fn runs_are_listed_by_status_in_id_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = start(&dir);
+    let store = fresh_store();
+    let runtime = start(&store);
     let client = runtime.client();
     for n in 1..=3 {
         client.run(counter, n).await.unwrap();
@@ -180,8 +179,8 @@ async fn client_futures_can_be_spawned() {
     send_sync::<Context>();
     send_sync::<Error>();
 
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = start(&dir);
+    let store = fresh_store();
+    let runtime = start(&store);
     let client = runtime.client();
     let typed = tokio::spawn({
         let client = client.clone();
