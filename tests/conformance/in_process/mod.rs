@@ -1,7 +1,7 @@
 //! The suite's tests that run in the test process: the client and runtime API's edges, every
-//! construct resumed from every stored state, the context (tasks, retries, parallel, sleep, state, idempotency keys), human in the
-//! loop, serde types, errors and versioning. No test here spawns a process (see `processes`
-//! for why that matters).
+//! construct resumed from every stored state, the context (tasks, retries, parallel, sleep,
+//! state, idempotency keys), human in the loop, serde types, errors and versioning. No test
+//! here spawns a process (the suite's module doc says why that matters).
 
 pub use crate::BackendUnderTest;
 pub use crate::conformance::{Backend, fresh_store, jump_clock, support};
