@@ -93,7 +93,7 @@ impl Client {
     /// could not be derived from it. Found at start (a consistency check of the indexes
     /// against the runs) or met while running, instead of leaving the run to fail at every
     /// restart. A quarantined run is left alone by every restart and listed by
-    /// [`list`](Self::list) as [`Status::Corrupt`]. Ways out: [`fail`](Self::fail),
+    /// [`list`](Self::list) as [`Status::Corrupt`](crate::Status::Corrupt). Ways out: [`fail`](Self::fail),
     /// [`resume`](Self::resume) once the data is repaired, or [`purge_run`](Self::purge_run).
     pub fn quarantined(&self) -> Result<Vec<crate::quarantine::Quarantined>, Error> {
         Ok(self
