@@ -63,11 +63,7 @@ async fn extended_chain(ctx: &mut Context, n: u64) -> Result<u64, String> {
 fn fingerprints_are_pinned() {
     assert_eq!(nested::FINGERPRINT, 14996223746184261715, "nested");
     assert_eq!(paths::FINGERPRINT, 12983132995480091741, "paths");
-    assert_eq!(
-        plain_chain::FINGERPRINT,
-        2363819189702476647,
-        "plain_chain"
-    );
+    assert_eq!(plain_chain::FINGERPRINT, 2363819189702476647, "plain_chain");
 }
 
 /// A call made on a step (such as a builder method the runtime adds later) renames no state,
