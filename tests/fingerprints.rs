@@ -23,6 +23,8 @@ async fn nested(ctx: &mut Context, n: u64) -> Result<u64, String> {
     Ok(d + rows.len() as u64 + grid.len() as u64)
 }
 
+// The types are complex on purpose: they are what the fingerprint must walk.
+#[allow(clippy::type_complexity)]
 #[workflow]
 async fn paths(ctx: &mut Context, n: u64) -> Result<u64, String> {
     let index: std::collections::BTreeMap<String, ::std::vec::Vec<u64>> = BTreeMap::new();
