@@ -7,6 +7,7 @@
 pub(crate) mod json_input;
 pub(crate) mod progress;
 pub(crate) mod questions;
+mod cancel;
 mod repair;
 pub(crate) mod session;
 
@@ -400,6 +401,7 @@ fn finished<T>(
             run,
             message: record.error.unwrap_or_default(),
         }),
+        Status::Cancelled => Err(Error::Cancelled { run }),
         status => Err(Error::NotFinished { run, status }),
     }
 }

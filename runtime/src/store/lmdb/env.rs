@@ -76,7 +76,8 @@ impl LmdbStore {
             }
         }
         options.map_size(map_size).max_dbs(
-            7 + hitl::DATABASES + index::DATABASES + handover::DATABASES + quarantine::DATABASES,
+            7 + hitl::DATABASES + index::DATABASES + handover::DATABASES + quarantine::DATABASES
+                + cancel::DATABASES,
         );
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
@@ -131,8 +132,10 @@ impl LmdbStore {
             let loop_items = read_only::open_existing(&env, "loop_items")?;
             let handover = handover::Table::open_existing(&env)?;
             let quarantine = quarantine::Table::open(&env, true)?;
+            let requests = cancel::Table::open(&env, true)?;
             return Ok(LmdbStore {
                 quarantine,
+                requests,
                 env,
                 runs: main.runs,
                 meta: main.meta,
@@ -182,8 +185,10 @@ impl LmdbStore {
         let loop_items = loop_items::open_db(&env)?;
         let handover = handover::Table::open(&env)?;
         let quarantine = quarantine::Table::open(&env, false)?;
+        let requests = cancel::Table::open(&env, false)?;
         Ok(LmdbStore {
             quarantine,
+            requests,
             env,
             runs,
             meta,

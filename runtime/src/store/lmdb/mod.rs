@@ -26,7 +26,7 @@
 //! `migrate.rs` older formats, `keys.rs` key layout, `reads.rs` the [`Store`] impl,
 //! `writes.rs` each write op, `index.rs` the active and wake-up indexes, `hitl.rs` questions
 //! and sessions, `loop_items.rs` loop items, `handover.rs` runs handed over by clients,
-//! `quarantine.rs` and `consistency.rs` damaged runs, `reserve.rs` and `file_check.rs` disk
+//! `quarantine.rs` and `consistency.rs` damaged runs, `cancel.rs` cancel and pause, `reserve.rs` and `file_check.rs` disk
 //! space and damaged files, `read_only.rs` read-only opens, `dir_lock.rs` one runtime per
 //! directory, `error.rs` heed's errors as cairn's.
 
@@ -44,6 +44,8 @@ use env::{last_run_id, stored_format};
 use keys::*;
 use loop_items::ItemsDb;
 
+/// Cancel, pause and unpause, and the table of requests a running run's commit meets.
+mod cancel;
 /// The start-up check of the indexes against the runs.
 mod consistency;
 pub(crate) mod dir_lock;
@@ -113,6 +115,8 @@ pub(crate) struct LmdbStore {
     index: index::Tables,
     handover: handover::Table,
     quarantine: quarantine::Table,
+    /// Cancel and pause requests of running runs (see [`cancel`]).
+    requests: cancel::Table,
     /// Items of durable `for` loops, stored once (see [`crate::context::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// Whether commits fsync ([`Durability::Full`]) or not.

@@ -187,6 +187,7 @@ impl LmdbStore {
             }
         }
         self.runs.delete(txn, &run.0)?;
+        self.delete_request_in(txn, run)?;
         let prefix = key(run, &[]);
         for db in [
             self.state,
