@@ -76,7 +76,11 @@ impl LmdbStore {
             }
         }
         options.map_size(map_size).max_dbs(
-            7 + hitl::DATABASES + index::DATABASES + handover::DATABASES + quarantine::DATABASES,
+            7 + hitl::DATABASES
+                + index::DATABASES
+                + handover::DATABASES
+                + quarantine::DATABASES
+                + listing::DATABASES,
         );
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
@@ -131,7 +135,9 @@ impl LmdbStore {
             let loop_items = read_only::open_existing(&env, "loop_items")?;
             let handover = handover::Table::open_existing(&env)?;
             let quarantine = quarantine::Table::open(&env, true)?;
+            let listing = listing::Tables::open(&env, main.runs, main.meta, None)?;
             return Ok(LmdbStore {
+                listing,
                 quarantine,
                 env,
                 runs: main.runs,
@@ -182,7 +188,9 @@ impl LmdbStore {
         let loop_items = loop_items::open_db(&env)?;
         let handover = handover::Table::open(&env)?;
         let quarantine = quarantine::Table::open(&env, false)?;
+        let listing = listing::Tables::open(&env, runs, meta, Some(quarantine.db()?))?;
         Ok(LmdbStore {
+            listing,
             quarantine,
             env,
             runs,

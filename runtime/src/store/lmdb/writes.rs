@@ -171,6 +171,9 @@ impl LmdbStore {
                 self.purge_in(txn, *run)?;
                 Outcome::Done
             }
+            WriteOp::PurgeFinished { filter, limit } => {
+                Outcome::Purged(self.purge_finished_in(txn, filter, *limit)?)
+            }
         })
     }
 
