@@ -27,7 +27,8 @@
 //! `migrate.rs` older formats, `keys.rs` key layout, `reads.rs` the [`Store`] impl,
 //! `writes.rs` each write op, `index.rs` the active and wake-up indexes, `hitl.rs` questions
 //! and sessions, `loop_items.rs` loop items, `handover.rs` runs handed over by clients,
-//! `quarantine.rs` and `consistency.rs` damaged runs, `reserve.rs` and `file_check.rs` disk
+//! `quarantine.rs` and `consistency.rs` damaged runs, `listing.rs` the indexes that list and
+//! count runs, `retention.rs` deleting runs (purges), `reserve.rs` and `file_check.rs` disk
 //! space and damaged files, `read_only.rs` read-only opens, `dir_lock.rs` one runtime per
 //! directory, `error.rs` heed's errors as cairn's.
 
