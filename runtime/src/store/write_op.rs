@@ -135,6 +135,12 @@ pub(crate) enum WriteOp {
     /// applies every stored cancel or pause request at once (their runs' tasks died with the
     /// process that ran them) and empties the table of requests.
     SettleRequests,
+    /// Deletes every entry of up to `limit` finished runs that `filter` selects, oldest
+    /// finish first (unfinished runs are never touched): [`Outcome::Purged`] with how many.
+    PurgeFinished {
+        filter: crate::client::listing::RunFilter,
+        limit: usize,
+    },
 }
 
 /// What one [`WriteOp`] produced; which variant each op gives is in its doc.
@@ -162,6 +168,8 @@ pub(crate) enum Outcome {
         run: RunId,
         status: crate::run::Status,
     },
+    /// How many runs a [`WriteOp::PurgeFinished`] deleted.
+    Purged(u64),
 }
 
 impl Outcome {
@@ -235,6 +243,13 @@ impl Outcome {
         }
     }
 
+    pub(crate) fn purged(self) -> Result<u64, Error> {
+        match self {
+            Outcome::Purged(count) => Ok(count),
+            other => Err(other.mismatch("a number of runs purged")),
+        }
+    }
+
     pub(crate) fn done(self) -> Result<(), Error> {
         match self {
             Outcome::Done => Ok(()),
@@ -274,6 +289,7 @@ impl WriteOp {
             | WriteOp::Pause { .. }
             | WriteOp::Unpause { .. }
             | WriteOp::SettleRequests => 0,
+            | WriteOp::PurgeFinished { .. } => 0,
         };
         u64::try_from(len).unwrap_or(u64::MAX)
     }

@@ -76,8 +76,12 @@ impl LmdbStore {
             }
         }
         options.map_size(map_size).max_dbs(
-            7 + hitl::DATABASES + index::DATABASES + handover::DATABASES + quarantine::DATABASES
-                + cancel::DATABASES,
+            7 + hitl::DATABASES
+                + index::DATABASES
+                + handover::DATABASES
+                + quarantine::DATABASES
+                + cancel::DATABASES
+                + listing::DATABASES,
         );
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
@@ -133,7 +137,9 @@ impl LmdbStore {
             let handover = handover::Table::open_existing(&env)?;
             let quarantine = quarantine::Table::open(&env, true)?;
             let requests = cancel::Table::open(&env, true)?;
+            let listing = listing::Tables::open(&env, main.runs, main.meta, None)?;
             return Ok(LmdbStore {
+                listing,
                 quarantine,
                 requests,
                 env,
@@ -186,7 +192,9 @@ impl LmdbStore {
         let handover = handover::Table::open(&env)?;
         let quarantine = quarantine::Table::open(&env, false)?;
         let requests = cancel::Table::open(&env, false)?;
+        let listing = listing::Tables::open(&env, runs, meta, Some(quarantine.db()?))?;
         Ok(LmdbStore {
+            listing,
             quarantine,
             requests,
             env,

@@ -15,7 +15,8 @@
 //! output inside a record, branch outputs, loop items, key-value state) where they are
 //! encoded.
 //!
-//! Plus the `wakeups` and `active` indexes of [`index`], so that parked runs cost disk only.
+//! Plus the `wakeups` and `active` indexes of [`index`], so that parked runs cost disk only,
+//! and the indexes of [`listing`] (by status, workflow, finish time; counts by status).
 //!
 //! Sleeps and branches belong to the await in progress; the commit that ends it deletes them.
 //! Reads each open a read transaction; every write goes through [`Store::write`]
@@ -26,7 +27,9 @@
 //! `migrate.rs` older formats, `keys.rs` key layout, `reads.rs` the [`Store`] impl,
 //! `writes.rs` each write op, `index.rs` the active and wake-up indexes, `hitl.rs` questions
 //! and sessions, `loop_items.rs` loop items, `handover.rs` runs handed over by clients,
-//! `quarantine.rs` and `consistency.rs` damaged runs, `cancel.rs` cancel and pause, `reserve.rs` and `file_check.rs` disk
+//! `quarantine.rs` and `consistency.rs` damaged runs, `cancel.rs` cancel and pause requests,
+//! `listing.rs` the indexes that list and count runs, `retention.rs` deleting runs (purges),
+//! `reserve.rs` and `file_check.rs` disk
 //! space and damaged files, `read_only.rs` read-only opens, `dir_lock.rs` one runtime per
 //! directory, `error.rs` heed's errors as cairn's.
 
@@ -64,10 +67,14 @@ mod hitl;
 /// The wake-up and active-run indexes.
 mod index;
 mod keys;
+/// The indexes that list, count and purge runs without reading every record.
+mod listing;
 pub(crate) mod loop_items;
 mod open;
 pub(crate) mod options;
 mod reads;
+/// Purging finished runs in batches.
+mod retention;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
@@ -87,8 +94,9 @@ mod reserve;
 /// Version of the on-disk layout; bump it when [`RunRecord`] or the key layout changes.
 /// Format 2 added the indexes of [`index`], format 3 those of answered questions and question
 /// deadlines ([`hitl`]), format 4 the envelope of [`crate::codec`] (format tag and checksum)
-/// around every value ([`migrate`]); older directories are brought up to date on open.
-pub(crate) const FORMAT_VERSION: u32 = migrate::SEALED_FORMAT;
+/// around every value ([`migrate`]), format 5 the listing indexes ([`listing`]); older
+/// directories are brought up to date on open.
+pub(crate) const FORMAT_VERSION: u32 = listing::LISTED_FORMAT;
 
 const FORMAT_KEY: &str = "format_version";
 const NEXT_RUN_KEY: &str = "next_run_id";
@@ -117,6 +125,7 @@ pub(crate) struct LmdbStore {
     quarantine: quarantine::Table,
     /// Cancel and pause requests of running runs (see [`cancel`]).
     requests: cancel::Table,
+    listing: listing::Tables,
     /// Items of durable `for` loops, stored once (see [`crate::context::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// Whether commits fsync ([`Durability::Full`]) or not.
@@ -154,6 +163,7 @@ impl LmdbStore {
         })?;
         self.runs.put(txn, &run.0, &bytes)?;
         self.track_status(txn, run, record.status)?;
+        self.track_listing(txn, run, record)?;
         Ok(())
     }
 

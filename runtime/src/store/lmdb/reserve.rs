@@ -372,6 +372,9 @@ impl WriteOp {
             WriteOp::FailQuarantined { message, .. } => message.len() as u64,
             WriteOp::Quarantine { reason, .. } => reason.len() as u64,
             WriteOp::CommitBranch { output, .. } => output.len() as u64,
+            // Deleting writes too (copy-on-write of the pages the keys were on): about a
+            // page's share per run, most runs' keys sharing leaf pages with their neighbours.
+            WriteOp::PurgeFinished { limit, .. } => *limit as u64 * 256,
             // Small and fixed: covered by `PER_REQUEST`. A question is a few hundred bytes; a
             // session's copied state is the one write here whose size is not known up front,
             // as before this became an op (LMDB reports a full disk itself past the reserve).

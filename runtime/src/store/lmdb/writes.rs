@@ -184,6 +184,9 @@ impl LmdbStore {
                 self.settle_requests_in(txn, now)?;
                 Outcome::Done
             }
+            WriteOp::PurgeFinished { filter, limit } => {
+                Outcome::Purged(self.purge_finished_in(txn, filter, *limit)?)
+            }
         })
     }
 
