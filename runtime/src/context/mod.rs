@@ -209,10 +209,9 @@ impl Context {
             .map_or_else(tracing::Span::none, |span| span.span().clone())
     }
 
-    /// Closes the span of the step in progress, if any, with `outcome` and its attempts.
+    /// Closes the span of the step in progress, if any, with `outcome`.
     pub(crate) fn close_step(&mut self, outcome: StepOutcome) {
         if let Some(span) = self.segment.span.as_mut() {
-            span.attempt(self.segment.attempts.max(1));
             span.close(outcome);
         }
     }

@@ -6,7 +6,7 @@
 //! the step is done as far as the workflow is concerned: a step whose task ends before its
 //! commit runs again after a restart. On close it records:
 //!
-//! - `attempt`: the attempts made (more than 1 after retries; updated at each attempt);
+//! - `attempt`: the attempt in progress, from 1 (recorded again as each retry begins);
 //! - `duration_ms`: wall-clock milliseconds from the start to the close (a monotonic clock,
 //!   not the runtime's [`Clock`](crate::Clock), which a test may have stopped);
 //! - `outcome`: one of [`StepOutcome`]'s names;

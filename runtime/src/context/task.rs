@@ -409,7 +409,10 @@ where
         let span = ctx.step_span();
         loop {
             ctx.segment.attempts = attempt;
-            if let Some(step_span) = &ctx.segment.span {
+            if attempt > 1
+                && let Some(step_span) = &ctx.segment.span
+            {
+                // The span was opened with attempt 1.
                 step_span.attempt(attempt);
             }
             let Some(fut) = attempts.next_attempt() else {
