@@ -8,8 +8,8 @@ use std::pin::Pin;
 use std::task::Poll;
 
 use super::loop_items::{Cursor, DecodeItem, StoredIter};
-use super::task::{Once, Task, Unguarded};
 use super::step_span::StepOutcome;
+use super::task::{Once, Task, Unguarded};
 use super::{Context, Segment};
 use crate::error::Error;
 use crate::history::HistoryOutcome;

@@ -100,7 +100,10 @@ async fn every_transition_of_a_held_run_is_an_update() {
     assert_eq!(two.transitions, 2);
     assert_eq!(two.history.len(), 1);
     // `a` was set in the segment the second commit ended: committed with it.
-    assert_eq!(two.changed.into_iter().collect::<Vec<_>>(), [("a".to_owned(), json!(2))]);
+    assert_eq!(
+        two.changed.into_iter().collect::<Vec<_>>(),
+        [("a".to_owned(), json!(2))]
+    );
 
     GATE.add_permits(1);
     let tail = rest(&mut watch).await;
@@ -180,7 +183,11 @@ async fn watching_a_finished_run_yields_it_once() {
     let updates = rest(&mut watch).await;
     assert_eq!(updates.len(), 1, "{updates:?}");
     assert_eq!(updates[0].status, Status::Completed);
-    assert_eq!(updates[0].history.len(), 21, "the whole history in the first update");
+    assert_eq!(
+        updates[0].history.len(),
+        21,
+        "the whole history in the first update"
+    );
     runtime.shutdown().await;
 }
 

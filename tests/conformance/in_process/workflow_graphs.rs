@@ -47,7 +47,12 @@ async fn a_client_without_the_code_reads_the_graph_a_runtime_registered() {
     assert_eq!(graph.states[0].kind, StateKind::Start);
     let steps: Vec<Option<&str>> = graph.states.iter().map(|s| s.step.as_deref()).collect();
     assert!(steps.contains(&Some("fetch")) && steps.contains(&Some("summarize")));
-    assert!(graph.states.iter().any(|s| s.fields.contains(&"topic".to_owned())));
+    assert!(
+        graph
+            .states
+            .iter()
+            .any(|s| s.fields.contains(&"topic".to_owned()))
+    );
     // Drawn exactly as the compile-time graph is.
     assert_eq!(graph.to_mermaid(), digest_v2::graph().to_mermaid());
     assert_eq!(graph.to_dot(), digest_v2::graph().to_dot());
@@ -91,8 +96,10 @@ async fn each_version_is_kept_and_a_run_is_drawn_with_its_own() {
 
     let client = store.client().unwrap();
     let versions = client.workflows().unwrap();
-    let mut fingerprints: Vec<(u64, bool)> =
-        versions.iter().map(|w| (w.fingerprint, w.current)).collect();
+    let mut fingerprints: Vec<(u64, bool)> = versions
+        .iter()
+        .map(|w| (w.fingerprint, w.current))
+        .collect();
     fingerprints.sort();
     let mut expected = vec![
         (digest_v1::FINGERPRINT, false),
@@ -113,7 +120,10 @@ async fn each_version_is_kept_and_a_run_is_drawn_with_its_own() {
     // The run's current state, marked.
     let state = client.status(new_run).unwrap().state;
     let marked = new_graph.to_mermaid_marking(&state);
-    assert!(marked.ends_with(&format!("    class {state} current\n")), "{marked}");
+    assert!(
+        marked.ends_with(&format!("    class {state} current\n")),
+        "{marked}"
+    );
     assert!(matches!(
         client.run_graph(cairn::RunId(99)),
         Err(cairn::Error::UnknownRun { .. })

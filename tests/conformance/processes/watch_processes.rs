@@ -52,8 +52,11 @@ fn child_entry() {
             loop {
                 match tokio::time::timeout(PATIENCE, watch.next()).await {
                     Ok(Some(Ok(update))) => {
-                        let numbers: Vec<String> =
-                            update.history.iter().map(|h| h.number.to_string()).collect();
+                        let numbers: Vec<String> = update
+                            .history
+                            .iter()
+                            .map(|h| h.number.to_string())
+                            .collect();
                         report(&format!(
                             "update {} {} [{}]",
                             update.status,
@@ -112,10 +115,7 @@ fn a_client_only_process_watches_every_transition_of_a_run_run_elsewhere() {
             }
             let expected_one = ["update completed 3 [3,3]", "end"];
             let expected_two = ["update running 3 [3]", "update completed 3 [3]", "end"];
-            assert!(
-                tail == expected_one || tail == expected_two,
-                "{tail:?}"
-            );
+            assert!(tail == expected_one || tail == expected_two, "{tail:?}");
             child.exit();
             assert_eq!(client.wait(watched, run).await.unwrap(), 4);
             runtime.shutdown().await;
