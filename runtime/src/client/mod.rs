@@ -11,6 +11,8 @@ pub(crate) mod questions;
 mod cancel;
 mod repair;
 pub(crate) mod session;
+pub(crate) mod watch;
+mod workflows;
 
 use std::sync::Arc;
 

@@ -237,6 +237,7 @@ impl RuntimeBuilder {
             timer_task: Mutex::new(None),
             retention: super::Retention::default(),
             finished: watch::Sender::new(0),
+            commits: watch::Sender::new(0),
             aborted: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Some(HashMap::new())),
             on_closed: Mutex::new(Some(opened.on_closed)),
@@ -247,6 +248,7 @@ impl RuntimeBuilder {
             return Ok(Runtime { shared });
         }
         let clock = self.clock.clone();
+        super::graphs::store_graphs(&shared)?;
         let resumed = super::recovery::recover(&shared, self.startup_check_limit, self.clock)?;
         if let Some(after) = self.retention {
             super::Retention::start(&shared, after, clock);

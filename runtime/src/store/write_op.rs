@@ -141,6 +141,12 @@ pub(crate) enum WriteOp {
         filter: crate::client::listing::RunFilter,
         limit: usize,
     },
+    /// Stores each workflow a runtime registers (its state graph and fingerprint), stamped
+    /// with the write's time, for tools without the user's code; a current version makes the
+    /// other stored versions of its name not current: [`Outcome::Done`].
+    RegisterWorkflows {
+        workflows: Vec<crate::graph::StoredWorkflow>,
+    },
 }
 
 /// What one [`WriteOp`] produced; which variant each op gives is in its doc.
@@ -288,8 +294,9 @@ impl WriteOp {
             | WriteOp::Cancel { .. }
             | WriteOp::Pause { .. }
             | WriteOp::Unpause { .. }
-            | WriteOp::SettleRequests => 0,
-            | WriteOp::PurgeFinished { .. } => 0,
+            | WriteOp::SettleRequests
+            | WriteOp::PurgeFinished { .. }
+            | WriteOp::RegisterWorkflows { .. } => 0,
         };
         u64::try_from(len).unwrap_or(u64::MAX)
     }

@@ -81,7 +81,8 @@ impl LmdbStore {
                 + handover::DATABASES
                 + quarantine::DATABASES
                 + cancel::DATABASES
-                + listing::DATABASES,
+                + listing::DATABASES
+                + workflows::DATABASES,
         );
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
@@ -138,10 +139,12 @@ impl LmdbStore {
             let quarantine = quarantine::Table::open(&env, true)?;
             let requests = cancel::Table::open(&env, true)?;
             let listing = listing::Tables::open(&env, main.runs, main.meta, None)?;
+            let workflows = workflows::Table::open_existing(&env)?;
             return Ok(LmdbStore {
                 listing,
                 quarantine,
                 requests,
+                workflows,
                 env,
                 runs: main.runs,
                 meta: main.meta,
@@ -193,10 +196,12 @@ impl LmdbStore {
         let quarantine = quarantine::Table::open(&env, false)?;
         let requests = cancel::Table::open(&env, false)?;
         let listing = listing::Tables::open(&env, runs, meta, Some(quarantine.db()?))?;
+        let workflows = workflows::Table::open(&env)?;
         Ok(LmdbStore {
             listing,
             quarantine,
             requests,
+            workflows,
             env,
             runs,
             meta,

@@ -187,6 +187,10 @@ impl LmdbStore {
             WriteOp::PurgeFinished { filter, limit } => {
                 Outcome::Purged(self.purge_finished_in(txn, filter, *limit)?)
             }
+            WriteOp::RegisterWorkflows { workflows } => {
+                self.register_workflows_in(txn, workflows, now)?;
+                Outcome::Done
+            }
         })
     }
 
