@@ -1,0 +1,114 @@
+//! The command line, as clap reads it: global options, one subcommand per operation, and the
+//! parsers of the values they take (run ids, statuses).
+
+use std::path::PathBuf;
+
+use cairn::{RunId, Status};
+use clap::{Args, Parser, Subcommand};
+
+/// Inspect and operate the runs of a cairn data directory.
+///
+/// Opens the directory as a client only: it never runs workflows. Changes it makes (an
+/// answer, a resume) are taken up by the program that runs them.
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The data directory [default: $CAIRN_DATA_DIR, else ./cairn-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Print JSON for scripts instead of text for people
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// One operation.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List runs, newest first
+    Runs(RunsArgs),
+    /// Show one run: status, position, key-value state, question and history
+    Show {
+        /// The run's id
+        #[arg(value_parser = parse_run)]
+        run: RunId,
+    },
+    /// List the questions runs are waiting on
+    Questions,
+    /// Answer the question a run is waiting on
+    #[command(after_help = ANSWER_HELP)]
+    Answer {
+        /// The run's id
+        #[arg(value_parser = parse_run)]
+        run: RunId,
+        /// The answer: approve/reject, an option id, ids separated by commas, text, or skip
+        answer: String,
+    },
+    /// Resume a failed run from its last committed state
+    Resume {
+        /// The run's id
+        #[arg(value_parser = parse_run)]
+        run: RunId,
+    },
+}
+
+/// How `cairn answer` reads its answer, shown under its `--help`.
+const ANSWER_HELP: &str = "\
+How ANSWER is read, by the question's kind:
+  approval         approve (yes, y) or reject (no, n)
+  choice           the id of one option
+  multiple choice  option ids separated by commas: a,c
+  text             any text (quote it)
+`skip` skips a question that allows it; anything else is a custom answer, refused unless the
+question allows one. `cairn questions` lists the options.";
+
+/// Filters of `cairn runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Only runs with this status
+    #[arg(long, value_parser = parse_status, value_name = "STATUS")]
+    pub status: Option<Status>,
+
+    /// Only runs of this workflow
+    #[arg(long, value_name = "NAME")]
+    pub workflow: Option<String>,
+
+    /// At most this many runs
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub limit: usize,
+}
+
+/// Every status a run can have, by the name `Status` displays.
+const STATUSES: [Status; 6] = [
+    Status::Pending,
+    Status::Running,
+    Status::Waiting,
+    Status::Completed,
+    Status::Failed,
+    Status::Corrupt,
+];
+
+fn parse_status(text: &str) -> Result<Status, String> {
+    STATUSES
+        .into_iter()
+        .find(|status| status.to_string() == text)
+        .ok_or_else(|| {
+            let names: Vec<String> = STATUSES.iter().map(Status::to_string).collect();
+            format!("expected one of: {}", names.join(", "))
+        })
+}
+
+fn parse_run(text: &str) -> Result<RunId, String> {
+    text.parse()
+        .map_err(|_| "a run id is a whole number, such as 42".to_owned())
+}
