@@ -26,6 +26,8 @@ pub(crate) enum ErasedStart {
 pub(crate) trait Entry: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn fingerprint(&self) -> u64;
+    /// The workflow's state graph, stored at start for tools without the code.
+    fn graph(&self) -> &'static crate::StateGraph;
     /// The `TypeId` of the workflow, to refuse a typed call with another type of the same name.
     fn workflow_type(&self) -> TypeId;
     /// Stored bytes of the input given as JSON (the input type's own, or an object keyed
@@ -72,6 +74,10 @@ impl<W: Workflow> Entry for WorkflowEntry<W> {
 
     fn workflow_type(&self) -> TypeId {
         TypeId::of::<W>()
+    }
+
+    fn graph(&self) -> &'static crate::StateGraph {
+        W::graph()
     }
 
     fn input_from_json(&self, input: serde_json::Value) -> Result<Vec<u8>, Error> {

@@ -9,6 +9,8 @@ pub(crate) mod progress;
 pub(crate) mod questions;
 mod repair;
 pub(crate) mod session;
+pub(crate) mod watch;
+mod workflows;
 
 use std::sync::Arc;
 

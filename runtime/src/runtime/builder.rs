@@ -218,6 +218,7 @@ impl RuntimeBuilder {
             answers: crate::runtime::answer_watcher::Answers::new(self.answers),
             timer_task: Mutex::new(None),
             finished: watch::Sender::new(0),
+            commits: watch::Sender::new(0),
             aborted: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Some(HashMap::new())),
             on_closed: Mutex::new(Some(opened.on_closed)),
@@ -227,6 +228,7 @@ impl RuntimeBuilder {
             tracing::info!(path, "cairn client opened (client-only: runs nothing)");
             return Ok(Runtime { shared });
         }
+        super::graphs::store_graphs(&shared)?;
         let resumed = super::recovery::recover(&shared, self.startup_check_limit, self.clock)?;
         let sleeping = shared.store()?.sleeping()?;
         tracing::info!(path, resumed, sleeping, "cairn runtime started");

@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(super) timer_task: Mutex<Option<JoinHandle<()>>>,
     /// Bumped whenever a run finishes, aborts or suspends, and at shutdown.
     pub(super) finished: watch::Sender<u64>,
+    /// Bumped after every commit while someone watches a run (`Client::watch`).
+    pub(super) commits: watch::Sender<u64>,
     /// Runs whose task ended without finishing, and why; `wait` reports these.
     pub(super) aborted: Mutex<HashMap<RunId, Error>>,
     /// Live run tasks; `None` once shut down.
@@ -72,7 +74,17 @@ impl Shared {
         let outcome = self.committer.submit(store.as_ref(), op);
         drop(store);
         // A dropped sender means the committer is gone with the request unanswered.
-        outcome.await.unwrap_or(Err(Error::ShutDown))
+        let outcome = outcome.await.unwrap_or(Err(Error::ShutDown));
+        // One atomic load per commit while nobody watches.
+        if self.commits.receiver_count() > 0 {
+            self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        outcome
+    }
+
+    /// A receiver bumped after every commit of this process (see `client/watch.rs`).
+    pub fn subscribe_commits(&self) -> watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     pub fn entry(&self, name: &str) -> Result<&Arc<dyn Entry>, Error> {

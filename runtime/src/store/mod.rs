@@ -208,6 +208,26 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
     /// The one write outside [`write`](Self::write): it fixes the store's own bookkeeping,
     /// before any run is resumed.
     fn check_indexes(&self, now_ms: u64) -> Result<crate::quarantine::CheckReport, Error>;
+
+    /// Every workflow a runtime registered on this store
+    /// ([`WriteOp::RegisterWorkflows`]), every stored version, by name then fingerprint.
+    fn workflows(&self) -> Result<Vec<crate::graph::StoredWorkflow>, Error>;
+    /// The current version of the workflow named `name`, as last registered.
+    fn workflow(&self, name: &str) -> Result<Option<crate::graph::StoredWorkflow>, Error>;
+    /// The run's record, its history records from the `history_from`-th on (counting from 0)
+    /// and its whole key-value state, all read in ONE snapshot, so that they agree; `None` for
+    /// an unknown run. What `Client::watch` reads when a run has changed.
+    fn progress(&self, run: RunId, history_from: u64) -> Result<Option<ProgressRead>, Error>;
+}
+
+/// A run's progress read in one snapshot ([`Store::progress`]).
+#[derive(Debug)]
+pub(crate) struct ProgressRead {
+    pub record: RunRecord,
+    /// The history records from the asked one on, oldest first.
+    pub history: Vec<HistoryRecord>,
+    /// The whole key-value state, sealed values as stored.
+    pub state: BTreeMap<String, Vec<u8>>,
 }
 
 /// A durable sleep: when it began (for the history) and when it ends, in milliseconds since

@@ -116,6 +116,12 @@ pub(crate) enum WriteOp {
     FailQuarantined { run: RunId, message: String },
     /// Deletes every entry of a quarantined or finished run.
     Purge { run: RunId },
+    /// Stores each workflow a runtime registers (its state graph and fingerprint), stamped
+    /// with the write's time, for tools without the user's code; a current version makes the
+    /// other stored versions of its name not current: [`Outcome::Done`].
+    RegisterWorkflows {
+        workflows: Vec<crate::graph::StoredWorkflow>,
+    },
 }
 
 /// What one [`WriteOp`] produced; which variant each op gives is in its doc.
@@ -236,7 +242,8 @@ impl WriteOp {
             | WriteOp::TakeHandedOver { .. }
             | WriteOp::Quarantine { .. }
             | WriteOp::Release { .. }
-            | WriteOp::Purge { .. } => 0,
+            | WriteOp::Purge { .. }
+            | WriteOp::RegisterWorkflows { .. } => 0,
         };
         u64::try_from(len).unwrap_or(u64::MAX)
     }

@@ -76,7 +76,11 @@ impl LmdbStore {
             }
         }
         options.map_size(map_size).max_dbs(
-            7 + hitl::DATABASES + index::DATABASES + handover::DATABASES + quarantine::DATABASES,
+            7 + hitl::DATABASES
+                + index::DATABASES
+                + handover::DATABASES
+                + quarantine::DATABASES
+                + workflows::DATABASES,
         );
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
@@ -131,8 +135,10 @@ impl LmdbStore {
             let loop_items = read_only::open_existing(&env, "loop_items")?;
             let handover = handover::Table::open_existing(&env)?;
             let quarantine = quarantine::Table::open(&env, true)?;
+            let workflows = workflows::Table::open_existing(&env)?;
             return Ok(LmdbStore {
                 quarantine,
+                workflows,
                 env,
                 runs: main.runs,
                 meta: main.meta,
@@ -182,8 +188,10 @@ impl LmdbStore {
         let loop_items = loop_items::open_db(&env)?;
         let handover = handover::Table::open(&env)?;
         let quarantine = quarantine::Table::open(&env, false)?;
+        let workflows = workflows::Table::open(&env)?;
         Ok(LmdbStore {
             quarantine,
+            workflows,
             env,
             runs,
             meta,

@@ -26,7 +26,8 @@
 //! `migrate.rs` older formats, `keys.rs` key layout, `reads.rs` the [`Store`] impl,
 //! `writes.rs` each write op, `index.rs` the active and wake-up indexes, `hitl.rs` questions
 //! and sessions, `loop_items.rs` loop items, `handover.rs` runs handed over by clients,
-//! `quarantine.rs` and `consistency.rs` damaged runs, `reserve.rs` and `file_check.rs` disk
+//! `quarantine.rs` and `consistency.rs` damaged runs, `workflows.rs` the registered
+//! workflows' state graphs, `progress.rs` the read behind `Client::watch`, `reserve.rs` and `file_check.rs` disk
 //! space and damaged files, `read_only.rs` read-only opens, `dir_lock.rs` one runtime per
 //! directory, `error.rs` heed's errors as cairn's.
 
@@ -75,12 +76,16 @@ mod writes;
 use test_support::Commit;
 /// Format 4: checksums on every value of an older directory.
 mod migrate;
+/// One consistent read of a run's progress, for `Client::watch`.
+mod progress;
 /// Quarantined runs, and the ways out.
 mod quarantine;
 /// Opening a directory this process may only read.
 mod read_only;
 /// Disk reserved ahead of the write map.
 mod reserve;
+/// Each registered workflow's state graph, for tools without the user's code.
+mod workflows;
 
 /// Version of the on-disk layout; bump it when [`RunRecord`] or the key layout changes.
 /// Format 2 added the indexes of [`index`], format 3 those of answered questions and question
@@ -113,6 +118,8 @@ pub(crate) struct LmdbStore {
     index: index::Tables,
     handover: handover::Table,
     quarantine: quarantine::Table,
+    /// The state graphs of registered workflows ([`workflows`]).
+    workflows: workflows::Table,
     /// Items of durable `for` loops, stored once (see [`crate::context::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// Whether commits fsync ([`Durability::Full`]) or not.

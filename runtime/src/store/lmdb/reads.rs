@@ -48,6 +48,22 @@ impl Store for LmdbStore {
         self.check_indexes_impl(now_ms)
     }
 
+    fn workflows(&self) -> Result<Vec<crate::graph::StoredWorkflow>, Error> {
+        self.workflows_impl()
+    }
+
+    fn workflow(&self, name: &str) -> Result<Option<crate::graph::StoredWorkflow>, Error> {
+        self.workflow_impl(name)
+    }
+
+    fn progress(
+        &self,
+        run: RunId,
+        history_from: u64,
+    ) -> Result<Option<crate::store::ProgressRead>, Error> {
+        self.progress_impl(run, history_from)
+    }
+
     fn run_count(&self) -> Result<u64, Error> {
         let txn = self.env.read_txn()?;
         // `mdb_stat`: the count LMDB keeps in the tree's header, no scan.

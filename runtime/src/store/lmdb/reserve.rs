@@ -372,6 +372,23 @@ impl WriteOp {
             WriteOp::FailQuarantined { message, .. } => message.len() as u64,
             WriteOp::Quarantine { reason, .. } => reason.len() as u64,
             WriteOp::CommitBranch { output, .. } => output.len() as u64,
+            // The JSON of each graph: about its names plus some punctuation per state and edge.
+            WriteOp::RegisterWorkflows { workflows } => workflows
+                .iter()
+                .map(|w| {
+                    let states: usize = w
+                        .graph
+                        .states
+                        .iter()
+                        .map(|s| {
+                            96 + s.name.len()
+                                + s.step.as_ref().map_or(0, String::len)
+                                + s.fields.iter().map(|f| f.len() + 4).sum::<usize>()
+                        })
+                        .sum();
+                    (256 + w.name.len() + states + 32 * w.graph.edges.len()) as u64 + PER_ENTRY
+                })
+                .sum(),
             // Small and fixed: covered by `PER_REQUEST`. A question is a few hundred bytes; a
             // session's copied state is the one write here whose size is not known up front,
             // as before this became an op (LMDB reports a full disk itself past the reserve).

@@ -171,6 +171,10 @@ impl LmdbStore {
                 self.purge_in(txn, *run)?;
                 Outcome::Done
             }
+            WriteOp::RegisterWorkflows { workflows } => {
+                self.register_workflows_in(txn, workflows, now)?;
+                Outcome::Done
+            }
         })
     }
 

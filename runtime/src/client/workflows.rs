@@ -1,0 +1,47 @@
+//! The workflows a runtime registered, read from the store: their state graphs and versions,
+//! for a process that does not have the workflows' code (the `cairn` CLI, a dashboard, any
+//! [`Client::open`]). A runtime stores them at every start (see `runtime/graphs.rs`).
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::graph::{StoredWorkflow, WorkflowGraph};
+use crate::run::RunId;
+
+impl Client {
+    /// The state graph of the workflow named `name`, as the last runtime started on this
+    /// store registered it (its current version), or `None` if no runtime has registered it.
+    /// Needs no workflow registered in this process:
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), cairn_runtime::Error> {
+    /// let client = cairn_runtime::Client::open("cairn-data")?;
+    /// if let Some(graph) = client.workflow_graph("research_pipeline")? {
+    ///     println!("{}", graph.to_mermaid());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn workflow_graph(&self, name: &str) -> Result<Option<WorkflowGraph>, Error> {
+        Ok(self.shared.store()?.workflow(name)?.map(|w| w.graph))
+    }
+
+    /// The state graph of the version of its workflow that stored `run` (the one with the
+    /// run's fingerprint: an older version's, for a run it left unfinished), or `None` if no
+    /// runtime registered that version. [`Error::UnknownRun`] for an unknown run. Draw the
+    /// run's position with [`WorkflowGraph::to_mermaid_marking`] and the run's
+    /// [`state`](crate::RunStatus::state).
+    pub fn run_graph(&self, run: RunId) -> Result<Option<WorkflowGraph>, Error> {
+        let store = self.shared.store()?;
+        let record = store.load(run)?.ok_or(Error::UnknownRun { run })?;
+        Ok(store
+            .workflows()?
+            .into_iter()
+            .find(|w| w.name == record.workflow && w.fingerprint == record.fingerprint)
+            .map(|w| w.graph))
+    }
+
+    /// Every workflow registered on this store by a runtime, every version kept (the current
+    /// one and older ones, see [`StoredWorkflow::current`]), by name then fingerprint.
+    pub fn workflows(&self) -> Result<Vec<StoredWorkflow>, Error> {
+        self.shared.store()?.workflows()
+    }
+}
