@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use cairn::{RunId, Status};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Inspect and operate the runs of a cairn data directory.
 ///
@@ -60,6 +60,44 @@ pub enum Command {
         #[arg(value_parser = parse_run)]
         run: RunId,
     },
+    /// Follow a run live until it finishes: exits 0 if it completes, 1 if it fails
+    #[command(after_help = WATCH_HELP)]
+    Watch {
+        /// The run's id
+        #[arg(value_parser = parse_run)]
+        run: RunId,
+    },
+    /// Draw a workflow's states, with a run's current state marked
+    Graph(GraphArgs),
+}
+
+/// What `cairn watch` prints, shown under its `--help`.
+const WATCH_HELP: &str = "\
+Prints the run as it is, then a line per committed transition (with the key-value state it
+changed) until the run finishes. With --json, one JSON object per update, one per line.";
+
+/// What `cairn graph` draws.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The workflow's name
+    pub workflow: String,
+
+    /// Mark this run's current state (and draw the version of the workflow that stored it)
+    #[arg(long, value_parser = parse_run, value_name = "RUN")]
+    pub run: Option<RunId>,
+
+    /// The diagram's language
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    pub format: GraphFormat,
+}
+
+/// A diagram language `cairn graph` writes.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum GraphFormat {
+    /// A Mermaid state diagram (GitHub and many editors draw it)
+    Mermaid,
+    /// Graphviz DOT (`dot -Tsvg`)
+    Dot,
 }
 
 /// How `cairn answer` reads its answer, shown under its `--help`.

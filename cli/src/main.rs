@@ -8,6 +8,7 @@ mod args;
 mod commands;
 mod data_dir;
 mod failure;
+mod history_view;
 mod output;
 mod question_view;
 mod table;

@@ -2,10 +2,12 @@
 //! line gave it, and writes its result: a table or text for people, JSON with `--json`.
 
 mod answer;
+mod graph;
 mod questions;
 mod resume;
 mod runs;
 mod show;
+mod watch;
 
 use std::path::Path;
 
@@ -22,5 +24,7 @@ pub async fn run(command: Command, dir: &Path, json: bool) -> Result<(), Failure
         Command::Questions => questions::questions(&client, json),
         Command::Answer { run, answer } => answer::answer(&client, run, &answer, json).await,
         Command::Resume { run } => resume::resume(&client, run, json).await,
+        Command::Watch { run } => watch::watch(&client, run, json).await,
+        Command::Graph(what) => graph::graph(&client, &what, json),
     }
 }

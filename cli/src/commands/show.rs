@@ -3,10 +3,11 @@
 
 use std::fmt::Write;
 
-use cairn::{Client, HistoryOutcome, HistoryRecord, RunId, Status};
+use cairn::{Client, HistoryRecord, RunId, Status};
 use serde_json::json;
 
 use crate::failure::Failure;
+use crate::history_view;
 use crate::output;
 use crate::question_view;
 use crate::table::Table;
@@ -107,31 +108,8 @@ fn history_table(history: &[HistoryRecord]) -> Table {
             time::instant(record.started_at_ms),
             time::duration(record.ended_at_ms.saturating_sub(record.started_at_ms)),
             attempts,
-            outcome(record),
+            history_view::outcome(record),
         ]);
     }
     table
-}
-
-/// What a history record says happened, with the errors of retried attempts.
-fn outcome(record: &HistoryRecord) -> String {
-    let mut outcome = match &record.outcome {
-        HistoryOutcome::Committed => "committed".to_owned(),
-        HistoryOutcome::Completed => "completed".to_owned(),
-        HistoryOutcome::Failed { message } => format!("failed: {message}"),
-        other => format!("{other:?}").to_lowercase(),
-    };
-    let retried = match record.outcome {
-        // A failed run's last attempt error is its message, shown already.
-        HistoryOutcome::Failed { .. } => record.attempt_errors.len().saturating_sub(1),
-        _ => record.attempt_errors.len(),
-    };
-    if retried > 0 {
-        let _ = write!(
-            outcome,
-            " (retried after: {})",
-            record.attempt_errors[..retried].join("; ")
-        );
-    }
-    outcome
 }

@@ -17,6 +17,8 @@ fn a_missing_data_directory_is_named_and_not_created() {
         vec!["questions"],
         vec!["answer", "1", "yes"],
         vec!["resume", "1"],
+        vec!["watch", "1"],
+        vec!["graph", "deploy"],
     ] {
         let mut full = vec!["--dir", missing_arg];
         full.extend(args);
@@ -77,6 +79,7 @@ fn an_unknown_run_is_named() {
         &["show", "99", "--json"],
         &["answer", "99", "yes"],
         &["resume", "99"],
+        &["watch", "99"],
     ] {
         assert_eq!(
             dir.cairn(args).error(1),
@@ -121,7 +124,15 @@ fn a_wrong_command_line_is_one_line_and_exit_code_2() {
 fn help_and_version_go_to_standard_output_and_succeed() {
     let help = cairn(&["--help"]).ok();
     assert!(help.contains("Usage: cairn [OPTIONS] <COMMAND>"), "{help}");
-    for command in ["runs", "show", "questions", "answer", "resume"] {
+    for command in [
+        "runs",
+        "show",
+        "questions",
+        "answer",
+        "resume",
+        "watch",
+        "graph",
+    ] {
         assert!(
             help.contains(&format!("\n  {command} ")),
             "{command}: {help}"

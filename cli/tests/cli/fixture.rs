@@ -95,7 +95,14 @@ impl DataDir {
     /// Makes the directory: starts a runtime, runs each workflow until it finishes or waits,
     /// and shuts the runtime down, so that the CLI is the only process on it.
     pub fn new() -> DataDir {
-        let temp = tempfile::tempdir().unwrap();
+        let mut temp = tempfile::tempdir().unwrap();
+        // To look at the directory by hand (the README's session was taken from one):
+        // `CAIRN_CLI_TEST_KEEP=1 cargo test -p cairn-cli -- --nocapture` keeps each and
+        // prints where it is.
+        if std::env::var_os("CAIRN_CLI_TEST_KEEP").is_some() {
+            temp.disable_cleanup(true);
+            eprintln!("kept {}", temp.path().display());
+        }
         let path = temp.path().join("cairn-data");
         let declined = temp.path().join("declined");
         std::fs::write(&declined, "").unwrap();

@@ -3,7 +3,9 @@
 //! and checks what a person or a script gets: the table, the JSON, the exit code, and the
 //! one-line error of each failure.
 
+mod drawing;
 mod errors;
 mod fixture;
 mod inspecting;
 mod operating;
+mod watching;
