@@ -58,6 +58,7 @@ mod workflow;
 pub use context::{parallel, task};
 
 pub use client::Client;
+pub use client::listing::{Cursor, Page, RunFilter, StatusCounts};
 pub use client::questions::PendingQuestion;
 pub use client::session::MAX_SESSION_ID_BYTES;
 pub use client::watch::{RunUpdate, RunWatch};

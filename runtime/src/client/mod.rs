@@ -5,6 +5,7 @@
 //! front ends.
 
 pub(crate) mod json_input;
+pub(crate) mod listing;
 pub(crate) mod progress;
 pub(crate) mod questions;
 mod repair;

@@ -202,6 +202,21 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
     fn run_status(&self, run: RunId) -> Result<RunStatus, Error>;
     /// How many runs are stored (records, whatever their state), without reading them.
     fn run_count(&self) -> Result<u64, Error>;
+    /// Up to `limit` runs that `filter` selects, with ids above `after`, in id order, as
+    /// [`list_status`](Self::list_status) shows them; and the last id looked at if more may
+    /// follow (the next call's `after`). Read from indexes: the cost is that of the entries
+    /// of the filter's status (else workflow) from `after` on, plus the records returned,
+    /// never a scan of every run.
+    #[allow(clippy::type_complexity)]
+    fn list_runs(
+        &self,
+        filter: &crate::client::listing::RunFilter,
+        after: Option<RunId>,
+        limit: usize,
+    ) -> Result<(Vec<RunStatus>, Option<RunId>), Error>;
+    /// How many runs have each status (quarantined ones as [`Status::Corrupt`]), from kept
+    /// counts: no run is read.
+    fn count_by_status(&self) -> Result<crate::client::listing::StatusCounts, Error>;
 
     /// Checks the store's indexes against the run records at start-up and repairs them in
     /// writes of its own, quarantining what cannot be derived (see `lmdb/consistency.rs`).

@@ -122,6 +122,12 @@ pub(crate) enum WriteOp {
     RegisterWorkflows {
         workflows: Vec<crate::graph::StoredWorkflow>,
     },
+    /// Deletes every entry of up to `limit` finished runs that `filter` selects, oldest
+    /// finish first (unfinished runs are never touched): [`Outcome::Purged`] with how many.
+    PurgeFinished {
+        filter: crate::client::listing::RunFilter,
+        limit: usize,
+    },
 }
 
 /// What one [`WriteOp`] produced; which variant each op gives is in its doc.
@@ -141,6 +147,8 @@ pub(crate) enum Outcome {
     /// The run's record after the write.
     Record(Box<RunRecord>),
     HandedOver(Vec<(RunId, u64)>),
+    /// How many runs a [`WriteOp::PurgeFinished`] deleted.
+    Purged(u64),
 }
 
 impl Outcome {
@@ -208,6 +216,13 @@ impl Outcome {
         }
     }
 
+    pub(crate) fn purged(self) -> Result<u64, Error> {
+        match self {
+            Outcome::Purged(count) => Ok(count),
+            other => Err(other.mismatch("a number of runs purged")),
+        }
+    }
+
     pub(crate) fn done(self) -> Result<(), Error> {
         match self {
             Outcome::Done => Ok(()),
@@ -243,7 +258,8 @@ impl WriteOp {
             | WriteOp::Quarantine { .. }
             | WriteOp::Release { .. }
             | WriteOp::Purge { .. }
-            | WriteOp::RegisterWorkflows { .. } => 0,
+            | WriteOp::RegisterWorkflows { .. }
+            | WriteOp::PurgeFinished { .. } => 0,
         };
         u64::try_from(len).unwrap_or(u64::MAX)
     }

@@ -11,6 +11,9 @@
 //! - a record, stored sleep or current question that does not decode cannot give its entries:
 //!   the run is quarantined ([`super::quarantine`]) with the reason, and reported.
 //!
+//! The listing indexes ([`super::listing`]) are derived from every record (finished ones
+//! too) and made to match the same way, their counts by status included.
+//!
 //! Cost: one pass over the records (each decoded and checksummed) plus one over each index, in
 //! one write transaction that writes only the repairs; memory is the expected entries of the
 //! unfinished runs. Measured by the ignored test `check_cost` below (figures in the README's
@@ -23,6 +26,7 @@ use heed::types::Bytes;
 
 use super::hitl::deadline_key;
 use super::index::wakeup_key;
+use super::listing::{self, Listed};
 use super::{LmdbStore, be_u64, key};
 use crate::error::Error;
 use crate::quarantine::CheckReport;
@@ -67,6 +71,7 @@ impl LmdbStore {
         }
 
         let mut expected = Expected::default();
+        let mut listing = listing::Expected::default();
         let mut to_quarantine = Vec::new();
         // Keys read as bytes: a damaged one is no run to check (and is left, reported).
         for entry in self.runs.remap_key_type::<Bytes>().iter(&txn)? {
@@ -79,11 +84,14 @@ impl LmdbStore {
                 continue;
             };
             report.runs += 1;
+            let run = RunId(id);
+            let decoded = Self::decode(run, bytes);
+            let is_quarantined = quarantined.contains(&id) || decoded.is_err();
+            listing.add(run, &Listed::of(decoded.as_ref().ok(), is_quarantined));
             if quarantined.contains(&id) {
                 continue;
             }
-            let run = RunId(id);
-            let record = match Self::decode(run, bytes) {
+            let record = match decoded {
                 Ok(record) => record,
                 Err(e) => {
                     to_quarantine.push((run, e.to_string()));
@@ -139,6 +147,7 @@ impl LmdbStore {
         }
 
         for (n, (run, reason)) in to_quarantine.iter().enumerate() {
+            listing.quarantine(*run, self.get(&txn, *run).ok().flatten().as_ref());
             if n < LOGGED {
                 tracing::warn!(%run, reason, "run quarantined at start");
             }
@@ -158,6 +167,17 @@ impl LmdbStore {
             ),
         ];
         for (name, db, wanted) in tables {
+            reconcile(&mut txn, name, db, wanted, &mut report)?;
+        }
+        let counts = listing.counts();
+        let listing_tables = [
+            ("listed", self.listing.listed, &listing.listed),
+            ("by_status", self.listing.by_status, &listing.by_status),
+            ("by_workflow", self.listing.by_workflow, &listing.by_workflow),
+            ("finished", self.listing.finished, &listing.finished),
+            ("status_counts", self.listing.counts, &counts),
+        ];
+        for (name, db, wanted) in listing_tables {
             reconcile(&mut txn, name, db, wanted, &mut report)?;
         }
         txn.commit()?;

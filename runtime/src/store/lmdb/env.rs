@@ -80,7 +80,8 @@ impl LmdbStore {
                 + index::DATABASES
                 + handover::DATABASES
                 + quarantine::DATABASES
-                + workflows::DATABASES,
+                + workflows::DATABASES
+                + listing::DATABASES,
         );
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
@@ -136,7 +137,9 @@ impl LmdbStore {
             let handover = handover::Table::open_existing(&env)?;
             let quarantine = quarantine::Table::open(&env, true)?;
             let workflows = workflows::Table::open_existing(&env)?;
+            let listing = listing::Tables::open(&env, main.runs, main.meta, None)?;
             return Ok(LmdbStore {
+                listing,
                 quarantine,
                 workflows,
                 env,
@@ -189,7 +192,9 @@ impl LmdbStore {
         let handover = handover::Table::open(&env)?;
         let quarantine = quarantine::Table::open(&env, false)?;
         let workflows = workflows::Table::open(&env)?;
+        let listing = listing::Tables::open(&env, runs, meta, Some(quarantine.db()?))?;
         Ok(LmdbStore {
+            listing,
             quarantine,
             workflows,
             env,

@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(crate::codec::decode::<u8>(&branches[0].1).unwrap(), 5);
         let txn = store.env.read_txn().unwrap();
         let format = store.meta.get(&txn, FORMAT_KEY).unwrap().unwrap();
-        assert_eq!(format, SEALED_FORMAT.to_be_bytes());
+        assert_eq!(format, super::super::FORMAT_VERSION.to_be_bytes());
         assert!(store.meta.get(&txn, SEALED_MARK).unwrap().is_none());
     }
 }

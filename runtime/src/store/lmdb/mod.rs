@@ -15,7 +15,8 @@
 //! output inside a record, branch outputs, loop items, key-value state) where they are
 //! encoded.
 //!
-//! Plus the `wakeups` and `active` indexes of [`index`], so that parked runs cost disk only.
+//! Plus the `wakeups` and `active` indexes of [`index`], so that parked runs cost disk only,
+//! and the indexes of [`listing`] (by status, workflow, finish time; counts by status).
 //!
 //! Sleeps and branches belong to the await in progress; the commit that ends it deletes them.
 //! Reads each open a read transaction; every write goes through [`Store::write`]
@@ -58,6 +59,10 @@ mod file_check;
 mod fuzz_tests;
 /// Runs handed over by client-only processes.
 mod handover;
+/// The indexes that list, count and purge runs without reading every record.
+mod listing;
+/// Purging finished runs in batches.
+mod retention;
 /// Questions, answers and sessions (people in the loop).
 mod hitl;
 /// The wake-up and active-run indexes.
@@ -90,8 +95,9 @@ mod workflows;
 /// Version of the on-disk layout; bump it when [`RunRecord`] or the key layout changes.
 /// Format 2 added the indexes of [`index`], format 3 those of answered questions and question
 /// deadlines ([`hitl`]), format 4 the envelope of [`crate::codec`] (format tag and checksum)
-/// around every value ([`migrate`]); older directories are brought up to date on open.
-pub(crate) const FORMAT_VERSION: u32 = migrate::SEALED_FORMAT;
+/// around every value ([`migrate`]), format 5 the listing indexes ([`listing`]); older
+/// directories are brought up to date on open.
+pub(crate) const FORMAT_VERSION: u32 = listing::LISTED_FORMAT;
 
 const FORMAT_KEY: &str = "format_version";
 const NEXT_RUN_KEY: &str = "next_run_id";
@@ -120,6 +126,7 @@ pub(crate) struct LmdbStore {
     quarantine: quarantine::Table,
     /// The state graphs of registered workflows ([`workflows`]).
     workflows: workflows::Table,
+    listing: listing::Tables,
     /// Items of durable `for` loops, stored once (see [`crate::context::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// Whether commits fsync ([`Durability::Full`]) or not.
@@ -157,6 +164,7 @@ impl LmdbStore {
         })?;
         self.runs.put(txn, &run.0, &bytes)?;
         self.track_status(txn, run, record.status)?;
+        self.track_listing(txn, run, record)?;
         Ok(())
     }
 

@@ -4,7 +4,8 @@
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, RoTxn, RwTxn, WithoutTls};
 
-use super::{LmdbStore, be_u64, delete_prefix, key};
+use super::retention::TimeKeyed;
+use super::{LmdbStore, be_u64};
 use crate::error::Error;
 use crate::lifecycle;
 use crate::quarantine::StoredEntry;
@@ -100,6 +101,7 @@ impl LmdbStore {
                 reason: e.to_string(),
             })?;
         let id = run.0.to_be_bytes();
+        self.list_as_corrupt(txn, run)?;
         self.quarantine.db()?.put(txn, &id, &bytes)?;
         self.index.active.delete(txn, &id)?;
         self.hitl.waiting.answered.delete(txn, &id)?;
@@ -144,11 +146,15 @@ impl LmdbStore {
             return Err(Error::NotQuarantined { run, status });
         };
         let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
+        // The mark goes first, so that the record's status files the run again (a
+        // quarantined run stays listed as corrupt).
+        self.quarantine.db()?.delete(txn, &run.0.to_be_bytes())?;
         if lifecycle::release(&mut record, now_ms) {
             self.put(txn, run, &record)?;
             self.set_active(txn, run)?;
+        } else {
+            self.track_listing(txn, run, &record)?;
         }
-        self.quarantine.db()?.delete(txn, &run.0.to_be_bytes())?;
         Ok(record)
     }
 
@@ -165,18 +171,18 @@ impl LmdbStore {
             let status = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?.status;
             return Err(Error::NotQuarantined { run, status });
         }
-        self.fail_in(txn, run, message, None, now_ms)?;
+        // The mark goes first, as in `release_in`.
         self.quarantine.db()?.delete(txn, &run.0.to_be_bytes())?;
+        self.fail_in(txn, run, message, None, now_ms)?;
         Ok(())
     }
 
     /// Deletes every entry of a quarantined or finished run, in one transaction: record,
     /// state, history, sleeps, branches, loop items, questions, the quarantine mark and its
     /// entries in every index. The time-keyed indexes (wake-ups, deadlines) are scanned for
-    /// the run: a purge is rare, and their entries may be the damaged ones.
+    /// a quarantined run: its entries may be the damaged ones.
     pub(super) fn purge_in(&self, txn: &mut RwTxn<'_>, run: RunId) -> Result<(), Error> {
         let quarantined = self.quarantine_entry_in(txn, run)?.is_some();
-        let id = run.0.to_be_bytes();
         if !quarantined {
             let record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
             if !record.status.is_finished() {
@@ -186,39 +192,12 @@ impl LmdbStore {
                 });
             }
         }
-        self.runs.delete(txn, &run.0)?;
-        let prefix = key(run, &[]);
-        for db in [
-            self.state,
-            self.history,
-            self.sleeps,
-            self.branches,
-            self.loop_items,
-            self.hitl.questions,
-            self.hitl.pending,
-        ] {
-            delete_prefix(db, txn, &prefix)?;
-        }
-        for db in [
-            self.quarantine.db()?,
-            self.index.active,
-            self.hitl.waiting.answered,
-            self.handover.handed_over,
-        ] {
-            db.delete(txn, &id)?;
-        }
-        for db in [self.index.wakeups, self.hitl.waiting.deadlines] {
-            let mut of_run = Vec::new();
-            for entry in db.iter(txn)? {
-                let (k, _) = entry?;
-                if k.get(8..) == Some(&id[..]) {
-                    of_run.push(k.to_vec());
-                }
-            }
-            for k in of_run {
-                db.delete(txn, &k)?;
-            }
-        }
+        let time_keyed = if quarantined {
+            TimeKeyed::Scan
+        } else {
+            TimeKeyed::FromRun
+        };
+        self.delete_run_in(txn, run, time_keyed)?;
         tracing::warn!(%run, quarantined, "run purged: every entry of it deleted");
         Ok(())
     }
@@ -266,8 +245,13 @@ impl LmdbStore {
     /// quarantined run or one whose record does not decode.
     pub(crate) fn run_status_impl(&self, run: RunId) -> Result<RunStatus, Error> {
         let txn = self.env.read_txn()?;
-        let entry = self.quarantine_entry_in(&txn, run)?;
-        let Some(bytes) = self.runs.get(&txn, &run.0)? else {
+        self.run_status_in(&txn, run)
+    }
+
+    /// [`run_status_impl`](Self::run_status_impl) inside `txn`.
+    pub(super) fn run_status_in(&self, txn: &RoTxn<'_>, run: RunId) -> Result<RunStatus, Error> {
+        let entry = self.quarantine_entry_in(txn, run)?;
+        let Some(bytes) = self.runs.get(txn, &run.0)? else {
             return Err(Error::UnknownRun { run });
         };
         let decoded = Self::decode(run, bytes);

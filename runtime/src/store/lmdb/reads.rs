@@ -64,6 +64,19 @@ impl Store for LmdbStore {
         self.progress_impl(run, history_from)
     }
 
+    fn list_runs(
+        &self,
+        filter: &crate::client::listing::RunFilter,
+        after: Option<RunId>,
+        limit: usize,
+    ) -> Result<(Vec<crate::run::RunStatus>, Option<RunId>), Error> {
+        self.list_runs_impl(filter, after, limit)
+    }
+
+    fn count_by_status(&self) -> Result<crate::client::listing::StatusCounts, Error> {
+        self.count_by_status_impl()
+    }
+
     fn run_count(&self) -> Result<u64, Error> {
         let txn = self.env.read_txn()?;
         // `mdb_stat`: the count LMDB keeps in the tree's header, no scan.

@@ -389,6 +389,9 @@ impl WriteOp {
                     (256 + w.name.len() + states + 32 * w.graph.edges.len()) as u64 + PER_ENTRY
                 })
                 .sum(),
+            // Deleting writes too (copy-on-write of the pages the keys were on): about a
+            // page's share per run, most runs' keys sharing leaf pages with their neighbours.
+            WriteOp::PurgeFinished { limit, .. } => *limit as u64 * 256,
             // Small and fixed: covered by `PER_REQUEST`. A question is a few hundred bytes; a
             // session's copied state is the one write here whose size is not known up front,
             // as before this became an op (LMDB reports a full disk itself past the reserve).

@@ -175,6 +175,9 @@ impl LmdbStore {
                 self.register_workflows_in(txn, workflows, now)?;
                 Outcome::Done
             }
+            WriteOp::PurgeFinished { filter, limit } => {
+                Outcome::Purged(self.purge_finished_in(txn, filter, *limit)?)
+            }
         })
     }
 
