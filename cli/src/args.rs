@@ -2,9 +2,12 @@
 //! parsers of the values they take (run ids, statuses).
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
-use cairn::{RunId, Status};
+use cairn::{Cursor, RunFilter, RunId, Status};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::time::parse_when;
 
 /// Inspect and operate the runs of a cairn data directory.
 ///
@@ -35,7 +38,7 @@ pub struct Global {
 /// One operation.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List runs, newest first
+    /// List runs in the order they were created, a page at a time
     Runs(RunsArgs),
     /// Show one run: status, position, key-value state, question and history
     Show {
@@ -110,7 +113,7 @@ How ANSWER is read, by the question's kind:
 `skip` skips a question that allows it; anything else is a custom answer, refused unless the
 question allows one. `cairn questions` lists the options.";
 
-/// Filters of `cairn runs`.
+/// Filters of `cairn runs`. Every filter given must hold.
 #[derive(Debug, Args)]
 pub struct RunsArgs {
     /// Only runs with this status
@@ -121,9 +124,71 @@ pub struct RunsArgs {
     #[arg(long, value_name = "NAME")]
     pub workflow: Option<String>,
 
+    #[command(flatten)]
+    pub times: TimeFilters,
+
     /// At most this many runs
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub limit: usize,
+
+    /// Start after this cursor: the one the previous page ended with
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<Cursor>,
+}
+
+/// Bounds on when runs were created or finished. TIME is a UTC date and time (2026-11-29,
+/// 2026-11-29T16:52:10Z) or how long ago (90s, 15m, 2h, 7d).
+#[derive(Debug, Args)]
+pub struct TimeFilters {
+    /// Only runs created at or after TIME
+    #[arg(long, value_parser = parse_when, value_name = "TIME")]
+    pub created_since: Option<SystemTime>,
+
+    /// Only runs created before TIME
+    #[arg(long, value_parser = parse_when, value_name = "TIME")]
+    pub created_before: Option<SystemTime>,
+
+    /// Only finished runs that finished at or after TIME
+    #[arg(long, value_parser = parse_when, value_name = "TIME")]
+    pub finished_since: Option<SystemTime>,
+
+    /// Only finished runs that finished before TIME
+    #[arg(long, value_parser = parse_when, value_name = "TIME")]
+    pub finished_before: Option<SystemTime>,
+}
+
+impl RunsArgs {
+    /// The filter the library takes.
+    pub fn filter(&self) -> RunFilter {
+        let mut filter = self.times.filter();
+        if let Some(status) = self.status {
+            filter = filter.status(status);
+        }
+        if let Some(workflow) = &self.workflow {
+            filter = filter.workflow(workflow.clone());
+        }
+        filter
+    }
+}
+
+impl TimeFilters {
+    /// The filter of these bounds alone.
+    pub fn filter(&self) -> RunFilter {
+        let mut filter = RunFilter::new();
+        if let Some(time) = self.created_since {
+            filter = filter.created_since(time);
+        }
+        if let Some(time) = self.created_before {
+            filter = filter.created_before(time);
+        }
+        if let Some(time) = self.finished_since {
+            filter = filter.finished_since(time);
+        }
+        if let Some(time) = self.finished_before {
+            filter = filter.finished_before(time);
+        }
+        filter
+    }
 }
 
 /// Every status a run can have, by the name `Status` displays.

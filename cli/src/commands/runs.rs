@@ -1,32 +1,21 @@
-//! `cairn runs`: the runs of the directory, newest first, filtered by status and workflow.
+//! `cairn runs`: the runs a filter selects (status, workflow, creation and finish times), a
+//! page at a time in the order they were created, read from the store's listing indexes: a
+//! page costs the same among a thousand runs or a million.
 
 use cairn::{Client, RunStatus};
+use serde_json::json;
 
 use crate::args::RunsArgs;
 use crate::failure::Failure;
 use crate::output;
 use crate::table::Table;
 
-pub fn runs(client: &Client, filters: &RunsArgs, json: bool) -> Result<(), Failure> {
-    let mut runs = client.list(filters.status)?;
-    if let Some(workflow) = &filters.workflow {
-        runs.retain(|run| &run.workflow == workflow);
-    }
-    // The store lists in id order, oldest first; people look for the latest.
-    runs.reverse();
-    let matching = runs.len();
-    runs.truncate(filters.limit);
-    if matching > runs.len() {
-        // On standard error, so that the table or JSON on standard output stays whole.
-        eprintln!(
-            "{} of {matching} matching runs shown; --limit {matching} shows them all",
-            runs.len()
-        );
-    }
-
+pub fn runs(client: &Client, args: &RunsArgs, json: bool) -> Result<(), Failure> {
+    let page = client.list_runs(&args.filter(), args.limit, args.after)?;
     if json {
-        let runs = runs.iter().map(run_json).collect();
-        output::json(&serde_json::Value::Array(runs));
+        let runs: Vec<serde_json::Value> = page.runs.iter().map(run_json).collect();
+        let next = page.next.map(|cursor| cursor.to_string());
+        output::json(&json!({ "runs": runs, "next": next }));
         return Ok(());
     }
     let mut table = Table::new(&[
@@ -38,7 +27,7 @@ pub fn runs(client: &Client, filters: &RunsArgs, json: bool) -> Result<(), Failu
         "TRANSITIONS",
         "ERROR",
     ]);
-    for run in &runs {
+    for run in &page.runs {
         table.row(vec![
             run.id.to_string(),
             run.workflow.clone(),
@@ -50,6 +39,10 @@ pub fn runs(client: &Client, filters: &RunsArgs, json: bool) -> Result<(), Failu
         ]);
     }
     output::text(&table.render());
+    if let Some(next) = page.next {
+        // On standard error, so that the table on standard output stays a table.
+        eprintln!("more runs: the next page is --after {next}");
+    }
     Ok(())
 }
 

@@ -68,7 +68,7 @@ fn the_default_directory_is_cairn_data_dir_else_cairn_data() {
         .unwrap();
     assert!(output.status.success());
     let runs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(runs.as_array().unwrap().len(), 4);
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 4);
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn a_run_that_cannot_be_resumed_says_why() {
 #[test]
 fn a_wrong_command_line_is_one_line_and_exit_code_2() {
     let dir = DataDir::new();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
         (&[], "'cairn' requires a subcommand"),
         (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
         (&["show", "abc"], "a run id is a whole number, such as 42"),
@@ -111,6 +111,14 @@ fn a_wrong_command_line_is_one_line_and_exit_code_2() {
         (
             &["runs", "--status", "done"],
             "expected one of: pending, running, waiting, completed, failed, corrupt",
+        ),
+        (
+            &["runs", "--finished-before", "last week"],
+            "`last week` is not a time: write a UTC date and time (2026-11-29, 2026-11-29T16:52:10Z) or how long ago (90s, 15m, 2h, 7d)",
+        ),
+        (
+            &["runs", "--after", "x"],
+            "invalid value 'x' for '--after <CURSOR>'",
         ),
     ];
     for (args, expected) in cases {

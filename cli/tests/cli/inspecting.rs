@@ -20,7 +20,7 @@ fn rows(table: &str) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn runs_are_a_table_newest_first() {
+fn runs_are_a_table_in_the_order_they_were_created() {
     let dir = DataDir::new();
     let table = rows(&dir.cairn(&["runs"]).ok());
     assert_eq!(
@@ -36,56 +36,96 @@ fn runs_are_a_table_newest_first() {
         ]
     );
     let ids: Vec<String> = table[1..].iter().map(|row| row[0].clone()).collect();
-    let expected = [dir.failed, dir.choice, dir.approval, dir.completed].map(|r| r.to_string());
+    let expected = [dir.completed, dir.approval, dir.choice, dir.failed].map(|r| r.to_string());
     assert_eq!(ids, expected);
-    let failed = &table[1];
+    assert_eq!(
+        table[1][1..],
+        ["greet", "completed", "Shout", "shout", "1", "-"]
+    );
+    assert_eq!(table[2][1..3], ["deploy", "waiting"]);
+    assert_eq!(
+        table[3][1..],
+        ["pick_region", "waiting", "Start", "-", "0", "-"]
+    );
+    let failed = &table[4];
     assert_eq!(failed[1..3], ["checkout", "failed"]);
     assert_eq!(failed.last().unwrap(), "card declined");
-    assert_eq!(table[3][1..3], ["deploy", "waiting"]);
-    assert_eq!(table[4][1..3], ["greet", "completed"]);
+}
+
+/// The run ids of a `cairn runs --json` page, and its cursor.
+fn page(value: &serde_json::Value) -> (Vec<u64>, Option<String>) {
+    let runs = value["runs"].as_array().unwrap();
+    let ids = runs.iter().map(|run| run["id"].as_u64().unwrap()).collect();
+    (ids, value["next"].as_str().map(str::to_owned))
 }
 
 #[test]
-fn runs_as_json_with_filters_and_a_limit() {
+fn runs_as_json_with_filters() {
     let dir = DataDir::new();
     let all = dir.cairn(&["runs", "--json"]).json();
-    assert_eq!(all.as_array().unwrap().len(), 4);
+    assert_eq!(page(&all).0.len(), 4);
+    assert_eq!(all["next"], json!(null));
     assert_eq!(
-        all[3],
+        all["runs"][0],
         json!({
             "id": dir.completed.0,
             "workflow": "greet",
             "status": "completed",
-            "state": all[3]["state"],
+            "state": "Shout",
             "step": "shout",
             "transitions": 1,
             "error": null,
         })
     );
 
-    let ids = |value: serde_json::Value| -> Vec<u64> {
-        let runs = value.as_array().unwrap();
-        runs.iter().map(|run| run["id"].as_u64().unwrap()).collect()
+    let ids = |args: &[&str]| {
+        let mut full = vec!["runs", "--json"];
+        full.extend_from_slice(args);
+        page(&dir.cairn(&full).json()).0
     };
-    let waiting = dir.cairn(&["runs", "--status", "waiting", "--json"]).json();
-    assert_eq!(ids(waiting), [dir.choice.0, dir.approval.0]);
-    let deploys = dir
-        .cairn(&["runs", "--workflow", "deploy", "--json"])
-        .json();
-    assert_eq!(ids(deploys), [dir.approval.0]);
-    let none = dir.cairn(&["runs", "--status", "running", "--json"]).json();
-    assert_eq!(none, json!([]));
-
-    // A limit keeps the newest; the note that more match goes to standard error, so that the
-    // JSON (or the table) on standard output stays whole.
-    let limited = dir.cairn(&["runs", "--limit", "1", "--json"]);
-    assert_eq!(limited.code, 0);
     assert_eq!(
-        limited.stderr,
-        "1 of 4 matching runs shown; --limit 4 shows them all\n"
+        ids(&["--status", "waiting"]),
+        [dir.approval.0, dir.choice.0]
     );
-    let limited: serde_json::Value = serde_json::from_str(&limited.stdout).unwrap();
-    assert_eq!(ids(limited), [dir.failed.0]);
+    assert_eq!(ids(&["--workflow", "deploy"]), [dir.approval.0]);
+    assert_eq!(
+        ids(&["--status", "waiting", "--workflow", "greet"]),
+        [0u64; 0]
+    );
+    assert_eq!(ids(&["--status", "running"]), [0u64; 0]);
+    // Times: every run was made within the last hour, two of them finished.
+    assert_eq!(ids(&["--created-since", "1h"]).len(), 4);
+    assert_eq!(ids(&["--created-before", "1h"]), [0u64; 0]);
+    assert_eq!(ids(&["--created-since", "2000-01-01T00:00:00Z"]).len(), 4);
+    assert_eq!(
+        ids(&["--finished-since", "1h"]),
+        [dir.completed.0, dir.failed.0]
+    );
+    assert_eq!(ids(&["--finished-before", "1h"]), [0u64; 0]);
+}
+
+#[test]
+fn runs_come_a_page_at_a_time() {
+    let dir = DataDir::new();
+    let first = dir.cairn(&["runs", "--limit", "3", "--json"]).json();
+    let (ids, next) = page(&first);
+    assert_eq!(ids, [dir.completed.0, dir.approval.0, dir.choice.0]);
+    let next = next.expect("a cursor to the next page");
+    let second = dir
+        .cairn(&["runs", "--limit", "3", "--after", &next, "--json"])
+        .json();
+    assert_eq!(page(&second), (vec![dir.failed.0], None));
+
+    // For people, the next page is told on standard error: the table stays a table.
+    let limited = dir.cairn(&["runs", "--limit", "1"]);
+    assert_eq!(limited.code, 0);
+    assert_eq!(limited.stdout.lines().count(), 2, "{limited:#?}");
+    assert!(
+        limited
+            .stderr
+            .starts_with("more runs: the next page is --after "),
+        "{limited:#?}"
+    );
 }
 
 #[test]

@@ -95,7 +95,12 @@ impl RunFilter {
 
     /// Whether a run with this status, workflow and times passes every bound but the status
     /// (which the caller's index decides). `finished_ms` is `None` for an unfinished run.
-    pub(crate) fn admits(&self, workflow: &[u8], created_ms: u64, finished_ms: Option<u64>) -> bool {
+    pub(crate) fn admits(
+        &self,
+        workflow: &[u8],
+        created_ms: u64,
+        finished_ms: Option<u64>,
+    ) -> bool {
         let within = |(since, before): (Option<u64>, Option<u64>), t: u64| {
             since.is_none_or(|s| t >= s) && before.is_none_or(|b| t < b)
         };
@@ -164,7 +169,10 @@ impl StatusCounts {
 
     /// Each status that has runs, with their number, in the order of [`Status`]'s variants.
     pub fn iter(&self) -> impl Iterator<Item = (Status, u64)> + '_ {
-        self.counts.values().copied().filter(|(_, count)| *count > 0)
+        self.counts
+            .values()
+            .copied()
+            .filter(|(_, count)| *count > 0)
     }
 }
 

@@ -173,7 +173,11 @@ impl LmdbStore {
         let listing_tables = [
             ("listed", self.listing.listed, &listing.listed),
             ("by_status", self.listing.by_status, &listing.by_status),
-            ("by_workflow", self.listing.by_workflow, &listing.by_workflow),
+            (
+                "by_workflow",
+                self.listing.by_workflow,
+                &listing.by_workflow,
+            ),
             ("finished", self.listing.finished, &listing.finished),
             ("status_counts", self.listing.counts, &counts),
         ];

@@ -187,7 +187,8 @@ impl Expected {
             self.finished.insert(be_pair(t, run.0).to_vec(), Vec::new());
         }
         *self.counts.entry(listed.code).or_default() += 1;
-        self.listed.insert(run.0.to_be_bytes().to_vec(), listed.encode());
+        self.listed
+            .insert(run.0.to_be_bytes().to_vec(), listed.encode());
     }
 
     /// Files `run` under [`Status::Corrupt`] instead of what [`add`](Self::add) gave it: the
@@ -323,10 +324,7 @@ impl LmdbStore {
     ) -> Result<(), Error> {
         let old = self.listed_in(txn, run)?;
         let code = status_code(record.status);
-        let finished_ms = record
-            .status
-            .is_finished()
-            .then_some(record.updated_at_ms);
+        let finished_ms = record.status.is_finished().then_some(record.updated_at_ms);
         if let Some(old) = &old {
             if old.code == code && old.finished_ms == finished_ms {
                 return Ok(());
@@ -371,7 +369,8 @@ impl LmdbStore {
                 t.finished.delete(txn, &be_pair(f, run.0))?;
             }
             if new.as_ref().is_none_or(|new| new.workflow != old.workflow) {
-                t.by_workflow.delete(txn, &workflow_key(&old.workflow, run))?;
+                t.by_workflow
+                    .delete(txn, &workflow_key(&old.workflow, run))?;
             }
         }
         let id = run.0.to_be_bytes();
@@ -383,7 +382,8 @@ impl LmdbStore {
                     t.finished.put(txn, &be_pair(f, run.0), &[])?;
                 }
                 if old.as_ref().is_none_or(|old| old.workflow != new.workflow) {
-                    t.by_workflow.put(txn, &workflow_key(&new.workflow, run), &[])?;
+                    t.by_workflow
+                        .put(txn, &workflow_key(&new.workflow, run), &[])?;
                 }
                 t.listed.put(txn, &id, &new.encode())?;
             }
@@ -470,8 +470,7 @@ impl LmdbStore {
                 continue; // a stale entry: dropped by the start-up check
             };
             let status_ok = filter.status.is_none_or(|s| status_code(s) == listed.code);
-            if status_ok && filter.admits(&listed.workflow, listed.created_ms, listed.finished_ms)
-            {
+            if status_ok && filter.admits(&listed.workflow, listed.created_ms, listed.finished_ms) {
                 match self.run_status_in(&txn, run) {
                     Ok(status) => runs.push(status),
                     Err(Error::UnknownRun { .. }) => {} // a stale entry, as above
@@ -493,8 +492,10 @@ impl LmdbStore {
         let from = filter.finished.0.map(|t| be_pair(t, 0));
         let to = filter.finished.1.map(|t| be_pair(t, 0));
         let range = (
-            from.as_ref().map_or(Bound::Unbounded, |k| Bound::Included(&k[..])),
-            to.as_ref().map_or(Bound::Unbounded, |k| Bound::Excluded(&k[..])),
+            from.as_ref()
+                .map_or(Bound::Unbounded, |k| Bound::Included(&k[..])),
+            to.as_ref()
+                .map_or(Bound::Unbounded, |k| Bound::Excluded(&k[..])),
         );
         let mut out = Vec::new();
         for entry in self.listing.finished.range(txn, &range)? {
@@ -600,8 +601,14 @@ mod tests {
                 (Status::Waiting, 1)
             ]
         );
-        assert_eq!(ids(&store, &RunFilter::new().status(Status::Completed)), [a.0]);
-        assert_eq!(ids(&store, &RunFilter::new().workflow("w1")), [a.0, c.0, d.0]);
+        assert_eq!(
+            ids(&store, &RunFilter::new().status(Status::Completed)),
+            [a.0]
+        );
+        assert_eq!(
+            ids(&store, &RunFilter::new().workflow("w1")),
+            [a.0, c.0, d.0]
+        );
         let w1_pending = RunFilter::new().workflow("w1").status(Status::Pending);
         assert_eq!(ids(&store, &w1_pending), [d.0]);
         let t = |ms| std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
@@ -621,22 +628,34 @@ mod tests {
             reason: "damaged".to_owned(),
         };
         store.apply_one(quarantine).unwrap();
-        assert_eq!(ids(&store, &RunFilter::new().status(Status::Waiting)), Vec::<u64>::new());
+        assert_eq!(
+            ids(&store, &RunFilter::new().status(Status::Waiting)),
+            Vec::<u64>::new()
+        );
         let (corrupt, _) = store
             .list_runs(&RunFilter::new().status(Status::Corrupt), None, 10)
             .unwrap();
         assert_eq!((corrupt[0].id, corrupt[0].status), (c, Status::Corrupt));
         let reopened = store.reopen(b).unwrap();
         assert_eq!(reopened.status, Status::Pending);
-        assert_eq!(ids(&store, &RunFilter::new().status(Status::Pending)), [b.0, d.0]);
+        assert_eq!(
+            ids(&store, &RunFilter::new().status(Status::Pending)),
+            [b.0, d.0]
+        );
         // The check finds them as the writes left them (it drops the quarantined run's
         // wake-up, which is none of these tables).
         let before = dump(&store);
         store.check_indexes(0).unwrap();
         assert_eq!(dump(&store), before);
         store.apply_one(WriteOp::Release { run: c }).unwrap();
-        assert_eq!(ids(&store, &RunFilter::new().status(Status::Running)), Vec::<u64>::new());
-        assert_eq!(ids(&store, &RunFilter::new().status(Status::Pending)), [b.0, c.0, d.0]);
+        assert_eq!(
+            ids(&store, &RunFilter::new().status(Status::Running)),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            ids(&store, &RunFilter::new().status(Status::Pending)),
+            [b.0, c.0, d.0]
+        );
         let expected = dump(&store);
 
         // Damaged: the start-up check rebuilds them.

@@ -59,19 +59,19 @@ mod file_check;
 mod fuzz_tests;
 /// Runs handed over by client-only processes.
 mod handover;
-/// The indexes that list, count and purge runs without reading every record.
-mod listing;
-/// Purging finished runs in batches.
-mod retention;
 /// Questions, answers and sessions (people in the loop).
 mod hitl;
 /// The wake-up and active-run indexes.
 mod index;
 mod keys;
+/// The indexes that list, count and purge runs without reading every record.
+mod listing;
 pub(crate) mod loop_items;
 mod open;
 pub(crate) mod options;
 mod reads;
+/// Purging finished runs in batches.
+mod retention;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]

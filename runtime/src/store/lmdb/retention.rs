@@ -246,10 +246,14 @@ mod tests {
         store.answer(run, &Answer::Approved, now).unwrap();
         store.claim(run, now).unwrap();
         store
-            .suspend(run, 1, StoredSleep {
-                started_ms: now,
-                wake_ms: now + 5_000,
-            })
+            .suspend(
+                run,
+                1,
+                StoredSleep {
+                    started_ms: now,
+                    wake_ms: now + 5_000,
+                },
+            )
             .unwrap();
         run
     }
@@ -294,7 +298,10 @@ mod tests {
         assert_eq!(purge(RunFilter::new()), 1);
         assert_eq!(keys_of(&store, recent), Vec::new());
         let counts = store.count_by_status().unwrap();
-        assert_eq!(counts.iter().collect::<Vec<_>>(), vec![(Status::Waiting, 1)]);
+        assert_eq!(
+            counts.iter().collect::<Vec<_>>(),
+            vec![(Status::Waiting, 1)]
+        );
         // The indexes agree with the records after it.
         let report = store.check_indexes(10_000).unwrap();
         assert_eq!((report.removed, report.reindexed), (0, 0), "{report:?}");
