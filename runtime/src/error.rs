@@ -358,6 +358,47 @@ pub enum Error {
     /// `io::Error` into this variant.
     #[error("i/o error: {0}")]
     Io(#[source] Arc<std::io::Error>),
+    /// The run was cancelled ([`Client::cancel`](crate::Client::cancel)): what
+    /// [`Client::wait`](crate::Client::wait) and [`Client::result`](crate::Client::result)
+    /// return for it.
+    #[error("run {run} was cancelled")]
+    Cancelled {
+        /// The run.
+        run: RunId,
+    },
+    /// The run was paused ([`Client::pause`](crate::Client::pause)) while it ran: its task
+    /// stopped after committing its step, and it goes on after
+    /// [`Client::unpause`](crate::Client::unpause).
+    #[error("run {run} was paused")]
+    Paused {
+        /// The run.
+        run: RunId,
+    },
+    /// [`Client::cancel`](crate::Client::cancel) was given a run that has finished.
+    #[error("run {run} cannot be cancelled: it has finished (status: {status})")]
+    NotCancellable {
+        /// The run.
+        run: RunId,
+        /// Its current status.
+        status: Status,
+    },
+    /// [`Client::pause`](crate::Client::pause) was given a run that has finished.
+    #[error("run {run} cannot be paused: it has finished (status: {status})")]
+    NotPausable {
+        /// The run.
+        run: RunId,
+        /// Its current status.
+        status: Status,
+    },
+    /// [`Client::unpause`](crate::Client::unpause) was given a run that is not paused (nor
+    /// about to be).
+    #[error("run {run} is not paused (status: {status})")]
+    NotPaused {
+        /// The run.
+        run: RunId,
+        /// Its current status.
+        status: Status,
+    },
 }
 
 impl Error {

@@ -143,3 +143,123 @@ pub(crate) fn answer(
     question.answered_at_ms = Some(now_ms);
     Ok(answer)
 }
+
+/// What a cancel or a pause asks of a run that is running: stored apart from its record (in
+/// a small table of requests keyed by run), and applied by the run's next commit. A cancel
+/// replaces a pause; a pause never replaces a cancel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Request {
+    Cancel,
+    Pause,
+}
+
+impl Request {
+    /// The stored form: one byte.
+    pub(crate) fn to_byte(self) -> u8 {
+        match self {
+            Request::Cancel => 1,
+            Request::Pause => 2,
+        }
+    }
+
+    /// A byte not written by [`to_byte`](Self::to_byte) reads as a cancel: a damaged request
+    /// stops the run rather than letting it run on unasked.
+    pub(crate) fn from_byte(byte: Option<&u8>) -> Request {
+        match byte {
+            Some(2) => Request::Pause,
+            _ => Request::Cancel,
+        }
+    }
+}
+
+/// What `Client::cancel` or `Client::pause` does to a run, by its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// It is in that state already: nothing to do (both operations are idempotent).
+    Already,
+    /// It has no step in flight that would commit (waiting, paused), or it may have one
+    /// that has committed nothing yet (pending): stopped in this write.
+    Now,
+    /// It is running, its task live in some runtime (maybe in another process): a
+    /// [`Request`] is stored, and its next commit applies it.
+    AtNextCommit,
+}
+
+/// `Client::cancel`: [`Error::NotCancellable`] for a run that has completed or failed.
+pub(crate) fn cancel(run: RunId, record: &RunRecord) -> Result<Stop, Error> {
+    match record.status {
+        Status::Cancelled => Ok(Stop::Already),
+        Status::Running => Ok(Stop::AtNextCommit),
+        Status::Pending | Status::Waiting | Status::Paused => Ok(Stop::Now),
+        status @ (Status::Completed | Status::Failed | Status::Corrupt) => {
+            Err(Error::NotCancellable { run, status })
+        }
+    }
+}
+
+/// `Client::pause`: [`Error::NotPausable`] for a finished run.
+pub(crate) fn pause(run: RunId, record: &RunRecord) -> Result<Stop, Error> {
+    match record.status {
+        Status::Paused => Ok(Stop::Already),
+        Status::Running => Ok(Stop::AtNextCommit),
+        Status::Pending | Status::Waiting => Ok(Stop::Now),
+        status @ (Status::Completed | Status::Failed | Status::Cancelled | Status::Corrupt) => {
+            Err(Error::NotPausable { run, status })
+        }
+    }
+}
+
+/// `Client::unpause`: a paused run may run again (see [`runnable`]); returns whether it was
+/// paused (else a pause was only requested, and withdrawing it is all there is to do).
+/// [`Error::NotPaused`] for a run neither paused nor asked to pause.
+pub(crate) fn unpause(
+    run: RunId,
+    record: &mut RunRecord,
+    request: Option<Request>,
+    now_ms: u64,
+) -> Result<bool, Error> {
+    match (record.status, request) {
+        (Status::Paused, _) => {
+            go_on(record, now_ms);
+            Ok(true)
+        }
+        (status, Some(Request::Pause)) if !status.is_finished() => Ok(false),
+        (status, _) => Err(Error::NotPaused { run, status }),
+    }
+}
+
+/// What a commit of a run's own task (a new state, a sleep, a question, its end) does, given
+/// the run's stored [`Request`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AtCommit {
+    /// No request: the commit is written as asked.
+    Proceed,
+    /// Cancelled: the commit is dropped (its step's result with it) and the run is marked
+    /// cancelled instead; the task stops.
+    Cancel,
+    /// Paused: the commit is written (the step's result is kept), then the run is held; the
+    /// task stops. A commit that ends the run (completed, failed) just ends it.
+    Hold,
+}
+
+/// The rule of [`AtCommit`] for a commit that ends the run (`ends`) or not.
+pub(crate) fn at_commit(request: Option<Request>, ends: bool) -> AtCommit {
+    match request {
+        None => AtCommit::Proceed,
+        Some(Request::Cancel) => AtCommit::Cancel,
+        Some(Request::Pause) if ends => AtCommit::Proceed,
+        Some(Request::Pause) => AtCommit::Hold,
+    }
+}
+
+/// The run is cancelled: finished, with its output and error cleared.
+pub(crate) fn cancelled(record: &mut RunRecord, now_ms: u64) {
+    record.output = None;
+    record.error = None;
+    set_status(record, Status::Cancelled, now_ms);
+}
+
+/// The run is held until unpaused.
+pub(crate) fn hold(record: &mut RunRecord, now_ms: u64) {
+    set_status(record, Status::Paused, now_ms);
+}

@@ -48,12 +48,18 @@ pub enum Status {
     /// every restart until it is failed, resumed or purged (see
     /// [`Client::resume`](crate::Client::resume)).
     Corrupt,
+    /// Ended by [`Client::cancel`](crate::Client::cancel): finished, with neither output nor
+    /// error, its index entries gone; it never runs again.
+    Cancelled,
+    /// Held by [`Client::pause`](crate::Client::pause): stored, with no task in any process
+    /// and not resumed by a restart, until [`Client::unpause`](crate::Client::unpause).
+    Paused,
 }
 
 impl Status {
-    /// Whether the run has ended, with an output or an error.
+    /// Whether the run has ended: with an output, an error, or cancelled.
     pub fn is_finished(self) -> bool {
-        matches!(self, Status::Completed | Status::Failed)
+        matches!(self, Status::Completed | Status::Failed | Status::Cancelled)
     }
 }
 
@@ -66,6 +72,8 @@ impl fmt::Display for Status {
             Status::Failed => "failed",
             Status::Waiting => "waiting",
             Status::Corrupt => "corrupt",
+            Status::Cancelled => "cancelled",
+            Status::Paused => "paused",
         })
     }
 }

@@ -8,6 +8,7 @@ pub(crate) mod json_input;
 pub(crate) mod listing;
 pub(crate) mod progress;
 pub(crate) mod questions;
+mod cancel;
 mod repair;
 pub(crate) mod session;
 pub(crate) mod watch;
@@ -403,6 +404,7 @@ fn finished<T>(
             run,
             message: record.error.unwrap_or_default(),
         }),
+        Status::Cancelled => Err(Error::Cancelled { run }),
         status => Err(Error::NotFinished { run, status }),
     }
 }

@@ -46,7 +46,7 @@ impl Client {
 
     /// Has `run`, reopened at its last commit, run again: here, or in a client-only process by
     /// the runtime of another process, which picks it up while it runs.
-    async fn continue_run(&self, run: RunId, record: RunRecord) -> Result<(), Error> {
+    pub(super) async fn continue_run(&self, run: RunId, record: RunRecord) -> Result<(), Error> {
         if self.shared.is_client_only() {
             let position = record.transitions;
             self.shared

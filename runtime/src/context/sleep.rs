@@ -40,6 +40,22 @@ impl Context {
             Ok(Some(sleep)) => {
                 // Resumed at the same sleep: it began before the suspension.
                 self.segment.started_at = from_ms(sleep.started_ms);
+                if from_ms(sleep.wake_ms) > self.shared.clock.now() {
+                    // Resumed before its wake-up (unpaused, see `Client::pause`): out of the
+                    // wake-up index, so the sleep is committed again.
+                    let suspended = self
+                        .shared
+                        .commit(WriteOp::Suspend {
+                            run,
+                            position,
+                            sleep,
+                        })
+                        .await
+                        .and_then(Outcome::done);
+                    if let Err(error) = suspended {
+                        return self.abort(Abort::Error(error)).await;
+                    }
+                }
                 sleep.wake_ms
             }
             Ok(None) => {

@@ -23,6 +23,9 @@ pub(super) fn recover(
 ) -> Result<usize, Error> {
     // Before anything reads the indexes (the timer and answer watcher too): a damaged or lost entry would leave a run never
     // resumed or never woken, and an undecodable run would fail at every restart.
+    // Cancels and pauses asked of runs whose tasks died with their process: applied before
+    // anything is resumed, so that such a run does not run its step again.
+    settle_requests(shared)?;
     let stored = shared.store()?.run_count()?;
     let checked = if stored <= startup_check_limit {
         shared.store()?.check_indexes(shared.now_ms())?
@@ -85,4 +88,17 @@ pub(super) fn recover(
         }
     }
     Ok(resumed)
+}
+
+/// Applies the cancel and pause requests left by runs that were running when their process
+/// stopped (see [`WriteOp::SettleRequests`](crate::store::WriteOp::SettleRequests)). Written
+/// straight to the store: nothing else of this runtime commits yet.
+fn settle_requests(shared: &Shared) -> Result<(), Error> {
+    let op = crate::store::WriteOp::SettleRequests;
+    match shared.store()?.write(&[&op], shared.now_ms()) {
+        Ok(_) => Ok(()),
+        Err(
+            crate::store::WriteError::Refused { error, .. } | crate::store::WriteError::Failed(error),
+        ) => Err(*error),
+    }
 }

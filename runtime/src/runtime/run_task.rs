@@ -108,6 +108,19 @@ pub(super) async fn drive(
             fail(&shared, &ctx, run, error.to_string()).await
         }
     };
+    // Cancelled or paused from outside at a commit: the run's end (or hold) is committed,
+    // and the task just stops (see `client/cancel.rs`).
+    let recorded = match recorded {
+        Err(Error::Cancelled { .. }) => {
+            tracing::info!(%run, workflow, "run cancelled");
+            Ok(())
+        }
+        Err(Error::Paused { .. }) => {
+            tracing::info!(%run, workflow, "run paused");
+            Ok(())
+        }
+        other => other,
+    };
     if let Err(error) = &recorded
         && error.refused_for_good()
     {

@@ -128,6 +128,25 @@ pub(crate) enum WriteOp {
         filter: crate::client::listing::RunFilter,
         limit: usize,
     },
+    /// `Client::cancel` (the rule is [`lifecycle::cancel`](crate::lifecycle::cancel)): a
+    /// pending, waiting or paused run is cancelled in this write, out of every index (active,
+    /// wake-up, answered, deadline, pending question, hand-over); a running one gets a cancel
+    /// request, which its next commit applies. [`Error::NotCancellable`] for a run that has
+    /// completed or failed; nothing to do for one already cancelled.
+    Cancel { run: RunId },
+    /// `Client::pause` (the rule is [`lifecycle::pause`](crate::lifecycle::pause)): a pending
+    /// or waiting run is held in this write, out of the active, wake-up, answered and
+    /// deadline indexes (its sleep and question are kept, and a pending question can still
+    /// be answered); a running one gets a pause request, which its next commit applies.
+    Pause { run: RunId },
+    /// `Client::unpause`: a paused run is marked runnable and active again:
+    /// [`Outcome::Record`] with its record, for the caller to resume it; a pause request not
+    /// applied yet is withdrawn: [`Outcome::Done`]. [`Error::NotPaused`] otherwise.
+    Unpause { run: RunId },
+    /// At a runtime's start, before any run is resumed, while no run has a task anywhere:
+    /// applies every stored cancel or pause request at once (their runs' tasks died with the
+    /// process that ran them) and empties the table of requests.
+    SettleRequests,
 }
 
 /// What one [`WriteOp`] produced; which variant each op gives is in its doc.
@@ -149,12 +168,26 @@ pub(crate) enum Outcome {
     HandedOver(Vec<(RunId, u64)>),
     /// How many runs a [`WriteOp::PurgeFinished`] deleted.
     Purged(u64),
+    /// A commit of the run's own task met a cancel or a pause: the run is now `status`
+    /// ([`Status::Cancelled`](crate::Status::Cancelled), the commit dropped, or
+    /// [`Status::Paused`](crate::Status::Paused), the commit written), and its task stops.
+    /// Every accessor turns it into [`Error::Cancelled`] or [`Error::Paused`].
+    Stopped {
+        run: RunId,
+        status: crate::run::Status,
+    },
 }
 
 impl Outcome {
     /// An outcome of the wrong kind is a bug in a backend; it is reported as an error rather
     /// than a panic on a run's task.
     fn mismatch(self, expected: &str) -> Error {
+        if let Outcome::Stopped { run, status } = self {
+            return match status {
+                crate::run::Status::Paused => Error::Paused { run },
+                _ => Error::Cancelled { run },
+            };
+        }
         Error::from(std::io::Error::other(format!(
             "the store answered a write with {self:?} where {expected} was expected"
         )))
@@ -259,7 +292,11 @@ impl WriteOp {
             | WriteOp::Release { .. }
             | WriteOp::Purge { .. }
             | WriteOp::RegisterWorkflows { .. }
-            | WriteOp::PurgeFinished { .. } => 0,
+            | WriteOp::PurgeFinished { .. }
+            | WriteOp::Cancel { .. }
+            | WriteOp::Pause { .. }
+            | WriteOp::Unpause { .. }
+            | WriteOp::SettleRequests => 0,
         };
         u64::try_from(len).unwrap_or(u64::MAX)
     }

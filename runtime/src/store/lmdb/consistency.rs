@@ -98,7 +98,8 @@ impl LmdbStore {
                     continue;
                 }
             };
-            if record.status.is_finished() {
+            // A paused run is in no index: it waits for `Client::unpause`.
+            if record.status.is_finished() || record.status == Status::Paused {
                 continue;
             }
             let id_key = id.to_be_bytes().to_vec();

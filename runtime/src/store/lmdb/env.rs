@@ -81,7 +81,8 @@ impl LmdbStore {
                 + handover::DATABASES
                 + quarantine::DATABASES
                 + workflows::DATABASES
-                + listing::DATABASES,
+                + listing::DATABASES
+                + cancel::DATABASES,
         );
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
@@ -138,10 +139,12 @@ impl LmdbStore {
             let quarantine = quarantine::Table::open(&env, true)?;
             let workflows = workflows::Table::open_existing(&env)?;
             let listing = listing::Tables::open(&env, main.runs, main.meta, None)?;
+            let requests = cancel::Table::open(&env, true)?;
             return Ok(LmdbStore {
                 listing,
                 quarantine,
                 workflows,
+                requests,
                 env,
                 runs: main.runs,
                 meta: main.meta,
@@ -193,10 +196,12 @@ impl LmdbStore {
         let quarantine = quarantine::Table::open(&env, false)?;
         let workflows = workflows::Table::open(&env)?;
         let listing = listing::Tables::open(&env, runs, meta, Some(quarantine.db()?))?;
+        let requests = cancel::Table::open(&env, false)?;
         Ok(LmdbStore {
             listing,
             quarantine,
             workflows,
+            requests,
             env,
             runs,
             meta,

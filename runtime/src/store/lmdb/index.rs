@@ -9,7 +9,8 @@
 //! - `active`: run -> empty, for every unfinished run that is not in a durable sleep
 //!   (pending, running, or waiting for a person's answer): the runs start-up must resume or
 //!   watch. [`LmdbStore::put`] keeps it in step with the status it writes (pending: added;
-//!   finished: removed); a durable sleep removes the run and every way out of one adds it back.
+//!   finished or paused: removed); a durable sleep removes the run and every way out of one
+//!   adds it back.
 //!
 //! Directories written before these indexes (format 1) get them built on open, in the
 //! transaction that bumps the format.
@@ -152,7 +153,7 @@ impl LmdbStore {
     ) -> Result<(), Error> {
         match status {
             Status::Pending => self.set_active(txn, run),
-            Status::Completed | Status::Failed => {
+            Status::Completed | Status::Failed | Status::Cancelled | Status::Paused => {
                 self.index.active.delete(txn, &run.0.to_be_bytes())?;
                 Ok(())
             }

@@ -28,7 +28,8 @@
 //! `writes.rs` each write op, `index.rs` the active and wake-up indexes, `hitl.rs` questions
 //! and sessions, `loop_items.rs` loop items, `handover.rs` runs handed over by clients,
 //! `quarantine.rs` and `consistency.rs` damaged runs, `workflows.rs` the registered
-//! workflows' state graphs, `progress.rs` the read behind `Client::watch`, `reserve.rs` and `file_check.rs` disk
+//! workflows' state graphs, `progress.rs` the read behind `Client::watch`, `cancel.rs` cancel
+//! and pause, `reserve.rs` and `file_check.rs` disk
 //! space and damaged files, `read_only.rs` read-only opens, `dir_lock.rs` one runtime per
 //! directory, `error.rs` heed's errors as cairn's.
 
@@ -46,6 +47,8 @@ use env::{last_run_id, stored_format};
 use keys::*;
 use loop_items::ItemsDb;
 
+/// Cancel, pause and unpause, and the table of requests a running run's commit meets.
+mod cancel;
 /// The start-up check of the indexes against the runs.
 mod consistency;
 pub(crate) mod dir_lock;
@@ -127,6 +130,8 @@ pub(crate) struct LmdbStore {
     /// The state graphs of registered workflows ([`workflows`]).
     workflows: workflows::Table,
     listing: listing::Tables,
+    /// Cancel and pause requests of running runs (see [`cancel`]).
+    requests: cancel::Table,
     /// Items of durable `for` loops, stored once (see [`crate::context::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// Whether commits fsync ([`Durability::Full`]) or not.

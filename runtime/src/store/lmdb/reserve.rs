@@ -403,7 +403,11 @@ impl WriteOp {
             | WriteOp::HandOver { .. }
             | WriteOp::TakeHandedOver { .. }
             | WriteOp::Release { .. }
-            | WriteOp::Purge { .. } => 0,
+            | WriteOp::Purge { .. }
+            | WriteOp::Cancel { .. }
+            | WriteOp::Pause { .. }
+            | WriteOp::Unpause { .. }
+            | WriteOp::SettleRequests => 0,
         };
         2 * bytes + PER_REQUEST
     }

@@ -5,7 +5,7 @@
 //! Which status a write gives a run is decided by [`crate::lifecycle`]; this file moves the
 //! bytes: records, key-value state, history, sleeps, branch outputs, loop items and the
 //! indexes that go with them. The writes of questions and sessions are in [`super::hitl`],
-//! of quarantine in [`super::quarantine`], of hand-overs in [`super::handover`].
+//! of quarantine in [`super::quarantine`], of hand-overs in [`super::handover`], of cancel and pause in [`super::cancel`].
 
 use heed::RwTxn;
 
@@ -31,7 +31,7 @@ impl LmdbStore {
             .map_err(|e| WriteError::Failed(Box::new(e)))?;
         let mut outcomes = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter().enumerate() {
-            match self.apply(&mut txn, op, now_ms) {
+            match self.apply_with_requests(&mut txn, op, now_ms) {
                 Ok(outcome) => outcomes.push(outcome),
                 // Dropping `txn` on the way out aborts it: nothing of the batch is written.
                 // A put can write too (LMDB spills dirty pages of a large transaction to the
@@ -50,8 +50,8 @@ impl LmdbStore {
         Ok(outcomes)
     }
 
-    /// Applies one op inside `txn`.
-    fn apply(&self, txn: &mut RwTxn<'_>, op: &WriteOp, now: u64) -> Result<Outcome, Error> {
+    /// Applies one op inside `txn` (through [`Self::apply_with_requests`], `cancel.rs`).
+    pub(super) fn apply(&self, txn: &mut RwTxn<'_>, op: &WriteOp, now: u64) -> Result<Outcome, Error> {
         Ok(match op {
             WriteOp::CreateRun { record } => Outcome::Created(self.create_run_in(txn, record)?),
             WriteOp::CreateRuns { records, hand_over } => {
@@ -177,6 +177,19 @@ impl LmdbStore {
             }
             WriteOp::PurgeFinished { filter, limit } => {
                 Outcome::Purged(self.purge_finished_in(txn, filter, *limit)?)
+            }
+            WriteOp::Cancel { run } => {
+                self.cancel_in(txn, *run, now)?;
+                Outcome::Done
+            }
+            WriteOp::Pause { run } => {
+                self.pause_in(txn, *run, now)?;
+                Outcome::Done
+            }
+            WriteOp::Unpause { run } => self.unpause_in(txn, *run, now)?,
+            WriteOp::SettleRequests => {
+                self.settle_requests_in(txn, now)?;
+                Outcome::Done
             }
         })
     }
