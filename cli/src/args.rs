@@ -63,7 +63,7 @@ pub enum Command {
         #[arg(value_parser = parse_run)]
         run: RunId,
     },
-    /// Follow a run live until it finishes: exits 0 if it completes, 1 if it fails
+    /// Follow a run live until it finishes: exits 0 if it completes, 1 if not
     #[command(after_help = WATCH_HELP)]
     Watch {
         /// The run's id
@@ -72,6 +72,62 @@ pub enum Command {
     },
     /// Draw a workflow's states, with a run's current state marked
     Graph(GraphArgs),
+    /// Cancel a run: it starts no further step and ends cancelled
+    Cancel {
+        /// The run's id
+        #[arg(value_parser = parse_run)]
+        run: RunId,
+    },
+    /// Pause a run: it holds, on disk, after its step in flight, until unpaused
+    Pause {
+        /// The run's id
+        #[arg(value_parser = parse_run)]
+        run: RunId,
+    },
+    /// Let a paused run go on from its last committed state
+    Unpause {
+        /// The run's id
+        #[arg(value_parser = parse_run)]
+        run: RunId,
+    },
+    /// Delete finished runs (completed, failed, cancelled) and everything stored of them
+    Purge(PurgeArgs),
+}
+
+/// Which finished runs `cairn purge` deletes. Every filter given must hold; unfinished runs
+/// are never deleted.
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Only runs that finished before TIME: a UTC date and time (2026-11-29,
+    /// 2026-11-29T16:52:10Z) or how long ago (90s, 15m, 2h, 7d)
+    #[arg(long, required = true, value_parser = parse_when, value_name = "TIME")]
+    pub finished_before: SystemTime,
+
+    /// Only runs with this status (completed, failed or cancelled)
+    #[arg(long, value_parser = parse_status, value_name = "STATUS")]
+    pub status: Option<Status>,
+
+    /// Only runs of this workflow
+    #[arg(long, value_name = "NAME")]
+    pub workflow: Option<String>,
+
+    /// Count the runs that would be deleted, and delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl PurgeArgs {
+    /// The filter the library takes.
+    pub fn filter(&self) -> RunFilter {
+        let mut filter = RunFilter::new().finished_before(self.finished_before);
+        if let Some(status) = self.status {
+            filter = filter.status(status);
+        }
+        if let Some(workflow) = &self.workflow {
+            filter = filter.workflow(workflow.clone());
+        }
+        filter
+    }
 }
 
 /// What `cairn watch` prints, shown under its `--help`.
@@ -192,12 +248,14 @@ impl TimeFilters {
 }
 
 /// Every status a run can have, by the name `Status` displays.
-const STATUSES: [Status; 6] = [
+const STATUSES: [Status; 8] = [
     Status::Pending,
     Status::Running,
     Status::Waiting,
+    Status::Paused,
     Status::Completed,
     Status::Failed,
+    Status::Cancelled,
     Status::Corrupt,
 ];
 

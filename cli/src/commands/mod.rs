@@ -2,7 +2,9 @@
 //! line gave it, and writes its result: a table or text for people, JSON with `--json`.
 
 mod answer;
+mod control;
 mod graph;
+mod purge;
 mod questions;
 mod resume;
 mod runs;
@@ -26,5 +28,9 @@ pub async fn run(command: Command, dir: &Path, json: bool) -> Result<(), Failure
         Command::Resume { run } => resume::resume(&client, run, json).await,
         Command::Watch { run } => watch::watch(&client, run, json).await,
         Command::Graph(what) => graph::graph(&client, &what, json),
+        Command::Cancel { run } => control::cancel(&client, run, json).await,
+        Command::Pause { run } => control::pause(&client, run, json).await,
+        Command::Unpause { run } => control::unpause(&client, run, json).await,
+        Command::Purge(what) => purge::purge(&client, &what, json).await,
     }
 }

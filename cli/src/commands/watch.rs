@@ -1,6 +1,6 @@
 //! `cairn watch RUN`: the run as it is, then each committed transition as it happens, until
-//! the run finishes; the exit code says how it finished (0 completed, 1 failed), so that a
-//! script can wait on a run with `cairn watch RUN && ...`.
+//! the run finishes; the exit code says how it finished (0 completed, 1 failed or cancelled),
+//! so that a script can wait on a run with `cairn watch RUN && ...`.
 //!
 //! Text for people is one line per history record (the record's number, state, step,
 //! duration, attempts and outcome) followed by the key-value state it changed; `--json` is one
@@ -30,11 +30,12 @@ pub async fn watch(client: &Client, run: RunId, json: bool) -> Result<(), Failur
     }
     let last = last.expect("a watch yields at least one update or an error");
     match last.status {
+        Status::Completed => Ok(()),
         Status::Failed => Err(Failure(format!(
             "run {run} failed: {}",
             last.error.unwrap_or_default()
         ))),
-        _ => Ok(()),
+        status => Err(Failure(format!("run {run} ended {status}"))),
     }
 }
 

@@ -19,6 +19,10 @@ fn a_missing_data_directory_is_named_and_not_created() {
         vec!["resume", "1"],
         vec!["watch", "1"],
         vec!["graph", "deploy"],
+        vec!["cancel", "1"],
+        vec!["pause", "1"],
+        vec!["unpause", "1"],
+        vec!["purge", "--finished-before", "1d"],
     ] {
         let mut full = vec!["--dir", missing_arg];
         full.extend(args);
@@ -110,7 +114,7 @@ fn a_wrong_command_line_is_one_line_and_exit_code_2() {
         (&["answer", "2"], "<ANSWER>"),
         (
             &["runs", "--status", "done"],
-            "expected one of: pending, running, waiting, completed, failed, corrupt",
+            "expected one of: pending, running, waiting, paused, completed, failed, cancelled, corrupt",
         ),
         (
             &["runs", "--finished-before", "last week"],
@@ -140,6 +144,10 @@ fn help_and_version_go_to_standard_output_and_succeed() {
         "resume",
         "watch",
         "graph",
+        "cancel",
+        "pause",
+        "unpause",
+        "purge",
     ] {
         assert!(
             help.contains(&format!("\n  {command} ")),

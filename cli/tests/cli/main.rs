@@ -3,6 +3,7 @@
 //! and checks what a person or a script gets: the table, the JSON, the exit code, and the
 //! one-line error of each failure.
 
+mod controlling;
 mod drawing;
 mod errors;
 mod fixture;
