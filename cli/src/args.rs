@@ -1,5 +1,6 @@
-//! The command line, as clap reads it: global options, one subcommand per operation, and the
-//! parsers of the values they take (run ids, statuses).
+//! The command line, as clap reads it: global options, one subcommand per operation, the
+//! filters they take into the library's `RunFilter`, and the parsers of their values (run
+//! ids, statuses; times are read in `time.rs`).
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -11,8 +12,9 @@ use crate::time::parse_when;
 
 /// Inspect and operate the runs of a cairn data directory.
 ///
-/// Opens the directory as a client only: it never runs workflows. Changes it makes (an
-/// answer, a resume) are taken up by the program that runs them.
+/// Opens the directory as a client only: it never runs workflows. What it commits (an
+/// answer, a resume, an unpause) is taken up by the program that runs them; a cancel or a
+/// pause of a running run takes effect at the run's next commit.
 #[derive(Debug, Parser)]
 #[command(name = "cairn", version, max_term_width = 100)]
 pub struct Cli {

@@ -1,11 +1,12 @@
 //! How the tool fails: one line on standard error naming the problem, and an exit code that
 //! scripts can rely on.
 //!
-//! | code | meaning                                                                  |
-//! |------|--------------------------------------------------------------------------|
-//! | 0    | done                                                                     |
-//! | 1    | the operation failed: no data directory, no such run, a refused answer… |
-//! | 2    | the command line is wrong: an unknown command or option, a bad value    |
+//! | code | meaning                                                                    |
+//! |------|----------------------------------------------------------------------------|
+//! | 0    | done                                                                       |
+//! | 1    | the operation failed: no data directory, no such run, a refused answer, a |
+//! |      | watched run that failed or was cancelled                                   |
+//! | 2    | the command line is wrong: an unknown command or option, a bad value      |
 
 use std::fmt;
 use std::process::ExitCode;
@@ -40,15 +41,27 @@ impl From<cairn::Error> for Failure {
 }
 
 /// clap's error as one line: its text up to the usage, on one line (a list of missing
-/// arguments is joined to the sentence that announces it), and where to read more.
+/// arguments is joined to the sentence that announces it), its tips (a similar command), and
+/// where to read more.
 pub fn one_line(error: &clap::Error) -> String {
     let rendered = error.render().to_string();
-    let sentence: Vec<&str> = rendered
-        .lines()
-        .take_while(|line| !line.trim().is_empty() && !line.starts_with("Usage:"))
-        .map(str::trim)
+    let mut lines = rendered.lines().map(str::trim);
+    let sentence: Vec<&str> = lines
+        .by_ref()
+        .take_while(|line| !line.is_empty() && !line.starts_with("Usage:"))
         .collect();
     let sentence = sentence.join(" ");
-    let sentence = sentence.strip_prefix("error: ").unwrap_or(&sentence);
-    format!("{sentence} (see `cairn --help`)")
+    let mut parts = vec![
+        sentence
+            .strip_prefix("error: ")
+            .unwrap_or(&sentence)
+            .to_owned(),
+    ];
+    parts.extend(
+        lines
+            .take_while(|line| !line.starts_with("Usage:"))
+            .filter(|line| line.starts_with("tip:"))
+            .map(str::to_owned),
+    );
+    format!("{} (see `cairn --help`)", parts.join("; "))
 }

@@ -106,9 +106,13 @@ fn a_run_that_cannot_be_resumed_says_why() {
 #[test]
 fn a_wrong_command_line_is_one_line_and_exit_code_2() {
     let dir = DataDir::new();
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (&[], "'cairn' requires a subcommand"),
         (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
+        (
+            &["run"],
+            "unrecognized subcommand 'run'; tip: a similar subcommand exists: 'runs'",
+        ),
         (&["show", "abc"], "a run id is a whole number, such as 42"),
         (&["show"], "<RUN>"),
         (&["answer", "2"], "<ANSWER>"),
