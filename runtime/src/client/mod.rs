@@ -4,11 +4,11 @@
 //! input and output types; the `_json` methods take a workflow name and JSON, for CLIs and HTTP
 //! front ends.
 
+mod cancel;
 pub(crate) mod json_input;
 pub(crate) mod listing;
 pub(crate) mod progress;
 pub(crate) mod questions;
-mod cancel;
 mod repair;
 pub(crate) mod session;
 pub(crate) mod watch;

@@ -24,7 +24,11 @@ impl Client {
             return self.resume_quarantined(run).await;
         }
         let record = self.load(run)?;
-        self.check(run, &record, None)?;
+        // A client-only process (the `cairn` CLI, say) need not register the workflow: the
+        // runtime that takes the run up checks that it can run it, as for a handed-over start.
+        if !self.shared.is_client_only() {
+            self.check(run, &record, None)?;
+        }
         // A run this runtime stopped without recording a failure (its commit failed: the disk
         // was full, say) is still stored as running: it resumes as it is.
         let stopped = self.shared.aborted(run).is_some() && !record.status.is_finished();

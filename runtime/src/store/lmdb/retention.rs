@@ -83,6 +83,7 @@ impl LmdbStore {
         }
         self.unlist(txn, run)?;
         self.runs.delete(txn, &run.0)?;
+        self.delete_request_in(txn, run)?;
         for db in [
             self.state,
             self.history,
