@@ -38,7 +38,7 @@ use crate::runtime::Shared;
 use crate::store::ProgressRead;
 
 /// One change of a watched run, from [`RunWatch::next`]: its progress as last committed, and
-/// what was committed since the previous update (see the [module docs](self) for how
+/// what was committed since the previous update (see [`Client::watch`](crate::Client::watch) for how
 /// transitions may be coalesced).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunUpdate {
@@ -110,6 +110,12 @@ impl Client {
     /// Watches `run`: the returned [`RunWatch`] yields an update per committed change (the
     /// first at once, the run as it is now) until the run finishes, from any process, the
     /// workflow registered here or not. [`Error::UnknownRun`] for an unknown run.
+    ///
+    /// Each update is the run's latest committed progress. When the run commits faster than
+    /// the watcher reads, several transitions are coalesced into one update, whose
+    /// [`history`](RunUpdate::history) holds one record per transition in between, so none is
+    /// lost; the final status is never skipped. A client-only process polls (2 ms doubling to
+    /// 100 ms); the runtime's own process is woken by each commit.
     ///
     /// ```no_run
     /// # async fn demo(client: cairn_runtime::Client, run: cairn_runtime::RunId) -> Result<(), cairn_runtime::Error> {
