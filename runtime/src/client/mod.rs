@@ -4,10 +4,10 @@
 //! input and output types; the `_json` methods take a workflow name and JSON, for CLIs and HTTP
 //! front ends.
 
+mod cancel;
 pub(crate) mod json_input;
 pub(crate) mod progress;
 pub(crate) mod questions;
-mod cancel;
 mod repair;
 pub(crate) mod session;
 

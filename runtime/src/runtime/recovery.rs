@@ -98,7 +98,8 @@ fn settle_requests(shared: &Shared) -> Result<(), Error> {
     match shared.store()?.write(&[&op], shared.now_ms()) {
         Ok(_) => Ok(()),
         Err(
-            crate::store::WriteError::Refused { error, .. } | crate::store::WriteError::Failed(error),
+            crate::store::WriteError::Refused { error, .. }
+            | crate::store::WriteError::Failed(error),
         ) => Err(*error),
     }
 }

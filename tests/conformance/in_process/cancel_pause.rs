@@ -101,9 +101,17 @@ async fn cancel_pause_and_unpause_refuse_with_typed_errors_and_cancel_is_idempot
     let runtime = start(&store, &clock);
     let client = runtime.client();
     let unknown = RunId(99);
-    assert!(matches!(client.cancel(unknown).await, Err(Error::UnknownRun { run }) if run == unknown));
-    assert!(matches!(client.pause(unknown).await, Err(Error::UnknownRun { .. })));
-    assert!(matches!(client.unpause(unknown).await, Err(Error::UnknownRun { .. })));
+    assert!(
+        matches!(client.cancel(unknown).await, Err(Error::UnknownRun { run }) if run == unknown)
+    );
+    assert!(matches!(
+        client.pause(unknown).await,
+        Err(Error::UnknownRun { .. })
+    ));
+    assert!(matches!(
+        client.unpause(unknown).await,
+        Err(Error::UnknownRun { .. })
+    ));
 
     let done = client.start(quick, 1).await.unwrap();
     assert_eq!(client.wait(quick, done).await.unwrap(), 2);
@@ -115,26 +123,46 @@ async fn cancel_pause_and_unpause_refuse_with_typed_errors_and_cancel_is_idempot
     assert!(error.to_string().contains("completed"), "{error}");
     assert!(matches!(
         client.pause(done).await,
-        Err(Error::NotPausable { status: Status::Completed, .. })
+        Err(Error::NotPausable {
+            status: Status::Completed,
+            ..
+        })
     ));
     assert!(matches!(
         client.unpause(done).await,
-        Err(Error::NotPaused { status: Status::Completed, .. })
+        Err(Error::NotPaused {
+            status: Status::Completed,
+            ..
+        })
     ));
 
     let asleep = client.start(napping, 1).await.unwrap();
-    client.wait_for_status(asleep, Status::Waiting).await.unwrap();
+    client
+        .wait_for_status(asleep, Status::Waiting)
+        .await
+        .unwrap();
     until_no_task(&runtime).await;
     client.cancel(asleep).await.unwrap();
     client.cancel(asleep).await.unwrap();
     assert_eq!(client.status(asleep).unwrap().status, Status::Cancelled);
     assert!(Status::Cancelled.is_finished());
-    assert!(matches!(client.wait(napping, asleep).await, Err(Error::Cancelled { run }) if run == asleep));
-    assert!(matches!(client.result(napping, asleep), Err(Error::Cancelled { .. })));
-    assert!(matches!(client.wait_json(asleep).await, Err(Error::Cancelled { .. })));
+    assert!(
+        matches!(client.wait(napping, asleep).await, Err(Error::Cancelled { run }) if run == asleep)
+    );
+    assert!(matches!(
+        client.result(napping, asleep),
+        Err(Error::Cancelled { .. })
+    ));
+    assert!(matches!(
+        client.wait_json(asleep).await,
+        Err(Error::Cancelled { .. })
+    ));
     assert!(matches!(
         client.pause(asleep).await,
-        Err(Error::NotPausable { status: Status::Cancelled, .. })
+        Err(Error::NotPausable {
+            status: Status::Cancelled,
+            ..
+        })
     ));
     let listed = client.list(Some(Status::Cancelled)).unwrap();
     assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), [asleep]);

@@ -284,7 +284,13 @@ fn a_running_run_cancelled_mid_step_from_another_process_starts_no_further_step(
     assert_eq!(worker.until("ready"), "ready 1");
     assert_eq!(worker.until("in gated step"), "in gated step");
     // The cancel is a request while the step runs: the run is still running.
-    let mut canceller = Proc::spawn(module_path!(), &store, dir.path(), 1, param_of(CANCEL, RunId(1)));
+    let mut canceller = Proc::spawn(
+        module_path!(),
+        &store,
+        dir.path(),
+        1,
+        param_of(CANCEL, RunId(1)),
+    );
     assert_eq!(
         canceller.until("cancelled"),
         "cancelled running answer-refused=true"
@@ -298,7 +304,13 @@ fn a_running_run_cancelled_mid_step_from_another_process_starts_no_further_step(
         "ended Err(Cancelled { run: RunId(1) })"
     );
     worker.kill();
-    let mut checker = Proc::spawn(module_path!(), &store, dir.path(), 2, param_of(CHECK, RunId(1)));
+    let mut checker = Proc::spawn(
+        module_path!(),
+        &store,
+        dir.path(),
+        2,
+        param_of(CHECK, RunId(1)),
+    );
     assert_eq!(
         checker.until("checked"),
         "checked cancelled live=0 sleeping=0 waiting=0 pending=0 wait=true"
@@ -344,7 +356,13 @@ fn a_paused_run_cancelled_from_another_process_stays_cancelled() {
     let mut worker = Proc::spawn(module_path!(), &store, dir.path(), 0, RUN_SLEEPING);
     assert_eq!(worker.until("ready"), "ready 1");
     // Paused while it sleeps: from then on a paused run.
-    let mut pauser = Proc::spawn(module_path!(), &store, dir.path(), 1, param_of(PAUSE, RunId(1)));
+    let mut pauser = Proc::spawn(
+        module_path!(),
+        &store,
+        dir.path(),
+        1,
+        param_of(PAUSE, RunId(1)),
+    );
     assert_eq!(pauser.until("paused"), "paused paused");
     pauser.exit();
     cancel_and_check(&store, dir.path(), RunId(1), Some(worker));
@@ -362,7 +380,13 @@ fn a_paused_run_survives_a_sigkill_paused_and_finishes_once_unpaused() {
     assert_eq!(worker.until("ready"), "ready 1");
     assert_eq!(worker.until("in gated step"), "in gated step");
     // Asked while the step runs: the run commits that step, then holds.
-    let mut pauser = Proc::spawn(module_path!(), &store, dir.path(), 1, param_of(PAUSE, RunId(1)));
+    let mut pauser = Proc::spawn(
+        module_path!(),
+        &store,
+        dir.path(),
+        1,
+        param_of(PAUSE, RunId(1)),
+    );
     assert_eq!(pauser.until("paused"), "paused running");
     pauser.exit();
     std::fs::write(dir.path().join("open"), b"").unwrap();
@@ -370,11 +394,23 @@ fn a_paused_run_survives_a_sigkill_paused_and_finishes_once_unpaused() {
     assert_eq!(worker.until("status"), "status paused");
     worker.kill();
 
-    let mut restarted = Proc::spawn(module_path!(), &store, dir.path(), 2, param_of(FINISH_PAUSED, RunId(1)));
+    let mut restarted = Proc::spawn(
+        module_path!(),
+        &store,
+        dir.path(),
+        2,
+        param_of(FINISH_PAUSED, RunId(1)),
+    );
     assert_eq!(restarted.until("restarted"), "restarted paused live=0");
     // No step ran at the restart.
     assert_eq!(read_log(dir.path()), ["one", "gated", "gated done"]);
-    let mut unpauser = Proc::spawn(module_path!(), &store, dir.path(), 3, param_of(UNPAUSE, RunId(1)));
+    let mut unpauser = Proc::spawn(
+        module_path!(),
+        &store,
+        dir.path(),
+        3,
+        param_of(UNPAUSE, RunId(1)),
+    );
     assert_eq!(unpauser.until("unpaused"), "unpaused");
     unpauser.exit();
     // 1 + 1 = 2, * 10 = 20, + 3 = 23; the committed steps did not run again.
@@ -396,7 +432,13 @@ fn a_run_asked_to_cancel_whose_runtime_dies_mid_step_is_cancelled_at_the_restart
     let mut worker = Proc::spawn(module_path!(), &store, dir.path(), 0, RUN_RUNNING);
     assert_eq!(worker.until("ready"), "ready 1");
     assert_eq!(worker.until("in gated step"), "in gated step");
-    let mut canceller = Proc::spawn(module_path!(), &store, dir.path(), 1, param_of(CANCEL, RunId(1)));
+    let mut canceller = Proc::spawn(
+        module_path!(),
+        &store,
+        dir.path(),
+        1,
+        param_of(CANCEL, RunId(1)),
+    );
     assert_eq!(
         canceller.until("cancelled"),
         "cancelled running answer-refused=true"
@@ -404,7 +446,13 @@ fn a_run_asked_to_cancel_whose_runtime_dies_mid_step_is_cancelled_at_the_restart
     canceller.exit();
     // Killed inside the step: the request is all that is left of the cancel.
     worker.kill();
-    let mut checker = Proc::spawn(module_path!(), &store, dir.path(), 2, param_of(CHECK, RunId(1)));
+    let mut checker = Proc::spawn(
+        module_path!(),
+        &store,
+        dir.path(),
+        2,
+        param_of(CHECK, RunId(1)),
+    );
     assert_eq!(
         checker.until("checked"),
         "checked cancelled live=0 sleeping=0 waiting=0 pending=0 wait=true"

@@ -244,7 +244,9 @@ impl LmdbStore {
         self.unindex_waiting_in(txn, run, &record)?;
         let at = key(run, &[&record.transitions.to_be_bytes()]);
         self.hitl.pending.delete(txn, &at)?;
-        self.handover.handed_over.delete(txn, &run.0.to_be_bytes())?;
+        self.handover
+            .handed_over
+            .delete(txn, &run.0.to_be_bytes())?;
         loop_items::delete_run(self.loop_items, txn, run)?;
         if let Some(db) = self.requests.requests {
             db.delete(txn, &run.0.to_be_bytes())?;
@@ -279,7 +281,9 @@ impl LmdbStore {
             .and_then(|v| v.get(..8))
             .and_then(be_u64);
         if let Some(wake_ms) = wake_ms {
-            self.index.wakeups.delete(txn, &wakeup_key((wake_ms, run)))?;
+            self.index
+                .wakeups
+                .delete(txn, &wakeup_key((wake_ms, run)))?;
         }
         self.hitl
             .waiting

@@ -76,7 +76,10 @@ impl LmdbStore {
             }
         }
         options.map_size(map_size).max_dbs(
-            7 + hitl::DATABASES + index::DATABASES + handover::DATABASES + quarantine::DATABASES
+            7 + hitl::DATABASES
+                + index::DATABASES
+                + handover::DATABASES
+                + quarantine::DATABASES
                 + cancel::DATABASES,
         );
         if !read_ahead {

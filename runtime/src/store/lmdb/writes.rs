@@ -51,7 +51,12 @@ impl LmdbStore {
     }
 
     /// Applies one op inside `txn` (through [`Self::apply_with_requests`], `cancel.rs`).
-    pub(super) fn apply(&self, txn: &mut RwTxn<'_>, op: &WriteOp, now: u64) -> Result<Outcome, Error> {
+    pub(super) fn apply(
+        &self,
+        txn: &mut RwTxn<'_>,
+        op: &WriteOp,
+        now: u64,
+    ) -> Result<Outcome, Error> {
         Ok(match op {
             WriteOp::CreateRun { record } => Outcome::Created(self.create_run_in(txn, record)?),
             WriteOp::CreateRuns { records, hand_over } => {
