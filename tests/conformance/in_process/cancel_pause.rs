@@ -288,3 +288,41 @@ async fn a_paused_run_can_be_answered_and_takes_the_answer_after_unpause() {
     assert_eq!(steps.get("add 1"), Some(&1), "{steps:?}");
     assert_eq!(steps.get("add 2"), Some(&1), "{steps:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_and_cancelled_runs_stay_so_through_a_restart_with_the_index_check() {
+    let _serial = support::serial().await;
+    let store = fresh_store();
+    let clock = TestClock::default();
+    let runtime = start(&store, &clock);
+    let client = runtime.client();
+    let asleep = client.start(napping, 1).await.unwrap();
+    let asking_run = client.start(asking, 1).await.unwrap();
+    client.wait_for_status(asleep, Status::Waiting).await.unwrap();
+    client
+        .wait_for_status(asking_run, Status::Waiting)
+        .await
+        .unwrap();
+    until_no_task(&runtime).await;
+    client.pause(asleep).await.unwrap();
+    client.cancel(asking_run).await.unwrap();
+    runtime.shutdown().await;
+
+    // The start-up check of the indexes runs (few runs stored) and finds nothing to repair:
+    // a paused run is in no index, a cancelled one is finished.
+    let runtime = start(&store, &clock);
+    let client = runtime.client();
+    assert_eq!(client.status(asleep).unwrap().status, Status::Paused);
+    assert_eq!(client.status(asking_run).unwrap().status, Status::Cancelled);
+    assert_eq!(runtime.live_runs(), 0);
+    assert_eq!(runtime.sleeping_runs(), 0);
+    assert_eq!(runtime.waiting_for_answers(), 0);
+    assert!(client.pending_questions().unwrap().is_empty());
+    clock.advance(Duration::from_secs(61));
+    client.unpause(asleep).await.unwrap();
+    assert_eq!(client.wait(napping, asleep).await.unwrap(), 3);
+    runtime.shutdown().await;
+    let steps = support::take_step_counts();
+    assert_eq!(steps.get("add 1"), Some(&2), "{steps:?}");
+    assert_eq!(steps.get("add 2"), Some(&1), "{steps:?}");
+}
