@@ -162,7 +162,15 @@ impl LmdbStore {
         }
     }
 
+    /// Writes `record` and moves the run's index entries to its status.
     fn put(&self, txn: &mut RwTxn<'_>, run: RunId, record: &RunRecord) -> Result<(), Error> {
+        self.put_record(txn, run, record)?;
+        self.track_listing(txn, run, record)
+    }
+
+    /// [`put`](Self::put) without the listing indexes, for a record whose status has not
+    /// changed and is not finished (whose listing entry is then the same).
+    fn put_record(&self, txn: &mut RwTxn<'_>, run: RunId, record: &RunRecord) -> Result<(), Error> {
         let bytes = encode(record, record.encoded_len_hint()).map_err(|e| Error::Encode {
             workflow: record.workflow.clone(),
             what: "run record",
@@ -170,7 +178,6 @@ impl LmdbStore {
         })?;
         self.runs.put(txn, &run.0, &bytes)?;
         self.track_status(txn, run, record.status)?;
-        self.track_listing(txn, run, record)?;
         Ok(())
     }
 
