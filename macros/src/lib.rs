@@ -69,7 +69,7 @@ fn expand_workflow(args: TokenStream, item: TokenStream) -> TokenStream {
         let mut body = (*item.block).clone();
         normalize::rewrite_task_calls(&sig.ctx, &mut body);
         check::await_positions(&cx, &sig.ctx, &body);
-        let body = normalize::normalize(&cx, body);
+        let body = normalize::normalize(&cx, &sig.ctx, body);
         let mut body = lower::lower(&cx, sig, body);
         if cx.is_ok() {
             liveness::compute(&cx, &mut body);

@@ -1,26 +1,31 @@
 //! Names for what the user reads in `cargo expand`: state variants after the step that led to
 //! them (`ctx.task(fetch_papers, ..)` gives `FetchPapers`), and step names for the runtime.
+//!
+//! Names come from the user's code only: what a step is called never depends on which methods
+//! the runtime offers, so that a method added to it later renames no state (state names are
+//! part of the layout fingerprint that stored runs carry).
 
-use syn::{Expr, Lit};
+use syn::{Expr, ExprMethodCall, Ident, Lit};
 
 /// The step name of an awaited expression (`FUTURE.await`, `FUTURE.await?` or the future
 /// itself): the literal of `ctx.step("name", ..)` or `ctx.__task("name", ..)`, also behind
-/// builder calls such as `.retry(..)`; else the last path segment of the call or the method
-/// awaited.
-pub fn step_name(expr: &Expr) -> Option<String> {
+/// calls made on it such as `.retry(..)`; else, for a chain of calls on the context `ctx`
+/// (`ctx.parallel(..).limit(4)`), its first method, whatever is called on its result; else
+/// the last path segment of the call or the method awaited.
+pub fn step_name(expr: &Expr, ctx: &Ident) -> Option<String> {
     match expr {
-        Expr::Await(await_) => step_name(&await_.base),
-        Expr::Try(try_) => step_name(&try_.expr),
-        Expr::Paren(paren) => step_name(&paren.expr),
+        Expr::Await(await_) => step_name(&await_.base, ctx),
+        Expr::Try(try_) => step_name(&try_.expr, ctx),
+        Expr::Paren(paren) => step_name(&paren.expr, ctx),
         // Code consuming an awaited outcome in place (`.await.context(..)?`, a `match`): the
         // step is the awaited future.
-        _ if crate::await_expr::is_await(expr) && !matches!(expr, Expr::Await(_)) => {
-            step_name(&Expr::Await(crate::await_expr::the_await(expr)?.clone()))
-        }
-        Expr::MethodCall(call) if BUILDER_METHODS.iter().any(|m| call.method == m) => {
-            named_step(expr).or_else(|| step_name(&call.receiver))
-        }
-        Expr::MethodCall(call) => named_step(expr).or_else(|| Some(call.method.to_string())),
+        _ if crate::await_expr::is_await(expr) && !matches!(expr, Expr::Await(_)) => step_name(
+            &Expr::Await(crate::await_expr::the_await(expr)?.clone()),
+            ctx,
+        ),
+        Expr::MethodCall(call) => named_step(expr)
+            .or_else(|| first_context_call(expr, ctx).map(|first| first.method.to_string()))
+            .or_else(|| Some(call.method.to_string())),
         Expr::Call(call) => match &*call.func {
             Expr::Path(path) => path.path.segments.last().map(|s| s.ident.to_string()),
             _ => None,
@@ -30,9 +35,17 @@ pub fn step_name(expr: &Expr) -> Option<String> {
     }
 }
 
-/// Methods that configure a step before it is awaited; the step is named after what they
-/// configure (`ctx.parallel(..).limit(4)` is a `parallel`).
-const BUILDER_METHODS: &[&str] = &["limit", "retry", "retry_if", "timeout", "settled", "named"];
+/// The first call of a chain of method calls made on the context itself (`ctx.parallel(..)` in
+/// `ctx.parallel(..).limit(4)`), if the chain starts at `ctx`.
+fn first_context_call<'e>(expr: &'e Expr, ctx: &Ident) -> Option<&'e ExprMethodCall> {
+    let Expr::MethodCall(call) = expr else {
+        return None;
+    };
+    match &*call.receiver {
+        Expr::Path(path) if path.path.is_ident(ctx) => Some(call),
+        receiver => first_context_call(receiver, ctx),
+    }
+}
 
 /// The name given to a step by `step`, `__task` or `step_fn`, looking through the method
 /// calls made on it.
@@ -105,15 +118,34 @@ mod tests {
 
     #[test]
     fn step_names_come_from_the_call() {
-        let expr: Expr = syn::parse_quote!(ctx.step("analyze", analyze(p)).await?);
-        assert_eq!(step_name(&expr).as_deref(), Some("analyze"));
-        let expr: Expr = syn::parse_quote!(ctx.__task("charge", (a,), f).retry(p).await?);
-        assert_eq!(step_name(&expr).as_deref(), Some("charge"));
-        let expr: Expr = syn::parse_quote!(ctx.parallel(branches).limit(4).await?);
-        assert_eq!(step_name(&expr).as_deref(), Some("parallel"));
-        let expr: Expr = syn::parse_quote!(ctx.sleep(d).await?);
-        assert_eq!(step_name(&expr).as_deref(), Some("sleep"));
-        let expr: Expr = syn::parse_quote!(tokio::time::sleep(d).await);
-        assert_eq!(step_name(&expr).as_deref(), Some("sleep"));
+        let ctx: Ident = syn::parse_quote!(ctx);
+        let name = |expr: Expr| step_name(&expr, &ctx);
+        let expr = syn::parse_quote!(ctx.step("analyze", analyze(p)).await?);
+        assert_eq!(name(expr).as_deref(), Some("analyze"));
+        let expr = syn::parse_quote!(ctx.__task("charge", (a,), f).retry(p).await?);
+        assert_eq!(name(expr).as_deref(), Some("charge"));
+        let expr = syn::parse_quote!(ctx.parallel(branches).limit(4).await?);
+        assert_eq!(name(expr).as_deref(), Some("parallel"));
+        let expr = syn::parse_quote!(ctx.sleep(d).await?);
+        assert_eq!(name(expr).as_deref(), Some("sleep"));
+        let expr = syn::parse_quote!(tokio::time::sleep(d).await);
+        assert_eq!(name(expr).as_deref(), Some("sleep"));
+    }
+
+    /// A method the runtime adds later to what `ctx.task(..)` or `ctx.parallel(..)` return (any
+    /// name at all) does not rename the step, so no stored state's name changes with it.
+    #[test]
+    fn calls_on_a_context_call_do_not_rename_its_step() {
+        let ctx: Ident = syn::parse_quote!(context);
+        for method in ["limit", "retry", "not_yet_in_the_runtime", "with_priority"] {
+            let method: Ident = syn::parse_str(method).unwrap();
+            let expr: Expr = syn::parse_quote!(context.parallel(b).#method(4).await?);
+            assert_eq!(step_name(&expr, &ctx).as_deref(), Some("parallel"));
+            let expr: Expr = syn::parse_quote!(context.__task("charge", (a,), f).#method(p).await?);
+            assert_eq!(step_name(&expr, &ctx).as_deref(), Some("charge"));
+        }
+        // Not on the context: the method awaited names it, as before.
+        let expr: Expr = syn::parse_quote!(client.get(url).send().await?);
+        assert_eq!(step_name(&expr, &ctx).as_deref(), Some("send"));
     }
 }

@@ -26,6 +26,12 @@ pub(crate) enum ErasedStart {
 pub(crate) trait Entry: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn fingerprint(&self) -> u64;
+    /// The layout's fingerprint under the first scheme (see [`Workflow::LEGACY_FINGERPRINT`]).
+    fn legacy_fingerprint(&self) -> Option<u64>;
+    /// Whether a run stored with `fingerprint` has this layout.
+    fn has_layout(&self, fingerprint: u64) -> bool {
+        fingerprint == self.fingerprint() || Some(fingerprint) == self.legacy_fingerprint()
+    }
     /// The workflow's state graph, stored at start for tools without the code.
     fn graph(&self) -> &'static crate::StateGraph;
     /// The `TypeId` of the workflow, to refuse a typed call with another type of the same name.
@@ -70,6 +76,10 @@ impl<W: Workflow> Entry for WorkflowEntry<W> {
 
     fn fingerprint(&self) -> u64 {
         W::FINGERPRINT
+    }
+
+    fn legacy_fingerprint(&self) -> Option<u64> {
+        W::LEGACY_FINGERPRINT
     }
 
     fn workflow_type(&self) -> TypeId {

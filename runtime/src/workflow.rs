@@ -34,6 +34,11 @@ pub trait Workflow: Copy + Send + Sync + 'static {
     /// Hash of the state layout; stored with every run; a mismatch on resume is
     /// [`Error::IncompatibleState`](crate::Error::IncompatibleState).
     const FINGERPRINT: u64;
+    /// The same layout's fingerprint under cairn's first scheme (which hashed the types as
+    /// rustc's token printer wrote them): runs stored by builds of cairn that used it carry it,
+    /// and are recognised as this layout. `#[workflow]` generates it.
+    #[doc(hidden)]
+    const LEGACY_FINGERPRINT: Option<u64> = None;
     /// Runs the state machine from `start` to the end. `Ok(output)` completes the run,
     /// `Err(message)` fails it.
     fn drive<'a>(

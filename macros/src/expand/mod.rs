@@ -80,7 +80,9 @@ pub fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
     };
 
     let machine = Machine::new(sig, body);
-    let fingerprint = fingerprint::fingerprint(&machine, &name, attrs.version.unwrap_or(0));
+    let version = attrs.version.unwrap_or(0);
+    let fingerprint = fingerprint::fingerprint(&machine, &name, version);
+    let legacy_fingerprint = fingerprint::legacy_fingerprint(&machine, &name, version);
     let items = &body.items;
     let state_enum = machine.state_enum();
     let state_info = machine.state_info();
@@ -107,6 +109,8 @@ pub fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
             type Output = #output;
             const NAME: &'static str = #name;
             const FINGERPRINT: u64 = #fingerprint;
+            const LEGACY_FINGERPRINT: ::core::option::Option<u64> =
+                ::core::option::Option::Some(#legacy_fingerprint);
             const PARAMETERS: &'static [&'static str] = &[#(#parameters),*];
 
             #graph

@@ -199,7 +199,7 @@ impl Lowerer<'_> {
     ) -> (StateId, NodeId) {
         let node = self.node(reads, vars.into_iter().collect());
         self.edge(cur, node);
-        let step = names::step_name(awaited);
+        let step = names::step_name(awaited, self.ctx);
         let name = step.as_deref().map(names::pascal).unwrap_or_default();
         let doc = match &step {
             Some(step) => format!("After step `{step}`{}.", line_suffix(awaited.span())),

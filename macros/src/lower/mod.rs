@@ -41,6 +41,7 @@ use crate::scope::{self, Scopes};
 pub fn lower(cx: &Ctxt, sig: &Signature, body: syn::Block) -> Body {
     let mut lowerer = Lowerer {
         cx,
+        ctx: &sig.ctx,
         body: Body::default(),
         scopes: Scopes::default(),
         loop_stack: Vec::new(),
@@ -81,6 +82,8 @@ pub fn lower(cx: &Ctxt, sig: &Signature, body: syn::Block) -> Body {
 
 struct Lowerer<'a> {
     cx: &'a Ctxt,
+    /// The context parameter, whose calls name the steps (see [`names::step_name`]).
+    ctx: &'a syn::Ident,
     body: Body,
     scopes: Scopes,
     /// The lowered loops around the code being lowered, innermost last.

@@ -39,13 +39,13 @@ mod task_calls;
 
 pub use task_calls::rewrite_task_calls;
 
-use syn::Block;
+use syn::{Block, Ident};
 
 use crate::ctxt::Ctxt;
 use statements::Normalizer;
 
 /// Makes every await of `body` a statement of its own; problems it cannot rewrite are recorded
 /// in `cx`. Expects the steps already named by [`rewrite_task_calls`].
-pub fn normalize(cx: &Ctxt, body: Block) -> Block {
-    Normalizer::new(cx).block(body)
+pub fn normalize(cx: &Ctxt, ctx: &Ident, body: Block) -> Block {
+    Normalizer::new(cx, ctx).block(body)
 }

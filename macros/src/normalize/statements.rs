@@ -17,15 +17,18 @@ use crate::find::has_await;
 
 /// The state of the pass: where errors go, and the names of the temporaries made so far.
 pub struct Normalizer<'a> {
+    /// The context parameter, whose calls name the steps (see [`crate::names::step_name`]).
+    ctx: &'a Ident,
     cx: &'a Ctxt,
     /// Names of the temporaries made so far, to keep them distinct.
     temps: Vec<String>,
 }
 
 impl<'a> Normalizer<'a> {
-    pub fn new(cx: &'a Ctxt) -> Self {
+    pub fn new(cx: &'a Ctxt, ctx: &'a Ident) -> Self {
         Normalizer {
             cx,
+            ctx,
             temps: Vec::new(),
         }
     }
@@ -261,7 +264,7 @@ impl<'a> Normalizer<'a> {
 
     /// A fresh name for a temporary holding `expr`, after its step where it has one.
     fn temp_name(&mut self, expr: &Expr) -> Ident {
-        let base = crate::names::step_name(expr)
+        let base = crate::names::step_name(expr, self.ctx)
             .map(|step| crate::names::snake(&step))
             .unwrap_or_else(|| "value".to_owned());
         let mut name = format!("__{base}");

@@ -8,7 +8,10 @@ impl ::cairn::Workflow for route {
     type Input = Order;
     type Output = <Result<u64, Error> as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "route";
-    const FINGERPRINT: u64 = 9025915399914753428u64;
+    const FINGERPRINT: u64 = 10652457359075127230u64;
+    const LEGACY_FINGERPRINT: ::core::option::Option<u64> = ::core::option::Option::Some(
+        9025915399914753428u64,
+    );
     const PARAMETERS: &'static [&'static str] = &["order"];
     fn graph() -> &'static ::cairn::StateGraph {
         static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {

@@ -6,7 +6,10 @@ impl ::cairn::Workflow for uses_one_step {
     type Input = u64;
     type Output = <Result<u64, String> as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "uses_one_step";
-    const FINGERPRINT: u64 = 7900491294843920077u64;
+    const FINGERPRINT: u64 = 14677821859916671183u64;
+    const LEGACY_FINGERPRINT: ::core::option::Option<u64> = ::core::option::Option::Some(
+        7900491294843920077u64,
+    );
     const PARAMETERS: &'static [&'static str] = &["n"];
     fn graph() -> &'static ::cairn::StateGraph {
         static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {

@@ -6,7 +6,10 @@ impl ::cairn::Workflow for deployment_approval {
     type Input = String;
     type Output = <Result<String, String> as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "deployment_approval";
-    const FINGERPRINT: u64 = 14171671803152309787u64;
+    const FINGERPRINT: u64 = 15309468232313373357u64;
+    const LEGACY_FINGERPRINT: ::core::option::Option<u64> = ::core::option::Option::Some(
+        14171671803152309787u64,
+    );
     const PARAMETERS: &'static [&'static str] = &["changes"];
     fn graph() -> &'static ::cairn::StateGraph {
         static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {

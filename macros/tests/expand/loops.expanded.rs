@@ -8,7 +8,10 @@ impl ::cairn::Workflow for retry {
     type Input = Vec<u32>;
     type Output = <Result<u32, Error> as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "billing.retry";
-    const FINGERPRINT: u64 = 15851574437682101721u64;
+    const FINGERPRINT: u64 = 17978759640613648209u64;
+    const LEGACY_FINGERPRINT: ::core::option::Option<u64> = ::core::option::Option::Some(
+        15851574437682101721u64,
+    );
     const PARAMETERS: &'static [&'static str] = &["batch"];
     fn graph() -> &'static ::cairn::StateGraph {
         static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {

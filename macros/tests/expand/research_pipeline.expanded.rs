@@ -9,7 +9,10 @@ impl ::cairn::Workflow for research_pipeline {
         StepError,
     > as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "research_pipeline";
-    const FINGERPRINT: u64 = 2193908789703599045u64;
+    const FINGERPRINT: u64 = 9611606782241770531u64;
+    const LEGACY_FINGERPRINT: ::core::option::Option<u64> = ::core::option::Option::Some(
+        2193908789703599045u64,
+    );
     const PARAMETERS: &'static [&'static str] = &["topic"];
     fn graph() -> &'static ::cairn::StateGraph {
         static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {

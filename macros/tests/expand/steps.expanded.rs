@@ -6,7 +6,10 @@ impl ::cairn::Workflow for checkout {
     type Input = (Card, String);
     type Output = <Result<String, String> as ::cairn::__private::WorkflowResult>::Output;
     const NAME: &'static str = "checkout";
-    const FINGERPRINT: u64 = 10233113296275610106u64;
+    const FINGERPRINT: u64 = 14950183561941393169u64;
+    const LEGACY_FINGERPRINT: ::core::option::Option<u64> = ::core::option::Option::Some(
+        10233113296275610106u64,
+    );
     const PARAMETERS: &'static [&'static str] = &["card", "key"];
     fn graph() -> &'static ::cairn::StateGraph {
         static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {

@@ -25,7 +25,7 @@ impl Client {
     }
 
     /// The state graph of the version of its workflow that stored `run` (the one with the
-    /// run's fingerprint: an older version's, for a run it left unfinished), or `None` if no
+    /// run's layout fingerprint: an older version's, for a run it left unfinished), or `None` if no
     /// runtime registered that version. [`Error::UnknownRun`] for an unknown run. Draw the
     /// run's position with [`WorkflowGraph::to_mermaid_marking`] and the run's
     /// [`state`](crate::RunStatus::state).
@@ -35,7 +35,7 @@ impl Client {
         Ok(store
             .workflows()?
             .into_iter()
-            .find(|w| w.name == record.workflow && w.fingerprint == record.fingerprint)
+            .find(|w| w.name == record.workflow && w.has_layout(record.fingerprint))
             .map(|w| w.graph))
     }
 

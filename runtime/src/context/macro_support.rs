@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::task::Poll;
 
 use super::loop_items::{Cursor, DecodeItem, StoredIter};
+use super::step_span::StepOutcome;
 use super::task::{Once, Task, Unguarded};
 use super::{Context, Segment};
 use crate::error::Error;
@@ -95,11 +96,13 @@ impl Context {
             };
             self.position = number;
             self.after_state = Some(state_name);
+            self.close_step(StepOutcome::Committed);
             self.segment = Segment {
                 started_at: self.shared.clock.now(),
                 step: None,
                 attempts: 0,
                 errors: Vec::new(),
+                span: None,
             };
             tracing::debug!(%run, workflow = self.workflow, state = state_name, step, number, "committed");
             if let Some(hook) = &self.shared.hook {

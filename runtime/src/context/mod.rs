@@ -18,6 +18,7 @@ mod macro_support;
 pub mod parallel;
 mod sleep;
 pub(crate) mod state;
+pub(crate) mod step_span;
 pub mod task;
 
 use std::future::Future;
@@ -29,6 +30,7 @@ use tracing::Instrument;
 use crate::clock::to_ms;
 use crate::context::parallel::{Branches, Parallel};
 use crate::context::state::{State, StateWrites};
+use crate::context::step_span::{StepOutcome, StepSpan};
 use crate::context::task::{Once, Task, Unguarded};
 use crate::error::Error;
 use crate::history::{HistoryOutcome, HistoryRecord};
@@ -92,6 +94,8 @@ pub(crate) struct Segment {
     pub step: Option<&'static str>,
     pub attempts: u32,
     pub errors: Vec<String>,
+    /// The `tracing` span of the step in progress (see [`step_span`]).
+    pub span: Option<StepSpan>,
 }
 
 impl Context {
@@ -115,6 +119,7 @@ impl Context {
                 step: None,
                 attempts: 0,
                 errors: Vec::new(),
+                span: None,
             },
             loops: crate::context::loop_items::PendingLoops::default(),
             after_state: (position == 0).then_some("Start"),
@@ -183,11 +188,32 @@ impl Context {
             }));
         }
         self.segment.step = Some(name);
+        self.segment.span = Some(StepSpan::start(
+            self.run,
+            self.workflow,
+            name,
+            self.position,
+        ));
         self.slot.set_step(name);
         self.segment.started_at = self.shared.clock.now();
         self.segment.attempts = 1;
         self.segment.errors.clear();
         Ok(())
+    }
+
+    /// The span of the step in progress (a disabled one between steps), to poll it in.
+    pub(crate) fn step_span(&self) -> tracing::Span {
+        self.segment
+            .span
+            .as_ref()
+            .map_or_else(tracing::Span::none, |span| span.span().clone())
+    }
+
+    /// Closes the span of the step in progress, if any, with `outcome`.
+    pub(crate) fn close_step(&mut self, outcome: StepOutcome) {
+        if let Some(span) = self.segment.span.as_mut() {
+            span.close(outcome);
+        }
     }
 
     /// A future that ends the run with `abort` when polled, for the places that refuse a
@@ -213,8 +239,7 @@ impl Context {
     ) -> impl Future<Output = F::Output> + Send {
         // The generated code awaits the step right away, so "called" is "started".
         let refused = self.begin_step(name).err().map(|abort| self.refuse(abort));
-        let span =
-            tracing::debug_span!("step", run = %self.run, workflow = self.workflow, step = name);
+        let span = self.step_span();
         async move {
             match refused {
                 Some(refused) => refused.await,

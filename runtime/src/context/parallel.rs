@@ -220,12 +220,17 @@ async fn run<'a, E: Send + 'a>(
         }
     }
     tracing::debug!(%run, position, total, to_run = queue.len(), "parallel");
-    let settled = Settle {
-        queue,
-        active: Vec::new(),
-        limit,
-        outcomes,
-    }
+    // The branches are polled in the span of the `parallel` step (see `step_span.rs`).
+    let span = ctx.step_span();
+    let settled = tracing::Instrument::instrument(
+        Settle {
+            queue,
+            active: Vec::new(),
+            limit,
+            outcomes,
+        },
+        span,
+    )
     .await;
     Ok(settled)
 }

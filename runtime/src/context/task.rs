@@ -353,7 +353,7 @@ where
         if let Err(refused) = ctx.begin_step(name) {
             return Box::pin(ctx.refuse(refused));
         }
-        let span = tracing::debug_span!("step", run = %ctx.run_id(), workflow = ctx.workflow(), step = name);
+        let span = ctx.step_span();
         match attempts.next_attempt() {
             Some(fut) => Box::pin(fut.instrument(span)),
             None => unreachable!("a fresh task has its first attempt"),
@@ -373,8 +373,8 @@ where
     type IntoFuture = BoxFuture<'c, Result<T, E>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let span = tracing::debug_span!("step", run = %self.ctx.run_id(), workflow = self.ctx.workflow(), step = self.name);
-        Box::pin(self.run_guarded().instrument(span))
+        // Each attempt is polled in the step's span, made when the step begins.
+        Box::pin(self.run_guarded())
     }
 }
 
@@ -406,11 +406,19 @@ where
             clock.now(),
         );
         let mut attempt = 1;
+        let span = ctx.step_span();
         loop {
             ctx.segment.attempts = attempt;
+            if attempt > 1
+                && let Some(step_span) = &ctx.segment.span
+            {
+                // The span was opened with attempt 1.
+                step_span.attempt(attempt);
+            }
             let Some(fut) = attempts.next_attempt() else {
                 unreachable!("a retrying task has an attempt for every retry")
             };
+            let fut = fut.instrument(span.clone());
             let outcome = match guard.timeout {
                 None => fut.await,
                 Some(timeout) => {
@@ -431,7 +439,11 @@ where
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
-            ctx.segment.errors.push(error.to_string());
+            let message = error.to_string();
+            if let Some(step_span) = &ctx.segment.span {
+                step_span.error(&message);
+            }
+            ctx.segment.errors.push(message);
             if attempt >= max_attempts || !guard.retry_if.should_retry(&error) {
                 return Err(error);
             }

@@ -48,6 +48,10 @@ pub struct StoredWorkflow {
     /// The fingerprint of its state layout (its name, `version` and states), as stored with
     /// each of its runs: a run is drawn with the graph of its own fingerprint.
     pub fingerprint: u64,
+    /// The same layout's fingerprint under cairn's first fingerprint scheme, which runs stored
+    /// by older builds carry, if it has one.
+    #[serde(default)]
+    pub legacy_fingerprint: Option<u64>,
     /// Whether this is the version new runs start with, as of the last registration; `false`
     /// for an older version kept with
     /// [`register_previous`](crate::RuntimeBuilder::register_previous), or replaced since.
@@ -57,6 +61,13 @@ pub struct StoredWorkflow {
     pub registered_at_ms: u64,
     /// Its state graph (empty for a workflow written by hand, without `#[workflow]`).
     pub graph: WorkflowGraph,
+}
+
+impl StoredWorkflow {
+    /// Whether a run stored with `fingerprint` has this version's layout.
+    pub fn has_layout(&self, fingerprint: u64) -> bool {
+        fingerprint == self.fingerprint || Some(fingerprint) == self.legacy_fingerprint
+    }
 }
 
 impl From<&StateNode> for GraphState {

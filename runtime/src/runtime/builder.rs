@@ -198,6 +198,10 @@ impl RuntimeBuilder {
                     name: entry.name().to_owned(),
                 });
             }
+            // Runs it stored under the first fingerprint scheme are its too.
+            if let Some(legacy) = entry.legacy_fingerprint() {
+                previous.entry((entry.name(), legacy)).or_insert(entry);
+            }
         }
         let opened = self.lmdb.open(self.durability, self.answers.client_only)?;
         let path = opened.description;

@@ -18,6 +18,7 @@ pub(super) fn store_graphs(shared: &Shared) -> Result<(), Error> {
     let stored = |entry: &dyn Entry, current: bool| StoredWorkflow {
         name: entry.name().to_owned(),
         fingerprint: entry.fingerprint(),
+        legacy_fingerprint: entry.legacy_fingerprint(),
         current,
         // Stamped by the write.
         registered_at_ms: 0,

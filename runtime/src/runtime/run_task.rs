@@ -1,11 +1,20 @@
 //! The task of one live run: polls the workflow's driver, then commits its outcome (output,
 //! failure, quarantine), or hands the run to the timers or the answer watcher when it
 //! suspends.
+//!
+//! The task runs inside a `tracing` span `run` (fields `run`, `workflow`, `position` where
+//! the task began; on close `outcome` and `transitions`), entered whenever the task is polled,
+//! so every step's span (`context/step_span.rs`) and every event of the run is its child. A
+//! run that sleeps, waits for an answer or is resumed after a restart has one such span per
+//! task: a span cannot outlive the process, while a run can.
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use super::Shared;
 use crate::context::Context;
+use crate::context::step_span::StepOutcome;
 use crate::error::Error;
 use crate::history::HistoryOutcome;
 use crate::registry::{Entry, ErasedStart};
@@ -52,13 +61,35 @@ pub(super) fn resume_if_claimed(shared: &Arc<Shared>, run: RunId) {
     }
 }
 
-/// Body of a run's task.
+/// Body of a run's task, in the run's span.
 pub(super) async fn drive(
     shared: Arc<Shared>,
     run: RunId,
     entry: Arc<dyn Entry>,
     start: ErasedStart,
     position: u64,
+) {
+    let span = tracing::info_span!(
+        "run",
+        run = run.0,
+        workflow = entry.name(),
+        position,
+        outcome = tracing::field::Empty,
+        transitions = tracing::field::Empty,
+    );
+    drive_in_span(shared, run, entry, start, position, span.clone())
+        .instrument(span)
+        .await;
+}
+
+/// [`drive`], recording the run's outcome in `span`.
+async fn drive_in_span(
+    shared: Arc<Shared>,
+    run: RunId,
+    entry: Arc<dyn Entry>,
+    start: ErasedStart,
+    position: u64,
+    span: tracing::Span,
 ) {
     let workflow = entry.name();
     tracing::debug!(%run, workflow, position, "run task started");
@@ -67,6 +98,16 @@ pub(super) async fn drive(
     let outcome = Supervised::new(entry.drive(&mut ctx, start), slot, run, workflow).await;
     let mut suspended = None;
     let mut awaiting = None;
+    let (step_outcome, run_outcome) = match &outcome {
+        Outcome::Done(Ok(_)) => (StepOutcome::Committed, "completed"),
+        Outcome::Done(Err(_)) | Outcome::Panicked(_) | Outcome::Aborted(Abort::Fail(_)) => {
+            (StepOutcome::Failed, "failed")
+        }
+        Outcome::Aborted(Abort::Suspend { .. }) => (StepOutcome::Suspended, "sleeping"),
+        Outcome::Aborted(Abort::AwaitAnswer { .. }) => (StepOutcome::Suspended, "waiting"),
+        Outcome::Aborted(Abort::Halt) => (StepOutcome::Interrupted, "halted"),
+        Outcome::Aborted(Abort::Error(_)) => (StepOutcome::Interrupted, "stopped"),
+    };
     let recorded = match outcome {
         Outcome::Done(Ok(output)) => {
             tracing::info!(%run, workflow, "run completed");
@@ -108,6 +149,17 @@ pub(super) async fn drive(
             fail(&shared, &ctx, run, error.to_string()).await
         }
     };
+    // Once the outcome is committed: a step is done when its result is durable.
+    let (step_outcome, run_outcome) = match &recorded {
+        Ok(()) => (step_outcome, run_outcome),
+        Err(Error::Halted { .. }) => (StepOutcome::Interrupted, "halted"),
+        Err(Error::Cancelled { .. }) => (StepOutcome::Interrupted, "cancelled"),
+        Err(Error::Paused { .. }) => (StepOutcome::Interrupted, "paused"),
+        Err(_) => (StepOutcome::Interrupted, "stopped"),
+    };
+    ctx.close_step(step_outcome);
+    span.record("outcome", run_outcome);
+    span.record("transitions", ctx.position());
     // Cancelled or paused from outside at a commit: the run's end (or hold) is committed,
     // and the task just stops (see `client/cancel.rs`).
     let recorded = match recorded {

@@ -105,7 +105,7 @@ impl Shared {
         fingerprint: u64,
     ) -> Result<&Arc<dyn Entry>, Error> {
         let entry = self.entry(workflow)?;
-        if entry.fingerprint() == fingerprint {
+        if entry.has_layout(fingerprint) {
             return Ok(entry);
         }
         self.previous

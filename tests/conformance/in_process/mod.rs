@@ -24,3 +24,5 @@ mod loops_owned_iterators;
 mod serde_types;
 mod step_forms;
 mod versioning;
+mod watch;
+mod workflow_graphs;

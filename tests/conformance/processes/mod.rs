@@ -15,3 +15,4 @@ mod hitl_processes;
 mod refused_commits;
 mod serde_types_crash;
 mod start_many;
+mod watch_processes;
