@@ -16,6 +16,7 @@ use super::Client;
 use crate::clock::to_ms;
 use crate::error::Error;
 use crate::run::{RunId, RunStatus, Status};
+use crate::runtime::Shared;
 use crate::store::WriteOp;
 
 /// How many runs one write of [`Client::purge`] deletes: each batch is one commit, so the
@@ -236,20 +237,26 @@ impl Client {
     /// A run that is the last of a session carries the session's key-value state to its next
     /// run: purging it starts the session afresh.
     pub async fn purge(&self, filter: &RunFilter) -> Result<u64, Error> {
-        let mut purged = 0;
-        loop {
-            let op = WriteOp::PurgeFinished {
-                filter: filter.clone(),
-                limit: PURGE_BATCH,
-            };
-            let batch = self.shared.commit(op).await?.purged()?;
-            purged += batch;
-            if batch < PURGE_BATCH as u64 {
-                if purged > 0 {
-                    tracing::info!(purged, "finished runs purged");
-                }
-                return Ok(purged);
-            }
+        let purged = purge_batches(&self.shared, filter).await?;
+        if purged > 0 {
+            tracing::info!(purged, "finished runs purged");
+        }
+        Ok(purged)
+    }
+}
+
+/// [`Client::purge`]: one commit per batch until a batch comes back short.
+pub(crate) async fn purge_batches(shared: &Shared, filter: &RunFilter) -> Result<u64, Error> {
+    let mut purged = 0;
+    loop {
+        let op = WriteOp::PurgeFinished {
+            filter: filter.clone(),
+            limit: PURGE_BATCH,
+        };
+        let batch = shared.commit(op).await?.purged()?;
+        purged += batch;
+        if batch < PURGE_BATCH as u64 {
+            return Ok(purged);
         }
     }
 }

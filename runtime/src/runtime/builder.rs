@@ -28,6 +28,8 @@ pub struct RuntimeBuilder {
     durability: crate::durability::Durability,
     /// See [`RuntimeBuilder::startup_check_limit`].
     startup_check_limit: u64,
+    /// See [`RuntimeBuilder::retention`].
+    retention: Option<std::time::Duration>,
 }
 
 /// Default of [`RuntimeBuilder::startup_check_limit`]: about 15 ms of start-up (measured).
@@ -57,6 +59,7 @@ impl RuntimeBuilder {
             answers: crate::runtime::answer_watcher::AnswersConfig::default(),
             durability: crate::durability::Durability::Full,
             startup_check_limit: DEFAULT_STARTUP_CHECK_LIMIT,
+            retention: None,
         }
     }
 
@@ -99,6 +102,17 @@ impl RuntimeBuilder {
     /// quarantined when they are read. Default: 10,000; `u64::MAX` always checks, 0 never.
     pub fn startup_check_limit(mut self, runs: u64) -> Self {
         self.startup_check_limit = runs;
+        self
+    }
+
+    /// Deletes finished runs (completed, failed, ...) once they have been finished for
+    /// `after`, by the runtime's [`Clock`], with everything stored of them (see
+    /// [`Client::purge`](crate::Client::purge)). A background task checks at start and then
+    /// every tenth of `after` (at least every second, at most every ten minutes), purging in
+    /// batches of 1,000 runs, one commit each, so running workflows' commits are never held
+    /// up for long. Unfinished runs are never touched. Default: finished runs are kept.
+    pub fn retention(mut self, after: std::time::Duration) -> Self {
+        self.retention = Some(after);
         self
     }
 
@@ -221,6 +235,7 @@ impl RuntimeBuilder {
             timers: Timers::default(),
             answers: crate::runtime::answer_watcher::Answers::new(self.answers),
             timer_task: Mutex::new(None),
+            retention: super::Retention::default(),
             finished: watch::Sender::new(0),
             commits: watch::Sender::new(0),
             aborted: Mutex::new(HashMap::new()),
@@ -232,8 +247,12 @@ impl RuntimeBuilder {
             tracing::info!(path, "cairn client opened (client-only: runs nothing)");
             return Ok(Runtime { shared });
         }
+        let clock = self.clock.clone();
         super::graphs::store_graphs(&shared)?;
         let resumed = super::recovery::recover(&shared, self.startup_check_limit, self.clock)?;
+        if let Some(after) = self.retention {
+            super::Retention::start(&shared, after, clock);
+        }
         let sleeping = shared.store()?.sleeping()?;
         tracing::info!(path, resumed, sleeping, "cairn runtime started");
         Ok(Runtime { shared })

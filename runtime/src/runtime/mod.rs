@@ -13,6 +13,7 @@ mod builder;
 mod graphs;
 mod hooks;
 mod recovery;
+mod retention;
 mod run_task;
 mod shared;
 pub(crate) mod timers;
@@ -20,6 +21,7 @@ pub(crate) mod timers;
 pub use builder::RuntimeBuilder;
 pub use hooks::{BranchCommit, Flow, Transition};
 pub(crate) use hooks::{BranchHook, Hook};
+pub(crate) use retention::Retention;
 pub(crate) use shared::Shared;
 
 use std::collections::HashMap;
@@ -96,6 +98,13 @@ impl Runtime {
             .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
     }
 
+    /// Waits until the retention task ([`RuntimeBuilder::retention`]) has completed `n`
+    /// passes (the first runs at start). For tests.
+    #[doc(hidden)]
+    pub async fn wait_for_retention_passes(&self, n: u64) {
+        self.shared.retention.wait_for_passes(n).await;
+    }
+
     /// Stops every run task (aborting them as a crash would; committed state stays) and waits
     /// until they are gone and the LMDB environment is closed, so that the same path can be
     /// opened again in this process. Clients left over get [`Error::ShutDown`].
@@ -106,6 +115,7 @@ impl Runtime {
             let _ = timer.await;
         }
         self.shared.answers.stop().await;
+        self.shared.retention.stop().await;
         let tasks = lock(&self.shared.tasks).take().unwrap_or_default();
         for task in tasks.values() {
             task.abort();

@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     pub answers: crate::runtime::answer_watcher::Answers,
     /// The timer task; `None` once shut down.
     pub(super) timer_task: Mutex<Option<JoinHandle<()>>>,
+    /// The task of [`RuntimeBuilder::retention`](crate::RuntimeBuilder::retention), if set.
+    pub(super) retention: super::Retention,
     /// Bumped whenever a run finishes, aborts or suspends, and at shutdown.
     pub(super) finished: watch::Sender<u64>,
     /// Bumped after every commit while someone watches a run (`Client::watch`).

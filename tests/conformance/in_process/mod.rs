@@ -20,6 +20,7 @@ mod helper_steps;
 mod hitl_answers;
 mod hitl_session;
 mod json_inputs;
+mod listing;
 mod loops_owned_iterators;
 mod serde_types;
 mod step_forms;

@@ -29,7 +29,8 @@
 //! and sessions, `loop_items.rs` loop items, `handover.rs` runs handed over by clients,
 //! `quarantine.rs` and `consistency.rs` damaged runs, `workflows.rs` the registered
 //! workflows' state graphs, `progress.rs` the read behind `Client::watch`, `cancel.rs` cancel
-//! and pause, `reserve.rs` and `file_check.rs` disk
+//! and pause, `listing.rs` the indexes that list and count runs, `retention.rs` deleting runs
+//! (purges), `reserve.rs` and `file_check.rs` disk
 //! space and damaged files, `read_only.rs` read-only opens, `dir_lock.rs` one runtime per
 //! directory, `error.rs` heed's errors as cairn's.
 
@@ -161,7 +162,15 @@ impl LmdbStore {
         }
     }
 
+    /// Writes `record` and moves the run's index entries to its status.
     fn put(&self, txn: &mut RwTxn<'_>, run: RunId, record: &RunRecord) -> Result<(), Error> {
+        self.put_record(txn, run, record)?;
+        self.track_listing(txn, run, record)
+    }
+
+    /// [`put`](Self::put) without the listing indexes, for a record whose status has not
+    /// changed and is not finished (whose listing entry is then the same).
+    fn put_record(&self, txn: &mut RwTxn<'_>, run: RunId, record: &RunRecord) -> Result<(), Error> {
         let bytes = encode(record, record.encoded_len_hint()).map_err(|e| Error::Encode {
             workflow: record.workflow.clone(),
             what: "run record",
@@ -169,7 +178,6 @@ impl LmdbStore {
         })?;
         self.runs.put(txn, &run.0, &bytes)?;
         self.track_status(txn, run, record.status)?;
-        self.track_listing(txn, run, record)?;
         Ok(())
     }
 

@@ -209,8 +209,15 @@ impl LmdbStore {
         more: impl FnOnce(&mut RwTxn<'_>, &RunRecord) -> Result<(), Error>,
     ) -> Result<RunRecord, Error> {
         let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
+        let before = record.status;
         change(&mut record)?;
-        self.put(txn, run, &record)?;
+        if before == record.status && !record.status.is_finished() {
+            // An ordinary transition (running to running): its listing entry cannot change,
+            // so its lookup is skipped (see `listing.rs`).
+            self.put_record(txn, run, &record)?;
+        } else {
+            self.put(txn, run, &record)?;
+        }
         more(txn, &record)?;
         Ok(record)
     }
