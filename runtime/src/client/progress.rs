@@ -2,11 +2,12 @@
 //! client-only process, by reading the store again after a bounded delay.
 //!
 //! A runtime that runs the workflow bumps a watch channel whenever a run finishes, aborts or
-//! suspends, so a `wait` in that process wakes at once. A client-only process runs nothing and
-//! LMDB cannot notify across processes, so there the wait also polls: the first read again
-//! after [`FIRST_POLL`], each next delay twice the last, never more than [`MAX_POLL`]. A short
-//! run is seen finished within milliseconds; a long one costs one read transaction per
-//! [`MAX_POLL`], a few microseconds.
+//! suspends, so a `wait` in that process wakes at once. A run can also end in another
+//! process (a client-only one runs nothing; any process can cancel a sleeping or waiting run,
+//! see `Client::cancel`), and LMDB cannot notify across processes, so the wait also polls:
+//! the first read again after [`FIRST_POLL`], each next delay twice the last, never more than
+//! [`MAX_POLL`]. A short run is seen finished within milliseconds; a long one costs one read
+//! transaction per [`MAX_POLL`], a few microseconds.
 
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ pub(crate) const MAX_POLL: Duration = Duration::from_millis(100);
 /// Changes to runs, as one waiting client sees them.
 pub(crate) struct Changes {
     changes: watch::Receiver<u64>,
-    /// The next delay before reading again, in a client-only process.
+    /// The next delay before reading again.
     poll: Option<Duration>,
 }
 
@@ -35,12 +36,12 @@ impl Changes {
     pub fn new(shared: &Shared) -> Changes {
         Changes {
             changes: shared.subscribe(),
-            poll: shared.is_client_only().then_some(FIRST_POLL),
+            poll: Some(FIRST_POLL),
         }
     }
 
-    /// Returns when something may have changed: a change in this process, or, in a
-    /// client-only process, the next poll delay is over.
+    /// Returns when something may have changed: a change in this process, or the next poll
+    /// delay is over.
     pub async fn next(&mut self) -> Result<(), Error> {
         let Some(delay) = self.poll else {
             return self.changes.changed().await.map_err(|_| Error::ShutDown);

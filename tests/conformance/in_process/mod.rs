@@ -6,6 +6,7 @@
 pub use crate::BackendUnderTest;
 pub use crate::conformance::{Backend, fresh_store, jump_clock, support};
 
+mod cancel_pause;
 mod client_api;
 mod constructs;
 mod context_idempotency;

@@ -153,13 +153,16 @@ fn client_only() -> Client {
 }
 
 /// Starts a run of `workflow`, reports it once it has `status`, then runs until killed.
-async fn run_until<W: cairn::Workflow<Input = u64>>(workflow: W, status: Status) {
+async fn run_until<W: cairn::Workflow<Input = u64, Output = u64>>(workflow: W, status: Status) {
     let runtime = runtime();
     let client = runtime.client();
     let run = client.start(workflow, 1).await.expect("start");
     let reached = client.wait_for_status(run, status).await.expect("status");
     assert_eq!(reached.status, status);
     report(&format!("ready {run}"));
+    // Cancelled from another process, the run ends for this process's `wait` too.
+    let ended = client.wait(workflow, run).await;
+    report(&format!("ended {ended:?}"));
     std::future::pending::<()>().await;
 }
 
@@ -240,7 +243,11 @@ fn cancel_and_check(store: &BackendUnderTest, dir: &Path, run: RunId, worker: Op
         "cancelled cancelled answer-refused=true"
     );
     canceller.exit();
-    if let Some(worker) = worker {
+    if let Some(mut worker) = worker {
+        assert_eq!(
+            worker.until("ended"),
+            format!("ended Err(Cancelled {{ run: {run:?} }})")
+        );
         worker.kill();
     }
     let mut checker = Proc::spawn(module_path!(), store, dir, 2, param_of(CHECK, run));
@@ -413,4 +420,44 @@ fn a_paused_run_survives_a_sigkill_paused_and_finishes_once_unpaused() {
         read_log(dir.path()),
         ["one", "gated", "gated done", "three"]
     );
+}
+
+#[test]
+fn a_run_asked_to_cancel_whose_runtime_dies_mid_step_is_cancelled_at_the_restart() {
+    if child_dir().is_some() {
+        return;
+    }
+    let store = fresh_store();
+    let dir = tempfile::tempdir().unwrap();
+    let mut worker = Proc::spawn(module_path!(), &store, dir.path(), 0, RUN_RUNNING);
+    assert_eq!(worker.until("ready"), "ready 1");
+    assert_eq!(worker.until("in gated step"), "in gated step");
+    let mut canceller = Proc::spawn(
+        module_path!(),
+        &store,
+        dir.path(),
+        1,
+        param_of(CANCEL, RunId(1)),
+    );
+    assert_eq!(
+        canceller.until("cancelled"),
+        "cancelled running answer-refused=true"
+    );
+    canceller.exit();
+    // Killed inside the step: the request is all that is left of the cancel.
+    worker.kill();
+    let mut checker = Proc::spawn(
+        module_path!(),
+        &store,
+        dir.path(),
+        2,
+        param_of(CHECK, RunId(1)),
+    );
+    assert_eq!(
+        checker.until("checked"),
+        "checked cancelled live=0 sleeping=0 waiting=0 pending=0 wait=true"
+    );
+    checker.exit();
+    // The step in flight at the kill did not run again.
+    assert_eq!(read_log(dir.path()), ["one", "gated"]);
 }
