@@ -298,7 +298,10 @@ async fn paused_and_cancelled_runs_stay_so_through_a_restart_with_the_index_chec
     let client = runtime.client();
     let asleep = client.start(napping, 1).await.unwrap();
     let asking_run = client.start(asking, 1).await.unwrap();
-    client.wait_for_status(asleep, Status::Waiting).await.unwrap();
+    client
+        .wait_for_status(asleep, Status::Waiting)
+        .await
+        .unwrap();
     client
         .wait_for_status(asking_run, Status::Waiting)
         .await
