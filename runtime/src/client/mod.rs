@@ -211,7 +211,8 @@ impl Client {
         let mut changes = Changes::new(&self.shared);
         loop {
             let current = self.status(run)?;
-            if current.status == status || current.status.is_finished() {
+            let reached = current.status == status || current.status.is_finished();
+            if reached && !self.shared.ending_here(run, current.status) {
                 return Ok(current);
             }
             if current.status == Status::Corrupt {
@@ -340,7 +341,7 @@ impl Client {
                 // see `output_json`.)
                 self.check(run, &record, expected)?;
             }
-            if record.status.is_finished() {
+            if record.status.is_finished() && !self.shared.ending_here(run, record.status) {
                 return Ok(record);
             }
             if let Some(error) = self.shared.aborted(run) {

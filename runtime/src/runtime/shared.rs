@@ -153,6 +153,18 @@ impl Shared {
         lock(&self.tasks).is_none()
     }
 
+    /// Whether `run` has reached `status`, one its task ends at (finished, waiting, paused),
+    /// while its task here has not ended yet: a `wait` that read the status from the store
+    /// (it polls, see `client/progress.rs`) then waits for the task's notification, so that
+    /// it returns once the run holds no task here, as it did when only told by the task.
+    pub fn ending_here(&self, run: RunId, status: Status) -> bool {
+        let ends_task = status.is_finished() || matches!(status, Status::Waiting | Status::Paused);
+        ends_task
+            && lock(&self.tasks)
+                .as_ref()
+                .is_some_and(|tasks| tasks.contains_key(&run))
+    }
+
     pub fn aborted(&self, run: RunId) -> Option<Error> {
         lock(&self.aborted).get(&run).cloned()
     }
