@@ -17,7 +17,7 @@
 //! watch channel that [`Shared::commit`](crate::runtime::Shared::commit) holds, so an update
 //! follows the commit at once; a client-only process (LMDB cannot notify across processes)
 //! reads the run's record again after a delay that starts at 2 ms and doubles up to 100 ms
-//! ([`progress::MAX_POLL`]), as `wait` does, and so does the runtime's own process, for
+//! ([`MAX_POLL`]), as `wait` does, and so does the runtime's own process, for
 //! writes made by another process (an answer, say). An unchanged run costs one read of its
 //! record per poll.
 
@@ -38,8 +38,8 @@ use crate::runtime::Shared;
 use crate::store::ProgressRead;
 
 /// One change of a watched run, from [`RunWatch::next`]: its progress as last committed, and
-/// what was committed since the previous update (see the [module docs](self) for how
-/// transitions may be coalesced).
+/// what was committed since the previous update (see [`Client::watch`] for how transitions
+/// may be coalesced).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunUpdate {
     /// The run.
@@ -110,6 +110,15 @@ impl Client {
     /// Watches `run`: the returned [`RunWatch`] yields an update per committed change (the
     /// first at once, the run as it is now) until the run finishes, from any process, the
     /// workflow registered here or not. [`Error::UnknownRun`] for an unknown run.
+    ///
+    /// Each update is the run's latest committed progress when it was read, with the history
+    /// records and key-value changes committed since the previous update, all from one
+    /// snapshot. When the run commits faster than the watcher reads, several transitions are
+    /// coalesced into one update and [`RunUpdate::transitions`] skips ahead, but
+    /// [`RunUpdate::history`] still holds one record per transition in between. The last
+    /// update has the final status ([`RunUpdate::is_final`]); it is never skipped. In the
+    /// process that runs the workflow an update follows each commit at once; elsewhere the
+    /// store is read again within 100 ms (a delay from 2 ms doubling up to 100 ms).
     ///
     /// ```no_run
     /// # async fn demo(client: cairn_runtime::Client, run: cairn_runtime::RunId) -> Result<(), cairn_runtime::Error> {
