@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use crate::fixture::{DataDir, block_on, pick_region, runtime};
+use cairn::{Context, Error, Runtime, Status, workflow};
+
+use crate::fixture::{DataDir, block_on, cairn, pick_region, runtime};
 
 /// The ids of the runs `cairn runs` lists with `args`.
 fn ids(dir: &DataDir, args: &[&str]) -> Vec<u64> {
@@ -137,4 +139,94 @@ fn purge_deletes_the_finished_runs_a_filter_selects_and_leaves_the_rest() {
 
     let missing = dir.cairn(&["purge"]).error(2);
     assert!(missing.contains("--finished-before <TIME>"), "{missing}");
+}
+
+async fn quick(n: u64) -> Result<u64, String> {
+    Ok(n + 1)
+}
+
+/// Returns once the file `gate` exists: holds the run mid-step until the test lets it go.
+async fn held(gate: String) -> Result<String, String> {
+    while !std::path::Path::new(&gate).exists() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    Ok(gate)
+}
+
+/// One quick step (so the run is running), then one held until its gate opens.
+#[workflow]
+async fn hold(ctx: &mut Context, gate: String) -> Result<String, String> {
+    ctx.task(quick, 1).await?;
+    let gate = ctx.task(held, gate).await?;
+    Ok(gate)
+}
+
+#[test]
+fn a_running_run_is_asked_to_cancel_or_pause_and_stops_at_its_next_commit() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("cairn-data");
+    let dir = path.to_str().unwrap().to_owned();
+    let gate = |name: &str| temp.path().join(name).to_str().unwrap().to_owned();
+    let (to_cancel, to_pause) = (gate("cancel-gate"), gate("pause-gate"));
+    block_on(async {
+        let runtime = Runtime::builder()
+            .path(&path)
+            .register(hold)
+            .start()
+            .unwrap();
+        let client = runtime.client();
+        let cancelled = client.start(hold, to_cancel.clone()).await.unwrap();
+        let paused = client.start(hold, to_pause.clone()).await.unwrap();
+        // Running once its quick step is committed (a watch sees each commit).
+        for run in [cancelled, paused] {
+            let mut watch = client.watch(run).unwrap();
+            while let Some(update) = watch.next().await {
+                if update.unwrap().transitions >= 1 {
+                    break;
+                }
+            }
+            assert_eq!(client.status(run).unwrap().status, Status::Running);
+        }
+        // The CLI, a second process, while this one runs both runs mid-step.
+        let cli = |args: Vec<String>| {
+            tokio::task::spawn_blocking(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                cairn(&args)
+            })
+        };
+        let said = cli(vec![
+            "--dir".into(),
+            dir.clone(),
+            "cancel".into(),
+            cancelled.to_string(),
+        ]);
+        assert_eq!(
+            said.await.unwrap().ok(),
+            format!(
+                "run {cancelled} asked to cancel: it is running, and ends cancelled at its next commit (the step in flight finishes, its result dropped)\n"
+            )
+        );
+        let said = cli(vec![
+            "--dir".into(),
+            dir.clone(),
+            "pause".into(),
+            paused.to_string(),
+        ]);
+        assert_eq!(
+            said.await.unwrap().ok(),
+            format!(
+                "run {paused} asked to pause: it is running, and holds once its step in flight is committed\n"
+            )
+        );
+        std::fs::write(&to_cancel, "").unwrap();
+        std::fs::write(&to_pause, "").unwrap();
+        let error = client.wait(hold, cancelled).await.unwrap_err();
+        assert!(matches!(error, Error::Cancelled { .. }), "{error}");
+        let status = client
+            .wait_for_status(paused, Status::Paused)
+            .await
+            .unwrap();
+        assert_eq!((status.status, status.transitions), (Status::Paused, 2));
+        runtime.shutdown().await;
+    });
 }

@@ -61,8 +61,6 @@ impl LmdbStore {
     ) -> Result<(), Error> {
         let id = run.0.to_be_bytes();
         let prefix = key(run, &[]);
-        // A cancel or pause request left for it (see `cancel.rs`).
-        self.delete_request_in(txn, run)?;
         // First, while the sleeps and questions that locate them are still there.
         match time_keyed {
             TimeKeyed::FromRun => self.delete_time_keyed_of(txn, run, &prefix)?,
