@@ -1,15 +1,16 @@
 //! What the listing tables must hold, derived from the run records: used to build them for an
 //! older directory and by the start-up check that compares them with the records.
 
-use super::{LmdbStore, Runs, be_pair, be_u64};
+use std::collections::BTreeMap;
+
+use heed::RoTxn;
+use heed::types::Bytes;
+
+use super::super::{LmdbStore, Runs, be_pair, be_u64};
+use super::*;
 use crate::error::Error;
 use crate::run::RunId;
 use crate::store::RunRecord;
-use heed::RoTxn;
-use heed::types::Bytes;
-use std::collections::BTreeMap;
-
-use super::*;
 
 /// Every entry each table must hold, derived from the runs (the build of an older
 /// directory, and the start-up check).
