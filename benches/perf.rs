@@ -616,21 +616,26 @@ async fn loops(mode: Durability) -> Result<(), Error> {
 }
 
 /// (7) Start N runs and await all their results, with full durability: N `start` calls
-/// awaited one by one (each pays its own fsync), against one `start_many` (one commit for all
-/// N), next to N raw heed commits with fsync in the same run. Each run is a three-step
+/// awaited one by one (each pays its own fsync), N `start` calls made at once from N tasks
+/// (their creations share group commits, as transitions do), and one `start_many` (one commit
+/// for all N), next to N raw heed commits with fsync in the same run. Each run is a three-step
 /// workflow.
 async fn starts(mode: Durability) -> Result<(), Error> {
     for n in [1_000u64, 10_000] {
-        let (one_by_one, _) = start_and_await(mode, n, false).await?;
-        let (batched, call) = start_and_await(mode, n, true).await?;
+        let (one_by_one, _) = start_and_await(mode, n, Starts::OneByOne).await?;
+        let (concurrent, _) = start_and_await(mode, n, Starts::Concurrent).await?;
+        let (batched, call) = start_and_await(mode, n, Starts::Many).await?;
         let raw_dir = scratch();
         let raw = raw_heed_commits(raw_dir.path(), n, 200, mode);
         let rate = |d: Duration| n as f64 / d.as_secs_f64();
         println!(
-            "(7) starts [{}]: N={n:>6}: sequential start {:>8.0} runs/s ({:.3} s); start_many {:>8.0} runs/s ({:.3} s, of which the call {:.1} ms) = {:.1}x sequential; raw heed commits {:>6.0}/s ({:.3} s)",
+            "(7) starts [{}]: N={n:>6}: sequential start {:>8.0} runs/s ({:.3} s); concurrent starts {:>8.0} runs/s ({:.3} s) = {:.1}x sequential; start_many {:>8.0} runs/s ({:.3} s, of which the call {:.1} ms) = {:.1}x sequential; raw heed commits {:>6.0}/s ({:.3} s)",
             mode_name(mode),
             rate(one_by_one),
             one_by_one.as_secs_f64(),
+            rate(concurrent),
+            concurrent.as_secs_f64(),
+            one_by_one.as_secs_f64() / concurrent.as_secs_f64(),
             rate(batched),
             batched.as_secs_f64(),
             call.as_secs_f64() * 1e3,
@@ -642,12 +647,23 @@ async fn starts(mode: Durability) -> Result<(), Error> {
     Ok(())
 }
 
+/// How figure 7 starts its runs.
+#[derive(Clone, Copy)]
+enum Starts {
+    /// `start` awaited one after the other.
+    OneByOne,
+    /// `start` from one task per run, all at once.
+    Concurrent,
+    /// One `start_many`.
+    Many,
+}
+
 /// Time to start `n` three-step runs (one by one, or in one `start_many`) in a fresh directory
 /// and await every result; also returns how long the starts alone took.
 async fn start_and_await(
     mode: Durability,
     n: u64,
-    batch: bool,
+    how: Starts,
 ) -> Result<(Duration, Duration), Error> {
     let dir = scratch();
     let runtime = Runtime::builder()
@@ -657,14 +673,27 @@ async fn start_and_await(
         .start()?;
     let client = runtime.client();
     let t = Instant::now();
-    let ids = if batch {
-        client.start_many(steps, (0..n).map(|_| 3)).await?
-    } else {
-        let mut ids = Vec::with_capacity(n as usize);
-        for _ in 0..n {
-            ids.push(client.start(steps, 3).await?);
+    let ids = match how {
+        Starts::Many => client.start_many(steps, (0..n).map(|_| 3)).await?,
+        Starts::OneByOne => {
+            let mut ids = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                ids.push(client.start(steps, 3).await?);
+            }
+            ids
         }
-        ids
+        Starts::Concurrent => {
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..n {
+                let client = client.clone();
+                tasks.spawn(async move { client.start(steps, 3).await });
+            }
+            let mut ids = Vec::with_capacity(n as usize);
+            while let Some(started) = tasks.join_next().await {
+                ids.push(started.map_err(|e| Error::from(std::io::Error::other(e)))??);
+            }
+            ids
+        }
     };
     let started = t.elapsed();
     for id in ids {
