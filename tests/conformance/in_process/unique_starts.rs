@@ -59,7 +59,10 @@ async fn a_second_start_with_the_same_key_returns_the_same_run_and_runs_nothing_
     assert_eq!(b.unwrap(), run);
     assert_eq!(client.wait(charge, run).await.unwrap(), 200);
     // The input of a later call is not looked at: the key names the run.
-    assert_eq!(client.start_unique(charge, "order-1", 7).await.unwrap(), run);
+    assert_eq!(
+        client.start_unique(charge, "order-1", 7).await.unwrap(),
+        run
+    );
     let json = client.start_unique_json("charge", "order-1", json!({ "n": 100 }));
     assert_eq!(json.await.unwrap(), run);
     assert_eq!(client.list(None).unwrap().len(), 1);
@@ -85,10 +88,7 @@ async fn different_keys_start_different_runs_and_keys_are_per_workflow() {
     assert_eq!(client.wait(refund, other).await.unwrap(), 406);
     let again = client.start_unique_json("refund", "order-1", json!(203));
     assert_eq!(again.await.unwrap(), other);
-    assert_eq!(
-        (times_ran(201), times_ran(202), times_ran(203)),
-        (1, 1, 1)
-    );
+    assert_eq!((times_ran(201), times_ran(202), times_ran(203)), (1, 1, 1));
     runtime.shutdown().await;
 }
 
@@ -117,8 +117,14 @@ async fn an_empty_or_too_long_key_is_a_typed_error_and_stores_nothing() {
     // The longest key is fine, and so is any UTF-8.
     let longest = "k".repeat(MAX_UNIQUE_KEY_BYTES);
     let run = client.start_unique(charge, &longest, 302).await.unwrap();
-    assert_eq!(client.start_unique(charge, &longest, 302).await.unwrap(), run);
-    let run = client.start_unique(charge, "commande-é-🦀", 303).await.unwrap();
+    assert_eq!(
+        client.start_unique(charge, &longest, 302).await.unwrap(),
+        run
+    );
+    let run = client
+        .start_unique(charge, "commande-é-🦀", 303)
+        .await
+        .unwrap();
     assert_eq!(client.wait(charge, run).await.unwrap(), 606);
     runtime.shutdown().await;
 }
@@ -139,10 +145,19 @@ async fn purging_the_run_frees_its_key() {
     assert_ne!(second, first);
     assert_eq!(client.wait(charge, second).await.unwrap(), 800);
     assert_eq!(times_ran(400), 2);
-    assert_eq!(client.start_unique(refund, "order-9", 401).await.unwrap(), kept);
+    assert_eq!(
+        client.start_unique(refund, "order-9", 401).await.unwrap(),
+        kept
+    );
 
     // Purged by a filter, the same.
-    assert_eq!(client.purge(&RunFilter::new().workflow("charge")).await.unwrap(), 1);
+    assert_eq!(
+        client
+            .purge(&RunFilter::new().workflow("charge"))
+            .await
+            .unwrap(),
+        1
+    );
     let third = client.start_unique(charge, "order-9", 400).await.unwrap();
     assert!(third != first && third != second);
     assert_eq!(client.wait(charge, third).await.unwrap(), 800);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use cairn::{Context, Runtime, workflow};
 
 use super::process::{Proc, child_dir, generation, parent_store, report};
-use super::{Backend, BackendUnderTest, fresh_store};
+use super::{Backend, fresh_store};
 
 /// Keys raced for, one after the other.
 const ROUNDS: u64 = 20;
