@@ -61,6 +61,7 @@ pub use client::Client;
 pub use client::listing::{Cursor, Page, RunFilter, StatusCounts};
 pub use client::questions::PendingQuestion;
 pub use client::session::MAX_SESSION_ID_BYTES;
+pub use client::unique::MAX_UNIQUE_KEY_BYTES;
 pub use client::watch::{RunUpdate, RunWatch};
 pub use clock::{Clock, Sleep, SystemClock, TestClock};
 pub use context::Context;

@@ -31,6 +31,16 @@ pub(crate) enum WriteOp {
         records: Vec<RunRecord>,
         hand_over: bool,
     },
+    /// `Client::start_unique`: the run `key` is bound to in `record`'s workflow
+    /// ([`Outcome::Existing`]), or else a new run stored with `record` and bound to `key`
+    /// ([`Outcome::Created`]), looked up and created in this one write so that two callers
+    /// never both create. With `hand_over` (a client-only process) a new run is also handed
+    /// over to the running runtime, in the same write.
+    CreateUnique {
+        key: String,
+        record: RunRecord,
+        hand_over: bool,
+    },
     /// Creates a run in `session`, starting with a copy of the durable key-value state of the
     /// session's previous run, which must have finished ([`Error::SessionBusy`] otherwise):
     /// [`Outcome::Created`].
@@ -158,6 +168,8 @@ pub(crate) enum Outcome {
     Transitions(u64),
     /// The id of the (first) run created.
     Created(RunId),
+    /// The run a [`WriteOp::CreateUnique`]'s key was bound to already.
+    Existing(RunId),
     /// Whether a [`WriteOp::Wake`] woke the run.
     Woken(bool),
     Asked(Asked),
@@ -203,6 +215,15 @@ impl Outcome {
     pub(crate) fn created(self) -> Result<RunId, Error> {
         match self {
             Outcome::Created(run) => Ok(run),
+            other => Err(other.mismatch("a run id")),
+        }
+    }
+
+    /// A [`WriteOp::CreateUnique`]'s run, and whether this write created it.
+    pub(crate) fn unique(self) -> Result<(RunId, bool), Error> {
+        match self {
+            Outcome::Created(run) => Ok((run, true)),
+            Outcome::Existing(run) => Ok((run, false)),
             other => Err(other.mismatch("a run id")),
         }
     }
@@ -269,9 +290,9 @@ impl WriteOp {
     /// count of bytes per transition.
     pub(crate) fn payload_len(&self) -> u64 {
         let len = match self {
-            WriteOp::CreateRun { record } | WriteOp::CreateInSession { record, .. } => {
-                record.input.len()
-            }
+            WriteOp::CreateRun { record }
+            | WriteOp::CreateInSession { record, .. }
+            | WriteOp::CreateUnique { record, .. } => record.input.len(),
             WriteOp::CreateRuns { records, .. } => records.iter().map(|r| r.input.len()).sum(),
             WriteOp::CommitState { state, items, .. } => {
                 state.len() + items.iter().map(LoopItems::byte_len).sum::<usize>()

@@ -25,6 +25,7 @@ mod listing;
 mod loops_owned_iterators;
 mod serde_types;
 mod step_forms;
+mod unique_starts;
 mod versioning;
 mod watch;
 mod workflow_graphs;

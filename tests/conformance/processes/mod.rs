@@ -15,4 +15,5 @@ mod hitl_processes;
 mod refused_commits;
 mod serde_types_crash;
 mod start_many;
+mod unique_processes;
 mod watch_processes;

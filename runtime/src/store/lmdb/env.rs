@@ -82,7 +82,8 @@ impl LmdbStore {
                 + quarantine::DATABASES
                 + cancel::DATABASES
                 + listing::DATABASES
-                + workflows::DATABASES,
+                + workflows::DATABASES
+                + unique::DATABASES,
         );
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
@@ -140,7 +141,9 @@ impl LmdbStore {
             let requests = cancel::Table::open(&env, true)?;
             let listing = listing::Tables::open(&env, main.runs, main.meta, None)?;
             let workflows = workflows::Table::open_existing(&env)?;
+            let unique = unique::Tables::open_existing(&env)?;
             return Ok(LmdbStore {
+                unique,
                 listing,
                 quarantine,
                 requests,
@@ -197,7 +200,9 @@ impl LmdbStore {
         let requests = cancel::Table::open(&env, false)?;
         let listing = listing::Tables::open(&env, runs, meta, Some(quarantine.db()?))?;
         let workflows = workflows::Table::open(&env)?;
+        let unique = unique::Tables::open(&env)?;
         Ok(LmdbStore {
+            unique,
             listing,
             quarantine,
             requests,

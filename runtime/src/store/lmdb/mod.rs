@@ -29,7 +29,7 @@
 //! and sessions, `loop_items.rs` loop items, `handover.rs` runs handed over by clients,
 //! `quarantine.rs` and `consistency.rs` damaged runs, `cancel.rs` cancel and pause requests,
 //! `listing.rs` the indexes that list and count runs, `retention.rs` deleting runs (purges),
-//! `workflows.rs` the registered workflows' state graphs, `progress.rs` the read behind
+//! `workflows.rs` the registered workflows' state graphs, `unique.rs` unique keys, `progress.rs` the read behind
 //! `Client::watch`, `reserve.rs` and `file_check.rs` disk
 //! space and damaged files, `read_only.rs` read-only opens, `dir_lock.rs` one runtime per
 //! directory, `error.rs` heed's errors as cairn's.
@@ -93,6 +93,8 @@ mod quarantine;
 mod read_only;
 /// Disk reserved ahead of the write map.
 mod reserve;
+/// At most one run per workflow and unique key (`Client::start_unique`).
+mod unique;
 /// Each registered workflow's state graph, for tools without the user's code.
 mod workflows;
 
@@ -133,6 +135,8 @@ pub(crate) struct LmdbStore {
     listing: listing::Tables,
     /// The state graphs of registered workflows ([`workflows`]).
     workflows: workflows::Table,
+    /// Unique keys and the runs they are bound to ([`unique`]).
+    unique: unique::Tables,
     /// Items of durable `for` loops, stored once (see [`crate::context::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// Whether commits fsync ([`Durability::Full`]) or not.

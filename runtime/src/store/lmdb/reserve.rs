@@ -349,6 +349,13 @@ impl WriteOp {
                 .iter()
                 .map(|r| r.input.len() as u64 + r.workflow.len() as u64 + 3 * PER_ENTRY)
                 .sum(),
+            // Its input and workflow name in the record, the key twice (both directions),
+            // and the record's, status index's, hand-over's and both keys' entries.
+            WriteOp::CreateUnique { key, record, .. } => {
+                record.input.len() as u64
+                    + 2 * (record.workflow.len() + key.len()) as u64
+                    + 5 * PER_ENTRY
+            }
             WriteOp::Wake { .. } => 0,
             WriteOp::CommitState {
                 state,

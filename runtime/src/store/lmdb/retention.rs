@@ -51,8 +51,9 @@ impl LmdbStore {
     }
 
     /// Deletes every entry of `run`: its record, key-value state, history, sleeps, branch
-    /// outputs, loop items, questions (answered or not), quarantine mark, and its entries in
-    /// every index (active, wake-ups, answers, deadlines, hand-overs, listing).
+    /// outputs, loop items, questions (answered or not), quarantine mark, its entries in
+    /// every index (active, wake-ups, answers, deadlines, hand-overs, listing), and its unique
+    /// key, which a later `Client::start_unique` may then bind to a new run.
     pub(super) fn delete_run_in(
         &self,
         txn: &mut RwTxn<'_>,
@@ -80,6 +81,7 @@ impl LmdbStore {
             }
         }
         self.unlist(txn, run)?;
+        self.free_unique_key_in(txn, run)?;
         self.runs.delete(txn, &run.0)?;
         self.delete_request_in(txn, run)?;
         for db in [

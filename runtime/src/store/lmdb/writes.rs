@@ -62,6 +62,14 @@ impl LmdbStore {
             WriteOp::CreateRuns { records, hand_over } => {
                 Outcome::Created(self.create_runs_in(txn, records, *hand_over)?)
             }
+            WriteOp::CreateUnique {
+                key,
+                record,
+                hand_over,
+            } => match self.create_unique_in(txn, key, record, *hand_over)? {
+                (run, true) => Outcome::Created(run),
+                (run, false) => Outcome::Existing(run),
+            },
             WriteOp::CreateInSession { session, record } => {
                 Outcome::Created(self.create_in_session_in(txn, session, record)?)
             }
