@@ -48,6 +48,8 @@ pub enum Command {
         #[arg(value_parser = parse_run)]
         run: RunId,
     },
+    /// Count the runs of each status (from the store's counters, without reading runs)
+    Counts,
     /// List the questions runs are waiting on
     Questions,
     /// Answer the question a run is waiting on

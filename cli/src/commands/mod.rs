@@ -3,6 +3,7 @@
 
 mod answer;
 mod control;
+mod counts;
 mod graph;
 mod purge;
 mod questions;
@@ -23,6 +24,7 @@ pub async fn run(command: Command, dir: &Path, json: bool) -> Result<(), Failure
     match command {
         Command::Runs(filters) => runs::runs(&client, &filters, json),
         Command::Show { run } => show::show(&client, run, json),
+        Command::Counts => counts::counts(&client, json),
         Command::Questions => questions::questions(&client, json),
         Command::Answer { run, answer } => answer::answer(&client, run, &answer, json).await,
         Command::Resume { run } => resume::resume(&client, run, json).await,

@@ -250,3 +250,27 @@ fn questions_lists_what_each_waiting_run_asks() {
     assert_eq!(questions[1]["allows_skip"], true);
     assert_eq!(questions[1]["deadline_ms"], json!(null));
 }
+
+/// `cairn counts`: how many runs each status has, from the store's counters (no run read), in
+/// the order of the statuses, with the total; the fixture has one completed, one failed and
+/// two waiting runs.
+#[test]
+fn counts_are_per_status_with_the_total() {
+    let dir = DataDir::new();
+    let table = rows(&dir.cairn(&["counts"]).ok());
+    assert_eq!(
+        table,
+        [
+            vec!["STATUS", "RUNS"],
+            vec!["completed", "1"],
+            vec!["failed", "1"],
+            vec!["waiting", "2"],
+            vec!["total", "4"],
+        ]
+    );
+    let counts = dir.cairn(&["counts", "--json"]).json();
+    assert_eq!(
+        counts,
+        json!({"counts": {"waiting": 2, "completed": 1, "failed": 1}, "total": 4})
+    );
+}
