@@ -8,7 +8,7 @@ mod context_common;
 use std::path::Path;
 
 use cairn::{Client, Context, Error, Runtime, workflow};
-use context_common::process::{Proc, child_dir, report};
+use context_common::process::{child_dir, report, spawn_child};
 
 async fn double(n: u64) -> Result<u64, String> {
     Ok(n * 2)
@@ -57,7 +57,7 @@ fn a_runtime_in_another_process_holds_the_directory_until_it_dies() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut holder = Proc::spawn(dir.path(), 0, 0);
+    let mut holder = spawn_child(dir.path(), 0, 0);
     let message = holder.until("holding");
     let pid: u32 = message.split(' ').nth(1).unwrap().parse().unwrap();
     assert_eq!(message, format!("holding {pid} 42"));

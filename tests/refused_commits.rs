@@ -10,7 +10,7 @@ mod context_common;
 use std::path::Path;
 
 use cairn::{Context, Runtime, workflow};
-use context_common::process::{Proc, child_dir, log, read_log, report};
+use context_common::process::{child_dir, log, read_log, report, spawn_child};
 
 async fn first(n: u64) -> Result<u64, String> {
     log("first");
@@ -76,7 +76,7 @@ fn counts(dir: &Path, step: &str) -> usize {
 /// Runs one process on the directory until it reports the run's outcome, then SIGKILLs it:
 /// what the next process sees is what was committed, nothing of a clean shutdown.
 fn generation(dir: &Path, number: u32, mode: u64) -> String {
-    let mut child = Proc::spawn(dir, number, mode);
+    let mut child = spawn_child(dir, number, mode);
     let outcome = child.until("outcome");
     child.kill();
     outcome

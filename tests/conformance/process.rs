@@ -1,81 +1,27 @@
-//! Child processes for the SIGKILL tests: the test binary re-runs itself as the child (the
-//! test `child_entry` of the calling module, which does nothing unless `CAIRN_CHILD_DIR` is
-//! set). The child reaches the parent's store through [`Backend::pass_to_child`] and
-//! [`parent_store`], and keeps its log in `CAIRN_CHILD_DIR`, a scratch directory of the
-//! parent's. The child talks to the parent with `@@` lines on stdout, so the parent kills it at
-//! a known point without sleeping.
+//! Child processes for the SIGKILL tests of the conformance suite: the test binary re-runs
+//! itself as the child (the test `child_entry` of the calling module, which does nothing
+//! unless `CAIRN_CHILD_DIR` is set). The child reaches the parent's store through
+//! [`Backend::pass_to_child`] and [`parent_store`], and keeps its log in `CAIRN_CHILD_DIR`, a
+//! scratch directory of the parent's. The child side and the `@@` protocol are shared with the
+//! LMDB-only tests (`tests/context_common/process.rs`).
 
-use std::io::{self, BufRead, BufReader, Lines, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::path::Path;
 
 use super::backend::Backend;
 use super::{BackendUnderTest, child_entry_of};
 
-/// A child that says nothing for this long is killed and the test fails.
-const CHILD_TIMEOUT: Duration = Duration::from_secs(30);
+#[path = "../context_common/process.rs"]
+// Each test binary uses a part of it.
+#[allow(dead_code)]
+mod shared;
+
+// The in-process binary compiles this module without using it.
+#[allow(unused_imports)]
+pub use shared::{Proc, child_dir, generation, log, param, read_log, report};
 
 /// In a child process: the store the parent passed.
 pub fn parent_store() -> BackendUnderTest {
     BackendUnderTest::from_parent()
-}
-
-/// The child's scratch directory (its log), if this process is a child.
-pub fn child_dir() -> Option<PathBuf> {
-    std::env::var_os("CAIRN_CHILD_DIR").map(PathBuf::from)
-}
-
-/// The child's generation (0 for the first process of a directory).
-pub fn generation() -> u32 {
-    std::env::var("CAIRN_GENERATION")
-        .ok()
-        .and_then(|g| g.parse().ok())
-        .unwrap_or(0)
-}
-
-/// A number the parent passed to the child.
-pub fn param() -> u64 {
-    std::env::var("CAIRN_PARAM")
-        .ok()
-        .and_then(|g| g.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Tells the parent, on stdout, right away.
-pub fn report(message: &str) {
-    let mut out = io::stdout().lock();
-    writeln!(out, "@@{message}").expect("stdout");
-    out.flush().expect("stdout");
-}
-
-/// Appends a line to the directory's log in one `write` (O_APPEND), which survives SIGKILL.
-pub fn log(line: &str) {
-    let dir = child_dir().expect("only children log");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("log"))
-        .expect("open log");
-    file.write_all(format!("{line}\n").as_bytes())
-        .expect("write log");
-}
-
-/// The log's lines.
-pub fn read_log(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("log"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-/// A running child and the `@@` lines of its stdout; killed when dropped.
-pub struct Proc {
-    child: Arc<Mutex<Child>>,
-    lines: Lines<BufReader<ChildStdout>>,
-    _watchdog: mpsc::Sender<()>,
 }
 
 impl Proc {
@@ -88,79 +34,8 @@ impl Proc {
         generation: u32,
         param: u64,
     ) -> Proc {
-        let mut command = Command::new(std::env::current_exe().expect("current exe"));
-        command
-            .args([
-                "--exact",
-                &child_entry_of(module),
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("CAIRN_CHILD_DIR", dir)
-            .env("CAIRN_GENERATION", generation.to_string())
-            .env("CAIRN_PARAM", param.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped());
+        let mut command = shared::child_command(&child_entry_of(module), dir, generation, param);
         store.pass_to_child(&mut command);
-        let mut child = command.spawn().expect("spawn child");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let child = Arc::new(Mutex::new(child));
-        let (watchdog, timeout) = mpsc::channel::<()>();
-        let guarded = child.clone();
-        std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = timeout.recv_timeout(CHILD_TIMEOUT) {
-                let _ = guarded.lock().unwrap().kill();
-            }
-        });
-        Proc {
-            child,
-            lines: BufReader::new(stdout).lines(),
-            _watchdog: watchdog,
-        }
-    }
-
-    /// The next `@@` message; panics if the child exits first.
-    pub fn next(&mut self) -> String {
-        for line in self.lines.by_ref() {
-            let line = line.expect("read child stdout");
-            if let Some((_, message)) = line.split_once("@@") {
-                return message.to_owned();
-            }
-        }
-        let status = self.child.lock().unwrap().wait();
-        panic!("child exited early ({status:?}); see its stderr above");
-    }
-
-    /// Reads messages until one starts with `prefix`, and returns it.
-    pub fn until(&mut self, prefix: &str) -> String {
-        loop {
-            let message = self.next();
-            if message.starts_with(prefix) {
-                return message;
-            }
-        }
-    }
-
-    /// SIGKILL, then reap.
-    pub fn kill(self) {
-        let mut child = self.child.lock().unwrap();
-        child.kill().expect("kill child");
-        child.wait().expect("wait child");
-    }
-
-    /// Waits for a clean exit.
-    pub fn exit(self) {
-        let status = self.child.lock().unwrap().wait().expect("wait child");
-        assert!(status.success(), "child failed: {status}");
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
-        if let Ok(None) = child.try_wait() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        Proc::start(command)
     }
 }

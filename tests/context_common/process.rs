@@ -1,7 +1,8 @@
-//! Child processes for the SIGKILL tests: the test binary re-runs itself as the child (the
-//! test named `child_entry`, which does nothing unless `CAIRN_CHILD_DIR` is set). The child
-//! talks to the parent with `@@` lines on stdout, so the parent kills it at a known point
-//! without sleeping.
+//! Child processes for the SIGKILL tests: the test binary re-runs itself as the child (a test
+//! named `child_entry`, which does nothing unless `CAIRN_CHILD_DIR` is set). The child talks
+//! to the parent with `@@` lines on stdout, so the parent kills it at a known point without
+//! sleeping. Shared by the LMDB-only tests (through [`spawn_child`]) and the conformance
+//! suite (`tests/conformance/process.rs`, which passes the backend under test to the child).
 
 use std::io::{self, BufRead, BufReader, Lines, Write};
 use std::path::{Path, PathBuf};
@@ -68,13 +69,28 @@ pub struct Proc {
     _watchdog: mpsc::Sender<()>,
 }
 
+/// The command that re-runs this test binary as a child: only its test `entry`, with the
+/// scratch directory `dir`, the generation and the parameter in its environment.
+pub fn child_command(entry: &str, dir: &Path, generation: u32, param: u64) -> Command {
+    let mut command = Command::new(std::env::current_exe().expect("current exe"));
+    command
+        .args(["--exact", entry, "--nocapture", "--test-threads=1"])
+        .env("CAIRN_CHILD_DIR", dir)
+        .env("CAIRN_GENERATION", generation.to_string())
+        .env("CAIRN_PARAM", param.to_string());
+    command
+}
+
+/// Runs the test `child_entry` of this binary as a child with the scratch directory `dir`.
+pub fn spawn_child(dir: &Path, generation: u32, param: u64) -> Proc {
+    Proc::start(child_command("child_entry", dir, generation, param))
+}
+
 impl Proc {
-    pub fn spawn(dir: &Path, generation: u32, param: u64) -> Proc {
-        let mut child = Command::new(std::env::current_exe().expect("current exe"))
-            .args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
-            .env("CAIRN_CHILD_DIR", dir)
-            .env("CAIRN_GENERATION", generation.to_string())
-            .env("CAIRN_PARAM", param.to_string())
+    /// Starts `command` (see [`child_command`]) with its stdout read for `@@` messages, and a
+    /// watchdog that kills it if it says nothing for [`CHILD_TIMEOUT`].
+    pub fn start(mut command: Command) -> Proc {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
