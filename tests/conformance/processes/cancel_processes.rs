@@ -258,6 +258,22 @@ fn cancel_and_check(store: &BackendUnderTest, dir: &Path, run: RunId, worker: Op
     checker.exit();
 }
 
+/// Starts run 1 in a worker process, and once its gated step is running, cancels it from a
+/// second process: the cancel is a request while the step runs (the run is still running,
+/// and a late answer is refused). Returns the worker, its step still in flight.
+fn cancel_mid_step(store: &BackendUnderTest, dir: &Path) -> Proc {
+    let mut worker = Proc::spawn(module_path!(), store, dir, 0, RUN_RUNNING);
+    assert_eq!(worker.until("ready"), "ready 1");
+    assert_eq!(worker.until("in gated step"), "in gated step");
+    let mut canceller = Proc::spawn(module_path!(), store, dir, 1, param_of(CANCEL, RunId(1)));
+    assert_eq!(
+        canceller.until("cancelled"),
+        "cancelled running answer-refused=true"
+    );
+    canceller.exit();
+    worker
+}
+
 #[test]
 fn a_pending_run_cancelled_from_another_process_never_runs() {
     if child_dir().is_some() {
@@ -280,22 +296,7 @@ fn a_running_run_cancelled_mid_step_from_another_process_starts_no_further_step(
     }
     let store = fresh_store();
     let dir = tempfile::tempdir().unwrap();
-    let mut worker = Proc::spawn(module_path!(), &store, dir.path(), 0, RUN_RUNNING);
-    assert_eq!(worker.until("ready"), "ready 1");
-    assert_eq!(worker.until("in gated step"), "in gated step");
-    // The cancel is a request while the step runs: the run is still running.
-    let mut canceller = Proc::spawn(
-        module_path!(),
-        &store,
-        dir.path(),
-        1,
-        param_of(CANCEL, RunId(1)),
-    );
-    assert_eq!(
-        canceller.until("cancelled"),
-        "cancelled running answer-refused=true"
-    );
-    canceller.exit();
+    let mut worker = cancel_mid_step(&store, dir.path());
     // The step in flight finishes; its commit cancels the run instead.
     std::fs::write(dir.path().join("open"), b"").unwrap();
     assert_eq!(worker.until("status"), "status cancelled");
@@ -429,21 +430,7 @@ fn a_run_asked_to_cancel_whose_runtime_dies_mid_step_is_cancelled_at_the_restart
     }
     let store = fresh_store();
     let dir = tempfile::tempdir().unwrap();
-    let mut worker = Proc::spawn(module_path!(), &store, dir.path(), 0, RUN_RUNNING);
-    assert_eq!(worker.until("ready"), "ready 1");
-    assert_eq!(worker.until("in gated step"), "in gated step");
-    let mut canceller = Proc::spawn(
-        module_path!(),
-        &store,
-        dir.path(),
-        1,
-        param_of(CANCEL, RunId(1)),
-    );
-    assert_eq!(
-        canceller.until("cancelled"),
-        "cancelled running answer-refused=true"
-    );
-    canceller.exit();
+    let worker = cancel_mid_step(&store, dir.path());
     // Killed inside the step: the request is all that is left of the cancel.
     worker.kill();
     let mut checker = Proc::spawn(
