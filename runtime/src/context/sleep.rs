@@ -43,16 +43,7 @@ impl Context {
                 if from_ms(sleep.wake_ms) > self.shared.clock.now() {
                     // Resumed before its wake-up (unpaused, see `Client::pause`): out of the
                     // wake-up index, so the sleep is committed again.
-                    let suspended = self
-                        .shared
-                        .commit(WriteOp::Suspend {
-                            run,
-                            position,
-                            sleep,
-                        })
-                        .await
-                        .and_then(Outcome::done);
-                    if let Err(error) = suspended {
+                    if let Err(error) = self.commit_sleep(sleep).await {
                         return self.abort(Abort::Error(error)).await;
                     }
                 }
@@ -71,16 +62,7 @@ impl Context {
                     started_ms: to_ms(self.segment.started_at),
                     wake_ms,
                 };
-                let suspended = self
-                    .shared
-                    .commit(WriteOp::Suspend {
-                        run,
-                        position,
-                        sleep,
-                    })
-                    .await
-                    .and_then(Outcome::done);
-                if let Err(error) = suspended {
+                if let Err(error) = self.commit_sleep(sleep).await {
                     return self.abort(Abort::Error(error)).await;
                 }
                 wake_ms
@@ -95,5 +77,19 @@ impl Context {
         // Drops the driver: the runtime's timer resumes the run from its last committed
         // state, which comes back here at the same position and finds the time passed.
         self.abort(Abort::Suspend { wake_at }).await
+    }
+
+    /// Commits `sleep` at the run's position: the run is marked waiting, with its wake-up in
+    /// the index the timers read.
+    async fn commit_sleep(&self, sleep: StoredSleep) -> Result<(), Error> {
+        let (run, position) = (self.run, self.position);
+        self.shared
+            .commit(WriteOp::Suspend {
+                run,
+                position,
+                sleep,
+            })
+            .await
+            .and_then(Outcome::done)
     }
 }
