@@ -29,6 +29,21 @@ pub enum Error {
         /// The names that are registered.
         registered: Vec<String>,
     },
+    /// A cron expression given to [`Schedule::cron`](crate::Schedule::cron) does not parse.
+    #[error("invalid cron expression `{expression}`: {reason}")]
+    InvalidCron {
+        /// The expression as given.
+        expression: String,
+        /// What is wrong with it, as the cron parser says.
+        reason: String,
+    },
+    /// Two schedules of one runtime have the same name (by default a schedule is named after
+    /// its workflow: name the second with [`Schedule::name`](crate::Schedule::name)).
+    #[error("two schedules are named `{name}`; schedule names must be unique")]
+    DuplicateSchedule {
+        /// The name used twice.
+        name: String,
+    },
     /// Two registered workflows have the same name.
     #[error("workflow `{name}` is registered twice; workflow names must be unique")]
     DuplicateWorkflow {

@@ -49,6 +49,7 @@ mod registry;
 mod retried_arg;
 mod run;
 mod runtime;
+mod schedule;
 mod step_result;
 mod storable;
 mod store;
@@ -75,6 +76,9 @@ pub use parallel::{Branch, Parallel, step};
 pub use quarantine::Quarantined;
 pub use question::{Answer, AnswerOption, InputKind, Question};
 pub use run::{RunId, RunStatus, Status};
+/// IANA time zones for [`Schedule::time_zone`] (the chrono-tz crate).
+pub use chrono_tz;
+pub use schedule::{MAX_SCHEDULE_NAME_BYTES, MissedTicks, Schedule, Tz};
 pub use runtime::{BranchCommit, Flow, Runtime, RuntimeBuilder, Transition};
 pub use store::lmdb::options::LmdbOptions;
 pub use task::{RetryPolicy, Task};

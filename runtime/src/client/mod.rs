@@ -11,6 +11,7 @@ pub(crate) mod progress;
 pub(crate) mod questions;
 mod repair;
 pub(crate) mod session;
+mod ticks;
 pub(crate) mod unique;
 pub(crate) mod watch;
 mod workflows;

@@ -30,6 +30,8 @@ pub struct RuntimeBuilder {
     startup_check_limit: u64,
     /// See [`RuntimeBuilder::retention`].
     retention: Option<std::time::Duration>,
+    /// See [`RuntimeBuilder::schedule`].
+    scheduled: Vec<super::scheduler::Scheduled>,
 }
 
 /// Default of [`RuntimeBuilder::startup_check_limit`]: about 15 ms of start-up (measured).
@@ -60,6 +62,7 @@ impl RuntimeBuilder {
             durability: crate::durability::Durability::Full,
             startup_check_limit: DEFAULT_STARTUP_CHECK_LIMIT,
             retention: None,
+            scheduled: Vec::new(),
         }
     }
 
@@ -121,6 +124,46 @@ impl RuntimeBuilder {
     pub fn register<W: Workflow>(mut self, workflow: W) -> Self {
         let _ = workflow;
         self.entries.push(Arc::new(WorkflowEntry::<W>::new()));
+        self
+    }
+
+    /// Starts a run of `workflow` with `input` at every tick of `schedule`: a cron expression
+    /// in a time zone ([`Schedule::cron`](crate::Schedule::cron)) or a fixed interval
+    /// ([`Schedule::every`](crate::Schedule::every)); registers the workflow if it is not
+    /// registered yet.
+    ///
+    /// ```no_run
+    /// # use cairn_runtime::{Runtime, Schedule, Workflow, chrono_tz::Europe::Berlin};
+    /// # fn demo<W: Workflow<Input = ()>>(report: W) -> Result<(), cairn_runtime::Error> {
+    /// let runtime = Runtime::builder()
+    ///     .schedule(report, Schedule::cron("0 */6 * * *")?.time_zone(Berlin), ())
+    ///     .start()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Each tick starts exactly one run: the tick is handled in one write that records it as
+    /// the schedule's last handled tick and starts its run as a unique start keyed by the
+    /// schedule's name and the tick's time, so a restart racing the tick, or another process
+    /// on the same store, never starts it twice. Ticks wait on the runtime's
+    /// [`Clock`](crate::Clock). Ticks that came while no runtime ran are handled at
+    /// [`start`](Self::start) per the schedule's [`MissedTicks`](crate::MissedTicks) (default:
+    /// one run for all of them). A runtime opened with [`client_only`](Self::client_only)
+    /// runs no schedule. [`start`](Self::start) fails with [`Error::DuplicateSchedule`] for
+    /// two schedules of one name, and with the input's error if it cannot be stored.
+    pub fn schedule<W: Workflow>(
+        mut self,
+        workflow: W,
+        schedule: crate::schedule::Schedule,
+        input: W::Input,
+    ) -> Self {
+        let _ = workflow;
+        let name = schedule.name.clone().unwrap_or_else(|| W::NAME.to_owned());
+        self.scheduled.push(super::scheduler::Scheduled {
+            name,
+            schedule,
+            entry: Arc::new(WorkflowEntry::<W>::new()),
+            input: crate::registry::encode_input::<W>(&input),
+        });
         self
     }
 
@@ -203,6 +246,18 @@ impl RuntimeBuilder {
                 });
             }
         }
+        super::scheduler::check(&self.scheduled)?;
+        let mut scheduled = self.scheduled;
+        for s in &mut scheduled {
+            // The registered entry runs the ticks' runs; a workflow only scheduled is
+            // registered by its schedule.
+            match registry.get(s.entry.name()) {
+                Some(entry) => s.entry = entry.clone(),
+                None => {
+                    registry.insert(s.entry.name(), s.entry.clone());
+                }
+            }
+        }
         let mut previous = HashMap::new();
         for entry in self.previous {
             let current = registry.get(entry.name()).map(|e| e.fingerprint());
@@ -235,6 +290,7 @@ impl RuntimeBuilder {
             timers: Timers::default(),
             answers: crate::runtime::answer_watcher::Answers::new(self.answers),
             timer_task: Mutex::new(None),
+            schedule_tasks: Mutex::new(Vec::new()),
             retention: super::Retention::default(),
             finished: watch::Sender::new(0),
             commits: watch::Sender::new(0),
@@ -250,6 +306,7 @@ impl RuntimeBuilder {
         let clock = self.clock.clone();
         super::graphs::store_graphs(&shared)?;
         let resumed = super::recovery::recover(&shared, self.startup_check_limit, self.clock)?;
+        super::scheduler::start(&shared, scheduled, &clock)?;
         if let Some(after) = self.retention {
             super::Retention::start(&shared, after, clock);
         }

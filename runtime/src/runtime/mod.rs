@@ -15,6 +15,7 @@ mod hooks;
 mod recovery;
 mod retention;
 mod run_task;
+mod scheduler;
 mod shared;
 pub(crate) mod timers;
 
@@ -113,6 +114,11 @@ impl Runtime {
         if let Some(timer) = timer {
             timer.abort();
             let _ = timer.await;
+        }
+        let schedules = std::mem::take(&mut *lock(&self.shared.schedule_tasks));
+        for task in schedules {
+            task.abort();
+            let _ = task.await;
         }
         self.shared.answers.stop().await;
         self.shared.retention.stop().await;

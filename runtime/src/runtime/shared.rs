@@ -40,6 +40,8 @@ pub(crate) struct Shared {
     pub answers: crate::runtime::answer_watcher::Answers,
     /// The timer task; `None` once shut down.
     pub(super) timer_task: Mutex<Option<JoinHandle<()>>>,
+    /// The tasks of the schedules (`scheduler.rs`), aborted at shutdown.
+    pub(super) schedule_tasks: Mutex<Vec<JoinHandle<()>>>,
     /// The task of [`RuntimeBuilder::retention`](crate::RuntimeBuilder::retention), if set.
     pub(super) retention: super::Retention,
     /// Bumped whenever a run finishes, aborts or suspends, and at shutdown.
@@ -195,6 +197,16 @@ impl Shared {
         let tasks = tasks.as_mut().ok_or(Error::ShutDown)?;
         self.spawn_into(tasks, run, entry, start, position);
         Ok(())
+    }
+
+    /// Has `run`, just created at position 0 with `input` by this process, run here.
+    pub fn start_new(
+        self: &Arc<Self>,
+        run: RunId,
+        entry: Arc<dyn Entry>,
+        input: Vec<u8>,
+    ) -> Result<(), Error> {
+        self.spawn(run, entry, ErasedStart::New(input), 0)
     }
 
     /// [`spawn`](Self::spawn) with the task map locked by the caller.

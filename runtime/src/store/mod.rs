@@ -224,6 +224,10 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
     /// before any run is resumed.
     fn check_indexes(&self, now_ms: u64) -> Result<crate::quarantine::CheckReport, Error>;
 
+    /// The last tick the schedule named `schedule` handled ([`WriteOp::ScheduleTick`]), in
+    /// milliseconds since the Unix epoch; `None` for a schedule never seen.
+    fn last_tick(&self, schedule: &str) -> Result<Option<u64>, Error>;
+
     /// Every workflow a runtime registered on this store
     /// ([`WriteOp::RegisterWorkflows`]), every stored version, by name then fingerprint.
     fn workflows(&self) -> Result<Vec<crate::graph::StoredWorkflow>, Error>;

@@ -41,6 +41,20 @@ pub(crate) enum WriteOp {
         record: RunRecord,
         hand_over: bool,
     },
+    /// A tick of the schedule `schedule` at `tick_ms` (see `crate::schedule`): if the
+    /// schedule's last handled tick is at or after it, nothing is written and the outcome is
+    /// the tick's run ([`Outcome::Existing`]) or [`Outcome::Done`] if it started none; else
+    /// the tick becomes the last handled and, with a `record`, a run is started as a unique
+    /// start keyed by the schedule and the tick ([`Outcome::Created`]; handed over with
+    /// `hand_over`), all in this one write, so that a tick starts one run whoever handles it.
+    /// Without a `record` the tick is only marked handled (a skipped tick, or the first time
+    /// a schedule is seen: ticks before it are not its).
+    ScheduleTick {
+        schedule: String,
+        tick_ms: u64,
+        record: Option<RunRecord>,
+        hand_over: bool,
+    },
     /// Creates a run in `session`, starting with a copy of the durable key-value state of the
     /// session's previous run, which must have finished ([`Error::SessionBusy`] otherwise):
     /// [`Outcome::Created`].
@@ -228,6 +242,17 @@ impl Outcome {
         }
     }
 
+    /// A [`WriteOp::ScheduleTick`]'s run and whether this write created it; `None` for a
+    /// tick handled without a run.
+    pub(crate) fn tick(self) -> Result<Option<(RunId, bool)>, Error> {
+        match self {
+            Outcome::Created(run) => Ok(Some((run, true))),
+            Outcome::Existing(run) => Ok(Some((run, false))),
+            Outcome::Done => Ok(None),
+            other => Err(other.mismatch("a tick's run")),
+        }
+    }
+
     pub(crate) fn woken(self) -> Result<bool, Error> {
         match self {
             Outcome::Woken(woken) => Ok(woken),
@@ -293,6 +318,7 @@ impl WriteOp {
             WriteOp::CreateRun { record }
             | WriteOp::CreateInSession { record, .. }
             | WriteOp::CreateUnique { record, .. } => record.input.len(),
+            WriteOp::ScheduleTick { record, .. } => record.as_ref().map_or(0, |r| r.input.len()),
             WriteOp::CreateRuns { records, .. } => records.iter().map(|r| r.input.len()).sum(),
             WriteOp::CommitState { state, items, .. } => {
                 state.len() + items.iter().map(LoopItems::byte_len).sum::<usize>()

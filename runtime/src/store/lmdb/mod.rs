@@ -93,6 +93,8 @@ mod quarantine;
 mod read_only;
 /// Disk reserved ahead of the write map.
 mod reserve;
+/// The last tick each schedule handled (`RuntimeBuilder::schedule`).
+mod schedules;
 /// At most one run per workflow and unique key (`Client::start_unique`).
 mod unique;
 /// Each registered workflow's state graph, for tools without the user's code.
@@ -137,6 +139,8 @@ pub(crate) struct LmdbStore {
     workflows: workflows::Table,
     /// Unique keys and the runs they are bound to ([`unique`]).
     unique: unique::Tables,
+    /// The last tick handled of each schedule ([`schedules`]).
+    schedules: schedules::Table,
     /// Items of durable `for` loops, stored once (see [`crate::context::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// Whether commits fsync ([`Durability::Full`]) or not.

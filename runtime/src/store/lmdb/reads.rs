@@ -61,6 +61,10 @@ impl Store for LmdbStore {
         self.count_by_status_impl()
     }
 
+    fn last_tick(&self, schedule: &str) -> Result<Option<u64>, Error> {
+        self.last_tick_impl(schedule)
+    }
+
     fn workflows(&self) -> Result<Vec<crate::graph::StoredWorkflow>, Error> {
         self.workflows_impl()
     }

@@ -109,6 +109,22 @@ impl LmdbStore {
         Ok((run, true))
     }
 
+    /// The stored run `key` is bound to in `workflow`, if any (a schedule's tick handled
+    /// already, see `schedules.rs`).
+    pub(super) fn unique_run_in(
+        &self,
+        txn: &RwTxn<'_>,
+        workflow: &str,
+        key: &str,
+    ) -> Result<Option<RunId>, Error> {
+        let (keys, _) = self.unique.writable()?;
+        let bound = unique_key(workflow, key);
+        match keys.get(txn, &bound)?.and_then(be_u64).map(RunId) {
+            Some(run) if self.runs.get(txn, &run.0)?.is_some() => Ok(Some(run)),
+            _ => Ok(None),
+        }
+    }
+
     /// Unbinds the unique key of `run`, if it has one (a purge, see [`super::retention`]).
     pub(super) fn free_unique_key_in(&self, txn: &mut RwTxn<'_>, run: RunId) -> Result<(), Error> {
         let (keys, runs) = self.unique.writable()?;

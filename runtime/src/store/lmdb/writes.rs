@@ -70,6 +70,12 @@ impl LmdbStore {
                 (run, true) => Outcome::Created(run),
                 (run, false) => Outcome::Existing(run),
             },
+            WriteOp::ScheduleTick {
+                schedule,
+                tick_ms,
+                record,
+                hand_over,
+            } => self.schedule_tick_in(txn, schedule, *tick_ms, record.as_ref(), *hand_over)?,
             WriteOp::CreateInSession { session, record } => {
                 Outcome::Created(self.create_in_session_in(txn, session, record)?)
             }
