@@ -58,6 +58,8 @@ mod workflow;
 
 pub use context::{parallel, task};
 
+/// IANA time zones for [`Schedule::time_zone`] (the chrono-tz crate).
+pub use chrono_tz;
 pub use client::Client;
 pub use client::listing::{Cursor, Page, RunFilter, StatusCounts};
 pub use client::questions::PendingQuestion;
@@ -76,10 +78,8 @@ pub use parallel::{Branch, Parallel, step};
 pub use quarantine::Quarantined;
 pub use question::{Answer, AnswerOption, InputKind, Question};
 pub use run::{RunId, RunStatus, Status};
-/// IANA time zones for [`Schedule::time_zone`] (the chrono-tz crate).
-pub use chrono_tz;
-pub use schedule::{MAX_SCHEDULE_NAME_BYTES, MissedTicks, Schedule, Tz};
 pub use runtime::{BranchCommit, Flow, Runtime, RuntimeBuilder, Transition};
+pub use schedule::{MAX_SCHEDULE_NAME_BYTES, MissedTicks, Schedule, Tz};
 pub use store::lmdb::options::LmdbOptions;
 pub use task::{RetryPolicy, Task};
 pub use workflow::Workflow;

@@ -248,7 +248,10 @@ mod tests {
     #[test]
     fn intervals_are_aligned_to_the_epoch() {
         let ten = Schedule::every(Duration::from_secs(600));
-        assert_eq!(ten.next_after(at(2026, 1, 1, 1, 3)), Some(at(2026, 1, 1, 1, 10)));
+        assert_eq!(
+            ten.next_after(at(2026, 1, 1, 1, 3)),
+            Some(at(2026, 1, 1, 1, 10))
+        );
         assert_eq!(
             ten.latest_in(at(2026, 1, 1, 1, 3), at(2026, 1, 1, 1, 47)),
             Some(at(2026, 1, 1, 1, 40))
@@ -257,7 +260,14 @@ mod tests {
 
     #[test]
     fn bad_cron_expressions_are_typed_errors_naming_the_problem() {
-        for bad in ["", "* * *", "61 * * * *", "0 25 * * *", "0 0 30 2 *", "every day"] {
+        for bad in [
+            "",
+            "* * *",
+            "61 * * * *",
+            "0 25 * * *",
+            "0 0 30 2 *",
+            "every day",
+        ] {
             match Schedule::cron(bad) {
                 Err(Error::InvalidCron { expression, reason }) => {
                     assert_eq!(expression, bad);
@@ -287,6 +297,9 @@ mod tests {
             .time_zone(chrono_tz::Europe::Berlin);
         let gap_day = half_past_two.next_after(at(2026, 3, 28, 12, 0)).unwrap();
         assert_eq!(gap_day, at(2026, 3, 29, 1, 0));
-        assert_eq!(half_past_two.next_after(gap_day), Some(at(2026, 3, 30, 0, 30)));
+        assert_eq!(
+            half_past_two.next_after(gap_day),
+            Some(at(2026, 3, 30, 0, 30))
+        );
     }
 }

@@ -48,6 +48,7 @@
 #![allow(dead_code)]
 
 pub mod backend;
+pub mod file_clock;
 pub mod jump_clock;
 pub mod lmdb;
 pub mod process;

@@ -112,10 +112,7 @@ async fn run(shared: Arc<Shared>, s: Arc<Scheduled>, clock: Arc<dyn Clock>, mut 
         clock.sleep_until(from_ms(next)).await;
         // Late (a suspended process, a busy machine): the ticks passed meanwhile share one run,
         // keyed by the latest.
-        let tick = s
-            .schedule
-            .latest_in(last, shared.now_ms())
-            .unwrap_or(next);
+        let tick = s.schedule.latest_in(last, shared.now_ms()).unwrap_or(next);
         match fire(&shared, &s, tick).await {
             Ok(()) => last = tick,
             Err(Error::ShutDown) => return,

@@ -67,7 +67,10 @@ async fn a_cron_schedule_starts_one_run_at_each_tick_and_none_before() {
     let client = runtime.client();
     clock.wait_for_sleepers(1).await;
     clock.advance(Duration::from_secs(30 * MIN - 1));
-    assert!(client.list(None).unwrap().is_empty(), "a run before the tick");
+    assert!(
+        client.list(None).unwrap().is_empty(),
+        "a run before the tick"
+    );
     clock.advance(Duration::from_secs(1));
     let first = completed_runs(&client, 1).await;
     clock.advance(Duration::from_secs(HOUR));
@@ -82,7 +85,11 @@ async fn a_cron_schedule_starts_one_run_at_each_tick_and_none_before() {
 async fn an_interval_ticks_at_its_multiples_and_a_late_wake_starts_one_run() {
     let store = fresh_store();
     let clock = TestClock::at(at(3 * MIN));
-    let runtime = start(&store, &clock, Schedule::every(Duration::from_secs(10 * MIN)));
+    let runtime = start(
+        &store,
+        &clock,
+        Schedule::every(Duration::from_secs(10 * MIN)),
+    );
     let client = runtime.client();
     clock.wait_for_sleepers(1).await;
     clock.advance(Duration::from_secs(7 * MIN - 1));

@@ -3,7 +3,7 @@
 //! and reaches the parent's store through `Backend::pass_to_child`.
 
 pub use crate::BackendUnderTest;
-pub use crate::conformance::{Backend, child_entry_of, fresh_store, process};
+pub use crate::conformance::{Backend, child_entry_of, file_clock, fresh_store, process};
 
 mod cancel_processes;
 mod client_processes;
@@ -13,6 +13,7 @@ mod crash;
 mod crash_storm;
 mod hitl_processes;
 mod refused_commits;
+mod schedule_processes;
 mod serde_types_crash;
 mod start_many;
 mod unique_processes;

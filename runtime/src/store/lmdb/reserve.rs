@@ -359,12 +359,14 @@ impl WriteOp {
             // As a unique start, plus the schedule's entry.
             WriteOp::ScheduleTick {
                 schedule, record, ..
-            } => record.as_ref().map_or(0, |record| {
-                record.input.len() as u64
-                    + 2 * (record.workflow.len() + schedule.len() + 32) as u64
-                    + 5 * PER_ENTRY
-            }) + schedule.len() as u64
-                + PER_ENTRY,
+            } => {
+                record.as_ref().map_or(0, |record| {
+                    record.input.len() as u64
+                        + 2 * (record.workflow.len() + schedule.len() + 32) as u64
+                        + 5 * PER_ENTRY
+                }) + schedule.len() as u64
+                    + PER_ENTRY
+            }
             WriteOp::Wake { .. } => 0,
             WriteOp::CommitState {
                 state,
