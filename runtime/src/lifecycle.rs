@@ -53,6 +53,16 @@ pub(crate) fn fail(record: &mut RunRecord, message: &str, now_ms: u64) {
     record.updated_at_ms = now_ms;
 }
 
+/// A new run of a limited workflow waits in its queue.
+pub(crate) fn queue(record: &mut RunRecord) {
+    record.status = Status::Queued;
+}
+
+/// A queued run is admitted: it may start.
+pub(crate) fn admit(record: &mut RunRecord, now_ms: u64) {
+    go_on(record, now_ms);
+}
+
 /// The run waits (in a durable sleep, or for an answer).
 pub(crate) fn wait(record: &mut RunRecord, now_ms: u64) {
     set_status(record, Status::Waiting, now_ms);
@@ -190,7 +200,7 @@ pub(crate) fn cancel(run: RunId, record: &RunRecord) -> Result<Stop, Error> {
     match record.status {
         Status::Cancelled => Ok(Stop::Already),
         Status::Running => Ok(Stop::AtNextCommit),
-        Status::Pending | Status::Waiting | Status::Paused => Ok(Stop::Now),
+        Status::Pending | Status::Waiting | Status::Paused | Status::Queued => Ok(Stop::Now),
         status @ (Status::Completed | Status::Failed | Status::Corrupt) => {
             Err(Error::NotCancellable { run, status })
         }
@@ -203,9 +213,12 @@ pub(crate) fn pause(run: RunId, record: &RunRecord) -> Result<Stop, Error> {
         Status::Paused => Ok(Stop::Already),
         Status::Running => Ok(Stop::AtNextCommit),
         Status::Pending | Status::Waiting => Ok(Stop::Now),
-        status @ (Status::Completed | Status::Failed | Status::Cancelled | Status::Corrupt) => {
-            Err(Error::NotPausable { run, status })
-        }
+        // A queued run holds nothing yet; cancel it instead, or let it start.
+        status @ (Status::Completed
+        | Status::Failed
+        | Status::Cancelled
+        | Status::Corrupt
+        | Status::Queued) => Err(Error::NotPausable { run, status }),
     }
 }
 

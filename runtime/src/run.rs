@@ -54,6 +54,10 @@ pub enum Status {
     /// Held by [`Client::pause`](crate::Client::pause): stored, with no task in any process
     /// and not resumed by a restart, until [`Client::unpause`](crate::Client::unpause).
     Paused,
+    /// Waiting in its queue ([`Limits`](crate::Limits)) for a free slot or for its rate
+    /// limit: stored, with no task in any process, started by a runtime when the queue admits
+    /// it (then [`Pending`](Status::Pending)).
+    Queued,
 }
 
 impl Status {
@@ -74,6 +78,7 @@ impl fmt::Display for Status {
             Status::Corrupt => "corrupt",
             Status::Cancelled => "cancelled",
             Status::Paused => "paused",
+            Status::Queued => "queued",
         })
     }
 }

@@ -9,6 +9,7 @@ pub(crate) mod json_input;
 pub(crate) mod listing;
 pub(crate) mod progress;
 pub(crate) mod questions;
+mod priority;
 mod repair;
 pub(crate) mod session;
 mod ticks;

@@ -30,6 +30,8 @@ pub struct RuntimeBuilder {
     startup_check_limit: u64,
     /// See [`RuntimeBuilder::retention`].
     retention: Option<std::time::Duration>,
+    /// See [`RuntimeBuilder::register_with`].
+    limited: Vec<(&'static str, crate::queue::Limits)>,
     /// See [`RuntimeBuilder::schedule`].
     scheduled: Vec<super::scheduler::Scheduled>,
 }
@@ -63,6 +65,7 @@ impl RuntimeBuilder {
             startup_check_limit: DEFAULT_STARTUP_CHECK_LIMIT,
             retention: None,
             scheduled: Vec::new(),
+            limited: Vec::new(),
         }
     }
 
@@ -167,6 +170,33 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Registers a workflow whose runs go through a queue with `limits`: at most so many
+    /// at once, at most so many started per second, in a queue of its own or one several
+    /// workflows share ([`Limits`](crate::Limits)).
+    ///
+    /// ```no_run
+    /// # use cairn_runtime::{Limits, Runtime, Workflow};
+    /// # fn demo<W: Workflow>(send_email: W) -> Result<(), cairn_runtime::Error> {
+    /// let runtime = Runtime::builder()
+    ///     .register_with(send_email, Limits::new().max_concurrent_runs(5))
+    ///     .start()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Every new run of the workflow, however it is started (and from whichever process), is
+    /// stored [`Queued`](crate::Status::Queued) in its queue, ordered by
+    /// [priority](crate::Client::start_with_priority) (higher first) then start order, and
+    /// is started when its queue admits it: a run holds one of the queue's slots from then
+    /// until it finishes (sleeping and waiting for a person count as holding), and the commit
+    /// that finishes it frees the slot. The cap is counted in the store, so it holds across
+    /// processes and restarts; queued runs wait on disk, holding no memory, and survive a
+    /// crash. [`start`](Self::start) fails with [`Error::InvalidArgument`] for a cap or rate
+    /// of 0, or two workflows giving one queue different limits.
+    pub fn register_with<W: Workflow>(mut self, workflow: W, limits: crate::queue::Limits) -> Self {
+        self.limited.push((W::NAME, limits));
+        self.register(workflow)
+    }
+
     /// Keeps an older version of a registered workflow (the same name, another state layout)
     /// to finish the runs it stored: they resume with its code, while new runs start with the
     /// registered version. Keep the old fn in the code, renamed, with
@@ -247,6 +277,7 @@ impl RuntimeBuilder {
             }
         }
         super::scheduler::check(&self.scheduled)?;
+        let queues = crate::queue::configs(&self.limited)?;
         let mut scheduled = self.scheduled;
         for s in &mut scheduled {
             // The registered entry runs the ticks' runs; a workflow only scheduled is
@@ -291,6 +322,8 @@ impl RuntimeBuilder {
             answers: crate::runtime::answer_watcher::Answers::new(self.answers),
             timer_task: Mutex::new(None),
             schedule_tasks: Mutex::new(Vec::new()),
+            queues: super::queues::Queues::new(queues),
+            queue_task: Mutex::new(None),
             retention: super::Retention::default(),
             finished: watch::Sender::new(0),
             commits: watch::Sender::new(0),
@@ -305,7 +338,14 @@ impl RuntimeBuilder {
         }
         let clock = self.clock.clone();
         super::graphs::store_graphs(&shared)?;
+        super::queues::register(&shared)?;
         let resumed = super::recovery::recover(&shared, self.startup_check_limit, self.clock)?;
+        let queue_task = shared.handle.spawn(super::queues::run(
+            shared.clone(),
+            clock.clone(),
+            self.answers.poll_interval,
+        ));
+        *crate::supervise::lock(&shared.queue_task) = Some(queue_task);
         super::scheduler::start(&shared, scheduled, &clock)?;
         if let Some(after) = self.retention {
             super::Retention::start(&shared, after, clock);

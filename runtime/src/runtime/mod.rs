@@ -14,6 +14,7 @@ mod graphs;
 mod hooks;
 mod recovery;
 mod retention;
+mod queues;
 mod run_task;
 mod scheduler;
 mod shared;
@@ -114,6 +115,11 @@ impl Runtime {
         if let Some(timer) = timer {
             timer.abort();
             let _ = timer.await;
+        }
+        let queue = lock(&self.shared.queue_task).take();
+        if let Some(queue) = queue {
+            queue.abort();
+            let _ = queue.await;
         }
         let schedules = std::mem::take(&mut *lock(&self.shared.schedule_tasks));
         for task in schedules {

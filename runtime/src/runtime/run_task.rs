@@ -207,6 +207,10 @@ async fn drive_in_span(
     if let Some(tasks) = lock(&shared.tasks).as_mut() {
         tasks.remove(&run);
     }
+    if shared.queues.is_limited(workflow) {
+        // It may have freed a slot of its queue (in the commit that finished it).
+        shared.queues.notify();
+    }
     // Only once the handle is gone: the timer may resume the run at once, with a new task.
     if let Some(wake_at) = suspended {
         shared.timers.schedule(run, wake_at);

@@ -42,6 +42,10 @@ pub(crate) struct Shared {
     pub(super) timer_task: Mutex<Option<JoinHandle<()>>>,
     /// The tasks of the schedules (`scheduler.rs`), aborted at shutdown.
     pub(super) schedule_tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Queues with limits, and what wakes the queue task (`queues.rs`).
+    pub queues: super::queues::Queues,
+    /// The queue task; `None` once shut down.
+    pub(super) queue_task: Mutex<Option<JoinHandle<()>>>,
     /// The task of [`RuntimeBuilder::retention`](crate::RuntimeBuilder::retention), if set.
     pub(super) retention: super::Retention,
     /// Bumped whenever a run finishes, aborts or suspends, and at shutdown.
@@ -191,6 +195,18 @@ impl Shared {
         if self.is_client_only() {
             // A client-only process runs nothing: the run stays stored for a runtime to resume.
             tracing::debug!(%run, "client-only: leaving the run to a runtime");
+            return Ok(());
+        }
+        if position == 0
+            && self.queues.is_limited(entry.name())
+            && self
+                .store()?
+                .load(run)?
+                .is_some_and(|record| record.status == Status::Queued)
+        {
+            // Stored queued: the queue task starts it when its queue admits it.
+            tracing::debug!(%run, workflow = entry.name(), "run queued");
+            self.queues.notify();
             return Ok(());
         }
         let mut tasks = lock(&self.tasks);

@@ -228,6 +228,14 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
     /// milliseconds since the Unix epoch; `None` for a schedule never seen.
     fn last_tick(&self, schedule: &str) -> Result<Option<u64>, Error>;
 
+    /// What a [`WriteOp::PumpQueues`] of the workflows `runnable` accepts would do at `now`,
+    /// read without writing: the queue task's check before it writes.
+    fn queue_check(
+        &self,
+        now_ms: u64,
+        runnable: &dyn Fn(&str) -> bool,
+    ) -> Result<crate::queue::QueueCheck, Error>;
+
     /// Every workflow a runtime registered on this store
     /// ([`WriteOp::RegisterWorkflows`]), every stored version, by name then fingerprint.
     fn workflows(&self) -> Result<Vec<crate::graph::StoredWorkflow>, Error>;

@@ -55,6 +55,29 @@ pub(crate) enum WriteOp {
         record: Option<RunRecord>,
         hand_over: bool,
     },
+    /// `Client::start_with_priority`: a new run, as [`WriteOp::CreateRun`], whose place in
+    /// its workflow's queue (if it has one, see [`crate::queue`]) is by `priority`, higher
+    /// first, then start order: [`Outcome::Created`]. With `hand_over` (a client-only
+    /// process) the run is handed over in the same write.
+    CreateWithPriority {
+        record: RunRecord,
+        priority: u32,
+        hand_over: bool,
+    },
+    /// At a runtime's start: the queues and the workflows in each become exactly `queues`
+    /// ([`Limits`](crate::Limits)): [`Outcome::Done`]. Every run created after it of a
+    /// workflow in a queue is stored [`Queued`](crate::Status::Queued) in its queue, in the
+    /// write that creates it (whatever op creates it); a run that finishes leaves its queue
+    /// in the write that finishes it.
+    RegisterQueues {
+        queues: Vec<crate::queue::QueueConfig>,
+    },
+    /// Admits queued runs of the workflows named in `workflows` (those the runtime can run),
+    /// up to `limit`, in each queue's order while its cap and its rate limit allow, counted
+    /// in this write: each becomes [`Pending`](crate::Status::Pending) and active, and holds
+    /// a slot of its queue until it finishes. [`Outcome::Admitted`] with the runs, for the
+    /// caller to start.
+    PumpQueues { workflows: Vec<String>, limit: usize },
     /// Creates a run in `session`, starting with a copy of the durable key-value state of the
     /// session's previous run, which must have finished ([`Error::SessionBusy`] otherwise):
     /// [`Outcome::Created`].
@@ -202,6 +225,8 @@ pub(crate) enum Outcome {
     },
     /// How many runs a [`WriteOp::PurgeFinished`] deleted.
     Purged(u64),
+    /// The runs a [`WriteOp::PumpQueues`] admitted.
+    Admitted(Vec<RunId>),
 }
 
 impl Outcome {
@@ -295,6 +320,13 @@ impl Outcome {
         }
     }
 
+    pub(crate) fn admitted(self) -> Result<Vec<RunId>, Error> {
+        match self {
+            Outcome::Admitted(runs) => Ok(runs),
+            other => Err(other.mismatch("admitted runs")),
+        }
+    }
+
     pub(crate) fn purged(self) -> Result<u64, Error> {
         match self {
             Outcome::Purged(count) => Ok(count),
@@ -316,6 +348,7 @@ impl WriteOp {
     pub(crate) fn payload_len(&self) -> u64 {
         let len = match self {
             WriteOp::CreateRun { record }
+            | WriteOp::CreateWithPriority { record, .. }
             | WriteOp::CreateInSession { record, .. }
             | WriteOp::CreateUnique { record, .. } => record.input.len(),
             WriteOp::ScheduleTick { record, .. } => record.as_ref().map_or(0, |r| r.input.len()),
@@ -343,7 +376,9 @@ impl WriteOp {
             | WriteOp::Unpause { .. }
             | WriteOp::SettleRequests
             | WriteOp::PurgeFinished { .. }
-            | WriteOp::RegisterWorkflows { .. } => 0,
+            | WriteOp::RegisterWorkflows { .. }
+            | WriteOp::RegisterQueues { .. }
+            | WriteOp::PumpQueues { .. } => 0,
         };
         u64::try_from(len).unwrap_or(u64::MAX)
     }

@@ -98,8 +98,9 @@ impl LmdbStore {
                     continue;
                 }
             };
-            // A paused run is in no index: it waits for `Client::unpause`.
-            if record.status.is_finished() || record.status == Status::Paused {
+            // A paused run is in no index: it waits for `Client::unpause`; a queued one waits
+            // in its queue (`queues.rs`).
+            if record.status.is_finished() || matches!(record.status, Status::Paused | Status::Queued) {
                 continue;
             }
             let id_key = id.to_be_bytes().to_vec();

@@ -84,7 +84,8 @@ impl LmdbStore {
                 + listing::DATABASES
                 + workflows::DATABASES
                 + unique::DATABASES
-                + schedules::DATABASES,
+                + schedules::DATABASES
+                + queues::DATABASES,
         );
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
@@ -144,7 +145,9 @@ impl LmdbStore {
             let workflows = workflows::Table::open_existing(&env)?;
             let unique = unique::Tables::open_existing(&env)?;
             let schedules = schedules::Table::open_existing(&env)?;
+            let queues = queues::Tables::open_existing(&env)?;
             return Ok(LmdbStore {
+                queues,
                 unique,
                 schedules,
                 listing,
@@ -205,7 +208,9 @@ impl LmdbStore {
         let workflows = workflows::Table::open(&env)?;
         let unique = unique::Tables::open(&env)?;
         let schedules = schedules::Table::open(&env)?;
+        let queues = queues::Tables::open(&env)?;
         Ok(LmdbStore {
+            queues,
             unique,
             schedules,
             listing,

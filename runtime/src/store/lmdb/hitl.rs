@@ -378,7 +378,9 @@ impl LmdbStore {
             });
         }
         let run = self.allocate_run(txn)?;
-        self.put(txn, run, record)?;
+        let mut record = record.clone();
+        self.queue_new_run_in(txn, run, &mut record, 0)?;
+        self.put(txn, run, &record)?;
         if let Some(previous) = previous {
             // The previous run has finished, so its state is final: the new run starts from it.
             let prefix = key(previous, &[]);

@@ -153,7 +153,11 @@ impl LmdbStore {
     ) -> Result<(), Error> {
         match status {
             Status::Pending => self.set_active(txn, run),
-            Status::Completed | Status::Failed | Status::Cancelled | Status::Paused => {
+            Status::Completed
+            | Status::Failed
+            | Status::Cancelled
+            | Status::Paused
+            | Status::Queued => {
                 self.index.active.delete(txn, &run.0.to_be_bytes())?;
                 Ok(())
             }

@@ -93,6 +93,8 @@ mod quarantine;
 mod read_only;
 /// Disk reserved ahead of the write map.
 mod reserve;
+/// Queues with limits: runs waiting and admitted (`Limits`).
+mod queues;
 /// The last tick each schedule handled (`RuntimeBuilder::schedule`).
 mod schedules;
 /// At most one run per workflow and unique key (`Client::start_unique`).
@@ -141,6 +143,8 @@ pub(crate) struct LmdbStore {
     unique: unique::Tables,
     /// The last tick handled of each schedule ([`schedules`]).
     schedules: schedules::Table,
+    /// Queues, their limits and their runs ([`queues`]).
+    queues: queues::Tables,
     /// Items of durable `for` loops, stored once (see [`crate::context::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// Whether commits fsync ([`Durability::Full`]) or not.
@@ -171,8 +175,12 @@ impl LmdbStore {
     }
 
     /// Writes `record` and moves the run's index entries to its status.
+    /// A run that finishes leaves its queue here, in the same write (see `queues.rs`).
     fn put(&self, txn: &mut RwTxn<'_>, run: RunId, record: &RunRecord) -> Result<(), Error> {
         self.put_record(txn, run, record)?;
+        if record.status.is_finished() {
+            self.leave_queue_in(txn, run)?;
+        }
         self.track_listing(txn, run, record)
     }
 

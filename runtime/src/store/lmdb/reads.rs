@@ -65,6 +65,14 @@ impl Store for LmdbStore {
         self.last_tick_impl(schedule)
     }
 
+    fn queue_check(
+        &self,
+        now_ms: u64,
+        runnable: &dyn Fn(&str) -> bool,
+    ) -> Result<crate::queue::QueueCheck, Error> {
+        self.queue_check_impl(now_ms, runnable)
+    }
+
     fn workflows(&self) -> Result<Vec<crate::graph::StoredWorkflow>, Error> {
         self.workflows_impl()
     }

@@ -367,6 +367,19 @@ impl WriteOp {
                 }) + schedule.len() as u64
                     + PER_ENTRY
             }
+            WriteOp::CreateWithPriority { record, .. } => {
+                record.input.len() as u64 + record.workflow.len() as u64 + 5 * PER_ENTRY
+            }
+            WriteOp::RegisterQueues { queues } => queues
+                .iter()
+                .map(|q| {
+                    (2 * q.name.len() + 16) as u64
+                        + q.workflows.iter().map(|w| (w.len() + q.name.len()) as u64 + PER_ENTRY).sum::<u64>()
+                        + PER_ENTRY
+                })
+                .sum(),
+            // Per admitted run: its record rewritten, its queue entries and active entry.
+            WriteOp::PumpQueues { limit, .. } => *limit as u64 * (512 + 4 * PER_ENTRY),
             WriteOp::Wake { .. } => 0,
             WriteOp::CommitState {
                 state,

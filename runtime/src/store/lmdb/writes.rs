@@ -76,6 +76,18 @@ impl LmdbStore {
                 record,
                 hand_over,
             } => self.schedule_tick_in(txn, schedule, *tick_ms, record.as_ref(), *hand_over)?,
+            WriteOp::CreateWithPriority {
+                record,
+                priority,
+                hand_over,
+            } => Outcome::Created(self.create_prioritized_in(txn, record, *priority, *hand_over)?),
+            WriteOp::RegisterQueues { queues } => {
+                self.register_queues_in(txn, queues)?;
+                Outcome::Done
+            }
+            WriteOp::PumpQueues { workflows, limit } => {
+                Outcome::Admitted(self.pump_queues_in(txn, now, workflows, *limit)?)
+            }
             WriteOp::CreateInSession { session, record } => {
                 Outcome::Created(self.create_in_session_in(txn, session, record)?)
             }
@@ -241,8 +253,25 @@ impl LmdbStore {
         txn: &mut RwTxn<'_>,
         record: &RunRecord,
     ) -> Result<RunId, Error> {
+        self.create_prioritized_in(txn, record, 0, false)
+    }
+
+    /// Stores `record` as a new run, queued by `priority` if its workflow is in a queue
+    /// (`queues.rs`), and hands it over with `hand_over`.
+    pub(super) fn create_prioritized_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        record: &RunRecord,
+        priority: u32,
+        hand_over: bool,
+    ) -> Result<RunId, Error> {
         let run = self.allocate_run(txn)?;
-        self.put(txn, run, record)?;
+        let mut record = record.clone();
+        self.queue_new_run_in(txn, run, &mut record, priority)?;
+        self.put(txn, run, &record)?;
+        if hand_over {
+            self.hand_over_in(txn, run, 0)?;
+        }
         Ok(run)
     }
 
@@ -259,7 +288,9 @@ impl LmdbStore {
         let count = u64::try_from(records.len()).unwrap_or(u64::MAX);
         let first = self.allocate_runs(txn, count)?;
         for (run, record) in (first.0..).map(RunId).zip(records) {
-            self.put(txn, run, record)?;
+            let mut record = record.clone();
+            self.queue_new_run_in(txn, run, &mut record, 0)?;
+            self.put(txn, run, &record)?;
             if hand_over {
                 self.hand_over_in(txn, run, 0)?;
             }
