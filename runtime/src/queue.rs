@@ -100,7 +100,10 @@ pub(crate) fn configs(limited: &[(&'static str, Limits)]) -> Result<Vec<QueueCon
     };
     let mut queues: Vec<(QueueConfig, &Limits)> = Vec::new();
     for (workflow, limits) in limited {
-        let name = limits.queue.clone().unwrap_or_else(|| (*workflow).to_owned());
+        let name = limits
+            .queue
+            .clone()
+            .unwrap_or_else(|| (*workflow).to_owned());
         if name.is_empty() || name.len() > MAX_QUEUE_NAME_BYTES || name.contains('\0') {
             return Err(invalid(format!(
                 "the queue name `{name}` must be 1 to {MAX_QUEUE_NAME_BYTES} bytes, without NUL"

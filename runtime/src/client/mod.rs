@@ -7,9 +7,9 @@
 mod cancel;
 pub(crate) mod json_input;
 pub(crate) mod listing;
+mod priority;
 pub(crate) mod progress;
 pub(crate) mod questions;
-mod priority;
 mod repair;
 pub(crate) mod session;
 mod ticks;

@@ -133,13 +133,14 @@ pub(super) async fn run(shared: Arc<Shared>, clock: Arc<dyn Clock>, poll: Durati
 
 /// Starts a run the queue admitted.
 fn start_admitted(shared: &Arc<Shared>, run: RunId) {
-    let started = shared
-        .store()
-        .and_then(|store| store.load(run))
-        .and_then(|record| match record {
-            Some(record) => shared.resume_stored(run, record),
-            None => Ok(()),
-        });
+    let started =
+        shared
+            .store()
+            .and_then(|store| store.load(run))
+            .and_then(|record| match record {
+                Some(record) => shared.resume_stored(run, record),
+                None => Ok(()),
+            });
     match started {
         Ok(()) => tracing::debug!(%run, "queued run admitted"),
         Err(Error::ShutDown) => {}

@@ -77,7 +77,10 @@ pub(crate) enum WriteOp {
     /// in this write: each becomes [`Pending`](crate::Status::Pending) and active, and holds
     /// a slot of its queue until it finishes. [`Outcome::Admitted`] with the runs, for the
     /// caller to start.
-    PumpQueues { workflows: Vec<String>, limit: usize },
+    PumpQueues {
+        workflows: Vec<String>,
+        limit: usize,
+    },
     /// Creates a run in `session`, starting with a copy of the durable key-value state of the
     /// session's previous run, which must have finished ([`Error::SessionBusy`] otherwise):
     /// [`Outcome::Created`].

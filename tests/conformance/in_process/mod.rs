@@ -23,6 +23,7 @@ mod hitl_session;
 mod json_inputs;
 mod listing;
 mod loops_owned_iterators;
+mod queues;
 mod schedules;
 mod serde_types;
 mod step_forms;

@@ -100,7 +100,9 @@ impl LmdbStore {
             };
             // A paused run is in no index: it waits for `Client::unpause`; a queued one waits
             // in its queue (`queues.rs`).
-            if record.status.is_finished() || matches!(record.status, Status::Paused | Status::Queued) {
+            if record.status.is_finished()
+                || matches!(record.status, Status::Paused | Status::Queued)
+            {
                 continue;
             }
             let id_key = id.to_be_bytes().to_vec();

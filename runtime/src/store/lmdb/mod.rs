@@ -89,12 +89,12 @@ mod migrate;
 mod progress;
 /// Quarantined runs, and the ways out.
 mod quarantine;
+/// Queues with limits: runs waiting and admitted (`Limits`).
+mod queues;
 /// Opening a directory this process may only read.
 mod read_only;
 /// Disk reserved ahead of the write map.
 mod reserve;
-/// Queues with limits: runs waiting and admitted (`Limits`).
-mod queues;
 /// The last tick each schedule handled (`RuntimeBuilder::schedule`).
 mod schedules;
 /// At most one run per workflow and unique key (`Client::start_unique`).

@@ -153,8 +153,14 @@ impl StoredLimits {
     /// wait for ever on a damaged entry.
     fn decode(bytes: &[u8]) -> StoredLimits {
         let (Some(cap), Some(starts), Some(window)) = (
-            bytes.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes),
-            bytes.get(4..8).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes),
+            bytes
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes),
+            bytes
+                .get(4..8)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes),
             bytes.get(8..16).and_then(be_u64),
         ) else {
             return StoredLimits::default();
@@ -198,7 +204,11 @@ impl LmdbStore {
         );
         db.delete_range(txn, &configured)?;
         for queue in queues {
-            db.put(txn, &keyed(LIMITS, &queue.name), &StoredLimits::encode(queue))?;
+            db.put(
+                txn,
+                &keyed(LIMITS, &queue.name),
+                &StoredLimits::encode(queue),
+            )?;
             for workflow in &queue.workflows {
                 db.put(txn, &keyed(MEMBER, workflow), queue.name.as_bytes())?;
             }
@@ -243,7 +253,10 @@ impl LmdbStore {
         runs.delete(txn, &id)?;
         let (Some(&kind), Some(priority), Some(queue)) = (
             stored.first(),
-            stored.get(1..5).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes),
+            stored
+                .get(1..5)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes),
             stored.get(5..),
         ) else {
             return Ok(());
@@ -274,7 +287,10 @@ impl LmdbStore {
         let mut from = vec![WAITING];
         loop {
             // The next queue with waiting runs.
-            let range = (Bound::Included(&from[..]), Bound::Excluded(&[WAITING + 1][..]));
+            let range = (
+                Bound::Included(&from[..]),
+                Bound::Excluded(&[WAITING + 1][..]),
+            );
             let Some(first) = db.range(txn, &range)?.next() else {
                 break;
             };
@@ -320,7 +336,10 @@ impl LmdbStore {
         if let Some((_, window)) = limits.rate {
             for entry in db.prefix_iter(txn, &prefix(STARTS, queue))? {
                 let (key, _) = entry?;
-                let ms = key.len().checked_sub(16).and_then(|at| be_u64(&key[at..]));
+                let ms = key
+                    .len()
+                    .checked_sub(16)
+                    .and_then(|at| be_u64(&key[at..at + 8]));
                 if let Some(ms) = ms.filter(|&ms| ms.saturating_add(window) > now) {
                     started += 1;
                     earliest = Some(earliest.map_or(ms, |e: u64| e.min(ms)));
@@ -446,7 +465,10 @@ impl LmdbStore {
         let mut old = Vec::new();
         for entry in db.prefix_iter(txn, &prefix(STARTS, queue))? {
             let (key, _) = entry?;
-            let ms = key.len().checked_sub(16).and_then(|at| be_u64(&key[at..]));
+            let ms = key
+                .len()
+                .checked_sub(16)
+                .and_then(|at| be_u64(&key[at..at + 8]));
             match ms {
                 Some(ms) if ms.saturating_add(window) > now => break,
                 _ => old.push(key.to_vec()),

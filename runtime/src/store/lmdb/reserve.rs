@@ -374,7 +374,10 @@ impl WriteOp {
                 .iter()
                 .map(|q| {
                     (2 * q.name.len() + 16) as u64
-                        + q.workflows.iter().map(|w| (w.len() + q.name.len()) as u64 + PER_ENTRY).sum::<u64>()
+                        + q.workflows
+                            .iter()
+                            .map(|w| (w.len() + q.name.len()) as u64 + PER_ENTRY)
+                            .sum::<u64>()
                         + PER_ENTRY
                 })
                 .sum(),
