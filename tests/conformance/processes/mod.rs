@@ -12,6 +12,7 @@ mod context_state_crash;
 mod crash;
 mod crash_storm;
 mod hitl_processes;
+mod queue_processes;
 mod refused_commits;
 mod schedule_processes;
 mod serde_types_crash;
