@@ -252,7 +252,8 @@ impl TimeFilters {
 }
 
 /// Every status a run can have, by the name `Status` displays.
-const STATUSES: [Status; 8] = [
+const STATUSES: [Status; 9] = [
+    Status::Queued,
     Status::Pending,
     Status::Running,
     Status::Waiting,

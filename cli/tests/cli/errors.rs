@@ -118,7 +118,7 @@ fn a_wrong_command_line_is_one_line_and_exit_code_2() {
         (&["answer", "2"], "<ANSWER>"),
         (
             &["runs", "--status", "done"],
-            "expected one of: pending, running, waiting, paused, completed, failed, cancelled, corrupt",
+            "expected one of: queued, pending, running, waiting, paused, completed, failed, cancelled, corrupt",
         ),
         (
             &["runs", "--finished-before", "last week"],
