@@ -197,8 +197,7 @@ impl Shared {
             tracing::debug!(%run, "client-only: leaving the run to a runtime");
             return Ok(());
         }
-        if position == 0
-            && self.queues.is_limited(entry.name())
+        if self.queues.is_limited(entry.name())
             && self
                 .store()?
                 .load(run)?

@@ -148,7 +148,8 @@ pub(crate) enum WriteOp {
     /// then committed) running, so that exactly one runtime resumes it: [`Outcome::Claim`].
     Claim { run: RunId },
     /// Marks a failed run running (or pending) again: [`Outcome::Record`] with its record;
-    /// [`Error::NotResumable`] if it has not failed.
+    /// [`Error::NotResumable`] if it has not failed. A run of a workflow in a queue is queued
+    /// again instead (its slot was freed when it failed).
     Reopen { run: RunId },
     /// Leaves `run`, stored at `position` by a process that runs no workflow, for the runtime
     /// that runs them to pick up.

@@ -239,3 +239,51 @@ async fn tick_free_too(ctx: &mut Context, n: u64) -> Result<u64, String> {
     let n = ctx.task(tick, n).await?;
     Ok(n)
 }
+
+/// Whether `flaky`'s step has failed once; what its holding run (input 0) waits for.
+static FAILED_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static HOLD: Semaphore = Semaphore::const_new(0);
+
+async fn fail_once_or_hold(n: u64) -> Result<u64, String> {
+    if n == 0 {
+        HOLD.acquire().await.map_err(|e| e.to_string())?.forget();
+    } else if !FAILED_ONCE.swap(true, Ordering::SeqCst) {
+        return Err("the first attempt fails".to_owned());
+    }
+    Ok(n)
+}
+
+#[workflow]
+async fn flaky(ctx: &mut Context, n: u64) -> Result<u64, String> {
+    let n = ctx.task(fail_once_or_hold, n).await?;
+    Ok(n)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_run_resumed_waits_in_its_queue_again() {
+    let store = fresh_store();
+    let runtime = store
+        .runtime()
+        .register_with(flaky, Limits::new().max_concurrent_runs(1))
+        .start()
+        .unwrap();
+    let client = runtime.client();
+    let failing = client.start(flaky, 1).await.unwrap();
+    assert!(matches!(
+        client.wait(flaky, failing).await,
+        Err(Error::RunFailed { .. })
+    ));
+    // Its slot was freed when it failed: another run takes it and holds it.
+    let holder = client.start(flaky, 0).await.unwrap();
+    eventually("the second run holds the slot", || {
+        client.status(holder).unwrap().status == Status::Running
+            || client.status(holder).unwrap().status == Status::Pending
+    })
+    .await;
+    client.resume(failing).await.unwrap();
+    assert_eq!(client.status(failing).unwrap().status, Status::Queued);
+    HOLD.add_permits(1);
+    assert_eq!(client.wait(flaky, holder).await.unwrap(), 0);
+    assert_eq!(client.wait(flaky, failing).await.unwrap(), 1);
+    runtime.shutdown().await;
+}

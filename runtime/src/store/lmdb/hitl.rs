@@ -378,9 +378,8 @@ impl LmdbStore {
             });
         }
         let run = self.allocate_run(txn)?;
-        let mut record = record.clone();
-        self.queue_new_run_in(txn, run, &mut record, 0)?;
-        self.put(txn, run, &record)?;
+        let queued = self.enqueue_in(txn, run, record, 0)?;
+        self.put(txn, run, queued.as_ref().unwrap_or(record))?;
         if let Some(previous) = previous {
             // The previous run has finished, so its state is final: the new run starts from it.
             let prefix = key(previous, &[]);

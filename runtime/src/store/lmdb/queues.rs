@@ -14,7 +14,8 @@
 //!   so that finishing it frees its slot (or cancelling it drops its place) with one lookup.
 //!
 //! Numbers are big-endian. A new run of a workflow with an `M` entry is stored queued with a
-//! `W` entry in the write that creates it ([`LmdbStore::queue_new_run_in`]); the queue task's
+//! `W` entry in the write that creates it ([`LmdbStore::enqueue_in`]; a failed run reopened
+//! by `Client::resume` queues again the same way); the queue task's
 //! [`WriteOp::PumpQueues`](crate::store::WriteOp::PumpQueues) moves waiting runs to `H` while
 //! the cap and the rate allow; a run that finishes leaves its queue in the write that
 //! finishes it ([`LmdbStore::leave_queue_in`], called by `put`). LMDB has one writer, so the
@@ -216,28 +217,31 @@ impl LmdbStore {
         Ok(())
     }
 
-    /// A run being created: if its workflow is in a queue, it is stored queued (its record's
-    /// status is set here, before the record is written) with its place in the queue.
-    pub(super) fn queue_new_run_in(
+    /// A run being created (or a failed one reopened): if its workflow is in a queue, its
+    /// place in the queue is written and the record to store is returned, queued; `None` (and
+    /// nothing written, nothing copied) for a workflow in no queue. The caller writes the
+    /// record.
+    pub(super) fn enqueue_in(
         &self,
         txn: &mut RwTxn<'_>,
         run: RunId,
-        record: &mut RunRecord,
+        record: &RunRecord,
         priority: u32,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<RunRecord>, Error> {
         let Some((db, runs)) = self.queues.tables else {
-            return Ok(());
+            return Ok(None);
         };
         let Some(queue) = db
             .get(txn, &keyed(MEMBER, &record.workflow))?
             .map(<[u8]>::to_vec)
         else {
-            return Ok(());
+            return Ok(None);
         };
-        lifecycle::queue(record);
+        let mut queued = record.clone();
+        lifecycle::queue(&mut queued);
         db.put(txn, &waiting_key(&queue, priority, run), &[])?;
         runs.put(txn, &run.0.to_be_bytes(), &place(WAITING, priority, &queue))?;
-        Ok(())
+        Ok(Some(queued))
     }
 
     /// `run` finished (or is being deleted): it leaves its queue, freeing its slot or its

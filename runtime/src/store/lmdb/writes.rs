@@ -174,12 +174,17 @@ impl LmdbStore {
             }
             WriteOp::Claim { run } => Outcome::Claim(self.claim_in(txn, *run, now)?),
             WriteOp::Reopen { run } => {
-                let record = self.update_in(
+                let mut record = self.update_in(
                     txn,
                     *run,
                     |record| lifecycle::reopen(*run, record, now),
                     |txn, _| self.set_active(txn, *run),
                 )?;
+                // Its slot was freed when it failed: a run of a queue waits for one again.
+                if let Some(queued) = self.enqueue_in(txn, *run, &record, 0)? {
+                    self.put(txn, *run, &queued)?;
+                    record = queued;
+                }
                 Outcome::Record(Box::new(record))
             }
             WriteOp::HandOver { run, position } => {
@@ -266,9 +271,8 @@ impl LmdbStore {
         hand_over: bool,
     ) -> Result<RunId, Error> {
         let run = self.allocate_run(txn)?;
-        let mut record = record.clone();
-        self.queue_new_run_in(txn, run, &mut record, priority)?;
-        self.put(txn, run, &record)?;
+        let queued = self.enqueue_in(txn, run, record, priority)?;
+        self.put(txn, run, queued.as_ref().unwrap_or(record))?;
         if hand_over {
             self.hand_over_in(txn, run, 0)?;
         }
@@ -288,9 +292,8 @@ impl LmdbStore {
         let count = u64::try_from(records.len()).unwrap_or(u64::MAX);
         let first = self.allocate_runs(txn, count)?;
         for (run, record) in (first.0..).map(RunId).zip(records) {
-            let mut record = record.clone();
-            self.queue_new_run_in(txn, run, &mut record, 0)?;
-            self.put(txn, run, &record)?;
+            let queued = self.enqueue_in(txn, run, record, 0)?;
+            self.put(txn, run, queued.as_ref().unwrap_or(record))?;
             if hand_over {
                 self.hand_over_in(txn, run, 0)?;
             }
