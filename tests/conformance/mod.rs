@@ -7,11 +7,13 @@
 //!   stored state (`support::check_restarts`), the context (tasks, retries, `parallel`,
 //!   durable sleep, key-value state, idempotency keys, helper steps, step forms, loops over
 //!   owned iterators), human in the loop (answers, sessions, empty choices), serde types, JSON
-//!   inputs, typed errors, versioning and unique starts.
+//!   inputs, typed errors, versioning, unique starts, schedules (on a test clock) and queues
+//!   with limits.
 //! - `processes/`: real child processes killed with SIGKILL (after every transition and at
 //!   random points, a crash storm, inside `parallel`, around key-value state and serde
 //!   fallbacks, during `start_many`, on a refused commit) and client-only processes beside a
-//!   runtime (racing on one unique key among them). A test module's `child_entry` test is its child.
+//!   runtime (racing on one unique key among them); schedules down over ticks and racing on
+//!   ticks (on `file_clock.rs`, a clock the parent moves), queued runs across a SIGKILL. A test module's `child_entry` test is its child.
 //!
 //! A backend runs the suite with two small test files, `tests/conformance_<backend>.rs` and
 //! `tests/conformance_<backend>_processes.rs` (copy the LMDB ones and change the one line that

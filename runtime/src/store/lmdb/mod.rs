@@ -29,7 +29,7 @@
 //! and sessions, `loop_items.rs` loop items, `handover.rs` runs handed over by clients,
 //! `quarantine.rs` and `consistency.rs` damaged runs, `cancel.rs` cancel and pause requests,
 //! `listing.rs` the indexes that list and count runs, `retention.rs` deleting runs (purges),
-//! `workflows.rs` the registered workflows' state graphs, `unique.rs` unique keys, `progress.rs` the read behind
+//! `workflows.rs` the registered workflows' state graphs, `unique.rs` unique keys, `schedules.rs` the last tick of each schedule, `queues.rs` queues with limits, `progress.rs` the read behind
 //! `Client::watch`, `reserve.rs` and `file_check.rs` disk
 //! space and damaged files, `read_only.rs` read-only opens, `dir_lock.rs` one runtime per
 //! directory, `error.rs` heed's errors as cairn's.
