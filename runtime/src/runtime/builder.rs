@@ -338,7 +338,6 @@ impl RuntimeBuilder {
         }
         let clock = self.clock.clone();
         super::graphs::store_graphs(&shared)?;
-        super::queues::register(&shared)?;
         let resumed = super::recovery::recover(&shared, self.startup_check_limit, self.clock)?;
         let queue_task = shared.handle.spawn(super::queues::run(
             shared.clone(),

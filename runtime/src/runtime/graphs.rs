@@ -2,7 +2,8 @@
 //! (current versions and those kept with `register_previous`), so that a process without the
 //! user's code reads them from the store (`Client::workflow_graph`, `Client::workflows`).
 //!
-//! One write at each start, before any run is resumed: the graphs change only with the code,
+//! One write at each start, before any run is resumed (with the runtime's queues, see
+//! `queues.rs`): the graphs change only with the code,
 //! and a start is when the code may have changed. Client-only processes store nothing: they
 //! run no workflow, may not be able to write, and may register only some workflows for typed
 //! calls.
@@ -40,9 +41,13 @@ pub(super) fn store_graphs(shared: &Shared) -> Result<(), Error> {
         return Ok(());
     }
     let op = WriteOp::RegisterWorkflows { workflows };
+    // The queues with limits go in the same write: one commit at start, not two.
+    let queues = WriteOp::RegisterQueues {
+        queues: shared.queues.configs.clone(),
+    };
     // Outside the group committer: start is synchronous, and nothing else writes yet (the
     // index check before it writes directly too).
-    match shared.store()?.write(&[&op], shared.now_ms()) {
+    match shared.store()?.write(&[&op, &queues], shared.now_ms()) {
         Ok(_) => Ok(()),
         Err(
             crate::store::WriteError::Refused { error, .. }

@@ -59,20 +59,6 @@ impl Queues {
     }
 }
 
-/// Writes the runtime's queues to the store, at start, before any run is resumed or started.
-pub(super) fn register(shared: &Shared) -> Result<(), Error> {
-    let op = WriteOp::RegisterQueues {
-        queues: shared.queues.configs.clone(),
-    };
-    match shared.store()?.write(&[&op], shared.now_ms()) {
-        Ok(_) => Ok(()),
-        Err(
-            crate::store::WriteError::Refused { error, .. }
-            | crate::store::WriteError::Failed(error),
-        ) => Err(*error),
-    }
-}
-
 /// Body of the queue task; runs until the runtime shuts down and aborts it.
 pub(super) async fn run(shared: Arc<Shared>, clock: Arc<dyn Clock>, poll: Duration) {
     let workflows: Vec<String> = shared.registry.keys().map(|&w| w.to_owned()).collect();
