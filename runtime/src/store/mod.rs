@@ -233,6 +233,12 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
     /// and its whole key-value state, all read in ONE snapshot, so that they agree; `None` for
     /// an unknown run. What `Client::watch` reads when a run has changed.
     fn progress(&self, run: RunId, history_from: u64) -> Result<Option<ProgressRead>, Error>;
+
+    /// The run that started `run` as a child ([`WriteOp::StartChild`]) and the position of
+    /// that await, if `run` is a child.
+    fn parent_of(&self, run: RunId) -> Result<Option<(RunId, u64)>, Error>;
+    /// Every child `parent` started, in the order of the awaits that started them.
+    fn children_of(&self, parent: RunId) -> Result<Vec<RunId>, Error>;
 }
 
 /// A run's progress read in one snapshot ([`Store::progress`]).

@@ -151,6 +151,21 @@ pub(crate) enum WriteOp {
         filter: crate::client::listing::RunFilter,
         limit: usize,
     },
+    /// `Context::child`: the child `parent` started at `position` (`slot`: the branch index
+    /// inside `parallel`, else 0) ([`Outcome::Existing`]), or else a new run stored with
+    /// `record` and recorded as that child ([`Outcome::Created`]), looked up and created in
+    /// this one write, so that a parent resumed after a crash never starts a second child.
+    StartChild {
+        parent: RunId,
+        position: u64,
+        slot: u32,
+        record: RunRecord,
+    },
+    /// `Context::child` once its children are started: if every child at (`parent`,
+    /// `position`) has finished, nothing ([`Outcome::Parked`] false); else the parent is
+    /// marked waiting, out of the active index ([`Outcome::Parked`] true), and the write that
+    /// finishes its last child there wakes it through the answer watcher's index.
+    AwaitChildren { parent: RunId, position: u64 },
     /// Stores each workflow a runtime registers (its state graph and fingerprint), stamped
     /// with the write's time, for tools without the user's code; a current version makes the
     /// other stored versions of its name not current: [`Outcome::Done`].
@@ -188,6 +203,8 @@ pub(crate) enum Outcome {
     },
     /// How many runs a [`WriteOp::PurgeFinished`] deleted.
     Purged(u64),
+    /// Whether a [`WriteOp::AwaitChildren`] parked the parent.
+    Parked(bool),
 }
 
 impl Outcome {
@@ -277,6 +294,13 @@ impl Outcome {
         }
     }
 
+    pub(crate) fn parked(self) -> Result<bool, Error> {
+        match self {
+            Outcome::Parked(parked) => Ok(parked),
+            other => Err(other.mismatch("whether the run was parked")),
+        }
+    }
+
     pub(crate) fn done(self) -> Result<(), Error> {
         match self {
             Outcome::Done => Ok(()),
@@ -292,7 +316,8 @@ impl WriteOp {
         let len = match self {
             WriteOp::CreateRun { record }
             | WriteOp::CreateInSession { record, .. }
-            | WriteOp::CreateUnique { record, .. } => record.input.len(),
+            | WriteOp::CreateUnique { record, .. }
+            | WriteOp::StartChild { record, .. } => record.input.len(),
             WriteOp::CreateRuns { records, .. } => records.iter().map(|r| r.input.len()).sum(),
             WriteOp::CommitState { state, items, .. } => {
                 state.len() + items.iter().map(LoopItems::byte_len).sum::<usize>()
@@ -317,7 +342,8 @@ impl WriteOp {
             | WriteOp::Unpause { .. }
             | WriteOp::SettleRequests
             | WriteOp::PurgeFinished { .. }
-            | WriteOp::RegisterWorkflows { .. } => 0,
+            | WriteOp::RegisterWorkflows { .. }
+            | WriteOp::AwaitChildren { .. } => 0,
         };
         u64::try_from(len).unwrap_or(u64::MAX)
     }

@@ -356,7 +356,12 @@ impl WriteOp {
                     + 2 * (record.workflow.len() + key.len()) as u64
                     + 5 * PER_ENTRY
             }
-            WriteOp::Wake { .. } => 0,
+            // Its input and workflow name in the record, and the record's, status index's
+            // and both child tables' entries.
+            WriteOp::StartChild { record, .. } => {
+                record.input.len() as u64 + record.workflow.len() as u64 + 4 * PER_ENTRY
+            }
+            WriteOp::Wake { .. } | WriteOp::AwaitChildren { .. } => 0,
             WriteOp::CommitState {
                 state,
                 writes: state_writes,
