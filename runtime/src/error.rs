@@ -388,8 +388,8 @@ pub enum Error {
         message: String,
     },
     /// A child workflow started with [`Context::child`](crate::Context::child) was cancelled
-    /// (by itself being cancelled with [`Client::cancel`](crate::Client::cancel)): what the
-    /// call returns to its parent.
+    /// ([`Client::cancel`](crate::Client::cancel) of the child itself): what the call returns
+    /// to its parent.
     #[error("child run {child} (workflow `{workflow}`) of run {run} was cancelled")]
     ChildCancelled {
         /// The parent run.

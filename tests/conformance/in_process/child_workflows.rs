@@ -1,10 +1,12 @@
 //! Child workflows: `ctx.child(workflow, input)` and `cairn::child` branches of `parallel`.
 //! A typed round trip (struct input and output, the parent and children as the client sees
-//! them), a failed child as the parent's typed error, children in parallel (tuple and `Vec`),
-//! the cancel of a parent cancelling its waiting children, an unregistered child refused at
-//! the call; and restarts: the parent and the child each halted after every commit of theirs,
-//! resumed by a new runtime with exactly one child run and no step run twice. A parent killed
-//! in another process is in `processes/child_processes.rs`.
+//! them), a failed child as the parent's typed error, children in parallel (tuple and `Vec`,
+//! the parent parked with no task while they wait, the first failed branch the call's error),
+//! the cancel of a parent cancelling its waiting children and a cancelled child as a typed
+//! error, an unregistered child refused at the call; and restarts: the parent and the child
+//! each halted after every commit of theirs (and, in `parallel`, after every committed
+//! branch), resumed by a new runtime with no second child and no step run twice. A parent
+//! killed in another process is in `processes/child_processes.rs`.
 
 use std::time::Duration;
 
@@ -161,6 +163,15 @@ async fn waits_on_sleepy(ctx: &mut Context, x: u64) -> Result<u64, String> {
     Ok(y)
 }
 
+/// Two sleepy children in parallel, the first one's failure the call's.
+#[workflow]
+async fn sleepy_pair(ctx: &mut Context, x: u64) -> Result<(u64, u64), String> {
+    let pair = ctx
+        .parallel((child(sleepy, x), child(sleepy, x + 1)))
+        .await?;
+    Ok(pair)
+}
+
 #[workflow]
 async fn unregistered_child(ctx: &mut Context, x: u64) -> Result<u64, String> {
     let y = ctx.child(failing, x).await?;
@@ -178,6 +189,7 @@ fn builder(store: &BackendUnderTest) -> cairn::RuntimeBuilder {
         .register(fan_out)
         .register(sleepy)
         .register(waits_on_sleepy)
+        .register(sleepy_pair)
         .answer_poll_interval(Duration::from_millis(5))
 }
 
@@ -392,4 +404,126 @@ async fn parent_and_child_resume_from_every_commit_without_a_second_child() {
     for halt_at in 1..=2 {
         halt_and_resume("pack", halt_at).await;
     }
+}
+
+/// Where [`halt_fan_out`] stops the first runtime.
+#[derive(Clone, Copy, Debug)]
+enum HaltAt {
+    /// After commit `n` of the parent (`fan_out`) or of every child (`pack`).
+    Commit(&'static str, u64),
+    /// Right after branch `i` of a `parallel` call of the parent has committed.
+    Branch(usize),
+}
+
+/// Halts `fan_out` (or its children) at `at`, then resumes with a new runtime: the same
+/// output, five children in all, every step of every child run once.
+async fn halt_fan_out(at: HaltAt) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let store = fresh_store();
+    let fired = Arc::new(AtomicBool::new(false));
+    let (on_commit, on_branch) = (fired.clone(), fired.clone());
+    let runtime = builder(&store)
+        .on_transition(move |t| match at {
+            HaltAt::Commit(workflow, n) if t.workflow == workflow && t.number == n => {
+                on_commit.store(true, Ordering::SeqCst);
+                Flow::Halt
+            }
+            _ => Flow::Continue,
+        })
+        .on_branch(move |b| match at {
+            HaltAt::Branch(i) if b.index == i => {
+                on_branch.store(true, Ordering::SeqCst);
+                Flow::Halt
+            }
+            _ => Flow::Continue,
+        })
+        .start()
+        .unwrap();
+    let client = runtime.client();
+    let run = client.start(fan_out, vec![1, 2, 3]).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !fired.load(Ordering::SeqCst) || runtime.live_runs() > 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("halted at {at:?}"));
+    runtime.shutdown().await;
+    let runtime = start(&store);
+    let client = runtime.client();
+    assert_eq!(
+        client.wait(fan_out, run).await.unwrap(),
+        (3, vec![1, 2, 3]),
+        "halted at {at:?}"
+    );
+    assert_eq!(client.children(run).unwrap().len(), 5, "halted at {at:?}");
+    assert_eq!(client.list(None).unwrap().len(), 6, "halted at {at:?}");
+    runtime.shutdown().await;
+    let steps = support::take_step_counts();
+    for id in [100, 200, 1, 2, 3] {
+        for step in ["pack", "bill"] {
+            let name = format!("{step} {id}");
+            assert_eq!(steps.get(&name), Some(&1), "halted at {at:?}: {steps:?}");
+        }
+    }
+    assert_eq!(steps.len(), 10, "halted at {at:?}: {steps:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_children_resume_from_every_commit_and_every_branch() {
+    let _serial = support::serial().await;
+    // fan_out: two `parallel` calls (2 commits); pack: 2 commits; branches 0 to 2 (the
+    // second call has three).
+    for at in [
+        HaltAt::Commit("fan_out", 1),
+        HaltAt::Commit("fan_out", 2),
+        HaltAt::Commit("pack", 1),
+        HaltAt::Commit("pack", 2),
+        HaltAt::Branch(0),
+        HaltAt::Branch(1),
+        HaltAt::Branch(2),
+    ] {
+        halt_fan_out(at).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parallel_call_of_children_parks_the_parent_and_fails_with_the_first_failed_branch() {
+    let _serial = support::serial().await;
+    let store = fresh_store();
+    let clock = TestClock::default();
+    let runtime = builder(&store).clock(clock.clone()).start().unwrap();
+    let client = runtime.client();
+    let run = client.start(sleepy_pair, 1).await.unwrap();
+    client.wait_for_status(run, Status::Waiting).await.unwrap();
+    let kids = client.children(run).unwrap();
+    assert_eq!(kids.len(), 2);
+    for kid in &kids {
+        client.wait_for_status(*kid, Status::Waiting).await.unwrap();
+    }
+    // Parent and children all parked: no task anywhere.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while runtime.live_runs() > 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+    .expect("no run holds a task");
+    assert_eq!(client.status(run).unwrap().status, Status::Waiting);
+    clock.advance(Duration::from_secs(61));
+    match client.wait(sleepy_pair, run).await.unwrap_err() {
+        Error::RunFailed { message, .. } => assert_eq!(
+            message,
+            format!(
+                "child run {} (workflow `sleepy`) of run {run} failed: no stock for 1",
+                kids[0]
+            )
+        ),
+        other => panic!("{other:?}"),
+    }
+    runtime.shutdown().await;
+    let steps = support::take_step_counts();
+    assert_eq!(steps.get("explode 1"), Some(&1), "{steps:?}");
+    assert_eq!(steps.get("explode 2"), Some(&1), "{steps:?}");
 }
