@@ -318,3 +318,126 @@ impl LmdbStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Store, WriteOp};
+
+    fn record(workflow: &str) -> RunRecord {
+        RunRecord::new(workflow, 7, vec![1], 1_000)
+    }
+
+    fn start_child(store: &LmdbStore, parent: RunId, slot: u32) -> (RunId, bool) {
+        let op = WriteOp::StartChild {
+            parent,
+            position: 0,
+            slot,
+            record: record("kid"),
+        };
+        store.apply_one(op).unwrap().unique().unwrap()
+    }
+
+    fn park(store: &LmdbStore, parent: RunId) -> bool {
+        let op = WriteOp::AwaitChildren {
+            parent,
+            position: 0,
+        };
+        store.apply_one(op).unwrap().parked().unwrap()
+    }
+
+    fn status(store: &LmdbStore, run: RunId) -> Status {
+        store.load(run).unwrap().unwrap().status
+    }
+
+    fn answered(store: &LmdbStore, run: RunId) -> bool {
+        let txn = store.env.read_txn().unwrap();
+        let k = run.0.to_be_bytes();
+        store.hitl.waiting.answered.get(&txn, &k).unwrap().is_some()
+    }
+
+    fn fail(store: &LmdbStore, run: RunId) {
+        let op = WriteOp::Fail {
+            run,
+            message: "boom".to_owned(),
+            history: None,
+        };
+        store.apply_one(op).unwrap().done().unwrap();
+    }
+
+    #[test]
+    fn the_last_child_to_finish_queues_its_parked_parent_for_a_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+        let parent = store.create_run(&record("parent")).unwrap();
+        let (a, created) = start_child(&store, parent, 0);
+        assert!(created);
+        assert_eq!(start_child(&store, parent, 0), (a, false));
+        let (b, _) = start_child(&store, parent, 1);
+        assert_eq!(store.children_of(parent).unwrap(), [a, b]);
+        assert_eq!(store.parent_of(b).unwrap(), Some((parent, 0)));
+        assert!(park(&store, parent));
+        assert_eq!(status(&store, parent), Status::Waiting);
+        // Start-up finds the parked parent as it is: not active, not answered.
+        store.check_indexes(2_000).unwrap();
+        let active = |store: &LmdbStore| {
+            let (runs, _) = store.active_after(None, 10).unwrap();
+            runs.into_iter().map(|(run, _)| run).collect::<Vec<_>>()
+        };
+        assert_eq!(active(&store), [a, b]);
+
+        fail(&store, a);
+        assert!(!answered(&store, parent), "b has not finished");
+        let claim = store.apply_one(WriteOp::Claim { run: parent }).unwrap();
+        assert!(matches!(claim.claim().unwrap(), Claim::Waiting));
+        fail(&store, b);
+        assert!(answered(&store, parent));
+        store.check_indexes(3_000).unwrap();
+        assert!(answered(&store, parent), "the start-up check keeps it");
+        let claim = store.apply_one(WriteOp::Claim { run: parent }).unwrap();
+        assert!(matches!(claim.claim().unwrap(), Claim::Claimed(_)));
+        assert!(!answered(&store, parent));
+        assert_eq!(status(&store, parent), Status::Pending);
+        // Every child has finished: the parent goes on without parking.
+        assert!(!park(&store, parent));
+    }
+
+    #[test]
+    fn a_cancel_of_the_parent_reaches_every_unfinished_descendant() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+        let parent = store.create_run(&record("parent")).unwrap();
+        let (child, _) = start_child(&store, parent, 0);
+        let (done, _) = start_child(&store, parent, 1);
+        fail(&store, done);
+        let grandchild = {
+            let op = WriteOp::StartChild {
+                parent: child,
+                position: 0,
+                slot: 0,
+                record: record("grandkid"),
+            };
+            store.apply_one(op).unwrap().created().unwrap()
+        };
+        assert!(park(&store, child));
+        assert!(park(&store, parent));
+        store
+            .apply_one(WriteOp::Cancel { run: parent })
+            .unwrap()
+            .done()
+            .unwrap();
+        assert_eq!(status(&store, parent), Status::Cancelled);
+        assert_eq!(status(&store, child), Status::Cancelled);
+        assert_eq!(status(&store, grandchild), Status::Cancelled);
+        assert_eq!(
+            status(&store, done),
+            Status::Failed,
+            "a finished child is left alone"
+        );
+        assert!(!answered(&store, parent));
+        // A purge forgets the parent's links, not the children.
+        store.apply_one(WriteOp::Purge { run: parent }).unwrap();
+        assert!(store.children_of(parent).unwrap().is_empty());
+        assert_eq!(status(&store, child), Status::Cancelled);
+    }
+}
