@@ -3,9 +3,11 @@
 //! parked or about to), and once with the parent parked and the child in its second step; a new
 //! process finishes both. An append-only log of step executions shows that no committed step
 //! of either ran again, that exactly one child run exists, and that the parent gets the
-//! child's output.
+//! child's output. And a child parked on a question, cancelled by the test's own process: the
+//! runtime's process resumes the parked parent (the wake-up path of answers), which fails with
+//! `Error::ChildCancelled`.
 
-use cairn::{Context, RunId, Status, workflow};
+use cairn::{Context, Error, Question, RunId, Status, workflow};
 
 use super::process::{Proc, child_dir, generation, log, param, parent_store, read_log, report};
 use super::{Backend, fresh_store};
@@ -52,6 +54,22 @@ async fn parent(ctx: &mut Context, x: u64) -> Result<u64, String> {
     Ok(c)
 }
 
+/// A child that waits for a person (the test cancels it from its own process instead).
+#[workflow]
+async fn asking_kid(ctx: &mut Context, x: u64) -> Result<u64, String> {
+    let answer = ctx.wait_for_user(Question::approval("go on?")).await?;
+    Ok(x + u64::from(answer.is_approved()))
+}
+
+#[workflow]
+async fn asking_parent(ctx: &mut Context, x: u64) -> Result<u64, String> {
+    let y = ctx.child(asking_kid, x).await?;
+    Ok(y)
+}
+
+/// `param()` 3: runs `asking_parent` and reports how it ended.
+const ASKING: u64 = 3;
+
 #[test]
 fn child_entry() {
     if child_dir().is_none() {
@@ -71,9 +89,22 @@ async fn run_child() {
         .runtime()
         .register(parent)
         .register(kid)
+        .register(asking_parent)
+        .register(asking_kid)
         .start()
         .expect("runtime starts");
     let client = runtime.client();
+    if param() == ASKING {
+        let run = client.start(asking_parent, 1).await.expect("start");
+        report(&format!("started {run}"));
+        match client.wait(asking_parent, run).await {
+            Ok(output) => report(&format!("output {output}")),
+            Err(Error::RunFailed { message, .. }) => report(&format!("failed {message}")),
+            Err(other) => report(&format!("error {other}")),
+        }
+        runtime.shutdown().await;
+        return;
+    }
     let runs = client.list(None).expect("list");
     let run = match runs.iter().find(|r| r.workflow == "parent") {
         Some(run) => run.id,
@@ -161,4 +192,53 @@ fn sigkill_while_the_child_runs_resumes_the_same_child() {
         assert_eq!(execs("second"), ["1"], "blocks_at={blocks_at}: {log:?}");
         assert_eq!(execs("finish"), ["1"], "blocks_at={blocks_at}: {log:?}");
     }
+}
+
+#[test]
+fn a_child_cancelled_from_another_process_wakes_its_parked_parent() {
+    if child_dir().is_some() {
+        return;
+    }
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let store = fresh_store();
+    let dir = tempfile::tempdir().unwrap();
+    let mut runtime = Proc::spawn(module_path!(), &store, dir.path(), 0, ASKING);
+    let parent_run: RunId = runtime
+        .until("started")
+        .strip_prefix("started ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let client = {
+        let _inside = tokio.enter();
+        store.client().unwrap()
+    };
+    // Both parked: the parent on its child, the child on its question.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let child_run = loop {
+        let children = client.children(parent_run).unwrap();
+        if let [child_run] = children[..]
+            && client.status(parent_run).unwrap().status == Status::Waiting
+            && client.status(child_run).unwrap().status == Status::Waiting
+        {
+            break child_run;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "parent and child park"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    tokio.block_on(client.cancel(child_run)).unwrap();
+    // The runtime's process resumes the parent (its answer watcher polls the index the
+    // cancel wrote to): the parent fails with the child's cancel.
+    assert_eq!(
+        runtime.until("failed"),
+        format!(
+            "failed child run {child_run} (workflow `asking_kid`) of run {parent_run} was cancelled"
+        )
+    );
+    runtime.exit();
+    assert_eq!(client.status(child_run).unwrap().status, Status::Cancelled);
+    assert_eq!(client.status(parent_run).unwrap().status, Status::Failed);
 }
