@@ -120,6 +120,13 @@ impl RunRecord {
 /// - "Position" is a run's number of committed transitions: between two commits the
 ///   generated code awaits exactly one future, so (run, position) names the await in
 ///   progress. Sleeps, `parallel` branches and questions are keyed by it.
+/// - Child workflows ([`WriteOp::StartChild`], [`WriteOp::AwaitChildren`]): the store keeps
+///   the child started at each (parent, position, slot) and each child's parent and position.
+///   Every write that leaves a child finished (completed, failed, cancelled) while its parent
+///   waits at that position with no unfinished child left there makes the parent due for
+///   [`WriteOp::Claim`] (what the answer watcher polls); that claim marks it runnable. A
+///   cancel that ends a run also cancels its unfinished children, recursively (a running one
+///   gets a request). LMDB: `lmdb/children.rs`.
 /// - Run ids are allocated by the store, increasing, never reused, never overwriting a run.
 /// - Stored bytes are opaque to the store (sealed by `crate::codec`), except its own records,
 ///   which it encodes as it likes; damaged ones are reported as [`Error::CorruptState`],

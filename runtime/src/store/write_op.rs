@@ -105,7 +105,8 @@ pub(crate) enum WriteOp {
     /// [`Error::AlreadyAnswered`] and [`Error::InvalidAnswer`] change nothing.
     Answer { run: RunId, answer: Answer },
     /// Marks a waiting run whose question is answered (or past its deadline, whose default is
-    /// then committed) running, so that exactly one runtime resumes it: [`Outcome::Claim`].
+    /// then committed), or whose children at its position have all finished, running, so that
+    /// exactly one runtime resumes it: [`Outcome::Claim`].
     Claim { run: RunId },
     /// Marks a failed run running (or pending) again: [`Outcome::Record`] with its record;
     /// [`Error::NotResumable`] if it has not failed.
