@@ -20,7 +20,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::registry::{ErasedStart, decode_output, encode_input};
+use crate::registry::{Entry, ErasedStart, decode_output, encode_input};
 use crate::run::{RunId, Status};
 use crate::runtime::Shared;
 use crate::store::{Outcome, RunRecord, WriteOp};
@@ -50,12 +50,47 @@ impl Context {
         input: W::Input,
     ) -> Result<W::Output, Error> {
         let _ = workflow;
-        let input = check_child::<W>(&self.shared, &input)?;
-        if let Err(refused) = self.begin_step(W::NAME) {
+        let entry = self.shared.typed_entry::<W>()?.clone();
+        let input = encode_input::<W>(&input)?;
+        self.await_child(entry, input, |child, output| {
+            decode_output::<W>(child, output)
+        })
+        .await
+    }
+
+    /// [`child`](Self::child) by the workflow's registered name, with the input and the
+    /// output as JSON (the input as [`Client::start_json`](crate::Client::start_json) takes
+    /// it: the input type's own JSON, or an object keyed by parameter name), for workflows
+    /// chosen at run time. [`Error::UnknownWorkflow`] for a name not registered here,
+    /// [`Error::MalformedInput`] or [`Error::InputKeys`] for an input that does not fit, both
+    /// before anything is started.
+    pub async fn child_json(
+        &mut self,
+        workflow: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        let entry = self.shared.entry(workflow)?.clone();
+        let input = entry.input_from_json(input)?;
+        let decoder = entry.clone();
+        self.await_child(entry, input, move |child, output| {
+            decoder.output_to_json(child, output)
+        })
+        .await
+    }
+
+    /// Starts (or finds) the child of this await, parks the run until it has finished, and
+    /// returns its outcome, its output decoded by `decode`.
+    async fn await_child<T>(
+        &mut self,
+        entry: Arc<dyn Entry>,
+        input: Vec<u8>,
+        decode: impl FnOnce(RunId, &[u8]) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        if let Err(refused) = self.begin_step(entry.name()) {
             return self.abort(refused).await;
         }
         let (run, position) = (self.run_id(), self.position());
-        let child = match start_child::<W>(&self.shared, run, position, 0, input).await {
+        let child = match start_child(&self.shared, (run, position, 0), entry, input).await {
             Ok(child) => child,
             Err(error) => return self.abort(Abort::Error(error)).await,
         };
@@ -77,7 +112,7 @@ impl Context {
             }
             Err(error) => return self.abort(Abort::Error(error)).await,
         }
-        match child_outcome::<W>(&self.shared, run, child) {
+        match child_outcome(&self.shared, run, child, |output| decode(child, output)) {
             Ok(Some(outcome)) => outcome,
             Ok(None) => {
                 let error = std::io::Error::other(format!(
@@ -90,26 +125,24 @@ impl Context {
     }
 }
 
-/// The checks made before a child is started, returned to the caller as typed errors:
-/// `W` is registered here, and its input can be stored. The input's stored bytes.
-fn check_child<W: Workflow>(shared: &Shared, input: &W::Input) -> Result<Vec<u8>, Error> {
-    shared.typed_entry::<W>()?;
-    encode_input::<W>(input)
-}
-
-/// Commits the child at (`parent`, `position`, `slot`), or finds the one committed before,
-/// and starts its task here if this write created it. A child found is left alone: if it has
-/// not finished, it is live in some runtime, or resumed with the other unfinished runs at the
-/// next start.
-async fn start_child<W: Workflow>(
+/// Commits the child at (`parent`, `position`, `slot`), a run of `entry`'s workflow, or finds
+/// the one committed before, and starts its task here if this write created it. A child found
+/// is left alone: if it has not finished, it is live in some runtime, or resumed with the
+/// other unfinished runs at the next start.
+async fn start_child(
     shared: &Arc<Shared>,
-    parent: RunId,
-    position: u64,
-    slot: u32,
+    at: (RunId, u64, u32),
+    entry: Arc<dyn Entry>,
     input: Vec<u8>,
 ) -> Result<RunId, Error> {
-    let entry = shared.typed_entry::<W>()?.clone();
-    let record = RunRecord::new(W::NAME, W::FINGERPRINT, input.clone(), shared.now_ms());
+    let (parent, position, slot) = at;
+    let workflow = entry.name();
+    let record = RunRecord::new(
+        workflow,
+        entry.fingerprint(),
+        input.clone(),
+        shared.now_ms(),
+    );
     let (child, created) = shared
         .commit(WriteOp::StartChild {
             parent,
@@ -120,19 +153,21 @@ async fn start_child<W: Workflow>(
         .await?
         .unique()?;
     if created {
-        tracing::debug!(%parent, %child, workflow = W::NAME, position, slot, "child run started");
+        tracing::debug!(%parent, %child, workflow, position, slot, "child run started");
         shared.spawn(child, entry, ErasedStart::New(input), 0)?;
     }
     Ok(child)
 }
 
-/// The outcome of `child` as its parent sees it, read from the store: `None` while it has not
-/// finished; `Err` if it cannot be read (the parent's run stops, as on any storage error).
-fn child_outcome<W: Workflow>(
+/// The outcome of `child` as its parent sees it, read from the store, its output decoded by
+/// `decode`: `None` while it has not finished; `Err` if it cannot be read (the parent's run
+/// stops, as on any storage error).
+fn child_outcome<T>(
     shared: &Shared,
     parent: RunId,
     child: RunId,
-) -> Result<Option<Result<W::Output, Error>>, Error> {
+    decode: impl FnOnce(&[u8]) -> Result<T, Error>,
+) -> Result<Option<Result<T, Error>>, Error> {
     let record = shared
         .store()?
         .load(child)?
@@ -144,10 +179,10 @@ fn child_outcome<W: Workflow>(
                 .as_deref()
                 .ok_or_else(|| Error::CorruptState {
                     run: child,
-                    workflow: W::NAME.to_owned(),
+                    workflow: record.workflow.clone(),
                     reason: "a completed run without an output".to_owned(),
                 })?;
-            Some(Ok(decode_output::<W>(child, output)?))
+            Some(Ok(decode(output)?))
         }
         Status::Failed => Some(Err(Error::ChildFailed {
             run: parent,
@@ -210,10 +245,16 @@ pub(crate) fn child_branch<W: Workflow>(input: W::Input) -> (EnvCell, ChildFutur
                 reason: "a child branch runs only inside `ctx.parallel`".to_owned(),
             });
         };
-        let input = check_child::<W>(&env.shared, &input)?;
-        let started = start_child::<W>(&env.shared, env.parent, env.position, env.index, input)
+        let entry = env.shared.typed_entry::<W>()?.clone();
+        let input = encode_input::<W>(&input)?;
+        let at = (env.parent, env.position, env.index);
+        let started = start_child(&env.shared, at, entry, input)
             .await
-            .and_then(|child| child_outcome::<W>(&env.shared, env.parent, child));
+            .and_then(|child| {
+                child_outcome(&env.shared, env.parent, child, |output| {
+                    decode_output::<W>(child, output)
+                })
+            });
         match started {
             Ok(Some(outcome)) => outcome,
             Ok(None) => {

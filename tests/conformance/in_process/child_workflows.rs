@@ -3,7 +3,8 @@
 //! them), a failed child as the parent's typed error, children in parallel (tuple and `Vec`,
 //! the parent parked with no task while they wait, the first failed branch the call's error),
 //! the cancel of a parent cancelling its waiting children and a cancelled child as a typed
-//! error, an unregistered child refused at the call; and restarts: the parent and the child
+//! error, an unregistered child refused at the call, a child by name with JSON in and out;
+//! and restarts: the parent and the child
 //! each halted after every commit of theirs (and, in `parallel`, after every committed
 //! branch), resumed by a new runtime with no second child and no step run twice. A parent
 //! killed in another process is in `processes/child_processes.rs`.
@@ -172,6 +173,17 @@ async fn sleepy_pair(ctx: &mut Context, x: u64) -> Result<(u64, u64), String> {
     Ok(pair)
 }
 
+/// A child chosen by name at run time, input and output as JSON.
+#[workflow]
+async fn by_name(
+    ctx: &mut Context,
+    name: String,
+    input: serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let output = ctx.child_json(&name, input).await?;
+    Ok(output)
+}
+
 #[workflow]
 async fn unregistered_child(ctx: &mut Context, x: u64) -> Result<u64, String> {
     let y = ctx.child(failing, x).await?;
@@ -190,6 +202,7 @@ fn builder(store: &BackendUnderTest) -> cairn::RuntimeBuilder {
         .register(sleepy)
         .register(waits_on_sleepy)
         .register(sleepy_pair)
+        .register(by_name)
         .answer_poll_interval(Duration::from_millis(5))
 }
 
@@ -526,4 +539,49 @@ async fn a_parallel_call_of_children_parks_the_parent_and_fails_with_the_first_f
     let steps = support::take_step_counts();
     assert_eq!(steps.get("explode 1"), Some(&1), "{steps:?}");
     assert_eq!(steps.get("explode 2"), Some(&1), "{steps:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_by_name_takes_and_returns_json() {
+    let _serial = support::serial().await;
+    let store = fresh_store();
+    let runtime = start(&store);
+    let client = runtime.client();
+    let input = serde_json::json!({"id": 4, "items": ["a", "b"]});
+    let run = client
+        .start(by_name, ("pack".to_owned(), input))
+        .await
+        .unwrap();
+    assert_eq!(
+        client.wait(by_name, run).await.unwrap(),
+        serde_json::json!({"order": 4, "boxes": 2})
+    );
+    assert_eq!(client.children(run).unwrap().len(), 1);
+
+    // Refused at the call, nothing started: an unknown name, an input that does not fit.
+    let run = client
+        .start(by_name, ("nope".to_owned(), serde_json::json!(1)))
+        .await
+        .unwrap();
+    let error = client.wait(by_name, run).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("workflow `nope` is not registered"),
+        "{error}"
+    );
+    let run = client
+        .start(
+            by_name,
+            ("pack".to_owned(), serde_json::json!({"id": "four"})),
+        )
+        .await
+        .unwrap();
+    let error = client.wait(by_name, run).await.unwrap_err();
+    assert!(
+        error.to_string().contains("JSON input for workflow `pack`"),
+        "{error}"
+    );
+    assert!(client.children(run).unwrap().is_empty());
+    runtime.shutdown().await;
 }
