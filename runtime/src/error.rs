@@ -389,6 +389,31 @@ pub enum Error {
         /// The run.
         run: RunId,
     },
+    /// A child workflow started with [`Context::child`](crate::Context::child) failed: what
+    /// the call returns to its parent.
+    #[error("child run {child} (workflow `{workflow}`) of run {run} failed: {message}")]
+    ChildFailed {
+        /// The parent run.
+        run: RunId,
+        /// The child run.
+        child: RunId,
+        /// The child's workflow.
+        workflow: String,
+        /// The child's error message.
+        message: String,
+    },
+    /// A child workflow started with [`Context::child`](crate::Context::child) was cancelled
+    /// ([`Client::cancel`](crate::Client::cancel) of the child itself): what the call returns
+    /// to its parent.
+    #[error("child run {child} (workflow `{workflow}`) of run {run} was cancelled")]
+    ChildCancelled {
+        /// The parent run.
+        run: RunId,
+        /// The child run.
+        child: RunId,
+        /// The child's workflow.
+        workflow: String,
+    },
     /// [`Client::cancel`](crate::Client::cancel) was given a run that has finished.
     #[error("run {run} cannot be cancelled: it has finished (status: {status})")]
     NotCancellable {

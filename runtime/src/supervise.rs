@@ -38,7 +38,8 @@ pub(crate) enum Abort {
     },
     /// The run reached `wait_for_user` and its question is committed: its task ends and the
     /// answer watcher resumes it once an answer is committed, or at `deadline` (the default
-    /// answer's) if there is one.
+    /// answer's) if there is one. Also a run parked on its child runs (`Context::child`,
+    /// `deadline` `None`): the watcher resumes it once they have finished.
     AwaitAnswer {
         /// When the question's default answer is taken.
         deadline: Option<std::time::SystemTime>,

@@ -42,6 +42,8 @@ impl Client {
     pub async fn cancel(&self, run: RunId) -> Result<(), Error> {
         self.shared.commit(WriteOp::Cancel { run }).await?.done()?;
         tracing::info!(%run, "run cancel committed");
+        // A cancelled child wakes its parent (it gets `Error::ChildCancelled`).
+        self.shared.answers.notify();
         self.shared.notify();
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! front ends.
 
 mod cancel;
+mod children;
 pub(crate) mod json_input;
 pub(crate) mod listing;
 mod priority;

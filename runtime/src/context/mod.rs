@@ -13,6 +13,7 @@
 //! durable sleeps and `parallel` branch outputs are keyed by it.
 
 pub(crate) mod ask;
+pub(crate) mod child;
 pub(crate) mod loop_items;
 mod macro_support;
 pub mod parallel;

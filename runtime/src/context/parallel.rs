@@ -16,12 +16,15 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::Context;
+use crate::context::child::BranchEnv;
 use crate::error::Error;
 use crate::run::RunId;
 use crate::runtime::{BranchCommit, Flow};
@@ -32,7 +35,7 @@ use crate::workflow::BoxFuture;
 mod branches;
 
 pub(crate) use branches::Erased;
-pub use branches::{Branch, Branches, step};
+pub use branches::{Branch, Branches, child, step};
 
 /// A [`Context::parallel`] call being configured; await it for the outputs.
 #[must_use = "a parallel call does nothing until it is awaited"]
@@ -203,11 +206,30 @@ async fn run<'a, E: Send + 'a>(
     let total = branches.len();
     let mut outcomes: Vec<Option<Result<Vec<u8>, E>>> = Vec::with_capacity(total);
     let mut queue = VecDeque::new();
-    for (index, (name, fut)) in branches.into_iter().enumerate() {
+    let parked = Arc::new(AtomicUsize::new(0));
+    for (index, (name, fut, child)) in branches.into_iter().enumerate() {
         match stored.remove(&index) {
             Some(bytes) => outcomes.push(Some(Ok(bytes))),
             None => {
                 outcomes.push(None);
+                if let Some(child) = child {
+                    // More than 4 billion branches cannot be keyed: refused, not run.
+                    let Ok(index) = u32::try_from(index) else {
+                        let error = Error::InvalidArgument {
+                            call: "cairn::child",
+                            reason: "at most u32::MAX child branches per call".to_owned(),
+                        };
+                        return ctx.abort(Abort::Fail(error)).await;
+                    };
+                    let _ = child.set(BranchEnv {
+                        shared: ctx.shared.clone(),
+                        slot: ctx.slot.clone(),
+                        parent: run,
+                        position,
+                        index,
+                        parked: parked.clone(),
+                    });
+                }
                 let commit = Committer {
                     ctx: &*ctx,
                     run,
@@ -228,11 +250,38 @@ async fn run<'a, E: Send + 'a>(
             active: Vec::new(),
             limit,
             outcomes,
+            parked,
         },
         span,
     )
     .await;
-    Ok(settled)
+    match settled {
+        Some(settled) => Ok(settled),
+        None => park(ctx, run, position).await,
+    }
+}
+
+/// Every branch still running waits for a child run: the run parks until its children at
+/// this position have finished, and is then resumed from its last committed state (the
+/// branches done by now are committed, and their children's outputs are read from the store).
+/// If they all finished meanwhile, the task ends all the same and the run is resumed at once
+/// (`run_task.rs`, `resume_if_claimed`).
+async fn park<T>(ctx: &mut Context, run: RunId, position: u64) -> T {
+    let parked = ctx
+        .shared
+        .commit(WriteOp::AwaitChildren {
+            parent: run,
+            position,
+        })
+        .await
+        .and_then(Outcome::parked);
+    match parked {
+        Ok(parked) => {
+            tracing::debug!(%run, position, parked, "parallel waits for its children");
+            ctx.abort(Abort::AwaitAnswer { deadline: None }).await
+        }
+        Err(error) => ctx.abort(Abort::Error(error)).await,
+    }
 }
 
 /// What a branch needs to commit its output without the context.
@@ -306,13 +355,16 @@ struct Settle<'a, E> {
     active: Vec<Indexed<'a, E>>,
     limit: usize,
     outcomes: Vec<Option<Result<Vec<u8>, E>>>,
+    /// How many active branches wait for a child run (they never complete in this task).
+    parked: Arc<AtomicUsize>,
 }
 
 // Never pin-projected: the branch futures are boxed.
 impl<E> Unpin for Settle<'_, E> {}
 
+/// `None`: every branch still running waits for a child run (see [`park`]).
 impl<E> Future for Settle<'_, E> {
-    type Output = Vec<Result<Vec<u8>, E>>;
+    type Output = Option<Vec<Result<Vec<u8>, E>>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
@@ -341,6 +393,9 @@ impl<E> Future for Settle<'_, E> {
                 break;
             }
         }
+        if !this.active.is_empty() && this.parked.load(Ordering::SeqCst) == this.active.len() {
+            return Poll::Ready(None);
+        }
         if !this.active.is_empty() || !this.queue.is_empty() {
             return Poll::Pending;
         }
@@ -351,6 +406,6 @@ impl<E> Future for Settle<'_, E> {
                 None => unreachable!("every queued branch was polled to completion"),
             })
             .collect();
-        Poll::Ready(outcomes)
+        Poll::Ready(Some(outcomes))
     }
 }

@@ -10,6 +10,7 @@
 
 pub(crate) mod answer_watcher;
 mod builder;
+mod child_wake;
 mod graphs;
 mod hooks;
 mod queues;

@@ -158,6 +158,9 @@ async fn drive_in_span(
         Err(_) => (StepOutcome::Interrupted, "stopped"),
     };
     ctx.close_step(step_outcome);
+    if matches!(run_outcome, "completed" | "failed" | "cancelled") {
+        super::child_wake::wake_parent(&shared, run);
+    }
     span.record("outcome", run_outcome);
     span.record("transitions", ctx.position());
     // Cancelled or paused from outside at a commit: the run's end (or hold) is committed,

@@ -120,6 +120,13 @@ impl RunRecord {
 /// - "Position" is a run's number of committed transitions: between two commits the
 ///   generated code awaits exactly one future, so (run, position) names the await in
 ///   progress. Sleeps, `parallel` branches and questions are keyed by it.
+/// - Child workflows ([`WriteOp::StartChild`], [`WriteOp::AwaitChildren`]): the store keeps
+///   the child started at each (parent, position, slot) and each child's parent and position.
+///   Every write that leaves a child finished (completed, failed, cancelled) while its parent
+///   waits at that position with no unfinished child left there makes the parent due for
+///   [`WriteOp::Claim`] (what the answer watcher polls); that claim marks it runnable. A
+///   cancel that ends a run also cancels its unfinished children, recursively (a running one
+///   gets a request). LMDB: `lmdb/children.rs`.
 /// - Run ids are allocated by the store, increasing, never reused, never overwriting a run.
 /// - Stored bytes are opaque to the store (sealed by `crate::codec`), except its own records,
 ///   which it encodes as it likes; damaged ones are reported as [`Error::CorruptState`],
@@ -245,6 +252,12 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
     /// and its whole key-value state, all read in ONE snapshot, so that they agree; `None` for
     /// an unknown run. What `Client::watch` reads when a run has changed.
     fn progress(&self, run: RunId, history_from: u64) -> Result<Option<ProgressRead>, Error>;
+
+    /// The run that started `run` as a child ([`WriteOp::StartChild`]) and the position of
+    /// that await, if `run` is a child.
+    fn parent_of(&self, run: RunId) -> Result<Option<(RunId, u64)>, Error>;
+    /// Every child `parent` started, in the order of the awaits that started them.
+    fn children_of(&self, parent: RunId) -> Result<Vec<RunId>, Error>;
 }
 
 /// A run's progress read in one snapshot ([`Store::progress`]).

@@ -145,7 +145,8 @@ pub(crate) enum WriteOp {
     /// [`Error::AlreadyAnswered`] and [`Error::InvalidAnswer`] change nothing.
     Answer { run: RunId, answer: Answer },
     /// Marks a waiting run whose question is answered (or past its deadline, whose default is
-    /// then committed) running, so that exactly one runtime resumes it: [`Outcome::Claim`].
+    /// then committed), or whose children at its position have all finished, running, so that
+    /// exactly one runtime resumes it: [`Outcome::Claim`].
     Claim { run: RunId },
     /// Marks a failed run running (or pending) again: [`Outcome::Record`] with its record;
     /// [`Error::NotResumable`] if it has not failed. A run of a workflow in a queue is queued
@@ -192,6 +193,21 @@ pub(crate) enum WriteOp {
         filter: crate::client::listing::RunFilter,
         limit: usize,
     },
+    /// `Context::child`: the child `parent` started at `position` (`slot`: the branch index
+    /// inside `parallel`, else 0) ([`Outcome::Existing`]), or else a new run stored with
+    /// `record` and recorded as that child ([`Outcome::Created`]), looked up and created in
+    /// this one write, so that a parent resumed after a crash never starts a second child.
+    StartChild {
+        parent: RunId,
+        position: u64,
+        slot: u32,
+        record: RunRecord,
+    },
+    /// `Context::child` once its children are started: if every child at (`parent`,
+    /// `position`) has finished, nothing ([`Outcome::Parked`] false); else the parent is
+    /// marked waiting, out of the active index ([`Outcome::Parked`] true), and the write that
+    /// finishes its last child there wakes it through the answer watcher's index.
+    AwaitChildren { parent: RunId, position: u64 },
     /// Stores each workflow a runtime registers (its state graph and fingerprint), stamped
     /// with the write's time, for tools without the user's code; a current version makes the
     /// other stored versions of its name not current: [`Outcome::Done`].
@@ -231,6 +247,8 @@ pub(crate) enum Outcome {
     Purged(u64),
     /// The runs a [`WriteOp::PumpQueues`] admitted.
     Admitted(Vec<RunId>),
+    /// Whether a [`WriteOp::AwaitChildren`] parked the parent.
+    Parked(bool),
 }
 
 impl Outcome {
@@ -338,6 +356,13 @@ impl Outcome {
         }
     }
 
+    pub(crate) fn parked(self) -> Result<bool, Error> {
+        match self {
+            Outcome::Parked(parked) => Ok(parked),
+            other => Err(other.mismatch("whether the run was parked")),
+        }
+    }
+
     pub(crate) fn done(self) -> Result<(), Error> {
         match self {
             Outcome::Done => Ok(()),
@@ -354,7 +379,8 @@ impl WriteOp {
             WriteOp::CreateRun { record }
             | WriteOp::CreateWithPriority { record, .. }
             | WriteOp::CreateInSession { record, .. }
-            | WriteOp::CreateUnique { record, .. } => record.input.len(),
+            | WriteOp::CreateUnique { record, .. }
+            | WriteOp::StartChild { record, .. } => record.input.len(),
             WriteOp::ScheduleTick { record, .. } => record.as_ref().map_or(0, |r| r.input.len()),
             WriteOp::CreateRuns { records, .. } => records.iter().map(|r| r.input.len()).sum(),
             WriteOp::CommitState { state, items, .. } => {
@@ -382,7 +408,8 @@ impl WriteOp {
             | WriteOp::PurgeFinished { .. }
             | WriteOp::RegisterWorkflows { .. }
             | WriteOp::RegisterQueues { .. }
-            | WriteOp::PumpQueues { .. } => 0,
+            | WriteOp::PumpQueues { .. }
+            | WriteOp::AwaitChildren { .. } => 0,
         };
         u64::try_from(len).unwrap_or(u64::MAX)
     }

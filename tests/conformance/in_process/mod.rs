@@ -7,6 +7,7 @@ pub use crate::BackendUnderTest;
 pub use crate::conformance::{Backend, fresh_store, jump_clock, support};
 
 mod cancel_pause;
+mod child_workflows;
 mod client_api;
 mod constructs;
 mod context_idempotency;

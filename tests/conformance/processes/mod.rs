@@ -6,6 +6,7 @@ pub use crate::BackendUnderTest;
 pub use crate::conformance::{Backend, child_entry_of, file_clock, fresh_store, process};
 
 mod cancel_processes;
+mod child_processes;
 mod client_processes;
 mod context_parallel_crash;
 mod context_state_crash;

@@ -5,8 +5,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::missing_branch;
+use crate::context::child::{ChildFuture, EnvCell, child_branch};
 use crate::error::Error;
-use crate::workflow::BoxFuture;
+use crate::workflow::{BoxFuture, Workflow};
 
 /// One branch of a [`Context::parallel`](crate::Context::parallel) call: a named step that does not borrow the context.
 #[must_use = "a branch does nothing until it is passed to `ctx.parallel`"]
@@ -14,6 +15,8 @@ use crate::workflow::BoxFuture;
 pub struct Branch<F> {
     pub(super) name: String,
     pub(super) fut: F,
+    /// Set for a [`child`] branch: where the call puts what the branch needs from it.
+    pub(super) child: Option<EnvCell>,
 }
 
 impl<F> Branch<F> {
@@ -31,12 +34,37 @@ where
     Branch {
         name: name.into(),
         fut,
+        child: None,
     }
 }
 
-/// The output of one branch as stored: the bytes of its `Ok` value (see [`crate::codec`]),
-/// or its error.
-pub(crate) type Erased<'a, E> = (String, BoxFuture<'a, Result<Vec<u8>, E>>);
+/// A branch that runs `workflow` with `input` as a child run, for
+/// [`Context::parallel`](crate::Context::parallel): the parallel form of
+/// [`Context::child`](crate::Context::child), one child per branch, named after the workflow.
+/// While children run, the parent holds no task: the call parks the run once every branch
+/// still running waits for a child, and it resumes when they have all finished (the outputs
+/// of the branches done by then are committed and not run again).
+///
+/// ```ignore
+/// let (a, b) = ctx.parallel((child(ship, order), child(invoice, order))).await?;
+/// let all = ctx.parallel(items.into_iter().map(|i| child(pack, i)).collect::<Vec<_>>()).await?;
+/// ```
+///
+/// The branch's error type is [`Error`]: a child that failed is [`Error::ChildFailed`].
+pub fn child<W: Workflow>(workflow: W, input: W::Input) -> Branch<ChildFuture<W>> {
+    let _ = workflow;
+    let (cell, fut) = child_branch::<W>(input);
+    Branch {
+        name: W::NAME.to_owned(),
+        fut,
+        child: Some(cell),
+    }
+}
+
+/// One branch erased: its name, its future (whose output is the bytes of its `Ok` value as
+/// stored, see [`crate::codec`], or its error), and for a [`child`] branch where to put what
+/// it needs from the call.
+pub(crate) type Erased<'a, E> = (String, BoxFuture<'a, Result<Vec<u8>, E>>, Option<EnvCell>);
 
 /// A set of branches: a tuple of [`Branch`]es or a `Vec` of them. Implemented by the runtime;
 /// not meant to be implemented elsewhere.
@@ -79,6 +107,7 @@ where
                 ))
             })
         }),
+        branch.child,
     )
 }
 

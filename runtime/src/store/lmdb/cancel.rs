@@ -79,6 +79,9 @@ fn own_commit(op: &WriteOp) -> Option<(RunId, bool)> {
         WriteOp::CommitState { run, .. }
         | WriteOp::Suspend { run, .. }
         | WriteOp::Ask { run, .. } => Some((*run, false)),
+        WriteOp::StartChild { parent, .. } | WriteOp::AwaitChildren { parent, .. } => {
+            Some((*parent, false))
+        }
         WriteOp::Complete { run, .. } | WriteOp::Fail { run, .. } => Some((*run, true)),
         _ => None,
     }
@@ -213,6 +216,9 @@ impl LmdbStore {
                 found.push((RunId(run), Request::from_byte(v.first())));
             }
         }
+        // Emptied first: a cancel below cancels the run's children too, and a running child
+        // gets a request of its own, which its first commit after this start meets.
+        db.clear(txn)?;
         for (run, request) in found {
             let Some(record) = self.get(txn, run)? else {
                 continue;
@@ -229,7 +235,6 @@ impl LmdbStore {
                 _ => {}
             }
         }
-        db.clear(txn)?;
         Ok(())
     }
 
@@ -251,7 +256,8 @@ impl LmdbStore {
         if let Some(db) = self.requests.requests {
             db.delete(txn, &run.0.to_be_bytes())?;
         }
-        Ok(())
+        // Its children go with it (see `children.rs`).
+        self.cancel_children_in(txn, run, now)
     }
 
     /// Marks `run` paused, out of the indexes a runtime reads (active, wake-up, answered,

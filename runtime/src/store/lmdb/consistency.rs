@@ -142,10 +142,19 @@ impl LmdbStore {
                             .insert(deadline_key(deadline, run).to_vec(), at);
                     }
                 }
-                // Waiting with neither sleep nor question: running it stores one again.
-                Ok(None) => {
-                    expected.active.insert(id_key, Vec::new());
-                }
+                Ok(None) => match self.waits_on_children(&txn, run, position)? {
+                    // Parked on its children: in `answered` once they have all finished.
+                    Some(true) => {
+                        expected
+                            .answered
+                            .insert(id_key, position.to_be_bytes().to_vec());
+                    }
+                    Some(false) => {}
+                    // Waiting with neither sleep nor question: running it stores one again.
+                    None => {
+                        expected.active.insert(id_key, Vec::new());
+                    }
+                },
                 Err(e) => to_quarantine.push((run, e.to_string())),
             }
         }

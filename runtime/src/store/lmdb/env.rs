@@ -85,7 +85,8 @@ impl LmdbStore {
                 + workflows::DATABASES
                 + unique::DATABASES
                 + schedules::DATABASES
-                + queues::DATABASES,
+                + queues::DATABASES
+                + children::DATABASES,
         );
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
@@ -146,10 +147,12 @@ impl LmdbStore {
             let unique = unique::Tables::open_existing(&env)?;
             let schedules = schedules::Table::open_existing(&env)?;
             let queues = queues::Tables::open_existing(&env)?;
+            let children = children::Tables::open_existing(&env)?;
             return Ok(LmdbStore {
                 queues,
                 unique,
                 schedules,
+                children,
                 listing,
                 quarantine,
                 requests,
@@ -209,10 +212,12 @@ impl LmdbStore {
         let unique = unique::Tables::open(&env)?;
         let schedules = schedules::Table::open(&env)?;
         let queues = queues::Tables::open(&env)?;
+        let children = children::Tables::open(&env)?;
         Ok(LmdbStore {
             queues,
             unique,
             schedules,
+            children,
             listing,
             quarantine,
             requests,

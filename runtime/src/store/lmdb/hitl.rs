@@ -322,6 +322,14 @@ impl LmdbStore {
         now_ms: u64,
     ) -> Result<Claim, Error> {
         let quarantined = self.quarantine_entry_in(txn, run)?.is_some();
+        if !quarantined
+            && let Some(record) = self.get(txn, run)?
+            && record.status == Status::Waiting
+            && let Some(claim) = self.claim_parent_in(txn, run, record, now_ms)?
+        {
+            // Parked on its children (see `children.rs`), not on a question.
+            return Ok(claim);
+        }
         let question = match self.get(txn, run)? {
             // Left alone until it is resumed, failed or purged.
             Some(_) if quarantined => None,

@@ -29,7 +29,9 @@
 //! and sessions, `loop_items.rs` loop items, `handover.rs` runs handed over by clients,
 //! `quarantine.rs` and `consistency.rs` damaged runs, `cancel.rs` cancel and pause requests,
 //! `listing.rs` the indexes that list and count runs, `retention.rs` deleting runs (purges),
-//! `workflows.rs` the registered workflows' state graphs, `unique.rs` unique keys, `schedules.rs` the last tick of each schedule, `queues.rs` queues with limits, `progress.rs` the read behind
+//! `workflows.rs` the registered workflows' state graphs, `unique.rs` unique keys,
+//! `schedules.rs` the last tick of each schedule, `queues.rs` queues with limits,
+//! `children.rs` child workflows, `progress.rs` the read behind
 //! `Client::watch`, `reserve.rs` and `file_check.rs` disk
 //! space and damaged files, `read_only.rs` read-only opens, `dir_lock.rs` one runtime per
 //! directory, `error.rs` heed's errors as cairn's.
@@ -50,6 +52,8 @@ use loop_items::ItemsDb;
 
 /// Cancel, pause and unpause, and the table of requests a running run's commit meets.
 mod cancel;
+/// Child workflows: which runs a parent started, and how a child's end wakes its parent.
+mod children;
 /// The start-up check of the indexes against the runs.
 mod consistency;
 pub(crate) mod dir_lock;
@@ -145,6 +149,8 @@ pub(crate) struct LmdbStore {
     schedules: schedules::Table,
     /// Queues, their limits and their runs ([`queues`]).
     queues: queues::Tables,
+    /// Children started by parent runs, and their parents ([`children`]).
+    children: children::Tables,
     /// Items of durable `for` loops, stored once (see [`crate::context::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// Whether commits fsync ([`Durability::Full`]) or not.
@@ -178,10 +184,13 @@ impl LmdbStore {
     /// A run that finishes leaves its queue here, in the same write (see `queues.rs`).
     fn put(&self, txn: &mut RwTxn<'_>, run: RunId, record: &RunRecord) -> Result<(), Error> {
         self.put_record(txn, run, record)?;
+        self.track_listing(txn, run, record)?;
         if record.status.is_finished() {
             self.leave_queue_in(txn, run)?;
+            // A child's end may be what its parked parent waits for.
+            self.child_finished_in(txn, run)?;
         }
-        self.track_listing(txn, run, record)
+        Ok(())
     }
 
     /// [`put`](Self::put) without the listing indexes, for a record whose status has not

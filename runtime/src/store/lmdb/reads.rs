@@ -24,6 +24,16 @@ impl Store for LmdbStore {
         self.any_handed_over_impl()
     }
 
+    fn parent_of(&self, run: RunId) -> Result<Option<(RunId, u64)>, Error> {
+        let txn = self.env.read_txn()?;
+        self.parent_in(&txn, run)
+    }
+
+    fn children_of(&self, parent: RunId) -> Result<Vec<RunId>, Error> {
+        let txn = self.env.read_txn()?;
+        self.children_of_in(&txn, parent)
+    }
+
     fn quarantine_entry(
         &self,
         run: RunId,

@@ -383,7 +383,12 @@ impl WriteOp {
                 .sum(),
             // Per admitted run: its record rewritten, its queue entries and active entry.
             WriteOp::PumpQueues { limit, .. } => *limit as u64 * (512 + 4 * PER_ENTRY),
-            WriteOp::Wake { .. } => 0,
+            // Its input and workflow name in the record, and the record's, status index's
+            // and both child tables' entries.
+            WriteOp::StartChild { record, .. } => {
+                record.input.len() as u64 + record.workflow.len() as u64 + 4 * PER_ENTRY
+            }
+            WriteOp::Wake { .. } | WriteOp::AwaitChildren { .. } => 0,
             WriteOp::CommitState {
                 state,
                 writes: state_writes,

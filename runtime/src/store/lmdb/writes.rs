@@ -223,6 +223,18 @@ impl LmdbStore {
             WriteOp::PurgeFinished { filter, limit } => {
                 Outcome::Purged(self.purge_finished_in(txn, filter, *limit)?)
             }
+            WriteOp::StartChild {
+                parent,
+                position,
+                slot,
+                record,
+            } => match self.start_child_in(txn, *parent, *position, *slot, record)? {
+                (run, true) => Outcome::Created(run),
+                (run, false) => Outcome::Existing(run),
+            },
+            WriteOp::AwaitChildren { parent, position } => {
+                Outcome::Parked(self.await_children_in(txn, *parent, *position, now)?)
+            }
             WriteOp::RegisterWorkflows { workflows } => {
                 self.register_workflows_in(txn, workflows, now)?;
                 Outcome::Done
