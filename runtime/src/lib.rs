@@ -10,6 +10,8 @@
 //!   [`State`] and read idempotency keys;
 //! - [`Context::wait_for_user`], which asks a person a [`Question`] and suspends the run until
 //!   an [`Answer`] is committed by [`Client::answer`], from any process (see [`Client::open`]);
+//! - [`Context::wait_for_event`], which suspends the run until an event is sent into it with
+//!   [`Client::send`], from any process;
 //! - [`Runtime`] (built with [`Runtime::builder`]), which opens the store and resumes unfinished
 //!   runs from their last committed state, without replaying anything;
 //! - [`Client`], to start runs and read their status, state, history and results, typed or as
@@ -65,6 +67,7 @@ pub use client::unique::MAX_UNIQUE_KEY_BYTES;
 pub use client::watch::{RunUpdate, RunWatch};
 pub use clock::{Clock, Sleep, SystemClock, TestClock};
 pub use context::Context;
+pub use context::event::{WaitForEvent, WaitForEventOr, WaitForEventTimeout};
 pub use context::state::{MAX_STATE_KEY_BYTES, RunState, State};
 pub use durability::Durability;
 pub use error::{Error, StorageError, StorageErrorKind};
@@ -87,6 +90,7 @@ pub mod __private {
     pub use serde;
 
     pub use crate::codec::Unstorable;
+    pub use crate::context::event::EventType;
     pub use crate::context::loop_items::{Cursor, DecodeItem, LoopKey, StoredCursor, StoredIter};
     // The stored form of a range loop's iterator (in generated states, by inference) and the
     // bounds of `Known`'s `LoopSource` impl.

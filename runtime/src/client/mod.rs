@@ -5,6 +5,7 @@
 //! front ends.
 
 mod cancel;
+mod events;
 pub(crate) mod json_input;
 pub(crate) mod listing;
 pub(crate) mod progress;

@@ -139,10 +139,15 @@ impl LmdbStore {
                             .insert(deadline_key(deadline, run).to_vec(), at);
                     }
                 }
-                // Waiting with neither sleep nor question: running it stores one again.
-                Ok(None) => {
-                    expected.active.insert(id_key, Vec::new());
-                }
+                Ok(None) => match self.parked_on_event(&txn, run, position) {
+                    // Parked on an event: the send wakes it, no index entry is needed.
+                    Ok(true) => {}
+                    // Waiting with neither sleep nor question: running it stores one again.
+                    Ok(false) => {
+                        expected.active.insert(id_key, Vec::new());
+                    }
+                    Err(e) => to_quarantine.push((run, e.to_string())),
+                },
                 Err(e) => to_quarantine.push((run, e.to_string())),
             }
         }

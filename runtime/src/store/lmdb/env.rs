@@ -83,7 +83,8 @@ impl LmdbStore {
                 + cancel::DATABASES
                 + listing::DATABASES
                 + workflows::DATABASES
-                + unique::DATABASES,
+                + unique::DATABASES
+                + events::DATABASES,
         );
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
@@ -142,8 +143,10 @@ impl LmdbStore {
             let listing = listing::Tables::open(&env, main.runs, main.meta, None)?;
             let workflows = workflows::Table::open_existing(&env)?;
             let unique = unique::Tables::open_existing(&env)?;
+            let events = events::Tables::open_existing(&env)?;
             return Ok(LmdbStore {
                 unique,
+                events,
                 listing,
                 quarantine,
                 requests,
@@ -201,8 +204,10 @@ impl LmdbStore {
         let listing = listing::Tables::open(&env, runs, meta, Some(quarantine.db()?))?;
         let workflows = workflows::Table::open(&env)?;
         let unique = unique::Tables::open(&env)?;
+        let events = events::Tables::open(&env)?;
         Ok(LmdbStore {
             unique,
+            events,
             listing,
             quarantine,
             requests,

@@ -29,7 +29,7 @@
 //! and sessions, `loop_items.rs` loop items, `handover.rs` runs handed over by clients,
 //! `quarantine.rs` and `consistency.rs` damaged runs, `cancel.rs` cancel and pause requests,
 //! `listing.rs` the indexes that list and count runs, `retention.rs` deleting runs (purges),
-//! `workflows.rs` the registered workflows' state graphs, `unique.rs` unique keys, `progress.rs` the read behind
+//! `workflows.rs` the registered workflows' state graphs, `unique.rs` unique keys, `events.rs` events and step attempts, `progress.rs` the read behind
 //! `Client::watch`, `reserve.rs` and `file_check.rs` disk
 //! space and damaged files, `read_only.rs` read-only opens, `dir_lock.rs` one runtime per
 //! directory, `error.rs` heed's errors as cairn's.
@@ -56,6 +56,8 @@ pub(crate) mod dir_lock;
 mod env;
 /// heed's errors as cairn's [`StorageError`](crate::error::StorageError).
 mod error;
+/// Events sent into runs, and the attempts of retrying steps.
+mod events;
 /// A look at the data file before LMDB maps it.
 mod file_check;
 /// Property tests of the decoders that read inside the store.
@@ -137,6 +139,8 @@ pub(crate) struct LmdbStore {
     workflows: workflows::Table,
     /// Unique keys and the runs they are bound to ([`unique`]).
     unique: unique::Tables,
+    /// Events, event waits and attempts of retrying steps ([`events`]).
+    events: events::Tables,
     /// Items of durable `for` loops, stored once (see [`crate::context::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// Whether commits fsync ([`Durability::Full`]) or not.

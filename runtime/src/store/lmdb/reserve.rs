@@ -357,6 +357,12 @@ impl WriteOp {
                     + 5 * PER_ENTRY
             }
             WriteOp::Wake { .. } => 0,
+            // The event, the record, the hand-over entry; a wait with its bound event.
+            WriteOp::SendEvent { name, payload, .. } => {
+                (payload.len() + name.len()) as u64 + 3 * PER_ENTRY
+            }
+            WriteOp::AwaitEvent { wait, .. } => wait.name.len() as u64 + 4 * PER_ENTRY,
+            WriteOp::RecordAttempts { .. } => PER_ENTRY,
             WriteOp::CommitState {
                 state,
                 writes: state_writes,

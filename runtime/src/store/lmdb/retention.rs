@@ -82,6 +82,7 @@ impl LmdbStore {
         }
         self.unlist(txn, run)?;
         self.free_unique_key_in(txn, run)?;
+        self.delete_events_of(txn, &prefix)?;
         self.runs.delete(txn, &run.0)?;
         self.delete_request_in(txn, run)?;
         for db in [
