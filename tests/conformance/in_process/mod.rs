@@ -17,6 +17,7 @@ mod context_sleep_many;
 mod context_state;
 mod empty_choices;
 mod errors;
+mod events;
 mod helper_steps;
 mod hitl_answers;
 mod hitl_session;
