@@ -24,6 +24,7 @@ mod hitl_session;
 mod json_inputs;
 mod listing;
 mod loops_owned_iterators;
+mod retry_attempts;
 mod serde_types;
 mod step_forms;
 mod unique_starts;
