@@ -1,13 +1,18 @@
 //! The events a workflow waits for, found in its body so that a send can check a payload's
 //! type before it is stored: each `ctx.wait_for_event::<T>("name")` (the type as a turbofish,
 //! the name as a string literal, on the workflow's context, also behind `.timeout(..)`)
-//! becomes an entry of the generated `Workflow::EVENTS`:
+//! becomes an entry of the generated `Workflow::events`:
 //!
 //! ```text
 //! let paid = ctx.wait_for_event::<Payment>("paid").await?;
 //! // gives
-//! const EVENTS: &'static [EventType] = &[EventType::of::<Payment>("paid")];
+//! fn events() -> Vec<EventType> {
+//!     [(&&EventProbe::<Payment>::named("paid")).event_type()].into_iter().flatten().collect()
+//! }
 //! ```
+//!
+//! The probe (see `runtime/src/context/event.rs`) gives nothing for a type without
+//! `Deserialize`, so such a type is reported once, at the `wait_for_event` call.
 //!
 //! A wait whose type is inferred (`let p: Payment = ctx.wait_for_event("paid")`), whose name
 //! is not a literal, or whose type names an item declared inside the body (not visible where
@@ -16,7 +21,7 @@
 //! workflow's code.
 
 use proc_macro2::TokenStream;
-use quote::quote_spanned;
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 use syn::{Expr, GenericArgument, Ident, LitStr, Type};
@@ -46,16 +51,23 @@ pub fn find(ctx: &Ident, body: &syn::Block) -> Vec<EventWait> {
     finder.found
 }
 
-/// The entries of `Workflow::EVENTS`, each spanned on the user's type.
-pub fn entries(waits: &[EventWait]) -> Vec<TokenStream> {
-    waits
-        .iter()
-        .map(|EventWait { name, ty }| {
-            quote_spanned! {ty.span()=>
-                ::cairn::__private::EventType::of::<#ty>(#name)
-            }
-        })
-        .collect()
+/// The generated `Workflow::events`, if there are typed waits (else the default, empty).
+pub fn events_fn(waits: &[EventWait]) -> Option<TokenStream> {
+    if waits.is_empty() {
+        return None;
+    }
+    let entries = waits.iter().map(|EventWait { name, ty }| {
+        quote_spanned! {ty.span()=>
+            (&&::cairn::__private::EventProbe::<#ty>::named(#name)).event_type()
+        }
+    });
+    Some(quote! {
+        fn events() -> ::std::vec::Vec<::cairn::__private::EventType> {
+            #[allow(unused_imports)]
+            use ::cairn::__private::{ProbeEventType as _, ProbeNoEventType as _};
+            [#(#entries),*].into_iter().flatten().collect()
+        }
+    })
 }
 
 fn item_ident(item: &syn::Item) -> Option<Ident> {

@@ -67,7 +67,7 @@ pub use client::unique::MAX_UNIQUE_KEY_BYTES;
 pub use client::watch::{RunUpdate, RunWatch};
 pub use clock::{Clock, Sleep, SystemClock, TestClock};
 pub use context::Context;
-pub use context::event::{WaitForEvent, WaitForEventOr, WaitForEventTimeout};
+pub use context::event::{EventPayload, WaitForEvent, WaitForEventOr, WaitForEventTimeout};
 pub use context::state::{MAX_STATE_KEY_BYTES, RunState, State};
 pub use durability::Durability;
 pub use error::{Error, StorageError, StorageErrorKind};
@@ -90,7 +90,7 @@ pub mod __private {
     pub use serde;
 
     pub use crate::codec::Unstorable;
-    pub use crate::context::event::EventType;
+    pub use crate::context::event::{EventProbe, EventType, ProbeEventType, ProbeNoEventType};
     pub use crate::context::loop_items::{Cursor, DecodeItem, LoopKey, StoredCursor, StoredIter};
     // The stored form of a range loop's iterator (in generated states, by inference) and the
     // bounds of `Known`'s `LoopSource` impl.

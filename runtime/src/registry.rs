@@ -40,8 +40,8 @@ pub(crate) trait Entry: Send + Sync + 'static {
     /// by parameter name: see [`crate::client::json_input`]).
     fn input_from_json(&self, input: serde_json::Value) -> Result<Vec<u8>, Error>;
     /// The events the workflow waits for, with their payload types (see
-    /// [`Workflow::EVENTS`]).
-    fn event_types(&self) -> &'static [crate::context::event::EventType];
+    /// [`Workflow::events`]).
+    fn event_types(&self) -> Vec<crate::context::event::EventType>;
     /// The output given as stored bytes, as JSON.
     fn output_to_json(&self, run: RunId, output: &[u8]) -> Result<serde_json::Value, Error>;
     /// Drives a run; `Ok` carries the stored bytes of the output.
@@ -98,8 +98,8 @@ impl<W: Workflow> Entry for WorkflowEntry<W> {
         encode_input::<W>(&input)
     }
 
-    fn event_types(&self) -> &'static [crate::context::event::EventType] {
-        W::EVENTS
+    fn event_types(&self) -> Vec<crate::context::event::EventType> {
+        W::events()
     }
 
     fn output_to_json(&self, run: RunId, output: &[u8]) -> Result<serde_json::Value, Error> {

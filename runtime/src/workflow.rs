@@ -44,7 +44,9 @@ pub trait Workflow: Copy + Send + Sync + 'static {
     /// `#[workflow]` generates it; hand-written workflows have none (their payloads are
     /// checked when delivered).
     #[doc(hidden)]
-    const EVENTS: &'static [crate::context::event::EventType] = &[];
+    fn events() -> Vec<crate::context::event::EventType> {
+        Vec::new()
+    }
     /// Runs the state machine from `start` to the end. `Ok(output)` completes the run,
     /// `Err(message)` fails it.
     fn drive<'a>(

@@ -94,13 +94,8 @@ pub fn generate(
     let initial = machine.initial_state(&start);
     let arms = machine.arms();
     let graph = machine.graph(&name);
-    let events = crate::events::entries(events);
     // Only when there are some: a workflow without typed event waits expands as before.
-    let events = (!events.is_empty()).then(|| {
-        quote! {
-            const EVENTS: &'static [::cairn::__private::EventType] = &[#(#events),*];
-        }
-    });
+    let events = crate::events::events_fn(events);
     let checks = machine.storable_checks();
     let state = machine.state_var();
     let codec = machine.codec_var();

@@ -83,18 +83,15 @@ impl Client {
         else {
             return Ok(()); // not known here: checked at delivery
         };
-        let mut refusals = entry
-            .event_types()
-            .iter()
-            .filter(|e| e.name == name)
-            .map(|e| {
-                (e.check)(json).map_err(|reason| Error::EventType {
-                    run,
-                    event: name.to_owned(),
-                    expected: (e.type_name)().to_owned(),
-                    reason,
-                })
-            });
+        let types = entry.event_types();
+        let mut refusals = types.iter().filter(|e| e.name == name).map(|e| {
+            (e.check)(json).map_err(|reason| Error::EventType {
+                run,
+                event: name.to_owned(),
+                expected: (e.type_name)().to_owned(),
+                reason,
+            })
+        });
         match refusals.next() {
             None => Ok(()),
             Some(Ok(())) => Ok(()),

@@ -48,16 +48,28 @@ impl Context {
     /// `#[workflow]` registers it, so that [`Client::send`](crate::Client::send) refuses a
     /// payload of the wrong type before it is stored (when the workflow is registered in the
     /// sending process).
-    pub fn wait_for_event<T: DeserializeOwned + Send + 'static>(
-        &mut self,
-        name: &str,
-    ) -> WaitForEvent<'_, T> {
+    pub fn wait_for_event<T: EventPayload>(&mut self, name: &str) -> WaitForEvent<'_, T> {
         WaitForEvent {
             ctx: self,
             name: name.to_owned(),
-            _payload: PhantomData,
+            decode: decode_event::<T>,
         }
     }
+}
+
+/// What an event's payload type needs: to be decoded from the stored JSON, and to live in the
+/// run's task. Implemented for every such type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the payload of an event: it does not implement `Deserialize`",
+    label = "the event's payload type",
+    note = "derive `serde::Deserialize` for it (and `serde::Serialize`, to send it with `Client::send`): payloads are sent and stored as JSON"
+)]
+pub trait EventPayload: DeserializeOwned + Send + 'static {}
+
+impl<T: DeserializeOwned + Send + 'static> EventPayload for T {}
+
+fn decode_event<T: DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
+    crate::codec::decode::<T>(payload)
 }
 
 /// An event to wait for, made by [`Context::wait_for_event`]: await it for the event, or
@@ -66,10 +78,12 @@ impl Context {
 pub struct WaitForEvent<'c, T> {
     ctx: &'c mut Context,
     name: String,
-    _payload: PhantomData<fn() -> T>,
+    /// Set where the payload type's bound is checked ([`Context::wait_for_event`]), so that
+    /// the futures need no bound of their own and a missing `Deserialize` is one error.
+    decode: fn(&[u8]) -> Result<T, String>,
 }
 
-impl<'c, T: DeserializeOwned + Send + 'static> WaitForEvent<'c, T> {
+impl<'c, T: Send + 'static> WaitForEvent<'c, T> {
     /// Gives up after `timeout` (on the runtime's clock, durably: a restart waits only for
     /// what remains): awaited, `None` if no event came in time.
     pub fn timeout(self, timeout: Duration) -> WaitForEventTimeout<'c, T> {
@@ -88,13 +102,13 @@ impl<'c, T: DeserializeOwned + Send + 'static> WaitForEvent<'c, T> {
     }
 }
 
-impl<'c, T: DeserializeOwned + Send + 'static> IntoFuture for WaitForEvent<'c, T> {
+impl<'c, T: Send + 'static> IntoFuture for WaitForEvent<'c, T> {
     type Output = Result<T, Error>;
     type IntoFuture = BoxFuture<'c, Result<T, Error>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            match receive::<T>(self.ctx, self.name, None).await? {
+            match receive(self.ctx, self.name, self.decode, None).await? {
                 Some(event) => Ok(event),
                 None => unreachable!("a wait without a timeout ends only with an event"),
             }
@@ -110,16 +124,13 @@ pub struct WaitForEventTimeout<'c, T> {
     timeout: Duration,
 }
 
-impl<'c, T: DeserializeOwned + Send + 'static> IntoFuture for WaitForEventTimeout<'c, T> {
+impl<'c, T: Send + 'static> IntoFuture for WaitForEventTimeout<'c, T> {
     type Output = Result<Option<T>, Error>;
     type IntoFuture = BoxFuture<'c, Result<Option<T>, Error>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(receive::<T>(
-            self.wait.ctx,
-            self.wait.name,
-            Some(self.timeout),
-        ))
+        let WaitForEvent { ctx, name, decode } = self.wait;
+        Box::pin(receive(ctx, name, decode, Some(self.timeout)))
     }
 }
 
@@ -130,7 +141,7 @@ pub struct WaitForEventOr<'c, T> {
     default: T,
 }
 
-impl<'c, T: DeserializeOwned + Send + 'static> IntoFuture for WaitForEventOr<'c, T> {
+impl<'c, T: Send + 'static> IntoFuture for WaitForEventOr<'c, T> {
     type Output = Result<T, Error>;
     type IntoFuture = BoxFuture<'c, Result<T, Error>>;
 
@@ -142,9 +153,10 @@ impl<'c, T: DeserializeOwned + Send + 'static> IntoFuture for WaitForEventOr<'c,
 }
 
 /// The event named `name`, or `None` once `timeout` has passed.
-fn receive<T: DeserializeOwned + Send + 'static>(
+fn receive<T: Send + 'static>(
     ctx: &mut Context,
     name: String,
+    decode: fn(&[u8]) -> Result<T, String>,
     timeout: Option<Duration>,
 ) -> impl Future<Output = Result<Option<T>, Error>> + Send + '_ {
     async move {
@@ -181,7 +193,7 @@ fn receive<T: DeserializeOwned + Send + 'static>(
                 // The wait began when the run first reached it, maybe days ago.
                 ctx.segment.started_at = from_ms(started_ms);
                 tracing::debug!(%run, workflow, position, event = name, "event received");
-                match crate::codec::decode::<T>(&payload) {
+                match decode(&payload) {
                     Ok(event) => Ok(Some(event)),
                     Err(reason) => {
                         let error = Error::EventType {
@@ -241,6 +253,44 @@ impl EventType {
         }
     }
 }
+
+/// The probe behind the generated `Workflow::events`: `(&&EventProbe::<T>::named(n)).event_type()`
+/// is the [`EventType`] if `T` can be a payload, else `None` (autoref specialisation, as in
+/// `crate::storable`), so that a payload type without `Deserialize` is reported once, at the
+/// `wait_for_event` call, not a second time in the generated code.
+#[doc(hidden)]
+pub struct EventProbe<T>(PhantomData<fn() -> T>, &'static str);
+
+impl<T> EventProbe<T> {
+    /// The probe of the event `name` with payload type `T`.
+    pub fn named(name: &'static str) -> Self {
+        EventProbe(PhantomData, name)
+    }
+}
+
+/// First choice: `T` can be a payload.
+#[doc(hidden)]
+pub trait ProbeEventType {
+    /// The event's type.
+    fn event_type(&self) -> Option<EventType>;
+}
+
+impl<T: DeserializeOwned + 'static> ProbeEventType for &EventProbe<T> {
+    fn event_type(&self) -> Option<EventType> {
+        Some(EventType::of::<T>(self.1))
+    }
+}
+
+/// Last choice: it cannot (the `wait_for_event` call is the error).
+#[doc(hidden)]
+pub trait ProbeNoEventType {
+    /// Nothing.
+    fn event_type(&self) -> Option<EventType> {
+        None
+    }
+}
+
+impl<T> ProbeNoEventType for EventProbe<T> {}
 
 fn check_json<T: DeserializeOwned>(json: &[u8]) -> Result<(), String> {
     serde_json::from_slice::<T>(json)

@@ -96,6 +96,18 @@ impl Tables {
         Ok(Tables { dbs })
     }
 
+    /// Every table, by name, for tests that look at everything a run left.
+    #[cfg(test)]
+    pub(super) fn all(&self) -> Vec<(&'static str, Db)> {
+        self.dbs.map_or_else(Vec::new, |dbs| {
+            vec![
+                (EVENTS, dbs.events),
+                (WAITS, dbs.waits),
+                (ATTEMPTS, dbs.attempts),
+            ]
+        })
+    }
+
     fn writable(&self) -> Result<Dbs, Error> {
         self.dbs.ok_or_else(|| {
             Error::from(std::io::Error::other(
