@@ -427,3 +427,49 @@ async fn a_run_fed_by_events_resumes_from_every_stored_state() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_run_can_be_paused_and_cancelled_and_keeps_events_sent_while_paused() {
+    let _serial = support::serial().await;
+    let store = fresh_store();
+    let clock = TestClock::default();
+    let runtime = start(&store, &clock);
+    let client = runtime.client();
+
+    // Paused while parked: an event sent meanwhile is kept, and taken after the unpause.
+    let run = client.start(collect, 1).await.unwrap();
+    parked(&runtime, run).await;
+    client.pause(run).await.unwrap();
+    client.send(run, "n", &5u32).await.unwrap();
+    assert_eq!(client.status(run).unwrap().status, Status::Paused);
+    client.unpause(run).await.unwrap();
+    assert_eq!(client.wait(collect, run).await.unwrap(), [5]);
+
+    // Paused and unpaused while parked with a timeout: parked again, with the same deadline.
+    let timed = client.start(approval, "merge".to_owned()).await.unwrap();
+    parked(&runtime, timed).await;
+    client.pause(timed).await.unwrap();
+    client.unpause(timed).await.unwrap();
+    parked(&runtime, timed).await;
+    clock.wait_for_sleepers(1).await;
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(client.wait(approval, timed).await.unwrap(), "merge: false");
+
+    // Cancelled while parked: it takes no more events.
+    let cancelled = client.start(collect, 1).await.unwrap();
+    parked(&runtime, cancelled).await;
+    client.cancel(cancelled).await.unwrap();
+    let refused = client.send(cancelled, "n", &1u32).await;
+    assert!(
+        matches!(
+            refused,
+            Err(Error::EventToFinishedRun {
+                status: Status::Cancelled,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    runtime.shutdown().await;
+    support::take_step_counts();
+}
