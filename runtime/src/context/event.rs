@@ -15,7 +15,7 @@
 //! [`Error::EventType`], naming the event and the type (a send from a process where the
 //! workflow is registered refuses it before it is stored: see [`EventType`]).
 
-use std::future::{Future, IntoFuture};
+use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::time::Duration;
 
@@ -153,78 +153,76 @@ impl<'c, T: Send + 'static> IntoFuture for WaitForEventOr<'c, T> {
 }
 
 /// The event named `name`, or `None` once `timeout` has passed.
-fn receive<T: Send + 'static>(
+async fn receive<T: Send + 'static>(
     ctx: &mut Context,
     name: String,
     decode: fn(&[u8]) -> Result<T, String>,
     timeout: Option<Duration>,
-) -> impl Future<Output = Result<Option<T>, Error>> + Send + '_ {
-    async move {
-        if let Err(refused) = ctx.begin_step("wait_for_event") {
-            return ctx.abort(refused).await;
-        }
-        let now = ctx.shared.clock.now();
-        let deadline_ms = match timeout {
-            Some(timeout) => Some(to_ms(deadline(now, timeout, "WaitForEvent::timeout")?)),
-            None => None,
-        };
-        let wait = StoredWait {
-            name: name.clone(),
-            started_ms: to_ms(ctx.segment.started_at),
-            deadline_ms,
-            delivered: None,
-        };
-        let (run, position) = (ctx.run_id(), ctx.position());
-        let awaited = ctx
-            .shared
-            .commit(WriteOp::AwaitEvent {
-                run,
-                position,
-                wait,
-            })
-            .await
-            .and_then(crate::store::Outcome::awaited);
-        let workflow = ctx.workflow();
-        match awaited {
-            Ok(Awaited::Received {
-                payload,
-                started_ms,
-            }) => {
-                // The wait began when the run first reached it, maybe days ago.
-                ctx.segment.started_at = from_ms(started_ms);
-                tracing::debug!(%run, workflow, position, event = name, "event received");
-                match decode(&payload) {
-                    Ok(event) => Ok(Some(event)),
-                    Err(reason) => {
-                        let error = Error::EventType {
-                            run,
-                            event: name,
-                            expected: std::any::type_name::<T>().to_owned(),
-                            reason,
-                        };
-                        ctx.abort(Abort::Fail(error)).await
-                    }
+) -> Result<Option<T>, Error> {
+    if let Err(refused) = ctx.begin_step("wait_for_event") {
+        return ctx.abort(refused).await;
+    }
+    let now = ctx.shared.clock.now();
+    let deadline_ms = match timeout {
+        Some(timeout) => Some(to_ms(deadline(now, timeout, "WaitForEvent::timeout")?)),
+        None => None,
+    };
+    let wait = StoredWait {
+        name: name.clone(),
+        started_ms: to_ms(ctx.segment.started_at),
+        deadline_ms,
+        delivered: None,
+    };
+    let (run, position) = (ctx.run_id(), ctx.position());
+    let awaited = ctx
+        .shared
+        .commit(WriteOp::AwaitEvent {
+            run,
+            position,
+            wait,
+        })
+        .await
+        .and_then(crate::store::Outcome::awaited);
+    let workflow = ctx.workflow();
+    match awaited {
+        Ok(Awaited::Received {
+            payload,
+            started_ms,
+        }) => {
+            // The wait began when the run first reached it, maybe days ago.
+            ctx.segment.started_at = from_ms(started_ms);
+            tracing::debug!(%run, workflow, position, event = name, "event received");
+            match decode(&payload) {
+                Ok(event) => Ok(Some(event)),
+                Err(reason) => {
+                    let error = Error::EventType {
+                        run,
+                        event: name,
+                        expected: std::any::type_name::<T>().to_owned(),
+                        reason,
+                    };
+                    ctx.abort(Abort::Fail(error)).await
                 }
             }
-            Ok(Awaited::TimedOut { started_ms }) => {
-                ctx.segment.started_at = from_ms(started_ms);
-                tracing::debug!(%run, workflow, position, event = name, "event wait timed out");
-                Ok(None)
-            }
-            Ok(Awaited::Waiting { deadline_ms }) => {
-                tracing::debug!(%run, workflow, position, event = name, "run waits for an event");
-                // Drops the driver: the runtime resumes the run from its last committed state
-                // once the event is sent (handed over) or at the deadline (the timer).
-                let abort = match deadline_ms {
-                    Some(deadline_ms) => Abort::Suspend {
-                        wake_at: from_ms(deadline_ms),
-                    },
-                    None => Abort::AwaitAnswer { deadline: None },
-                };
-                ctx.abort(abort).await
-            }
-            Err(error) => ctx.abort(Abort::Error(error)).await,
         }
+        Ok(Awaited::TimedOut { started_ms }) => {
+            ctx.segment.started_at = from_ms(started_ms);
+            tracing::debug!(%run, workflow, position, event = name, "event wait timed out");
+            Ok(None)
+        }
+        Ok(Awaited::Waiting { deadline_ms }) => {
+            tracing::debug!(%run, workflow, position, event = name, "run waits for an event");
+            // Drops the driver: the runtime resumes the run from its last committed state
+            // once the event is sent (handed over) or at the deadline (the timer).
+            let abort = match deadline_ms {
+                Some(deadline_ms) => Abort::Suspend {
+                    wake_at: from_ms(deadline_ms),
+                },
+                None => Abort::AwaitAnswer { deadline: None },
+            };
+            ctx.abort(abort).await
+        }
+        Err(error) => ctx.abort(Abort::Error(error)).await,
     }
 }
 

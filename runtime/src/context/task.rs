@@ -12,7 +12,7 @@
 //! Attempts, and the errors of failed ones, go into the history record of the transition the
 //! step leads to. Backoff and timeouts use the runtime's [`Clock`](crate::Clock). A failed
 //! attempt that will be retried commits the attempt count and the end of its backoff
-//! ([`WriteOp::RecordAttempts`]) before the backoff starts, so a run resumed after a crash
+//! (`WriteOp::RecordAttempts`) before the backoff starts, so a run resumed after a crash
 //! continues the backoff at the right attempt, and the attempts across crashes never exceed
 //! `max_attempts` (an attempt in flight at the crash runs again, with the same idempotency
 //! key, counted once). A step that succeeds at its first attempt pays nothing for this.
