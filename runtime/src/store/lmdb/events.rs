@@ -395,3 +395,6 @@ impl LmdbStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
