@@ -26,7 +26,7 @@ use crate::context::Context;
 use crate::context::task::deadline;
 use crate::error::Error;
 use crate::store::WriteOp;
-use crate::store::events::{Awaited, StoredWait};
+use crate::store::events::{Awaited, EVENT_STEP, StoredWait};
 use crate::supervise::Abort;
 use crate::workflow::BoxFuture;
 
@@ -159,7 +159,7 @@ async fn receive<T: Send + 'static>(
     decode: fn(&[u8]) -> Result<T, String>,
     timeout: Option<Duration>,
 ) -> Result<Option<T>, Error> {
-    if let Err(refused) = ctx.begin_step("wait_for_event") {
+    if let Err(refused) = ctx.begin_step(EVENT_STEP) {
         return ctx.abort(refused).await;
     }
     let now = ctx.shared.clock.now();

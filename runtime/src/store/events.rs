@@ -20,6 +20,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The step name of an event wait, in the history. The commit after an await whose history
+/// names it drops the await's event wait; the commit after a step with more than one attempt
+/// drops its stored attempts: every other commit, the common case, touches neither table.
+pub(crate) const EVENT_STEP: &str = "wait_for_event";
+
 /// A run's wait for an event at one position, as stored. Append fields only.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct StoredWait {

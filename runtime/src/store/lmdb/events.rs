@@ -11,7 +11,8 @@
 //! A parked wait is a run with status waiting, out of the active index, with its deadline (if
 //! any) as a sleep at the same position, so that the timer and the start-up check treat it
 //! like any durable sleep. The commit that ends an await drops its wait and attempts
-//! ([`LmdbStore::end_await_in`]); a purge drops all three tables' entries of the run.
+//! ([`LmdbStore::end_await_in`], only after an event wait or a step with several attempts);
+//! a purge drops all three tables' entries of the run.
 //!
 //! A directory written before these tables gets them, empty, on open: no format change.
 
@@ -21,9 +22,10 @@ use heed::{CommitOrAbort, Database, Env, RoTxn, RwTxn, WithoutTls};
 use super::index::wakeup_key;
 use super::{LmdbStore, delete_prefix, key, key_at};
 use crate::error::Error;
+use crate::history::HistoryRecord;
 use crate::lifecycle;
 use crate::run::{RunId, Status};
-use crate::store::events::{Awaited, StoredAttempts, StoredWait};
+use crate::store::events::{Awaited, EVENT_STEP, StoredAttempts, StoredWait};
 
 /// Number of LMDB databases opened here.
 pub(super) const DATABASES: u32 = 3;
@@ -369,16 +371,24 @@ impl LmdbStore {
     }
 
     /// What the commit that ends the await at `position` drops: its event wait (and the event
-    /// bound to it) and its step's attempts.
+    /// bound to it) if it was one, its step's attempts if it made several. `history` is the
+    /// commit's record of the await, which says which (see [`EVENT_STEP`]): a commit after any
+    /// other await, the common case, costs no lookup here.
     pub(super) fn end_await_in(
         &self,
         txn: &mut RwTxn<'_>,
         run: RunId,
         position: u64,
+        history: &HistoryRecord,
     ) -> Result<(), Error> {
-        if let Some(dbs) = self.events.dbs {
-            let k = key_at(run, position);
+        let Some(dbs) = self.events.dbs else {
+            return Ok(());
+        };
+        let k = key_at(run, position);
+        if history.step.as_deref() == Some(EVENT_STEP) {
             dbs.waits.delete(txn, &k)?;
+        }
+        if history.attempts > 1 {
             dbs.attempts.delete(txn, &k)?;
         }
         Ok(())

@@ -294,7 +294,7 @@ impl LmdbStore {
     ) -> Result<(), Error> {
         self.apply_writes(txn, run, writes)?;
         self.append_history(txn, run, record.transitions, history)?;
-        self.end_await_in(txn, run, record.transitions - 1)?;
+        self.end_await_in(txn, run, record.transitions - 1, history)?;
         let position = key_at(run, record.transitions - 1);
         if self.sleeps.delete(txn, &position)? {
             // A sleep ends here only if its time had passed when it was committed (else the

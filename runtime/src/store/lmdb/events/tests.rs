@@ -107,3 +107,59 @@ fn a_parked_run_is_left_parked_by_the_start_up_check_and_woken_by_its_event_only
         .unwrap();
     assert_eq!(bound, None, "the commit after the await dropped its wait");
 }
+
+#[test]
+fn attempts_stay_until_the_step_commits_or_its_run_is_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+    let run = store
+        .create_run(&RunRecord::new("w", 7, vec![1], 0))
+        .unwrap();
+    let record = |failed| WriteOp::RecordAttempts {
+        run,
+        position: 0,
+        attempts: StoredAttempts {
+            failed,
+            retry_at_ms: 500,
+        },
+    };
+    store.apply_one(record(1)).unwrap().done().unwrap();
+    store.apply_one(record(2)).unwrap().done().unwrap();
+    let stored = store.attempts_at(run, 0).unwrap();
+    assert_eq!(
+        stored,
+        Some(StoredAttempts {
+            failed: 2,
+            retry_at_ms: 500
+        })
+    );
+
+    // Failed for good, then reopened: the step gets its attempts afresh.
+    store.fail(run, "boom", None).unwrap();
+    store.reopen(run).unwrap();
+    assert_eq!(store.attempts_at(run, 0).unwrap(), None);
+
+    // Retried, then committed at its third attempt: dropped with the commit.
+    store.apply_one(record(2)).unwrap().done().unwrap();
+    let history = HistoryRecord {
+        number: 0,
+        state: "Called".to_owned(),
+        step: Some("call".to_owned()),
+        started_at_ms: 1,
+        ended_at_ms: 2,
+        attempts: 3,
+        attempt_errors: Vec::new(),
+        outcome: HistoryOutcome::Committed,
+    };
+    store
+        .commit_state(Commit {
+            run,
+            state_name: "Called",
+            step: Some("call"),
+            state: &[0],
+            writes: &Default::default(),
+            history: &history,
+        })
+        .unwrap();
+    assert_eq!(store.attempts_at(run, 0).unwrap(), None);
+}
