@@ -1,7 +1,8 @@
 //! Events and retry attempts across SIGKILL. An event sent (from another process, which does
 //! not register the workflow) to a run that is not waiting yet survives the kill of the process
 //! that runs it and is delivered after the restart; one sent to a parked run just before the
-//! kill likewise. A retrying step killed in its backoff continues at the right attempt, so the
+//! kill likewise; a runtime that is running picks up an event sent from another process. A
+//! retrying step killed in its backoff continues at the right attempt, so the
 //! attempts across the kill number `max_attempts`. Step counters are lines in an append-only
 //! file, which survive the kills.
 
@@ -57,6 +58,7 @@ const PARK: u64 = 1;
 const FINISH: u64 = 2;
 const RETRY_UNTIL_BACKOFF: u64 = 3;
 const RETRY: u64 = 4;
+const PARK_THEN_FINISH: u64 = 5;
 
 #[test]
 fn child_entry() {
@@ -75,6 +77,7 @@ fn child_entry() {
                 FINISH => finish_run().await,
                 RETRY_UNTIL_BACKOFF => retry_until_backoff().await,
                 RETRY => retry().await,
+                PARK_THEN_FINISH => park_then_finish().await,
                 other => panic!("unknown child mode {other}"),
             }
         });
@@ -126,6 +129,29 @@ async fn park() {
     assert_eq!(status.status, Status::Waiting);
     report(&format!("waiting {run}"));
     std::future::pending::<()>().await;
+}
+
+/// Starts the run, reports once it is parked, then waits for it to finish here.
+async fn park_then_finish() {
+    let runtime = parent_store()
+        .runtime()
+        .register(paid_order)
+        .answer_poll_interval(Duration::from_millis(20))
+        .start()
+        .expect("runtime starts");
+    let client = runtime.client();
+    let run = client
+        .start(paid_order, "o-3".to_owned())
+        .await
+        .expect("start");
+    client
+        .wait_for_status(run, Status::Waiting)
+        .await
+        .expect("status");
+    report(&format!("waiting {run}"));
+    let output = client.wait(paid_order, run).await.expect("run completes");
+    report(&format!("output {output}"));
+    runtime.shutdown().await;
 }
 
 /// Resumes the one run and reports its output.
@@ -271,4 +297,22 @@ fn a_step_killed_in_its_backoff_makes_max_attempts_in_all() {
         3,
         "max_attempts across the kill: {log:?}"
     );
+}
+
+#[test]
+fn a_running_runtime_picks_up_an_event_sent_from_another_process() {
+    if child_dir().is_some() {
+        return;
+    }
+    let store = fresh_store();
+    let dir = tempfile::tempdir().unwrap();
+    let mut worker = Proc::spawn(module_path!(), &store, dir.path(), 0, PARK_THEN_FINISH);
+    let line = worker.until("waiting");
+    let run = cairn::RunId(line["waiting ".len()..].parse().unwrap());
+    // Nothing in the worker is told: its watcher finds the run handed over, by polling.
+    send_from_here(&store, run, 450);
+    assert_eq!(worker.until("output"), "output prepared o-3, paid 450");
+    worker.exit();
+    assert_eq!(count(dir.path(), "prepare"), 1);
+    assert_eq!(count(dir.path(), "finish"), 1);
 }
