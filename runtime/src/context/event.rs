@@ -85,7 +85,9 @@ pub struct WaitForEvent<'c, T> {
 
 impl<'c, T: Send + 'static> WaitForEvent<'c, T> {
     /// Gives up after `timeout` (on the runtime's clock, durably: a restart waits only for
-    /// what remains): awaited, `None` if no event came in time.
+    /// what remains): awaited, `None` if no event came in time. The deadline is kept as a
+    /// durable sleep, so such a wait counts in
+    /// [`Runtime::sleeping_runs`](crate::Runtime::sleeping_runs).
     pub fn timeout(self, timeout: Duration) -> WaitForEventTimeout<'c, T> {
         WaitForEventTimeout {
             wait: self,
