@@ -1,5 +1,5 @@
-//! Parked runs cost disk, not memory: 100,000 runs waiting in a durable sleep, and 100,000
-//! waiting for a person's answer.
+//! Parked runs cost disk, not memory: 100,000 runs waiting in a durable sleep, 100,000
+//! waiting for a person's answer, and 100,000 waiting for an event.
 //!
 //! `cargo bench --bench parked`. Each figure comes from a fresh child process (this binary
 //! re-run with `--child`), so that the memory freed by the setup does not blur the resident
@@ -10,7 +10,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cairn::{Answer, Context, Durability, Error, Question, Runtime, workflow};
+use cairn::{Answer, Context, Durability, Error, Question, Runtime, Status, workflow};
 
 #[workflow]
 async fn parked(ctx: &mut Context, secs: u64) -> Result<(), Error> {
@@ -24,6 +24,12 @@ async fn asking(ctx: &mut Context, n: u64) -> Result<bool, Error> {
         .wait_for_user(Question::approval(format!("approve {n}?")))
         .await?;
     Ok(answer == Answer::Approved)
+}
+
+#[workflow]
+async fn awaiting(ctx: &mut Context, n: u64) -> Result<u64, Error> {
+    let go = ctx.wait_for_event::<u64>("go").await?;
+    Ok(n + go)
 }
 
 fn rss_kib() -> u64 {
@@ -42,28 +48,35 @@ fn status_kib(field: &str) -> u64 {
 
 async fn child(what: &str, dir: &str, n: u64) -> Result<(), Error> {
     match what {
-        "setup" | "setup-asking" => {
+        "setup" | "setup-asking" | "setup-events" => {
             let runtime = Runtime::builder()
                 .path(dir)
                 .durability(Durability::ProcessCrash)
                 .register(parked)
                 .register(asking)
+                .register(awaiting)
                 .start()?;
             let client = runtime.client();
-            let asking_runs = what == "setup-asking";
             for i in 0..n {
-                if asking_runs {
-                    client.start(asking, i).await?;
-                } else {
-                    client.start(parked, 24 * 3600).await?;
-                }
+                match what {
+                    "setup-asking" => client.start(asking, i).await?,
+                    "setup-events" => client.start(awaiting, i).await?,
+                    _ => client.start(parked, 24 * 3600).await?,
+                };
             }
-            let parked_now = || {
-                if asking_runs {
-                    runtime.waiting_for_answers()
-                } else {
-                    runtime.sleeping_runs()
+            let parked_now = || match what {
+                "setup-asking" => runtime.waiting_for_answers(),
+                "setup-events" => {
+                    let waiting = client
+                        .count_by_status()
+                        .map_or(0, |c| c.get(Status::Waiting));
+                    if runtime.live_runs() == 0 {
+                        waiting as usize
+                    } else {
+                        0
+                    }
                 }
+                _ => runtime.sleeping_runs(),
             };
             while (parked_now() as u64) < n {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -76,6 +89,7 @@ async fn child(what: &str, dir: &str, n: u64) -> Result<(), Error> {
                 .path(dir)
                 .register(parked)
                 .register(asking)
+                .register(awaiting)
                 .start()?;
             let started = t.elapsed();
             // Let the runtime settle (timer task, any resumed run) before reading memory.
@@ -158,9 +172,14 @@ fn main() -> Result<(), Error> {
     let t = Instant::now();
     run_child("setup-asking", asking_dir.path(), n);
     let setup_asking = t.elapsed();
+    let events_dir = scratch("cairn-bench-events-");
+    let t = Instant::now();
+    run_child("setup-events", events_dir.path(), n);
+    let setup_events = t.elapsed();
     let (rss0, start0, _, split0) = parse(run_child("start", empty.path(), 0));
     let (rss1, start1, sleeping, split1) = parse(run_child("start", full.path(), n));
     let (rss2, start2, waiting, split2) = parse(run_child("start", asking_dir.path(), n));
+    let (rss3, start3, _, split3) = parse(run_child("start", events_dir.path(), n));
     let disk = lmdb_used_bytes(full.path());
     println!(
         "(6) parked runs: {n} runs parked in {:.1} s (setup)",
@@ -192,6 +211,20 @@ fn main() -> Result<(), Error> {
         "(6) runs waiting for a person: disk {} bytes/run; start {:.1} ms vs {:.1} ms empty",
         disk / n.max(1),
         start2 / 1000.0,
+        start0 / 1000.0
+    );
+    let disk = lmdb_used_bytes(events_dir.path());
+    println!(
+        "(6) runs waiting for an event: {n} parked in {:.1} s (setup); RSS {:.1} MiB vs {:.1} MiB with none = {:.2}x; {split3}",
+        setup_events.as_secs_f64(),
+        rss3 / 1024.0,
+        rss0 / 1024.0,
+        rss3 / rss0
+    );
+    println!(
+        "(6) runs waiting for an event: disk {} bytes/run; start {:.1} ms vs {:.1} ms empty",
+        disk / n.max(1),
+        start3 / 1000.0,
         start0 / 1000.0
     );
     Ok(())

@@ -43,6 +43,19 @@ mod hostile {
         let __codec = 1;
         ::std::result::Result::Ok(total + __state + __codec)
     }
+
+    /// A typed event wait: `#[workflow]` generates `Workflow::events` for it.
+    #[workflow]
+    pub async fn hostile_events(
+        ctx: &mut Context,
+        x: u32,
+    ) -> ::std::result::Result<u32, ::std::string::String> {
+        let got = ctx
+            .wait_for_event::<u32>("n")
+            .timeout(::std::time::Duration::ZERO)
+            .await?;
+        ::std::result::Result::Ok(got.unwrap_or(x))
+    }
 }
 
 #[tokio::test]
@@ -59,5 +72,28 @@ async fn a_workflow_among_hostile_names_runs() {
         .await
         .unwrap();
     assert_eq!(output, 6 + 7 + 1);
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_workflow_waiting_for_an_event_among_hostile_names_runs() {
+    use cairn::Workflow as _;
+    let names: Vec<&str> = hostile::hostile_events::events()
+        .iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["n"]);
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = cairn::Runtime::builder()
+        .path(dir.path())
+        .register(hostile::hostile_events)
+        .start()
+        .unwrap();
+    let output = runtime
+        .client()
+        .run(hostile::hostile_events, 5)
+        .await
+        .unwrap();
+    assert_eq!(output, 5, "no event within a zero timeout");
     runtime.shutdown().await;
 }

@@ -61,6 +61,16 @@ pub enum Command {
         /// The answer: approve/reject, an option id, ids separated by commas, text, or skip
         answer: String,
     },
+    /// Send an event into a run, for its `ctx.wait_for_event("NAME")`
+    Send {
+        /// The run's id
+        #[arg(value_parser = parse_run)]
+        run: RunId,
+        /// The event's name
+        name: String,
+        /// The payload, as JSON (`'{"cents": 1200}'`, `'"text"'`, `true`)
+        payload: String,
+    },
     /// Resume a failed run from its last committed state
     Resume {
         /// The run's id

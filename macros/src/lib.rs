@@ -23,6 +23,7 @@
 mod await_expr;
 mod check;
 mod ctxt;
+mod events;
 mod expand;
 mod find;
 mod ids;
@@ -66,6 +67,7 @@ fn expand_workflow(args: TokenStream, item: TokenStream) -> TokenStream {
     // With a sound signature, the fallback can still implement `Workflow`.
     let sound_signature = sig.as_ref().filter(|_| cx.is_ok());
     let expanded = sig.as_ref().and_then(|sig| {
+        let events = events::find(&sig.ctx, &item.block);
         let mut body = (*item.block).clone();
         normalize::rewrite_task_calls(&sig.ctx, &mut body);
         check::await_positions(&cx, &sig.ctx, &body);
@@ -74,7 +76,8 @@ fn expand_workflow(args: TokenStream, item: TokenStream) -> TokenStream {
         if cx.is_ok() {
             liveness::compute(&cx, &mut body);
         }
-        cx.is_ok().then(|| expand::generate(&attrs, sig, &body))
+        cx.is_ok()
+            .then(|| expand::generate(&attrs, sig, &body, &events))
     });
     match cx.into_compile_errors() {
         None => expanded.unwrap_or_default(),

@@ -439,6 +439,29 @@ pub enum Error {
         /// Its current status.
         status: Status,
     },
+    /// [`Client::send`](crate::Client::send) to a run that has finished: nothing will ever
+    /// receive the event, so it is refused rather than stored.
+    #[error("run {run} has finished (status: {status}): it takes no more events")]
+    EventToFinishedRun {
+        /// The run.
+        run: RunId,
+        /// Its status.
+        status: Status,
+    },
+    /// An event's payload is not of the type its receiver waits for: refused by
+    /// [`Client::send`](crate::Client::send) when the receiving workflow is registered in the
+    /// sending process, else the run that receives it fails with this error.
+    #[error("event `{event}` for run {run} is not a `{expected}`: {reason}")]
+    EventType {
+        /// The run.
+        run: RunId,
+        /// The event's name.
+        event: String,
+        /// The type the workflow waits for (`std::any::type_name`).
+        expected: String,
+        /// What serde said.
+        reason: String,
+    },
 }
 
 impl Error {

@@ -10,6 +10,8 @@
 //!   [`State`] and read idempotency keys;
 //! - [`Context::wait_for_user`], which asks a person a [`Question`] and suspends the run until
 //!   an [`Answer`] is committed by [`Client::answer`], from any process (see [`Client::open`]);
+//! - [`Context::wait_for_event`], which suspends the run until an event is sent into it with
+//!   [`Client::send`], from any process;
 //! - [`Runtime`] (built with [`Runtime::builder`]), which opens the store and resumes unfinished
 //!   runs from their last committed state, without replaying anything;
 //! - [`Client`], to start runs and read their status, state, history and results, typed or as
@@ -70,6 +72,7 @@ pub use client::watch::{RunUpdate, RunWatch};
 pub use clock::{Clock, Sleep, SystemClock, TestClock};
 pub use context::Context;
 pub use context::child::ChildFuture;
+pub use context::event::{EventPayload, WaitForEvent, WaitForEventOr, WaitForEventTimeout};
 pub use context::state::{MAX_STATE_KEY_BYTES, RunState, State};
 pub use durability::Durability;
 pub use error::{Error, StorageError, StorageErrorKind};
@@ -94,6 +97,7 @@ pub mod __private {
     pub use serde;
 
     pub use crate::codec::Unstorable;
+    pub use crate::context::event::{EventProbe, EventType, ProbeEventType, ProbeNoEventType};
     pub use crate::context::loop_items::{Cursor, DecodeItem, LoopKey, StoredCursor, StoredIter};
     // The stored form of a range loop's iterator (in generated states, by inference) and the
     // bounds of `Known`'s `LoopSource` impl.

@@ -39,6 +39,9 @@ pub(crate) trait Entry: Send + Sync + 'static {
     /// Stored bytes of the input given as JSON (the input type's own, or an object keyed
     /// by parameter name: see [`crate::client::json_input`]).
     fn input_from_json(&self, input: serde_json::Value) -> Result<Vec<u8>, Error>;
+    /// The events the workflow waits for, with their payload types (see
+    /// [`Workflow::events`]).
+    fn event_types(&self) -> Vec<crate::context::event::EventType>;
     /// The output given as stored bytes, as JSON.
     fn output_to_json(&self, run: RunId, output: &[u8]) -> Result<serde_json::Value, Error>;
     /// Drives a run; `Ok` carries the stored bytes of the output.
@@ -93,6 +96,10 @@ impl<W: Workflow> Entry for WorkflowEntry<W> {
     fn input_from_json(&self, input: serde_json::Value) -> Result<Vec<u8>, Error> {
         let input: W::Input = crate::client::json_input::decode(W::NAME, W::PARAMETERS, input)?;
         encode_input::<W>(&input)
+    }
+
+    fn event_types(&self) -> Vec<crate::context::event::EventType> {
+        W::events()
     }
 
     fn output_to_json(&self, run: RunId, output: &[u8]) -> Result<serde_json::Value, Error> {

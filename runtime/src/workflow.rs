@@ -39,6 +39,14 @@ pub trait Workflow: Copy + Send + Sync + 'static {
     /// and are recognised as this layout. `#[workflow]` generates it.
     #[doc(hidden)]
     const LEGACY_FINGERPRINT: Option<u64> = None;
+    /// The events the workflow waits for with `ctx.wait_for_event::<T>("name")`, by name and
+    /// payload type, so that a send can check a payload's type before storing it.
+    /// `#[workflow]` generates it; hand-written workflows have none (their payloads are
+    /// checked when delivered).
+    #[doc(hidden)]
+    fn events() -> Vec<crate::context::event::EventType> {
+        Vec::new()
+    }
     /// Runs the state machine from `start` to the end. `Ok(output)` completes the run,
     /// `Err(message)` fails it.
     fn drive<'a>(

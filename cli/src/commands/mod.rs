@@ -9,6 +9,7 @@ mod purge;
 mod questions;
 mod resume;
 mod runs;
+mod send;
 mod show;
 mod watch;
 
@@ -27,6 +28,9 @@ pub async fn run(command: Command, dir: &Path, json: bool) -> Result<(), Failure
         Command::Counts => counts::counts(&client, json),
         Command::Questions => questions::questions(&client, json),
         Command::Answer { run, answer } => answer::answer(&client, run, &answer, json).await,
+        Command::Send { run, name, payload } => {
+            send::send(&client, run, &name, &payload, json).await
+        }
         Command::Resume { run } => resume::resume(&client, run, json).await,
         Command::Watch { run } => watch::watch(&client, run, json).await,
         Command::Graph(what) => graph::graph(&client, &what, json),

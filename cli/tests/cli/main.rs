@@ -9,4 +9,5 @@ mod errors;
 mod fixture;
 mod inspecting;
 mod operating;
+mod sending;
 mod watching;

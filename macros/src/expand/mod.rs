@@ -52,7 +52,12 @@ use crate::parse::signature::Signature;
 use machine::Machine;
 
 /// The generated code of a workflow whose passes found no error.
-pub fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
+pub fn generate(
+    attrs: &Attrs,
+    sig: &Signature,
+    body: &Body,
+    events: &[crate::events::EventWait],
+) -> TokenStream {
     let vis = &sig.vis;
     let ident = &sig.ident;
     let docs: Vec<_> = sig
@@ -89,6 +94,8 @@ pub fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
     let initial = machine.initial_state(&start);
     let arms = machine.arms();
     let graph = machine.graph(&name);
+    // Only when there are some: a workflow without typed event waits expands as before.
+    let events = crate::events::events_fn(events);
     let checks = machine.storable_checks();
     let state = machine.state_var();
     let codec = machine.codec_var();
@@ -112,6 +119,7 @@ pub fn generate(attrs: &Attrs, sig: &Signature, body: &Body) -> TokenStream {
             const LEGACY_FINGERPRINT: ::core::option::Option<u64> =
                 ::core::option::Option::Some(#legacy_fingerprint);
             const PARAMETERS: &'static [&'static str] = &[#(#parameters),*];
+            #events
 
             #graph
 

@@ -6,6 +6,7 @@
 
 mod cancel;
 mod children;
+mod events;
 pub(crate) mod json_input;
 pub(crate) mod listing;
 mod priority;

@@ -14,6 +14,7 @@
 
 pub(crate) mod ask;
 pub(crate) mod child;
+pub mod event;
 pub(crate) mod loop_items;
 mod macro_support;
 pub mod parallel;
@@ -86,6 +87,9 @@ pub struct Context {
     /// The state the await in progress started from, to name it in errors: known for a new
     /// run and after a commit, not for a resumed run before its first commit here.
     after_state: Option<&'static str>,
+    /// The position this context started the run at: a retrying step there may be one a
+    /// crash interrupted, whose stored attempts it continues (see `task.rs`).
+    pub(crate) first_position: u64,
 }
 
 /// Bookkeeping of the segment since the last commit.
@@ -124,6 +128,7 @@ impl Context {
             },
             loops: crate::context::loop_items::PendingLoops::default(),
             after_state: (position == 0).then_some("Start"),
+            first_position: position,
         }
     }
 

@@ -10,9 +10,12 @@
 //! `ctx.task(f, x).retry(policy).timeout(d).await`.
 //!
 //! Attempts, and the errors of failed ones, go into the history record of the transition the
-//! step leads to. Backoff and timeouts use the runtime's [`Clock`](crate::Clock). The attempt
-//! count lives in memory: after a crash, a step in flight starts again from its first attempt
-//! (with the same idempotency key).
+//! step leads to. Backoff and timeouts use the runtime's [`Clock`](crate::Clock). A failed
+//! attempt that will be retried commits the attempt count and the end of its backoff
+//! (`WriteOp::RecordAttempts`) before the backoff starts, so a run resumed after a crash
+//! continues the backoff at the right attempt, and the attempts across crashes never exceed
+//! `max_attempts` (an attempt in flight at the crash runs again, with the same idempotency
+//! key, counted once). A step that succeeds at its first attempt pays nothing for this.
 
 use std::fmt::Display;
 use std::future::{Future, IntoFuture};
@@ -20,8 +23,12 @@ use std::time::{Duration, SystemTime};
 
 use tracing::Instrument;
 
+use crate::clock::{from_ms, to_ms};
 use crate::context::Context;
 use crate::error::Error;
+use crate::store::WriteOp;
+use crate::store::events::StoredAttempts;
+use crate::supervise::Abort;
 use crate::workflow::BoxFuture;
 
 /// How often and how patiently to retry a failing step: exponential backoff with jitter.
@@ -406,6 +413,18 @@ where
             clock.now(),
         );
         let mut attempt = 1;
+        if guard.retry.is_some() && ctx.position() == ctx.first_position {
+            // Where the run was resumed, this step may have been in a backoff when the
+            // process stopped: it goes on from the attempts it had made.
+            match resumed_attempts(ctx).await {
+                Ok(Some(stored)) => {
+                    attempt = stored.failed.saturating_add(1);
+                    clock.sleep_until(from_ms(stored.retry_at_ms)).await;
+                }
+                Ok(None) => {}
+                Err(error) => return ctx.abort(Abort::Error(error)).await,
+            }
+        }
         let span = ctx.step_span();
         loop {
             ctx.segment.attempts = attempt;
@@ -453,10 +472,38 @@ where
             };
             tracing::debug!(run = %ctx.run_id(), step = name, attempt, %error, ?wait, "retrying step");
             let wake = deadline(clock.now(), wait, "Task::retry")?;
+            // Committed before the backoff, so that a crash during it neither restarts the
+            // count nor shortens the wait. Only a failure that is retried pays this commit.
+            let attempts = StoredAttempts {
+                failed: attempt,
+                retry_at_ms: to_ms(wake),
+            };
+            if let Err(error) = record_attempts(ctx, attempts).await {
+                return ctx.abort(Abort::Error(error)).await;
+            }
             clock.sleep_until(wake).await;
             attempt += 1;
         }
     }
+}
+
+/// The attempts stored by the retrying step at the run's position, if any.
+async fn resumed_attempts(ctx: &Context) -> Result<Option<StoredAttempts>, Error> {
+    let (run, position) = (ctx.run_id(), ctx.position());
+    ctx.shared.store()?.attempts_at(run, position)
+}
+
+/// Commits `attempts` for the retrying step at the run's position.
+async fn record_attempts(ctx: &Context, attempts: StoredAttempts) -> Result<(), Error> {
+    let (run, position) = (ctx.run_id(), ctx.position());
+    ctx.shared
+        .commit(WriteOp::RecordAttempts {
+            run,
+            position,
+            attempts,
+        })
+        .await?
+        .done()
 }
 
 /// `now + after`, or a typed error if that is past the end of the clock.

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::history::HistoryRecord;
 use crate::run::{RunId, RunStatus, Status};
 
+pub(crate) mod events;
 pub(crate) mod group_commit;
 pub(crate) mod hitl;
 pub(crate) mod lmdb;
@@ -178,6 +179,13 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
     fn sleeping(&self) -> Result<u64, Error>;
     /// The stored sleep at `position`, if any.
     fn wake_at(&self, run: RunId, position: u64) -> Result<Option<StoredSleep>, Error>;
+    /// The attempts stored by the retrying step at `position`
+    /// ([`WriteOp::RecordAttempts`]), if any.
+    fn attempts_at(
+        &self,
+        run: RunId,
+        position: u64,
+    ) -> Result<Option<events::StoredAttempts>, Error>;
     /// The stored outputs of the branches of the `parallel` call at `position`.
     fn branches(&self, run: RunId, position: u64) -> Result<Vec<(u32, Vec<u8>)>, Error>;
     /// Item `index` of the stored loop `key` (see [`crate::context::loop_items`]).

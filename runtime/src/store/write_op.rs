@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::history::HistoryRecord;
 use crate::question::Answer;
 use crate::run::RunId;
+use crate::store::events::{Awaited, StoredAttempts, StoredWait};
 use crate::store::hitl::{Asked, Claim, StoredQuestion};
 use crate::store::{RunRecord, StoredSleep};
 
@@ -214,6 +215,32 @@ pub(crate) enum WriteOp {
     RegisterWorkflows {
         workflows: Vec<crate::graph::StoredWorkflow>,
     },
+    /// `Client::send`: appends the sealed `payload` to `run`'s queue of events named `name`
+    /// and, if the run is parked waiting for that name, makes it runnable and hands it over
+    /// (see [`crate::store::events`]): [`Outcome::Woken`] with whether it did.
+    /// [`Error::UnknownRun`], and [`Error::EventToFinishedRun`] for a run that has finished,
+    /// write nothing.
+    SendEvent {
+        run: RunId,
+        name: String,
+        payload: Vec<u8>,
+    },
+    /// `Context::wait_for_event` at `position`: the event bound there, else the first queued
+    /// event of `wait.name` (taken off the queue and bound there), else, past the stored
+    /// deadline, none; else stores `wait` if no wait is stored yet and parks the run:
+    /// [`Outcome::Awaited`].
+    AwaitEvent {
+        run: RunId,
+        position: u64,
+        wait: StoredWait,
+    },
+    /// A failed attempt of the retrying step at `position` is to be retried: stores how many
+    /// attempts were made and when the next is due, so that a resumed run continues there.
+    RecordAttempts {
+        run: RunId,
+        position: u64,
+        attempts: StoredAttempts,
+    },
 }
 
 /// What one [`WriteOp`] produced; which variant each op gives is in its doc.
@@ -249,6 +276,8 @@ pub(crate) enum Outcome {
     Admitted(Vec<RunId>),
     /// Whether a [`WriteOp::AwaitChildren`] parked the parent.
     Parked(bool),
+    /// What a [`WriteOp::AwaitEvent`] found.
+    Awaited(Awaited),
 }
 
 impl Outcome {
@@ -360,6 +389,10 @@ impl Outcome {
         match self {
             Outcome::Parked(parked) => Ok(parked),
             other => Err(other.mismatch("whether the run was parked")),
+    pub(crate) fn awaited(self) -> Result<Awaited, Error> {
+        match self {
+            Outcome::Awaited(awaited) => Ok(awaited),
+            other => Err(other.mismatch("an event")),
         }
     }
 
@@ -391,6 +424,9 @@ impl WriteOp {
                 message.len()
             }
             WriteOp::Suspend { .. } => 16,
+            WriteOp::SendEvent { payload, .. } => payload.len(),
+            WriteOp::RecordAttempts { .. } => 12,
+            WriteOp::AwaitEvent { .. } => 0,
             WriteOp::Wake { .. }
             | WriteOp::Ask { .. }
             | WriteOp::Answer { .. }

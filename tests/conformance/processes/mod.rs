@@ -12,6 +12,7 @@ mod context_parallel_crash;
 mod context_state_crash;
 mod crash;
 mod crash_storm;
+mod events_processes;
 mod hitl_processes;
 mod queue_processes;
 mod refused_commits;

@@ -78,7 +78,8 @@ fn own_commit(op: &WriteOp) -> Option<(RunId, bool)> {
     match op {
         WriteOp::CommitState { run, .. }
         | WriteOp::Suspend { run, .. }
-        | WriteOp::Ask { run, .. } => Some((*run, false)),
+        | WriteOp::Ask { run, .. }
+        | WriteOp::AwaitEvent { run, .. } => Some((*run, false)),
         WriteOp::StartChild { parent, .. } | WriteOp::AwaitChildren { parent, .. } => {
             Some((*parent, false))
         }

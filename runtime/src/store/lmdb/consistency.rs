@@ -150,10 +150,16 @@ impl LmdbStore {
                             .insert(id_key, position.to_be_bytes().to_vec());
                     }
                     Some(false) => {}
-                    // Waiting with neither sleep nor question: running it stores one again.
-                    None => {
-                        expected.active.insert(id_key, Vec::new());
-                    }
+                    None => match self.parked_on_event(&txn, run, position) {
+                        // Parked on an event: the send wakes it, no index entry is needed.
+                        Ok(true) => {}
+                        // Waiting with neither sleep, question, children nor event: running
+                        // it stores one again.
+                        Ok(false) => {
+                            expected.active.insert(id_key, Vec::new());
+                        }
+                        Err(e) => to_quarantine.push((run, e.to_string())),
+                    },
                 },
                 Err(e) => to_quarantine.push((run, e.to_string())),
             }

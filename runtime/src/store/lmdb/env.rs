@@ -86,7 +86,8 @@ impl LmdbStore {
                 + unique::DATABASES
                 + schedules::DATABASES
                 + queues::DATABASES
-                + children::DATABASES,
+                + children::DATABASES
+                + events::DATABASES,
         );
         if !read_ahead {
             // SAFETY: `NO_READ_AHEAD` only advises the kernel (`MADV_RANDOM` on the map) not to
@@ -148,11 +149,13 @@ impl LmdbStore {
             let schedules = schedules::Table::open_existing(&env)?;
             let queues = queues::Tables::open_existing(&env)?;
             let children = children::Tables::open_existing(&env)?;
+            let events = events::Tables::open_existing(&env)?;
             return Ok(LmdbStore {
                 queues,
                 unique,
                 schedules,
                 children,
+                events,
                 listing,
                 quarantine,
                 requests,
@@ -213,11 +216,13 @@ impl LmdbStore {
         let schedules = schedules::Table::open(&env)?;
         let queues = queues::Tables::open(&env)?;
         let children = children::Tables::open(&env)?;
+        let events = events::Tables::open(&env)?;
         Ok(LmdbStore {
             queues,
             unique,
             schedules,
             children,
+            events,
             listing,
             quarantine,
             requests,

@@ -31,7 +31,7 @@
 //! `listing.rs` the indexes that list and count runs, `retention.rs` deleting runs (purges),
 //! `workflows.rs` the registered workflows' state graphs, `unique.rs` unique keys,
 //! `schedules.rs` the last tick of each schedule, `queues.rs` queues with limits,
-//! `children.rs` child workflows, `progress.rs` the read behind
+//! `children.rs` child workflows, `events.rs` events and step attempts, `progress.rs` the read behind
 //! `Client::watch`, `reserve.rs` and `file_check.rs` disk
 //! space and damaged files, `read_only.rs` read-only opens, `dir_lock.rs` one runtime per
 //! directory, `error.rs` heed's errors as cairn's.
@@ -60,6 +60,8 @@ pub(crate) mod dir_lock;
 mod env;
 /// heed's errors as cairn's [`StorageError`](crate::error::StorageError).
 mod error;
+/// Events sent into runs, and the attempts of retrying steps.
+mod events;
 /// A look at the data file before LMDB maps it.
 mod file_check;
 /// Property tests of the decoders that read inside the store.
@@ -151,6 +153,8 @@ pub(crate) struct LmdbStore {
     queues: queues::Tables,
     /// Children started by parent runs, and their parents ([`children`]).
     children: children::Tables,
+    /// Events, event waits and attempts of retrying steps ([`events`]).
+    events: events::Tables,
     /// Items of durable `for` loops, stored once (see [`crate::context::loop_items`]).
     pub(crate) loop_items: ItemsDb,
     /// Whether commits fsync ([`Durability::Full`]) or not.

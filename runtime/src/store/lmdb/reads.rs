@@ -140,6 +140,14 @@ impl Store for LmdbStore {
         self.sleeping_impl()
     }
 
+    fn attempts_at(
+        &self,
+        run: RunId,
+        position: u64,
+    ) -> Result<Option<crate::store::events::StoredAttempts>, Error> {
+        self.attempts_at_impl(run, position)
+    }
+
     fn wake_at(&self, run: RunId, position: u64) -> Result<Option<StoredSleep>, Error> {
         let txn = self.env.read_txn()?;
         let k = key(run, &[&position.to_be_bytes()]);

@@ -389,6 +389,12 @@ impl WriteOp {
                 record.input.len() as u64 + record.workflow.len() as u64 + 4 * PER_ENTRY
             }
             WriteOp::Wake { .. } | WriteOp::AwaitChildren { .. } => 0,
+            // The event, the record, the hand-over entry; a wait with its bound event.
+            WriteOp::SendEvent { name, payload, .. } => {
+                (payload.len() + name.len()) as u64 + 3 * PER_ENTRY
+            }
+            WriteOp::AwaitEvent { wait, .. } => wait.name.len() as u64 + 4 * PER_ENTRY,
+            WriteOp::RecordAttempts { .. } => PER_ENTRY,
             WriteOp::CommitState {
                 state,
                 writes: state_writes,

@@ -83,6 +83,7 @@ impl LmdbStore {
         self.unlist(txn, run)?;
         self.free_unique_key_in(txn, run)?;
         self.forget_children_in(txn, run)?;
+        self.delete_events_of(txn, &prefix)?;
         self.runs.delete(txn, &run.0)?;
         self.delete_request_in(txn, run)?;
         for db in [
@@ -194,7 +195,7 @@ mod tests {
             ("by_workflow", store.listing.by_workflow),
             ("finished", store.listing.finished),
         ];
-        for (name, db) in first {
+        for (name, db) in first.into_iter().chain(store.events.all()) {
             for entry in db.iter(&txn).unwrap() {
                 let (k, _) = entry.unwrap();
                 if k.starts_with(&id) {
@@ -216,8 +217,9 @@ mod tests {
     use heed::Database;
 
     /// A run with an entry in every table a finished run can have: key-value state, history,
-    /// loop items, a branch output, an answered question with a deadline, and a sleep whose
-    /// wake-up is still indexed.
+    /// loop items, a branch output, an answered question with a deadline, a sleep whose
+    /// wake-up is still indexed, a queued event, an event bound to a wait and a retrying
+    /// step's attempts.
     fn busy_run(store: &LmdbStore, workflow: &str, now: u64) -> RunId {
         let run = store
             .create_run(&RunRecord::new(workflow, 7, vec![1], now))
@@ -237,6 +239,34 @@ mod tests {
         };
         write_one(store, &commit, now).unwrap();
         store.commit_branch(run, 1, 0, &[6]).unwrap();
+        for cents in [1, 2] {
+            let send = WriteOp::SendEvent {
+                run,
+                name: "paid".to_owned(),
+                payload: vec![cents],
+            };
+            write_one(store, &send, now).unwrap();
+        }
+        let wait = WriteOp::AwaitEvent {
+            run,
+            position: 1,
+            wait: crate::store::events::StoredWait {
+                name: "paid".to_owned(),
+                started_ms: now,
+                deadline_ms: None,
+                delivered: None,
+            },
+        };
+        write_one(store, &wait, now).unwrap();
+        let attempts = WriteOp::RecordAttempts {
+            run,
+            position: 1,
+            attempts: crate::store::events::StoredAttempts {
+                failed: 1,
+                retry_at_ms: now,
+            },
+        };
+        write_one(store, &attempts, now).unwrap();
         let question = StoredQuestion {
             workflow: workflow.to_owned(),
             question: Question::approval("ok?").timeout(Duration::from_secs(1), Answer::Rejected),

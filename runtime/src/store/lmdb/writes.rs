@@ -178,7 +178,11 @@ impl LmdbStore {
                     txn,
                     *run,
                     |record| lifecycle::reopen(*run, record, now),
-                    |txn, _| self.set_active(txn, *run),
+                    |txn, record| {
+                        self.set_active(txn, *run)?;
+                        // The failed step gets its attempts afresh.
+                        self.forget_attempts_in(txn, *run, record.transitions)
+                    },
                 )?;
                 // Its slot was freed when it failed: a run of a queue waits for one again.
                 if let Some(queued) = self.enqueue_in(txn, *run, &record, 0)? {
@@ -237,6 +241,22 @@ impl LmdbStore {
             }
             WriteOp::RegisterWorkflows { workflows } => {
                 self.register_workflows_in(txn, workflows, now)?;
+                Outcome::Done
+            }
+            WriteOp::SendEvent { run, name, payload } => {
+                Outcome::Woken(self.send_event_in(txn, *run, name, payload, now)?)
+            }
+            WriteOp::AwaitEvent {
+                run,
+                position,
+                wait,
+            } => Outcome::Awaited(self.await_event_in(txn, *run, *position, wait, now)?),
+            WriteOp::RecordAttempts {
+                run,
+                position,
+                attempts,
+            } => {
+                self.record_attempts_in(txn, *run, *position, *attempts)?;
                 Outcome::Done
             }
         })
@@ -314,7 +334,8 @@ impl LmdbStore {
     }
 
     /// What a checkpoint writes besides the record: key-value writes, the history record,
-    /// and the end of the await that completed (its sleep and branch outputs).
+    /// and the end of the await that completed (its sleep, branch outputs, event wait and
+    /// step attempts).
     fn after_checkpoint(
         &self,
         txn: &mut RwTxn<'_>,
@@ -325,6 +346,7 @@ impl LmdbStore {
     ) -> Result<(), Error> {
         self.apply_writes(txn, run, writes)?;
         self.append_history(txn, run, record.transitions, history)?;
+        self.end_await_in(txn, run, record.transitions - 1, history)?;
         let position = key_at(run, record.transitions - 1);
         if self.sleeps.delete(txn, &position)? {
             // A sleep ends here only if its time had passed when it was committed (else the
