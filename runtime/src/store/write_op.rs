@@ -389,6 +389,9 @@ impl Outcome {
         match self {
             Outcome::Parked(parked) => Ok(parked),
             other => Err(other.mismatch("whether the run was parked")),
+        }
+    }
+
     pub(crate) fn awaited(self) -> Result<Awaited, Error> {
         match self {
             Outcome::Awaited(awaited) => Ok(awaited),
