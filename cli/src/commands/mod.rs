@@ -10,6 +10,7 @@ mod questions;
 mod resume;
 mod runs;
 mod show;
+mod ui;
 mod watch;
 
 use std::path::Path;
@@ -34,5 +35,6 @@ pub async fn run(command: Command, dir: &Path, json: bool) -> Result<(), Failure
         Command::Pause { run } => control::pause(&client, run, json).await,
         Command::Unpause { run } => control::unpause(&client, run, json).await,
         Command::Purge(what) => purge::purge(&client, &what, json).await,
+        Command::Ui(how) => ui::ui(client, &how).await,
     }
 }
