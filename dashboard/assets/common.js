@@ -55,9 +55,12 @@ const cairn = (() => {
 
   function age(ms) {
     if (!ms) return "";
-    const d = Date.now() - ms;
-    if (d < 1000) return "just now";
-    return duration(d).replace(/ \d+ (s|min|h)$/, "") + " ago";
+    const s = (Date.now() - ms) / 1000;
+    if (s < 1) return "just now";
+    if (s < 60) return Math.floor(s) + " s ago";
+    if (s < 3600) return Math.floor(s / 60) + " min ago";
+    if (s < 48 * 3600) return Math.floor(s / 3600) + " h ago";
+    return Math.floor(s / 86400) + " d ago";
   }
 
   function time(ms) {

@@ -72,7 +72,8 @@ const cairnGraph = (() => {
     });
 
     // Sizes and coordinates.
-    const width = (s) => Math.max(70, Math.max(s.name.length, (s.step || "").length * 0.85) * CHAR_W + 24);
+    // Names at 12px and "after step" at 10px, in a monospace font.
+    const width = (s) => Math.max(70, s.name.length * CHAR_W, s.step ? (s.step.length + 6) * CHAR_W * 0.85 : 0) + 24;
     const rowWidth = (nodes) => nodes.reduce((w, n) => w + width(states[n]), 0) + NODE_GAP * (nodes.length - 1);
     const totalW = Math.max(...layers.map(rowWidth)) + 120;
     const xy = states.map(() => ({ x: 0, y: 0, w: 0 }));

@@ -1,0 +1,249 @@
+//! The dashboard in a real browser: headless Chromium (Debian's `chromium`), driven over
+//! WebDriver (`chromedriver`, from `chromium-driver`) by fantoccini. Each test clicks what a
+//! person clicks and waits for what a person sees.
+//!
+//! 1. A run waits for approval: its page shows the question, "Approve" is clicked, and the
+//!    page shows the run `completed` with its last step in the timeline.
+//! 2. A run sleeps for an hour: its "Cancel" button in the runs table is clicked, and the
+//!    table shows it cancelled (and the store says so).
+//!
+//! Without Chromium or chromedriver the tests fail and say what to install: they never pass
+//! without a browser. With `CAIRN_UPDATE_SCREENSHOTS=1` they also write the screenshots the
+//! README shows (`docs/runs.png`, `docs/run.png`); otherwise the screenshots go under the
+//! target directory, so that a test run leaves the work tree clean.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use cairn::Status;
+use cairn_dashboard::{Options, serve_listener};
+use fantoccini::{Client as Browser, ClientBuilder, Locator};
+use support::*;
+
+/// How long a page may take to show what a test waits for.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+const INSTALL: &str = "the browser tests need Chromium and its WebDriver: \
+                       `apt-get install -y chromium chromium-driver` (.ci/run installs them)";
+
+/// The first of `names` found on the PATH (Debian names the driver `chromedriver`).
+fn find(names: &[&str]) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        for name in names {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    panic!("{} not found on the PATH: {INSTALL}", names.join(" or "));
+}
+
+/// A chromedriver process, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts chromedriver on a free port and waits until it accepts connections.
+async fn driver() -> Driver {
+    let binary = find(&["chromedriver"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(&binary)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} does not start ({e}): {INSTALL}", binary.display()));
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let started = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver does not listen on port {port} after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    driver
+}
+
+/// A headless Chromium session with a fresh profile (flags that let it run as root in a
+/// container, and keep it off the network).
+async fn browser(driver: &Driver, profile: &Path) -> Browser {
+    let chromium = find(&["chromium", "chromium-browser", "google-chrome"]);
+    let args = [
+        "--headless=new".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--no-first-run".to_owned(),
+        "--disable-background-networking".to_owned(),
+        "--disable-component-update".to_owned(),
+        "--disable-sync".to_owned(),
+        "--window-size=1360,1000".to_owned(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        serde_json::json!({ "binary": chromium, "args": args }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .unwrap_or_else(|e| panic!("no browser session ({e}): {INSTALL}"))
+}
+
+/// Serves the dashboard over `client` on a loopback port; returns its address.
+async fn dashboard(client: cairn::Client) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve_listener(client, listener, Options::default()));
+    addr
+}
+
+/// Waits for the element `css` to be there.
+async fn see(browser: &Browser, css: &str) -> fantoccini::elements::Element {
+    browser
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("`{css}` did not appear within {PATIENCE:?}: {e}"))
+}
+
+/// Saves a screenshot under the target directory, and in `docs/` when asked to.
+async fn screenshot(browser: &Browser, name: &str) {
+    let png = browser.screenshot().await.expect("a screenshot");
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&scratch, &png).unwrap();
+    if std::env::var_os("CAIRN_UPDATE_SCREENSHOTS").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join(name), &png).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approving_a_waiting_run_in_the_browser_completes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime(&dir.path().join("data"));
+    let client = runtime.client();
+    // A few runs before it, so that the page is the run's among others.
+    let looped = client.start(looping, 12).await.unwrap();
+    reach(&client, looped, Status::Completed).await;
+    let run = client.start(approval, 41).await.unwrap();
+    reach(&client, run, Status::Waiting).await;
+    let addr = dashboard(client.clone()).await;
+    let driver = driver().await;
+    let browser = browser(&driver, &dir.path().join("profile")).await;
+
+    browser
+        .goto(&format!("http://{addr}/runs/{run}"))
+        .await
+        .unwrap();
+    see(&browser, "#status.waiting").await;
+    let prompt = see(&browser, "#question .prompt").await;
+    assert_eq!(prompt.text().await.unwrap(), "Publish 42?");
+    see(&browser, "#graph svg .node.current").await;
+    see(&browser, "button[data-answer='approve']")
+        .await
+        .click()
+        .await
+        .unwrap();
+
+    see(&browser, "#status.completed").await;
+    let last = see(&browser, ".tl-row[data-step='publish']").await;
+    assert!(last.text().await.unwrap().contains("publish"));
+    see(&browser, ".tl-row[data-kind='end']").await;
+    assert!(
+        browser
+            .find(Locator::Css("#question"))
+            .await
+            .unwrap()
+            .attr("hidden")
+            .await
+            .unwrap()
+            .is_some(),
+        "the question is gone once answered"
+    );
+    assert_eq!(
+        client.wait(approval, run).await.unwrap(),
+        "published 42",
+        "the store says the same"
+    );
+    screenshot(&browser, "run.png").await;
+    browser.close().await.unwrap();
+    runtime.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_sleeping_run_from_the_runs_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime(&dir.path().join("data"));
+    let client = runtime.client();
+    // The table as a person finds it: finished, failed, waiting and sleeping runs.
+    let done = client.start(looping, 30).await.unwrap();
+    let failed = client.start(failing, 7).await.unwrap();
+    let asking = client.start(approval, 1).await.unwrap();
+    let sleeping = client.start(sleeper, 3_600).await.unwrap();
+    reach(&client, done, Status::Completed).await;
+    reach(&client, failed, Status::Failed).await;
+    reach(&client, asking, Status::Waiting).await;
+    reach(&client, sleeping, Status::Waiting).await;
+    let addr = dashboard(client.clone()).await;
+    let driver = driver().await;
+    let browser = browser(&driver, &dir.path().join("profile")).await;
+
+    browser.goto(&format!("http://{addr}/")).await.unwrap();
+    see(
+        &browser,
+        &format!("tr[data-run='{sleeping}'][data-status='waiting']"),
+    )
+    .await;
+    see(&browser, ".count[data-status='failed']").await;
+    see(&browser, "#live.on").await;
+    screenshot(&browser, "runs.png").await;
+    see(
+        &browser,
+        &format!("tr[data-run='{sleeping}'] button.cancel"),
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+
+    see(
+        &browser,
+        &format!("tr[data-run='{sleeping}'][data-status='cancelled']"),
+    )
+    .await;
+    assert_eq!(client.status(sleeping).unwrap().status, Status::Cancelled);
+    // The other runs are untouched.
+    assert_eq!(client.status(asking).unwrap().status, Status::Waiting);
+    browser.close().await.unwrap();
+    runtime.shutdown().await;
+}
