@@ -129,8 +129,11 @@
     events.addEventListener("update", (event) => {
       const update = JSON.parse(event.data);
       if (update.last) { events.close(); events = null; document.getElementById("live").textContent = "finished"; }
+      // The first update is the run as the page already shows it: nothing to read again
+      // (and a timeline a person opened stays open).
+      const shown = view && view.run.transitions === update.transitions && view.run.status === update.status;
       // Coalesce bursts of updates into one read of the run.
-      if (!reloadTimer) reloadTimer = setTimeout(() => { reloadTimer = null; load(); }, 150);
+      if (!shown && !reloadTimer) reloadTimer = setTimeout(() => { reloadTimer = null; load(); }, 150);
     });
     events.addEventListener("failure", (event) => { notice(event.data); events.close(); events = null; });
   }

@@ -247,3 +247,40 @@ async fn cancelling_a_sleeping_run_from_the_runs_table() {
     browser.close().await.unwrap();
     runtime.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_run_shows_its_loop_folded_and_opens_its_records_a_page_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime(&dir.path().join("data"));
+    let client = runtime.client();
+    let run = client.start(looping, 2_000).await.unwrap();
+    reach(&client, run, Status::Completed).await;
+    let addr = dashboard(client.clone()).await;
+    let driver = driver().await;
+    let browser = browser(&driver, &dir.path().join("profile")).await;
+
+    browser
+        .goto(&format!("http://{addr}/runs/{run}"))
+        .await
+        .unwrap();
+    see(&browser, "#status.completed").await;
+    let folded = see(&browser, ".tl-row[data-kind='loop']").await;
+    let text = folded.text().await.unwrap();
+    assert!(text.contains("2,000 ×") || text.contains("2000 ×"), "{text}");
+    let rows = browser.find_all(Locator::Css("#timeline > .tl-row")).await.unwrap();
+    assert_eq!(rows.len(), 2, "the loop and the end: 2,001 records in two rows");
+    folded
+        .find(Locator::Css("button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    see(&browser, ".tl-sub .tl-row:nth-of-type(100)").await;
+    let opened = browser.find_all(Locator::Css(".tl-sub .tl-row")).await.unwrap();
+    assert_eq!(opened.len(), 100, "the first page of its records");
+    see(&browser, ".tl-sub > button").await.click().await.unwrap();
+    see(&browser, ".tl-sub .tl-row:nth-of-type(200)").await;
+    browser.close().await.unwrap();
+    runtime.shutdown().await;
+}
