@@ -154,5 +154,9 @@
     loadTimeline().catch((error) => notice(error.message));
   });
 
+  // As on the runs page: no stream left open in the back/forward cache.
+  window.addEventListener("pagehide", () => { if (events) { events.close(); events = null; } });
+  window.addEventListener("pageshow", (event) => { if (event.persisted) load().then(follow); });
+
   load().then(follow);
 })();

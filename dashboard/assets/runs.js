@@ -125,6 +125,11 @@
     load();
   }
 
+  // A page kept in the back/forward cache would keep its stream open, and a browser allows
+  // six connections per host: close it on leaving, open it again on coming back.
+  window.addEventListener("pagehide", () => { if (events) { events.close(); events = null; } });
+  window.addEventListener("pageshow", (event) => { if (event.persisted) load(); });
+
   form.addEventListener("change", restart);
   document.getElementById("next").addEventListener("click", () => {
     if (!next) return;

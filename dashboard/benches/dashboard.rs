@@ -9,6 +9,10 @@
 //!     reads and folds the whole history), and a page of its raw history deep inside. Target:
 //!     the run opens in under a second.
 //!
+//! Where `chromium` and `chromedriver` are installed, each group also opens the page in
+//! headless Chromium (WebDriver) and times it from the navigation until the table's rows (9a)
+//! or the run's timeline and graph (9b) are drawn: what a person waits for.
+//!
 //! `cargo bench -p cairn-dashboard --bench dashboard` (`-- runs`, `-- history` for one
 //! group). `CAIRN_BENCH_RUNS=n` changes the number of runs (default 1,000,000),
 //! `CAIRN_BENCH_TRANSITIONS=n` the length of the long run (default 100,000),
@@ -23,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use cairn::{Client, Context, Durability, Error, LmdbOptions, Runtime, Status, workflow};
 use cairn_dashboard::{Options, serve_listener};
+use fantoccini::{Client as Browser, ClientBuilder, Locator};
 
 /// Finishes at once; one in ten fails, so that one status is a tenth of the runs.
 #[workflow]
@@ -146,6 +151,127 @@ fn time(addr: SocketAddr, name: &str, path: &str, samples: usize) {
     );
 }
 
+/// Headless Chromium over chromedriver, if both are installed; the driver is killed on drop.
+struct Chromium {
+    driver: std::process::Child,
+    browser: Browser,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+async fn chromium() -> Option<Chromium> {
+    let on_path = |name: &str| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    };
+    let (Some(chromium), Some(chromedriver)) = (on_path("chromium"), on_path("chromedriver"))
+    else {
+        println!("  (no chromium/chromedriver on the PATH: the browser figure is skipped)");
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let driver = std::process::Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > Duration::from_secs(20) {
+            println!("  (chromedriver does not listen: the browser figure is skipped)");
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let profile = scratch();
+    let args = [
+        "--headless=new".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--no-first-run".to_owned(),
+        "--disable-background-networking".to_owned(),
+        "--disable-component-update".to_owned(),
+        "--disable-sync".to_owned(),
+        "--window-size=1360,1000".to_owned(),
+        format!("--user-data-dir={}", profile.path().display()),
+    ];
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        serde_json::json!({ "binary": chromium, "args": args }),
+    );
+    let browser =
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(browser) => browser,
+            Err(e) => {
+                println!("  (no browser session: {e}; the browser figure is skipped)");
+                return None;
+            }
+        };
+    Some(Chromium {
+        driver,
+        browser,
+        _profile: profile,
+    })
+}
+
+/// Times `samples` openings of `url` in the browser until every one of `drawn` (CSS
+/// selectors) is on the page.
+async fn time_in_browser(name: &str, url: &str, drawn: &[&str], samples: usize) {
+    let Some(chromium) = chromium().await else {
+        return;
+    };
+    let browser = &chromium.browser;
+    let mut times = Vec::with_capacity(samples);
+    for i in 0..=samples {
+        // A blank page between openings, so that each one loads from scratch.
+        browser.goto("about:blank").await.expect("about:blank");
+        let started = Instant::now();
+        browser.goto(url).await.expect("the page loads");
+        for css in drawn {
+            browser
+                .wait()
+                .at_most(Duration::from_secs(60))
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("{css} not drawn: {e}"));
+        }
+        let elapsed = started.elapsed();
+        if std::env::var_os("CAIRN_BENCH_VERBOSE").is_some() {
+            eprintln!("    opening {i}: {elapsed:?}");
+        }
+        if i > 0 {
+            times.push(elapsed);
+        }
+    }
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "  {name:<52} median {:>9.3} ms  range {:.3} - {:.3} ms",
+        ms(times[samples / 2]),
+        ms(times[0]),
+        ms(times[samples - 1]),
+    );
+    let _ = chromium.browser.clone().close().await;
+}
+
 async fn runs_figures(samples: usize) -> Result<(), Error> {
     let n = env_number("CAIRN_BENCH_RUNS", 1_000_000);
     let dir = scratch();
@@ -190,6 +316,13 @@ async fn runs_figures(samples: usize) -> Result<(), Error> {
     })
     .await
     .expect("the requests run");
+    time_in_browser(
+        "in Chromium: open /, until the 50 rows are drawn",
+        &format!("http://{addr}/"),
+        &["#runs tbody tr:nth-of-type(50)", ".count"],
+        samples.min(7),
+    )
+    .await;
     runtime.shutdown().await;
     Ok(())
 }
@@ -238,6 +371,17 @@ async fn history_figures(samples: usize) -> Result<(), Error> {
     })
     .await
     .expect("the requests run");
+    time_in_browser(
+        "in Chromium: open /runs/{id}, until timeline and graph",
+        &format!("http://{addr}/runs/{run}"),
+        &[
+            "#status.completed",
+            ".tl-row[data-kind='loop']",
+            "#graph svg .node.current",
+        ],
+        samples.min(7),
+    )
+    .await;
     runtime.shutdown().await;
     Ok(())
 }

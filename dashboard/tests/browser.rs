@@ -44,21 +44,39 @@ fn find(names: &[&str]) -> PathBuf {
     panic!("{} not found on the PATH: {INSTALL}", names.join(" or "));
 }
 
-/// A chromedriver process, killed when dropped.
+/// A chromedriver process and the profile of the browser it starts. Dropped, it kills the
+/// driver and the browser processes of that profile (a test that fails before closing its
+/// session would otherwise leave Chromium running).
 struct Driver {
     child: Child,
     url: String,
+    profile: PathBuf,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let flag = format!("--user-data-dir={}", self.profile.display());
+        let Ok(processes) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for process in processes.flatten() {
+            let Ok(pid) = process.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(process.path().join("cmdline")).unwrap_or_default();
+            let ours = cmdline.split(|&b| b == 0).any(|arg| arg == flag.as_bytes());
+            if ours {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            }
+        }
     }
 }
 
-/// Starts chromedriver on a free port and waits until it accepts connections.
-async fn driver() -> Driver {
+/// Starts chromedriver on a free port and waits until it accepts connections; the browser
+/// will use the fresh profile directory `profile`.
+async fn driver(profile: &Path) -> Driver {
     let binary = find(&["chromedriver"]);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -74,6 +92,7 @@ async fn driver() -> Driver {
     let driver = Driver {
         child,
         url: format!("http://127.0.0.1:{port}"),
+        profile: profile.to_owned(),
     };
     let started = std::time::Instant::now();
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -91,7 +110,7 @@ async fn driver() -> Driver {
 
 /// A headless Chromium session with a fresh profile (flags that let it run as root in a
 /// container, and keep it off the network).
-async fn browser(driver: &Driver, profile: &Path) -> Browser {
+async fn browser(driver: &Driver) -> Browser {
     let chromium = find(&["chromium", "chromium-browser", "google-chrome"]);
     let args = [
         "--headless=new".to_owned(),
@@ -103,7 +122,7 @@ async fn browser(driver: &Driver, profile: &Path) -> Browser {
         "--disable-component-update".to_owned(),
         "--disable-sync".to_owned(),
         "--window-size=1360,1000".to_owned(),
-        format!("--user-data-dir={}", profile.display()),
+        format!("--user-data-dir={}", driver.profile.display()),
     ];
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
@@ -158,8 +177,8 @@ async fn approving_a_waiting_run_in_the_browser_completes_it() {
     let run = client.start(approval, 41).await.unwrap();
     reach(&client, run, Status::Waiting).await;
     let addr = dashboard(client.clone()).await;
-    let driver = driver().await;
-    let browser = browser(&driver, &dir.path().join("profile")).await;
+    let driver = driver(&dir.path().join("profile")).await;
+    let browser = browser(&driver).await;
 
     browser
         .goto(&format!("http://{addr}/runs/{run}"))
@@ -215,8 +234,8 @@ async fn cancelling_a_sleeping_run_from_the_runs_table() {
     reach(&client, asking, Status::Waiting).await;
     reach(&client, sleeping, Status::Waiting).await;
     let addr = dashboard(client.clone()).await;
-    let driver = driver().await;
-    let browser = browser(&driver, &dir.path().join("profile")).await;
+    let driver = driver(&dir.path().join("profile")).await;
+    let browser = browser(&driver).await;
 
     browser.goto(&format!("http://{addr}/")).await.unwrap();
     see(
@@ -256,8 +275,8 @@ async fn a_long_run_shows_its_loop_folded_and_opens_its_records_a_page_at_a_time
     let run = client.start(looping, 2_000).await.unwrap();
     reach(&client, run, Status::Completed).await;
     let addr = dashboard(client.clone()).await;
-    let driver = driver().await;
-    let browser = browser(&driver, &dir.path().join("profile")).await;
+    let driver = driver(&dir.path().join("profile")).await;
+    let browser = browser(&driver).await;
 
     browser
         .goto(&format!("http://{addr}/runs/{run}"))
@@ -266,9 +285,19 @@ async fn a_long_run_shows_its_loop_folded_and_opens_its_records_a_page_at_a_time
     see(&browser, "#status.completed").await;
     let folded = see(&browser, ".tl-row[data-kind='loop']").await;
     let text = folded.text().await.unwrap();
-    assert!(text.contains("2,000 ×") || text.contains("2000 ×"), "{text}");
-    let rows = browser.find_all(Locator::Css("#timeline > .tl-row")).await.unwrap();
-    assert_eq!(rows.len(), 2, "the loop and the end: 2,001 records in two rows");
+    assert!(
+        text.contains("2,000 ×") || text.contains("2000 ×"),
+        "{text}"
+    );
+    let rows = browser
+        .find_all(Locator::Css("#timeline > .tl-row"))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        2,
+        "the loop and the end: 2,001 records in two rows"
+    );
     folded
         .find(Locator::Css("button"))
         .await
@@ -277,10 +306,56 @@ async fn a_long_run_shows_its_loop_folded_and_opens_its_records_a_page_at_a_time
         .await
         .unwrap();
     see(&browser, ".tl-sub .tl-row:nth-of-type(100)").await;
-    let opened = browser.find_all(Locator::Css(".tl-sub .tl-row")).await.unwrap();
+    let opened = browser
+        .find_all(Locator::Css(".tl-sub .tl-row"))
+        .await
+        .unwrap();
     assert_eq!(opened.len(), 100, "the first page of its records");
-    see(&browser, ".tl-sub > button").await.click().await.unwrap();
+    see(&browser, ".tl-sub > button")
+        .await
+        .click()
+        .await
+        .unwrap();
     see(&browser, ".tl-sub .tl-row:nth-of-type(200)").await;
+    browser.close().await.unwrap();
+    runtime.shutdown().await;
+}
+
+/// A browser allows six connections per host, and a page kept in the back/forward cache
+/// would keep its event stream open: going back and forth between the table and a run ten
+/// times must not run out of connections (it stalled for a minute before the pages closed
+/// their streams on leaving).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn going_back_and_forth_does_not_run_out_of_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime(&dir.path().join("data"));
+    let client = runtime.client();
+    let run = client.start(sleeper, 3_600).await.unwrap();
+    reach(&client, run, Status::Waiting).await;
+    let addr = dashboard(client.clone()).await;
+    let driver = driver(&dir.path().join("profile")).await;
+    let browser = browser(&driver).await;
+    // Ten round trips take a few seconds; with streams left open, the seventh page waited
+    // about a minute for a connection.
+    let round_trips = async {
+        for _ in 0..10 {
+            browser.goto(&format!("http://{addr}/")).await.unwrap();
+            see(&browser, "#live.on").await;
+            see(&browser, &format!("tr[data-run='{run}'] a"))
+                .await
+                .click()
+                .await
+                .unwrap();
+            see(&browser, "#live.on").await;
+            see(&browser, "#status.waiting").await;
+            browser.back().await.unwrap();
+            see(&browser, &format!("tr[data-run='{run}']")).await;
+            see(&browser, "#live.on").await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, round_trips)
+        .await
+        .expect("ten round trips within 30 s: the pages close their streams on leaving");
     browser.close().await.unwrap();
     runtime.shutdown().await;
 }
