@@ -8,3 +8,8 @@
 
 pub use cairn_macros::workflow;
 pub use cairn_runtime::*;
+
+/// The local web dashboard (feature `dashboard`): [`dashboard::router`] to mount it in your
+/// own axum server, [`dashboard::serve`] to serve it alone, as `cairn ui` does.
+#[cfg(feature = "dashboard")]
+pub use cairn_dashboard as dashboard;

@@ -106,7 +106,36 @@ pub enum Command {
     },
     /// Delete finished runs (completed, failed, cancelled) and everything stored of them
     Purge(PurgeArgs),
+    /// Serve the web dashboard: runs, state graphs, timelines, questions, in a browser
+    #[command(after_help = UI_HELP)]
+    Ui(UiArgs),
 }
+
+/// Where and how `cairn ui` serves.
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// The address to serve on; a non-loopback one needs --token
+    #[arg(long, default_value = "127.0.0.1:7777", value_name = "ADDR:PORT")]
+    pub bind: std::net::SocketAddr,
+
+    /// An access token every request must carry (letters, digits, '-', '_', '.')
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CAIRN_UI_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+}
+
+/// What `cairn ui` does, shown under its `--help`.
+const UI_HELP: &str = "\
+Serves the dashboard over the data directory until interrupted, opened as a client only: the
+program that runs the workflows takes up what it commits (answers, resumes, unpauses). Every
+page and script is inside the binary; nothing is fetched from the internet.
+
+Without --token it binds a loopback address only. With one, open http://ADDR:PORT/?token=TOKEN
+once in the browser (a cookie keeps it), or send `Authorization: Bearer TOKEN`.";
 
 /// Which finished runs `cairn purge` deletes. Every filter given must hold; unfinished runs
 /// are never deleted.

@@ -100,4 +100,11 @@ pub struct RunStatus {
     pub transitions: u64,
     /// Error message of a failed run.
     pub error: Option<String>,
+    /// When the run was created, in milliseconds since the Unix epoch, by the runtime's clock
+    /// (0 when its record is unreadable).
+    #[serde(default)]
+    pub created_at_ms: u64,
+    /// When its record last changed (its last commit, its end), likewise.
+    #[serde(default)]
+    pub updated_at_ms: u64,
 }

@@ -11,6 +11,7 @@ mod resume;
 mod runs;
 mod send;
 mod show;
+mod ui;
 mod watch;
 
 use std::path::Path;
@@ -38,5 +39,6 @@ pub async fn run(command: Command, dir: &Path, json: bool) -> Result<(), Failure
         Command::Pause { run } => control::pause(&client, run, json).await,
         Command::Unpause { run } => control::unpause(&client, run, json).await,
         Command::Purge(what) => purge::purge(&client, &what, json).await,
+        Command::Ui(how) => ui::ui(client, &how).await,
     }
 }

@@ -65,8 +65,14 @@ fn runs_as_json_with_filters() {
     let all = dir.cairn(&["runs", "--json"]).json();
     assert_eq!(page(&all).0.len(), 4);
     assert_eq!(all["next"], json!(null));
+    // When it was created and last changed (ms since the epoch), then the rest exactly.
+    let mut first = all["runs"][0].clone();
+    let times = first.as_object_mut().unwrap();
+    let created = times.remove("created_at_ms").unwrap().as_u64().unwrap();
+    let updated = times.remove("updated_at_ms").unwrap().as_u64().unwrap();
+    assert!(created > 1_600_000_000_000 && updated >= created);
     assert_eq!(
-        all["runs"][0],
+        first,
         json!({
             "id": dir.completed.0,
             "workflow": "greet",

@@ -4,6 +4,7 @@
 //! one-line error of each failure.
 
 mod controlling;
+mod dashboard;
 mod drawing;
 mod errors;
 mod fixture;

@@ -102,6 +102,8 @@ impl RunRecord {
             step: self.step.clone(),
             transitions: self.transitions,
             error: self.error.clone(),
+            created_at_ms: self.created_at_ms,
+            updated_at_ms: self.updated_at_ms,
         }
     }
 }

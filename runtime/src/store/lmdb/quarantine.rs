@@ -280,6 +280,8 @@ fn corrupt_status(run: RunId, record: Option<RunRecord>, reason: String) -> RunS
             step: None,
             transitions: 0,
             error: Some(reason),
+            created_at_ms: 0,
+            updated_at_ms: 0,
         },
     }
 }
