@@ -44,4 +44,17 @@ impl Client {
     pub fn workflows(&self) -> Result<Vec<StoredWorkflow>, Error> {
         self.shared.store()?.workflows()
     }
+
+    /// For a run moved to a newer layout at a runtime's start (migrated, or adopted because
+    /// its state is stored the same way, see
+    /// [`RuntimeBuilder::migrate`](crate::RuntimeBuilder::migrate)): the layout id and the
+    /// state name it had before, kept (with the original state) until the run commits its
+    /// next transition; `None` otherwise.
+    pub fn migrated_from(&self, run: RunId) -> Result<Option<(u64, String)>, Error> {
+        Ok(self
+            .shared
+            .store()?
+            .migrated_original(run)?
+            .map(|original| (original.fingerprint, original.state_name)))
+    }
 }

@@ -157,6 +157,20 @@ pub(crate) enum WriteOp {
     RegisterWorkflows {
         workflows: Vec<crate::graph::StoredWorkflow>,
     },
+    /// Moves `run`, stored under layout `from`, to layout `fingerprint` (see
+    /// [`crate::layout::check`]): its record takes `fingerprint` and, if given, the migrated
+    /// state (its name and sealed bytes), in place of the stored one; its status, position and
+    /// everything else are unchanged. The original layout and state are kept next to it until
+    /// the run's next [`WriteOp::CommitState`] (see
+    /// [`Store::migrated_original`](super::Store::migrated_original)), so that a migration
+    /// is undone by hand if the migrated run cannot go on. [`Error::IncompatibleState`] if
+    /// the run is no longer stored under `from` (another process moved it): [`Outcome::Done`].
+    MigrateRun {
+        run: RunId,
+        from: u64,
+        fingerprint: u64,
+        state: Option<(String, Vec<u8>)>,
+    },
 }
 
 /// What one [`WriteOp`] produced; which variant each op gives is in its doc.
@@ -318,6 +332,7 @@ impl WriteOp {
             | WriteOp::SettleRequests
             | WriteOp::PurgeFinished { .. }
             | WriteOp::RegisterWorkflows { .. } => 0,
+            WriteOp::MigrateRun { state, .. } => state.as_ref().map_or(0, |(_, s)| s.len()),
         };
         u64::try_from(len).unwrap_or(u64::MAX)
     }

@@ -97,6 +97,8 @@ impl LmdbStore {
                 for loop_items in items {
                     loop_items::put(self.loop_items, txn, *run, loop_items)?;
                 }
+                // A migrated run's original is kept until this, its next transition.
+                self.drop_migrated_original(txn, *run)?;
                 Outcome::Transitions(record.transitions)
             }
             WriteOp::Complete {
@@ -202,6 +204,15 @@ impl LmdbStore {
             }
             WriteOp::RegisterWorkflows { workflows } => {
                 self.register_workflows_in(txn, workflows, now)?;
+                Outcome::Done
+            }
+            WriteOp::MigrateRun {
+                run,
+                from,
+                fingerprint,
+                state,
+            } => {
+                self.migrate_run_in(txn, *run, *from, *fingerprint, state.as_ref())?;
                 Outcome::Done
             }
         })
