@@ -96,7 +96,7 @@ pub trait Codec<S> {
     fn encode(state: &S) -> Result<Vec<u8>, Unstorable>;
     /// Decodes a state.
     fn decode(bytes: &[u8]) -> Result<S, String>;
-    /// Describes the state's type, field by field (see [`crate::layout`]).
+    /// Describes the state's type, field by field (see `layout/`).
     fn describe() -> crate::layout::StateLayout;
 }
 
