@@ -9,7 +9,7 @@ mod context_common;
 
 use std::path::Path;
 
-use cairn::{Context, Runtime, RunId, workflow};
+use cairn::{Context, RunId, Runtime, workflow};
 use context_common::process::{child_dir, log, param, read_log, report, spawn_child};
 use serde_json::json;
 
@@ -67,7 +67,11 @@ async fn child(dir: &Path) {
         })
         .start()
         .expect("runtime starts");
-    assert!(runtime.incompatible_runs().is_empty(), "{:?}", runtime.incompatible_runs());
+    assert!(
+        runtime.incompatible_runs().is_empty(),
+        "{:?}",
+        runtime.incompatible_runs()
+    );
     let client = runtime.client();
     let run: RunId = "1".parse().unwrap();
     let original = client.migrated_from(run).expect("read");

@@ -28,6 +28,8 @@ pub(crate) enum ErasedStart {
 pub(crate) trait Entry: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn fingerprint(&self) -> u64;
+    /// The `version` of `#[workflow(version = N)]` (see [`Workflow::VERSION`]).
+    fn version(&self) -> u32;
     /// The layout's fingerprint under the first scheme (see [`Workflow::LEGACY_FINGERPRINT`]).
     fn legacy_fingerprint(&self) -> Option<u64>;
     /// The description of the state enum, once the runtime has traced it at start (see
@@ -104,6 +106,10 @@ impl<W: Workflow> Entry for WorkflowEntry<W> {
 
     fn legacy_fingerprint(&self) -> Option<u64> {
         W::LEGACY_FINGERPRINT
+    }
+
+    fn version(&self) -> u32 {
+        W::VERSION
     }
 
     fn workflow_type(&self) -> TypeId {

@@ -39,6 +39,12 @@ pub trait Workflow: Copy + Send + Sync + 'static {
     /// and are recognised as this layout. `#[workflow]` generates it.
     #[doc(hidden)]
     const LEGACY_FINGERPRINT: Option<u64> = None;
+    /// The `N` of `#[workflow(version = N)]`, 0 when not written. Part of the fingerprint;
+    /// stored with each registered version so that a run stored under another `version` is
+    /// never adopted by this one, even when its state is stored the same way (see
+    /// [`RuntimeBuilder::migrate`](crate::RuntimeBuilder::migrate)): bumping it says that old
+    /// runs must not go on with this code.
+    const VERSION: u32 = 0;
     /// Runs the state machine from `start` to the end. `Ok(output)` completes the run,
     /// `Err(message)` fails it.
     fn drive<'a>(

@@ -62,6 +62,9 @@ pub struct StoredWorkflow {
     /// before descriptions).
     #[serde(default)]
     pub layout: Option<crate::StateLayout>,
+    /// The `N` of `#[workflow(version = N)]` (`None` from builds before descriptions).
+    #[serde(default)]
+    pub version: Option<u32>,
     /// Whether this is the version new runs start with, as of the last registration; `false`
     /// for an older version kept with
     /// [`register_previous`](crate::RuntimeBuilder::register_previous), or replaced since.

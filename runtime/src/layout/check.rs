@@ -11,8 +11,9 @@
 //!   is applied: the run moves to the current layout with the state the migration returns, or
 //!   is left untouched and reported if it fails;
 //! - else, if the run's state is stored exactly the same way in both (same variant position,
-//!   same fields in the same order, same types spelled out), the run is *adopted*: its record
-//!   takes the current layout id (the bytes stay), and it resumes with the current code;
+//!   same fields in the same order, same types spelled out) and the `version` of
+//!   `#[workflow(version = N)]` is the same, the run is *adopted*: its record takes the
+//!   current layout id (the bytes stay), and it resumes with the current code;
 //! - else it is left untouched and reported ([`Error::IncompatibleState`] with each change).
 //!
 //! Both moves are one write that keeps the original layout and state until the run's next
@@ -77,6 +78,17 @@ pub(crate) fn settle(shared: &Arc<Shared>, run: RunId, record: &RunRecord) -> Re
     }
     if !changes.is_empty() {
         return Err(refused(changes, None));
+    }
+    let old_version = stored.as_ref().and_then(|w| w.version);
+    if let Some(old_version) = old_version.filter(|&v| v != current.version()) {
+        // The user said so: old runs must not go on with this code, whatever their layout.
+        return Err(refused(
+            changes,
+            Some(format!(
+                "its state is stored the same way, but `version` went from {old_version} to {}",
+                current.version()
+            )),
+        ));
     }
     tracing::info!(%run, workflow = record.workflow, state = record.state_name,
         "adopting a run of an older layout: its state is stored the same way in this build");

@@ -21,6 +21,7 @@ pub(super) fn store_graphs(shared: &Shared) -> Result<(), Error> {
         legacy_fingerprint: entry.legacy_fingerprint(),
         code_fingerprint: Some(entry.fingerprint()),
         layout: entry.layout().cloned(),
+        version: Some(entry.version()),
         current,
         // Stamped by the write.
         registered_at_ms: 0,

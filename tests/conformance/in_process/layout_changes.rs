@@ -20,7 +20,11 @@ mod v1 {
         pub name: String,
     }
     pub async fn load(n: u32) -> Result<Vec<Item>, String> {
-        Ok((0..n).map(|i| Item { name: format!("item {i}") }).collect())
+        Ok((0..n)
+            .map(|i| Item {
+                name: format!("item {i}"),
+            })
+            .collect())
     }
     pub async fn total(items: Vec<Item>) -> Result<String, String> {
         Ok(items.len().to_string())
@@ -97,6 +101,14 @@ async fn journal_v2(ctx: &mut Context, text: String) -> Result<String, String> {
     Ok(format!("{b}/{a}"))
 }
 
+/// As `journal_v2`, with `version` bumped: its runs must not go on with older runs' state.
+#[workflow(name = "journal", version = 3)]
+async fn journal_v3(ctx: &mut Context, text: String) -> Result<String, String> {
+    let a = ctx.task(note, text).await?;
+    let b = ctx.task(note, a.clone()).await?;
+    Ok(format!("{b}/{a}"))
+}
+
 /// A store with run 1 of `inventory_v1` stopped after its first transition.
 async fn old_inventory() -> BackendUnderTest {
     let store = fresh_store();
@@ -125,13 +137,19 @@ async fn an_inferred_type_change_is_reported_field_by_field() {
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0].state, "Load");
     assert_eq!(changes[0].field.as_deref(), Some("items"));
-    assert_eq!(changes[0].old.as_deref(), Some("Vec<Item { name: String }>"));
+    assert_eq!(
+        changes[0].old.as_deref(),
+        Some("Vec<Item { name: String }>")
+    );
     assert_eq!(
         changes[0].new.as_deref(),
         Some("Vec<Item { name: String, weight: u32 }>")
     );
     let status = runtime.client().status("1".parse().unwrap()).unwrap();
-    assert_eq!((status.status, status.state.as_str()), (Status::Running, "Load"));
+    assert_eq!(
+        (status.status, status.state.as_str()),
+        (Status::Running, "Load")
+    );
     runtime.shutdown().await;
 }
 
@@ -149,22 +167,34 @@ async fn a_migration_keeps_the_original_until_the_next_transition() {
         })
         .start()
         .unwrap();
-    assert!(runtime.incompatible_runs().is_empty(), "{:?}", runtime.incompatible_runs());
+    assert!(
+        runtime.incompatible_runs().is_empty(),
+        "{:?}",
+        runtime.incompatible_runs()
+    );
     let client = runtime.client();
     let run = "1".parse().unwrap();
     // The step after the migrated state is held: nothing was committed since.
     let (layout, state) = client.migrated_from(run).unwrap().expect("original kept");
     assert_eq!(state, "Load");
-    let current = client.workflows().unwrap().into_iter().find(|w| w.current).unwrap();
-    assert_ne!(layout, current.fingerprint, "the original's layout is the old one");
+    let current = client
+        .workflows()
+        .unwrap()
+        .into_iter()
+        .find(|w| w.current)
+        .unwrap();
+    assert_ne!(
+        layout, current.fingerprint,
+        "the original's layout is the old one"
+    );
     GATE.add_permits(1);
     assert_eq!(client.wait(inventory_gated, run).await.unwrap(), "15");
     assert_eq!(client.migrated_from(run).unwrap(), None);
     runtime.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_run_whose_state_is_unchanged_is_adopted() {
+/// A store with a run of `journal_v1` stopped after its first transition, in `Note`.
+async fn old_journal() -> (BackendUnderTest, cairn::RunId) {
     let store = fresh_store();
     let runtime = store
         .runtime()
@@ -176,12 +206,36 @@ async fn a_run_whose_state_is_unchanged_is_adopted() {
     let run = client.start(journal_v1, "x".to_owned()).await.unwrap();
     assert!(client.wait(journal_v1, run).await.is_err());
     runtime.shutdown().await;
+    (store, run)
+}
 
+#[tokio::test]
+async fn a_run_whose_state_is_unchanged_is_adopted() {
+    let (store, run) = old_journal().await;
     // The run is in `Note` (after the first step), stored the same way by both versions; the
     // state after the second step changed, which does not concern it.
     let runtime = store.runtime().register(journal_v2).start().unwrap();
-    assert!(runtime.incompatible_runs().is_empty(), "{:?}", runtime.incompatible_runs());
+    assert!(
+        runtime.incompatible_runs().is_empty(),
+        "{:?}",
+        runtime.incompatible_runs()
+    );
     let client = runtime.client();
     assert_eq!(client.wait(journal_v2, run).await.unwrap(), "x/x");
+    runtime.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bumped_version_is_never_adopted() {
+    let (store, run) = old_journal().await;
+    let runtime = store.runtime().register(journal_v3).start().unwrap();
+    let message = runtime
+        .incompatible_runs()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(message.contains("`version` went from 0 to 3"), "{message}");
+    assert_eq!(runtime.client().status(run).unwrap().state, "Note");
     runtime.shutdown().await;
 }
