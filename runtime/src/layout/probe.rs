@@ -101,6 +101,7 @@ pub(crate) fn decodes(
 /// Describes every registered workflow (current and previous versions) once, at start, and
 /// refuses a previous version whose layout is the current one's.
 pub(crate) fn describe_registered(shared: &Arc<Shared>) -> Result<(), crate::error::Error> {
+    let started = std::time::Instant::now();
     let entries = shared.registry.values().chain(shared.previous.values());
     for entry in entries {
         if entry.layout().is_none() {
@@ -114,6 +115,11 @@ pub(crate) fn describe_registered(shared: &Arc<Shared>) -> Result<(), crate::err
             entry.set_layout(layout);
         }
     }
+    tracing::debug!(
+        workflows = shared.registry.len() + shared.previous.len(),
+        micros = started.elapsed().as_micros(),
+        "described the state layouts"
+    );
     for previous in shared.previous.values() {
         let current = shared.registry.get(previous.name());
         if current.is_some_and(|current| current.layout_id() == previous.layout_id()) {
