@@ -8,5 +8,6 @@ mod drawing;
 mod errors;
 mod fixture;
 mod inspecting;
+mod layouts;
 mod operating;
 mod watching;

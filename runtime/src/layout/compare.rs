@@ -50,6 +50,16 @@ impl fmt::Display for LayoutChange {
     }
 }
 
+/// The changes of state `state` between two stored descriptions; `None` if either is not
+/// traced (nothing to compare but fingerprints).
+pub(crate) fn layout_changes(
+    old: &super::StateLayout,
+    new: &super::StateLayout,
+    state: &str,
+) -> Option<Vec<LayoutChange>> {
+    Some(state_changes(&old.parsed()?, &new.parsed()?, state))
+}
+
 /// The changes of state `state` from `old` to `new`; empty if it is stored the same way.
 pub(crate) fn state_changes(old: &Parsed, new: &Parsed, state: &str) -> Vec<LayoutChange> {
     let find = |parsed: &Parsed| states(parsed).into_iter().find(|s| s.name == state);

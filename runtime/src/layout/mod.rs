@@ -17,7 +17,7 @@
 //! could not follow, and the run's layout falls back to the macro's fingerprint alone.
 
 pub(crate) mod check;
-mod compare;
+pub(crate) mod compare;
 pub(crate) mod migrate;
 pub(crate) mod probe;
 mod render;
