@@ -534,3 +534,35 @@ async fn a_loop_added_moves_later_states_and_an_identity_migration_moves_them_ba
     );
     runtime.shutdown().await;
 }
+
+async fn raw(n: u64) -> Result<serde_json::Value, String> {
+    Ok(json!({ "n": n }))
+}
+
+/// Holds a `serde_json::Value` across a step: a type serde-reflection cannot trace.
+#[workflow(name = "untraced")]
+async fn untraced(ctx: &mut Context, n: u64) -> Result<u64, String> {
+    let data = ctx.task(raw, n).await?;
+    let b = ctx.task(finish, n).await?;
+    Ok(b + data["n"].as_u64().unwrap_or(0))
+}
+
+#[tokio::test]
+async fn a_type_that_cannot_be_traced_is_named_and_runs_fall_back_to_the_fingerprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::builder()
+        .path(dir.path())
+        .register(untraced)
+        .start()
+        .unwrap();
+    let client = runtime.client();
+    let stored = client.workflows().unwrap();
+    let layout = stored[0].layout.as_ref().unwrap();
+    assert!(!layout.is_traced());
+    let reason = layout.untraced_reason().unwrap();
+    assert!(reason.contains("`data`"), "{reason}");
+    // Runs of it are stored under the macro's fingerprint, and run as ever.
+    assert_eq!(stored[0].fingerprint, <untraced as cairn::Workflow>::FINGERPRINT);
+    assert_eq!(client.run(untraced, 2).await.unwrap(), 1004);
+    runtime.shutdown().await;
+}

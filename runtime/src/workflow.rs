@@ -47,6 +47,11 @@ pub trait Workflow: Copy + Send + Sync + 'static {
     const VERSION: u32 = 0;
     /// Runs the state machine from `start` to the end. `Ok(output)` completes the run,
     /// `Err(message)` fails it.
+    ///
+    /// At start, the runtime polls it once with `Start::Resume` and empty bytes to describe
+    /// the state enum (see [`StateLayout`](crate::StateLayout)): the generated driver answers
+    /// from its decode of the stored state, before any step. A driver written by hand must not
+    /// start a step before decoding a resumed state; it is described as untraced.
     fn drive<'a>(
         ctx: &'a mut Context,
         start: Start<Self::Input>,

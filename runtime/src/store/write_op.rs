@@ -161,7 +161,7 @@ pub(crate) enum WriteOp {
     /// [`crate::layout::check`]): its record takes `fingerprint` and, if given, the migrated
     /// state (its name and sealed bytes), in place of the stored one; its status, position and
     /// everything else are unchanged. The original layout and state are kept next to it until
-    /// the run's next [`WriteOp::CommitState`] (see
+    /// the run's next [`WriteOp::CommitState`], [`WriteOp::Complete`] or [`WriteOp::Fail`] (see
     /// [`Store::migrated_original`](super::Store::migrated_original)), so that a migration
     /// is undone by hand if the migrated run cannot go on. [`Error::IncompatibleState`] if
     /// the run is no longer stored under `from` (another process moved it): [`Outcome::Done`].

@@ -120,6 +120,7 @@ impl LmdbStore {
                     },
                 )?;
                 loop_items::delete_run(self.loop_items, txn, *run)?;
+                self.drop_migrated_original(txn, *run)?;
                 Outcome::Done
             }
             WriteOp::Fail {
@@ -128,6 +129,7 @@ impl LmdbStore {
                 history,
             } => {
                 self.fail_in(txn, *run, message, history.as_ref(), now)?;
+                self.drop_migrated_original(txn, *run)?;
                 Outcome::Done
             }
             WriteOp::Suspend {
@@ -184,6 +186,7 @@ impl LmdbStore {
             }
             WriteOp::Purge { run } => {
                 self.purge_in(txn, *run)?;
+                self.drop_migrated_original(txn, *run)?;
                 Outcome::Done
             }
             WriteOp::Cancel { run } => {
