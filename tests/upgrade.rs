@@ -562,7 +562,10 @@ async fn a_type_that_cannot_be_traced_is_named_and_runs_fall_back_to_the_fingerp
     let reason = layout.untraced_reason().unwrap();
     assert!(reason.contains("`data`"), "{reason}");
     // Runs of it are stored under the macro's fingerprint, and run as ever.
-    assert_eq!(stored[0].fingerprint, <untraced as cairn::Workflow>::FINGERPRINT);
+    assert_eq!(
+        stored[0].fingerprint,
+        <untraced as cairn::Workflow>::FINGERPRINT
+    );
     assert_eq!(client.run(untraced, 2).await.unwrap(), 1004);
     runtime.shutdown().await;
 }
