@@ -9,7 +9,7 @@ use cairn::{Context, Runtime, workflow};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Paper {
+struct Paper {
     title: String,
     authors: Vec<String>,
     year: Option<u32>,
