@@ -21,16 +21,60 @@
 //! run stored by a build before descriptions, a type serde-reflection cannot follow) only the
 //! fingerprints are known: the run is reported, with the reason.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use super::compare::{LayoutChange, state_changes};
 use super::migrate::{MigrateFn, encodings, read};
-use super::{Parsed, StateLayout, probe};
+use super::render::{StateShape, states};
+use super::{StateLayout, probe};
 use crate::error::Error;
 use crate::registry::Entry;
 use crate::run::RunId;
 use crate::runtime::Shared;
 use crate::store::{RunRecord, WriteError, WriteOp};
+use crate::supervise::lock;
+
+/// What is known of one stored layout of a workflow, read once per runtime (a deploy can
+/// meet thousands of runs of the same older layout at start).
+pub(crate) struct Known {
+    /// Whether a version with this layout was registered on the store.
+    stored: bool,
+    layout: Option<StateLayout>,
+    /// The states spelled out, if the description is traced.
+    shapes: Option<Vec<StateShape>>,
+    version: Option<u32>,
+}
+
+/// The stored layouts met so far, by workflow and layout id.
+#[derive(Default)]
+pub(crate) struct KnownLayouts(Mutex<HashMap<(String, u64), Arc<Known>>>);
+
+impl KnownLayouts {
+    fn get(&self, shared: &Shared, workflow: &str, layout: u64) -> Result<Arc<Known>, Error> {
+        let key = (workflow.to_owned(), layout);
+        if let Some(known) = lock(&self.0).get(&key) {
+            return Ok(known.clone());
+        }
+        let stored = shared
+            .store()?
+            .workflows()?
+            .into_iter()
+            .find(|w| w.name == workflow && w.has_layout(layout));
+        let known = Arc::new(Known {
+            stored: stored.is_some(),
+            shapes: stored
+                .as_ref()
+                .and_then(|w| w.layout.as_ref())
+                .and_then(StateLayout::parsed)
+                .map(|parsed| states(&parsed)),
+            version: stored.as_ref().and_then(|w| w.version),
+            layout: stored.and_then(|w| w.layout),
+        });
+        lock(&self.0).insert(key, known.clone());
+        Ok(known)
+    }
+}
 
 /// Migrates or adopts `run` (see the module doc); `Err` is the report of a run left untouched.
 pub(crate) fn settle(shared: &Arc<Shared>, run: RunId, record: &RunRecord) -> Result<(), Error> {
@@ -43,22 +87,21 @@ pub(crate) fn settle(shared: &Arc<Shared>, run: RunId, record: &RunRecord) -> Re
         changes,
         note,
     };
-    let stored = shared
-        .store()?
-        .workflows()?
-        .into_iter()
-        .find(|w| w.name == record.workflow && w.has_layout(record.fingerprint));
-    let old_layout = stored.as_ref().and_then(|w| w.layout.clone());
-    let old = old_layout.as_ref().and_then(StateLayout::parsed);
-    let new = current.layout().and_then(StateLayout::parsed);
-    let (Some(old), Some(new)) = (old, new) else {
-        let note = if stored.is_none() {
+    let old = shared
+        .known_layouts
+        .get(shared, &record.workflow, record.fingerprint)?;
+    let new_shapes = current
+        .layout()
+        .and_then(StateLayout::parsed)
+        .map(|parsed| states(&parsed));
+    let (Some(old_shapes), Some(new_shapes)) = (&old.shapes, new_shapes) else {
+        let note = if !old.stored {
             "its layout was never registered here by a build that stores descriptions, so only \
              its fingerprint is known"
                 .to_owned()
-        } else if let Some(reason) = old_layout.as_ref().and_then(StateLayout::untraced_reason) {
+        } else if let Some(reason) = old.layout.as_ref().and_then(StateLayout::untraced_reason) {
             format!("the description of the layout that stored it is incomplete: {reason}")
-        } else if old_layout.is_none() {
+        } else if old.layout.is_none() {
             "the build that stored it kept no description of its states, so only its \
              fingerprint is known"
                 .to_owned()
@@ -71,16 +114,15 @@ pub(crate) fn settle(shared: &Arc<Shared>, run: RunId, record: &RunRecord) -> Re
         };
         return Err(refused(Vec::new(), Some(note)));
     };
-    let changes = state_changes(&old, &new, &record.state_name);
+    let changes = state_changes(old_shapes, &new_shapes, &record.state_name);
     if let Some(migrate) = shared.migrations.get(current.name()) {
-        return migrate_run(shared, run, record, (&old, &new), &current, migrate)
+        return migrate_run(shared, run, record, &old, &current, migrate)
             .map_err(|why| refused(changes, Some(format!("its migration failed: {why}"))));
     }
     if !changes.is_empty() {
         return Err(refused(changes, None));
     }
-    let old_version = stored.as_ref().and_then(|w| w.version);
-    if let Some(old_version) = old_version.filter(|&v| v != current.version()) {
+    if let Some(old_version) = old.version.filter(|&v| v != current.version()) {
         // The user said so: old runs must not go on with this code, whatever their layout.
         return Err(refused(
             changes,
@@ -107,10 +149,18 @@ fn migrate_run(
     shared: &Arc<Shared>,
     run: RunId,
     record: &RunRecord,
-    (old, new): (&Parsed, &Parsed),
+    old: &Known,
     current: &Arc<dyn Entry>,
     migrate: &MigrateFn,
 ) -> Result<(), String> {
+    // Parsed per run: serde-reflection's types cannot be kept across threads, and a migration
+    // writes (and syncs) once per run anyway.
+    let (Some(old), Some(new)) = (
+        old.layout.as_ref().and_then(StateLayout::parsed),
+        current.layout().and_then(StateLayout::parsed),
+    ) else {
+        return Err("a description is missing".to_owned());
+    };
     let Some(bytes) = &record.state else {
         return Err(
             "the run has not committed a state yet (its input is stored as the old \
@@ -119,14 +169,14 @@ fn migrate_run(
                 .to_owned(),
         );
     };
-    let old_state = read(old, bytes, record.fingerprint)?;
+    let old_state = read(&old, bytes, record.fingerprint)?;
     let migrated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| migrate(old_state)))
         .map_err(|_| "the migration function panicked".to_owned())??;
     if migrated.state == "Start" {
         return Err("a run cannot be migrated to `Start` (not a stored state)".to_owned());
     }
     let mut why = String::new();
-    for bytes in encodings(new, &migrated)? {
+    for bytes in encodings(&new, &migrated)? {
         match probe::decodes(shared, current.as_ref(), bytes.clone()) {
             Ok(()) => {
                 tracing::info!(%run, workflow = record.workflow, from = record.state_name,

@@ -4,7 +4,6 @@
 
 use std::fmt;
 
-use super::Parsed;
 use super::render::{StateShape, states};
 
 /// One difference between how a run's current state was stored and how the current code
@@ -57,12 +56,18 @@ pub(crate) fn layout_changes(
     new: &super::StateLayout,
     state: &str,
 ) -> Option<Vec<LayoutChange>> {
-    Some(state_changes(&old.parsed()?, &new.parsed()?, state))
+    let old = states(&old.parsed()?);
+    let new = states(&new.parsed()?);
+    Some(state_changes(&old, &new, state))
 }
 
 /// The changes of state `state` from `old` to `new`; empty if it is stored the same way.
-pub(crate) fn state_changes(old: &Parsed, new: &Parsed, state: &str) -> Vec<LayoutChange> {
-    let find = |parsed: &Parsed| states(parsed).into_iter().find(|s| s.name == state);
+pub(crate) fn state_changes(
+    old: &[StateShape],
+    new: &[StateShape],
+    state: &str,
+) -> Vec<LayoutChange> {
+    let find = |shapes: &[StateShape]| shapes.iter().find(|s| s.name == state).cloned();
     match (find(old), find(new)) {
         (Some(old), Some(new)) => diff(&old, &new),
         (Some(old), None) => vec![LayoutChange {

@@ -26,7 +26,7 @@ use crate::codec::Format as Encoding;
 /// receives, and returns for the current layout.
 ///
 /// ```
-/// # use cairn::StoredState;
+/// # use cairn_runtime::StoredState;
 /// # use serde_json::json;
 /// // `papers` became a list of objects with a `year`.
 /// let migrate = |mut old: StoredState| -> Result<StoredState, String> {

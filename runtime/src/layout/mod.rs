@@ -20,7 +20,7 @@ pub(crate) mod check;
 pub(crate) mod compare;
 pub(crate) mod migrate;
 pub(crate) mod probe;
-mod render;
+pub(crate) mod render;
 
 pub use compare::LayoutChange;
 pub use migrate::StoredState;

@@ -269,6 +269,7 @@ impl RuntimeBuilder {
             registry,
             previous,
             migrations: self.migrations,
+            known_layouts: Default::default(),
             incompatible: Mutex::new(Vec::new()),
             hook: self.hook,
             branch_hook: self.branch_hook,

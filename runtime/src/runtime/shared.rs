@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     /// Migrations of runs stored by older layouts, by workflow name (see
     /// [`crate::layout::check`]).
     pub(crate) migrations: HashMap<&'static str, crate::layout::migrate::MigrateFn>,
+    /// Stored layouts of older versions met at start, read once each.
+    pub(crate) known_layouts: crate::layout::check::KnownLayouts,
     /// The unfinished runs found at start whose layout no registered version has.
     pub(super) incompatible: Mutex<Vec<Error>>,
     pub hook: Option<Hook>,
