@@ -230,9 +230,12 @@ impl RuntimeBuilder {
     /// Opens (or creates) the environment, then resumes every unfinished run of a registered
     /// workflow as a tokio task. Must be called inside a tokio runtime.
     ///
-    /// Runs whose stored fingerprint differs from the registered workflow's are left untouched
-    /// (`wait` and `result` on them return [`Error::IncompatibleState`]); runs of unregistered
-    /// workflows are left alone.
+    /// First it describes the state enum of every registered workflow (see
+    /// [`StateLayout`](crate::StateLayout)) and stores it with the workflow. A run stored by
+    /// another layout is then adopted if the state it is in is stored the same way, or moved
+    /// by a [`migrate`](Self::migrate) function, or else left untouched and reported
+    /// ([`Runtime::incompatible_runs`]; `wait` and `result` on it return
+    /// [`Error::IncompatibleState`]); runs of unregistered workflows are left alone.
     pub fn start(self) -> Result<Runtime, Error> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| Error::NoTokioRuntime)?;
         let mut registry: HashMap<&'static str, Arc<dyn Entry>> = HashMap::new();
