@@ -21,6 +21,8 @@ pub(crate) mod compare;
 pub(crate) mod migrate;
 pub(crate) mod probe;
 pub(crate) mod render;
+#[cfg(test)]
+mod tests;
 
 pub use compare::LayoutChange;
 pub use migrate::StoredState;
@@ -65,27 +67,41 @@ pub(crate) struct Parsed {
 
 impl StateLayout {
     /// Traces `S` (a generated state enum) through its `Deserialize` implementation.
+    ///
+    /// serde-reflection covers every variant of the top type (the states), but an enum held
+    /// inside a state (a user's `enum Status` with several variants) is seen one variant per
+    /// pass, and only in passes that reach it: its description would be partial. Such enums
+    /// are named and the description is untraced, never silently partial (tracing them needs
+    /// serde-reflection to be given them by name, which the generated code cannot do yet).
     pub(crate) fn trace<S: DeserializeOwned>() -> StateLayout {
         let mut tracer = Tracer::new(TracerConfig::default());
-        let traced = tracer.trace_simple_type::<S>();
-        match traced {
-            Ok((Format::TypeName(root), _)) => match tracer.registry() {
-                Ok(registry) => match serde_json::to_string(&registry) {
-                    Ok(registry) => StateLayout {
-                        traced: Some(Traced { root, registry }),
-                        untraced: None,
-                    },
-                    Err(e) => StateLayout::untraced(e.to_string(), Vec::new()),
-                },
-                Err(e) => StateLayout::untraced(e.to_string(), Vec::new()),
-            },
+        let root = match tracer.trace_simple_type::<S>() {
+            Ok((Format::TypeName(root), _)) => root,
             Ok((other, _)) => {
-                StateLayout::untraced(format!("not a state enum: {other:?}"), Vec::new())
+                return StateLayout::untraced(format!("not a state enum: {other:?}"), Vec::new());
             }
             Err(e) => {
                 let fields = unknown_fields(&tracer.registry_unchecked());
-                StateLayout::untraced(e.to_string(), fields)
+                return StateLayout::untraced(e.to_string(), fields);
             }
+        };
+        match tracer.registry() {
+            Ok(registry) => match serde_json::to_string(&registry) {
+                Ok(registry) => StateLayout {
+                    traced: Some(Traced { root, registry }),
+                    untraced: None,
+                },
+                Err(e) => StateLayout::untraced(e.to_string(), Vec::new()),
+            },
+            Err(serde_reflection::Error::MissingVariants(names)) => StateLayout::untraced(
+                "an enum held in a state is traced one variant at a time, not all".to_owned(),
+                names
+                    .into_iter()
+                    .filter(|n| *n != root)
+                    .map(|n| format!("enum `{n}`"))
+                    .collect(),
+            ),
+            Err(e) => StateLayout::untraced(e.to_string(), Vec::new()),
         }
     }
 
