@@ -80,8 +80,10 @@ pub enum Error {
     /// The run was stored by a build whose state layout differs from the registered workflow's.
     #[error(
         "run {run} was stored by an incompatible version of workflow `{workflow}` \
-         (stored layout {stored:#018x}, this build {expected:#018x}); it is left untouched: \
-         register the version that stored it with `register_previous` to finish it"
+         (stored layout {stored:#018x}, this build {expected:#018x}){}; it is left untouched: \
+         register the version that stored it with `register_previous` to finish it, or move it \
+         to the new layout with `RuntimeBuilder::migrate`",
+        crate::layout::check::explain(changes, note.as_deref())
     )]
     IncompatibleState {
         /// The run.
@@ -92,6 +94,11 @@ pub enum Error {
         stored: u64,
         /// Fingerprint of the registered workflow.
         expected: u64,
+        /// What changed in the state the run is in, field by field (empty when the layout that
+        /// stored the run has no stored description, or a migration failed: see `note`).
+        changes: Vec<crate::LayoutChange>,
+        /// Why there is nothing more precise, or why a migration of the run failed.
+        note: Option<String>,
     },
     /// A durable `for` loop was given an iterator without an end: its items could not be
     /// stored when it started.

@@ -7,9 +7,11 @@
 
 use std::any::TypeId;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 use crate::context::Context;
 use crate::error::Error;
+use crate::layout::StateLayout;
 use crate::run::RunId;
 use crate::supervise::Abort;
 use crate::workflow::{BoxFuture, Start, Workflow};
@@ -26,11 +28,29 @@ pub(crate) enum ErasedStart {
 pub(crate) trait Entry: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn fingerprint(&self) -> u64;
+    /// The `version` of `#[workflow(version = N)]` (see [`Workflow::VERSION`]).
+    fn version(&self) -> u32;
     /// The layout's fingerprint under the first scheme (see [`Workflow::LEGACY_FINGERPRINT`]).
     fn legacy_fingerprint(&self) -> Option<u64>;
-    /// Whether a run stored with `fingerprint` has this layout.
+    /// The description of the state enum, once the runtime has traced it at start (see
+    /// [`crate::layout`]).
+    fn layout(&self) -> Option<&StateLayout>;
+    /// Keeps the description traced at start (the first one given).
+    fn set_layout(&self, layout: StateLayout);
+    /// What new runs are stored under: the macro's fingerprint mixed with the traced
+    /// description, so that a change of an inferred type changes it too.
+    fn layout_id(&self) -> u64 {
+        self.layout().map_or(self.fingerprint(), |layout| {
+            layout.layout_id(self.fingerprint())
+        })
+    }
+    /// Whether a run stored with `fingerprint` has this layout: its layout id, or the macro's
+    /// fingerprint alone (runs stored before descriptions, or by a build that could not trace
+    /// them: nothing more is known of them), or the first scheme's.
     fn has_layout(&self, fingerprint: u64) -> bool {
-        fingerprint == self.fingerprint() || Some(fingerprint) == self.legacy_fingerprint()
+        fingerprint == self.layout_id()
+            || fingerprint == self.fingerprint()
+            || Some(fingerprint) == self.legacy_fingerprint()
     }
     /// The workflow's state graph, stored at start for tools without the code.
     fn graph(&self) -> &'static crate::StateGraph;
@@ -52,11 +72,17 @@ pub(crate) trait Entry: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<u8>, String>>;
 }
 
-pub(crate) struct WorkflowEntry<W>(PhantomData<W>);
+pub(crate) struct WorkflowEntry<W> {
+    layout: OnceLock<StateLayout>,
+    workflow: PhantomData<W>,
+}
 
 impl<W: Workflow> WorkflowEntry<W> {
     pub fn new() -> Self {
-        WorkflowEntry(PhantomData)
+        WorkflowEntry {
+            layout: OnceLock::new(),
+            workflow: PhantomData,
+        }
     }
 }
 
@@ -85,8 +111,20 @@ impl<W: Workflow> Entry for WorkflowEntry<W> {
         W::LEGACY_FINGERPRINT
     }
 
+    fn version(&self) -> u32 {
+        W::VERSION
+    }
+
     fn workflow_type(&self) -> TypeId {
         TypeId::of::<W>()
+    }
+
+    fn layout(&self) -> Option<&StateLayout> {
+        self.layout.get()
+    }
+
+    fn set_layout(&self, layout: StateLayout) {
+        let _ = self.layout.set(layout);
     }
 
     fn graph(&self) -> &'static crate::StateGraph {

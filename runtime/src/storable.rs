@@ -96,6 +96,8 @@ pub trait Codec<S> {
     fn encode(state: &S) -> Result<Vec<u8>, Unstorable>;
     /// Decodes a state.
     fn decode(bytes: &[u8]) -> Result<S, String>;
+    /// Describes the state's type, field by field (see `layout/`).
+    fn describe() -> crate::layout::StateLayout;
 }
 
 /// Encodes states through the envelope of `codec.rs`.
@@ -114,6 +116,9 @@ impl<S: Serialize + DeserializeOwned> Codec<S> for SerdeCodec<S> {
     fn decode(bytes: &[u8]) -> Result<S, String> {
         crate::codec::decode(bytes)
     }
+    fn describe() -> crate::layout::StateLayout {
+        crate::layout::StateLayout::trace::<S>()
+    }
 }
 
 /// Stands in for the codec of a state that cannot be stored; a build using it has already
@@ -131,6 +136,9 @@ impl<S> Codec<S> for NoCodec {
     }
     fn decode(_: &[u8]) -> Result<S, String> {
         Err("this state cannot be stored".to_owned())
+    }
+    fn describe() -> crate::layout::StateLayout {
+        crate::layout::StateLayout::untraced("this state cannot be stored".to_owned(), Vec::new())
     }
 }
 

@@ -47,8 +47,19 @@ pub trait Workflow: Copy + Send + Sync + 'static {
     fn events() -> Vec<crate::context::event::EventType> {
         Vec::new()
     }
+    /// The `N` of `#[workflow(version = N)]`, 0 when not written. Part of the fingerprint;
+    /// stored with each registered version so that a run stored under another `version` is
+    /// never adopted by this one, even when its state is stored the same way (see
+    /// [`RuntimeBuilder::migrate`](crate::RuntimeBuilder::migrate)): bumping it says that old
+    /// runs must not go on with this code.
+    const VERSION: u32 = 0;
     /// Runs the state machine from `start` to the end. `Ok(output)` completes the run,
     /// `Err(message)` fails it.
+    ///
+    /// At start, the runtime polls it once with `Start::Resume` and empty bytes to describe
+    /// the state enum (see [`StateLayout`](crate::StateLayout)): the generated driver answers
+    /// from its decode of the stored state, before any step. A driver written by hand must not
+    /// start a step before decoding a resumed state; it is described as untraced.
     fn drive<'a>(
         ctx: &'a mut Context,
         start: Start<Self::Input>,

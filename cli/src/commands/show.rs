@@ -1,5 +1,6 @@
 //! `cairn show RUN`: everything the store knows of one run: its status and position, times,
-//! output or error, key-value state, the question it waits on, and its history.
+//! output or error, key-value state, the question it waits on, its history, and for a run
+//! stored by an older layout of its workflow what changed in its state.
 
 use std::fmt::Write;
 
@@ -21,6 +22,7 @@ pub fn show(client: &Client, run: RunId, json: bool) -> Result<(), Failure> {
     // The output is read without the workflow when it is stored as JSON (as most are); what
     // only the workflow's own types decode is said to be so, not hidden.
     let output = (status.status == Status::Completed).then(|| client.result_json(run));
+    let layout = client.layout_changes(run)?;
     let started_at_ms = history.first().map(|record| record.started_at_ms);
     let updated_at_ms = history.last().map(|record| record.ended_at_ms);
 
@@ -39,6 +41,9 @@ pub fn show(client: &Client, run: RunId, json: bool) -> Result<(), Failure> {
             "kv": kv,
             "question": question.as_ref().map(question_view::json),
             "history": history,
+            "layout_changes": layout.as_ref().map(|changes| {
+                changes.iter().map(ToString::to_string).collect::<Vec<_>>()
+            }),
         });
         if let (Some(shown), serde_json::Value::Object(fields)) = (shown.as_object_mut(), fields) {
             shown.extend(fields);
@@ -83,6 +88,25 @@ pub fn show(client: &Client, run: RunId, json: bool) -> Result<(), Failure> {
         field("answers", &question_view::answers(question));
         if let Some(deadline) = pending.deadline {
             field("deadline", &time::instant(question_view::ms(deadline)));
+        }
+    }
+    match &layout {
+        None => {}
+        Some(changes) if changes.is_empty() => field(
+            "layout",
+            "older than the current version's, its state stored the same way: a runtime of \
+             the current version adopts it",
+        ),
+        Some(changes) => {
+            let changes: Vec<String> = changes.iter().map(ToString::to_string).collect();
+            field(
+                "layout",
+                &format!(
+                    "older than the current version's: {}; finish it with the old code \
+                     (`register_previous`) or move it (`RuntimeBuilder::migrate`)",
+                    changes.join("; ")
+                ),
+            );
         }
     }
     let kv = serde_json::to_string_pretty(&kv).expect("a JSON value always renders");

@@ -9,6 +9,7 @@ mod drawing;
 mod errors;
 mod fixture;
 mod inspecting;
+mod layouts;
 mod operating;
 mod sending;
 mod watching;

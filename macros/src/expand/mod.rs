@@ -88,6 +88,10 @@ pub fn generate(
     let version = attrs.version.unwrap_or(0);
     let fingerprint = fingerprint::fingerprint(&machine, &name, version);
     let legacy_fingerprint = fingerprint::legacy_fingerprint(&machine, &name, version);
+    // Emitted only when written, so that the expansion of a workflow without it stays as short.
+    let version_const = attrs
+        .version
+        .map(|version| quote!(const VERSION: u32 = #version;));
     let items = &body.items;
     let state_enum = machine.state_enum();
     let state_info = machine.state_info();
@@ -120,6 +124,7 @@ pub fn generate(
                 ::core::option::Option::Some(#legacy_fingerprint);
             const PARAMETERS: &'static [&'static str] = &[#(#parameters),*];
             #events
+            #version_const
 
             #graph
 

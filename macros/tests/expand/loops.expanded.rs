@@ -13,6 +13,7 @@ impl ::cairn::Workflow for retry {
         15851574437682101721u64,
     );
     const PARAMETERS: &'static [&'static str] = &["batch"];
+    const VERSION: u32 = 2u32;
     fn graph() -> &'static ::cairn::StateGraph {
         static GRAPH: ::cairn::StateGraph = ::cairn::StateGraph {
             workflow: "billing.retry",

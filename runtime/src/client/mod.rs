@@ -246,7 +246,7 @@ impl Client {
 
     async fn start_entry(&self, entry: Arc<dyn Entry>, input: Vec<u8>) -> Result<RunId, Error> {
         let now = self.shared.now_ms();
-        let record = RunRecord::new(entry.name(), entry.fingerprint(), input.clone(), now);
+        let record = RunRecord::new(entry.name(), entry.layout_id(), input.clone(), now);
         let run = self
             .shared
             .commit(WriteOp::CreateRun { record })
@@ -272,7 +272,7 @@ impl Client {
         let now = self.shared.now_ms();
         let records = inputs
             .iter()
-            .map(|input| RunRecord::new(entry.name(), entry.fingerprint(), input.clone(), now))
+            .map(|input| RunRecord::new(entry.name(), entry.layout_id(), input.clone(), now))
             .collect();
         let hand_over = self.shared.is_client_only();
         let first = self

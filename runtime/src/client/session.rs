@@ -51,7 +51,7 @@ impl Client {
         let input = encode_input::<W>(&input)?;
         let record = RunRecord::new(
             entry.name(),
-            entry.fingerprint(),
+            entry.layout_id(),
             input.clone(),
             self.shared.now_ms(),
         );

@@ -80,7 +80,7 @@ impl Client {
         input: Vec<u8>,
     ) -> Result<RunId, Error> {
         let now = self.shared.now_ms();
-        let record = RunRecord::new(entry.name(), entry.fingerprint(), input.clone(), now);
+        let record = RunRecord::new(entry.name(), entry.layout_id(), input.clone(), now);
         let hand_over = self.shared.is_client_only();
         let op = WriteOp::CreateUnique {
             key: key.to_owned(),

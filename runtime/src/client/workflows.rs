@@ -44,4 +44,56 @@ impl Client {
     pub fn workflows(&self) -> Result<Vec<StoredWorkflow>, Error> {
         self.shared.store()?.workflows()
     }
+
+    /// For a run moved to a newer layout at a runtime's start (migrated, or adopted because
+    /// its state is stored the same way, see
+    /// [`RuntimeBuilder::migrate`](crate::RuntimeBuilder::migrate)): the layout id and the
+    /// state name it had before, kept (with the original state) until the run commits its
+    /// next transition; `None` otherwise.
+    pub fn migrated_from(&self, run: RunId) -> Result<Option<(u64, String)>, Error> {
+        Ok(self
+            .shared
+            .store()?
+            .migrated_original(run)?
+            .map(|original| (original.fingerprint, original.state_name)))
+    }
+
+    /// For an unfinished run stored under another layout than the current version of its
+    /// workflow (as last registered on this store): what changed in the state it is in, read
+    /// from the descriptions both versions stored, without the code. `Some(vec![])` means its
+    /// state is stored the same way (a runtime of the current version adopts it, unless its
+    /// `version` differs); `None` for a run of the current layout, a finished run, or when a
+    /// description is missing. What [`Runtime::incompatible_runs`](crate::Runtime::incompatible_runs)
+    /// reports, for a tool (`cairn show`).
+    pub fn layout_changes(&self, run: RunId) -> Result<Option<Vec<crate::LayoutChange>>, Error> {
+        let record = self.load(run)?;
+        if record.status.is_finished() {
+            return Ok(None);
+        }
+        let versions = self.shared.store()?.workflows()?;
+        let mut versions = versions.iter().filter(|w| w.name == record.workflow);
+        let (mut stored, mut current) = (None, None);
+        for version in versions.by_ref() {
+            if version.has_layout(record.fingerprint) {
+                stored = Some(version);
+            }
+            if version.current {
+                current = Some(version);
+            }
+        }
+        let (Some(stored), Some(current)) = (stored, current) else {
+            return Ok(None);
+        };
+        if current.has_layout(record.fingerprint) {
+            return Ok(None);
+        }
+        let (Some(old), Some(new)) = (&stored.layout, &current.layout) else {
+            return Ok(None);
+        };
+        Ok(crate::layout::compare::layout_changes(
+            old,
+            new,
+            &record.state_name,
+        ))
+    }
 }

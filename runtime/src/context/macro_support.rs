@@ -131,6 +131,7 @@ impl Context {
             ctx: self,
             bytes: bytes.to_vec(),
             decode: C::decode,
+            describe: C::describe,
         }
     }
 
@@ -208,12 +209,18 @@ struct DecodeState<'a, S> {
     ctx: &'a Context,
     bytes: Vec<u8>,
     decode: fn(&[u8]) -> Result<S, String>,
+    /// Answers a probe of the runtime instead of decoding (see [`crate::layout::probe`]).
+    describe: fn() -> crate::layout::StateLayout,
 }
 
 impl<S> Future for DecodeState<'_, S> {
     type Output = S;
 
     fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<S> {
+        if crate::layout::probe::intercept(self.describe, self.decode, &self.bytes) {
+            // Asked by the runtime about the state type: answered, and this driver is dropped.
+            return Poll::Pending;
+        }
         match (self.decode)(&self.bytes) {
             Ok(state) => Poll::Ready(state),
             Err(e) => {

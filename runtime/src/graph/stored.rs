@@ -52,6 +52,19 @@ pub struct StoredWorkflow {
     /// by older builds carry, if it has one.
     #[serde(default)]
     pub legacy_fingerprint: Option<u64>,
+    /// The macro's fingerprint of the layout, when `fingerprint` is a layout id that mixes it
+    /// with the traced description (see [`StateLayout`](crate::StateLayout)); runs stored by
+    /// builds before descriptions carry it alone.
+    #[serde(default)]
+    pub code_fingerprint: Option<u64>,
+    /// The description of the state enum traced when it was registered: every field of
+    /// every state with its type spelled out, inferred types included (`None` from builds
+    /// before descriptions).
+    #[serde(default)]
+    pub layout: Option<crate::StateLayout>,
+    /// The `N` of `#[workflow(version = N)]` (`None` from builds before descriptions).
+    #[serde(default)]
+    pub version: Option<u32>,
     /// Whether this is the version new runs start with, as of the last registration; `false`
     /// for an older version kept with
     /// [`register_previous`](crate::RuntimeBuilder::register_previous), or replaced since.
@@ -66,7 +79,9 @@ pub struct StoredWorkflow {
 impl StoredWorkflow {
     /// Whether a run stored with `fingerprint` has this version's layout.
     pub fn has_layout(&self, fingerprint: u64) -> bool {
-        fingerprint == self.fingerprint || Some(fingerprint) == self.legacy_fingerprint
+        fingerprint == self.fingerprint
+            || Some(fingerprint) == self.legacy_fingerprint
+            || Some(fingerprint) == self.code_fingerprint
     }
 }
 

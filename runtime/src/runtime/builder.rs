@@ -10,6 +10,8 @@ use tokio::sync::watch;
 use super::{BranchCommit, BranchHook, Flow, Hook, Runtime, Shared, Transition};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
+use crate::layout::StoredState;
+use crate::layout::migrate::MigrateFn;
 use crate::registry::{Entry, WorkflowEntry};
 use crate::runtime::timers::Timers;
 use crate::store::group_commit::Committer;
@@ -21,6 +23,8 @@ pub struct RuntimeBuilder {
     lmdb: LmdbOptions,
     entries: Vec<Arc<dyn Entry>>,
     previous: Vec<Arc<dyn Entry>>,
+    /// See [`RuntimeBuilder::migrate`].
+    migrations: HashMap<&'static str, MigrateFn>,
     hook: Option<Hook>,
     branch_hook: Option<BranchHook>,
     clock: Arc<dyn Clock>,
@@ -57,6 +61,7 @@ impl RuntimeBuilder {
             lmdb: LmdbOptions::default(),
             entries: Vec::new(),
             previous: Vec::new(),
+            migrations: HashMap::new(),
             hook: None,
             branch_hook: None,
             clock: Arc::new(SystemClock),
@@ -207,6 +212,41 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Moves the runs of `workflow` stored by an older layout to the registered one, at
+    /// [`start`](Self::start), before any of them is resumed: `migrate` gets each such run's
+    /// state read without the old code ([`StoredState`]: the state's name and its fields as
+    /// JSON, decoded through the description the old build stored) and returns the state the
+    /// run goes on from, in the registered layout (usually the same state with a field added,
+    /// retyped or renamed). The result is checked to decode as the registered workflow's
+    /// state before it is committed, in one write that keeps the original until the run's
+    /// next transition; a run whose migration returns `Err`, panics or returns a state that
+    /// does not decode is left untouched and reported by
+    /// [`Runtime::incompatible_runs`](crate::Runtime::incompatible_runs). A migration
+    /// applied and committed is not applied again.
+    ///
+    /// ```ignore
+    /// Runtime::builder()
+    ///     .register(research_pipeline)
+    ///     .migrate(research_pipeline, |mut old| {
+    ///         // `papers` became a list of objects with a `year`.
+    ///         if let Some(papers) = old.fields.get_mut("papers") {
+    ///             for paper in papers.as_array_mut().into_iter().flatten() {
+    ///                 paper["year"] = serde_json::json!(0);
+    ///             }
+    ///         }
+    ///         Ok(old)
+    ///     })
+    /// ```
+    pub fn migrate<W: Workflow>(
+        mut self,
+        workflow: W,
+        migrate: impl Fn(StoredState) -> Result<StoredState, String> + Send + Sync + 'static,
+    ) -> Self {
+        let _ = workflow;
+        self.migrations.insert(W::NAME, Arc::new(migrate));
+        self
+    }
+
     /// Calls `hook` right after each committed transition, on the run's task.
     pub fn on_transition(
         mut self,
@@ -263,9 +303,12 @@ impl RuntimeBuilder {
     /// Opens (or creates) the environment, then resumes every unfinished run of a registered
     /// workflow as a tokio task. Must be called inside a tokio runtime.
     ///
-    /// Runs whose stored fingerprint differs from the registered workflow's are left untouched
-    /// (`wait` and `result` on them return [`Error::IncompatibleState`]); runs of unregistered
-    /// workflows are left alone.
+    /// First it describes the state enum of every registered workflow (see
+    /// [`StateLayout`](crate::StateLayout)) and stores it with the workflow. A run stored by
+    /// another layout is then adopted if the state it is in is stored the same way, or moved
+    /// by a [`migrate`](Self::migrate) function, or else left untouched and reported
+    /// ([`Runtime::incompatible_runs`]; `wait` and `result` on it return
+    /// [`Error::IncompatibleState`]); runs of unregistered workflows are left alone.
     pub fn start(self) -> Result<Runtime, Error> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| Error::NoTokioRuntime)?;
         let mut registry: HashMap<&'static str, Arc<dyn Entry>> = HashMap::new();
@@ -291,9 +334,10 @@ impl RuntimeBuilder {
         }
         let mut previous = HashMap::new();
         for entry in self.previous {
-            let current = registry.get(entry.name()).map(|e| e.fingerprint());
+            // The same macro fingerprint as the current version is refused below, once the
+            // descriptions say whether only an inferred type differs.
             let key = (entry.name(), entry.fingerprint());
-            if current == Some(key.1) || previous.insert(key, entry.clone()).is_some() {
+            if previous.insert(key, entry.clone()).is_some() {
                 return Err(Error::DuplicateWorkflow {
                     name: entry.name().to_owned(),
                 });
@@ -313,6 +357,8 @@ impl RuntimeBuilder {
             committer,
             registry,
             previous,
+            migrations: self.migrations,
+            known_layouts: Default::default(),
             incompatible: Mutex::new(Vec::new()),
             hook: self.hook,
             branch_hook: self.branch_hook,
@@ -332,6 +378,8 @@ impl RuntimeBuilder {
             on_closed: Mutex::new(Some(opened.on_closed)),
             handle,
         });
+        // Before any run is created: new runs are stored under the described layout.
+        crate::layout::probe::describe_registered(&shared)?;
         if self.answers.client_only {
             tracing::info!(path, "cairn client opened (client-only: runs nothing)");
             return Ok(Runtime { shared });

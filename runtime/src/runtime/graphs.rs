@@ -18,8 +18,11 @@ use crate::store::WriteOp;
 pub(super) fn store_graphs(shared: &Shared) -> Result<(), Error> {
     let stored = |entry: &dyn Entry, current: bool| StoredWorkflow {
         name: entry.name().to_owned(),
-        fingerprint: entry.fingerprint(),
+        fingerprint: entry.layout_id(),
         legacy_fingerprint: entry.legacy_fingerprint(),
+        code_fingerprint: Some(entry.fingerprint()),
+        layout: entry.layout().cloned(),
+        version: Some(entry.version()),
         current,
         // Stamped by the write.
         registered_at_ms: 0,

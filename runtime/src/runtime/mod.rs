@@ -54,11 +54,13 @@ impl Runtime {
         Client::new(self.shared.clone())
     }
 
-    /// The unfinished runs found at [`start`](RuntimeBuilder::start) that were stored by a
-    /// state layout no registered version of their workflow has, each as an
-    /// [`Error::IncompatibleState`] naming the run and the workflow. They were left untouched:
-    /// register the version that stored them with
-    /// [`register_previous`](RuntimeBuilder::register_previous) to finish them.
+    /// The unfinished runs found at [`start`](RuntimeBuilder::start) (or woken later) that
+    /// were stored by a state layout no registered version of their workflow has, and that
+    /// could not be adopted or migrated, each as an [`Error::IncompatibleState`] naming the
+    /// run, the workflow and what changed in the state it is in (field, old and new type).
+    /// They were left untouched: register the version that stored them with
+    /// [`register_previous`](RuntimeBuilder::register_previous) to finish them, or move them
+    /// with [`migrate`](RuntimeBuilder::migrate).
     pub fn incompatible_runs(&self) -> Vec<Error> {
         lock(&self.shared.incompatible).iter().cloned().collect()
     }

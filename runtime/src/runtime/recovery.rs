@@ -64,12 +64,13 @@ pub(super) fn recover(
         // A batch at a time: memory does not grow with the number of unfinished runs, and
         // runs in a durable sleep are not in this index at all (the timer reads theirs).
         let (batch, more) = shared.store()?.active_after(after, START_BATCH)?;
-        for (run, record) in batch {
+        for (run, mut record) in batch {
             if !shared.registry.contains_key(record.workflow.as_str()) {
                 tracing::debug!(%run, workflow = record.workflow, "leaving a run of an unregistered workflow alone");
                 continue;
             }
-            if let Err(error) = shared.entry_for(run, &record.workflow, record.fingerprint) {
+            // A run of an older layout is migrated or adopted here, before anything decodes it.
+            if let Err(error) = shared.entry_settled(run, &mut record) {
                 // Reported, left untouched for a build that can read it; the others go on.
                 tracing::error!(%run, workflow = record.workflow, "not resuming: {error}");
                 lock(&shared.incompatible).push(error);

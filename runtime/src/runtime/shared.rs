@@ -25,9 +25,14 @@ pub(crate) struct Shared {
     pub(super) store: RwLock<Option<Arc<dyn Store>>>,
     /// Every write goes through it (see [`crate::store::group_commit`]).
     pub(super) committer: Committer,
-    pub(super) registry: HashMap<&'static str, Arc<dyn Entry>>,
+    pub(crate) registry: HashMap<&'static str, Arc<dyn Entry>>,
     /// Older versions kept to finish the runs they stored, by name and layout fingerprint.
-    pub(super) previous: HashMap<(&'static str, u64), Arc<dyn Entry>>,
+    pub(crate) previous: HashMap<(&'static str, u64), Arc<dyn Entry>>,
+    /// Migrations of runs stored by older layouts, by workflow name (see
+    /// [`crate::layout::check`]).
+    pub(crate) migrations: HashMap<&'static str, crate::layout::migrate::MigrateFn>,
+    /// Stored layouts of older versions met at start, read once each.
+    pub(crate) known_layouts: crate::layout::check::KnownLayouts,
     /// The unfinished runs found at start whose layout no registered version has.
     pub(super) incompatible: Mutex<Vec<Error>>,
     pub hook: Option<Hook>,
@@ -116,14 +121,47 @@ impl Shared {
         if entry.has_layout(fingerprint) {
             return Ok(entry);
         }
+        if let Some(previous) = self.previous.get(&(entry.name(), fingerprint)) {
+            return Ok(previous);
+        }
+        // A previous version's runs carry its layout id (its fingerprint mixed with its
+        // description): a few entries to look through, on a rare path.
         self.previous
-            .get(&(entry.name(), fingerprint))
+            .values()
+            .find(|previous| previous.name() == entry.name() && previous.has_layout(fingerprint))
             .ok_or_else(|| Error::IncompatibleState {
                 run,
                 workflow: workflow.to_owned(),
                 stored: fingerprint,
-                expected: entry.fingerprint(),
+                expected: entry.layout_id(),
+                changes: Vec::new(),
+                note: Some(
+                    "what changed is in `Runtime::incompatible_runs` of the runtime that runs it"
+                        .to_owned(),
+                ),
             })
+    }
+
+    /// [`entry_for`](Self::entry_for) a stored run, after moving it to the current layout if
+    /// it was stored by another one and can be (see [`crate::layout::check`]); `record` is
+    /// read again after such a move. Only a process that runs workflows moves runs.
+    pub fn entry_settled(
+        self: &Arc<Self>,
+        run: RunId,
+        record: &mut RunRecord,
+    ) -> Result<Arc<dyn Entry>, Error> {
+        if let Ok(entry) = self.entry_for(run, &record.workflow, record.fingerprint) {
+            return Ok(entry.clone());
+        }
+        if self.is_client_only() {
+            return self
+                .entry_for(run, &record.workflow, record.fingerprint)
+                .cloned();
+        }
+        crate::layout::check::settle(self, run, record)?;
+        *record = self.store()?.load(run)?.ok_or(Error::UnknownRun { run })?;
+        self.entry_for(run, &record.workflow, record.fingerprint)
+            .cloned()
     }
 
     /// Whether `W` is registered, as the current version or a previous one.
@@ -286,7 +324,7 @@ impl Shared {
             tracing::debug!(%run, "leaving a quarantined handed-over run alone");
             return Ok(());
         }
-        let Some(record) = self.store()?.load(run)? else {
+        let Some(mut record) = self.store()?.load(run)? else {
             return Ok(());
         };
         let waiting_here = matches!(record.status, Status::Pending | Status::Running)
@@ -299,8 +337,8 @@ impl Shared {
             tracing::debug!(%run, workflow = record.workflow, "leaving a handed-over run of an unregistered workflow alone");
             return Ok(());
         }
-        let entry = match self.entry_for(run, &record.workflow, record.fingerprint) {
-            Ok(entry) => entry.clone(),
+        let entry = match self.entry_settled(run, &mut record) {
+            Ok(entry) => entry,
             Err(error) => {
                 tracing::error!(%run, workflow = record.workflow, "not starting: {error}");
                 lock(&self.incompatible).push(error);
@@ -335,14 +373,14 @@ impl Shared {
     /// runtime can run it; a run of an unregistered workflow or layout keeps its wake-up on
     /// disk for a runtime that can.
     pub async fn wake(self: &Arc<Self>, run: RunId, wake_ms: u64) -> Result<(), Error> {
-        let Some(record) = self.store()?.load(run)? else {
+        let Some(mut record) = self.store()?.load(run)? else {
             return Ok(());
         };
         if !self.registry.contains_key(record.workflow.as_str()) {
             tracing::debug!(%run, workflow = record.workflow, "leaving a run of an unregistered workflow asleep");
             return Ok(());
         }
-        if let Err(error) = self.entry_for(run, &record.workflow, record.fingerprint) {
+        if let Err(error) = self.entry_settled(run, &mut record) {
             tracing::error!(%run, workflow = record.workflow, "not resuming: {error}");
             lock(&self.incompatible).push(error);
             return Ok(());

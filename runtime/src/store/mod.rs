@@ -32,6 +32,15 @@ pub(crate) struct Opened {
     pub on_closed: Box<dyn FnOnce() + Send>,
 }
 
+/// What a migration replaced in a run's record (see [`WriteOp::MigrateRun`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct MigratedOriginal {
+    pub fingerprint: u64,
+    pub state_name: String,
+    #[serde(with = "serde_bytes")]
+    pub state: Option<Vec<u8>>,
+}
+
 /// Everything stored about one run. Encoded with postcard, in the envelope of `crate::codec`:
 /// field order is part of the stored format, so changing it means bumping the format version.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,6 +265,12 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
     /// Every workflow a runtime registered on this store
     /// ([`WriteOp::RegisterWorkflows`]), every stored version, by name then fingerprint.
     fn workflows(&self) -> Result<Vec<crate::graph::StoredWorkflow>, Error>;
+    /// What a migration of `run` replaced ([`WriteOp::MigrateRun`]), until the run's next
+    /// transition; `None` otherwise. A backend without migrations has none.
+    fn migrated_original(&self, run: RunId) -> Result<Option<MigratedOriginal>, Error> {
+        let _ = run;
+        Ok(None)
+    }
     /// The current version of the workflow named `name`, as last registered.
     fn workflow(&self, name: &str) -> Result<Option<crate::graph::StoredWorkflow>, Error>;
     /// The run's record, its history records from the `history_from`-th on (counting from 0)

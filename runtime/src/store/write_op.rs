@@ -241,6 +241,20 @@ pub(crate) enum WriteOp {
         position: u64,
         attempts: StoredAttempts,
     },
+    /// Moves `run`, stored under layout `from`, to layout `fingerprint` (see
+    /// [`crate::layout::check`]): its record takes `fingerprint` and, if given, the migrated
+    /// state (its name and sealed bytes), in place of the stored one; its status, position and
+    /// everything else are unchanged. The original layout and state are kept next to it until
+    /// the run's next [`WriteOp::CommitState`], [`WriteOp::Complete`] or [`WriteOp::Fail`] (see
+    /// [`Store::migrated_original`](super::Store::migrated_original)), so that a migration
+    /// is undone by hand if the migrated run cannot go on. [`Error::IncompatibleState`] if
+    /// the run is no longer stored under `from` (another process moved it): [`Outcome::Done`].
+    MigrateRun {
+        run: RunId,
+        from: u64,
+        fingerprint: u64,
+        state: Option<(String, Vec<u8>)>,
+    },
 }
 
 /// What one [`WriteOp`] produced; which variant each op gives is in its doc.
@@ -449,6 +463,7 @@ impl WriteOp {
             | WriteOp::RegisterQueues { .. }
             | WriteOp::PumpQueues { .. }
             | WriteOp::AwaitChildren { .. } => 0,
+            WriteOp::MigrateRun { state, .. } => state.as_ref().map_or(0, |(_, s)| s.len()),
         };
         u64::try_from(len).unwrap_or(u64::MAX)
     }

@@ -23,6 +23,7 @@ mod helper_steps;
 mod hitl_answers;
 mod hitl_session;
 mod json_inputs;
+mod layout_changes;
 mod listing;
 mod loops_owned_iterators;
 mod queues;

@@ -61,7 +61,10 @@ async fn a_client_without_the_code_reads_the_graph_a_runtime_registered() {
     let stored = client.workflows().unwrap();
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(stored[0].name, "digest");
-    assert_eq!(stored[0].fingerprint, digest_v2::FINGERPRINT);
+    // Stored under its layout id (the macro's fingerprint mixed with the traced description),
+    // with the macro's fingerprint beside it.
+    assert_eq!(stored[0].code_fingerprint, Some(digest_v2::FINGERPRINT));
+    assert!(stored[0].layout.as_ref().is_some_and(|l| l.is_traced()));
     assert!(stored[0].current);
     assert!(stored[0].registered_at_ms > 0);
 }
@@ -98,7 +101,7 @@ async fn each_version_is_kept_and_a_run_is_drawn_with_its_own() {
     let versions = client.workflows().unwrap();
     let mut fingerprints: Vec<(u64, bool)> = versions
         .iter()
-        .map(|w| (w.fingerprint, w.current))
+        .map(|w| (w.code_fingerprint.unwrap_or(w.fingerprint), w.current))
         .collect();
     fingerprints.sort();
     let mut expected = vec![

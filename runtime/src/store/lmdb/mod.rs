@@ -91,6 +91,7 @@ mod writes;
 use test_support::Commit;
 /// Format 4: checksums on every value of an older directory.
 mod migrate;
+mod originals;
 /// One consistent read of a run's progress, for `Client::watch`.
 mod progress;
 /// Quarantined runs, and the ways out.

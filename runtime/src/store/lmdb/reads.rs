@@ -87,6 +87,13 @@ impl Store for LmdbStore {
         self.workflows_impl()
     }
 
+    fn migrated_original(
+        &self,
+        run: RunId,
+    ) -> Result<Option<crate::store::MigratedOriginal>, Error> {
+        self.migrated_original_impl(run)
+    }
+
     fn workflow(&self, name: &str) -> Result<Option<crate::graph::StoredWorkflow>, Error> {
         self.workflow_impl(name)
     }

@@ -420,6 +420,10 @@ impl WriteOp {
             // Deleting writes too (copy-on-write of the pages the keys were on): about a
             // page's share per run, most runs' keys sharing leaf pages with their neighbours.
             WriteOp::PurgeFinished { limit, .. } => *limit as u64 * 256,
+            // The record rewritten, and the original state kept beside it.
+            WriteOp::MigrateRun { state, .. } => {
+                2 * state.as_ref().map_or(0, |(_, s)| s.len() as u64) + PER_ENTRY
+            }
             // The JSON of each graph: about its names plus some punctuation per state and edge.
             WriteOp::RegisterWorkflows { workflows } => workflows
                 .iter()
@@ -434,7 +438,9 @@ impl WriteOp {
                                 + s.fields.iter().map(|f| f.len() + 4).sum::<usize>()
                         })
                         .sum();
-                    (256 + w.name.len() + states + 32 * w.graph.edges.len()) as u64 + PER_ENTRY
+                    let layout = w.layout.as_ref().map_or(0, crate::StateLayout::len_hint);
+                    (256 + w.name.len() + states + 32 * w.graph.edges.len() + layout) as u64
+                        + PER_ENTRY
                 })
                 .sum(),
             // Small and fixed: covered by `PER_REQUEST`. A question is a few hundred bytes; a

@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::graph::StoredWorkflow;
 
 /// Number of LMDB databases opened here.
-pub(super) const DATABASES: u32 = 1;
+pub(super) const DATABASES: u32 = 2;
 
 /// The table's name in the environment.
 const NAME: &str = "workflows";
@@ -31,6 +31,8 @@ const NAME: &str = "workflows";
 pub(super) struct Table {
     /// `None` only in a read-only open of a directory from before the table.
     workflows: Option<Database<'static, Bytes, Bytes>>,
+    /// The originals of migrated runs (see `originals.rs`), opened here with this table.
+    pub(super) migrated: Option<Database<'static, Bytes, Bytes>>,
 }
 
 impl Table {
@@ -45,6 +47,7 @@ impl Table {
             .unwrap_commit();
         Ok(Table {
             workflows: Some(db),
+            migrated: Some(super::originals::open(env)?),
         })
     }
 
@@ -58,7 +61,10 @@ impl Table {
                 Ok(CommitOrAbort::<_, ()>::Commit(db))
             })?
             .unwrap_commit();
-        Ok(Table { workflows: db })
+        Ok(Table {
+            workflows: db,
+            migrated: super::originals::open_existing(env)?,
+        })
     }
 }
 

@@ -115,6 +115,8 @@ impl LmdbStore {
                 for loop_items in items {
                     loop_items::put(self.loop_items, txn, *run, loop_items)?;
                 }
+                // A migrated run's original is kept until this, its next transition.
+                self.drop_migrated_original(txn, *run)?;
                 Outcome::Transitions(record.transitions)
             }
             WriteOp::Complete {
@@ -136,6 +138,7 @@ impl LmdbStore {
                     },
                 )?;
                 loop_items::delete_run(self.loop_items, txn, *run)?;
+                self.drop_migrated_original(txn, *run)?;
                 Outcome::Done
             }
             WriteOp::Fail {
@@ -144,6 +147,7 @@ impl LmdbStore {
                 history,
             } => {
                 self.fail_in(txn, *run, message, history.as_ref(), now)?;
+                self.drop_migrated_original(txn, *run)?;
                 Outcome::Done
             }
             WriteOp::Suspend {
@@ -209,6 +213,7 @@ impl LmdbStore {
             }
             WriteOp::Purge { run } => {
                 self.purge_in(txn, *run)?;
+                self.drop_migrated_original(txn, *run)?;
                 Outcome::Done
             }
             WriteOp::Cancel { run } => {
@@ -257,6 +262,15 @@ impl LmdbStore {
                 attempts,
             } => {
                 self.record_attempts_in(txn, *run, *position, *attempts)?;
+                Outcome::Done
+            }
+            WriteOp::MigrateRun {
+                run,
+                from,
+                fingerprint,
+                state,
+            } => {
+                self.migrate_run_in(txn, *run, *from, *fingerprint, state.as_ref())?;
                 Outcome::Done
             }
         })

@@ -1,0 +1,127 @@
+//! The `migrated` table of the LMDB backend: for each run moved to a newer layout by
+//! [`WriteOp::MigrateRun`](crate::store::WriteOp::MigrateRun), its original layout id, state
+//! name and state bytes, kept until the run's next transition (the commit drops it), so that a
+//! migrated run that cannot go on can be put back by hand.
+//!
+//! Keys are the run id (big-endian); values the [`MigratedOriginal`] sealed by
+//! [`crate::codec::seal_record`]. The database is opened with the `workflows` table (see
+//! `workflows.rs`), so that a directory written before it gets it, empty, on open, with no
+//! format bump; a read-only open of such a directory reads it as empty.
+
+use heed::types::Bytes;
+use heed::{CommitOrAbort, Database, Env, RwTxn, WithoutTls};
+
+use super::LmdbStore;
+use crate::error::Error;
+use crate::run::RunId;
+use crate::store::MigratedOriginal;
+
+/// The table's name in the environment.
+const NAME: &str = "migrated";
+
+/// Opens (creating if needed) the table, in its own write transaction.
+pub(super) fn open(env: &Env<WithoutTls>) -> Result<Database<'static, Bytes, Bytes>, Error> {
+    let wtxn = env.write_txn()?;
+    Ok(env
+        .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
+            let db: Database<'_, Bytes, Bytes> = opener.create_database(wtxn, Some(NAME))?;
+            Ok(CommitOrAbort::<_, ()>::Commit(db))
+        })?
+        .unwrap_commit())
+}
+
+/// Opens the table of a directory opened read-only, if it has one.
+pub(super) fn open_existing(
+    env: &Env<WithoutTls>,
+) -> Result<Option<Database<'static, Bytes, Bytes>>, Error> {
+    let rtxn = env.read_txn()?;
+    Ok(env
+        .open_databases_and_commit(rtxn, |opener, rtxn| -> Result<_, Error> {
+            let db: Option<Database<'_, Bytes, Bytes>> = opener.open_database(rtxn, Some(NAME))?;
+            Ok(CommitOrAbort::<_, ()>::Commit(db))
+        })?
+        .unwrap_commit())
+}
+
+impl LmdbStore {
+    /// [`WriteOp::MigrateRun`](crate::store::WriteOp::MigrateRun) inside `txn`.
+    pub(super) fn migrate_run_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        from: u64,
+        fingerprint: u64,
+        state: Option<&(String, Vec<u8>)>,
+    ) -> Result<(), Error> {
+        let Some(db) = self.workflows.migrated else {
+            return Err(Error::ReadOnly {
+                path: self.dir.clone(),
+            });
+        };
+        let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
+        if record.fingerprint != from {
+            return Err(Error::IncompatibleState {
+                run,
+                workflow: record.workflow,
+                stored: record.fingerprint,
+                expected: fingerprint,
+                changes: Vec::new(),
+                note: Some(format!(
+                    "it was to be migrated from layout {from:#018x}, and is no longer stored under it"
+                )),
+            });
+        }
+        let original = MigratedOriginal {
+            fingerprint: record.fingerprint,
+            state_name: record.state_name.clone(),
+            state: record.state.clone(),
+        };
+        let bytes = crate::codec::seal_record(&original, 64).map_err(|e| Error::Encode {
+            workflow: record.workflow.clone(),
+            what: "original of a migrated run",
+            reason: e.to_string(),
+        })?;
+        db.put(txn, &run.0.to_be_bytes(), &bytes)?;
+        record.fingerprint = fingerprint;
+        if let Some((name, bytes)) = state {
+            record.state_name = name.clone();
+            record.state = Some(bytes.clone());
+        }
+        self.put_record(txn, run, &record)
+    }
+
+    /// Drops the original kept by a migration of `run`, if any (at its next transition).
+    pub(super) fn drop_migrated_original(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+    ) -> Result<(), Error> {
+        if let Some(db) = self.workflows.migrated {
+            db.delete(txn, &run.0.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// [`Store::migrated_original`](crate::store::Store::migrated_original).
+    pub(super) fn migrated_original_impl(
+        &self,
+        run: RunId,
+    ) -> Result<Option<MigratedOriginal>, Error> {
+        let Some(db) = self.workflows.migrated else {
+            return Ok(None);
+        };
+        let txn = self.env.read_txn()?;
+        match db.get(&txn, &run.0.to_be_bytes())? {
+            Some(bytes) => {
+                crate::codec::open_record(bytes)
+                    .map(Some)
+                    .map_err(|e| Error::CorruptState {
+                        run,
+                        workflow: "<unknown>".to_owned(),
+                        reason: format!("the original of a migrated run does not decode: {e}"),
+                    })
+            }
+            None => Ok(None),
+        }
+    }
+}
