@@ -20,7 +20,8 @@ const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
 
 /// Every status a run can have, by the name `Status` displays (and serializes to).
-pub(crate) const STATUSES: [Status; 8] = [
+pub(crate) const STATUSES: [Status; 9] = [
+    Status::Queued,
     Status::Pending,
     Status::Running,
     Status::Waiting,
