@@ -21,6 +21,9 @@ use crate::workflow::Workflow;
 /// Configures and starts a [`Runtime`].
 pub struct RuntimeBuilder {
     lmdb: LmdbOptions,
+    /// Set by [`RuntimeBuilder::postgres`]: the store is then that database, not LMDB.
+    #[cfg(feature = "postgres")]
+    postgres: Option<crate::store::postgres::PostgresOptions>,
     entries: Vec<Arc<dyn Entry>>,
     previous: Vec<Arc<dyn Entry>>,
     /// See [`RuntimeBuilder::migrate`].
@@ -56,9 +59,25 @@ impl std::fmt::Debug for RuntimeBuilder {
 }
 
 impl RuntimeBuilder {
+    /// Opens the backend the options name: PostgreSQL if set, else LMDB.
+    fn open_store(
+        lmdb: &LmdbOptions,
+        #[cfg(feature = "postgres")] postgres: Option<&crate::store::postgres::PostgresOptions>,
+        durability: crate::durability::Durability,
+        client_only: bool,
+    ) -> Result<crate::store::Opened, Error> {
+        #[cfg(feature = "postgres")]
+        if let Some(postgres) = postgres {
+            return postgres.open(client_only);
+        }
+        lmdb.open(durability, client_only)
+    }
+
     pub(super) fn new() -> RuntimeBuilder {
         RuntimeBuilder {
             lmdb: LmdbOptions::default(),
+            #[cfg(feature = "postgres")]
+            postgres: None,
             entries: Vec::new(),
             previous: Vec::new(),
             migrations: HashMap::new(),
@@ -91,6 +110,15 @@ impl RuntimeBuilder {
         if self.lmdb.path.is_none() {
             self.lmdb.path = path;
         }
+        self
+    }
+
+    /// Runs on PostgreSQL instead of LMDB (cargo feature `postgres`): the database and
+    /// schema of `options` (a connection string converts: `.postgres("postgresql://...")`).
+    /// Any number of processes, on any number of hosts, may run on one schema.
+    #[cfg(feature = "postgres")]
+    pub fn postgres(mut self, options: impl Into<crate::store::postgres::PostgresOptions>) -> Self {
+        self.postgres = Some(options.into());
         self
     }
 
@@ -347,7 +375,13 @@ impl RuntimeBuilder {
                 previous.entry((entry.name(), legacy)).or_insert(entry);
             }
         }
-        let opened = self.lmdb.open(self.durability, self.answers.client_only)?;
+        let opened = Self::open_store(
+            &self.lmdb,
+            #[cfg(feature = "postgres")]
+            self.postgres.as_ref(),
+            self.durability,
+            self.answers.client_only,
+        )?;
         let path = opened.description;
         let store = opened.store;
         let instance = store.instance_id();
@@ -385,6 +419,17 @@ impl RuntimeBuilder {
             return Ok(Runtime { shared });
         }
         let clock = self.clock.clone();
+        // Another process's change (a shared store's notification) wakes the poller or the
+        // timer at once instead of at its next poll.
+        let woken = Arc::downgrade(&shared);
+        shared.store()?.set_waker(Arc::new(move |change| {
+            if let Some(shared) = woken.upgrade() {
+                match change {
+                    crate::store::Change::Runs => shared.answers.notify(),
+                    crate::store::Change::Timers => shared.timers.reload(),
+                }
+            }
+        }));
         super::graphs::store_graphs(&shared)?;
         let resumed = super::recovery::recover(&shared, self.startup_check_limit, self.clock)?;
         let queue_task = shared.handle.spawn(super::queues::run(
