@@ -77,6 +77,8 @@ pub use question::{Answer, AnswerOption, InputKind, Question};
 pub use run::{RunId, RunStatus, Status};
 pub use runtime::{BranchCommit, Flow, Runtime, RuntimeBuilder, Transition};
 pub use store::lmdb::options::LmdbOptions;
+#[cfg(feature = "postgres")]
+pub use store::postgres::PostgresOptions;
 pub use task::{RetryPolicy, Task};
 pub use workflow::Workflow;
 

@@ -50,6 +50,8 @@
 pub mod backend;
 pub mod jump_clock;
 pub mod lmdb;
+pub mod postgres;
+pub mod postgres_server;
 pub mod process;
 pub mod support;
 
