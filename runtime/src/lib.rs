@@ -87,6 +87,8 @@ pub use run::{RunId, RunStatus, Status};
 pub use runtime::{BranchCommit, Flow, Runtime, RuntimeBuilder, Transition};
 pub use schedule::{MAX_SCHEDULE_NAME_BYTES, MissedTicks, Schedule, Tz};
 pub use store::lmdb::options::LmdbOptions;
+#[cfg(feature = "postgres")]
+pub use store::postgres::PostgresOptions;
 pub use task::{RetryPolicy, Task};
 pub use workflow::Workflow;
 

@@ -53,6 +53,8 @@ pub mod backend;
 pub mod file_clock;
 pub mod jump_clock;
 pub mod lmdb;
+pub mod postgres;
+pub mod postgres_server;
 pub mod process;
 pub mod support;
 

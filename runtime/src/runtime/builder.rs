@@ -19,6 +19,9 @@ use crate::workflow::Workflow;
 /// Configures and starts a [`Runtime`].
 pub struct RuntimeBuilder {
     lmdb: LmdbOptions,
+    /// Set by [`RuntimeBuilder::postgres`]: the store is then that database, not LMDB.
+    #[cfg(feature = "postgres")]
+    postgres: Option<crate::store::postgres::PostgresOptions>,
     entries: Vec<Arc<dyn Entry>>,
     previous: Vec<Arc<dyn Entry>>,
     hook: Option<Hook>,
@@ -52,9 +55,25 @@ impl std::fmt::Debug for RuntimeBuilder {
 }
 
 impl RuntimeBuilder {
+    /// Opens the backend the options name: PostgreSQL if set, else LMDB.
+    fn open_store(
+        lmdb: &LmdbOptions,
+        #[cfg(feature = "postgres")] postgres: Option<&crate::store::postgres::PostgresOptions>,
+        durability: crate::durability::Durability,
+        client_only: bool,
+    ) -> Result<crate::store::Opened, Error> {
+        #[cfg(feature = "postgres")]
+        if let Some(postgres) = postgres {
+            return postgres.open();
+        }
+        lmdb.open(durability, client_only)
+    }
+
     pub(super) fn new() -> RuntimeBuilder {
         RuntimeBuilder {
             lmdb: LmdbOptions::default(),
+            #[cfg(feature = "postgres")]
+            postgres: None,
             entries: Vec::new(),
             previous: Vec::new(),
             hook: None,
@@ -86,6 +105,15 @@ impl RuntimeBuilder {
         if self.lmdb.path.is_none() {
             self.lmdb.path = path;
         }
+        self
+    }
+
+    /// Runs on PostgreSQL instead of LMDB (cargo feature `postgres`): the database and
+    /// schema of `options` (a connection string converts: `.postgres("postgresql://...")`).
+    /// Any number of processes, on any number of hosts, may run on one schema.
+    #[cfg(feature = "postgres")]
+    pub fn postgres(mut self, options: impl Into<crate::store::postgres::PostgresOptions>) -> Self {
+        self.postgres = Some(options.into());
         self
     }
 
@@ -303,7 +331,13 @@ impl RuntimeBuilder {
                 previous.entry((entry.name(), legacy)).or_insert(entry);
             }
         }
-        let opened = self.lmdb.open(self.durability, self.answers.client_only)?;
+        let opened = Self::open_store(
+            &self.lmdb,
+            #[cfg(feature = "postgres")]
+            self.postgres.as_ref(),
+            self.durability,
+            self.answers.client_only,
+        )?;
         let path = opened.description;
         let store = opened.store;
         let instance = store.instance_id();

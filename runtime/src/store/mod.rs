@@ -17,6 +17,8 @@ pub(crate) mod events;
 pub(crate) mod group_commit;
 pub(crate) mod hitl;
 pub(crate) mod lmdb;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
 pub(crate) mod write_op;
 
 pub(crate) use write_op::{Outcome, WriteError, WriteOp};

@@ -75,7 +75,7 @@ mod hitl;
 mod index;
 mod keys;
 /// The indexes that list, count and purge runs without reading every record.
-mod listing;
+pub(crate) mod listing;
 pub(crate) mod loop_items;
 mod open;
 pub(crate) mod options;

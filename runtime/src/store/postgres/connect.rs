@@ -1,0 +1,122 @@
+//! The connection pool and the bridge from the [`Store`](crate::store::Store) trait's
+//! synchronous calls to the async driver.
+//!
+//! The store owns a small multi-threaded tokio runtime: the pool's connections live there
+//! (their I/O tasks are spawned on it), so they keep working whatever runtime, or none, the
+//! caller is on. A call runs its future with [`Handle::block_on`](tokio::runtime::Handle::block_on)
+//! on the calling thread: directly on a plain thread (the group committer's helper), inside
+//! [`block_in_place`](tokio::task::block_in_place) on a worker of a multi-threaded runtime (so
+//! the worker's other tasks move on while it waits for the server), and on a short-lived scoped
+//! thread from a current-thread runtime, which may not block in place.
+
+use std::future::Future;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
+
+use super::error::{pg_error, pool_error};
+use crate::error::Error;
+
+/// The pool and the runtime its connections run on.
+pub(super) struct Driver {
+    pool: Pool,
+    /// `Some` until dropped: shut down in the background, since the last handle on the store
+    /// may be dropped on a runtime thread, where a blocking shutdown would panic.
+    runtime: Option<Runtime>,
+    handle: Handle,
+}
+
+impl Driver {
+    /// A pool of at most `max_connections` connections to `config`, with every connection's
+    /// `search_path` set to `schema`.
+    pub(super) fn connect(
+        mut config: tokio_postgres::Config,
+        schema: &str,
+        max_connections: usize,
+    ) -> Result<Driver, Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("cairn-postgres")
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        // Unqualified table names in every statement resolve to the user's schema.
+        config.options(format!("-c search_path={schema}"));
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| Error::from(std::io::Error::other(format!("PostgreSQL pool: {e}"))))?;
+        Ok(Driver {
+            pool,
+            runtime: Some(runtime),
+            handle,
+        })
+    }
+
+    /// Runs `f` with a pooled connection and returns its result, blocking the calling thread.
+    pub(super) fn run<T, F>(
+        &self,
+        f: impl FnOnce(deadpool_postgres::Object) -> F + Send,
+    ) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>> + Send,
+        T: Send,
+    {
+        self.block_on(async {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            f(client).await
+        })
+    }
+
+    /// Runs `future` to completion on the store's runtime from any thread (see the module doc).
+    pub(super) fn block_on<T: Send>(&self, future: impl Future<Output = T> + Send) -> T {
+        match Handle::try_current() {
+            Err(_) => self.handle.block_on(future),
+            Ok(caller) if caller.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.handle.block_on(future))
+            }
+            Ok(_) => std::thread::scope(|scope| {
+                // A current-thread runtime cannot block in place; its thread waits here.
+                let worker = scope.spawn(|| self.handle.block_on(future));
+                match worker.join() {
+                    Ok(out) => out,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }),
+        }
+    }
+
+    /// A connection outside the pool, for `LISTEN` (which holds its connection for good):
+    /// the client and the stream of its notifications, driven on the store's runtime.
+    #[allow(dead_code)]
+    pub(super) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Turns a driver error into cairn's (for `?` in the async bodies).
+pub(super) trait PgResult<T> {
+    fn pg(self) -> Result<T, Error>;
+}
+
+impl<T> PgResult<T> for Result<T, tokio_postgres::Error> {
+    fn pg(self) -> Result<T, Error> {
+        self.map_err(pg_error)
+    }
+}

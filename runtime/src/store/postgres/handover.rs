@@ -1,0 +1,36 @@
+//! Runs handed over by client-only processes ([`WriteOp::HandOver`](crate::store::WriteOp::HandOver)):
+//! a row per run, taken (deleted and returned) by the runtime that runs the workflows.
+
+use super::sql::Sql;
+use super::{big, rid, unbig};
+use crate::error::Error;
+use crate::run::RunId;
+
+pub(super) async fn hand_over(sql: Sql<'_, '_>, run: RunId, position: u64) -> Result<(), Error> {
+    sql.exec(
+        "INSERT INTO handed_over (run, position) VALUES ($1, $2)
+         ON CONFLICT (run) DO UPDATE SET position = EXCLUDED.position",
+        &[&rid(run), &big(position)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Takes up to `limit` handed-over runs, in run order. `SKIP LOCKED`: rows another
+/// transaction is taking right now are left to it.
+pub(super) async fn take(sql: Sql<'_, '_>, limit: usize) -> Result<Vec<(RunId, u64)>, Error> {
+    let rows = sql
+        .rows(
+            "DELETE FROM handed_over WHERE run IN (
+                 SELECT run FROM handed_over ORDER BY run LIMIT $1 FOR UPDATE SKIP LOCKED)
+             RETURNING run, position",
+            &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+        .await?;
+    let mut taken: Vec<(RunId, u64)> = rows
+        .iter()
+        .map(|row| (RunId(unbig(row.get(0))), unbig(row.get(1))))
+        .collect();
+    taken.sort_unstable_by_key(|(run, _)| *run);
+    Ok(taken)
+}

@@ -1,0 +1,79 @@
+//! The PostgreSQL [`Store`](crate::store::Store): many worker processes, on one host or many,
+//! sharing the runs of one database (feature `postgres`).
+//!
+//! Layout (every table in the schema the user names, [`PostgresOptions::schema`]; created and
+//! migrated by `schema.rs`): `runs` holds each run's sealed [`RunRecord`] (postcard in the
+//! envelope of [`crate::codec`], as LMDB stores it) next to the columns that list it (status,
+//! workflow, creation and finish times); `kv`, `history`, `sleeps`, `branches`, `loop_items`
+//! and `questions` are keyed by run first, like LMDB's tables; `active`, `wakeups`,
+//! `answered`, `deadlines`, `handed_over`, `requests` and `quarantine` are the same indexes
+//! and tables LMDB keeps, so that both backends follow one set of run rules
+//! ([`crate::lifecycle`]) write for write.
+//!
+//! The [`Store`](crate::store::Store) trait is synchronous; the driver (`tokio-postgres` with
+//! a `deadpool-postgres` pool) is async. `connect.rs` runs it on a small tokio runtime the
+//! store owns and blocks the calling thread on each answer. One [`Store::write`] is one
+//! transaction on one connection: the group committer's batch, so concurrent transitions of
+//! a worker share one commit (and one WAL flush).
+//!
+//! Files: `options.rs` how a runtime or client opens it, `connect.rs` the pool and the bridge
+//! from sync calls to the driver, `sql.rs` prepared statements on a connection or in a
+//! transaction, `schema.rs` the tables and their migration, `error.rs` the driver's errors as
+//! cairn's, `runs.rs` records and what every write shares, `reads.rs` the reads, `writes.rs`
+//! the write entry and the transitions, `hitl.rs` questions and sessions, `cancel.rs` cancel
+//! and pause, `quarantine.rs` quarantined runs and purges, `listing.rs` listing and counting,
+//! `workflows.rs` state graphs, `unique.rs` unique keys, `handover.rs` runs handed over by
+//! client-only processes.
+//!
+//! [`Store::write`]: crate::store::Store::write
+//! [`RunRecord`]: crate::store::RunRecord
+
+mod cancel;
+mod connect;
+mod error;
+mod handover;
+mod hitl;
+mod listing;
+pub(crate) mod options;
+mod quarantine;
+mod reads;
+mod runs;
+mod schema;
+mod sql;
+mod unique;
+mod workflows;
+mod writes;
+
+pub use options::PostgresOptions;
+
+use crate::run::RunId;
+
+/// Runs stored in one schema of a PostgreSQL database.
+pub(crate) struct PgStore {
+    driver: connect::Driver,
+    /// The schema's instance id (see [`Store::instance_id`](crate::store::Store::instance_id)),
+    /// made when the schema was created.
+    instance: u64,
+}
+
+/// A `u64` (run id, position, milliseconds) as PostgreSQL's `bigint`. Run ids, positions and
+/// times stay far below `i64::MAX`; a larger value (a sleep "forever") is kept at the top of
+/// the range, where it still sorts last.
+pub(super) fn big(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A stored `bigint` back as a `u64` (negative values are never written).
+pub(super) fn unbig(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// A run id as stored.
+pub(super) fn rid(run: RunId) -> i64 {
+    big(run.0)
+}
+
+/// A fingerprint as stored: its 64 bits reinterpreted (only compared for equality).
+pub(super) fn fingerprint(value: u64) -> i64 {
+    i64::from_ne_bytes(value.to_ne_bytes())
+}

@@ -1,0 +1,337 @@
+//! The write entry of the PostgreSQL backend: [`Store::write`](crate::store::Store::write)
+//! applies a batch of [`WriteOp`]s in one transaction (one commit: the group committer's
+//! batch), and the transitions of a run (checkpoint, completion, failure, sleep, branch
+//! outputs, wake-up, reopen).
+//!
+//! One op is one `async fn` here or in the file of its concept (`hitl.rs`, `cancel.rs`,
+//! `quarantine.rs`, `handover.rs`, `unique.rs`, `workflows.rs`): a new [`WriteOp`] is one more
+//! arm of [`apply`] and one more small function. Which status a write gives a run is decided by
+//! [`crate::lifecycle`], as on LMDB.
+
+use super::runs::{self, must_get};
+use super::sql::Sql;
+use super::{PgStore, big, rid, unbig};
+use crate::context::loop_items::LoopItems;
+use crate::error::Error;
+use crate::history::HistoryRecord;
+use crate::lifecycle;
+use crate::run::{RunId, Status};
+use crate::store::{Outcome, StoredSleep, WriteError, WriteOp};
+
+impl PgStore {
+    /// [`Store::write`](crate::store::Store::write): every op in one transaction.
+    pub(super) fn write_batch(
+        &self,
+        ops: &[&WriteOp],
+        now_ms: u64,
+    ) -> Result<Vec<Outcome>, WriteError> {
+        let failed = |e: Error| WriteError::Failed(Box::new(e));
+        self.driver
+            .run(|mut client| async move {
+                let tx = client.transaction().await.map_err(super::error::pg_error)?;
+                let sql = Sql::Tx(&tx);
+                let mut outcomes = Vec::with_capacity(ops.len());
+                for (index, op) in ops.iter().enumerate() {
+                    match super::cancel::apply_with_requests(sql, op, now_ms).await {
+                        Ok(outcome) => outcomes.push(outcome),
+                        // Dropping `tx` rolls it back: nothing of the batch is written.
+                        Err(error) => {
+                            return Ok(Err(WriteError::Refused {
+                                index,
+                                error: Box::new(error),
+                            }));
+                        }
+                    }
+                }
+                tx.commit().await.map_err(super::error::pg_error)?;
+                Ok(Ok(outcomes))
+            })
+            .map_err(failed)?
+    }
+}
+
+/// Applies one op inside the transaction (after the run's cancel or pause request, see
+/// `cancel.rs`).
+pub(super) async fn apply(sql: Sql<'_, '_>, op: &WriteOp, now: u64) -> Result<Outcome, Error> {
+    Ok(match op {
+        WriteOp::CreateRun { record } => Outcome::Created(runs::create(sql, record).await?),
+        WriteOp::CreateRuns { records, hand_over } => {
+            Outcome::Created(create_runs(sql, records, *hand_over).await?)
+        }
+        WriteOp::CreateUnique {
+            key,
+            record,
+            hand_over,
+        } => match super::unique::create_unique(sql, key, record, *hand_over).await? {
+            (run, true) => Outcome::Created(run),
+            (run, false) => Outcome::Existing(run),
+        },
+        WriteOp::CreateInSession { session, record } => {
+            Outcome::Created(super::hitl::create_in_session(sql, session, record).await?)
+        }
+        WriteOp::Wake { run, wake_ms } => Outcome::Woken(wake(sql, *run, *wake_ms, now).await?),
+        WriteOp::CommitState {
+            run,
+            state_name,
+            step,
+            state,
+            writes,
+            history,
+            items,
+        } => {
+            let mut record = must_get(sql, *run).await?;
+            lifecycle::checkpoint(&mut record, state_name, *step, state, now);
+            runs::put(sql, *run, &record).await?;
+            runs::apply_writes(sql, *run, writes).await?;
+            runs::append_history(sql, *run, record.transitions, history).await?;
+            end_await(sql, *run, record.transitions - 1).await?;
+            for loop_items in items {
+                put_items(sql, *run, loop_items).await?;
+            }
+            Outcome::Transitions(record.transitions)
+        }
+        WriteOp::Complete {
+            run,
+            output,
+            writes,
+            history,
+        } => {
+            let mut record = must_get(sql, *run).await?;
+            lifecycle::complete(&mut record, output, now);
+            runs::put(sql, *run, &record).await?;
+            runs::apply_writes(sql, *run, writes).await?;
+            runs::append_history(sql, *run, record.transitions, history).await?;
+            sql.exec("DELETE FROM loop_items WHERE run = $1", &[&rid(*run)])
+                .await?;
+            Outcome::Done
+        }
+        WriteOp::Fail {
+            run,
+            message,
+            history,
+        } => {
+            fail(sql, *run, message, history.as_ref(), now).await?;
+            Outcome::Done
+        }
+        WriteOp::Suspend {
+            run,
+            position,
+            sleep,
+        } => {
+            suspend(sql, *run, *position, *sleep, now).await?;
+            Outcome::Done
+        }
+        WriteOp::CommitBranch {
+            run,
+            position,
+            index,
+            output,
+        } => {
+            sql.exec(
+                "INSERT INTO branches (run, position, idx, output) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (run, position, idx) DO UPDATE SET output = EXCLUDED.output",
+                &[&rid(*run), &big(*position), &i64::from(*index), output],
+            )
+            .await?;
+            Outcome::Done
+        }
+        WriteOp::Ask {
+            run,
+            position,
+            question,
+        } => Outcome::Asked(super::hitl::ask(sql, *run, *position, question, now).await?),
+        WriteOp::Answer { run, answer } => {
+            Outcome::Answered(super::hitl::answer(sql, *run, answer, now).await?)
+        }
+        WriteOp::Claim { run } => Outcome::Claim(super::hitl::claim(sql, *run, now).await?),
+        WriteOp::Reopen { run } => {
+            let mut record = must_get(sql, *run).await?;
+            lifecycle::reopen(*run, &mut record, now)?;
+            runs::put(sql, *run, &record).await?;
+            runs::set_active(sql, *run).await?;
+            Outcome::Record(Box::new(record))
+        }
+        WriteOp::HandOver { run, position } => {
+            super::handover::hand_over(sql, *run, *position).await?;
+            Outcome::Done
+        }
+        WriteOp::TakeHandedOver { limit } => {
+            Outcome::HandedOver(super::handover::take(sql, *limit).await?)
+        }
+        WriteOp::Quarantine { run, reason } => {
+            super::quarantine::quarantine(sql, *run, reason, now).await?;
+            Outcome::Done
+        }
+        WriteOp::Release { run } => {
+            Outcome::Record(Box::new(super::quarantine::release(sql, *run, now).await?))
+        }
+        WriteOp::FailQuarantined { run, message } => {
+            super::quarantine::fail_quarantined(sql, *run, message, now).await?;
+            Outcome::Done
+        }
+        WriteOp::Purge { run } => {
+            super::quarantine::purge(sql, *run).await?;
+            Outcome::Done
+        }
+        WriteOp::Cancel { run } => {
+            super::cancel::cancel(sql, *run, now).await?;
+            Outcome::Done
+        }
+        WriteOp::Pause { run } => {
+            super::cancel::pause(sql, *run, now).await?;
+            Outcome::Done
+        }
+        WriteOp::Unpause { run } => super::cancel::unpause(sql, *run, now).await?,
+        WriteOp::SettleRequests => {
+            super::cancel::settle_requests(sql, now).await?;
+            Outcome::Done
+        }
+        WriteOp::PurgeFinished { filter, limit } => {
+            Outcome::Purged(super::quarantine::purge_finished(sql, filter, *limit).await?)
+        }
+        WriteOp::RegisterWorkflows { workflows } => {
+            super::workflows::register(sql, workflows, now).await?;
+            Outcome::Done
+        }
+    })
+}
+
+/// New runs with consecutive ids (the first returned), each handed over too with
+/// `hand_over` (a client-only process), in the same transaction.
+pub(super) async fn create_runs(
+    sql: Sql<'_, '_>,
+    records: &[crate::store::RunRecord],
+    hand_over: bool,
+) -> Result<RunId, Error> {
+    let count = u64::try_from(records.len()).unwrap_or(u64::MAX);
+    let first = runs::allocate(sql, count).await?;
+    for (run, record) in (first.0..).map(RunId).zip(records) {
+        runs::insert(sql, run, record).await?;
+        if hand_over {
+            super::handover::hand_over(sql, run, 0).await?;
+        }
+    }
+    Ok(first)
+}
+
+/// The end of the await at `position`: its sleep (whose time had passed when it was
+/// committed, else the timer woke the run: the run went on, so it is active again) and its
+/// branch outputs.
+async fn end_await(sql: Sql<'_, '_>, run: RunId, position: u64) -> Result<(), Error> {
+    let slept = sql
+        .exec(
+            "DELETE FROM sleeps WHERE run = $1 AND position = $2",
+            &[&rid(run), &big(position)],
+        )
+        .await?;
+    if slept > 0 {
+        runs::set_active(sql, run).await?;
+    }
+    sql.exec(
+        "DELETE FROM branches WHERE run = $1 AND position = $2",
+        &[&rid(run), &big(position)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stores the items of a loop entered in the segment that ends.
+async fn put_items(sql: Sql<'_, '_>, run: RunId, items: &LoopItems) -> Result<(), Error> {
+    let key = items.key;
+    for (index, item) in (0u64..).zip(&items.items) {
+        sql.exec(
+            "INSERT INTO loop_items (run, position, seq, idx, item) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (run, position, seq, idx) DO UPDATE SET item = EXCLUDED.item",
+            &[
+                &rid(run),
+                &big(key.position()),
+                &i64::from(key.seq()),
+                &big(index),
+                item,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn fail(
+    sql: Sql<'_, '_>,
+    run: RunId,
+    message: &str,
+    history: Option<&HistoryRecord>,
+    now: u64,
+) -> Result<(), Error> {
+    let mut record = must_get(sql, run).await?;
+    lifecycle::fail(&mut record, message, now);
+    runs::put(sql, run, &record).await?;
+    if let Some(history) = history {
+        runs::append_history(sql, run, record.transitions, history).await?;
+    }
+    Ok(())
+}
+
+async fn suspend(
+    sql: Sql<'_, '_>,
+    run: RunId,
+    position: u64,
+    sleep: StoredSleep,
+    now: u64,
+) -> Result<(), Error> {
+    let mut record = must_get(sql, run).await?;
+    lifecycle::wait(&mut record, now);
+    runs::put(sql, run, &record).await?;
+    sql.exec(
+        "INSERT INTO sleeps (run, position, wake_ms, started_ms) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (run, position) DO UPDATE
+             SET wake_ms = EXCLUDED.wake_ms, started_ms = EXCLUDED.started_ms",
+        &[
+            &rid(run),
+            &big(position),
+            &big(sleep.wake_ms),
+            &big(sleep.started_ms),
+        ],
+    )
+    .await?;
+    sql.exec(
+        "INSERT INTO wakeups (wake_ms, run, position) VALUES ($1, $2, $3)
+         ON CONFLICT (wake_ms, run) DO UPDATE SET position = EXCLUDED.position",
+        &[&big(sleep.wake_ms), &rid(run), &big(position)],
+    )
+    .await?;
+    runs::unset_active(sql, run).await
+}
+
+/// Drops the wake-up `(wake_ms, run)` and wakes the run if it still sleeps in that sleep.
+async fn wake(sql: Sql<'_, '_>, run: RunId, wake_ms: u64, now: u64) -> Result<bool, Error> {
+    let position: Option<u64> = sql
+        .opt(
+            "DELETE FROM wakeups WHERE wake_ms = $1 AND run = $2 RETURNING position",
+            &[&big(wake_ms), &rid(run)],
+        )
+        .await?
+        .map(|row| unbig(row.get(0)));
+    if runs::quarantine_entry(sql, run).await?.is_some() {
+        return Ok(false);
+    }
+    let Some(mut record) = runs::get_locked(sql, run).await? else {
+        return Ok(false);
+    };
+    let sleep: Option<u64> = sql
+        .opt(
+            "SELECT wake_ms FROM sleeps WHERE run = $1 AND position = $2",
+            &[&rid(run), &big(record.transitions)],
+        )
+        .await?
+        .map(|row| unbig(row.get(0)));
+    let current = record.status == Status::Waiting
+        && position == Some(record.transitions)
+        && sleep == Some(wake_ms);
+    if !current {
+        return Ok(false);
+    }
+    lifecycle::go_on(&mut record, now);
+    runs::put(sql, run, &record).await?;
+    runs::set_active(sql, run).await?;
+    Ok(true)
+}

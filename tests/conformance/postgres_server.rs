@@ -1,0 +1,172 @@
+//! A throwaway PostgreSQL server for one test process, started from the installed binaries on
+//! first use: `initdb` into a temporary directory, `postgres` on a free port of 127.0.0.1 with
+//! its socket in that directory, as the unprivileged user `nobody` when the tests run as root
+//! (PostgreSQL refuses to run as root). `CAIRN_TEST_POSTGRES_URL` names an existing server
+//! instead.
+//!
+//! The server dies with the test process: it is spawned from a thread that lives as long as
+//! the process, with `PR_SET_PDEATHSIG` = `SIGQUIT` (PostgreSQL's immediate shutdown), so that
+//! a test process killed by a signal does not leave a server behind. Its directory is removed
+//! at exit, or by the next test process if this one was killed (each directory carries the
+//! pid that made it).
+//!
+//! The server favours speed over power-loss durability (`fsync=off`): a test's crashes are
+//! crashes of cairn's processes, never of the server's host.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Where the test servers' directories live, one per test process (named by its pid).
+const ROOT: &str = "/tmp/cairn-test-postgres";
+
+/// The URL of this process's server (the `postgres` user's database), started on first call.
+pub fn url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| match std::env::var("CAIRN_TEST_POSTGRES_URL") {
+        Ok(url) => url,
+        Err(_) => start(),
+    })
+}
+
+/// The directory of PostgreSQL's server binaries: on the `PATH`, else Debian's
+/// `/usr/lib/postgresql/<version>/bin`, newest first.
+fn bin_dir() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if dir.join("initdb").is_file() && dir.join("postgres").is_file() {
+                return Some(dir);
+            }
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| Some(entry.ok()?.path().join("bin")))
+        .filter(|bin| bin.join("initdb").is_file())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+/// Whether this process runs as root (PostgreSQL must then run as someone else).
+fn is_root() -> bool {
+    // SAFETY: `geteuid` only reads the process's credentials.
+    unsafe { libc::geteuid() == 0 }
+}
+
+const NOBODY: u32 = 65534;
+
+/// A command run as `nobody` when we are root.
+fn unprivileged(program: PathBuf) -> Command {
+    let mut command = Command::new(program);
+    if is_root() {
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    command
+}
+
+/// Removes the directories of earlier test processes that died without cleaning up.
+fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(ROOT) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let pid: Option<i32> = entry.file_name().to_str().and_then(|s| s.parse().ok());
+        // SAFETY: signal 0 only checks that the process exists.
+        if let Some(pid) = pid
+            && unsafe { libc::kill(pid, 0) } != 0
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free local port");
+    listener.local_addr().expect("its address").port()
+}
+
+fn start() -> String {
+    let bin = bin_dir().unwrap_or_else(|| {
+        panic!(
+            "PostgreSQL is not installed, and the PostgreSQL tests start a server of their own: \
+             install it (Debian/Ubuntu: `apt-get install -y postgresql`), or set \
+             CAIRN_TEST_POSTGRES_URL to an existing server's URL"
+        )
+    });
+    remove_stale_dirs();
+    let dir = Path::new(ROOT).join(std::process::id().to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the test server's directory");
+    // SAFETY: `chown` of a directory we just made; no memory is involved.
+    if is_root() {
+        let root = std::ffi::CString::new(ROOT).unwrap();
+        let path = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+        unsafe {
+            libc::chmod(root.as_ptr(), 0o1777);
+            libc::chown(path.as_ptr(), NOBODY, NOBODY);
+        }
+    }
+    let data = dir.join("data");
+    let status = unprivileged(bin.join("initdb"))
+        .args(["-D", data.to_str().unwrap()])
+        .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("initdb runs");
+    assert!(status.success(), "initdb failed: {status}");
+    let port = free_port();
+    let server = unprivileged(bin.join("postgres"));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let data_arg = data.to_str().unwrap().to_owned();
+    let socket_dir = dir.to_str().unwrap().to_owned();
+    // The server is the child of this thread, which never ends: `PR_SET_PDEATHSIG` fires when
+    // the thread that spawned the child exits, so it must be the process's last breath.
+    std::thread::Builder::new()
+        .name("postgres-test-server".to_owned())
+        .spawn(move || {
+            let mut server = server;
+            server
+                .args(["-D", &data_arg, "-p", &port.to_string(), "-k", &socket_dir])
+                .args(["-c", "listen_addresses=127.0.0.1"])
+                .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
+                .args(["-c", "max_connections=400", "-c", "shared_buffers=64MB"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            // SAFETY: `prctl` is async-signal-safe and touches no memory of the parent.
+            unsafe {
+                server.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT);
+                    Ok(())
+                });
+            }
+            let child = server.spawn().expect("postgres starts");
+            ready_tx.send(child.id()).unwrap();
+            loop {
+                std::thread::park();
+            }
+        })
+        .expect("the server's thread");
+    let _pid = ready_rx.recv().expect("postgres spawned");
+    wait_ready(&bin, port);
+    format!("host=127.0.0.1 port={port} user=postgres dbname=postgres")
+}
+
+/// Waits until the server accepts connections (at most a minute).
+fn wait_ready(bin: &Path, port: u16) {
+    let began = Instant::now();
+    let ready = bin.join("pg_isready");
+    loop {
+        let status = Command::new(if ready.is_file() { ready.clone() } else { "pg_isready".into() })
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-q"])
+            .status()
+            .expect("pg_isready runs");
+        if status.success() {
+            return;
+        }
+        assert!(began.elapsed() < Duration::from_secs(60), "postgres did not start in a minute");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
