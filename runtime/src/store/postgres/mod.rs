@@ -23,21 +23,26 @@
 //! the write entry and the transitions, `hitl.rs` questions and sessions, `cancel.rs` cancel
 //! and pause, `quarantine.rs` quarantined runs and purges, `listing.rs` listing and counting,
 //! `workflows.rs` state graphs, `unique.rs` unique keys, `handover.rs` runs handed over by
-//! client-only processes.
+//! client-only processes, `events.rs` events and step attempts, `children.rs` child
+//! workflows, `schedules.rs` schedule ticks, `queues.rs` queues with limits.
 //!
 //! [`Store::write`]: crate::store::Store::write
 //! [`RunRecord`]: crate::store::RunRecord
 
 mod cancel;
+mod children;
 mod connect;
 mod error;
+mod events;
 mod handover;
 mod hitl;
 mod listing;
 pub(crate) mod options;
 mod quarantine;
+mod queues;
 mod reads;
 mod runs;
+mod schedules;
 mod schema;
 mod sql;
 mod unique;

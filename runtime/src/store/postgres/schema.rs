@@ -58,7 +58,12 @@ CREATE TABLE workflows (name text NOT NULL, fingerprint bigint NOT NULL, graph b
 CREATE TABLE unique_keys (workflow text NOT NULL, key text NOT NULL, run bigint NOT NULL,
     PRIMARY KEY (workflow, key));
 CREATE INDEX unique_keys_by_run ON unique_keys (run);
-"#];
+"#,
+    super::events::MIGRATION,
+    super::children::MIGRATION,
+    super::schedules::MIGRATION,
+    super::queues::MIGRATION,
+];
 
 /// Whether `name` is a plain lower-case SQL identifier, which needs no quoting anywhere
 /// (`search_path`, `CREATE SCHEMA`, the advisory lock's name).

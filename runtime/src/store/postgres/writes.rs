@@ -85,6 +85,7 @@ pub(super) async fn apply(sql: Sql<'_, '_>, op: &WriteOp, now: u64) -> Result<Ou
             runs::apply_writes(sql, *run, writes).await?;
             runs::append_history(sql, *run, record.transitions, history).await?;
             end_await(sql, *run, record.transitions - 1).await?;
+            super::events::end_await(sql, *run, record.transitions - 1, history).await?;
             for loop_items in items {
                 put_items(sql, *run, loop_items).await?;
             }
@@ -145,11 +146,7 @@ pub(super) async fn apply(sql: Sql<'_, '_>, op: &WriteOp, now: u64) -> Result<Ou
         }
         WriteOp::Claim { run } => Outcome::Claim(super::hitl::claim(sql, *run, now).await?),
         WriteOp::Reopen { run } => {
-            let mut record = must_get(sql, *run).await?;
-            lifecycle::reopen(*run, &mut record, now)?;
-            runs::put(sql, *run, &record).await?;
-            runs::set_active(sql, *run).await?;
-            Outcome::Record(Box::new(record))
+            Outcome::Record(Box::new(super::queues::reopen(sql, *run, now).await?))
         }
         WriteOp::HandOver { run, position } => {
             super::handover::hand_over(sql, *run, *position).await?;
@@ -192,6 +189,54 @@ pub(super) async fn apply(sql: Sql<'_, '_>, op: &WriteOp, now: u64) -> Result<Ou
         WriteOp::RegisterWorkflows { workflows } => {
             super::workflows::register(sql, workflows, now).await?;
             Outcome::Done
+        }
+        WriteOp::SendEvent { run, name, payload } => {
+            Outcome::Woken(super::events::send(sql, *run, name, payload, now).await?)
+        }
+        WriteOp::AwaitEvent {
+            run,
+            position,
+            wait,
+        } => Outcome::Awaited(super::events::await_event(sql, *run, *position, wait, now).await?),
+        WriteOp::RecordAttempts {
+            run,
+            position,
+            attempts,
+        } => {
+            super::events::record_attempts(sql, *run, *position, *attempts).await?;
+            Outcome::Done
+        }
+        WriteOp::StartChild {
+            parent,
+            position,
+            slot,
+            record,
+        } => match super::children::start_child(sql, *parent, *position, *slot, record).await? {
+            (run, true) => Outcome::Created(run),
+            (run, false) => Outcome::Existing(run),
+        },
+        WriteOp::AwaitChildren { parent, position } => {
+            Outcome::Parked(super::children::await_children(sql, *parent, *position, now).await?)
+        }
+        WriteOp::ScheduleTick {
+            schedule,
+            tick_ms,
+            record,
+            hand_over,
+        } => super::schedules::tick(sql, schedule, *tick_ms, record.as_ref(), *hand_over).await?,
+        WriteOp::CreateWithPriority {
+            record,
+            priority,
+            hand_over,
+        } => Outcome::Created(
+            super::queues::create_with_priority(sql, record, *priority, *hand_over).await?,
+        ),
+        WriteOp::RegisterQueues { queues } => {
+            super::queues::register(sql, queues).await?;
+            Outcome::Done
+        }
+        WriteOp::PumpQueues { workflows, limit } => {
+            Outcome::Admitted(super::queues::pump(sql, workflows, *limit, now).await?)
         }
     })
 }
