@@ -159,14 +159,29 @@ fn wait_ready(bin: &Path, port: u16) {
     let began = Instant::now();
     let ready = bin.join("pg_isready");
     loop {
-        let status = Command::new(if ready.is_file() { ready.clone() } else { "pg_isready".into() })
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-q"])
-            .status()
-            .expect("pg_isready runs");
+        let status = Command::new(if ready.is_file() {
+            ready.clone()
+        } else {
+            "pg_isready".into()
+        })
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-q",
+        ])
+        .status()
+        .expect("pg_isready runs");
         if status.success() {
             return;
         }
-        assert!(began.elapsed() < Duration::from_secs(60), "postgres did not start in a minute");
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "postgres did not start in a minute"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
