@@ -7,8 +7,8 @@
 //! The server dies with the test process: it is spawned from a thread that lives as long as
 //! the process, with `PR_SET_PDEATHSIG` = `SIGQUIT` (PostgreSQL's immediate shutdown), so that
 //! a test process killed by a signal does not leave a server behind. Its directory is removed
-//! at exit, or by the next test process if this one was killed (each directory carries the
-//! pid that made it).
+//! by the next test process that starts a server (each directory is named by the pid that
+//! made it, and only those of processes that are gone are removed).
 //!
 //! The server favours speed over power-loss durability (`fsync=off`): a test's crashes are
 //! crashes of cairn's processes, never of the server's host.

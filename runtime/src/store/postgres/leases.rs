@@ -257,14 +257,20 @@ pub(super) fn start_heartbeat(
             let Some(client) = &connection else { continue };
             let renewed = client
                 .execute(
+                    // Rows a commit holds right now are skipped rather than waited for (waiting
+                    // in scan order could deadlock with a batch locking runs in its order);
+                    // the next beat, a third of a lease later, renews them.
                     &format!(
                         "UPDATE runs SET lease_until_ms = {NOW_MS} + $2
-                         WHERE owner = $1 AND finished_ms IS NULL"
+                         WHERE id IN (SELECT id FROM runs
+                                      WHERE owner = $1 AND finished_ms IS NULL
+                                      ORDER BY id FOR UPDATE SKIP LOCKED)"
                     ),
                     &[&worker.id, &worker.lease_ms()],
                 )
                 .await;
             if let Err(error) = renewed {
+                let error = super::error::pg_error(error);
                 tracing::warn!(worker = worker.id, %error, "could not renew the leases");
                 connection = None;
             }
