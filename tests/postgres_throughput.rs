@@ -53,7 +53,7 @@ fn concurrent_runs_share_commits() {
         }
         let concurrent = 1000.0 * COMMITS_PER_RUN / began.elapsed().as_secs_f64();
         eprintln!(
-            "PostgreSQL: one run at a time {sequential:.0} transitions/s; \\
+            "PostgreSQL: one run at a time {sequential:.0} transitions/s; \
              1,000 concurrent runs {concurrent:.0} transitions/s ({:.1}x)",
             concurrent / sequential
         );

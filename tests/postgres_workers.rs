@@ -40,14 +40,14 @@ async fn job(ctx: &mut Context, n: u64) -> Result<u64, String> {
     for step in 0..5u64 {
         total += ctx.task(work, (n, step)).await?;
     }
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         total += ctx.task(work, (n, 5)).await?;
     }
     Ok(total)
 }
 
 fn expected(n: u64) -> u64 {
-    let steps = if n % 2 == 0 { 6 } else { 5 };
+    let steps = if n.is_multiple_of(2) { 6 } else { 5 };
     (0..steps).map(|step| n * 10 + step).sum()
 }
 
@@ -215,7 +215,7 @@ fn three_workers_share_240_runs_and_a_sigkilled_one_is_taken_over() {
     }
     let mut twice = 0;
     for n in 0..RUNS {
-        let steps = if n % 2 == 0 { 6 } else { 5 };
+        let steps = if n.is_multiple_of(2) { 6 } else { 5 };
         for step in 0..steps {
             let ran = &executions[&(n, step)];
             match ran[..] {

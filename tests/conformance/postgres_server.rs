@@ -74,9 +74,12 @@ fn remove_stale_dirs() {
     };
     for entry in entries.flatten() {
         let pid: Option<i32> = entry.file_name().to_str().and_then(|s| s.parse().ok());
-        // SAFETY: signal 0 only checks that the process exists.
+        let gone = |pid: i32| {
+            // SAFETY: signal 0 only checks that the process exists; it sends nothing.
+            unsafe { libc::kill(pid, 0) != 0 }
+        };
         if let Some(pid) = pid
-            && unsafe { libc::kill(pid, 0) } != 0
+            && gone(pid)
         {
             let _ = std::fs::remove_dir_all(entry.path());
         }
@@ -100,10 +103,11 @@ fn start() -> String {
     let dir = Path::new(ROOT).join(std::process::id().to_string());
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("the test server's directory");
-    // SAFETY: `chown` of a directory we just made; no memory is involved.
     if is_root() {
         let root = std::ffi::CString::new(ROOT).unwrap();
         let path = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+        // SAFETY: `chmod` and `chown` of directories we just made, through C strings that
+        // live across the calls.
         unsafe {
             libc::chmod(root.as_ptr(), 0o1777);
             libc::chown(path.as_ptr(), NOBODY, NOBODY);
@@ -142,8 +146,10 @@ fn start() -> String {
                     Ok(())
                 });
             }
-            let child = server.spawn().expect("postgres starts");
+            let mut child = server.spawn().expect("postgres starts");
             ready_tx.send(child.id()).unwrap();
+            // Reaped if it ever exits; else this thread lives as long as the process.
+            let _ = child.wait();
             loop {
                 std::thread::park();
             }

@@ -18,6 +18,8 @@ pub mod postgres_server;
 #[path = "../context_common/process.rs"]
 pub mod process;
 
+// Each test binary uses a part of it.
+#[allow(unused_imports)]
 pub use process::{Proc, child_dir, param, read_log, report};
 
 const URL_VAR: &str = "CAIRN_PG_URL";

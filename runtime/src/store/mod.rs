@@ -261,6 +261,8 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
 /// What another process changed in a shared store, as a backend that can tell reports it
 /// ([`Store::set_waker`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// Only a shared backend (PostgreSQL, behind its feature) reports changes.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) enum Change {
     /// Runs wait for a worker (started or resumed by a client, left by a worker that died)
     /// or an answer was given: the answer watcher polls now.
