@@ -414,6 +414,18 @@ pub enum Error {
         /// The child's workflow.
         workflow: String,
     },
+    /// A worker's commit of `run` was refused because the worker no longer holds the run's
+    /// lease (PostgreSQL backend): it was paused or cut off from the database past the lease,
+    /// and another worker took the run over. The run is stopped in this worker; the stored
+    /// state is the new owner's. The step this worker ran may have run twice (steps are
+    /// at-least-once); no committed state was overwritten.
+    #[error(
+        "run {run} was taken over by another worker (this worker's lease expired): its commit          was refused and the run stopped here"
+    )]
+    LeaseLost {
+        /// The run.
+        run: RunId,
+    },
     /// [`Client::cancel`](crate::Client::cancel) was given a run that has finished.
     #[error("run {run} cannot be cancelled: it has finished (status: {status})")]
     NotCancellable {

@@ -20,9 +20,13 @@ pub struct PostgresBackend {
 }
 
 impl PostgresBackend {
-    /// The options that reach this store.
+    /// The options that reach this store. One worker id per store: the suite runs one
+    /// runtime on a store at a time (as LMDB allows), and a runtime restarted after a SIGKILL
+    /// takes its runs back at once, as on LMDB, instead of waiting for their leases.
     pub fn options(&self) -> PostgresOptions {
-        PostgresOptions::new(self.url.clone()).schema(self.schema.clone())
+        PostgresOptions::new(self.url.clone())
+            .schema(self.schema.clone())
+            .worker_id(format!("worker-{}", self.schema))
     }
 }
 

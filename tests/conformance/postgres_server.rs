@@ -7,8 +7,8 @@
 //! The server dies with the test process: it is spawned from a thread that lives as long as
 //! the process, with `PR_SET_PDEATHSIG` = `SIGQUIT` (PostgreSQL's immediate shutdown), so that
 //! a test process killed by a signal does not leave a server behind. Its directory is removed
-//! at exit, or by the next test process if this one was killed (each directory carries the
-//! pid that made it).
+//! by the next test process that starts a server (each directory is named by the pid that
+//! made it, and only those of processes that are gone are removed).
 //!
 //! The server favours speed over power-loss durability (`fsync=off`): a test's crashes are
 //! crashes of cairn's processes, never of the server's host.
@@ -74,9 +74,12 @@ fn remove_stale_dirs() {
     };
     for entry in entries.flatten() {
         let pid: Option<i32> = entry.file_name().to_str().and_then(|s| s.parse().ok());
-        // SAFETY: signal 0 only checks that the process exists.
+        let gone = |pid: i32| {
+            // SAFETY: signal 0 only checks that the process exists; it sends nothing.
+            unsafe { libc::kill(pid, 0) != 0 }
+        };
         if let Some(pid) = pid
-            && unsafe { libc::kill(pid, 0) } != 0
+            && gone(pid)
         {
             let _ = std::fs::remove_dir_all(entry.path());
         }
@@ -100,10 +103,11 @@ fn start() -> String {
     let dir = Path::new(ROOT).join(std::process::id().to_string());
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("the test server's directory");
-    // SAFETY: `chown` of a directory we just made; no memory is involved.
     if is_root() {
         let root = std::ffi::CString::new(ROOT).unwrap();
         let path = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+        // SAFETY: `chmod` and `chown` of directories we just made, through C strings that
+        // live across the calls.
         unsafe {
             libc::chmod(root.as_ptr(), 0o1777);
             libc::chown(path.as_ptr(), NOBODY, NOBODY);
@@ -142,8 +146,10 @@ fn start() -> String {
                     Ok(())
                 });
             }
-            let child = server.spawn().expect("postgres starts");
+            let mut child = server.spawn().expect("postgres starts");
             ready_tx.send(child.id()).unwrap();
+            // Reaped if it ever exits; else this thread lives as long as the process.
+            let _ = child.wait();
             loop {
                 std::thread::park();
             }
@@ -159,14 +165,29 @@ fn wait_ready(bin: &Path, port: u16) {
     let began = Instant::now();
     let ready = bin.join("pg_isready");
     loop {
-        let status = Command::new(if ready.is_file() { ready.clone() } else { "pg_isready".into() })
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-q"])
-            .status()
-            .expect("pg_isready runs");
+        let status = Command::new(if ready.is_file() {
+            ready.clone()
+        } else {
+            "pg_isready".into()
+        })
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-q",
+        ])
+        .status()
+        .expect("pg_isready runs");
         if status.success() {
             return;
         }
-        assert!(began.elapsed() < Duration::from_secs(60), "postgres did not start in a minute");
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "postgres did not start in a minute"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -89,7 +89,13 @@ pub fn spawn_child(dir: &Path, generation: u32, param: u64) -> Proc {
 impl Proc {
     /// Starts `command` (see [`child_command`]) with its stdout read for `@@` messages, and a
     /// watchdog that kills it if it says nothing for [`CHILD_TIMEOUT`].
-    pub fn start(mut command: Command) -> Proc {
+    pub fn start(command: Command) -> Proc {
+        Proc::start_for(command, CHILD_TIMEOUT)
+    }
+
+    /// [`start`](Self::start) with a watchdog of `timeout` instead of [`CHILD_TIMEOUT`], for
+    /// children that work longer than that (a worker process sharing hundreds of runs).
+    pub fn start_for(mut command: Command, timeout: Duration) -> Proc {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -97,10 +103,10 @@ impl Proc {
             .expect("spawn child");
         let stdout = child.stdout.take().expect("piped stdout");
         let child = Arc::new(Mutex::new(child));
-        let (watchdog, timeout) = mpsc::channel::<()>();
+        let (watchdog, watchdog_rx) = mpsc::channel::<()>();
         let guarded = child.clone();
         std::thread::spawn(move || {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = timeout.recv_timeout(CHILD_TIMEOUT) {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = watchdog_rx.recv_timeout(timeout) {
                 let _ = guarded.lock().unwrap().kill();
             }
         });
@@ -131,6 +137,14 @@ impl Proc {
                 return message;
             }
         }
+    }
+
+    /// Sends `signal` (say `SIGSTOP`, `SIGCONT`) to the child.
+    pub fn signal(&self, signal: i32) {
+        let pid = self.child.lock().unwrap().id();
+        // SAFETY: `kill` only sends a signal, to our own child, not yet reaped.
+        let sent = unsafe { libc::kill(pid as i32, signal) };
+        assert_eq!(sent, 0, "signal {signal} to child {pid}");
     }
 
     /// SIGKILL, then reap.

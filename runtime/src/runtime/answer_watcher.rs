@@ -153,11 +153,27 @@ async fn watch(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
             }
         };
         tokio::select! {
-            () = tokio::time::sleep(answers.config.poll_interval) => {}
+            () = tokio::time::sleep(jittered(answers.config.poll_interval)) => {}
             () = deadline => {}
             () = answers.changed.notified() => {}
         }
     }
+}
+
+/// 80 to 100% of `interval`, at random (never more: the interval is a promise): workers
+/// sharing a store (PostgreSQL) then do
+/// not poll it in step.
+fn jittered(interval: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    let permille = 800 + hasher.finish() % 201;
+    interval.mul_f64(permille as f64 / 1000.0)
 }
 
 /// Takes the runs handed over by client-only processes, if there are any: the poll's usual

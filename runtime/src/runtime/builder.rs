@@ -64,7 +64,7 @@ impl RuntimeBuilder {
     ) -> Result<crate::store::Opened, Error> {
         #[cfg(feature = "postgres")]
         if let Some(postgres) = postgres {
-            return postgres.open();
+            return postgres.open(client_only);
         }
         lmdb.open(durability, client_only)
     }
@@ -371,6 +371,17 @@ impl RuntimeBuilder {
             return Ok(Runtime { shared });
         }
         let clock = self.clock.clone();
+        // Another process's change (a shared store's notification) wakes the poller or the
+        // timer at once instead of at its next poll.
+        let woken = Arc::downgrade(&shared);
+        shared.store()?.set_waker(Arc::new(move |change| {
+            if let Some(shared) = woken.upgrade() {
+                match change {
+                    crate::store::Change::Runs => shared.answers.notify(),
+                    crate::store::Change::Timers => shared.timers.reload(),
+                }
+            }
+        }));
         super::graphs::store_graphs(&shared)?;
         let resumed = super::recovery::recover(&shared, self.startup_check_limit, self.clock)?;
         let queue_task = shared.handle.spawn(super::queues::run(

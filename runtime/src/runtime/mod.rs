@@ -70,6 +70,13 @@ impl Runtime {
         self.client().quarantined()
     }
 
+    /// The error that stopped `run`'s task in this process, if one did (a commit the store
+    /// refused, such as [`Error::LeaseLost`] when another worker took the run over), until
+    /// the run is started here again.
+    pub fn stopped(&self, run: crate::run::RunId) -> Option<Error> {
+        self.shared.aborted(run)
+    }
+
     /// How many runs have a task in this process right now. A run in a durable sleep has
     /// none.
     pub fn live_runs(&self) -> usize {

@@ -63,7 +63,7 @@ pub(super) fn recover(
     loop {
         // A batch at a time: memory does not grow with the number of unfinished runs, and
         // runs in a durable sleep are not in this index at all (the timer reads theirs).
-        let (batch, more) = shared.store()?.active_after(after, START_BATCH)?;
+        let (batch, more) = shared.store()?.claim_active(after, START_BATCH)?;
         for (run, record) in batch {
             if !shared.registry.contains_key(record.workflow.as_str()) {
                 tracing::debug!(%run, workflow = record.workflow, "leaving a run of an unregistered workflow alone");

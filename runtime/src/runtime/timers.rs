@@ -80,6 +80,8 @@ pub(crate) struct Timers {
     /// Wakes the timer task when an entry is added (it may be earlier than the one it sleeps
     /// towards). `notify_one` keeps a permit, so an addition is never missed.
     changed: Notify,
+    /// Set by [`reload`](Timers::reload), applied by the timer task.
+    reload: std::sync::atomic::AtomicBool,
 }
 
 impl Timers {
@@ -97,6 +99,16 @@ impl Timers {
         self.changed.notify_one();
     }
 
+    /// Asks the timer task to forget its window and read the index again: another process
+    /// committed a sleep that the window (which saw the whole index) would otherwise never
+    /// hold. Never blocks: it is called from a store's notification listener, which must not
+    /// wait for the window's lock (held across store reads).
+    pub fn reload(&self) {
+        self.reload
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.changed.notify_one();
+    }
+
     /// How many wake-ups are held in memory.
     pub fn in_memory(&self) -> usize {
         lock(&self.window).due.len()
@@ -106,6 +118,13 @@ impl Timers {
     /// ones from `store` if the window is empty.
     fn next(&self, store: &dyn Store, now_ms: u64) -> Result<Next, Error> {
         let mut window = lock(&self.window);
+        if self
+            .reload
+            .swap(false, std::sync::atomic::Ordering::Acquire)
+        {
+            window.due.clear();
+            window.horizon = Horizon::Unread;
+        }
         if window.due.is_empty() {
             let after = match window.horizon {
                 Horizon::All => return Ok(Next::Idle),

@@ -172,6 +172,27 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
         after: Option<RunId>,
         limit: usize,
     ) -> Result<(Vec<(RunId, RunRecord)>, Option<RunId>), Error>;
+    /// Registers what to call when another process changes the store in a way this runtime
+    /// would otherwise only see at its next poll (see [`Change`]). A backend without such
+    /// notifications (LMDB: one runtime per directory) ignores it; the runtime's polls remain
+    /// the fallback either way.
+    fn set_waker(&self, waker: std::sync::Arc<dyn Fn(Change) + Send + Sync>) {
+        let _ = waker;
+    }
+
+    /// The runs this process may resume at start, among the unfinished runs that are not in a
+    /// durable sleep: what [`active_after`](Self::active_after) returns, for a store one runtime
+    /// owns (LMDB: one runtime per directory). A store shared by many workers (PostgreSQL)
+    /// claims them here instead, each for one worker (see `postgres/leases.rs`), and returns
+    /// only those this worker took.
+    #[allow(clippy::type_complexity)]
+    fn claim_active(
+        &self,
+        after: Option<RunId>,
+        limit: usize,
+    ) -> Result<(Vec<(RunId, RunRecord)>, Option<RunId>), Error> {
+        self.active_after(after, limit)
+    }
     /// Up to `limit` stored wake-ups (milliseconds since the Unix epoch, run) in wake-up
     /// order after `after`; the timer task reads these a window at a time.
     fn wakeups_after(
@@ -270,6 +291,19 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
     fn parent_of(&self, run: RunId) -> Result<Option<(RunId, u64)>, Error>;
     /// Every child `parent` started, in the order of the awaits that started them.
     fn children_of(&self, parent: RunId) -> Result<Vec<RunId>, Error>;
+}
+
+/// What another process changed in a shared store, as a backend that can tell reports it
+/// ([`Store::set_waker`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// Only a shared backend (PostgreSQL, behind its feature) reports changes.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) enum Change {
+    /// Runs wait for a worker (started or resumed by a client, left by a worker that died)
+    /// or an answer was given: the answer watcher polls now.
+    Runs,
+    /// A durable sleep was committed elsewhere: the timer reads the wake-up index again.
+    Timers,
 }
 
 /// A run's progress read in one snapshot ([`Store::progress`]).

@@ -5,6 +5,7 @@
 //! `Fail`) first reads the run's request in the same transaction, as on LMDB, so that a
 //! cancel given from any process stops the run at its next commit.
 
+use super::leases::{self, NOW_MS, Worker};
 use super::runs::{self, must_get};
 use super::sql::Sql;
 use super::{big, rid};
@@ -31,16 +32,22 @@ fn own_commit(op: &WriteOp) -> Option<(RunId, bool)> {
 /// Applies `op`, after the run's request if it is a commit of a run's own task.
 pub(super) async fn apply_with_requests(
     sql: Sql<'_, '_>,
+    worker: &Worker,
     op: &WriteOp,
     now: u64,
 ) -> Result<Outcome, Error> {
+    if let WriteOp::CommitBranch { run, .. } = op {
+        leases::fence(sql, worker, *run).await?;
+    }
     let Some((run, ends)) = own_commit(op) else {
-        return super::writes::apply(sql, op, now).await;
+        return super::writes::apply(sql, worker, op, now).await;
     };
-    let request = request(sql, run).await?;
+    // A commit of the run's own task: only by the worker that holds its lease. Both reads
+    // are sent together (pipelined).
+    let ((), request) = tokio::try_join!(leases::fence(sql, worker, run), request(sql, run))?;
     match lifecycle::at_commit(request, ends) {
         AtCommit::Proceed => {
-            let outcome = super::writes::apply(sql, op, now).await?;
+            let outcome = super::writes::apply(sql, worker, op, now).await?;
             if request.is_some() {
                 delete_request(sql, run).await?;
             }
@@ -55,7 +62,7 @@ pub(super) async fn apply_with_requests(
             })
         }
         AtCommit::Hold => {
-            super::writes::apply(sql, op, now).await?;
+            super::writes::apply(sql, worker, op, now).await?;
             hold_now(sql, run, now).await?;
             delete_request(sql, run).await?;
             tracing::info!(%run, "run paused after its commit");
@@ -143,13 +150,26 @@ pub(super) async fn unpause(sql: Sql<'_, '_>, run: RunId, now: u64) -> Result<Ou
 
 /// At a runtime's start: applies every stored request (their runs' tasks died with the
 /// process that ran them) and empties the table.
-pub(super) async fn settle_requests(sql: Sql<'_, '_>, now: u64) -> Result<(), Error> {
+pub(super) async fn settle_requests(
+    sql: Sql<'_, '_>,
+    worker: &Worker,
+    now: u64,
+) -> Result<(), Error> {
+    // Only the requests of runs no other live worker holds: a run another worker runs meets
+    // its request at its next commit there.
     let rows = sql
-        .rows("SELECT run, request FROM requests ORDER BY run", &[])
+        .rows(
+            &format!(
+                "DELETE FROM requests q USING runs r
+                 WHERE r.id = q.run
+                   AND (r.owner IS NULL OR r.owner = $1 OR r.lease_until_ms < {NOW_MS})
+                 RETURNING q.run, q.request"
+            ),
+            &[&worker.id],
+        )
         .await?;
-    // Emptied first: a cancel below cancels the run's children too, and a running child gets
-    // a request of its own, which its first commit after this start meets.
-    sql.exec("DELETE FROM requests", &[]).await?;
+    // (Those rows are deleted before any cancel below: a cancel cancels the run's children
+    // too, and a running child gets a request of its own, which its next commit meets.)
     for row in rows {
         let run = RunId(super::unbig(row.get(0)));
         let byte = u8::try_from(row.get::<_, i16>(1)).ok();
@@ -169,6 +189,11 @@ pub(super) async fn settle_requests(sql: Sql<'_, '_>, now: u64) -> Result<(), Er
             _ => {}
         }
     }
+    sql.exec(
+        "DELETE FROM requests q WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = q.run)",
+        &[],
+    )
+    .await?;
     Ok(())
 }
 

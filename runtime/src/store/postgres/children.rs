@@ -16,6 +16,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use super::leases::Worker;
 use super::runs::{self, must_get};
 use super::sql::Sql;
 use super::{PgStore, big, rid, unbig};
@@ -34,9 +35,10 @@ CREATE UNIQUE INDEX children_by_child ON children (child);
 
 /// [`WriteOp::StartChild`](crate::store::WriteOp::StartChild): the child already started at
 /// (`parent`, `position`, `slot`) and `false`, or a new run stored with `record`, recorded as
-/// that child, and `true`.
+/// that child, and `true`, leased to this worker (the parent's runtime starts it).
 pub(super) async fn start_child(
     sql: Sql<'_, '_>,
+    worker: &Worker,
     parent: RunId,
     position: u64,
     slot: u32,
@@ -55,7 +57,8 @@ pub(super) async fn start_child(
     if let Some(row) = started {
         return Ok((RunId(unbig(row.get(0))), false));
     }
-    let child = super::writes::create_runs(sql, std::slice::from_ref(record), false).await?;
+    let child =
+        super::writes::create_runs(sql, worker, std::slice::from_ref(record), false).await?;
     sql.exec(
         "INSERT INTO children (parent, position, slot, child) VALUES ($1, $2, $3, $4)
          ON CONFLICT (parent, position, slot) DO UPDATE SET child = EXCLUDED.child",

@@ -94,9 +94,7 @@ impl Driver {
         }
     }
 
-    /// A connection outside the pool, for `LISTEN` (which holds its connection for good):
-    /// the client and the stream of its notifications, driven on the store's runtime.
-    #[allow(dead_code)]
+    /// The store's runtime, for its background tasks (heartbeat, notifications).
     pub(super) fn handle(&self) -> &Handle {
         &self.handle
     }

@@ -106,7 +106,14 @@ pub(super) async fn send(
         )
         .await?;
     }
-    // For the runtime's watcher, in whichever process runs the workflow.
+    // For the runtime's watcher, in whichever process runs the workflow: with no owner, so
+    // that the first worker to look claims it (the worker that parked it may hold a live
+    // lease on it, renewed by its heartbeat, and would otherwise keep it from every other).
+    sql.exec(
+        "UPDATE runs SET owner = NULL, lease_until_ms = NULL WHERE id = $1",
+        &[&rid(run)],
+    )
+    .await?;
     super::handover::hand_over(sql, run, position).await?;
     Ok(true)
 }

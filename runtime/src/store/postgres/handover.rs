@@ -16,9 +16,30 @@ pub(super) async fn hand_over(sql: Sql<'_, '_>, run: RunId, position: u64) -> Re
     Ok(())
 }
 
-/// Takes up to `limit` handed-over runs, in run order. `SKIP LOCKED`: rows another
-/// transaction is taking right now are left to it.
-pub(super) async fn take(sql: Sql<'_, '_>, limit: usize) -> Result<Vec<(RunId, u64)>, Error> {
+/// Takes up to `limit` runs for this worker, with their positions: the runs that no live
+/// lease holds (left by a client-only process, or by a worker that died), claimed as
+/// `leases::claim` does. A hand-over row is only the hint that such a run exists: the rows
+/// this call reads are dropped, and the run is taken by whichever worker claims it.
+pub(super) async fn take(
+    sql: Sql<'_, '_>,
+    worker: &super::leases::Worker,
+    limit: usize,
+) -> Result<Vec<(RunId, u64)>, Error> {
+    if worker.runs_here {
+        drop_hints(sql, limit).await?;
+        let claimed =
+            super::leases::claim(sql, worker, 0, limit.min(worker.claim_batch), false).await?;
+        return Ok(claimed
+            .into_iter()
+            .map(|(run, record)| (run, record.transitions))
+            .collect());
+    }
+    drop_hints(sql, limit).await
+}
+
+/// Deletes and returns up to `limit` hand-over rows, in run order. `SKIP LOCKED`: rows
+/// another transaction is taking right now are left to it.
+async fn drop_hints(sql: Sql<'_, '_>, limit: usize) -> Result<Vec<(RunId, u64)>, Error> {
     let rows = sql
         .rows(
             "DELETE FROM handed_over WHERE run IN (

@@ -36,13 +36,17 @@ async fn put_question(
     position: u64,
     question: &StoredQuestion,
 ) -> Result<(), Error> {
-    let bytes =
-        crate::codec::seal_record(question, 64).map_err(|e| encode_error("question", e))?;
+    let bytes = crate::codec::seal_record(question, 64).map_err(|e| encode_error("question", e))?;
     sql.exec(
         "INSERT INTO questions (run, position, question, pending) VALUES ($1, $2, $3, $4)
          ON CONFLICT (run, position) DO UPDATE
              SET question = EXCLUDED.question, pending = EXCLUDED.pending",
-        &[&rid(run), &big(position), &bytes, &question.answer.is_none()],
+        &[
+            &rid(run),
+            &big(position),
+            &bytes,
+            &question.answer.is_none(),
+        ],
     )
     .await?;
     Ok(())

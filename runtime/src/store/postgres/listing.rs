@@ -82,7 +82,11 @@ impl PgStore {
                 .take(limit)
                 .map(|row| listed(RunId(unbig(row.get(0))), row.get(1), row.get(2)))
                 .collect();
-            let last = if more { runs.last().map(|run| run.id) } else { None };
+            let last = if more {
+                runs.last().map(|run| run.id)
+            } else {
+                None
+            };
             Ok((runs, last))
         })
     }

@@ -23,8 +23,10 @@
 //! the write entry and the transitions, `hitl.rs` questions and sessions, `cancel.rs` cancel
 //! and pause, `quarantine.rs` quarantined runs and purges, `listing.rs` listing and counting,
 //! `workflows.rs` state graphs, `unique.rs` unique keys, `handover.rs` runs handed over by
-//! client-only processes, `events.rs` events and step attempts, `children.rs` child
-//! workflows, `schedules.rs` schedule ticks, `queues.rs` queues with limits.
+//! client-only processes, `leases.rs` which worker runs which run (leases, heartbeat,
+//! take-over, fencing), `notify.rs` `LISTEN/NOTIFY`, `events.rs` events and step attempts,
+//! `children.rs` child workflows, `schedules.rs` schedule ticks, `queues.rs` queues with
+//! limits.
 //!
 //! [`Store::write`]: crate::store::Store::write
 //! [`RunRecord`]: crate::store::RunRecord
@@ -36,7 +38,9 @@ mod error;
 mod events;
 mod handover;
 mod hitl;
+mod leases;
 mod listing;
+mod notify;
 pub(crate) mod options;
 mod quarantine;
 mod queues;
@@ -56,6 +60,12 @@ use crate::run::RunId;
 /// Runs stored in one schema of a PostgreSQL database.
 pub(crate) struct PgStore {
     driver: connect::Driver,
+    /// This process as a worker: its id and the leases it holds.
+    worker: std::sync::Arc<leases::Worker>,
+    /// The schema's notification channel (`notify.rs`).
+    channel: String,
+    /// What the listener calls, once the runtime registered it.
+    waker: notify::Waker,
     /// The schema's instance id (see [`Store::instance_id`](crate::store::Store::instance_id)),
     /// made when the schema was created.
     instance: u64,

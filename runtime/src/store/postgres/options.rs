@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use super::PgStore;
 use super::connect::Driver;
+
+/// Default of [`PostgresOptions::lease`].
+const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 use crate::error::Error;
 use crate::store::{Opened, Store};
 
@@ -24,6 +27,9 @@ pub struct PostgresOptions {
     pub(crate) url: String,
     pub(crate) schema: String,
     pub(crate) max_connections: usize,
+    pub(crate) worker_id: Option<String>,
+    pub(crate) lease: std::time::Duration,
+    pub(crate) claim_batch: usize,
 }
 
 impl PostgresOptions {
@@ -35,6 +41,9 @@ impl PostgresOptions {
             url: url.into(),
             schema: "cairn".to_owned(),
             max_connections: 8,
+            worker_id: None,
+            lease: DEFAULT_LEASE,
+            claim_batch: 64,
         }
     }
 
@@ -54,8 +63,38 @@ impl PostgresOptions {
         self
     }
 
+    /// How long a worker holds a run without renewing its lease (default 30 s). A worker
+    /// renews all its leases in one statement every third of this; a worker that stops (a
+    /// crash, a pause, a network cut) has its runs taken over by the others this long after
+    /// its last renewal. Shorter means faster take-over, and more risk that a worker stalled
+    /// for that long (a long GC-like pause, an overloaded host) loses a run it still runs:
+    /// its commit is then refused ([`Error::LeaseLost`](crate::Error::LeaseLost)) and its
+    /// step may run twice.
+    pub fn lease(mut self, lease: std::time::Duration) -> Self {
+        self.lease = lease.max(std::time::Duration::from_millis(30));
+        self
+    }
+
+    /// At most how many waiting runs (new ones started by client-only processes, or those of
+    /// a worker that died) one worker claims at each poll (default 64): a smaller batch
+    /// spreads a burst of runs over more workers, a larger one drains it in fewer polls.
+    pub fn claim_batch(mut self, runs: usize) -> Self {
+        self.claim_batch = runs.max(1);
+        self
+    }
+
+    /// This worker's id, stored as the owner of the runs it holds. Default: the host name,
+    /// the process id and random bits, new at every start, so that a restarted worker's runs
+    /// are taken over (by it or another) once their leases expire. A fixed id (one per
+    /// process slot, such as a pod name) lets a restarted worker take its runs back at once;
+    /// two processes must then never run with the same id at the same time.
+    pub fn worker_id(mut self, id: impl Into<String>) -> Self {
+        self.worker_id = Some(id.into());
+        self
+    }
+
     /// Connects, creates or migrates the schema, and returns the store.
-    pub(crate) fn open(&self) -> Result<Opened, Error> {
+    pub(crate) fn open(&self, client_only: bool) -> Result<Opened, Error> {
         if !super::schema::valid_schema_name(&self.schema) {
             return Err(Error::InvalidArgument {
                 call: "PostgresOptions::schema",
@@ -71,12 +110,36 @@ impl PostgresOptions {
                 call: "PostgresOptions::new",
                 reason: format!("PostgreSQL connection string does not parse: {e}"),
             })?;
-        let driver = Driver::connect(config, &self.schema, self.max_connections)?;
+        let driver = Driver::connect(config.clone(), &self.schema, self.max_connections)?;
         let schema = self.schema.clone();
-        let instance = driver.run(|mut client| async move {
-            super::schema::migrate(&mut client, &schema).await
-        })?;
-        let store: Arc<dyn Store> = Arc::new(PgStore { driver, instance });
+        let instance = driver
+            .run(|mut client| async move { super::schema::migrate(&mut client, &schema).await })?;
+        let worker = Arc::new(super::leases::Worker::new(
+            self.worker_id
+                .clone()
+                .unwrap_or_else(super::leases::default_worker_id),
+            !client_only,
+            self.lease,
+            self.claim_batch,
+        ));
+        let mut own_config = config.clone();
+        own_config.options(format!("-c search_path={}", self.schema));
+        if !client_only {
+            super::leases::start_heartbeat(&driver, own_config.clone(), worker.clone());
+            tracing::info!(worker = worker.id, lease = ?self.lease, "PostgreSQL worker started");
+        }
+        let channel = super::notify::channel(&self.schema);
+        let waker = super::notify::Waker::default();
+        if !client_only {
+            super::notify::listen(driver.handle(), own_config, channel.clone(), waker.clone());
+        }
+        let store: Arc<dyn Store> = Arc::new(PgStore {
+            driver,
+            instance,
+            worker,
+            channel,
+            waker,
+        });
         let description = format!("PostgreSQL schema `{}`", self.schema);
         Ok(Opened {
             store,

@@ -20,6 +20,7 @@
 //! slot. Nothing else locks a queue's row for long: creating, finishing and cancelling runs
 //! touch only their own `queue_runs` rows.
 
+use super::leases::{self, Worker};
 use super::runs::{self, code};
 use super::sql::Sql;
 use super::{PgStore, big, rid, unbig};
@@ -117,11 +118,13 @@ pub(super) async fn enqueue(
 /// (queued by `runs::insert` if its workflow has a queue), placed by `priority`.
 pub(super) async fn create_with_priority(
     sql: Sql<'_, '_>,
+    worker: &Worker,
     record: &RunRecord,
     priority: u32,
     hand_over: bool,
 ) -> Result<RunId, Error> {
-    let run = super::writes::create_runs(sql, std::slice::from_ref(record), hand_over).await?;
+    let run =
+        super::writes::create_runs(sql, worker, std::slice::from_ref(record), hand_over).await?;
     sql.exec(
         "UPDATE queue_runs SET priority = $2 WHERE run = $1",
         &[&rid(run), &i64::from(priority)],
@@ -331,9 +334,11 @@ fn plan_queue(
 }
 
 /// [`WriteOp::PumpQueues`](crate::store::WriteOp::PumpQueues): admits what the plan says,
-/// each queue counted under its row lock, and returns the admitted runs.
+/// each queue counted under its row lock, leases the admitted runs to this worker (which
+/// starts them) and returns them.
 pub(super) async fn pump(
     sql: Sql<'_, '_>,
+    worker: &Worker,
     workflows: &[String],
     limit: usize,
     now: u64,
@@ -377,6 +382,8 @@ pub(super) async fn pump(
         }
         lifecycle::admit(&mut record, now);
         runs::put(sql, run, &record).await?;
+        // This worker starts it: its lease, whoever created the run.
+        leases::take(sql, worker, run).await?;
         admitted.push(run);
     }
     Ok(admitted)

@@ -31,6 +31,13 @@ impl Store for PgStore {
         self.write_batch(ops, now_ms)
     }
 
+    fn set_waker(&self, waker: std::sync::Arc<dyn Fn(crate::store::Change) + Send + Sync>) {
+        *self
+            .waker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(waker);
+    }
+
     fn commits_block(&self) -> bool {
         // A round trip to the server and its WAL flush.
         true
@@ -198,11 +205,34 @@ impl Store for PgStore {
     }
 
     fn any_handed_over(&self) -> Result<bool, Error> {
+        let runs_here = self.worker.runs_here;
         self.driver.run(|client| async move {
-            Ok(Sql::Conn(&client)
+            let sql = Sql::Conn(&client);
+            let hint = sql
                 .opt("SELECT 1 FROM handed_over LIMIT 1", &[])
                 .await?
-                .is_some())
+                .is_some();
+            // A worker also takes the runs whose lease expired (their worker died).
+            Ok(hint || (runs_here && super::leases::any_claimable(sql).await?))
+        })
+    }
+
+    fn claim_active(
+        &self,
+        after: Option<RunId>,
+        limit: usize,
+    ) -> Result<(Vec<(RunId, RunRecord)>, Option<RunId>), Error> {
+        if !self.worker.runs_here {
+            return self.active_after(after, limit);
+        }
+        let after = after.map_or(0, rid);
+        let worker = self.worker.clone();
+        self.driver.run(|mut client| async move {
+            let tx = client.transaction().await.map_err(super::error::pg_error)?;
+            let claimed = super::leases::claim(Sql::Tx(&tx), &worker, after, limit, true).await?;
+            tx.commit().await.map_err(super::error::pg_error)?;
+            let more = (claimed.len() >= limit).then(|| claimed.last().map(|(run, _)| *run));
+            Ok((claimed, more.flatten()))
         })
     }
 

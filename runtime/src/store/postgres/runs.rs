@@ -35,7 +35,10 @@ pub(super) async fn get(sql: Sql<'_, '_>, run: RunId) -> Result<Option<RunRecord
 /// worker's commit, a client's answer or cancel) apply one after the other.
 pub(super) async fn get_locked(sql: Sql<'_, '_>, run: RunId) -> Result<Option<RunRecord>, Error> {
     let row = sql
-        .opt("SELECT record FROM runs WHERE id = $1 FOR UPDATE", &[&rid(run)])
+        .opt(
+            "SELECT record FROM runs WHERE id = $1 FOR UPDATE",
+            &[&rid(run)],
+        )
         .await?;
     row.map(|row| PgStore::decode(run, row.get(0))).transpose()
 }
@@ -106,7 +109,11 @@ pub(super) async fn insert(sql: Sql<'_, '_>, run: RunId, record: &RunRecord) -> 
 
 /// The active index follows the status as LMDB's does: a pending run is active, a finished or
 /// paused one is not, and the other statuses leave it as the write that set them left it.
-pub(super) async fn track_status(sql: Sql<'_, '_>, run: RunId, status: Status) -> Result<(), Error> {
+pub(super) async fn track_status(
+    sql: Sql<'_, '_>,
+    run: RunId,
+    status: Status,
+) -> Result<(), Error> {
     match status {
         Status::Pending => set_active(sql, run).await,
         Status::Completed
@@ -161,7 +168,8 @@ pub(super) async fn apply_writes(
     writes: &StateWrites,
 ) -> Result<(), Error> {
     if writes.clear {
-        sql.exec("DELETE FROM kv WHERE run = $1", &[&rid(run)]).await?;
+        sql.exec("DELETE FROM kv WHERE run = $1", &[&rid(run)])
+            .await?;
     }
     for (name, value) in &writes.puts {
         match value {

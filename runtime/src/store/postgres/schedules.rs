@@ -5,6 +5,7 @@
 //! client handles it. A tick's run is also a unique start keyed by the schedule and the
 //! tick's time (`unique.rs`), so the run of a tick handled already is found by its key.
 
+use super::leases::Worker;
 use super::sql::Sql;
 use super::{PgStore, big, unbig};
 use crate::error::Error;
@@ -20,6 +21,7 @@ CREATE TABLE schedule_ticks (schedule text PRIMARY KEY, tick_ms bigint NOT NULL)
 /// [`WriteOp::ScheduleTick`](crate::store::WriteOp::ScheduleTick).
 pub(super) async fn tick(
     sql: Sql<'_, '_>,
+    worker: &Worker,
     schedule: &str,
     tick_ms: u64,
     record: Option<&RunRecord>,
@@ -66,7 +68,7 @@ pub(super) async fn tick(
     };
     let key = tick_key(schedule, tick_ms);
     Ok(
-        match super::unique::create_unique(sql, &key, record, hand_over).await? {
+        match super::unique::create_unique(sql, worker, &key, record, hand_over).await? {
             (run, true) => Outcome::Created(run),
             (run, false) => Outcome::Existing(run),
         },

@@ -14,7 +14,8 @@ use crate::error::Error;
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The DDL of each version, in order: `MIGRATIONS[n]` goes from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE runs (
     id bigint PRIMARY KEY,
     -- The sealed `RunRecord` (postcard in cairn's envelope, with its checksum).
@@ -59,6 +60,13 @@ CREATE TABLE unique_keys (workflow text NOT NULL, key text NOT NULL, run bigint 
     PRIMARY KEY (workflow, key));
 CREATE INDEX unique_keys_by_run ON unique_keys (run);
 "#,
+    r#"
+-- Leases (`leases.rs`): the worker that runs the run, the epoch it took it at, and until
+-- when (the server's clock, in milliseconds) its lease lasts without a heartbeat.
+ALTER TABLE runs ADD COLUMN owner text, ADD COLUMN epoch bigint NOT NULL DEFAULT 0,
+    ADD COLUMN lease_until_ms bigint;
+CREATE INDEX runs_by_owner ON runs (owner) WHERE owner IS NOT NULL AND finished_ms IS NULL;
+"#,
     super::events::MIGRATION,
     super::children::MIGRATION,
     super::schedules::MIGRATION,
@@ -77,7 +85,10 @@ pub(super) fn valid_schema_name(name: &str) -> bool {
 }
 
 /// Creates or brings up to date the tables of `schema` and returns its instance id.
-pub(super) async fn migrate(client: &mut deadpool_postgres::Object, schema: &str) -> Result<u64, Error> {
+pub(super) async fn migrate(
+    client: &mut deadpool_postgres::Object,
+    schema: &str,
+) -> Result<u64, Error> {
     let tx = client.transaction().await.pg()?;
     // Serializes every opener of this schema until this transaction ends.
     tx.execute(
@@ -103,7 +114,11 @@ pub(super) async fn migrate(client: &mut deadpool_postgres::Object, schema: &str
             expected: SCHEMA_VERSION as u32,
         });
     }
-    for (version, ddl) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+    for (version, ddl) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
         tx.batch_execute(ddl).await.pg()?;
         tracing::info!(schema, version = version + 1, "PostgreSQL schema migrated");
     }

@@ -11,6 +11,7 @@ use crate::store::RunRecord;
 /// (and `true`).
 pub(super) async fn create_unique(
     sql: Sql<'_, '_>,
+    worker: &super::leases::Worker,
     key: &str,
     record: &RunRecord,
     hand_over: bool,
@@ -33,7 +34,7 @@ pub(super) async fn create_unique(
         return Ok((RunId(unbig(row.get(0))), false));
     }
     let run =
-        super::writes::create_runs(sql, std::slice::from_ref(record), hand_over).await?;
+        super::writes::create_runs(sql, worker, std::slice::from_ref(record), hand_over).await?;
     sql.exec(
         "INSERT INTO unique_keys (workflow, key, run) VALUES ($1, $2, $3)
          ON CONFLICT (workflow, key) DO UPDATE SET run = EXCLUDED.run",

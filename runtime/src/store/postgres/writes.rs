@@ -8,6 +8,7 @@
 //! arm of [`apply`] and one more small function. Which status a write gives a run is decided by
 //! [`crate::lifecycle`], as on LMDB.
 
+use super::leases::{self, Worker};
 use super::runs::{self, must_get};
 use super::sql::Sql;
 use super::{PgStore, big, rid, unbig};
@@ -30,9 +31,10 @@ impl PgStore {
             .run(|mut client| async move {
                 let tx = client.transaction().await.map_err(super::error::pg_error)?;
                 let sql = Sql::Tx(&tx);
+                let worker = &*self.worker;
                 let mut outcomes = Vec::with_capacity(ops.len());
                 for (index, op) in ops.iter().enumerate() {
-                    match super::cancel::apply_with_requests(sql, op, now_ms).await {
+                    match super::cancel::apply_with_requests(sql, worker, op, now_ms).await {
                         Ok(outcome) => outcomes.push(outcome),
                         // Dropping `tx` rolls it back: nothing of the batch is written.
                         Err(error) => {
@@ -43,6 +45,13 @@ impl PgStore {
                         }
                     }
                 }
+                let (runs, timers) = super::notify::changes(ops, worker.runs_here);
+                if runs {
+                    super::notify::notify(sql, &self.channel, crate::store::Change::Runs).await?;
+                }
+                if timers {
+                    super::notify::notify(sql, &self.channel, crate::store::Change::Timers).await?;
+                }
                 tx.commit().await.map_err(super::error::pg_error)?;
                 Ok(Ok(outcomes))
             })
@@ -52,24 +61,41 @@ impl PgStore {
 
 /// Applies one op inside the transaction (after the run's cancel or pause request, see
 /// `cancel.rs`).
-pub(super) async fn apply(sql: Sql<'_, '_>, op: &WriteOp, now: u64) -> Result<Outcome, Error> {
+pub(super) async fn apply(
+    sql: Sql<'_, '_>,
+    worker: &Worker,
+    op: &WriteOp,
+    now: u64,
+) -> Result<Outcome, Error> {
     Ok(match op {
-        WriteOp::CreateRun { record } => Outcome::Created(runs::create(sql, record).await?),
+        WriteOp::CreateRun { record } => {
+            let run = runs::create(sql, record).await?;
+            leases::take(sql, worker, run).await?;
+            Outcome::Created(run)
+        }
         WriteOp::CreateRuns { records, hand_over } => {
-            Outcome::Created(create_runs(sql, records, *hand_over).await?)
+            Outcome::Created(create_runs(sql, worker, records, *hand_over).await?)
         }
         WriteOp::CreateUnique {
             key,
             record,
             hand_over,
-        } => match super::unique::create_unique(sql, key, record, *hand_over).await? {
+        } => match super::unique::create_unique(sql, worker, key, record, *hand_over).await? {
             (run, true) => Outcome::Created(run),
             (run, false) => Outcome::Existing(run),
         },
         WriteOp::CreateInSession { session, record } => {
-            Outcome::Created(super::hitl::create_in_session(sql, session, record).await?)
+            let run = super::hitl::create_in_session(sql, session, record).await?;
+            leases::take(sql, worker, run).await?;
+            Outcome::Created(run)
         }
-        WriteOp::Wake { run, wake_ms } => Outcome::Woken(wake(sql, *run, *wake_ms, now).await?),
+        WriteOp::Wake { run, wake_ms } => {
+            let woken = wake(sql, *run, *wake_ms, now).await?;
+            if woken {
+                leases::take(sql, worker, *run).await?;
+            }
+            Outcome::Woken(woken)
+        }
         WriteOp::CommitState {
             run,
             state_name,
@@ -81,14 +107,22 @@ pub(super) async fn apply(sql: Sql<'_, '_>, op: &WriteOp, now: u64) -> Result<Ou
         } => {
             let mut record = must_get(sql, *run).await?;
             lifecycle::checkpoint(&mut record, state_name, *step, state, now);
-            runs::put(sql, *run, &record).await?;
-            runs::apply_writes(sql, *run, writes).await?;
-            runs::append_history(sql, *run, record.transitions, history).await?;
-            end_await(sql, *run, record.transitions - 1).await?;
-            super::events::end_await(sql, *run, record.transitions - 1, history).await?;
-            for loop_items in items {
-                put_items(sql, *run, loop_items).await?;
-            }
+            // Independent statements, sent together: the driver pipelines them on the
+            // connection, one round trip instead of one each.
+            let items = async {
+                for loop_items in items {
+                    put_items(sql, *run, loop_items).await?;
+                }
+                Ok::<_, Error>(())
+            };
+            tokio::try_join!(
+                runs::put(sql, *run, &record),
+                runs::apply_writes(sql, *run, writes),
+                runs::append_history(sql, *run, record.transitions, history),
+                end_await(sql, *run, record.transitions - 1),
+                super::events::end_await(sql, *run, record.transitions - 1, history),
+                items,
+            )?;
             Outcome::Transitions(record.transitions)
         }
         WriteOp::Complete {
@@ -99,11 +133,16 @@ pub(super) async fn apply(sql: Sql<'_, '_>, op: &WriteOp, now: u64) -> Result<Ou
         } => {
             let mut record = must_get(sql, *run).await?;
             lifecycle::complete(&mut record, output, now);
-            runs::put(sql, *run, &record).await?;
-            runs::apply_writes(sql, *run, writes).await?;
-            runs::append_history(sql, *run, record.transitions, history).await?;
-            sql.exec("DELETE FROM loop_items WHERE run = $1", &[&rid(*run)])
-                .await?;
+            let id = rid(*run);
+            tokio::try_join!(
+                runs::put(sql, *run, &record),
+                runs::apply_writes(sql, *run, writes),
+                runs::append_history(sql, *run, record.transitions, history),
+                async {
+                    sql.exec("DELETE FROM loop_items WHERE run = $1", &[&id])
+                        .await
+                },
+            )?;
             Outcome::Done
         }
         WriteOp::Fail {
@@ -144,23 +183,36 @@ pub(super) async fn apply(sql: Sql<'_, '_>, op: &WriteOp, now: u64) -> Result<Ou
         WriteOp::Answer { run, answer } => {
             Outcome::Answered(super::hitl::answer(sql, *run, answer, now).await?)
         }
-        WriteOp::Claim { run } => Outcome::Claim(super::hitl::claim(sql, *run, now).await?),
+        WriteOp::Claim { run } => {
+            let claim = super::hitl::claim(sql, *run, now).await?;
+            if let crate::store::hitl::Claim::Claimed(_) = claim {
+                leases::take(sql, worker, *run).await?;
+            }
+            Outcome::Claim(claim)
+        }
         WriteOp::Reopen { run } => {
-            Outcome::Record(Box::new(super::queues::reopen(sql, *run, now).await?))
+            let record = super::queues::reopen(sql, *run, now).await?;
+            // A run queued again is taken by the worker whose queue admits it.
+            if record.status != Status::Queued {
+                leases::take(sql, worker, *run).await?;
+            }
+            Outcome::Record(Box::new(record))
         }
         WriteOp::HandOver { run, position } => {
             super::handover::hand_over(sql, *run, *position).await?;
             Outcome::Done
         }
         WriteOp::TakeHandedOver { limit } => {
-            Outcome::HandedOver(super::handover::take(sql, *limit).await?)
+            Outcome::HandedOver(super::handover::take(sql, worker, *limit).await?)
         }
         WriteOp::Quarantine { run, reason } => {
             super::quarantine::quarantine(sql, *run, reason, now).await?;
             Outcome::Done
         }
         WriteOp::Release { run } => {
-            Outcome::Record(Box::new(super::quarantine::release(sql, *run, now).await?))
+            let record = super::quarantine::release(sql, *run, now).await?;
+            leases::take(sql, worker, *run).await?;
+            Outcome::Record(Box::new(record))
         }
         WriteOp::FailQuarantined { run, message } => {
             super::quarantine::fail_quarantined(sql, *run, message, now).await?;
@@ -178,9 +230,15 @@ pub(super) async fn apply(sql: Sql<'_, '_>, op: &WriteOp, now: u64) -> Result<Ou
             super::cancel::pause(sql, *run, now).await?;
             Outcome::Done
         }
-        WriteOp::Unpause { run } => super::cancel::unpause(sql, *run, now).await?,
+        WriteOp::Unpause { run } => {
+            let outcome = super::cancel::unpause(sql, *run, now).await?;
+            if let Outcome::Record(_) = outcome {
+                leases::take(sql, worker, *run).await?;
+            }
+            outcome
+        }
         WriteOp::SettleRequests => {
-            super::cancel::settle_requests(sql, now).await?;
+            super::cancel::settle_requests(sql, worker, now).await?;
             Outcome::Done
         }
         WriteOp::PurgeFinished { filter, limit } => {
@@ -211,7 +269,7 @@ pub(super) async fn apply(sql: Sql<'_, '_>, op: &WriteOp, now: u64) -> Result<Ou
             position,
             slot,
             record,
-        } => match super::children::start_child(sql, *parent, *position, *slot, record).await? {
+        } => match super::children::start_child(sql, worker, *parent, *position, *slot, record).await? {
             (run, true) => Outcome::Created(run),
             (run, false) => Outcome::Existing(run),
         },
@@ -223,20 +281,20 @@ pub(super) async fn apply(sql: Sql<'_, '_>, op: &WriteOp, now: u64) -> Result<Ou
             tick_ms,
             record,
             hand_over,
-        } => super::schedules::tick(sql, schedule, *tick_ms, record.as_ref(), *hand_over).await?,
+        } => super::schedules::tick(sql, worker, schedule, *tick_ms, record.as_ref(), *hand_over).await?,
         WriteOp::CreateWithPriority {
             record,
             priority,
             hand_over,
         } => Outcome::Created(
-            super::queues::create_with_priority(sql, record, *priority, *hand_over).await?,
+            super::queues::create_with_priority(sql, worker, record, *priority, *hand_over).await?,
         ),
         WriteOp::RegisterQueues { queues } => {
             super::queues::register(sql, queues).await?;
             Outcome::Done
         }
         WriteOp::PumpQueues { workflows, limit } => {
-            Outcome::Admitted(super::queues::pump(sql, workflows, *limit, now).await?)
+            Outcome::Admitted(super::queues::pump(sql, worker, workflows, *limit, now).await?)
         }
     })
 }
@@ -245,6 +303,7 @@ pub(super) async fn apply(sql: Sql<'_, '_>, op: &WriteOp, now: u64) -> Result<Ou
 /// `hand_over` (a client-only process), in the same transaction.
 pub(super) async fn create_runs(
     sql: Sql<'_, '_>,
+    worker: &Worker,
     records: &[crate::store::RunRecord],
     hand_over: bool,
 ) -> Result<RunId, Error> {
@@ -252,6 +311,7 @@ pub(super) async fn create_runs(
     let first = runs::allocate(sql, count).await?;
     for (run, record) in (first.0..).map(RunId).zip(records) {
         runs::insert(sql, run, record).await?;
+        leases::take(sql, worker, run).await?;
         if hand_over {
             super::handover::hand_over(sql, run, 0).await?;
         }
@@ -263,20 +323,24 @@ pub(super) async fn create_runs(
 /// committed, else the timer woke the run: the run went on, so it is active again) and its
 /// branch outputs.
 async fn end_await(sql: Sql<'_, '_>, run: RunId, position: u64) -> Result<(), Error> {
-    let slept = sql
-        .exec(
-            "DELETE FROM sleeps WHERE run = $1 AND position = $2",
-            &[&rid(run), &big(position)],
-        )
-        .await?;
-    if slept > 0 {
-        runs::set_active(sql, run).await?;
-    }
-    sql.exec(
-        "DELETE FROM branches WHERE run = $1 AND position = $2",
-        &[&rid(run), &big(position)],
-    )
-    .await?;
+    let (run, position) = (rid(run), big(position));
+    tokio::try_join!(
+        async {
+            sql.exec(
+                "WITH slept AS (DELETE FROM sleeps WHERE run = $1 AND position = $2 RETURNING run)
+                 INSERT INTO active (run) SELECT run FROM slept ON CONFLICT DO NOTHING",
+                &[&run, &position],
+            )
+            .await
+        },
+        async {
+            sql.exec(
+                "DELETE FROM branches WHERE run = $1 AND position = $2",
+                &[&run, &position],
+            )
+            .await
+        },
+    )?;
     Ok(())
 }
 

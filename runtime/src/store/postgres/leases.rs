@@ -1,0 +1,279 @@
+//! Leases: which worker runs which run, so that many workers share one schema and a run is
+//! executed by one of them at a time.
+//!
+//! A run has an `owner` (a worker id), an `epoch` and a `lease_until_ms`, all in the `runs`
+//! row, with times from the database server's clock (one clock for every host; cairn's
+//! [`Clock`](crate::Clock) may be a test's). A worker takes a run by setting itself as owner
+//! and bumping the epoch, in the same transaction as the write that makes the run go on
+//! (its creation, a wake-up, a claimed answer, a take-over), and remembers the epoch it got.
+//!
+//! - **Heartbeat**: one statement per worker, every third of the lease, renews the lease of
+//!   every unfinished run it owns ([`start_heartbeat`]).
+//! - **Take-over**: an active run (pending or running) whose lease has expired, or that no one
+//!   owns (started or resumed by a client-only process), is claimed by the next worker that
+//!   polls, a bounded batch at a time, `FOR UPDATE SKIP LOCKED` so that two workers never
+//!   claim the same row ([`claim`]).
+//! - **Fencing**: every commit of a run's own task checks, under the row's lock, that the run
+//!   is still owned by this worker at the epoch it took; otherwise the commit is refused with
+//!   [`Error::LeaseLost`], nothing of it written, and the run's task stops in this worker
+//!   ([`fence`]). A worker that was stopped past its lease may have run a step that the new
+//!   owner runs again (at-least-once), but it never overwrites the new owner's state.
+//!
+//! A client-only process owns nothing: runs it starts or resumes are left without an owner
+//! for a worker to claim.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::runs;
+use super::sql::Sql;
+use super::{rid, unbig};
+use crate::error::Error;
+use crate::run::{RunId, Status};
+use crate::store::RunRecord;
+
+/// The server's time in milliseconds since the Unix epoch, in SQL.
+pub(super) const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/// This process as a worker.
+pub(super) struct Worker {
+    /// Its id, stored as the owner of the runs it holds.
+    pub id: String,
+    /// Whether it runs workflows (false in a client-only process, which owns nothing).
+    pub runs_here: bool,
+    /// How long a lease lasts without a heartbeat.
+    pub lease: Duration,
+    /// At most how many runs one take-over poll claims, so that idle workers share them.
+    pub claim_batch: usize,
+    /// The epoch at which this worker took each run it holds.
+    held: Mutex<HashMap<RunId, i64>>,
+}
+
+impl Worker {
+    pub(super) fn new(id: String, runs_here: bool, lease: Duration, claim_batch: usize) -> Worker {
+        Worker {
+            id,
+            runs_here,
+            lease,
+            claim_batch,
+            held: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(super) fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<RunId, i64>> {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn hold(&self, run: RunId, epoch: i64) {
+        self.held().insert(run, epoch);
+    }
+}
+
+/// A default worker id: host name, process id and a few random bits, so that two processes
+/// (or one restarted) never share one.
+pub(super) fn default_worker_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "host".to_owned());
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    format!(
+        "{}-{}-{:08x}",
+        host.trim(),
+        std::process::id(),
+        hasher.finish() as u32
+    )
+}
+
+/// Makes this worker the owner of `run` (a new epoch), if it runs workflows; a client-only
+/// process leaves the run without owner instead, for a worker to claim.
+pub(super) async fn take(sql: Sql<'_, '_>, worker: &Worker, run: RunId) -> Result<(), Error> {
+    if !worker.runs_here {
+        sql.exec(
+            "UPDATE runs SET owner = NULL, lease_until_ms = NULL WHERE id = $1",
+            &[&rid(run)],
+        )
+        .await?;
+        return Ok(());
+    }
+    let row = sql
+        .opt(
+            &format!(
+                "UPDATE runs SET owner = $2, epoch = epoch + 1, lease_until_ms = {NOW_MS} + $3
+                 WHERE id = $1 RETURNING epoch"
+            ),
+            &[&rid(run), &worker.id, &worker.lease_ms()],
+        )
+        .await?;
+    if let Some(row) = row {
+        worker.hold(run, row.get(0));
+    }
+    Ok(())
+}
+
+/// Checks, under the run's row lock, that this worker still holds `run` at the epoch it took
+/// it with: [`Error::LeaseLost`] otherwise (see the module doc).
+pub(super) async fn fence(sql: Sql<'_, '_>, worker: &Worker, run: RunId) -> Result<(), Error> {
+    if !worker.runs_here {
+        return Ok(());
+    }
+    let row = sql
+        .opt(
+            "SELECT owner, epoch FROM runs WHERE id = $1 FOR UPDATE",
+            &[&rid(run)],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Err(Error::UnknownRun { run });
+    };
+    let owner: Option<String> = row.get(0);
+    let epoch: i64 = row.get(1);
+    let held = worker.held().get(&run).copied();
+    if owner.as_deref() == Some(worker.id.as_str()) && held == Some(epoch) {
+        return Ok(());
+    }
+    tracing::warn!(
+        %run,
+        owner = owner.as_deref().unwrap_or("-"),
+        epoch,
+        held = ?held,
+        "commit refused: the run's lease is held by another worker now"
+    );
+    Err(Error::LeaseLost { run })
+}
+
+/// Claims up to `limit` active runs (pending or running) with ids above `after` that no live
+/// lease holds, in id order, skipping rows other workers are claiming right now; with `mine`,
+/// also those whose lease this worker id holds (a restart of a worker with a fixed id takes
+/// back its runs without waiting for their leases to expire). That start-up claim waits for
+/// rows another transaction holds (the previous runtime's last write may still be ending)
+/// rather than skipping them, which would leave them unclaimed until their lease expires.
+pub(super) async fn claim(
+    sql: Sql<'_, '_>,
+    worker: &Worker,
+    after: i64,
+    limit: usize,
+    mine: bool,
+) -> Result<Vec<(RunId, RunRecord)>, Error> {
+    let skip = if mine { "" } else { "SKIP LOCKED" };
+    let rows = sql
+        .rows(
+            &format!(
+                "WITH claimable AS (
+                     SELECT r.id FROM active a JOIN runs r ON r.id = a.run
+                     WHERE a.run > $1
+                       AND r.status = ANY($5)
+                       AND (r.owner IS NULL OR r.lease_until_ms < {NOW_MS}
+                            OR ($4 AND r.owner = $2))
+                       AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.run = r.id)
+                     ORDER BY a.run LIMIT $6
+                     FOR UPDATE OF r {skip})
+                 UPDATE runs SET owner = $2, epoch = runs.epoch + 1,
+                     lease_until_ms = {NOW_MS} + $3
+                 FROM claimable WHERE runs.id = claimable.id
+                 RETURNING runs.id, runs.epoch, runs.record"
+            ),
+            &[
+                &after,
+                &worker.id,
+                &worker.lease_ms(),
+                &mine,
+                &vec![runs::code(Status::Pending), runs::code(Status::Running)],
+                &i64::try_from(limit).unwrap_or(i64::MAX),
+            ],
+        )
+        .await?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let run = RunId(unbig(row.get(0)));
+        worker.hold(run, row.get(1));
+        match super::PgStore::decode(run, row.get(2)) {
+            Ok(record) => claimed.push((run, record)),
+            Err(e) => tracing::error!(%run, error = %e, "skipping unreadable run record"),
+        }
+    }
+    claimed.sort_by_key(|(run, _)| *run);
+    Ok(claimed)
+}
+
+/// Whether some active run waits for a worker (no owner, or an expired lease).
+pub(super) async fn any_claimable(sql: Sql<'_, '_>) -> Result<bool, Error> {
+    let row = sql
+        .opt(
+            &format!(
+                "SELECT 1 FROM active a JOIN runs r ON r.id = a.run
+                 WHERE r.status = ANY($1) AND (r.owner IS NULL OR r.lease_until_ms < {NOW_MS})
+                 LIMIT 1"
+            ),
+            &[&vec![
+                runs::code(Status::Pending),
+                runs::code(Status::Running),
+            ]],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Spawns the heartbeat on the store's runtime: every third of the lease, [`heartbeat`], on
+/// a connection of its own (never queued behind a busy pool). It ends with the store (its
+/// runtime shuts down). A failed renewal is logged and retried at the next tick, on a new
+/// connection; past the lease, the runs are another worker's to take and this worker's
+/// commits of them are refused.
+pub(super) fn start_heartbeat(
+    driver: &super::connect::Driver,
+    config: tokio_postgres::Config,
+    worker: std::sync::Arc<Worker>,
+) {
+    driver.handle().spawn(async move {
+        let mut tick = tokio::time::interval(worker.lease / 3);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut connection: Option<tokio_postgres::Client> = None;
+        loop {
+            tick.tick().await;
+            if connection
+                .as_ref()
+                .is_none_or(tokio_postgres::Client::is_closed)
+            {
+                match config.connect(tokio_postgres::NoTls).await {
+                    Ok((client, driver)) => {
+                        tokio::spawn(driver);
+                        connection = Some(client);
+                    }
+                    Err(error) => {
+                        tracing::warn!(worker = worker.id, %error, "could not renew the leases");
+                        continue;
+                    }
+                }
+            }
+            let Some(client) = &connection else { continue };
+            let renewed = client
+                .execute(
+                    // Rows a commit holds right now are skipped rather than waited for (waiting
+                    // in scan order could deadlock with a batch locking runs in its order);
+                    // the next beat, a third of a lease later, renews them.
+                    &format!(
+                        "UPDATE runs SET lease_until_ms = {NOW_MS} + $2
+                         WHERE id IN (SELECT id FROM runs
+                                      WHERE owner = $1 AND finished_ms IS NULL
+                                      ORDER BY id FOR UPDATE SKIP LOCKED)"
+                    ),
+                    &[&worker.id, &worker.lease_ms()],
+                )
+                .await;
+            if let Err(error) = renewed {
+                let error = super::error::pg_error(error);
+                tracing::warn!(worker = worker.id, %error, "could not renew the leases");
+                connection = None;
+            }
+        }
+    });
+}
