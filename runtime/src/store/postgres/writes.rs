@@ -269,7 +269,9 @@ pub(super) async fn apply(
             position,
             slot,
             record,
-        } => match super::children::start_child(sql, worker, *parent, *position, *slot, record).await? {
+        } => match super::children::start_child(sql, worker, *parent, *position, *slot, record)
+            .await?
+        {
             (run, true) => Outcome::Created(run),
             (run, false) => Outcome::Existing(run),
         },
@@ -281,7 +283,10 @@ pub(super) async fn apply(
             tick_ms,
             record,
             hand_over,
-        } => super::schedules::tick(sql, worker, schedule, *tick_ms, record.as_ref(), *hand_over).await?,
+        } => {
+            super::schedules::tick(sql, worker, schedule, *tick_ms, record.as_ref(), *hand_over)
+                .await?
+        }
         WriteOp::CreateWithPriority {
             record,
             priority,
