@@ -103,7 +103,7 @@ mod read_only;
 /// Disk reserved ahead of the write map.
 mod reserve;
 /// The last tick each schedule handled (`RuntimeBuilder::schedule`).
-mod schedules;
+pub(crate) mod schedules;
 /// At most one run per workflow and unique key (`Client::start_unique`).
 mod unique;
 /// Each registered workflow's state graph, for tools without the user's code.

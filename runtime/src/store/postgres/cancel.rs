@@ -19,7 +19,11 @@ fn own_commit(op: &WriteOp) -> Option<(RunId, bool)> {
     match op {
         WriteOp::CommitState { run, .. }
         | WriteOp::Suspend { run, .. }
-        | WriteOp::Ask { run, .. } => Some((*run, false)),
+        | WriteOp::Ask { run, .. }
+        | WriteOp::AwaitEvent { run, .. } => Some((*run, false)),
+        WriteOp::StartChild { parent, .. } | WriteOp::AwaitChildren { parent, .. } => {
+            Some((*parent, false))
+        }
         WriteOp::Complete { run, .. } | WriteOp::Fail { run, .. } => Some((*run, true)),
         _ => None,
     }
@@ -164,6 +168,8 @@ pub(super) async fn settle_requests(
             &[&worker.id],
         )
         .await?;
+    // (Those rows are deleted before any cancel below: a cancel cancels the run's children
+    // too, and a running child gets a request of its own, which its next commit meets.)
     for row in rows {
         let run = RunId(super::unbig(row.get(0)));
         let byte = u8::try_from(row.get::<_, i16>(1)).ok();
@@ -206,7 +212,9 @@ async fn cancel_now(sql: Sql<'_, '_>, run: RunId, now: u64) -> Result<(), Error>
         .await?;
     sql.exec("DELETE FROM loop_items WHERE run = $1", &[&rid(run)])
         .await?;
-    delete_request(sql, run).await
+    delete_request(sql, run).await?;
+    // Its children go with it (see `children.rs`).
+    super::children::cancel_children(sql, run, now).await
 }
 
 /// Pauses the run in this write: out of the wake-up and answer indexes, its sleep and

@@ -156,6 +156,10 @@ pub(super) async fn answer(
 }
 
 pub(super) async fn claim(sql: Sql<'_, '_>, run: RunId, now_ms: u64) -> Result<Claim, Error> {
+    if let Some(claim) = super::children::claim_parent(sql, run, now_ms).await? {
+        // Parked on its children (see `children.rs`), not on a question.
+        return Ok(claim);
+    }
     let quarantined = runs::quarantine_entry(sql, run).await?.is_some();
     let question = match runs::get_locked(sql, run).await? {
         Some(_) if quarantined => None,

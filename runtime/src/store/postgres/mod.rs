@@ -24,23 +24,30 @@
 //! and pause, `quarantine.rs` quarantined runs and purges, `listing.rs` listing and counting,
 //! `workflows.rs` state graphs, `unique.rs` unique keys, `handover.rs` runs handed over by
 //! client-only processes, `leases.rs` which worker runs which run (leases, heartbeat,
-//! take-over, fencing), `notify.rs` `LISTEN/NOTIFY`.
+//! take-over, fencing), `notify.rs` `LISTEN/NOTIFY`, `events.rs` events and step attempts,
+//! `children.rs` child workflows, `schedules.rs` schedule ticks, `queues.rs` queues with
+//! limits.
 //!
 //! [`Store::write`]: crate::store::Store::write
 //! [`RunRecord`]: crate::store::RunRecord
 
 mod cancel;
+mod children;
 mod connect;
 mod error;
+mod events;
 mod handover;
 mod hitl;
 mod leases;
 mod listing;
 mod notify;
 pub(crate) mod options;
+mod originals;
 mod quarantine;
+mod queues;
 mod reads;
 mod runs;
+mod schedules;
 mod schema;
 mod sql;
 mod unique;

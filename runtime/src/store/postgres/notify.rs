@@ -42,8 +42,13 @@ pub(super) fn changes(ops: &[&WriteOp], runs_here: bool) -> (bool, bool) {
             | WriteOp::Reopen { .. }
             | WriteOp::Unpause { .. }
             | WriteOp::Release { .. }
-            | WriteOp::HandOver { .. } => runs |= !runs_here,
-            WriteOp::Suspend { .. } => timers = true,
+            | WriteOp::HandOver { .. }
+            | WriteOp::CreateWithPriority { .. }
+            | WriteOp::ScheduleTick { .. } => runs |= !runs_here,
+            // A run woken by an event waits for a worker to claim it.
+            WriteOp::SendEvent { .. } => runs = true,
+            // A wait for an event with a timeout stores its deadline as a sleep.
+            WriteOp::Suspend { .. } | WriteOp::AwaitEvent { .. } => timers = true,
             _ => {}
         }
     }

@@ -162,6 +162,9 @@ async fn delete_run(sql: Sql<'_, '_>, run: RunId) -> Result<(), Error> {
     ] {
         sql.exec(statement, &[&rid(run)]).await?;
     }
+    super::events::delete_of(sql, run).await?;
+    super::children::forget(sql, run).await?;
+    super::queues::leave(sql, run).await?;
     Ok(())
 }
 
@@ -191,6 +194,8 @@ fn corrupt_status(run: RunId, record: Option<RunRecord>, reason: String) -> RunS
             step: None,
             transitions: 0,
             error: Some(reason),
+            created_at_ms: 0,
+            updated_at_ms: 0,
         },
     }
 }

@@ -286,6 +286,34 @@ impl Store for PgStore {
         self.count_by_status_impl()
     }
 
+    fn attempts_at(
+        &self,
+        run: RunId,
+        position: u64,
+    ) -> Result<Option<crate::store::events::StoredAttempts>, Error> {
+        self.attempts_at_impl(run, position)
+    }
+
+    fn last_tick(&self, schedule: &str) -> Result<Option<u64>, Error> {
+        self.last_tick_impl(schedule)
+    }
+
+    fn queue_check(
+        &self,
+        now_ms: u64,
+        runnable: &dyn Fn(&str) -> bool,
+    ) -> Result<crate::queue::QueueCheck, Error> {
+        self.queue_check_impl(now_ms, runnable)
+    }
+
+    fn parent_of(&self, run: RunId) -> Result<Option<(RunId, u64)>, Error> {
+        self.parent_of_impl(run)
+    }
+
+    fn children_of(&self, parent: RunId) -> Result<Vec<RunId>, Error> {
+        self.children_of_impl(parent)
+    }
+
     fn check_indexes(&self, _now_ms: u64) -> Result<crate::quarantine::CheckReport, Error> {
         // The database keeps its tables consistent (transactions, constraints); there is no
         // index that a damaged disk could have garbled behind its back.
@@ -294,6 +322,13 @@ impl Store for PgStore {
 
     fn workflows(&self) -> Result<Vec<crate::graph::StoredWorkflow>, Error> {
         self.workflows_impl()
+    }
+
+    fn migrated_original(
+        &self,
+        run: RunId,
+    ) -> Result<Option<crate::store::MigratedOriginal>, Error> {
+        self.migrated_original_impl(run)
     }
 
     fn workflow(&self, name: &str) -> Result<Option<crate::graph::StoredWorkflow>, Error> {

@@ -80,11 +80,19 @@ pub(super) async fn put(sql: Sql<'_, '_>, run: RunId, record: &RunRecord) -> Res
         ],
     )
     .await?;
+    if record.status.is_finished() {
+        super::queues::leave(sql, run).await?;
+        super::children::child_finished(sql, run).await?;
+        // A migrated run's original is kept until its next transition (`originals.rs`).
+        super::originals::drop_original(sql, run).await?;
+    }
     track_status(sql, run, record.status).await
 }
 
-/// Stores a new run.
+/// Stores a new run (queued, if its workflow is in a queue).
 pub(super) async fn insert(sql: Sql<'_, '_>, run: RunId, record: &RunRecord) -> Result<(), Error> {
+    let queued = super::queues::enqueue(sql, run, record, 0).await?;
+    let record = queued.as_ref().unwrap_or(record);
     sql.exec(
         "INSERT INTO runs (id, record, workflow, status, created_ms, finished_ms)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -110,9 +118,11 @@ pub(super) async fn track_status(
 ) -> Result<(), Error> {
     match status {
         Status::Pending => set_active(sql, run).await,
-        Status::Completed | Status::Failed | Status::Cancelled | Status::Paused => {
-            unset_active(sql, run).await
-        }
+        Status::Completed
+        | Status::Failed
+        | Status::Cancelled
+        | Status::Paused
+        | Status::Queued => unset_active(sql, run).await,
         Status::Running | Status::Waiting | Status::Corrupt => Ok(()),
     }
 }

@@ -67,6 +67,11 @@ ALTER TABLE runs ADD COLUMN owner text, ADD COLUMN epoch bigint NOT NULL DEFAULT
     ADD COLUMN lease_until_ms bigint;
 CREATE INDEX runs_by_owner ON runs (owner) WHERE owner IS NOT NULL AND finished_ms IS NULL;
 "#,
+    super::events::MIGRATION,
+    super::children::MIGRATION,
+    super::schedules::MIGRATION,
+    super::queues::MIGRATION,
+    super::originals::MIGRATION,
 ];
 
 /// Whether `name` is a plain lower-case SQL identifier, which needs no quoting anywhere

@@ -120,6 +120,9 @@ pub(super) async fn apply(
                 runs::apply_writes(sql, *run, writes),
                 runs::append_history(sql, *run, record.transitions, history),
                 end_await(sql, *run, record.transitions - 1),
+                super::events::end_await(sql, *run, record.transitions - 1, history),
+                // A migrated run's original is kept until this, its next transition.
+                super::originals::drop_original(sql, *run),
                 items,
             )?;
             Outcome::Transitions(record.transitions)
@@ -190,11 +193,11 @@ pub(super) async fn apply(
             Outcome::Claim(claim)
         }
         WriteOp::Reopen { run } => {
-            let mut record = must_get(sql, *run).await?;
-            lifecycle::reopen(*run, &mut record, now)?;
-            runs::put(sql, *run, &record).await?;
-            runs::set_active(sql, *run).await?;
-            leases::take(sql, worker, *run).await?;
+            let record = super::queues::reopen(sql, *run, now).await?;
+            // A run queued again is taken by the worker whose queue admits it.
+            if record.status != Status::Queued {
+                leases::take(sql, worker, *run).await?;
+            }
             Outcome::Record(Box::new(record))
         }
         WriteOp::HandOver { run, position } => {
@@ -219,6 +222,16 @@ pub(super) async fn apply(
         }
         WriteOp::Purge { run } => {
             super::quarantine::purge(sql, *run).await?;
+            super::originals::drop_original(sql, *run).await?;
+            Outcome::Done
+        }
+        WriteOp::MigrateRun {
+            run,
+            from,
+            fingerprint,
+            state,
+        } => {
+            super::originals::migrate_run(sql, *run, *from, *fingerprint, state.as_ref()).await?;
             Outcome::Done
         }
         WriteOp::Cancel { run } => {
@@ -246,6 +259,59 @@ pub(super) async fn apply(
         WriteOp::RegisterWorkflows { workflows } => {
             super::workflows::register(sql, workflows, now).await?;
             Outcome::Done
+        }
+        WriteOp::SendEvent { run, name, payload } => {
+            Outcome::Woken(super::events::send(sql, *run, name, payload, now).await?)
+        }
+        WriteOp::AwaitEvent {
+            run,
+            position,
+            wait,
+        } => Outcome::Awaited(super::events::await_event(sql, *run, *position, wait, now).await?),
+        WriteOp::RecordAttempts {
+            run,
+            position,
+            attempts,
+        } => {
+            super::events::record_attempts(sql, *run, *position, *attempts).await?;
+            Outcome::Done
+        }
+        WriteOp::StartChild {
+            parent,
+            position,
+            slot,
+            record,
+        } => match super::children::start_child(sql, worker, *parent, *position, *slot, record)
+            .await?
+        {
+            (run, true) => Outcome::Created(run),
+            (run, false) => Outcome::Existing(run),
+        },
+        WriteOp::AwaitChildren { parent, position } => {
+            Outcome::Parked(super::children::await_children(sql, *parent, *position, now).await?)
+        }
+        WriteOp::ScheduleTick {
+            schedule,
+            tick_ms,
+            record,
+            hand_over,
+        } => {
+            super::schedules::tick(sql, worker, schedule, *tick_ms, record.as_ref(), *hand_over)
+                .await?
+        }
+        WriteOp::CreateWithPriority {
+            record,
+            priority,
+            hand_over,
+        } => Outcome::Created(
+            super::queues::create_with_priority(sql, worker, record, *priority, *hand_over).await?,
+        ),
+        WriteOp::RegisterQueues { queues } => {
+            super::queues::register(sql, queues).await?;
+            Outcome::Done
+        }
+        WriteOp::PumpQueues { workflows, limit } => {
+            Outcome::Admitted(super::queues::pump(sql, worker, workflows, *limit, now).await?)
         }
     })
 }
