@@ -21,7 +21,14 @@
 //!
 //! A client-only process owns nothing: runs it starts or resumes are left without an owner
 //! for a worker to claim.
+//!
+//! The epoch a worker remembers is the one its transaction committed: epochs taken inside a
+//! transaction are kept aside ([`in_transaction`]) and held only once it commits
+//! ([`commit_taken`]). A batch that is refused or fails rolls the database's epoch back, and
+//! the worker's must not stay ahead of it, or the run's next commit would be refused as if
+//! another worker had taken it.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -76,6 +83,56 @@ impl Worker {
     }
 }
 
+tokio::task_local! {
+    /// The epochs taken by the transaction in progress, held once it commits.
+    static TAKEN: RefCell<Vec<(RunId, i64)>>;
+}
+
+/// Runs `transaction` with a list of the epochs it takes kept aside: they are held by the
+/// worker only if it calls [`commit_taken`] after its commit.
+pub(super) async fn in_transaction<F: std::future::Future>(transaction: F) -> F::Output {
+    TAKEN.scope(RefCell::new(Vec::new()), transaction).await
+}
+
+/// After the commit of the transaction running in [`in_transaction`]: the worker holds the
+/// epochs it took.
+pub(super) fn commit_taken(worker: &Worker) {
+    let taken = TAKEN
+        .try_with(|taken| std::mem::take(&mut *taken.borrow_mut()))
+        .unwrap_or_default();
+    let mut held = worker.held();
+    for (run, epoch) in taken {
+        held.insert(run, epoch);
+    }
+}
+
+/// Remembers that `worker` took `run` at `epoch`: at the commit of the transaction in
+/// progress, or at once outside one.
+fn taken(worker: &Worker, run: RunId, epoch: i64) {
+    if TAKEN
+        .try_with(|taken| taken.borrow_mut().push((run, epoch)))
+        .is_err()
+    {
+        worker.hold(run, epoch);
+    }
+}
+
+/// The epoch at which `worker` holds `run`, counting what the transaction in progress took.
+fn held_epoch(worker: &Worker, run: RunId) -> Option<i64> {
+    let pending = TAKEN
+        .try_with(|taken| {
+            taken
+                .borrow()
+                .iter()
+                .rev()
+                .find(|(r, _)| *r == run)
+                .map(|(_, epoch)| *epoch)
+        })
+        .ok()
+        .flatten();
+    pending.or_else(|| worker.held().get(&run).copied())
+}
+
 /// A default worker id: host name, process id and a few random bits, so that two processes
 /// (or one restarted) never share one.
 pub(super) fn default_worker_id() -> String {
@@ -115,7 +172,7 @@ pub(super) async fn take(sql: Sql<'_, '_>, worker: &Worker, run: RunId) -> Resul
         )
         .await?;
     if let Some(row) = row {
-        worker.hold(run, row.get(0));
+        taken(worker, run, row.get(0));
     }
     Ok(())
 }
@@ -137,7 +194,7 @@ pub(super) async fn fence(sql: Sql<'_, '_>, worker: &Worker, run: RunId) -> Resu
     };
     let owner: Option<String> = row.get(0);
     let epoch: i64 = row.get(1);
-    let held = worker.held().get(&run).copied();
+    let held = held_epoch(worker, run);
     if owner.as_deref() == Some(worker.id.as_str()) && held == Some(epoch) {
         return Ok(());
     }
@@ -195,7 +252,7 @@ pub(super) async fn claim(
     let mut claimed = Vec::with_capacity(rows.len());
     for row in rows {
         let run = RunId(unbig(row.get(0)));
-        worker.hold(run, row.get(1));
+        taken(worker, run, row.get(1));
         match super::PgStore::decode(run, row.get(2)) {
             Ok(record) => claimed.push((run, record)),
             Err(e) => tracing::error!(%run, error = %e, "skipping unreadable run record"),

@@ -227,12 +227,16 @@ impl Store for PgStore {
         }
         let after = after.map_or(0, rid);
         let worker = self.worker.clone();
-        self.driver.run(|mut client| async move {
-            let tx = client.transaction().await.map_err(super::error::pg_error)?;
-            let claimed = super::leases::claim(Sql::Tx(&tx), &worker, after, limit, true).await?;
-            tx.commit().await.map_err(super::error::pg_error)?;
-            let more = (claimed.len() >= limit).then(|| claimed.last().map(|(run, _)| *run));
-            Ok((claimed, more.flatten()))
+        self.driver.run(|mut client| {
+            super::leases::in_transaction(async move {
+                let tx = client.transaction().await.map_err(super::error::pg_error)?;
+                let claimed =
+                    super::leases::claim(Sql::Tx(&tx), &worker, after, limit, true).await?;
+                tx.commit().await.map_err(super::error::pg_error)?;
+                super::leases::commit_taken(&worker);
+                let more = (claimed.len() >= limit).then(|| claimed.last().map(|(run, _)| *run));
+                Ok((claimed, more.flatten()))
+            })
         })
     }
 

@@ -28,32 +28,37 @@ impl PgStore {
     ) -> Result<Vec<Outcome>, WriteError> {
         let failed = |e: Error| WriteError::Failed(Box::new(e));
         self.driver
-            .run(|mut client| async move {
-                let tx = client.transaction().await.map_err(super::error::pg_error)?;
-                let sql = Sql::Tx(&tx);
-                let worker = &*self.worker;
-                let mut outcomes = Vec::with_capacity(ops.len());
-                for (index, op) in ops.iter().enumerate() {
-                    match super::cancel::apply_with_requests(sql, worker, op, now_ms).await {
-                        Ok(outcome) => outcomes.push(outcome),
-                        // Dropping `tx` rolls it back: nothing of the batch is written.
-                        Err(error) => {
-                            return Ok(Err(WriteError::Refused {
-                                index,
-                                error: Box::new(error),
-                            }));
+            .run(|mut client| {
+                leases::in_transaction(async move {
+                    let tx = client.transaction().await.map_err(super::error::pg_error)?;
+                    let sql = Sql::Tx(&tx);
+                    let worker = &*self.worker;
+                    let mut outcomes = Vec::with_capacity(ops.len());
+                    for (index, op) in ops.iter().enumerate() {
+                        match super::cancel::apply_with_requests(sql, worker, op, now_ms).await {
+                            Ok(outcome) => outcomes.push(outcome),
+                            // Dropping `tx` rolls it back: nothing of the batch is written.
+                            Err(error) => {
+                                return Ok(Err(WriteError::Refused {
+                                    index,
+                                    error: Box::new(error),
+                                }));
+                            }
                         }
                     }
-                }
-                let (runs, timers) = super::notify::changes(ops, worker.runs_here);
-                if runs {
-                    super::notify::notify(sql, &self.channel, crate::store::Change::Runs).await?;
-                }
-                if timers {
-                    super::notify::notify(sql, &self.channel, crate::store::Change::Timers).await?;
-                }
-                tx.commit().await.map_err(super::error::pg_error)?;
-                Ok(Ok(outcomes))
+                    let (runs, timers) = super::notify::changes(ops, worker.runs_here);
+                    if runs {
+                        super::notify::notify(sql, &self.channel, crate::store::Change::Runs)
+                            .await?;
+                    }
+                    if timers {
+                        super::notify::notify(sql, &self.channel, crate::store::Change::Timers)
+                            .await?;
+                    }
+                    tx.commit().await.map_err(super::error::pg_error)?;
+                    leases::commit_taken(worker);
+                    Ok(Ok(outcomes))
+                })
             })
             .map_err(failed)?
     }
