@@ -76,6 +76,38 @@ impl Driver {
         })
     }
 
+    /// [`run`](Self::run) for a transaction: run again, on a fresh connection, when the server
+    /// aborted it as a deadlock victim or a serialization failure (see
+    /// [`is_retryable`](super::error::is_retryable)), a few times with a short, growing pause;
+    /// the last error otherwise.
+    pub(super) fn run_transaction<T, F>(
+        &self,
+        f: impl Fn(deadpool_postgres::Object) -> F + Send + Sync,
+    ) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>> + Send,
+        T: Send,
+    {
+        const ATTEMPTS: u32 = 5;
+        self.block_on(async {
+            let mut attempt = 1;
+            loop {
+                let client = self.pool.get().await.map_err(pool_error)?;
+                match f(client).await {
+                    Err(error) if attempt < ATTEMPTS && super::error::is_retryable(&error) => {
+                        tracing::debug!(attempt, %error, "PostgreSQL transaction run again");
+                        tokio::time::sleep(std::time::Duration::from_millis(
+                            5 * u64::from(attempt),
+                        ))
+                        .await;
+                        attempt += 1;
+                    }
+                    other => return other,
+                }
+            }
+        })
+    }
+
     /// Runs `future` to completion on the store's runtime from any thread (see the module doc).
     pub(super) fn block_on<T: Send>(&self, future: impl Future<Output = T> + Send) -> T {
         match Handle::try_current() {

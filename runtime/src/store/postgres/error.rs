@@ -40,6 +40,15 @@ pub(super) fn pg_error(error: tokio_postgres::Error) -> Error {
     ))
 }
 
+/// Whether `error` is one PostgreSQL asks the client to answer by running the transaction
+/// again: a deadlock (`40P01`, the server aborted one of two transactions that waited for each
+/// other, e.g. a start-up claim and another worker's heartbeat) or a serialization failure
+/// (`40001`). Nothing of the aborted transaction was written.
+pub(super) fn is_retryable(error: &Error) -> bool {
+    matches!(error, Error::Storage(e)
+        if e.message().starts_with("PostgreSQL 40P01:") || e.message().starts_with("PostgreSQL 40001:"))
+}
+
 /// A connection that the pool could not hand out.
 pub(super) fn pool_error(error: deadpool_postgres::PoolError) -> Error {
     match error {

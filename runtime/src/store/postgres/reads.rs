@@ -227,7 +227,8 @@ impl Store for PgStore {
         }
         let after = after.map_or(0, rid);
         let worker = self.worker.clone();
-        self.driver.run(|mut client| {
+        self.driver.run_transaction(|mut client| {
+            let worker = worker.clone();
             super::leases::in_transaction(async move {
                 let tx = client.transaction().await.map_err(super::error::pg_error)?;
                 let claimed =

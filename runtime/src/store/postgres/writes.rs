@@ -28,7 +28,7 @@ impl PgStore {
     ) -> Result<Vec<Outcome>, WriteError> {
         let failed = |e: Error| WriteError::Failed(Box::new(e));
         self.driver
-            .run(|mut client| {
+            .run_transaction(|mut client| {
                 leases::in_transaction(async move {
                     let tx = client.transaction().await.map_err(super::error::pg_error)?;
                     let sql = Sql::Tx(&tx);
@@ -37,6 +37,11 @@ impl PgStore {
                     for (index, op) in ops.iter().enumerate() {
                         match super::cancel::apply_with_requests(sql, worker, op, now_ms).await {
                             Ok(outcome) => outcomes.push(outcome),
+                            // A deadlock or serialization failure is the transaction's, not
+                            // the op's: the whole batch runs again (`run_transaction`).
+                            Err(error) if super::error::is_retryable(&error) => {
+                                return Err(error);
+                            }
                             // Dropping `tx` rolls it back: nothing of the batch is written.
                             Err(error) => {
                                 return Ok(Err(WriteError::Refused {
