@@ -18,8 +18,7 @@
 //! Both tables are created at open and read as empty in an older directory (no format bump);
 //! a read-only open of such a directory has none.
 
-use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, Env, RoTxn, RwTxn, WithoutTls};
+use heed::{Env, RoTxn, RwTxn, WithoutTls};
 
 use super::{LmdbStore, be_u64, delete_prefix, key, split_pair};
 use crate::error::Error;
@@ -34,7 +33,7 @@ pub(super) const DATABASES: u32 = 2;
 const CHILDREN: &str = "children";
 const PARENTS: &str = "parents";
 
-type Db = Database<'static, Bytes, Bytes>;
+use super::table_pair::Db;
 
 pub(super) struct Tables {
     /// `None` only in a read-only open of a directory from before the tables.
@@ -44,34 +43,16 @@ pub(super) struct Tables {
 impl Tables {
     /// Opens (creating if needed) the tables, in their own write transaction.
     pub(super) fn open(env: &Env<WithoutTls>) -> Result<Tables, Error> {
-        let wtxn = env.write_txn()?;
-        let tables = env
-            .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
-                let children: Database<'_, Bytes, Bytes> =
-                    opener.create_database(wtxn, Some(CHILDREN))?;
-                let parents: Database<'_, Bytes, Bytes> =
-                    opener.create_database(wtxn, Some(PARENTS))?;
-                Ok(CommitOrAbort::<_, ()>::Commit((children, parents)))
-            })?
-            .unwrap_commit();
         Ok(Tables {
-            tables: Some(tables),
+            tables: Some(super::table_pair::create(env, CHILDREN, PARENTS)?),
         })
     }
 
     /// Opens the tables of a directory opened read-only, if it has them.
     pub(super) fn open_existing(env: &Env<WithoutTls>) -> Result<Tables, Error> {
-        let rtxn = env.read_txn()?;
-        let tables = env
-            .open_databases_and_commit(rtxn, |opener, rtxn| -> Result<_, Error> {
-                let children: Option<Database<'_, Bytes, Bytes>> =
-                    opener.open_database(rtxn, Some(CHILDREN))?;
-                let parents: Option<Database<'_, Bytes, Bytes>> =
-                    opener.open_database(rtxn, Some(PARENTS))?;
-                Ok(CommitOrAbort::<_, ()>::Commit(children.zip(parents)))
-            })?
-            .unwrap_commit();
-        Ok(Tables { tables })
+        Ok(Tables {
+            tables: super::table_pair::open_existing(env, CHILDREN, PARENTS)?,
+        })
     }
 
     fn writable(&self) -> Result<(Db, Db), Error> {

@@ -82,6 +82,7 @@ pub(crate) mod options;
 mod reads;
 /// Purging finished runs in batches.
 mod retention;
+mod table_pair;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]

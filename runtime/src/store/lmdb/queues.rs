@@ -26,8 +26,7 @@
 
 use std::ops::Bound;
 
-use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, Env, RoTxn, RwTxn, WithoutTls};
+use heed::{Env, RoTxn, RwTxn, WithoutTls};
 
 use super::{LmdbStore, be_u64};
 use crate::error::Error;
@@ -48,7 +47,7 @@ const WAITING: u8 = b'W';
 const HOLDING: u8 = b'H';
 const STARTS: u8 = b'S';
 
-type Db = Database<'static, Bytes, Bytes>;
+use super::table_pair::Db;
 
 pub(super) struct Tables {
     /// `None` only in a read-only open of a directory from before the tables.
@@ -58,33 +57,16 @@ pub(super) struct Tables {
 impl Tables {
     /// Opens (creating if needed) the tables, in their own write transaction.
     pub(super) fn open(env: &Env<WithoutTls>) -> Result<Tables, Error> {
-        let wtxn = env.write_txn()?;
-        let tables = env
-            .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
-                let queues: Database<'_, Bytes, Bytes> =
-                    opener.create_database(wtxn, Some(QUEUES))?;
-                let runs: Database<'_, Bytes, Bytes> = opener.create_database(wtxn, Some(RUNS))?;
-                Ok(CommitOrAbort::<_, ()>::Commit((queues, runs)))
-            })?
-            .unwrap_commit();
         Ok(Tables {
-            tables: Some(tables),
+            tables: Some(super::table_pair::create(env, QUEUES, RUNS)?),
         })
     }
 
     /// Opens the tables of a directory opened read-only, if it has them.
     pub(super) fn open_existing(env: &Env<WithoutTls>) -> Result<Tables, Error> {
-        let rtxn = env.read_txn()?;
-        let tables = env
-            .open_databases_and_commit(rtxn, |opener, rtxn| -> Result<_, Error> {
-                let queues: Option<Database<'_, Bytes, Bytes>> =
-                    opener.open_database(rtxn, Some(QUEUES))?;
-                let runs: Option<Database<'_, Bytes, Bytes>> =
-                    opener.open_database(rtxn, Some(RUNS))?;
-                Ok(CommitOrAbort::<_, ()>::Commit(queues.zip(runs)))
-            })?
-            .unwrap_commit();
-        Ok(Tables { tables })
+        Ok(Tables {
+            tables: super::table_pair::open_existing(env, QUEUES, RUNS)?,
+        })
     }
 
     fn writable(&self) -> Result<(Db, Db), Error> {

@@ -15,8 +15,7 @@
 //! A directory written before these tables gets them, empty, on open; a read-only open of
 //! such a directory has none (it writes nothing).
 
-use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, Env, RwTxn, WithoutTls};
+use heed::{Env, RwTxn, WithoutTls};
 
 use super::{LmdbStore, be_u64};
 use crate::error::Error;
@@ -29,7 +28,7 @@ pub(super) const DATABASES: u32 = 2;
 const KEYS: &str = "unique_keys";
 const RUNS: &str = "unique_runs";
 
-type Db = Database<'static, Bytes, Bytes>;
+use super::table_pair::Db;
 
 pub(super) struct Tables {
     /// `None` only in a read-only open of a directory from before the tables.
@@ -39,32 +38,16 @@ pub(super) struct Tables {
 impl Tables {
     /// Opens (creating if needed) the tables, in their own write transaction.
     pub(super) fn open(env: &Env<WithoutTls>) -> Result<Tables, Error> {
-        let wtxn = env.write_txn()?;
-        let tables = env
-            .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
-                let keys: Database<'_, Bytes, Bytes> = opener.create_database(wtxn, Some(KEYS))?;
-                let runs: Database<'_, Bytes, Bytes> = opener.create_database(wtxn, Some(RUNS))?;
-                Ok(CommitOrAbort::<_, ()>::Commit((keys, runs)))
-            })?
-            .unwrap_commit();
         Ok(Tables {
-            tables: Some(tables),
+            tables: Some(super::table_pair::create(env, KEYS, RUNS)?),
         })
     }
 
     /// Opens the tables of a directory opened read-only, if it has them.
     pub(super) fn open_existing(env: &Env<WithoutTls>) -> Result<Tables, Error> {
-        let rtxn = env.read_txn()?;
-        let tables = env
-            .open_databases_and_commit(rtxn, |opener, rtxn| -> Result<_, Error> {
-                let keys: Option<Database<'_, Bytes, Bytes>> =
-                    opener.open_database(rtxn, Some(KEYS))?;
-                let runs: Option<Database<'_, Bytes, Bytes>> =
-                    opener.open_database(rtxn, Some(RUNS))?;
-                Ok(CommitOrAbort::<_, ()>::Commit(keys.zip(runs)))
-            })?
-            .unwrap_commit();
-        Ok(Tables { tables })
+        Ok(Tables {
+            tables: super::table_pair::open_existing(env, KEYS, RUNS)?,
+        })
     }
 
     fn writable(&self) -> Result<(Db, Db), Error> {
