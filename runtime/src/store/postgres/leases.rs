@@ -108,7 +108,7 @@ pub(super) fn commit_taken(worker: &Worker) {
 
 /// Remembers that `worker` took `run` at `epoch`: at the commit of the transaction in
 /// progress, or at once outside one.
-fn taken(worker: &Worker, run: RunId, epoch: i64) {
+pub(super) fn taken(worker: &Worker, run: RunId, epoch: i64) {
     if TAKEN
         .try_with(|taken| taken.borrow_mut().push((run, epoch)))
         .is_err()
@@ -118,7 +118,7 @@ fn taken(worker: &Worker, run: RunId, epoch: i64) {
 }
 
 /// The epoch at which `worker` holds `run`, counting what the transaction in progress took.
-fn held_epoch(worker: &Worker, run: RunId) -> Option<i64> {
+pub(super) fn held_epoch(worker: &Worker, run: RunId) -> Option<i64> {
     let pending = TAKEN
         .try_with(|taken| {
             taken

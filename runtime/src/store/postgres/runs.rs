@@ -48,7 +48,7 @@ pub(super) async fn must_get(sql: Sql<'_, '_>, run: RunId) -> Result<RunRecord, 
     get_locked(sql, run).await?.ok_or(Error::UnknownRun { run })
 }
 
-fn seal(record: &RunRecord) -> Result<Vec<u8>, Error> {
+pub(super) fn seal(record: &RunRecord) -> Result<Vec<u8>, Error> {
     crate::codec::seal_record(record, record.encoded_len_hint()).map_err(|e| Error::Encode {
         workflow: record.workflow.clone(),
         what: "run record",
@@ -56,7 +56,7 @@ fn seal(record: &RunRecord) -> Result<Vec<u8>, Error> {
     })
 }
 
-fn finished_ms(record: &RunRecord) -> Option<i64> {
+pub(super) fn finished_ms(record: &RunRecord) -> Option<i64> {
     record
         .status
         .is_finished()

@@ -53,6 +53,26 @@ impl Sql<'_, '_> {
         }
     }
 
+    /// `sql` prepared on this connection (at once when its cache holds it), for
+    /// [`rows_of`](Self::rows_of): statements prepared first and then sent together go to the
+    /// server in the order they are first polled, in one round trip (`batch.rs`).
+    pub(super) async fn prepare(&self, sql: &str) -> Result<tokio_postgres::Statement, Error> {
+        self.statement(sql).await
+    }
+
+    /// Every row a `statement` of [`prepare`](Self::prepare) returns. Its request is queued
+    /// on the connection at the first poll.
+    pub(super) async fn rows_of(
+        &self,
+        statement: &tokio_postgres::Statement,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, Error> {
+        match self {
+            Sql::Tx(tx) => tx.query(statement, params).await.pg(),
+            Sql::Conn(conn) => conn.query(statement, params).await.pg(),
+        }
+    }
+
     /// Runs `sql`; how many rows it changed.
     pub(super) async fn exec(&self, sql: &str, params: Params<'_>) -> Result<u64, Error> {
         let statement = self.statement(sql).await?;

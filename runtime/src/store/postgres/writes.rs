@@ -8,6 +8,7 @@
 //! arm of [`apply`] and one more small function. Which status a write gives a run is decided by
 //! [`crate::lifecycle`], as on LMDB.
 
+use super::batch::Applied;
 use super::leases::{self, Worker};
 use super::runs::{self, must_get};
 use super::sql::Sql;
@@ -20,54 +21,122 @@ use crate::run::{RunId, Status};
 use crate::store::{Outcome, StoredSleep, WriteError, WriteOp};
 
 impl PgStore {
-    /// [`Store::write`](crate::store::Store::write): every op in one transaction.
+    /// [`Store::write`](crate::store::Store::write): every op in one transaction, the ops on
+    /// the transition path with set-based statements (`batch.rs`). A statement of those that
+    /// fails for a reason of its own cannot name its op: the batch is then written again op
+    /// by op, which names it.
     pub(super) fn write_batch(
         &self,
         ops: &[&WriteOp],
         now_ms: u64,
     ) -> Result<Vec<Outcome>, WriteError> {
+        match self.write_transaction(ops, now_ms, true) {
+            Err(Unnamed(error)) => {
+                tracing::debug!(%error, "batched statement failed: the batch is written op by op");
+                self.write_transaction(ops, now_ms, false)
+                    .map_err(|Unnamed(error)| WriteError::Failed(Box::new(error)))?
+            }
+            Ok(written) => written,
+        }
+    }
+
+    /// One transaction of the batch: `Err` when a set-based statement failed for a reason
+    /// of its own (with `batched` only).
+    fn write_transaction(
+        &self,
+        ops: &[&WriteOp],
+        now_ms: u64,
+        batched: bool,
+    ) -> Result<Result<Vec<Outcome>, WriteError>, Unnamed> {
         let failed = |e: Error| WriteError::Failed(Box::new(e));
-        self.driver
-            .run_transaction(|mut client| {
-                leases::in_transaction(async move {
-                    let tx = client.transaction().await.map_err(super::error::pg_error)?;
-                    let sql = Sql::Tx(&tx);
-                    let worker = &*self.worker;
-                    let mut outcomes = Vec::with_capacity(ops.len());
-                    for (index, op) in ops.iter().enumerate() {
-                        match super::cancel::apply_with_requests(sql, worker, op, now_ms).await {
-                            Ok(outcome) => outcomes.push(outcome),
-                            // A deadlock or serialization failure is the transaction's, not
-                            // the op's: the whole batch runs again (`run_transaction`).
-                            Err(error) if super::error::is_retryable(&error) => {
-                                return Err(error);
+        let written = self.driver.run_transaction(|mut client| {
+            leases::in_transaction(async move {
+                let tx = client.transaction().await.map_err(super::error::pg_error)?;
+                let sql = Sql::Tx(&tx);
+                let worker = &*self.worker;
+                let mut outcomes = Vec::with_capacity(ops.len());
+                let mut index = 0;
+                while index < ops.len() {
+                    let segment = if batched {
+                        super::batch::segment_len(&ops[index..])
+                    } else {
+                        0
+                    };
+                    if segment > 0 {
+                        let segment = &ops[index..index + segment];
+                        match super::batch::apply(sql, worker, segment, now_ms).await {
+                            Ok(Applied::Done(done)) => {
+                                let whole = done.len() == segment.len();
+                                index += done.len();
+                                outcomes.extend(done);
+                                if whole {
+                                    continue;
+                                }
                             }
                             // Dropping `tx` rolls it back: nothing of the batch is written.
-                            Err(error) => {
-                                return Ok(Err(WriteError::Refused {
-                                    index,
+                            Ok(Applied::Refused { offset, error }) => {
+                                return Ok(Step::Refused(WriteError::Refused {
+                                    index: index + offset,
                                     error: Box::new(error),
                                 }));
                             }
+                            Err(error) if super::error::is_retryable(&error) => {
+                                return Err(error);
+                            }
+                            Err(error) => return Ok(Step::Unnamed(error)),
                         }
                     }
-                    let (runs, timers) = super::notify::changes(ops, worker.runs_here);
-                    if runs {
-                        super::notify::notify(sql, &self.channel, crate::store::Change::Runs)
-                            .await?;
+                    // The op at `index` on the per-op path.
+                    let op = ops[index];
+                    match super::cancel::apply_with_requests(sql, worker, op, now_ms).await {
+                        Ok(outcome) => outcomes.push(outcome),
+                        // A deadlock or serialization failure is the transaction's, not
+                        // the op's: the whole batch runs again (`run_transaction`).
+                        Err(error) if super::error::is_retryable(&error) => {
+                            return Err(error);
+                        }
+                        Err(error) => {
+                            return Ok(Step::Refused(WriteError::Refused {
+                                index,
+                                error: Box::new(error),
+                            }));
+                        }
                     }
-                    if timers {
-                        super::notify::notify(sql, &self.channel, crate::store::Change::Timers)
-                            .await?;
-                    }
-                    tx.commit().await.map_err(super::error::pg_error)?;
-                    leases::commit_taken(worker);
-                    Ok(Ok(outcomes))
-                })
+                    index += 1;
+                }
+                let (runs, timers) = super::notify::changes(ops, worker.runs_here);
+                if runs {
+                    super::notify::notify(sql, &self.channel, crate::store::Change::Runs).await?;
+                }
+                if timers {
+                    super::notify::notify(sql, &self.channel, crate::store::Change::Timers)
+                        .await?;
+                }
+                tx.commit().await.map_err(super::error::pg_error)?;
+                leases::commit_taken(worker);
+                Ok(Step::Written(outcomes))
             })
-            .map_err(failed)?
+        });
+        match written {
+            Ok(Step::Written(outcomes)) => Ok(Ok(outcomes)),
+            Ok(Step::Refused(refused)) => Ok(Err(refused)),
+            Ok(Step::Unnamed(error)) => Err(Unnamed(error)),
+            Err(error) => Ok(Err(failed(error))),
+        }
     }
 }
+
+/// How a batch's transaction ended, short of a failure of the transaction itself.
+enum Step {
+    Written(Vec<Outcome>),
+    /// An op was refused: nothing written.
+    Refused(WriteError),
+    /// A set-based statement failed, not naming its op: nothing written.
+    Unnamed(Error),
+}
+
+/// A set-based statement failed, not naming its op.
+struct Unnamed(Error);
 
 /// Applies one op inside the transaction (after the run's cancel or pause request, see
 /// `cancel.rs`).
