@@ -8,7 +8,7 @@
 //!   durable sleep, key-value state, idempotency keys, helper steps, step forms, loops over
 //!   owned iterators), human in the loop (answers, sessions, empty choices), serde types, JSON
 //!   inputs, typed errors, versioning, unique starts, schedules (on a test clock) and queues
-//!   with limits.
+//!   with limits, and hundreds of runs committing at once.
 //! - `processes/`: real child processes killed with SIGKILL (after every transition and at
 //!   random points, a crash storm, inside `parallel`, around key-value state and serde
 //!   fallbacks, during `start_many`, on a refused commit) and client-only processes beside a

@@ -9,6 +9,7 @@ pub use crate::conformance::{Backend, fresh_store, jump_clock, support};
 mod cancel_pause;
 mod child_workflows;
 mod client_api;
+mod concurrent_transitions;
 mod constructs;
 mod context_idempotency;
 mod context_parallel;

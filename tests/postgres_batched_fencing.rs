@@ -1,0 +1,141 @@
+//! Fencing inside one group commit on PostgreSQL: the checkpoints of many runs share batches
+//! that `store/postgres/batch.rs` writes with one statement per table, and the lease check
+//! of each op is made from one locked read of all the batch's runs. A run whose lease this
+//! worker lost must have its commit refused (`Error::LeaseLost`, nothing of it written) while
+//! the other runs of the same batches commit.
+//!
+//! Forty runs stop inside a step, gated; half of their leases are then taken by hand, as a
+//! worker that took them over would (owner and epoch changed in the database, through
+//! `psql`); the gate opens, and the forty checkpoints arrive at once, so the group committer
+//! batches refused and valid ones together. Every valid run completes with its output; every
+//! taken run keeps its first checkpoint only, stays the thief's, and its task in this worker
+//! stopped with `LeaseLost`.
+
+mod postgres_common;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use cairn::{Context, Error, Runtime, Status, workflow};
+use postgres_common::{Store, eventually};
+use tokio::sync::Semaphore;
+
+const RUNS: u64 = 40;
+
+/// How many runs are inside `gated`.
+static ENTERED: AtomicU64 = AtomicU64::new(0);
+/// Opened (RUNS permits) once half the leases are taken.
+static GATE: Semaphore = Semaphore::const_new(0);
+
+async fn first(n: u64) -> Result<u64, String> {
+    Ok(n * 10)
+}
+
+async fn gated(n: u64) -> Result<u64, String> {
+    ENTERED.fetch_add(1, Ordering::SeqCst);
+    GATE.acquire().await.map_err(|e| e.to_string())?.forget();
+    Ok(n + 1)
+}
+
+#[workflow]
+async fn two_steps(ctx: &mut Context, n: u64) -> Result<u64, String> {
+    let n = ctx.task(first, n).await?;
+    ctx.task(gated, n).await
+}
+
+/// `psql` of the installed PostgreSQL: on the `PATH`, else Debian's, newest first.
+fn psql() -> std::path::PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("psql"))
+            .find(|psql| psql.is_file())
+    });
+    on_path.unwrap_or_else(|| {
+        let mut found: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL's binaries")
+            .filter_map(|entry| Some(entry.ok()?.path().join("bin/psql")))
+            .filter(|psql| psql.is_file())
+            .collect();
+        found.sort();
+        found.pop().expect("psql")
+    })
+}
+
+/// Runs `sql` in the store's schema; its output, one row per line.
+fn sql(store: &Store, sql: &str) -> String {
+    let output = Command::new(psql())
+        .arg(&store.url)
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-At", "-c"])
+        .arg(format!("SET search_path = {}; {sql}", store.schema))
+        .output()
+        .expect("psql runs");
+    assert!(
+        output.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn a_batch_refuses_the_commits_of_runs_whose_lease_was_lost_and_writes_the_others() {
+    let store = Store::fresh(Duration::from_secs(60));
+    let tokio = postgres_common::tokio_runtime();
+    tokio.block_on(async {
+        let runtime = Runtime::builder()
+            .postgres(store.options())
+            .register(two_steps)
+            .start()
+            .unwrap();
+        let client = runtime.client();
+        let runs = client.start_many(two_steps, 0..RUNS).await.unwrap();
+        let entered = || ENTERED.load(Ordering::SeqCst) == RUNS;
+        tokio::task::block_in_place(|| {
+            eventually(Duration::from_secs(60), "every run in its gated step", entered);
+        });
+
+        // Every other run is taken over, as another worker's claim would: a new owner, a new
+        // epoch, a lease that lasts.
+        let taken: Vec<_> = runs.iter().copied().step_by(2).collect();
+        let ids: Vec<String> = taken.iter().map(|run| run.0.to_string()).collect();
+        let changed = sql(
+            &store,
+            &format!(
+                "UPDATE runs SET owner = 'thief', epoch = epoch + 1,
+                     lease_until_ms = 9000000000000000
+                 WHERE id IN ({}) RETURNING id",
+                ids.join(",")
+            ),
+        );
+        assert_eq!(changed.lines().count(), taken.len());
+        GATE.add_permits(RUNS as usize);
+
+        for (n, run) in (0..RUNS).zip(&runs) {
+            if taken.contains(run) {
+                continue;
+            }
+            assert_eq!(client.wait(two_steps, *run).await.unwrap(), n * 10 + 1);
+        }
+        for run in &taken {
+            let stopped = || runtime.stopped(*run).is_some();
+            tokio::task::block_in_place(|| {
+                eventually(Duration::from_secs(60), "the taken run's task to stop", stopped);
+            });
+            assert!(
+                matches!(runtime.stopped(*run), Some(Error::LeaseLost { run: r }) if r == *run),
+                "{:?}",
+                runtime.stopped(*run)
+            );
+            // Only the first checkpoint, from before the take-over, is stored.
+            let status = client.status(*run).unwrap();
+            assert_eq!(status.status, Status::Running, "run {run}");
+            assert_eq!(client.history(*run).unwrap().len(), 1, "run {run}");
+            assert_eq!(
+                sql(&store, &format!("SELECT owner FROM runs WHERE id = {}", run.0)),
+                "thief"
+            );
+        }
+        runtime.shutdown().await;
+    });
+}
