@@ -92,7 +92,11 @@ fn a_batch_refuses_the_commits_of_runs_whose_lease_was_lost_and_writes_the_other
         let runs = client.start_many(two_steps, 0..RUNS).await.unwrap();
         let entered = || ENTERED.load(Ordering::SeqCst) == RUNS;
         tokio::task::block_in_place(|| {
-            eventually(Duration::from_secs(60), "every run in its gated step", entered);
+            eventually(
+                Duration::from_secs(60),
+                "every run in its gated step",
+                entered,
+            );
         });
 
         // Every other run is taken over, as another worker's claim would: a new owner, a new
@@ -120,7 +124,11 @@ fn a_batch_refuses_the_commits_of_runs_whose_lease_was_lost_and_writes_the_other
         for run in &taken {
             let stopped = || runtime.stopped(*run).is_some();
             tokio::task::block_in_place(|| {
-                eventually(Duration::from_secs(60), "the taken run's task to stop", stopped);
+                eventually(
+                    Duration::from_secs(60),
+                    "the taken run's task to stop",
+                    stopped,
+                );
             });
             assert!(
                 matches!(runtime.stopped(*run), Some(Error::LeaseLost { run: r }) if r == *run),
@@ -132,7 +140,10 @@ fn a_batch_refuses_the_commits_of_runs_whose_lease_was_lost_and_writes_the_other
             assert_eq!(status.status, Status::Running, "run {run}");
             assert_eq!(client.history(*run).unwrap().len(), 1, "run {run}");
             assert_eq!(
-                sql(&store, &format!("SELECT owner FROM runs WHERE id = {}", run.0)),
+                sql(
+                    &store,
+                    &format!("SELECT owner FROM runs WHERE id = {}", run.0)
+                ),
                 "thief"
             );
         }

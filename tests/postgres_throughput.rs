@@ -1,7 +1,12 @@
 //! A rough measure of group commit on PostgreSQL (ignored by default; run with
 //! `cargo test --test postgres_throughput -- --ignored --nocapture`): transitions per second
-//! of 1,000 concurrent runs in one worker, whose transitions share transactions, next to runs
-//! made one at a time, where every transition is a commit of its own.
+//! of 1,000 concurrent runs of 10 steps in one worker, whose transitions share transactions
+//! (written with set-based statements, `store/postgres/batch.rs`), next to runs made one at a
+//! time, where every transition is a commit of its own. The real benchmark is
+//! `benches/postgres.rs`.
+//!
+//! The test server runs with `fsync=off`; to measure with full durability, point
+//! `CAIRN_TEST_POSTGRES_URL` at a server with `fsync=on` and `synchronous_commit=on`.
 
 mod postgres_common;
 
@@ -14,18 +19,18 @@ async fn noop(n: u64) -> Result<u64, String> {
     Ok(n + 1)
 }
 
-/// Five steps: five transitions and a completion.
+/// Ten steps: ten transitions and a completion.
 #[workflow]
-async fn five(ctx: &mut Context, n: u64) -> Result<u64, String> {
+async fn ten(ctx: &mut Context, n: u64) -> Result<u64, String> {
     let mut n = n;
-    for _ in 0..5u64 {
+    for _ in 0..10u64 {
         n = ctx.task(noop, n).await?;
     }
     Ok(n)
 }
 
-/// Commits per run: five transitions and the completion (the start is not counted).
-const COMMITS_PER_RUN: f64 = 6.0;
+/// Commits per run: ten transitions and the completion (the start is not counted).
+const COMMITS_PER_RUN: f64 = 11.0;
 
 #[test]
 #[ignore = "a measurement, not a check: run it with --ignored --nocapture"]
@@ -35,21 +40,21 @@ fn concurrent_runs_share_commits() {
     tokio.block_on(async {
         let runtime = Runtime::builder()
             .postgres(store.options())
-            .register(five)
+            .register(ten)
             .start()
             .unwrap();
         let client = runtime.client();
         // One run at a time: every commit waits for the previous one.
         let began = Instant::now();
         for n in 0..50 {
-            client.run(five, n).await.unwrap();
+            client.run(ten, n).await.unwrap();
         }
         let sequential = 50.0 * COMMITS_PER_RUN / began.elapsed().as_secs_f64();
         // 1,000 at once: their commits go in batches.
         let began = Instant::now();
-        let runs = client.start_many(five, 0..1000).await.unwrap();
+        let runs = client.start_many(ten, 0..1000).await.unwrap();
         for run in runs {
-            client.wait(five, run).await.unwrap();
+            client.wait(ten, run).await.unwrap();
         }
         let concurrent = 1000.0 * COMMITS_PER_RUN / began.elapsed().as_secs_f64();
         eprintln!(

@@ -82,7 +82,11 @@ async fn hundreds_of_concurrent_runs_end_as_each_would_alone() {
         runs.push((n, client.start(busy, n).await.unwrap()));
     }
     for (n, run) in &runs {
-        assert_eq!(client.wait(busy, *run).await.unwrap(), expected(*n), "run {n}");
+        assert_eq!(
+            client.wait(busy, *run).await.unwrap(),
+            expected(*n),
+            "run {n}"
+        );
     }
     for (n, run) in &runs {
         assert_eq!(

@@ -50,7 +50,12 @@ enum Kind {
 }
 
 fn kind(op: &WriteOp) -> Option<Kind> {
-    let own = |run: &RunId| Some(Kind::Run { run: *run, branch: false });
+    let own = |run: &RunId| {
+        Some(Kind::Run {
+            run: *run,
+            branch: false,
+        })
+    };
     match op {
         WriteOp::CommitState { run, .. }
         | WriteOp::Complete { run, .. }
@@ -325,7 +330,8 @@ fn decide(
             let Ok(mut record) = PgStore::decode(*run, &row.record) else {
                 return Ok(None);
             };
-            own_commit(writes, row, &mut record, op, now).map(|outcome| Some(Pending::Ready(outcome)))
+            own_commit(writes, row, &mut record, op, now)
+                .map(|outcome| Some(Pending::Ready(outcome)))
         }
         _ => Ok(None),
     }
@@ -451,7 +457,9 @@ fn own_commit(
                 big(sleep.wake_ms),
                 big(sleep.started_ms),
             ));
-            writes.wakeups.push((big(sleep.wake_ms), rid(*run), big(*position)));
+            writes
+                .wakeups
+                .push((big(sleep.wake_ms), rid(*run), big(*position)));
             writes.deactivated.push(rid(*run));
             Outcome::Done
         }
@@ -677,7 +685,10 @@ impl Writes {
         let statements: Vec<(bool, &str)> = vec![
             (new_rows, &create),
             (!self.put_ids.is_empty(), &update),
-            (!self.kv_cleared.is_empty(), "DELETE FROM kv WHERE run = ANY($1)"),
+            (
+                !self.kv_cleared.is_empty(),
+                "DELETE FROM kv WHERE run = ANY($1)",
+            ),
             (
                 !self.kv_deleted.0.is_empty(),
                 "DELETE FROM kv k USING unnest($1::bigint[], $2::text[]) AS u(run, key)

@@ -3,6 +3,10 @@
 //! batch), and the transitions of a run (checkpoint, completion, failure, sleep, branch
 //! outputs, wake-up, reopen).
 //!
+//! The ops on the transition path go through `batch.rs` instead, with set-based statements
+//! for a whole batch; this per-op path applies the others, and those ops of a batch that
+//! meet something rare (a cancel or pause request, a quarantined run, a queued workflow).
+//!
 //! One op is one `async fn` here or in the file of its concept (`hitl.rs`, `cancel.rs`,
 //! `quarantine.rs`, `handover.rs`, `unique.rs`, `workflows.rs`): a new [`WriteOp`] is one more
 //! arm of [`apply`] and one more small function. Which status a write gives a run is decided by
@@ -109,8 +113,7 @@ impl PgStore {
                     super::notify::notify(sql, &self.channel, crate::store::Change::Runs).await?;
                 }
                 if timers {
-                    super::notify::notify(sql, &self.channel, crate::store::Change::Timers)
-                        .await?;
+                    super::notify::notify(sql, &self.channel, crate::store::Change::Timers).await?;
                 }
                 tx.commit().await.map_err(super::error::pg_error)?;
                 leases::commit_taken(worker);
