@@ -1,7 +1,7 @@
 //! Group commit with few statements: the ops on the transition path of a batch
 //! (checkpoints, completions, failures, sleeps, branch outputs, wake-ups, creations) applied
 //! with set-based statements, so that a batch of hundreds of transitions costs a handful of
-//! statements and about three round trips (lock and read, write, commit) instead of a few
+//! statements and four round trips (begin, lock and read, write, commit) instead of a few
 //! awaited statements per op.
 //!
 //! `writes.rs` cuts a batch into segments ([`segment_len`]): consecutive ops of these kinds
