@@ -45,7 +45,7 @@ pub(crate) fn samples<S: DeserializeOwned>() -> Result<Sampled<S>, String> {
         let value = S::deserialize(Sampler {
             explorer: &mut explorer,
         })
-        .map_err(|e| e.0)?;
+        .map_err(|e| e.message)?;
         // A pass that held only variants sampled before means the rest cannot be reached.
         let done = !explorer.progress || explorer.all_sampled() || values.len() >= MAX_SAMPLES;
         if explorer.progress {
@@ -106,7 +106,18 @@ impl Explorer {
     }
 
     /// Records that enum `name` is met: every enum variant being built reaches it.
-    fn met(&mut self, name: &'static str, variants: &'static [&'static str]) {
+    fn met(&mut self, name: &'static str, variants: &'static [&'static str]) -> Result<(), Error> {
+        if let Some(seen) = self.enums.get(name)
+            && seen.variants != variants
+        {
+            // serde-reflection keys types by name: it could not tell them apart either.
+            return Err(self.error(format_args!(
+                "two enums are named `{name}` (variants {} and {}): rename one for serde \
+                 (`#[serde(rename = \"...\")]`)",
+                seen.variants.join(" | "),
+                variants.join(" | ")
+            )));
+        }
         for (outer, variant) in &self.stack {
             if let (Some(variant), Some(seen)) = (variant, self.enums.get_mut(outer)) {
                 seen.reaches[*variant].insert(name);
@@ -117,6 +128,7 @@ impl Explorer {
             sampled: vec![false; variants.len()],
             reaches: vec![BTreeSet::new(); variants.len()],
         });
+        Ok(())
     }
 
     /// The variant to build for enum `name`: one not sampled yet; else one leading to an enum
@@ -148,22 +160,41 @@ impl Explorer {
         Ok(())
     }
 
+    /// An error about the value being built, saying where it is.
     fn error(&self, what: impl fmt::Display) -> Error {
-        if self.path.is_empty() {
-            Error(what.to_string())
+        let message = if self.path.is_empty() {
+            what.to_string()
         } else {
-            Error(format!("at `{}`: {what}", self.path.join(".")))
+            format!("at `{}`: {what}", self.path.join("."))
+        };
+        Error {
+            message,
+            placed: true,
+        }
+    }
+
+    /// `error`, saying where it happened if it does not yet (an error a `Deserialize`
+    /// implementation raised, like `expected a nonzero u32`).
+    fn place(&self, error: Error) -> Error {
+        if error.placed {
+            error
+        } else {
+            self.error(error.message)
         }
     }
 }
 
 /// Why a sample could not be built.
 #[derive(Debug)]
-struct Error(String);
+struct Error {
+    message: String,
+    /// Whether `message` says where (see [`Explorer::place`]).
+    placed: bool,
+}
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -171,7 +202,10 @@ impl std::error::Error for Error {}
 
 impl de::Error for Error {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        Error(msg.to_string())
+        Error {
+            message: msg.to_string(),
+            placed: false,
+        }
     }
 }
 
@@ -324,12 +358,17 @@ impl<'de> de::Deserializer<'de> for Sampler<'_> {
                 .explorer
                 .error(format_args!("enum `{name}` has no variant to sample")));
         }
-        self.explorer.met(name, variants);
+        self.explorer.met(name, variants)?;
         let index = self.explorer.choose(name);
         self.explorer.enter(name, Some(index))?;
         let explorer = &mut *self.explorer;
         explorer.path.push(variants[index].to_owned());
-        let value = visitor.visit_enum(Variant { explorer, index });
+        let value = visitor
+            .visit_enum(Variant {
+                explorer: &mut *explorer,
+                index,
+            })
+            .map_err(|e| explorer.place(e));
         explorer.path.pop();
         explorer.stack.pop();
         value
@@ -385,9 +424,11 @@ impl<'de> de::SeqAccess<'de> for Elements<'_> {
         };
         self.next += 1;
         self.explorer.path.push(step);
-        let value = seed.deserialize(Sampler {
-            explorer: &mut *self.explorer,
-        });
+        let value = seed
+            .deserialize(Sampler {
+                explorer: &mut *self.explorer,
+            })
+            .map_err(|e| self.explorer.place(e));
         self.explorer.path.pop();
         value.map(Some)
     }
@@ -415,18 +456,22 @@ impl<'de> de::MapAccess<'de> for Entries<'_> {
         }
         self.left -= 1;
         self.explorer.path.push("key".to_owned());
-        let key = seed.deserialize(Sampler {
-            explorer: &mut *self.explorer,
-        });
+        let key = seed
+            .deserialize(Sampler {
+                explorer: &mut *self.explorer,
+            })
+            .map_err(|e| self.explorer.place(e));
         self.explorer.path.pop();
         key.map(Some)
     }
 
     fn next_value_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<T::Value, Error> {
         self.explorer.path.push("value".to_owned());
-        let value = seed.deserialize(Sampler {
-            explorer: &mut *self.explorer,
-        });
+        let value = seed
+            .deserialize(Sampler {
+                explorer: &mut *self.explorer,
+            })
+            .map_err(|e| self.explorer.place(e));
         self.explorer.path.pop();
         value
     }

@@ -325,3 +325,45 @@ fn a_recursive_enum_whose_first_variant_recurses_is_traced_without_overflow() {
         ]
     );
 }
+
+#[derive(Serialize, Deserialize)]
+enum WithNonZero {
+    Start { n: u64 },
+    Fetch { count: std::num::NonZeroU32 },
+}
+
+#[test]
+fn a_type_refusing_the_default_values_is_named_with_its_place() {
+    assert_untraced::<WithNonZero>(&[
+        "at `Fetch.count`: invalid value: integer `0`, expected a nonzero u32",
+    ]);
+}
+
+mod other {
+    use super::*;
+
+    /// Named like `v1::Status`, not the same type.
+    #[derive(Serialize, Deserialize)]
+    pub enum Status {
+        Unknown(u8),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+enum WithTwoStatuses {
+    Start {
+        n: u64,
+    },
+    Fetch {
+        latest: v1::Status,
+        other: other::Status,
+    },
+}
+
+#[test]
+fn two_enums_of_one_name_are_named_not_traced() {
+    assert_untraced::<WithTwoStatuses>(&[
+        "at `Fetch.other`: two enums are named `Status` (variants Queued | Running | Done and \
+         Unknown)",
+    ]);
+}
