@@ -502,7 +502,10 @@ fn cases() -> Vec<Case> {
                         Some("Vec<Paper { title: String }>"),
                         Some("Vec<Paper { title: String, year: u32 }>"),
                     )],
-                    says: vec![],
+                    says: vec![
+                        "(at `papers[]`: `Paper { title: String }`, now `Paper { title: String, \
+                         year: u32 }`)",
+                    ],
                 }],
                 finished: vec![],
             }],
@@ -656,7 +659,11 @@ fn cases() -> Vec<Case> {
                              u32, since: u64 } | Done(String) } }>",
                         ),
                     )],
-                    says: vec!["state `ListJobs`, field `jobs`: stored as `Vec<Job"],
+                    says: vec![
+                        "state `ListJobs`, field `jobs`: stored as `Vec<Job",
+                        "(at `jobs[].status::Running`: `Running { worker: u32 }`, now \
+                         `Running { worker: u32, since: u64 }`)",
+                    ],
                 }],
                 finished: vec![(
                     1,
@@ -681,7 +688,7 @@ fn cases() -> Vec<Case> {
                              u32 } | Done(u64) } }>",
                         ),
                     )],
-                    says: vec![],
+                    says: vec!["(at `jobs[].status::Done`: `Done(String)`, now `Done(u64)`)"],
                 }],
                 finished: vec![(1, json!([{ "id": 10, "status": { "Done": 1 } }]))],
             }],
@@ -704,7 +711,7 @@ fn cases() -> Vec<Case> {
                                  } | Queued | Done(String) } }>",
                             ),
                         )],
-                        says: vec![],
+                        says: vec!["(at `jobs[].status`: `enum Status { Queued | Running"],
                     }],
                     finished: vec![(1, json!([{ "id": 10, "status": "Queued" }]))],
                 },

@@ -79,7 +79,10 @@ async fn child(dir: &Path) {
     let output = client.wait(field_added, run).await.expect("finishes");
     report(&format!("done:{output}"));
     let original = client.migrated_from(run).expect("read");
-    report(&format!("kept after:{:?}", original.map(|(_, state)| state)));
+    report(&format!(
+        "kept after:{:?}",
+        original.map(|(_, state)| state)
+    ));
     runtime.shutdown().await;
 }
 

@@ -19,13 +19,14 @@
 pub(crate) mod check;
 pub(crate) mod compare;
 pub(crate) mod migrate;
+mod pinpoint;
 pub(crate) mod probe;
 pub(crate) mod render;
 mod sample;
 #[cfg(test)]
 mod tests;
 
-pub use compare::LayoutChange;
+pub use compare::{Difference, LayoutChange};
 pub use migrate::StoredState;
 
 use serde::de::DeserializeOwned;

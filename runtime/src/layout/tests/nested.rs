@@ -367,3 +367,61 @@ fn two_enums_of_one_name_are_named_not_traced() {
          Unknown)",
     ]);
 }
+
+/// Where each field of `state` first differs from v1: (field, path, old, new).
+fn differences(new: &StateLayout, state: &str) -> Vec<(String, String, String, String)> {
+    let old = StateLayout::trace::<v1::States>();
+    layout_changes(&old, new, state)
+        .expect("both traced")
+        .into_iter()
+        .map(|c| {
+            let d = c.first_difference.expect("a difference inside the field");
+            (c.field.unwrap_or_default(), d.path, d.old, d.new)
+        })
+        .collect()
+}
+
+fn strings(rows: &[(&str, &str, &str, &str)]) -> Vec<(String, String, String, String)> {
+    rows.iter()
+        .map(|(a, b, c, d)| ((*a).into(), (*b).into(), (*c).into(), (*d).into()))
+        .collect()
+}
+
+#[test]
+fn a_report_points_at_the_variant_that_changed_inside_the_field() {
+    let running = "Running { worker: u32 }";
+    let now = "Running { worker: u32, since: u64 }";
+    assert_eq!(
+        differences(&StateLayout::trace::<gained_field::States>(), "Index"),
+        strings(&[
+            ("by_title", "by_title.value::Running", running, now),
+            ("expr", "expr::Add.1::Running", running, now),
+            ("tree", "tree.kind::Running", running, now),
+        ])
+    );
+    assert_eq!(
+        differences(&StateLayout::trace::<changed_type::States>(), "Fetch"),
+        strings(&[
+            (
+                "papers",
+                "papers[].status::Done",
+                "Done(String)",
+                "Done(u64)"
+            ),
+            ("latest", "latest?::Done", "Done(String)", "Done(u64)"),
+        ])
+    );
+    // Variants that moved: the enum's list of variants is the point.
+    let reordered = differences(&StateLayout::trace::<reordered::States>(), "Fetch");
+    assert_eq!(reordered[1].1, "latest?");
+    assert_eq!(reordered[1].2, STATUS);
+    let old = StateLayout::trace::<v1::States>();
+    let new = StateLayout::trace::<gained_field::States>();
+    let message = layout_changes(&old, &new, "Fetch").unwrap()[0].to_string();
+    assert!(
+        message.ends_with(&format!(
+            "(at `papers[].status::Running`: `{running}`, now `{now}`)"
+        )),
+        "{message}"
+    );
+}
