@@ -12,9 +12,13 @@
 //! compared state by state with the current description before anything is decoded
 //! ([`check`]).
 //!
-//! Types serde-reflection cannot trace (`serde_json::Value`, `deserialize_any`, untagged or
-//! internally tagged enums, `flatten`) make the description *untraced*: it names the fields it
-//! could not follow, and the run's layout falls back to the macro's fingerprint alone.
+//! Enums held in a state, at any depth, are described with every variant: serde-reflection
+//! sees them one variant per pass, so they are traced from sample values that hold them all
+//! ([`sample`]). Types that have no fixed layout (`serde_json::Value`, internally, adjacently
+//! tagged and untagged enums, `flatten`: anything read with `deserialize_any` or reading a name
+//! on its own) make the description *untraced*: it names them and where they are, and the
+//! run's layout falls back to the macro's fingerprint alone. A report of a changed field
+//! points at where inside it the descriptions first differ ([`pinpoint`]).
 
 pub(crate) mod check;
 pub(crate) mod compare;
