@@ -78,6 +78,11 @@ async fn child(dir: &Path) {
     report(&format!("migrated:{:?}", original.map(|(_, state)| state)));
     let output = client.wait(field_added, run).await.expect("finishes");
     report(&format!("done:{output}"));
+    let original = client.migrated_from(run).expect("read");
+    report(&format!(
+        "kept after:{:?}",
+        original.map(|(_, state)| state)
+    ));
     runtime.shutdown().await;
 }
 
@@ -108,6 +113,9 @@ fn a_migration_survives_sigkill_before_and_after_its_commit() {
     let migrated = child.next();
     assert!(migrated.starts_with("migrated:"), "{migrated}");
     assert_eq!(child.next(), "done:1015");
+    // Migrated by the previous process: this one found the original at open and dropped it
+    // at the run's next transition.
+    assert_eq!(child.next(), "kept after:None");
     child.exit();
     assert_eq!(
         read_log(dir.path()),

@@ -80,7 +80,7 @@ pub use error::{Error, StorageError, StorageErrorKind};
 pub use graph::{GraphState, StoredWorkflow, WorkflowGraph};
 pub use graph::{StateEdge, StateGraph, StateKind, StateNode};
 pub use history::{HistoryOutcome, HistoryRecord};
-pub use layout::{LayoutChange, StateLayout, StoredState};
+pub use layout::{Difference, LayoutChange, StateLayout, StoredState};
 pub use parallel::{Branch, Parallel, child, step};
 pub use quarantine::Quarantined;
 pub use question::{Answer, AnswerOption, InputKind, Question};

@@ -114,7 +114,14 @@ pub(crate) fn settle(shared: &Arc<Shared>, run: RunId, record: &RunRecord) -> Re
         };
         return Err(refused(Vec::new(), Some(note)));
     };
-    let changes = state_changes(old_shapes, &new_shapes, &record.state_name);
+    let mut changes = state_changes(old_shapes, &new_shapes, &record.state_name);
+    if !changes.is_empty() {
+        super::pinpoint::refine(
+            &mut changes,
+            old.layout.as_ref().and_then(StateLayout::parsed),
+            current.layout().and_then(StateLayout::parsed),
+        );
+    }
     if let Some(migrate) = shared.migrations.get(current.name()) {
         return migrate_run(shared, run, record, &old, &current, migrate)
             .map_err(|why| refused(changes, Some(format!("its migration failed: {why}"))));

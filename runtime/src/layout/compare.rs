@@ -21,16 +21,38 @@ pub struct LayoutChange {
     pub old: Option<String>,
     /// How the current code stores it, `None` for something removed.
     pub new: Option<String>,
+    /// For a field whose type changed, where inside it the two first differ, when that is
+    /// deeper than the field (a variant of an enum held in a struct in a `Vec`).
+    pub first_difference: Option<Difference>,
+}
+
+/// Where inside a field's type two descriptions first differ, and what is there in each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Difference {
+    /// From the field down: `.field` of a struct or variant, `[]` the elements of a sequence,
+    /// `?` the value of an `Option`, `.key` and `.value` of a map, `.0` a tuple's part,
+    /// `::Variant` a variant of an enum (`jobs[].status::Running`).
+    pub path: String,
+    /// What is there in the stored description.
+    pub old: String,
+    /// What is there in the current one.
+    pub new: String,
 }
 
 impl fmt::Display for LayoutChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = &self.state;
         match (&self.field, &self.old, &self.new) {
-            (Some(field), Some(old), Some(new)) => write!(
-                f,
-                "state `{state}`, field `{field}`: stored as `{old}`, now `{new}`"
-            ),
+            (Some(field), Some(old), Some(new)) => {
+                write!(
+                    f,
+                    "state `{state}`, field `{field}`: stored as `{old}`, now `{new}`"
+                )?;
+                match &self.first_difference {
+                    Some(d) => write!(f, " (at `{}`: `{}`, now `{}`)", d.path, d.old, d.new),
+                    None => Ok(()),
+                }
+            }
             (Some(field), Some(old), None) => {
                 write!(f, "state `{state}`: field `{field}: {old}` was removed")
             }
@@ -56,9 +78,10 @@ pub(crate) fn layout_changes(
     new: &super::StateLayout,
     state: &str,
 ) -> Option<Vec<LayoutChange>> {
-    let old = states(&old.parsed()?);
-    let new = states(&new.parsed()?);
-    Some(state_changes(&old, &new, state))
+    let (old, new) = (old.parsed()?, new.parsed()?);
+    let mut changes = state_changes(&states(&old), &states(&new), state);
+    super::pinpoint::refine(&mut changes, Some(old), Some(new));
+    Some(changes)
 }
 
 /// The changes of state `state` from `old` to `new`; empty if it is stored the same way.
@@ -75,6 +98,7 @@ pub(crate) fn state_changes(
             field: None,
             old: Some(old.to_string()),
             new: None,
+            first_difference: None,
         }],
         // The run is in a state its own description does not have: its description is not the
         // one it was stored with (a damaged or hand-edited store); nothing to compare.
@@ -83,6 +107,7 @@ pub(crate) fn state_changes(
             field: None,
             old: Some("a state not in the stored description".to_owned()),
             new: None,
+            first_difference: None,
         }],
     }
 }
@@ -93,6 +118,7 @@ fn diff(old: &StateShape, new: &StateShape) -> Vec<LayoutChange> {
         field: field.map(str::to_owned),
         old: o.map(str::to_owned),
         new: n.map(str::to_owned),
+        first_difference: None,
     };
     let mut out = Vec::new();
     if old.index != new.index {

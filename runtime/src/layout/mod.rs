@@ -12,24 +12,32 @@
 //! compared state by state with the current description before anything is decoded
 //! ([`check`]).
 //!
-//! Types serde-reflection cannot trace (`serde_json::Value`, `deserialize_any`, untagged or
-//! internally tagged enums, `flatten`) make the description *untraced*: it names the fields it
-//! could not follow, and the run's layout falls back to the macro's fingerprint alone.
+//! Enums held in a state, at any depth, are described with every variant: serde-reflection
+//! sees them one variant per pass, so they are traced from sample values that hold them all
+//! ([`sample`]). Types that have no fixed layout (`serde_json::Value`, internally, adjacently
+//! tagged and untagged enums, `flatten`: anything read with `deserialize_any` or reading a name
+//! on its own) make the description *untraced*: it names them and where they are, and the
+//! run's layout falls back to the macro's fingerprint alone. A report of a changed field
+//! points at where inside it the descriptions first differ ([`pinpoint`]).
 
 pub(crate) mod check;
 pub(crate) mod compare;
 pub(crate) mod migrate;
+mod pinpoint;
 pub(crate) mod probe;
 pub(crate) mod render;
+mod sample;
 #[cfg(test)]
 mod tests;
 
-pub use compare::LayoutChange;
+pub use compare::{Difference, LayoutChange};
 pub use migrate::StoredState;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_reflection::{ContainerFormat, Format, Registry, Tracer, TracerConfig, VariantFormat};
+use serde_reflection::{
+    ContainerFormat, Format, Registry, Samples, Tracer, TracerConfig, VariantFormat,
+};
 
 /// The description of a workflow's state enum, as a runtime computed it at registration and
 /// stored with the workflow's version.
@@ -68,12 +76,21 @@ pub(crate) struct Parsed {
 impl StateLayout {
     /// Traces `S` (a generated state enum) through its `Deserialize` implementation.
     ///
-    /// serde-reflection covers every variant of the top type (the states), but an enum held
-    /// inside a state (a user's `enum Status` with several variants) is seen one variant per
-    /// pass, and only in passes that reach it: its description would be partial. Such enums
-    /// are named and the description is untraced, never silently partial (tracing them needs
-    /// serde-reflection to be given them by name, which the generated code cannot do yet).
-    pub(crate) fn trace<S: DeserializeOwned>() -> StateLayout {
+    /// serde-reflection covers every variant of the type it traces (the states), but an enum
+    /// held inside a state (a user's `enum Status` with several variants, at any depth) is
+    /// seen one variant per pass, and only in passes that reach it. When that happens, `S`
+    /// is traced again from sample values that hold every variant of every such enum
+    /// ([`sample`]), serde-reflection's documented way (`trace_value` before `trace_type`).
+    /// What still cannot be traced is named and the description is untraced, never silently
+    /// partial.
+    pub(crate) fn trace<S: Serialize + DeserializeOwned>() -> StateLayout {
+        let sampled = sample::samples::<S>();
+        if let Ok(sampled) = &sampled
+            && !sampled.first_variant_recurses.is_empty()
+        {
+            // serde-reflection's own trace would recurse until the stack overflows.
+            return Self::trace_from_samples(&sampled.values, false);
+        }
         let mut tracer = Tracer::new(TracerConfig::default());
         let root = match tracer.trace_simple_type::<S>() {
             Ok((Format::TypeName(root), _)) => root,
@@ -81,26 +98,69 @@ impl StateLayout {
                 return StateLayout::untraced(format!("not a state enum: {other:?}"), Vec::new());
             }
             Err(e) => {
-                let fields = unknown_fields(&tracer.registry_unchecked());
+                let mut fields = unknown_fields(&tracer.registry_unchecked());
+                // The sampler says what the type asked for (`any valid JSON value`).
+                if let Err(why) = sampled {
+                    fields.push(why);
+                }
                 return StateLayout::untraced(e.to_string(), fields);
             }
         };
+        match (tracer.registry(), sampled) {
+            (Ok(registry), _) => StateLayout::from_registry(root, &registry),
+            (Err(serde_reflection::Error::MissingVariants(_)), Ok(sampled)) => {
+                Self::trace_from_samples(&sampled.values, true)
+            }
+            (Err(serde_reflection::Error::MissingVariants(names)), Err(why)) => {
+                missing_variants(&root, names, Some(why))
+            }
+            (Err(e), _) => StateLayout::untraced(e.to_string(), Vec::new()),
+        }
+    }
+
+    /// Traces a state enum from sample values holding every variant of every enum it
+    /// reaches, then, if `deserialize`, through its `Deserialize` implementation too (which
+    /// checks that the two agree).
+    fn trace_from_samples<S: Serialize + DeserializeOwned>(
+        values: &[S],
+        deserialize: bool,
+    ) -> StateLayout {
+        let mut tracer = Tracer::new(TracerConfig::default());
+        let mut samples = Samples::new();
+        let mut root = None;
+        for value in values {
+            match tracer.trace_value(&mut samples, value) {
+                Ok((Format::TypeName(name), _)) => root = Some(name),
+                Ok((other, _)) => {
+                    return StateLayout::untraced(
+                        format!("not a state enum: {other:?}"),
+                        Vec::new(),
+                    );
+                }
+                Err(e) => return StateLayout::untraced(e.to_string(), Vec::new()),
+            }
+        }
+        let Some(root) = root else {
+            return StateLayout::untraced("no state to sample".to_owned(), Vec::new());
+        };
+        if deserialize && let Err(e) = tracer.trace_simple_type::<S>() {
+            return StateLayout::untraced(e.to_string(), Vec::new());
+        }
         match tracer.registry() {
-            Ok(registry) => match serde_json::to_string(&registry) {
-                Ok(registry) => StateLayout {
-                    traced: Some(Traced { root, registry }),
-                    untraced: None,
-                },
-                Err(e) => StateLayout::untraced(e.to_string(), Vec::new()),
+            Ok(registry) => StateLayout::from_registry(root, &registry),
+            Err(serde_reflection::Error::MissingVariants(names)) => {
+                missing_variants(&root, names, None)
+            }
+            Err(e) => StateLayout::untraced(e.to_string(), Vec::new()),
+        }
+    }
+
+    fn from_registry(root: String, registry: &Registry) -> StateLayout {
+        match serde_json::to_string(registry) {
+            Ok(registry) => StateLayout {
+                traced: Some(Traced { root, registry }),
+                untraced: None,
             },
-            Err(serde_reflection::Error::MissingVariants(names)) => StateLayout::untraced(
-                "an enum held in a state is traced one variant at a time, not all".to_owned(),
-                names
-                    .into_iter()
-                    .filter(|n| *n != root)
-                    .map(|n| format!("enum `{n}`"))
-                    .collect(),
-            ),
             Err(e) => StateLayout::untraced(e.to_string(), Vec::new()),
         }
     }
@@ -175,6 +235,20 @@ impl StateLayout {
             registry,
         })
     }
+}
+
+/// An untraced description naming the enums whose variants were not all seen.
+fn missing_variants(root: &str, names: Vec<String>, why: Option<String>) -> StateLayout {
+    let mut fields: Vec<String> = names
+        .into_iter()
+        .filter(|n| n != root)
+        .map(|n| format!("enum `{n}`"))
+        .collect();
+    fields.extend(why);
+    StateLayout::untraced(
+        "an enum held in a state could not be traced variant by variant".to_owned(),
+        fields,
+    )
 }
 
 /// `field` of `Container::Variant` for every field left unknown by a failed trace.

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use serde_reflection::{ContainerFormat, Format, Registry, VariantFormat};
+use serde_reflection::{ContainerFormat, Format, Named, Registry, VariantFormat};
 
 use super::Parsed;
 
@@ -136,24 +136,7 @@ fn named(name: &str, registry: &Registry, stack: &mut Vec<String>) -> String {
         ContainerFormat::Enum(variants) => {
             let variants = variants
                 .values()
-                .map(|v| match &v.value {
-                    VariantFormat::Unit | VariantFormat::Variable(_) => v.name.clone(),
-                    VariantFormat::NewType(inner) => {
-                        format!("{}({})", v.name, ty(inner, registry, stack))
-                    }
-                    VariantFormat::Tuple(formats) => format!(
-                        "{}({})",
-                        v.name,
-                        formats
-                            .iter()
-                            .map(|f| ty(f, registry, stack))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    VariantFormat::Struct(named) => {
-                        format!("{} {{ {} }}", v.name, fields(named, stack))
-                    }
-                })
+                .map(|v| variant(v, registry, stack))
                 .collect::<Vec<_>>()
                 .join(" | ");
             format!("enum {name} {{ {variants} }}")
@@ -161,4 +144,35 @@ fn named(name: &str, registry: &Registry, stack: &mut Vec<String>) -> String {
     };
     stack.pop();
     out
+}
+
+/// One variant of an enum spelled out: `Running { worker: u32 }`, `Done(String)`, `Queued`.
+pub(crate) fn variant(
+    variant: &Named<VariantFormat>,
+    registry: &Registry,
+    stack: &mut Vec<String>,
+) -> String {
+    let list = |formats: &[Format], stack: &mut Vec<String>| {
+        formats
+            .iter()
+            .map(|f| ty(f, registry, stack))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &variant.value {
+        VariantFormat::Unit | VariantFormat::Variable(_) => variant.name.clone(),
+        VariantFormat::NewType(inner) => {
+            format!("{}({})", variant.name, ty(inner, registry, stack))
+        }
+        VariantFormat::Tuple(formats) => format!("{}({})", variant.name, list(formats, stack)),
+        VariantFormat::Struct(fields) => format!(
+            "{} {{ {} }}",
+            variant.name,
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f.name, ty(&f.value, registry, stack)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }

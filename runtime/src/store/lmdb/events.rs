@@ -16,10 +16,10 @@
 //!
 //! A directory written before these tables gets them, empty, on open: no format change.
 
-use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, Env, RoTxn, RwTxn, WithoutTls};
+use heed::{Env, RoTxn, RwTxn, WithoutTls};
 
 use super::index::wakeup_key;
+use super::table_pair::{self, Db};
 use super::{LmdbStore, delete_prefix, key, key_at};
 use crate::error::Error;
 use crate::history::HistoryRecord;
@@ -33,8 +33,6 @@ pub(super) const DATABASES: u32 = 3;
 const EVENTS: &str = "events";
 const WAITS: &str = "event_waits";
 const ATTEMPTS: &str = "attempts";
-
-type Db = Database<'static, Bytes, Bytes>;
 
 #[derive(Clone, Copy)]
 struct Dbs {
@@ -51,19 +49,7 @@ pub(super) struct Tables {
 impl Tables {
     /// Opens (creating if needed) the tables, in their own write transaction.
     pub(super) fn open(env: &Env<WithoutTls>) -> Result<Tables, Error> {
-        let wtxn = env.write_txn()?;
-        let dbs = env
-            .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
-                let events: Database<'_, Bytes, Bytes> =
-                    opener.create_database(wtxn, Some(EVENTS))?;
-                let waits: Database<'_, Bytes, Bytes> =
-                    opener.create_database(wtxn, Some(WAITS))?;
-                let attempts: Database<'_, Bytes, Bytes> =
-                    opener.create_database(wtxn, Some(ATTEMPTS))?;
-                Ok(CommitOrAbort::<_, ()>::Commit((events, waits, attempts)))
-            })?
-            .unwrap_commit();
-        let (events, waits, attempts) = dbs;
+        let [events, waits, attempts] = table_pair::create_all(env, [EVENTS, WAITS, ATTEMPTS])?;
         Ok(Tables {
             dbs: Some(Dbs {
                 events,
@@ -75,26 +61,13 @@ impl Tables {
 
     /// Opens the tables of a directory opened read-only, if it has them.
     pub(super) fn open_existing(env: &Env<WithoutTls>) -> Result<Tables, Error> {
-        let rtxn = env.read_txn()?;
-        let dbs = env
-            .open_databases_and_commit(rtxn, |opener, rtxn| -> Result<_, Error> {
-                let events: Option<Database<'_, Bytes, Bytes>> =
-                    opener.open_database(rtxn, Some(EVENTS))?;
-                let waits: Option<Database<'_, Bytes, Bytes>> =
-                    opener.open_database(rtxn, Some(WAITS))?;
-                let attempts: Option<Database<'_, Bytes, Bytes>> =
-                    opener.open_database(rtxn, Some(ATTEMPTS))?;
-                Ok(CommitOrAbort::<_, ()>::Commit((events, waits, attempts)))
-            })?
-            .unwrap_commit();
-        let dbs = match dbs {
-            (Some(events), Some(waits), Some(attempts)) => Some(Dbs {
+        let dbs = table_pair::open_all_existing(env, [EVENTS, WAITS, ATTEMPTS])?.map(
+            |[events, waits, attempts]| Dbs {
                 events,
                 waits,
                 attempts,
-            }),
-            _ => None,
-        };
+            },
+        );
         Ok(Tables { dbs })
     }
 

@@ -1,6 +1,7 @@
-//! Opening a pair of named tables that a feature added after the first format (unique keys,
-//! child workflows, queues): created on a writable open, so an older directory gets them empty
-//! with no format bump, and `None` on a read-only open of a directory from before them.
+//! Opening the named tables that a feature added after the first format (unique keys, child
+//! workflows, queues, events, the originals of migrated runs): created on a writable open, so
+//! an older directory gets them empty with no format bump, and `None` on a read-only open of a
+//! directory from before them.
 
 use heed::types::Bytes;
 use heed::{CommitOrAbort, Database, Env, WithoutTls};
@@ -12,14 +13,8 @@ pub(super) type Db = Database<'static, Bytes, Bytes>;
 
 /// Opens (creating if needed) the tables `first` and `second`, in their own write transaction.
 pub(super) fn create(env: &Env<WithoutTls>, first: &str, second: &str) -> Result<(Db, Db), Error> {
-    let wtxn = env.write_txn()?;
-    Ok(env
-        .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
-            let a: Database<'_, Bytes, Bytes> = opener.create_database(wtxn, Some(first))?;
-            let b: Database<'_, Bytes, Bytes> = opener.create_database(wtxn, Some(second))?;
-            Ok(CommitOrAbort::<_, ()>::Commit((a, b)))
-        })?
-        .unwrap_commit())
+    let [a, b] = create_all(env, [first, second])?;
+    Ok((a, b))
 }
 
 /// Opens the tables `first` and `second` of a directory opened read-only, if it has both.
@@ -28,12 +23,48 @@ pub(super) fn open_existing(
     first: &str,
     second: &str,
 ) -> Result<Option<(Db, Db)>, Error> {
+    Ok(open_all_existing(env, [first, second])?.map(|[a, b]| (a, b)))
+}
+
+/// Opens (creating if needed) the tables `names`, in their own write transaction.
+pub(super) fn create_all<const N: usize>(
+    env: &Env<WithoutTls>,
+    names: [&str; N],
+) -> Result<[Db; N], Error> {
+    let wtxn = env.write_txn()?;
+    Ok(env
+        .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
+            let mut dbs: Vec<Database<'_, Bytes, Bytes>> = Vec::with_capacity(N);
+            for name in names {
+                dbs.push(opener.create_database(wtxn, Some(name))?);
+            }
+            let Ok(dbs) = <[_; N]>::try_from(dbs) else {
+                unreachable!("one table per name")
+            };
+            Ok(CommitOrAbort::<_, ()>::Commit(dbs))
+        })?
+        .unwrap_commit())
+}
+
+/// Opens the tables `names` of a directory opened read-only, if it has them all.
+pub(super) fn open_all_existing<const N: usize>(
+    env: &Env<WithoutTls>,
+    names: [&str; N],
+) -> Result<Option<[Db; N]>, Error> {
     let rtxn = env.read_txn()?;
     Ok(env
         .open_databases_and_commit(rtxn, |opener, rtxn| -> Result<_, Error> {
-            let a: Option<Database<'_, Bytes, Bytes>> = opener.open_database(rtxn, Some(first))?;
-            let b: Option<Database<'_, Bytes, Bytes>> = opener.open_database(rtxn, Some(second))?;
-            Ok(CommitOrAbort::<_, ()>::Commit(a.zip(b)))
+            let mut dbs: Vec<Database<'_, Bytes, Bytes>> = Vec::with_capacity(N);
+            for name in names {
+                match opener.open_database(rtxn, Some(name))? {
+                    Some(db) => dbs.push(db),
+                    None => return Ok(CommitOrAbort::<_, ()>::Commit(None)),
+                }
+            }
+            let Ok(dbs) = <[_; N]>::try_from(dbs) else {
+                unreachable!("one table per name")
+            };
+            Ok(CommitOrAbort::<_, ()>::Commit(Some(dbs)))
         })?
         .unwrap_commit())
 }

@@ -32,7 +32,7 @@ pub(super) struct Table {
     /// `None` only in a read-only open of a directory from before the table.
     workflows: Option<Database<'static, Bytes, Bytes>>,
     /// The originals of migrated runs (see `originals.rs`), opened here with this table.
-    pub(super) migrated: Option<Database<'static, Bytes, Bytes>>,
+    pub(super) migrated: super::originals::Table,
 }
 
 impl Table {
@@ -47,7 +47,7 @@ impl Table {
             .unwrap_commit();
         Ok(Table {
             workflows: Some(db),
-            migrated: Some(super::originals::open(env)?),
+            migrated: super::originals::Table::open(env)?,
         })
     }
 
@@ -63,7 +63,7 @@ impl Table {
             .unwrap_commit();
         Ok(Table {
             workflows: db,
-            migrated: super::originals::open_existing(env)?,
+            migrated: super::originals::Table::open_existing(env)?,
         })
     }
 }

@@ -213,7 +213,7 @@ impl LmdbStore {
             }
             WriteOp::Purge { run } => {
                 self.purge_in(txn, *run)?;
-                self.drop_migrated_original(txn, *run)?;
+                self.purge_migrated_original(txn, *run)?;
                 Outcome::Done
             }
             WriteOp::Cancel { run } => {
