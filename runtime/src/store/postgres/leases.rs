@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use super::runs;
 use super::sql::Sql;
-use super::{rid, unbig};
+use super::{PgStore, rid, unbig};
 use crate::error::Error;
 use crate::run::{RunId, Status};
 use crate::store::RunRecord;
@@ -78,8 +78,12 @@ impl Worker {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Records that this worker holds `run` at `epoch`, unless it holds it at a later one
+    /// already: two transactions of this worker may take one run one after the other (a
+    /// take-over poll and the start-up claim), and the first one's commit may be seen here
+    /// after the second one's; going back to its epoch would refuse the run's next commit.
     fn hold(&self, run: RunId, epoch: i64) {
-        self.held().insert(run, epoch);
+        hold_latest(&mut self.held(), run, epoch);
     }
 }
 
@@ -102,8 +106,14 @@ pub(super) fn commit_taken(worker: &Worker) {
         .unwrap_or_default();
     let mut held = worker.held();
     for (run, epoch) in taken {
-        held.insert(run, epoch);
+        hold_latest(&mut held, run, epoch);
     }
+}
+
+/// `held[run] = epoch`, unless it holds a later epoch (epochs of a run only grow).
+fn hold_latest(held: &mut HashMap<RunId, i64>, run: RunId, epoch: i64) {
+    let at = held.entry(run).or_insert(epoch);
+    *at = (*at).max(epoch);
 }
 
 /// Remembers that `worker` took `run` at `epoch`: at the commit of the transaction in
@@ -178,26 +188,38 @@ pub(super) async fn take(sql: Sql<'_, '_>, worker: &Worker, run: RunId) -> Resul
 }
 
 /// Checks, under the run's row lock, that this worker still holds `run` at the epoch it took
-/// it with: [`Error::LeaseLost`] otherwise (see the module doc).
+/// it with, and renews the lease: [`Error::LeaseLost`] otherwise (see the module doc).
+///
+/// The renewal is why a run whose row is often locked by its commits keeps its lease: the
+/// heartbeat skips rows a commit holds, and each commit renews the lease of its own run.
 pub(super) async fn fence(sql: Sql<'_, '_>, worker: &Worker, run: RunId) -> Result<(), Error> {
     if !worker.runs_here {
         return Ok(());
     }
+    let held = held_epoch(worker, run);
+    if let Some(epoch) = held {
+        let renewed = sql
+            .exec(
+                &format!(
+                    "UPDATE runs SET lease_until_ms = {NOW_MS} + $3
+                     WHERE id = $1 AND owner = $2 AND epoch = $4"
+                ),
+                &[&rid(run), &worker.id, &worker.lease_ms(), &epoch],
+            )
+            .await?;
+        if renewed == 1 {
+            return Ok(());
+        }
+    }
+    // Refused: what the row says instead, for the warning.
     let row = sql
-        .opt(
-            "SELECT owner, epoch FROM runs WHERE id = $1 FOR UPDATE",
-            &[&rid(run)],
-        )
+        .opt("SELECT owner, epoch FROM runs WHERE id = $1", &[&rid(run)])
         .await?;
     let Some(row) = row else {
         return Err(Error::UnknownRun { run });
     };
     let owner: Option<String> = row.get(0);
     let epoch: i64 = row.get(1);
-    let held = held_epoch(worker, run);
-    if owner.as_deref() == Some(worker.id.as_str()) && held == Some(epoch) {
-        return Ok(());
-    }
     tracing::warn!(
         %run,
         owner = owner.as_deref().unwrap_or("-"),
@@ -208,12 +230,28 @@ pub(super) async fn fence(sql: Sql<'_, '_>, worker: &Worker, run: RunId) -> Resu
     Err(Error::LeaseLost { run })
 }
 
-/// Claims up to `limit` active runs (pending or running) with ids above `after` that no live
-/// lease holds, in id order, skipping rows other workers are claiming right now; with `mine`,
-/// also those whose lease this worker id holds (a restart of a worker with a fixed id takes
-/// back its runs without waiting for their leases to expire). That start-up claim waits for
-/// rows another transaction holds (the previous runtime's last write may still be ending)
-/// rather than skipping them, which would leave them unclaimed until their lease expires.
+/// The active runs (pending or running) a worker may claim, as SQL over `runs r` joined with
+/// `active a`: no owner, an expired lease, or (with `$4`) this worker id's own lease, and not
+/// quarantined. `$2` is the worker id, `$5` the active status codes.
+const CLAIMABLE: &str = "r.status = ANY($5)
+     AND (r.owner IS NULL OR r.lease_until_ms < (extract(epoch from clock_timestamp()) * 1000)::bigint
+          OR ($4 AND r.owner = $2))
+     AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.run = r.id)";
+
+fn active_codes() -> Vec<i32> {
+    vec![runs::code(Status::Pending), runs::code(Status::Running)]
+}
+
+/// Claims up to `limit` claimable runs (see [`CLAIMABLE`]) with ids above `after`, in id
+/// order, skipping rows other transactions hold right now (`SKIP LOCKED`: this statement
+/// never waits for a row lock, so it can be part of no deadlock); with `mine`, also those
+/// whose lease this worker id holds (a restart of a worker with a fixed id takes back its
+/// runs without waiting for their leases to expire).
+///
+/// A row skipped here is claimable by the next take-over poll of any worker, except a row of
+/// this worker id's own live lease: no other worker takes it, and this worker's heartbeat
+/// would renew it for ever. The start-up claim therefore follows this call with
+/// [`skipped`] and [`claim_one`] (see `claim_active` in `reads.rs`).
 pub(super) async fn claim(
     sql: Sql<'_, '_>,
     worker: &Worker,
@@ -221,17 +259,60 @@ pub(super) async fn claim(
     limit: usize,
     mine: bool,
 ) -> Result<Vec<(RunId, RunRecord)>, Error> {
-    let skip = if mine { "" } else { "SKIP LOCKED" };
+    claim_where(sql, worker, "a.run > $1", after, limit, mine, "SKIP LOCKED").await
+}
+
+/// Claims run `run` if it is still claimable (with this worker id's own leases) once the
+/// transaction that holds its row ends: the one claim that waits for a row lock. Run in a
+/// transaction of its own, holding no other lock while it waits, it closes no cycle of
+/// waiting transactions (no deadlock).
+pub(super) async fn claim_one(
+    sql: Sql<'_, '_>,
+    worker: &Worker,
+    run: RunId,
+) -> Result<Vec<(RunId, RunRecord)>, Error> {
+    claim_where(sql, worker, "a.run = $1", rid(run), 1, true, "").await
+}
+
+/// The claimable runs (with this worker id's own leases) with ids in `after < id <= upto`
+/// that are not in `claimed`: the rows a [`claim`] skipped because another transaction held
+/// them, if they are still claimable as of now. It reads without locking.
+pub(super) async fn skipped(
+    sql: Sql<'_, '_>,
+    worker: &Worker,
+    after: i64,
+    upto: i64,
+    claimed: &[i64],
+) -> Result<Vec<RunId>, Error> {
     let rows = sql
         .rows(
             &format!(
+                "SELECT r.id FROM active a JOIN runs r ON r.id = a.run
+                 WHERE a.run > $1 AND a.run <= $3 AND a.run <> ALL($6) AND {CLAIMABLE}
+                 ORDER BY a.run"
+            ),
+            &[&after, &worker.id, &upto, &true, &active_codes(), &claimed],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| RunId(unbig(row.get(0)))).collect())
+}
+
+async fn claim_where(
+    sql: Sql<'_, '_>,
+    worker: &Worker,
+    which: &str,
+    key: i64,
+    limit: usize,
+    mine: bool,
+    skip: &str,
+) -> Result<Vec<(RunId, RunRecord)>, Error> {
+    let rows = sql
+        .rows(
+            // `ORDER BY` under `FOR UPDATE`: rows are locked in id order.
+            &format!(
                 "WITH claimable AS (
                      SELECT r.id FROM active a JOIN runs r ON r.id = a.run
-                     WHERE a.run > $1
-                       AND r.status = ANY($5)
-                       AND (r.owner IS NULL OR r.lease_until_ms < {NOW_MS}
-                            OR ($4 AND r.owner = $2))
-                       AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.run = r.id)
+                     WHERE {which} AND {CLAIMABLE}
                      ORDER BY a.run LIMIT $6
                      FOR UPDATE OF r {skip})
                  UPDATE runs SET owner = $2, epoch = runs.epoch + 1,
@@ -240,11 +321,11 @@ pub(super) async fn claim(
                  RETURNING runs.id, runs.epoch, runs.record"
             ),
             &[
-                &after,
+                &key,
                 &worker.id,
                 &worker.lease_ms(),
                 &mine,
-                &vec![runs::code(Status::Pending), runs::code(Status::Running)],
+                &active_codes(),
                 &i64::try_from(limit).unwrap_or(i64::MAX),
             ],
         )
@@ -253,13 +334,78 @@ pub(super) async fn claim(
     for row in rows {
         let run = RunId(unbig(row.get(0)));
         taken(worker, run, row.get(1));
-        match super::PgStore::decode(run, row.get(2)) {
+        match PgStore::decode(run, row.get(2)) {
             Ok(record) => claimed.push((run, record)),
             Err(e) => tracing::error!(%run, error = %e, "skipping unreadable run record"),
         }
     }
     claimed.sort_by_key(|(run, _)| *run);
     Ok(claimed)
+}
+
+/// Which claim a transaction of [`PgStore::claim_transaction`] makes.
+#[derive(Clone, Copy)]
+enum ClaimOf {
+    /// [`claim`] with this worker id's own leases: up to `limit` runs above `after`.
+    Free { after: i64, limit: usize },
+    /// [`claim_one`].
+    One(RunId),
+}
+
+impl PgStore {
+    /// The start-up claim of [`Store::claim_active`](crate::store::Store::claim_active): up
+    /// to `limit` runs above `after` that this worker may take (its own id's among them), in
+    /// id order, and the id to continue after if there may be more.
+    ///
+    /// Three steps, none of which waits for a row lock while it holds another (see the lock
+    /// order in the module doc): claim what no other transaction holds ([`claim`]); list what
+    /// that skipped and is still claimable ([`skipped`]); take each of those in a transaction
+    /// of its own, waiting for the one that holds it ([`claim_one`]): typically the last
+    /// write of this worker's previous incarnation, or another worker's batch.
+    pub(super) fn start_up_claim(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<(Vec<(RunId, RunRecord)>, Option<RunId>), Error> {
+        let mut claimed = self.claim_transaction(ClaimOf::Free { after, limit })?;
+        let full = claimed.len() >= limit;
+        // Runs past the last one claimed are the next call's.
+        let upto = match claimed.last() {
+            Some((last, _)) if full => rid(*last),
+            _ => i64::MAX,
+        };
+        let ids: Vec<i64> = claimed.iter().map(|(run, _)| rid(*run)).collect();
+        let worker = &*self.worker;
+        let skipped = self.driver.run(|client| async move {
+            skipped(Sql::Conn(&client), worker, after, upto, &ids).await
+        })?;
+        for run in skipped {
+            claimed.extend(self.claim_transaction(ClaimOf::One(run))?);
+        }
+        claimed.sort_by_key(|(run, _)| *run);
+        Ok((claimed, full.then_some(RunId(unbig(upto)))))
+    }
+
+    /// Runs one claim in a transaction of its own; the worker holds the epochs it took once
+    /// it commits.
+    fn claim_transaction(&self, of: ClaimOf) -> Result<Vec<(RunId, RunRecord)>, Error> {
+        let worker = &*self.worker;
+        self.driver.run_transaction(|mut client| {
+            in_transaction(async move {
+                let tx = client.transaction().await.map_err(super::error::pg_error)?;
+                let sql = Sql::Tx(&tx);
+                let claimed = match of {
+                    ClaimOf::Free { after, limit } => {
+                        claim(sql, worker, after, limit, true).await?
+                    }
+                    ClaimOf::One(run) => claim_one(sql, worker, run).await?,
+                };
+                tx.commit().await.map_err(super::error::pg_error)?;
+                commit_taken(worker);
+                Ok(claimed)
+            })
+        })
+    }
 }
 
 /// Whether some active run waits for a worker (no owner, or an expired lease).
@@ -271,10 +417,7 @@ pub(super) async fn any_claimable(sql: Sql<'_, '_>) -> Result<bool, Error> {
                  WHERE r.status = ANY($1) AND (r.owner IS NULL OR r.lease_until_ms < {NOW_MS})
                  LIMIT 1"
             ),
-            &[&vec![
-                runs::code(Status::Pending),
-                runs::code(Status::Running),
-            ]],
+            &[&active_codes()],
         )
         .await?;
     Ok(row.is_some())
