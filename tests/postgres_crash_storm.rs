@@ -14,7 +14,8 @@
 //!   was then killed, or whose lease was lost (a refused commit, in its warnings file): the
 //!   documented at-least-once window;
 //! - no PostgreSQL transaction was aborted as a deadlock and run again (the retry in the
-//!   driver warns, into each worker's warnings file): the lock order leaves no cycle.
+//!   driver warns, into each worker's warnings file): the lock order leaves no cycle;
+//! - no run stopped in a worker on an error other than a lost lease.
 //!
 //! The runs are started in waves of six, one wave before each kill, and a kill waits until
 //! its wave is under way: every kill lands while runs are in flight, however fast or slow the
@@ -375,6 +376,13 @@ fn three_workers_share_300_runs_through_50_sigkills_and_restarts() {
         retried.is_empty(),
         "PostgreSQL aborted transactions (deadlock or serialization failure): {retried:#?}"
     );
+    // A run stops in a worker only when its lease was lost; any other error (a storage
+    // error, say) would leave it to that worker's restart.
+    let stopped: Vec<&String> = warnings
+        .iter()
+        .filter(|l| l.contains("run stopped") && !l.contains("taken over by another worker"))
+        .collect();
+    assert!(stopped.is_empty(), "runs stopped on errors: {stopped:#?}");
     eprintln!(
         "{} warnings in all; the test took {:?}",
         warnings.len(),

@@ -22,6 +22,32 @@
 //! A client-only process owns nothing: runs it starts or resumes are left without an owner
 //! for a worker to claim.
 //!
+//! # Lock order (why workers do not deadlock)
+//!
+//! A deadlock needs a cycle of transactions, each waiting for a row lock another holds. The
+//! statements that lock `runs` rows, and whether they wait:
+//!
+//! - the heartbeat (one `UPDATE` over the worker's runs) and every take-over claim
+//!   ([`claim`], in a write batch or at start) lock with `SKIP LOCKED`: they never wait;
+//! - the start-up claim's second step ([`claim_one`]) waits for one row, in a transaction that
+//!   holds no other lock: it closes no cycle;
+//! - a write batch (the group committer's transaction) locks the row of each op's run, in op
+//!   order ([`fence`], the record's `FOR UPDATE`, [`take`]), and waits.
+//!
+//! The first version waited in the start-up claim: it locked claimable rows in id order,
+//! waiting for each, while another worker's batch held one of them and waited for a row the
+//! claim already held (`40P01`, seen in the server's log: the claim's `FOR UPDATE` against a
+//! batch's `fence`). Registrations (workflows, queues), which every worker writes at start,
+//! take an advisory lock first (`workflows::registration_lock`), as migrations do.
+//!
+//! What can still deadlock: two write batches that lock two runs in opposite orders. Each
+//! worker's batches lock the runs it owns, so that needs another process acting on a run
+//! this worker holds at the same time (a client answering or cancelling it, another worker's
+//! timer waking it, a stale owner's refused commit), within one batch of each side. Locking
+//! each batch's runs up front in id order would rule it out; until then, the retry of
+//! `Driver::run_transaction` (a warning in the log) is the safety net. The multi-worker crash
+//! test (`tests/postgres_crash_storm.rs`) fails on any such retry.
+//!
 //! The epoch a worker remembers is the one its transaction committed: epochs taken inside a
 //! transaction are kept aside ([`in_transaction`]) and held only once it commits
 //! ([`commit_taken`]). A batch that is refused or fails rolls the database's epoch back, and
