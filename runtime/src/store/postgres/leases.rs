@@ -56,7 +56,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::runs;
@@ -81,6 +81,9 @@ pub(super) struct Worker {
     pub claim_batch: usize,
     /// The epoch at which this worker took each run it holds.
     held: Mutex<HashMap<RunId, i64>>,
+    /// The runs that transactions of this worker in progress have taken, not yet held: from
+    /// the take until the worker holds them (or the transaction ends without a commit).
+    taking: Arc<Mutex<HashMap<RunId, usize>>>,
 }
 
 impl Worker {
@@ -91,6 +94,7 @@ impl Worker {
             lease,
             claim_batch,
             held: Mutex::new(HashMap::new()),
+            taking: Arc::default(),
         }
     }
 
@@ -111,29 +115,86 @@ impl Worker {
     fn hold(&self, run: RunId, epoch: i64) {
         hold_latest(&mut self.held(), run, epoch);
     }
+
+    /// Whether this worker holds `run`, or a transaction of it is taking it right now.
+    fn has(&self, run: RunId) -> bool {
+        self.held().contains_key(&run) || lock(&self.taking).contains_key(&run)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The epochs a transaction in progress took, and the worker's list of runs being taken,
+/// which they leave when the worker holds them ([`commit_taken`]) or, uncommitted, when the
+/// transaction ends.
+#[derive(Default)]
+struct Taken {
+    epochs: Vec<(RunId, i64)>,
+    taking: Option<Arc<Mutex<HashMap<RunId, usize>>>>,
+}
+
+impl Taken {
+    fn push(&mut self, worker: &Worker, run: RunId, epoch: i64) {
+        *lock(&worker.taking).entry(run).or_insert(0) += 1;
+        self.taking.get_or_insert_with(|| worker.taking.clone());
+        self.epochs.push((run, epoch));
+    }
+
+    /// Leaves the list of runs being taken (after they are held, or dropped).
+    fn settle(&mut self) -> Vec<(RunId, i64)> {
+        let epochs = std::mem::take(&mut self.epochs);
+        if let Some(taking) = &self.taking {
+            let mut taking = lock(taking);
+            for (run, _) in &epochs {
+                if let Some(count) = taking.get_mut(run) {
+                    *count -= 1;
+                    if *count == 0 {
+                        taking.remove(run);
+                    }
+                }
+            }
+        }
+        epochs
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        self.settle();
+    }
 }
 
 tokio::task_local! {
     /// The epochs taken by the transaction in progress, held once it commits.
-    static TAKEN: RefCell<Vec<(RunId, i64)>>;
+    static TAKEN: RefCell<Taken>;
 }
 
 /// Runs `transaction` with a list of the epochs it takes kept aside: they are held by the
 /// worker only if it calls [`commit_taken`] after its commit.
 pub(super) async fn in_transaction<F: std::future::Future>(transaction: F) -> F::Output {
-    TAKEN.scope(RefCell::new(Vec::new()), transaction).await
+    TAKEN
+        .scope(RefCell::new(Taken::default()), transaction)
+        .await
 }
 
 /// After the commit of the transaction running in [`in_transaction`]: the worker holds the
 /// epochs it took.
 pub(super) fn commit_taken(worker: &Worker) {
-    let taken = TAKEN
-        .try_with(|taken| std::mem::take(&mut *taken.borrow_mut()))
-        .unwrap_or_default();
-    let mut held = worker.held();
-    for (run, epoch) in taken {
-        hold_latest(&mut held, run, epoch);
-    }
+    let _ = TAKEN.try_with(|taken| {
+        let mut taken = taken.borrow_mut();
+        // Held first, then out of the list being taken: never in neither.
+        {
+            let mut held = worker.held();
+            for (run, epoch) in &taken.epochs {
+                hold_latest(&mut held, *run, *epoch);
+            }
+        }
+        taken.settle();
+    });
 }
 
 /// `held[run] = epoch`, unless it holds a later epoch (epochs of a run only grow).
@@ -146,7 +207,7 @@ fn hold_latest(held: &mut HashMap<RunId, i64>, run: RunId, epoch: i64) {
 /// progress, or at once outside one.
 fn taken(worker: &Worker, run: RunId, epoch: i64) {
     if TAKEN
-        .try_with(|taken| taken.borrow_mut().push((run, epoch)))
+        .try_with(|taken| taken.borrow_mut().push(worker, run, epoch))
         .is_err()
     {
         worker.hold(run, epoch);
@@ -159,6 +220,7 @@ fn held_epoch(worker: &Worker, run: RunId) -> Option<i64> {
         .try_with(|taken| {
             taken
                 .borrow()
+                .epochs
                 .iter()
                 .rev()
                 .find(|(r, _)| *r == run)
@@ -271,13 +333,12 @@ fn active_codes() -> Vec<i32> {
 /// Claims up to `limit` claimable runs (see [`CLAIMABLE`]) with ids above `after`, in id
 /// order, skipping rows other transactions hold right now (`SKIP LOCKED`: this statement
 /// never waits for a row lock, so it can be part of no deadlock); with `mine`, also those
-/// whose lease this worker id holds (a restart of a worker with a fixed id takes back its
-/// runs without waiting for their leases to expire).
+/// whose lease this worker id holds.
 ///
 /// A row skipped here is claimable by the next take-over poll of any worker, except a row of
 /// this worker id's own live lease: no other worker takes it, and this worker's heartbeat
 /// would renew it for ever. The start-up claim therefore follows this call with
-/// [`skipped`] and [`claim_one`] (see `claim_active` in `reads.rs`).
+/// [`skipped`] and [`claim_one`] ([`PgStore::start_up_claim`]).
 pub(super) async fn claim(
     sql: Sql<'_, '_>,
     worker: &Worker,
@@ -289,14 +350,23 @@ pub(super) async fn claim(
 }
 
 /// Claims run `run` if it is still claimable (with this worker id's own leases) once the
-/// transaction that holds its row ends: the one claim that waits for a row lock. Run in a
-/// transaction of its own, holding no other lock while it waits, it closes no cycle of
-/// waiting transactions (no deadlock).
+/// transaction that holds its row ends, and this worker does not hold it or is not taking it
+/// already (its take-over poll runs beside the start-up claim: a second take of a run whose
+/// task runs here would race that task's commits). The one claim that waits for a row lock:
+/// run in a transaction of its own, holding no other lock while it waits, it closes no cycle
+/// of waiting transactions (no deadlock).
 pub(super) async fn claim_one(
     sql: Sql<'_, '_>,
     worker: &Worker,
     run: RunId,
 ) -> Result<Vec<(RunId, RunRecord)>, Error> {
+    // Once this lock is ours, a transaction of this worker that took the run has committed,
+    // and its take is in `held` or `taking` (recorded before its commit was sent).
+    sql.opt("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", &[&rid(run)])
+        .await?;
+    if worker.has(run) {
+        return Ok(Vec::new());
+    }
     claim_where(sql, worker, "a.run = $1", rid(run), 1, true, "").await
 }
 
@@ -372,7 +442,7 @@ async fn claim_where(
 /// Which claim a transaction of [`PgStore::claim_transaction`] makes.
 #[derive(Clone, Copy)]
 enum ClaimOf {
-    /// [`claim`] with this worker id's own leases: up to `limit` runs above `after`.
+    /// [`claim`] of unowned and expired runs: up to `limit` runs above `after`.
     Free { after: i64, limit: usize },
     /// [`claim_one`].
     One(RunId),
@@ -384,15 +454,19 @@ impl PgStore {
     /// id order, and the id to continue after if there may be more.
     ///
     /// Three steps, none of which waits for a row lock while it holds another (see the lock
-    /// order in the module doc): claim what no other transaction holds ([`claim`]); list what
-    /// that skipped and is still claimable ([`skipped`]); take each of those in a transaction
-    /// of its own, waiting for the one that holds it ([`claim_one`]): typically the last
-    /// write of this worker's previous incarnation, or another worker's batch.
+    /// order in the module doc): claim the unowned and expired runs no other transaction
+    /// holds ([`claim`]); list what that skipped, and this worker id's own live leases
+    /// ([`skipped`]); take each of those in a transaction of its own, waiting for the one
+    /// that holds it ([`claim_one`]): typically the last write of this worker's previous
+    /// incarnation, another worker's batch, or this worker's take-over poll.
     pub(super) fn start_up_claim(
         &self,
         after: i64,
         limit: usize,
     ) -> Result<(Vec<(RunId, RunRecord)>, Option<RunId>), Error> {
+        // This worker id's own live leases (a restart with a fixed id takes back its runs at
+        // once) go through the third step only, which leaves a run this worker's take-over
+        // poll took meanwhile to the task the poll started.
         let mut claimed = self.claim_transaction(ClaimOf::Free { after, limit })?;
         let full = claimed.len() >= limit;
         // Runs past the last one claimed are the next call's.
@@ -422,7 +496,7 @@ impl PgStore {
                 let sql = Sql::Tx(&tx);
                 let claimed = match of {
                     ClaimOf::Free { after, limit } => {
-                        claim(sql, worker, after, limit, true).await?
+                        claim(sql, worker, after, limit, false).await?
                     }
                     ClaimOf::One(run) => claim_one(sql, worker, run).await?,
                 };
