@@ -459,6 +459,7 @@ impl PgStore {
     /// ([`skipped`]); take each of those in a transaction of its own, waiting for the one
     /// that holds it ([`claim_one`]): typically the last write of this worker's previous
     /// incarnation, another worker's batch, or this worker's take-over poll.
+    #[allow(clippy::type_complexity)] // as `Store::claim_active`
     pub(super) fn start_up_claim(
         &self,
         after: i64,
