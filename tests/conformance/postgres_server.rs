@@ -2,7 +2,8 @@
 //! first use: `initdb` into a temporary directory, `postgres` on a free port of 127.0.0.1 with
 //! its socket in that directory, as the unprivileged user `nobody` when the tests run as root
 //! (PostgreSQL refuses to run as root). `CAIRN_TEST_POSTGRES_URL` names an existing server
-//! instead.
+//! instead. Without PostgreSQL the tests fail, saying how to install it, unless
+//! `CAIRN_SKIP_POSTGRES=1` (see [`url`]).
 //!
 //! The server dies with the test process: it is spawned from a thread that lives as long as
 //! the process, with `PR_SET_PDEATHSIG` = `SIGQUIT` (PostgreSQL's immediate shutdown), so that
@@ -23,12 +24,35 @@ use std::time::{Duration, Instant};
 const ROOT: &str = "/tmp/cairn-test-postgres";
 
 /// The URL of this process's server (the `postgres` user's database), started on first call.
+///
+/// With `CAIRN_SKIP_POSTGRES=1` (and no `CAIRN_TEST_POSTGRES_URL`), the first call ends this
+/// test process instead, successfully, saying that its PostgreSQL tests were skipped: a test
+/// binary's tests all need the server, and Rust's test harness has no way to mark a test
+/// skipped at run time. For machines without PostgreSQL; CI never sets it.
 pub fn url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| match std::env::var("CAIRN_TEST_POSTGRES_URL") {
         Ok(url) => url,
+        Err(_) if std::env::var("CAIRN_SKIP_POSTGRES").is_ok_and(|v| v == "1") => skip(),
         Err(_) => start(),
     })
+}
+
+/// Ends this test process, successfully, saying why (see [`url`]).
+fn skip() -> ! {
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    // Written to the file descriptor, not with `eprintln!`: the test harness captures what
+    // the macros print in a test, and would drop it at the exit.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "\nSKIPPED: the PostgreSQL tests of {binary} did not run (CAIRN_SKIP_POSTGRES=1); \
+         those that had finished before this line passed"
+    );
+    std::process::exit(0)
 }
 
 /// The directory of PostgreSQL's server binaries: on the `PATH`, else Debian's
@@ -95,8 +119,10 @@ fn start() -> String {
     let bin = bin_dir().unwrap_or_else(|| {
         panic!(
             "PostgreSQL is not installed, and the PostgreSQL tests start a server of their own: \
-             install it (Debian/Ubuntu: `apt-get install -y postgresql`), or set \
-             CAIRN_TEST_POSTGRES_URL to an existing server's URL"
+             install it (Debian/Ubuntu: `apt-get install -y postgresql`; Fedora: `dnf install \
+             postgresql-server`; macOS: `brew install postgresql`), set \
+             CAIRN_TEST_POSTGRES_URL to an existing server's URL, or set CAIRN_SKIP_POSTGRES=1 \
+             to skip the PostgreSQL tests"
         )
     });
     remove_stale_dirs();

@@ -80,8 +80,9 @@ pub(super) fn recover(
                 shared.schedule_stored(run, &record)?;
                 continue;
             }
-            shared.resume_stored(run, record)?;
-            resumed += 1;
+            if shared.resume_claimed(run, record)? {
+                resumed += 1;
+            }
         }
         match more {
             Some(last) => after = Some(last),

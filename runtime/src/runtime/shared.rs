@@ -355,6 +355,43 @@ impl Shared {
         Ok(())
     }
 
+    /// Resumes a run that the start-up scan returned with `record`, unless a task of it is
+    /// live here or the run has gone on since the scan read it. On a store shared by many
+    /// workers the take-over poll (the answer watcher) runs beside the start-up scan and may
+    /// have started the run, and even finished it, in the meantime: resuming the scan's
+    /// record then would run committed steps again. Checked with the task map locked, as in
+    /// [`start_handed_over`](Self::start_handed_over). Whether it started the run.
+    pub fn resume_claimed(self: &Arc<Self>, run: RunId, record: RunRecord) -> Result<bool, Error> {
+        let mut tasks = lock(&self.tasks);
+        let tasks = tasks.as_mut().ok_or(Error::ShutDown)?;
+        if tasks.contains_key(&run) {
+            return Ok(false);
+        }
+        let current = self.store()?.load(run)?;
+        let unchanged = current.is_some_and(|current| {
+            current.transitions == record.transitions && current.status == record.status
+        });
+        if !unchanged {
+            tracing::debug!(%run, "run went on since the start-up scan read it");
+            return Ok(false);
+        }
+        let entry = self
+            .entry_for(run, &record.workflow, record.fingerprint)?
+            .clone();
+        if record.status == Status::Queued && self.queues.is_limited(entry.name()) {
+            // As `spawn`: the queue task starts it when its queue admits it.
+            self.queues.notify();
+            return Ok(false);
+        }
+        let start = match record.state {
+            Some(state) => ErasedStart::Resume(state),
+            None => ErasedStart::New(record.input),
+        };
+        lock(&self.aborted).remove(&run);
+        self.spawn_into(tasks, run, entry, start, record.transitions);
+        Ok(true)
+    }
+
     /// Starts the task of a stored run from its last committed state (or its input, before
     /// the first transition), if its workflow is registered with the stored layout.
     pub fn resume_stored(self: &Arc<Self>, run: RunId, record: RunRecord) -> Result<(), Error> {

@@ -95,7 +95,13 @@ impl Driver {
                 let client = self.pool.get().await.map_err(pool_error)?;
                 match f(client).await {
                     Err(error) if attempt < ATTEMPTS && super::error::is_retryable(&error) => {
-                        tracing::debug!(attempt, %error, "PostgreSQL transaction run again");
+                        // A warning, not a debug line: the lock order (see `leases.rs`) is
+                        // meant to leave no deadlock, and the multi-worker tests read it.
+                        tracing::warn!(
+                            attempt,
+                            %error,
+                            "PostgreSQL transaction aborted by the server, run again"
+                        );
                         tokio::time::sleep(std::time::Duration::from_millis(
                             5 * u64::from(attempt),
                         ))

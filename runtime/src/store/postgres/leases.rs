@@ -22,6 +22,32 @@
 //! A client-only process owns nothing: runs it starts or resumes are left without an owner
 //! for a worker to claim.
 //!
+//! # Lock order (why workers do not deadlock)
+//!
+//! A deadlock needs a cycle of transactions, each waiting for a row lock another holds. The
+//! statements that lock `runs` rows, and whether they wait:
+//!
+//! - the heartbeat (one `UPDATE` over the worker's runs) and every take-over claim
+//!   ([`claim`], in a write batch or at start) lock with `SKIP LOCKED`: they never wait;
+//! - the start-up claim's second step ([`claim_one`]) waits for one row, in a transaction that
+//!   holds no other lock: it closes no cycle;
+//! - a write batch (the group committer's transaction) locks the row of each op's run, in op
+//!   order ([`fence`], the record's `FOR UPDATE`, [`take`]), and waits.
+//!
+//! The first version waited in the start-up claim: it locked claimable rows in id order,
+//! waiting for each, while another worker's batch held one of them and waited for a row the
+//! claim already held (`40P01`, seen in the server's log: the claim's `FOR UPDATE` against a
+//! batch's `fence`). Registrations (workflows, queues), which every worker writes at start,
+//! take an advisory lock first (`workflows::registration_lock`), as migrations do.
+//!
+//! What can still deadlock: two write batches that lock two runs in opposite orders. Each
+//! worker's batches lock the runs it owns, so that needs another process acting on a run
+//! this worker holds at the same time (a client answering or cancelling it, another worker's
+//! timer waking it, a stale owner's refused commit), within one batch of each side. Locking
+//! each batch's runs up front in id order would rule it out; until then, the retry of
+//! `Driver::run_transaction` (a warning in the log) is the safety net. The multi-worker crash
+//! test (`tests/postgres_crash_storm.rs`) fails on any such retry.
+//!
 //! The epoch a worker remembers is the one its transaction committed: epochs taken inside a
 //! transaction are kept aside ([`in_transaction`]) and held only once it commits
 //! ([`commit_taken`]). A batch that is refused or fails rolls the database's epoch back, and
@@ -30,12 +56,12 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::runs;
 use super::sql::Sql;
-use super::{rid, unbig};
+use super::{PgStore, rid, unbig};
 use crate::error::Error;
 use crate::run::{RunId, Status};
 use crate::store::RunRecord;
@@ -55,6 +81,9 @@ pub(super) struct Worker {
     pub claim_batch: usize,
     /// The epoch at which this worker took each run it holds.
     held: Mutex<HashMap<RunId, i64>>,
+    /// The runs that transactions of this worker in progress have taken, not yet held: from
+    /// the take until the worker holds them (or the transaction ends without a commit).
+    taking: Arc<Mutex<HashMap<RunId, usize>>>,
 }
 
 impl Worker {
@@ -65,6 +94,7 @@ impl Worker {
             lease,
             claim_batch,
             held: Mutex::new(HashMap::new()),
+            taking: Arc::default(),
         }
     }
 
@@ -78,39 +108,106 @@ impl Worker {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Records that this worker holds `run` at `epoch`, unless it holds it at a later one
+    /// already: two transactions of this worker may take one run one after the other (a
+    /// take-over poll and the start-up claim), and the first one's commit may be seen here
+    /// after the second one's; going back to its epoch would refuse the run's next commit.
     fn hold(&self, run: RunId, epoch: i64) {
-        self.held().insert(run, epoch);
+        hold_latest(&mut self.held(), run, epoch);
+    }
+
+    /// Whether this worker holds `run`, or a transaction of it is taking it right now.
+    fn has(&self, run: RunId) -> bool {
+        self.held().contains_key(&run) || lock(&self.taking).contains_key(&run)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The epochs a transaction in progress took, and the worker's list of runs being taken,
+/// which they leave when the worker holds them ([`commit_taken`]) or, uncommitted, when the
+/// transaction ends.
+#[derive(Default)]
+struct Taken {
+    epochs: Vec<(RunId, i64)>,
+    taking: Option<Arc<Mutex<HashMap<RunId, usize>>>>,
+}
+
+impl Taken {
+    fn push(&mut self, worker: &Worker, run: RunId, epoch: i64) {
+        *lock(&worker.taking).entry(run).or_insert(0) += 1;
+        self.taking.get_or_insert_with(|| worker.taking.clone());
+        self.epochs.push((run, epoch));
+    }
+
+    /// Leaves the list of runs being taken (after they are held, or dropped).
+    fn settle(&mut self) -> Vec<(RunId, i64)> {
+        let epochs = std::mem::take(&mut self.epochs);
+        if let Some(taking) = &self.taking {
+            let mut taking = lock(taking);
+            for (run, _) in &epochs {
+                if let Some(count) = taking.get_mut(run) {
+                    *count -= 1;
+                    if *count == 0 {
+                        taking.remove(run);
+                    }
+                }
+            }
+        }
+        epochs
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        self.settle();
     }
 }
 
 tokio::task_local! {
     /// The epochs taken by the transaction in progress, held once it commits.
-    static TAKEN: RefCell<Vec<(RunId, i64)>>;
+    static TAKEN: RefCell<Taken>;
 }
 
 /// Runs `transaction` with a list of the epochs it takes kept aside: they are held by the
 /// worker only if it calls [`commit_taken`] after its commit.
 pub(super) async fn in_transaction<F: std::future::Future>(transaction: F) -> F::Output {
-    TAKEN.scope(RefCell::new(Vec::new()), transaction).await
+    TAKEN
+        .scope(RefCell::new(Taken::default()), transaction)
+        .await
 }
 
 /// After the commit of the transaction running in [`in_transaction`]: the worker holds the
 /// epochs it took.
 pub(super) fn commit_taken(worker: &Worker) {
-    let taken = TAKEN
-        .try_with(|taken| std::mem::take(&mut *taken.borrow_mut()))
-        .unwrap_or_default();
-    let mut held = worker.held();
-    for (run, epoch) in taken {
-        held.insert(run, epoch);
-    }
+    let _ = TAKEN.try_with(|taken| {
+        let mut taken = taken.borrow_mut();
+        // Held first, then out of the list being taken: never in neither.
+        {
+            let mut held = worker.held();
+            for (run, epoch) in &taken.epochs {
+                hold_latest(&mut held, *run, *epoch);
+            }
+        }
+        taken.settle();
+    });
+}
+
+/// `held[run] = epoch`, unless it holds a later epoch (epochs of a run only grow).
+fn hold_latest(held: &mut HashMap<RunId, i64>, run: RunId, epoch: i64) {
+    let at = held.entry(run).or_insert(epoch);
+    *at = (*at).max(epoch);
 }
 
 /// Remembers that `worker` took `run` at `epoch`: at the commit of the transaction in
 /// progress, or at once outside one.
 pub(super) fn taken(worker: &Worker, run: RunId, epoch: i64) {
     if TAKEN
-        .try_with(|taken| taken.borrow_mut().push((run, epoch)))
+        .try_with(|taken| taken.borrow_mut().push(worker, run, epoch))
         .is_err()
     {
         worker.hold(run, epoch);
@@ -123,6 +220,7 @@ pub(super) fn held_epoch(worker: &Worker, run: RunId) -> Option<i64> {
         .try_with(|taken| {
             taken
                 .borrow()
+                .epochs
                 .iter()
                 .rev()
                 .find(|(r, _)| *r == run)
@@ -178,26 +276,38 @@ pub(super) async fn take(sql: Sql<'_, '_>, worker: &Worker, run: RunId) -> Resul
 }
 
 /// Checks, under the run's row lock, that this worker still holds `run` at the epoch it took
-/// it with: [`Error::LeaseLost`] otherwise (see the module doc).
+/// it with, and renews the lease: [`Error::LeaseLost`] otherwise (see the module doc).
+///
+/// The renewal is why a run whose row is often locked by its commits keeps its lease: the
+/// heartbeat skips rows a commit holds, and each commit renews the lease of its own run.
 pub(super) async fn fence(sql: Sql<'_, '_>, worker: &Worker, run: RunId) -> Result<(), Error> {
     if !worker.runs_here {
         return Ok(());
     }
+    let held = held_epoch(worker, run);
+    if let Some(epoch) = held {
+        let renewed = sql
+            .exec(
+                &format!(
+                    "UPDATE runs SET lease_until_ms = {NOW_MS} + $3
+                     WHERE id = $1 AND owner = $2 AND epoch = $4"
+                ),
+                &[&rid(run), &worker.id, &worker.lease_ms(), &epoch],
+            )
+            .await?;
+        if renewed == 1 {
+            return Ok(());
+        }
+    }
+    // Refused: what the row says instead, for the warning.
     let row = sql
-        .opt(
-            "SELECT owner, epoch FROM runs WHERE id = $1 FOR UPDATE",
-            &[&rid(run)],
-        )
+        .opt("SELECT owner, epoch FROM runs WHERE id = $1", &[&rid(run)])
         .await?;
     let Some(row) = row else {
         return Err(Error::UnknownRun { run });
     };
     let owner: Option<String> = row.get(0);
     let epoch: i64 = row.get(1);
-    let held = held_epoch(worker, run);
-    if owner.as_deref() == Some(worker.id.as_str()) && held == Some(epoch) {
-        return Ok(());
-    }
     tracing::warn!(
         %run,
         owner = owner.as_deref().unwrap_or("-"),
@@ -208,12 +318,27 @@ pub(super) async fn fence(sql: Sql<'_, '_>, worker: &Worker, run: RunId) -> Resu
     Err(Error::LeaseLost { run })
 }
 
-/// Claims up to `limit` active runs (pending or running) with ids above `after` that no live
-/// lease holds, in id order, skipping rows other workers are claiming right now; with `mine`,
-/// also those whose lease this worker id holds (a restart of a worker with a fixed id takes
-/// back its runs without waiting for their leases to expire). That start-up claim waits for
-/// rows another transaction holds (the previous runtime's last write may still be ending)
-/// rather than skipping them, which would leave them unclaimed until their lease expires.
+/// The active runs (pending or running) a worker may claim, as SQL over `runs r` joined with
+/// `active a`: no owner, an expired lease, or (with `$4`) this worker id's own lease, and not
+/// quarantined. `$2` is the worker id, `$5` the active status codes.
+const CLAIMABLE: &str = "r.status = ANY($5)
+     AND (r.owner IS NULL OR r.lease_until_ms < (extract(epoch from clock_timestamp()) * 1000)::bigint
+          OR ($4 AND r.owner = $2))
+     AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.run = r.id)";
+
+fn active_codes() -> Vec<i32> {
+    vec![runs::code(Status::Pending), runs::code(Status::Running)]
+}
+
+/// Claims up to `limit` claimable runs (see [`CLAIMABLE`]) with ids above `after`, in id
+/// order, skipping rows other transactions hold right now (`SKIP LOCKED`: this statement
+/// never waits for a row lock, so it can be part of no deadlock); with `mine`, also those
+/// whose lease this worker id holds.
+///
+/// A row skipped here is claimable by the next take-over poll of any worker, except a row of
+/// this worker id's own live lease: no other worker takes it, and this worker's heartbeat
+/// would renew it for ever. The start-up claim therefore follows this call with
+/// [`skipped`] and [`claim_one`] ([`PgStore::start_up_claim`]).
 pub(super) async fn claim(
     sql: Sql<'_, '_>,
     worker: &Worker,
@@ -221,17 +346,69 @@ pub(super) async fn claim(
     limit: usize,
     mine: bool,
 ) -> Result<Vec<(RunId, RunRecord)>, Error> {
-    let skip = if mine { "" } else { "SKIP LOCKED" };
+    claim_where(sql, worker, "a.run > $1", after, limit, mine, "SKIP LOCKED").await
+}
+
+/// Claims run `run` if it is still claimable (with this worker id's own leases) once the
+/// transaction that holds its row ends, and this worker does not hold it or is not taking it
+/// already (its take-over poll runs beside the start-up claim: a second take of a run whose
+/// task runs here would race that task's commits). The one claim that waits for a row lock:
+/// run in a transaction of its own, holding no other lock while it waits, it closes no cycle
+/// of waiting transactions (no deadlock).
+pub(super) async fn claim_one(
+    sql: Sql<'_, '_>,
+    worker: &Worker,
+    run: RunId,
+) -> Result<Vec<(RunId, RunRecord)>, Error> {
+    // Once this lock is ours, a transaction of this worker that took the run has committed,
+    // and its take is in `held` or `taking` (recorded before its commit was sent).
+    sql.opt("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE", &[&rid(run)])
+        .await?;
+    if worker.has(run) {
+        return Ok(Vec::new());
+    }
+    claim_where(sql, worker, "a.run = $1", rid(run), 1, true, "").await
+}
+
+/// The claimable runs (with this worker id's own leases) with ids in `after < id <= upto`
+/// that are not in `claimed`: the rows a [`claim`] skipped because another transaction held
+/// them, if they are still claimable as of now. It reads without locking.
+pub(super) async fn skipped(
+    sql: Sql<'_, '_>,
+    worker: &Worker,
+    after: i64,
+    upto: i64,
+    claimed: &[i64],
+) -> Result<Vec<RunId>, Error> {
     let rows = sql
         .rows(
             &format!(
+                "SELECT r.id FROM active a JOIN runs r ON r.id = a.run
+                 WHERE a.run > $1 AND a.run <= $3 AND a.run <> ALL($6) AND {CLAIMABLE}
+                 ORDER BY a.run"
+            ),
+            &[&after, &worker.id, &upto, &true, &active_codes(), &claimed],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| RunId(unbig(row.get(0)))).collect())
+}
+
+async fn claim_where(
+    sql: Sql<'_, '_>,
+    worker: &Worker,
+    which: &str,
+    key: i64,
+    limit: usize,
+    mine: bool,
+    skip: &str,
+) -> Result<Vec<(RunId, RunRecord)>, Error> {
+    let rows = sql
+        .rows(
+            // `ORDER BY` under `FOR UPDATE`: rows are locked in id order.
+            &format!(
                 "WITH claimable AS (
                      SELECT r.id FROM active a JOIN runs r ON r.id = a.run
-                     WHERE a.run > $1
-                       AND r.status = ANY($5)
-                       AND (r.owner IS NULL OR r.lease_until_ms < {NOW_MS}
-                            OR ($4 AND r.owner = $2))
-                       AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.run = r.id)
+                     WHERE {which} AND {CLAIMABLE}
                      ORDER BY a.run LIMIT $6
                      FOR UPDATE OF r {skip})
                  UPDATE runs SET owner = $2, epoch = runs.epoch + 1,
@@ -240,11 +417,11 @@ pub(super) async fn claim(
                  RETURNING runs.id, runs.epoch, runs.record"
             ),
             &[
-                &after,
+                &key,
                 &worker.id,
                 &worker.lease_ms(),
                 &mine,
-                &vec![runs::code(Status::Pending), runs::code(Status::Running)],
+                &active_codes(),
                 &i64::try_from(limit).unwrap_or(i64::MAX),
             ],
         )
@@ -253,13 +430,83 @@ pub(super) async fn claim(
     for row in rows {
         let run = RunId(unbig(row.get(0)));
         taken(worker, run, row.get(1));
-        match super::PgStore::decode(run, row.get(2)) {
+        match PgStore::decode(run, row.get(2)) {
             Ok(record) => claimed.push((run, record)),
             Err(e) => tracing::error!(%run, error = %e, "skipping unreadable run record"),
         }
     }
     claimed.sort_by_key(|(run, _)| *run);
     Ok(claimed)
+}
+
+/// Which claim a transaction of [`PgStore::claim_transaction`] makes.
+#[derive(Clone, Copy)]
+enum ClaimOf {
+    /// [`claim`] of unowned and expired runs: up to `limit` runs above `after`.
+    Free { after: i64, limit: usize },
+    /// [`claim_one`].
+    One(RunId),
+}
+
+impl PgStore {
+    /// The start-up claim of [`Store::claim_active`](crate::store::Store::claim_active): up
+    /// to `limit` runs above `after` that this worker may take (its own id's among them), in
+    /// id order, and the id to continue after if there may be more.
+    ///
+    /// Three steps, none of which waits for a row lock while it holds another (see the lock
+    /// order in the module doc): claim the unowned and expired runs no other transaction
+    /// holds ([`claim`]); list what that skipped, and this worker id's own live leases
+    /// ([`skipped`]); take each of those in a transaction of its own, waiting for the one
+    /// that holds it ([`claim_one`]): typically the last write of this worker's previous
+    /// incarnation, another worker's batch, or this worker's take-over poll.
+    #[allow(clippy::type_complexity)] // as `Store::claim_active`
+    pub(super) fn start_up_claim(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<(Vec<(RunId, RunRecord)>, Option<RunId>), Error> {
+        // This worker id's own live leases (a restart with a fixed id takes back its runs at
+        // once) go through the third step only, which leaves a run this worker's take-over
+        // poll took meanwhile to the task the poll started.
+        let mut claimed = self.claim_transaction(ClaimOf::Free { after, limit })?;
+        let full = claimed.len() >= limit;
+        // Runs past the last one claimed are the next call's.
+        let upto = match claimed.last() {
+            Some((last, _)) if full => rid(*last),
+            _ => i64::MAX,
+        };
+        let ids: Vec<i64> = claimed.iter().map(|(run, _)| rid(*run)).collect();
+        let worker = &*self.worker;
+        let skipped = self.driver.run(|client| async move {
+            skipped(Sql::Conn(&client), worker, after, upto, &ids).await
+        })?;
+        for run in skipped {
+            claimed.extend(self.claim_transaction(ClaimOf::One(run))?);
+        }
+        claimed.sort_by_key(|(run, _)| *run);
+        Ok((claimed, full.then_some(RunId(unbig(upto)))))
+    }
+
+    /// Runs one claim in a transaction of its own; the worker holds the epochs it took once
+    /// it commits.
+    fn claim_transaction(&self, of: ClaimOf) -> Result<Vec<(RunId, RunRecord)>, Error> {
+        let worker = &*self.worker;
+        self.driver.run_transaction(|mut client| {
+            in_transaction(async move {
+                let tx = client.transaction().await.map_err(super::error::pg_error)?;
+                let sql = Sql::Tx(&tx);
+                let claimed = match of {
+                    ClaimOf::Free { after, limit } => {
+                        claim(sql, worker, after, limit, false).await?
+                    }
+                    ClaimOf::One(run) => claim_one(sql, worker, run).await?,
+                };
+                tx.commit().await.map_err(super::error::pg_error)?;
+                commit_taken(worker);
+                Ok(claimed)
+            })
+        })
+    }
 }
 
 /// Whether some active run waits for a worker (no owner, or an expired lease).
@@ -271,10 +518,7 @@ pub(super) async fn any_claimable(sql: Sql<'_, '_>) -> Result<bool, Error> {
                  WHERE r.status = ANY($1) AND (r.owner IS NULL OR r.lease_until_ms < {NOW_MS})
                  LIMIT 1"
             ),
-            &[&vec![
-                runs::code(Status::Pending),
-                runs::code(Status::Running),
-            ]],
+            &[&active_codes()],
         )
         .await?;
     Ok(row.is_some())

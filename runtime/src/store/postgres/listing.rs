@@ -91,6 +91,11 @@ impl PgStore {
         })
     }
 
+    /// Counted from the `runs_by_status (status, id)` index (an index-only scan once vacuum
+    /// has marked the pages visible): no run record is read, but the cost grows with the
+    /// number of runs. Not a kept count, as LMDB has: a counter row that every status change
+    /// of every worker updates would be one hot row that all commits queue on (and one more
+    /// lock in every batch, see the lock order in `leases.rs`).
     pub(super) fn count_by_status_impl(&self) -> Result<StatusCounts, Error> {
         self.driver.run(|client| async move {
             let rows = Sql::Conn(&client)

@@ -46,6 +46,7 @@ CREATE TABLE queue_starts (queue text NOT NULL, ms bigint NOT NULL, run bigint N
 /// members become exactly `queues` (upserts, so that workers starting at once do not collide;
 /// the runs in a queue are kept).
 pub(super) async fn register(sql: Sql<'_, '_>, queues: &[QueueConfig]) -> Result<(), Error> {
+    super::workflows::registration_lock(sql).await?;
     let names: Vec<&str> = queues.iter().map(|q| q.name.as_str()).collect();
     sql.exec("DELETE FROM queues WHERE name <> ALL($1)", &[&names])
         .await?;

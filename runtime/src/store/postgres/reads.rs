@@ -225,20 +225,7 @@ impl Store for PgStore {
         if !self.worker.runs_here {
             return self.active_after(after, limit);
         }
-        let after = after.map_or(0, rid);
-        let worker = self.worker.clone();
-        self.driver.run_transaction(|mut client| {
-            let worker = worker.clone();
-            super::leases::in_transaction(async move {
-                let tx = client.transaction().await.map_err(super::error::pg_error)?;
-                let claimed =
-                    super::leases::claim(Sql::Tx(&tx), &worker, after, limit, true).await?;
-                tx.commit().await.map_err(super::error::pg_error)?;
-                super::leases::commit_taken(&worker);
-                let more = (claimed.len() >= limit).then(|| claimed.last().map(|(run, _)| *run));
-                Ok((claimed, more.flatten()))
-            })
-        })
+        self.start_up_claim(after.map_or(0, rid), limit)
     }
 
     fn quarantine_entry(

@@ -36,6 +36,20 @@ async fn versions(sql: Sql<'_, '_>, name: &str) -> Result<Vec<StoredWorkflow>, E
     rows.iter().map(|row| decode(row.get(0))).collect()
 }
 
+/// Serializes the registrations of one schema (every worker's start writes the graphs of the
+/// workflows it registered, and queues) until the transaction ends: workers starting at once
+/// would otherwise upsert the same rows in different orders (a process's registry is a hash
+/// map) and deadlock, each waiting for a row the other inserted first. Taken again in the
+/// same transaction, it is a no-op.
+pub(super) async fn registration_lock(sql: Sql<'_, '_>) -> Result<(), Error> {
+    sql.exec(
+        "SELECT pg_advisory_xact_lock(hashtext('cairn registrations ' || current_schema()))",
+        &[],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Stores each workflow stamped with `now`; a current version makes the other stored
 /// versions of its name not current.
 pub(super) async fn register(
@@ -43,6 +57,7 @@ pub(super) async fn register(
     workflows: &[StoredWorkflow],
     now: u64,
 ) -> Result<(), Error> {
+    registration_lock(sql).await?;
     for workflow in workflows {
         if workflow.current {
             for mut other in versions(sql, &workflow.name).await? {
