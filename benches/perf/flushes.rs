@@ -6,7 +6,7 @@
 //! Each variant commits `N` transactions that write what a cairn transition writes: one
 //! ~200-byte history record under a growing key (so the file grows as cairn's does) and a
 //! ~100-byte run record overwritten in place. `CAIRN_BENCH_FLUSH=NAME` runs only the variant
-//! NAME, once (for `strace -c -f`, which counts the system calls per variant).
+//! NAME (for `strace -c -f`, which counts the system calls per variant).
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -104,76 +104,97 @@ fn variants() -> Vec<Variant> {
     ]
 }
 
-/// Runs every variant `rounds` times, interleaved, and prints each one's median and range.
+/// Runs the variants side by side, one commit of each in turn, so that every variant meets the
+/// same disk (whose flush time on this shared machine swings from 0.1 ms to 10 ms within
+/// seconds), and prints each one's median, p10-p90 and mean time per commit.
 pub fn flushes(scratch: impl Fn() -> tempfile::TempDir) {
     let only = std::env::var("CAIRN_BENCH_FLUSH").ok();
     let variants: Vec<Variant> = variants()
         .into_iter()
         .filter(|v| only.as_deref().is_none_or(|o| v.name == o))
         .collect();
-    let rounds = if only.is_some() { 1 } else { 3 };
-    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); variants.len()];
-    for _ in 0..rounds {
-        for (variant, times) in variants.iter().zip(&mut times) {
-            let dir = scratch();
-            times.push(commits(dir.path(), variant));
+    let dirs: Vec<tempfile::TempDir> = variants.iter().map(|_| scratch()).collect();
+    let opened: Vec<Opened> = variants
+        .iter()
+        .zip(&dirs)
+        .map(|(variant, dir)| Opened::new(dir.path(), variant))
+        .collect();
+    let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(N as usize); variants.len()];
+    for i in 0..N {
+        for ((variant, opened), times) in variants.iter().zip(&opened).zip(&mut times) {
+            times.push(opened.commit(i, variant));
         }
     }
     for (variant, times) in variants.iter().zip(&mut times) {
+        let mean = times.iter().sum::<Duration>() / N as u32;
         times.sort();
-        let us = |d: &Duration| d.as_secs_f64() * 1e6 / N as f64;
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        let at = |q: usize| us(times[(times.len() - 1) * q / 100]);
         println!(
-            "(flushes) raw heed, full durability, {:<30} {:>6.0} µs/commit (range {:.0}–{:.0}, {} rounds of {N}); durable: {}",
+            "(flushes) raw heed, full durability, {:<30} median {:>5.0} µs/commit (p10–p90 {:.0}–{:.0}, mean {:.0}, {N} commits side by side); durable: {}",
             variant.name,
-            us(&times[times.len() / 2]),
-            us(&times[0]),
-            us(&times[times.len() - 1]),
-            times.len(),
+            at(50),
+            at(10),
+            at(90),
+            us(mean),
             variant.durable,
         );
     }
 }
 
-type Table<'a> = Database<'a, U64<BigEndian>, Bytes>;
+type Table = Database<'static, U64<BigEndian>, Bytes>;
 
-/// `N` commits of `variant` in a fresh environment in `dir`.
-fn commits(dir: &Path, variant: &Variant) -> Duration {
-    let mut options = EnvOpenOptions::new();
-    options.map_size(1 << 30).max_dbs(2);
-    // SAFETY: a throwaway environment for a measurement; the flags are what is measured.
-    unsafe {
-        options.flags(variant.flags);
+/// A variant's environment, opened with its flags and its file kept ahead as it says.
+struct Opened {
+    env: &'static heed::Env,
+    history: Table,
+    runs: Table,
+}
+
+impl Opened {
+    fn new(dir: &Path, variant: &Variant) -> Opened {
+        let mut options = EnvOpenOptions::new();
+        options.map_size(1 << 30).max_dbs(2);
+        // SAFETY: a throwaway environment for a measurement; the flags are what is measured.
+        unsafe {
+            options.flags(variant.flags);
+        }
+        // SAFETY: a fresh directory that nothing else opens. Leaked: a few environments for
+        // the process's lifetime, so that the tables borrow it for `'static`.
+        let env: &'static heed::Env =
+            Box::leak(Box::new(unsafe { options.open(dir) }.expect("open heed")));
+        let wtxn = env.write_txn().unwrap();
+        let (history, runs): (Table, Table) = env
+            .create_databases_and_commit(wtxn, |opener, wtxn| -> heed::Result<_> {
+                let history: Database<'_, U64<BigEndian>, Bytes> =
+                    opener.create_database(wtxn, Some("history"))?;
+                let runs: Database<'_, U64<BigEndian>, Bytes> =
+                    opener.create_database(wtxn, Some("runs"))?;
+                Ok(heed::CommitOrAbort::<_, ()>::Commit((history, runs)))
+            })
+            .unwrap()
+            .unwrap_commit();
+        let file = File::options()
+            .write(true)
+            .open(dir.join("data.mdb"))
+            .unwrap();
+        // Ahead by more than the N commits will use, so that the measured loop never extends.
+        extend_ahead(&file, variant.ahead, 8 << 20);
+        Opened { env, history, runs }
     }
-    // SAFETY: a fresh directory that nothing else opens.
-    let env = unsafe { options.open(dir) }.expect("open heed");
-    let wtxn = env.write_txn().unwrap();
-    let (history, runs): (Table<'_>, Table<'_>) = env
-        .create_databases_and_commit(wtxn, |opener, wtxn| -> heed::Result<_> {
-            let history: Table<'_> = opener.create_database(wtxn, Some("history"))?;
-            let runs: Table<'_> = opener.create_database(wtxn, Some("runs"))?;
-            Ok(heed::CommitOrAbort::<_, ()>::Commit((history, runs)))
-        })
-        .unwrap()
-        .unwrap_commit();
-    let file = File::options()
-        .write(true)
-        .open(dir.join("data.mdb"))
-        .unwrap();
-    // Ahead by more than the N commits will use, so that the measured loop never extends.
-    extend_ahead(&file, variant.ahead, 8 << 20);
-    let record = [7u8; 200];
-    let run = [9u8; 100];
-    let t = Instant::now();
-    for i in 0..N {
-        let mut wtxn = env.write_txn().unwrap();
-        history.put(&mut wtxn, &i, &record).unwrap();
-        runs.put(&mut wtxn, &1, &run).unwrap();
+
+    /// Commit `i`: a history record under a new key and the run record in place.
+    fn commit(&self, i: u64, variant: &Variant) -> Duration {
+        let t = Instant::now();
+        let mut wtxn = self.env.write_txn().unwrap();
+        self.history.put(&mut wtxn, &i, &[7u8; 200]).unwrap();
+        self.runs.put(&mut wtxn, &1, &[9u8; 100]).unwrap();
         wtxn.commit().unwrap();
         if variant.sync_after {
-            env.force_sync().unwrap();
+            self.env.force_sync().unwrap();
         }
+        t.elapsed()
     }
-    t.elapsed()
 }
 
 fn extend_ahead(file: &File, ahead: Ahead, bytes: u64) {
@@ -197,8 +218,7 @@ fn extend_ahead(file: &File, ahead: Ahead, bytes: u64) {
                 0
             };
             // SAFETY: a plain system call on a descriptor `file` owns.
-            let rc =
-                unsafe { libc::fallocate(file.as_raw_fd(), mode, start as i64, bytes as i64) };
+            let rc = unsafe { libc::fallocate(file.as_raw_fd(), mode, start as i64, bytes as i64) };
             assert_eq!(rc, 0, "fallocate: {}", std::io::Error::last_os_error());
             file.sync_all().unwrap();
         }
