@@ -8,12 +8,12 @@
 #   python3 benches/tools/summarize.py rounds.log            # median [range] per line
 #
 # Each group runs in its own process, old then new, round after round; the resume group
-# with CAIRN_BENCH_LARGE=1 (the 1,000,000-step row). GROUPS overrides the group list.
+# with CAIRN_BENCH_LARGE=1 (the 1,000,000-step row). BENCH_GROUPS overrides the group list.
 set -euo pipefail
 old=$1
 new=$2
 rounds=${3:-3}
-groups=${GROUPS:-overhead latency throughput bursts loops starts open resume}
+groups=${BENCH_GROUPS:-overhead latency throughput bursts loops starts open resume}
 for round in $(seq "$rounds"); do
   for build in old new; do
     bin=$old

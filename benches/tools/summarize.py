@@ -27,6 +27,8 @@ def main(path):
             continue
         line = " ".join(line.split())
         head, sep, rest = line.partition("]: ")
+        if not sep:
+            head, rest = "", line
         label, colon, tail = rest.partition(": ")
         if not colon or len(label) > 40:
             label, colon, tail = "", "", rest
