@@ -179,12 +179,15 @@ impl LmdbStore {
             });
         }
         let wtxn = env.write_txn()?;
+        let mut instance = 0;
         let (runs, meta, state, history, sleeps, branches) = env
             .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
                 let runs: Database<'_, U64<BigEndian>, Bytes> =
                     opener.create_database(wtxn, Some("runs"))?;
                 let meta: Database<'_, Str, Bytes> = opener.create_database(wtxn, Some("meta"))?;
-                check_format(meta, wtxn)?;
+                if check_format(meta, wtxn)? == Stored::New {
+                    new_directory::create_tables(opener, wtxn)?;
+                }
                 let state: Database<'_, Bytes, Bytes> =
                     opener.create_database(wtxn, Some("state"))?;
                 let history: Database<'_, Bytes, Bytes> =
@@ -193,14 +196,13 @@ impl LmdbStore {
                     opener.create_database(wtxn, Some("sleeps"))?;
                 let branches: Database<'_, Bytes, Bytes> =
                     opener.create_database(wtxn, Some("branches"))?;
+                // In the same transaction: a new directory is created in one commit.
+                instance = instance_id(dir, meta, wtxn)?;
                 Ok(CommitOrAbort::<_, ()>::Commit((
                     runs, meta, state, history, sleeps, branches,
                 )))
             })?
             .unwrap_commit();
-        let mut wtxn = env.write_txn()?;
-        let instance = instance_id(dir, meta, &mut wtxn)?;
-        wtxn.commit()?;
         // First: the older migrations below read run records and questions, sealed.
         migrate::seal_values(&env, runs, meta)?;
         let index = index::Tables::open(&env, runs, meta, sleeps)?;
@@ -300,21 +302,30 @@ pub(super) fn stored_format(meta: Meta, txn: &RoTxn<'_>) -> Result<u32, Error> {
         .map_or(FORMAT_VERSION, u32::from_be_bytes))
 }
 
+/// What [`check_format`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Stored {
+    /// No format number: a new directory, now stamped with the current format.
+    New,
+    /// A format this build reads (older ones are migrated by the tables' opens).
+    Supported,
+}
+
 pub(super) fn check_format(
     meta: Database<'_, Str, Bytes>,
     wtxn: &mut RwTxn<'_>,
-) -> Result<(), Error> {
+) -> Result<Stored, Error> {
     match meta.get(wtxn, FORMAT_KEY)? {
         None => {
             meta.put(wtxn, FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())?;
-            Ok(())
+            Ok(Stored::New)
         }
         Some(bytes) => {
             let found = <[u8; 4]>::try_from(bytes).map_or(0, u32::from_be_bytes);
             // An older layout is brought up to date by `index::Tables::open`, then
             // `hitl::Tables::open`.
             if (index::OLDEST_FORMAT..=FORMAT_VERSION).contains(&found) {
-                Ok(())
+                Ok(Stored::Supported)
             } else {
                 Err(Error::UnsupportedFormat {
                     found,

@@ -92,6 +92,8 @@ mod writes;
 use test_support::Commit;
 /// Format 4: checksums on every value of an older directory.
 mod migrate;
+/// A new directory's tables, all created in its first transaction.
+mod new_directory;
 mod originals;
 /// One consistent read of a run's progress, for `Client::watch`.
 mod progress;

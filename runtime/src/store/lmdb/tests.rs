@@ -181,3 +181,43 @@ fn a_newer_format_is_refused() {
         Err(Error::UnsupportedFormat { found, .. }) if found == FORMAT_VERSION + 1
     ));
 }
+
+/// A new directory is created in one write transaction (one commit, so two flushes with
+/// full durability), with every table a writable open uses: a table missing from
+/// `new_directory::TABLES` would be created by its feature's open in a commit of its own.
+#[test]
+fn a_new_directory_is_created_in_one_commit() {
+    use heed::types::{DecodeIgnore, Str};
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+    assert_eq!(store.env.info().last_txn_id, 1);
+    let rtxn = store.env.read_txn().unwrap();
+    let main: Database<'_, Str, DecodeIgnore> = store
+        .env
+        .open_databases_and_commit(rtxn, |opener, rtxn| -> Result<_, Error> {
+            Ok(heed::CommitOrAbort::<_, ()>::Commit(
+                opener.open_database(rtxn, None)?.unwrap(),
+            ))
+        })
+        .unwrap()
+        .unwrap_commit();
+    let rtxn = store.env.read_txn().unwrap();
+    let mut stored: Vec<String> = main
+        .iter(&rtxn)
+        .unwrap()
+        .map(|entry| entry.unwrap().0.to_owned())
+        .collect();
+    stored.sort();
+    let mut expected: Vec<String> = ["runs", "meta"]
+        .iter()
+        .chain(new_directory::TABLES)
+        .map(|name| (*name).to_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(stored, expected);
+    drop(rtxn);
+    drop(store);
+    // Reopening creates nothing and commits nothing.
+    let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+    assert_eq!(store.env.info().last_txn_id, 1);
+}
