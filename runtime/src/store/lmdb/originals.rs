@@ -14,7 +14,7 @@ use heed::{CommitOrAbort, Database, Env, RwTxn, WithoutTls};
 use super::LmdbStore;
 use crate::error::Error;
 use crate::run::RunId;
-use crate::store::MigratedOriginal;
+use crate::store::{MigratedOriginal, RunRecord};
 
 /// The table's name in the environment.
 const NAME: &str = "migrated";
@@ -83,11 +83,27 @@ impl LmdbStore {
         })?;
         db.put(txn, &run.0.to_be_bytes(), &bytes)?;
         record.fingerprint = fingerprint;
+        record.hints.migrated = true;
         if let Some((name, bytes)) = state {
             record.state_name = name.clone();
             record.state = Some(bytes.clone());
         }
         self.put_record(txn, run, &record)
+    }
+
+    /// [`drop_migrated_original`](Self::drop_migrated_original) if `record`'s hints say a
+    /// migration may have kept one, clearing the hint (the caller writes `record` after).
+    pub(super) fn drop_migrated_original_of(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        record: &mut RunRecord,
+    ) -> Result<(), Error> {
+        if record.hints.migrated {
+            self.drop_migrated_original(txn, run)?;
+            record.hints.migrated = false;
+        }
+        Ok(())
     }
 
     /// Drops the original kept by a migration of `run`, if any (at its next transition).

@@ -63,7 +63,7 @@ fn a_batch_never_takes_a_stored_runs_id() {
     assert_eq!(first, RunId(4));
     for (i, run) in (4..9).map(RunId).enumerate() {
         let record = store.load(run).unwrap().unwrap();
-        assert_eq!(record.input, vec![10 + i as u8]);
+        assert_eq!(store.input(run).unwrap(), Some(vec![10 + i as u8]));
         assert_eq!(record.status, Status::Pending);
     }
     assert_eq!(store.list(None).unwrap().len(), 8);
@@ -160,7 +160,8 @@ fn without_read_ahead_records_survive_a_reopen() {
     closed.wait();
     let store = open().unwrap();
     let record = store.load(run).unwrap().unwrap();
-    assert_eq!((record.status, record.input), (Status::Pending, vec![3]));
+    assert_eq!(record.status, Status::Pending);
+    assert_eq!(store.input(run).unwrap(), Some(vec![3]));
 }
 
 #[test]

@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::graph::StoredWorkflow;
 
 /// Number of LMDB databases opened here.
-pub(super) const DATABASES: u32 = 2;
+pub(super) const DATABASES: u32 = 3;
 
 /// The table's name in the environment.
 const NAME: &str = "workflows";
@@ -33,6 +33,8 @@ pub(super) struct Table {
     workflows: Option<Database<'static, Bytes, Bytes>>,
     /// The originals of migrated runs (see `originals.rs`), opened here with this table.
     pub(super) migrated: Option<Database<'static, Bytes, Bytes>>,
+    /// The runs' inputs (see `inputs.rs`), opened here with this table.
+    pub(super) inputs: Option<Database<'static, Bytes, Bytes>>,
 }
 
 impl Table {
@@ -48,6 +50,7 @@ impl Table {
         Ok(Table {
             workflows: Some(db),
             migrated: Some(super::originals::open(env)?),
+            inputs: Some(super::inputs::open(env)?),
         })
     }
 
@@ -64,6 +67,7 @@ impl Table {
         Ok(Table {
             workflows: db,
             migrated: super::originals::open_existing(env)?,
+            inputs: super::inputs::open_existing(env)?,
         })
     }
 }

@@ -37,6 +37,7 @@ mod connect;
 mod error;
 mod events;
 mod handover;
+mod inputs;
 mod hitl;
 mod leases;
 mod listing;
