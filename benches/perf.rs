@@ -1,4 +1,4 @@
-//! cairn's performance figures 1-5 and 7 of BENCHMARKS.md (figure 6, parked runs, is
+//! cairn's performance figures 1-5, 7 and 10 of BENCHMARKS.md (figure 6, parked runs, is
 //! `benches/parked.rs`), each printed next to a baseline measured in the same run, in each
 //! durability mode: process-crash (with and without LMDB's write map for figures 1 and 2)
 //! and full.
@@ -16,11 +16,12 @@
 //!    remaining items kept in the state.
 //! 7. `starts` (full durability only): starting and awaiting many runs one by one, against
 //!    one `start_many`, next to as many raw heed commits.
-//! 8. `input`: time and data-file growth per transition of a three-step run with a 1 KB input
+//! 10. `input`: time and data-file growth per transition of a three-step run with a 1 KB input
 //!    against the same run with a 10 MB input (the input is written once, at the start).
 //!
 //! `cargo bench --bench perf` (or `cargo bench` for both benches); `cargo bench --bench perf
-//! -- NAME` runs the groups whose name contains NAME. These machines are noisy: read ratios
+//! -- NAME` runs the groups whose name contains NAME, `CAIRN_BENCH_MODE=process-crash` (or
+//! `full`) one durability mode only. These machines are noisy: read ratios
 //! against the baselines rather than absolutes. Sizes shrink where the full figure would take
 //! minutes; `CAIRN_BENCH_LARGE=1` adds the 1,000,000-step resume and 10,000 concurrent runs.
 //! Scratch directories are under the target dir (`CAIRN_BENCH_DIR` overrides it). See
@@ -99,7 +100,7 @@ async fn stored_loop(ctx: &mut Context, n: u64) -> Result<u64, String> {
 }
 
 /// Three steps after reading the input once: the input is not live across any await, so
-/// only the run's creation should pay for its size (figure 8).
+/// only the run's creation should pay for its size (figure 10).
 #[workflow]
 async fn with_input(ctx: &mut Context, input: Vec<u8>) -> Result<u64, String> {
     let len = input.len() as u64;
@@ -717,7 +718,7 @@ async fn start_and_await(
     Ok((elapsed, started))
 }
 
-/// (8) Input size: one three-step run of [`with_input`] per repetition (a fresh directory
+/// (10) Input size: one three-step run of [`with_input`] per repetition (a fresh directory
 /// each), with a 1 KB and a 10 MB input, interleaved; per transition between the first and
 /// the third step: time, and growth of LMDB's data file (what the commits wrote to disk
 /// beyond the pages they reused). Without the write map, so that the file grows by what is
@@ -764,7 +765,7 @@ async fn input_size(mode: Durability) -> Result<(), Error> {
             continue;
         }
         println!(
-            "(8) input [{}]: {size:>9}-byte input: {:>9.1} µs/transition (median of {}, {:.1}-{:.1}); data file +{} bytes/transition (median, {}-{})",
+            "(10) input [{}]: {size:>9}-byte input: {:>9.1} µs/transition (median of {}, {:.1}-{:.1}); data file +{} bytes/transition (median, {}-{})",
             mode_name(mode),
             times[times.len() / 2],
             times.len(),
@@ -786,7 +787,12 @@ fn main() -> Result<(), Error> {
         .build()
         .expect("tokio");
     rt.block_on(async {
+        // `CAIRN_BENCH_MODE=process-crash` (or `full`) measures one mode only, for profiles.
+        let mode_wanted = std::env::var("CAIRN_BENCH_MODE").ok();
         for mode in [Durability::ProcessCrash, Durability::Full] {
+            if mode_wanted.as_deref().is_some_and(|m| m != mode_name(mode)) {
+                continue;
+            }
             let want = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
             // Process-crash mode is measured with and without the write map (its default on
             // Linux): two rows.
