@@ -69,12 +69,12 @@ mod file_check;
 mod fuzz_tests;
 /// Runs handed over by client-only processes.
 mod handover;
-/// Each run's input, written once.
-mod inputs;
 /// Questions, answers and sessions (people in the loop).
 mod hitl;
 /// The wake-up and active-run indexes.
 mod index;
+/// Each run's input, written once.
+mod inputs;
 mod keys;
 /// The indexes that list, count and purge runs without reading every record.
 pub(crate) mod listing;
@@ -352,16 +352,45 @@ impl LmdbStore {
             }
         };
         run_record.hints.history_len = Some(next + 1);
-        let mut record = history.clone();
-        record.number = run_record.transitions;
         // Fixed fields, names and error messages: a few dozen bytes unless a step failed.
-        let hint = 64 + record.state.len() + record.step.as_ref().map_or(0, String::len);
-        let bytes = encode(&record, hint).map_err(|e| Error::Encode {
-            workflow: String::new(),
-            what: "history record",
-            reason: e.to_string(),
-        })?;
+        let hint = 64 + history.state.len() + history.step.as_ref().map_or(0, String::len);
+        let bytes =
+            encode(&history_numbered(history, run_record.transitions), hint).map_err(|e| {
+                Error::Encode {
+                    workflow: String::new(),
+                    what: "history record",
+                    reason: e.to_string(),
+                }
+            })?;
         self.history.put(txn, &key_at(run, next), &bytes)?;
         Ok(())
     }
+}
+
+/// `history`'s fields with its number replaced by `number`, borrowed: a tuple of its fields in
+/// order is the same postcard bytes as the struct, with no clone of its strings.
+#[allow(clippy::type_complexity)]
+fn history_numbered(
+    history: &HistoryRecord,
+    number: u64,
+) -> (
+    u64,
+    &str,
+    Option<&str>,
+    u64,
+    u64,
+    u32,
+    &[String],
+    &crate::history::HistoryOutcome,
+) {
+    (
+        number,
+        &history.state,
+        history.step.as_deref(),
+        history.started_at_ms,
+        history.ended_at_ms,
+        history.attempts,
+        &history.attempt_errors,
+        &history.outcome,
+    )
 }

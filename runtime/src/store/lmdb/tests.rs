@@ -182,3 +182,27 @@ fn a_newer_format_is_refused() {
         Err(Error::UnsupportedFormat { found, .. }) if found == FORMAT_VERSION + 1
     ));
 }
+
+/// A history record is stored as its fields borrowed, renumbered: the same bytes as the
+/// struct with that number, which every reader decodes.
+#[test]
+fn a_history_record_encodes_as_its_struct_renumbered() {
+    let history = HistoryRecord {
+        number: 3,
+        state: "Next".to_owned(),
+        step: Some("s".to_owned()),
+        started_at_ms: 10,
+        ended_at_ms: 20,
+        attempts: 2,
+        attempt_errors: vec!["first try".to_owned()],
+        outcome: crate::history::HistoryOutcome::Failed {
+            message: "no".to_owned(),
+        },
+    };
+    let mut renumbered = history.clone();
+    renumbered.number = 9;
+    assert_eq!(
+        encode(&super::history_numbered(&history, 9), 0).unwrap(),
+        encode(&renumbered, 0).unwrap()
+    );
+}
