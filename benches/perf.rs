@@ -17,7 +17,7 @@
 //! 7. `starts` (full durability only): starting and awaiting many runs one by one, against
 //!    one `start_many`, next to as many raw heed commits.
 //! 10. `input`: time and data-file growth per transition of a three-step run with a 1 KB input
-//!    against the same run with a 10 MB input (the input is written once, at the start).
+//!     against the same run with a 10 MB input (the input is written once, at the start).
 //!
 //! `cargo bench --bench perf` (or `cargo bench` for both benches); `cargo bench --bench perf
 //! -- NAME` runs the groups whose name contains NAME, `CAIRN_BENCH_MODE=process-crash` (or
