@@ -1,4 +1,4 @@
-//! cairn's performance figures 1-5 and 7 of BENCHMARKS.md (figure 6, parked runs, is
+//! cairn's performance figures 1-5, 7 and 10 of BENCHMARKS.md (figure 6, parked runs, is
 //! `benches/parked.rs`), each printed next to a baseline measured in the same run, in each
 //! durability mode: process-crash (with and without LMDB's write map for figures 1 and 2)
 //! and full.
@@ -16,9 +16,12 @@
 //!    remaining items kept in the state.
 //! 7. `starts` (full durability only): starting and awaiting many runs one by one, against
 //!    one `start_many`, next to as many raw heed commits.
+//! 10. `input`: time and data-file growth per transition of a three-step run with a 1 KB input
+//!     against the same run with a 10 MB input (the input is written once, at the start).
 //!
 //! `cargo bench --bench perf` (or `cargo bench` for both benches); `cargo bench --bench perf
-//! -- NAME` runs the groups whose name contains NAME. These machines are noisy: read ratios
+//! -- NAME` runs the groups whose name contains NAME, `CAIRN_BENCH_MODE=process-crash` (or
+//! `full`) one durability mode only. These machines are noisy: read ratios
 //! against the baselines rather than absolutes. Sizes shrink where the full figure would take
 //! minutes; `CAIRN_BENCH_LARGE=1` adds the 1,000,000-step resume and 10,000 concurrent runs.
 //! Scratch directories are under the target dir (`CAIRN_BENCH_DIR` overrides it). See
@@ -97,6 +100,17 @@ async fn stored_loop(ctx: &mut Context, n: u64) -> Result<u64, String> {
         }
     }
     Ok(sum)
+}
+
+/// Three steps after reading the input once: the input is not live across any await, so
+/// only the run's creation should pay for its size (figure 10).
+#[workflow]
+async fn with_input(ctx: &mut Context, input: Vec<u8>) -> Result<u64, String> {
+    let len = input.len() as u64;
+    let a = ctx.step("s", trivial(len)).await;
+    let b = ctx.step("s", trivial(a)).await;
+    let c = ctx.step("s", trivial(b)).await;
+    Ok(c)
 }
 
 #[workflow]
@@ -775,6 +789,67 @@ async fn opens(mode: Durability) -> Result<(), Error> {
     Ok(())
 }
 
+/// (10) Input size: one three-step run of [`with_input`] per repetition (a fresh directory
+/// each), with a 1 KB and a 10 MB input, interleaved; per transition between the first and
+/// the third step: time, and growth of LMDB's data file (what the commits wrote to disk
+/// beyond the pages they reused). Without the write map, so that the file grows by what is
+/// written rather than by a reservation made ahead.
+async fn input_size(mode: Durability) -> Result<(), Error> {
+    const REPEAT: usize = 3;
+    let sizes = [1_000usize, 10_000_000];
+    let mut rows: Vec<Vec<(f64, i64)>> = vec![Vec::new(); sizes.len()];
+    for _ in 0..REPEAT {
+        for (row, &size) in rows.iter_mut().zip(&sizes) {
+            let dir = scratch();
+            let data = dir.path().join("data.mdb");
+            let at: Arc<Mutex<Vec<(u64, Instant, u64)>>> = Arc::default();
+            let log = at.clone();
+            let file = data.clone();
+            let runtime = Runtime::builder()
+                .path(dir.path())
+                .durability(mode)
+                .lmdb(LmdbOptions::new().write_map(false))
+                .register(with_input)
+                .on_transition(move |t| {
+                    let len = std::fs::metadata(&file).map_or(0, |m| m.len());
+                    log.lock().unwrap().push((t.number, Instant::now(), len));
+                    Flow::Continue
+                })
+                .start()?;
+            runtime.client().run(with_input, vec![7u8; size]).await?;
+            runtime.shutdown().await;
+            let at = at.lock().unwrap();
+            let find = |n: u64| at.iter().find(|e| e.0 == n).copied();
+            if let (Some(first), Some(third)) = (find(1), find(3)) {
+                let time = (third.1 - first.1).as_secs_f64() / 2.0;
+                let growth = (third.2 as i64 - first.2 as i64) / 2;
+                row.push((time, growth));
+            }
+        }
+    }
+    for (row, size) in rows.iter().zip(sizes) {
+        let mut times: Vec<f64> = row.iter().map(|r| r.0 * 1e6).collect();
+        let mut growths: Vec<i64> = row.iter().map(|r| r.1).collect();
+        times.sort_by(f64::total_cmp);
+        growths.sort_unstable();
+        if times.is_empty() {
+            continue;
+        }
+        println!(
+            "(10) input [{}]: {size:>9}-byte input: {:>9.1} µs/transition (median of {}, {:.1}-{:.1}); data file +{} bytes/transition (median, {}-{})",
+            mode_name(mode),
+            times[times.len() / 2],
+            times.len(),
+            times[0],
+            times[times.len() - 1],
+            growths[growths.len() / 2],
+            growths[0],
+            growths[growths.len() - 1],
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Error> {
     let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -783,7 +858,12 @@ fn main() -> Result<(), Error> {
         .build()
         .expect("tokio");
     rt.block_on(async {
+        // `CAIRN_BENCH_MODE=process-crash` (or `full`) measures one mode only, for profiles.
+        let mode_wanted = std::env::var("CAIRN_BENCH_MODE").ok();
         for mode in [Durability::ProcessCrash, Durability::Full] {
+            if mode_wanted.as_deref().is_some_and(|m| m != mode_name(mode)) {
+                continue;
+            }
             let want = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
             // Process-crash mode is measured with and without the write map (its default on
             // Linux): two rows.
@@ -811,6 +891,9 @@ fn main() -> Result<(), Error> {
             }
             if want("loops") {
                 loops(mode).await?;
+            }
+            if want("input") {
+                input_size(mode).await?;
             }
             // Full durability only: what a batch saves is fsyncs.
             if want("starts") && mode == Durability::Full {

@@ -220,6 +220,19 @@ pub(crate) fn open_record<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String
     }
 }
 
+/// [`open_record`], and the bytes that follow the record (a trailer that a reader which
+/// does not know it ignores, see `store::stored_record`).
+pub(crate) fn open_record_with_rest<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<(T, &[u8]), String> {
+    match open(bytes)? {
+        (Format::Postcard, payload) => {
+            postcard::take_from_bytes(payload).map_err(|e| e.to_string())
+        }
+        (Format::Json, _) => Err("a runtime record stored as JSON".to_owned()),
+    }
+}
+
 /// What went wrong with one format: the message, and the path of the field it was about.
 struct Failure {
     path: Option<String>,

@@ -116,6 +116,7 @@ pub(super) fn run_record() -> impl Strategy<Value = RunRecord> {
                 error,
                 created_at_ms,
                 updated_at_ms,
+                hints: crate::store::Hints::UNKNOWN,
             },
         )
 }

@@ -347,7 +347,7 @@ impl Shared {
         };
         let start = match record.state {
             Some(state) => ErasedStart::Resume(state),
-            None => ErasedStart::New(record.input),
+            None => ErasedStart::New(self.stored_input(run, record.input)?),
         };
         tracing::debug!(%run, workflow = record.workflow, "handed-over run started");
         lock(&self.aborted).remove(&run);
@@ -400,10 +400,20 @@ impl Shared {
             .clone();
         let start = match record.state {
             Some(state) => ErasedStart::Resume(state),
-            None => ErasedStart::New(record.input),
+            None => ErasedStart::New(self.stored_input(run, record.input)?),
         };
         lock(&self.aborted).remove(&run);
         self.spawn(run, entry, start, record.transitions)
+    }
+
+    /// The input to start stored run `run` from: `inline` if its record carried it (an
+    /// older directory's), else the input the store keeps apart, written when the run was
+    /// created (see [`Store::input`](crate::store::Store::input)).
+    fn stored_input(&self, run: RunId, inline: Vec<u8>) -> Result<Vec<u8>, Error> {
+        if !inline.is_empty() {
+            return Ok(inline);
+        }
+        self.store()?.input(run)?.ok_or(Error::UnknownRun { run })
     }
 
     /// Resumes a sleeping run whose wake-up (`wake_ms`, from the index) has come, if this

@@ -19,7 +19,11 @@ pub(crate) mod hitl;
 pub(crate) mod lmdb;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
+/// How a run record is stored: without its input, with the LMDB backend's hints after it.
+pub(crate) mod stored_record;
 pub(crate) mod write_op;
+
+pub(crate) use stored_record::Hints;
 
 pub(crate) use write_op::{Outcome, WriteError, WriteOp};
 
@@ -69,17 +73,21 @@ pub(crate) struct RunRecord {
     pub error: Option<String>,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
+    /// What the LMDB backend knows of the run's other entries; not one of the record's
+    /// fields (stored after them, see [`stored_record`]).
+    #[serde(skip)]
+    pub hints: Hints,
 }
 
 impl RunRecord {
-    /// About the postcard size of the record: its variable parts plus the fixed fields
-    /// (varints, at most ~40 bytes), so that encoding it allocates once.
+    /// About the postcard size of the record as stored: its variable parts but the input
+    /// (stored apart, see [`stored_record`]) plus the fixed fields (varints, at most ~40
+    /// bytes), so that encoding it allocates once.
     pub(crate) fn encoded_len_hint(&self) -> usize {
         let len = |bytes: Option<&[u8]>| bytes.map_or(0, <[u8]>::len);
         48 + self.workflow.len()
             + self.state_name.len()
             + len(self.step.as_deref().map(str::as_bytes))
-            + self.input.len()
             + len(self.state.as_deref())
             + len(self.output.as_deref())
             + len(self.error.as_deref().map(str::as_bytes))
@@ -101,6 +109,7 @@ impl RunRecord {
             error: None,
             created_at_ms: now,
             updated_at_ms: now,
+            hints: Hints::NEW,
         }
     }
 
@@ -171,6 +180,11 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
     fn instance_id(&self) -> u64;
     /// The run's record, if it exists.
     fn load(&self, run: RunId) -> Result<Option<RunRecord>, Error>;
+    /// The run's input (sealed), if the run exists. Stored apart from the record and written
+    /// once, when the run is created: a record read back holds an empty input unless an
+    /// older directory stored it inline, and the runtime reads the input here to start the
+    /// run from it.
+    fn input(&self, run: RunId) -> Result<Option<Vec<u8>>, Error>;
     /// The unfinished runs that are not in a durable sleep (what start-up resumes or
     /// watches) among the next `limit` entries of their index after `after`, in id order,
     /// and the last entry read if more may follow: start-up reads them a batch at a time,

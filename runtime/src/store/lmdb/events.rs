@@ -256,6 +256,8 @@ impl LmdbStore {
             self.put_wait(txn, dbs, run, position, &wait)?;
         }
         lifecycle::wait(&mut record, now_ms);
+        // Its deadline is a sleep entry at this position (below).
+        record.hints.sleep |= wait.deadline_ms.is_some();
         self.put(txn, run, &record)?;
         self.index.active.delete(txn, &run.0.to_be_bytes())?;
         if let Some(deadline) = wait.deadline_ms {

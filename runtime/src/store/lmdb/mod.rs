@@ -73,6 +73,8 @@ mod handover;
 mod hitl;
 /// The wake-up and active-run indexes.
 mod index;
+/// Each run's input, written once.
+mod inputs;
 mod keys;
 /// The indexes that list, count and purge runs without reading every record.
 pub(crate) mod listing;
@@ -174,7 +176,7 @@ pub(crate) struct LmdbStore {
 
 impl LmdbStore {
     fn decode(run: RunId, bytes: &[u8]) -> Result<RunRecord, Error> {
-        crate::codec::open_record(bytes).map_err(|e| Error::CorruptState {
+        crate::store::stored_record::open(bytes).map_err(|e| Error::CorruptState {
             run,
             workflow: "<unknown>".to_owned(),
             reason: format!("run record does not decode: {e}"),
@@ -203,8 +205,18 @@ impl LmdbStore {
 
     /// [`put`](Self::put) without the listing indexes, for a record whose status has not
     /// changed and is not finished (whose listing entry is then the same).
+    ///
+    /// The input is not part of the stored record: a record that carries one (a new run's,
+    /// or an older directory's read back) has it written to the `inputs` table, once (see
+    /// `inputs.rs`).
     fn put_record(&self, txn: &mut RwTxn<'_>, run: RunId, record: &RunRecord) -> Result<(), Error> {
-        let bytes = encode(record, record.encoded_len_hint()).map_err(|e| Error::Encode {
+        let sealed = if record.input.is_empty() || self.put_input_in(txn, run, &record.input)? {
+            crate::store::stored_record::seal(record, true)
+        } else {
+            // No table of inputs (never in a writable open): inline, as older builds did.
+            encode(record, record.encoded_len_hint() + record.input.len())
+        };
+        let bytes = sealed.map_err(|e| Error::Encode {
             workflow: record.workflow.clone(),
             what: "run record",
             reason: e.to_string(),
@@ -319,30 +331,68 @@ impl LmdbStore {
         Ok(())
     }
 
-    /// Appends `record` after the run's last history entry, numbered `number`.
+    /// Appends `history` after the run's last history entry, numbered by `run_record`'s
+    /// transitions. The key comes from `run_record`'s hints, which it then moves on (the
+    /// caller writes `run_record` after this); a record without them (an older directory's)
+    /// pays one lookup of the run's last key, once.
     fn append_history(
         &self,
         txn: &mut RwTxn<'_>,
         run: RunId,
-        number: u64,
-        record: &HistoryRecord,
+        run_record: &mut RunRecord,
+        history: &HistoryRecord,
     ) -> Result<(), Error> {
-        let end = key_at(run, u64::MAX);
-        let last = self.history.get_lower_than(txn, &end)?;
-        let next = match last.and_then(|(key, _)| split_pair(key)) {
-            Some((of, seq)) if of == run.0 => seq + 1,
-            _ => 0,
+        let next = match run_record.hints.history_len {
+            Some(next) => next,
+            None => {
+                let end = key_at(run, u64::MAX);
+                let last = self.history.get_lower_than(txn, &end)?;
+                match last.and_then(|(key, _)| split_pair(key)) {
+                    Some((of, seq)) if of == run.0 => seq + 1,
+                    _ => 0,
+                }
+            }
         };
-        let mut record = record.clone();
-        record.number = number;
+        run_record.hints.history_len = Some(next + 1);
         // Fixed fields, names and error messages: a few dozen bytes unless a step failed.
-        let hint = 64 + record.state.len() + record.step.as_ref().map_or(0, String::len);
-        let bytes = encode(&record, hint).map_err(|e| Error::Encode {
-            workflow: String::new(),
-            what: "history record",
-            reason: e.to_string(),
-        })?;
+        let hint = 64 + history.state.len() + history.step.as_ref().map_or(0, String::len);
+        let bytes =
+            encode(&history_numbered(history, run_record.transitions), hint).map_err(|e| {
+                Error::Encode {
+                    workflow: String::new(),
+                    what: "history record",
+                    reason: e.to_string(),
+                }
+            })?;
         self.history.put(txn, &key_at(run, next), &bytes)?;
         Ok(())
     }
+}
+
+/// `history`'s fields with its number replaced by `number`, borrowed: a tuple of its fields in
+/// order is the same postcard bytes as the struct, with no clone of its strings.
+#[allow(clippy::type_complexity)]
+fn history_numbered(
+    history: &HistoryRecord,
+    number: u64,
+) -> (
+    u64,
+    &str,
+    Option<&str>,
+    u64,
+    u64,
+    u32,
+    &[String],
+    &crate::history::HistoryOutcome,
+) {
+    (
+        number,
+        &history.state,
+        history.step.as_deref(),
+        history.started_at_ms,
+        history.ended_at_ms,
+        history.attempts,
+        &history.attempt_errors,
+        &history.outcome,
+    )
 }

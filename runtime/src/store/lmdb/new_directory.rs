@@ -54,6 +54,8 @@ pub(super) const TABLES: &[&str] = &[
     // workflows.rs, originals.rs
     "workflows",
     "migrated",
+    // inputs.rs
+    "inputs",
     // unique.rs
     "unique_keys",
     "unique_runs",

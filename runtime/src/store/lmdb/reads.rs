@@ -127,6 +127,10 @@ impl Store for LmdbStore {
         self.get(&txn, run)
     }
 
+    fn input(&self, run: RunId) -> Result<Option<Vec<u8>>, Error> {
+        self.input_impl(run)
+    }
+
     fn active_after(
         &self,
         after: Option<RunId>,

@@ -85,6 +85,7 @@ impl LmdbStore {
         self.forget_children_in(txn, run)?;
         self.delete_events_of(txn, &prefix)?;
         self.runs.delete(txn, &run.0)?;
+        self.delete_input_in(txn, run)?;
         self.delete_request_in(txn, run)?;
         for db in [
             self.state,

@@ -23,16 +23,18 @@ use crate::error::Error;
 use crate::graph::StoredWorkflow;
 
 /// Number of LMDB databases opened here.
-pub(super) const DATABASES: u32 = 2;
+pub(super) const DATABASES: u32 = 3;
 
 /// The table's name in the environment.
 const NAME: &str = "workflows";
 
 pub(super) struct Table {
     /// `None` only in a read-only open of a directory from before the table.
-    workflows: Option<Database<'static, Bytes, Bytes>>,
+    workflows: Option<super::table_pair::Db>,
     /// The originals of migrated runs (see `originals.rs`), opened here with this table.
-    pub(super) migrated: super::originals::Table,
+    pub(super) migrated: Option<super::table_pair::Db>,
+    /// The runs' inputs (see `inputs.rs`), opened here with this table.
+    pub(super) inputs: Option<super::table_pair::Db>,
 }
 
 impl Table {
@@ -47,7 +49,8 @@ impl Table {
             .unwrap_commit();
         Ok(Table {
             workflows: Some(db),
-            migrated: super::originals::Table::open(env)?,
+            migrated: Some(super::originals::open(env)?),
+            inputs: Some(super::inputs::open(env)?),
         })
     }
 
@@ -63,7 +66,8 @@ impl Table {
             .unwrap_commit();
         Ok(Table {
             workflows: db,
-            migrated: super::originals::Table::open_existing(env)?,
+            migrated: super::originals::open_existing(env)?,
+            inputs: super::inputs::open_existing(env)?,
         })
     }
 }

@@ -115,8 +115,6 @@ impl LmdbStore {
                 for loop_items in items {
                     loop_items::put(self.loop_items, txn, *run, loop_items)?;
                 }
-                // A migrated run's original is kept until this, its next transition.
-                self.drop_migrated_original(txn, *run)?;
                 Outcome::Transitions(record.transitions)
             }
             WriteOp::Complete {
@@ -134,11 +132,11 @@ impl LmdbStore {
                     },
                     |txn, record| {
                         self.apply_writes(txn, *run, writes)?;
-                        self.append_history(txn, *run, record.transitions, history)
+                        self.append_history(txn, *run, record, history)?;
+                        self.drop_migrated_original_of(txn, *run, record)
                     },
                 )?;
                 loop_items::delete_run(self.loop_items, txn, *run)?;
-                self.drop_migrated_original(txn, *run)?;
                 Outcome::Done
             }
             WriteOp::Fail {
@@ -147,7 +145,6 @@ impl LmdbStore {
                 history,
             } => {
                 self.fail_in(txn, *run, message, history.as_ref(), now)?;
-                self.drop_migrated_original(txn, *run)?;
                 Outcome::Done
             }
             WriteOp::Suspend {
@@ -164,8 +161,7 @@ impl LmdbStore {
                 index,
                 output,
             } => {
-                let k = key(*run, &[&position.to_be_bytes(), &index.to_be_bytes()]);
-                self.branches.put(txn, &k, output)?;
+                self.commit_branch_in(txn, *run, *position, *index, output)?;
                 Outcome::Done
             }
             WriteOp::Ask {
@@ -213,7 +209,8 @@ impl LmdbStore {
             }
             WriteOp::Purge { run } => {
                 self.purge_in(txn, *run)?;
-                self.purge_migrated_original(txn, *run)?;
+                // Whatever the record's hints say: a quarantined run's record may not decode.
+                self.drop_migrated_original(txn, *run)?;
                 Outcome::Done
             }
             WriteOp::Cancel { run } => {
@@ -276,18 +273,20 @@ impl LmdbStore {
         })
     }
 
-    /// Reads `run`'s record, lets `change` update it (the run rule), stamps and writes it,
-    /// then lets `more` write what goes with it; returns the record written.
+    /// Reads `run`'s record, lets `change` update it (the run rule), lets `more` write what
+    /// goes with it (and update the record's hints), then writes the record; returns the
+    /// record written.
     pub(super) fn update_in(
         &self,
         txn: &mut RwTxn<'_>,
         run: RunId,
         change: impl FnOnce(&mut RunRecord) -> Result<(), Error>,
-        more: impl FnOnce(&mut RwTxn<'_>, &RunRecord) -> Result<(), Error>,
+        more: impl FnOnce(&mut RwTxn<'_>, &mut RunRecord) -> Result<(), Error>,
     ) -> Result<RunRecord, Error> {
         let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
         let before = record.status;
         change(&mut record)?;
+        more(txn, &mut record)?;
         if before == record.status && !record.status.is_finished() {
             // An ordinary transition (running to running): its listing entry cannot change,
             // so its lookup is skipped (see `listing.rs`).
@@ -295,7 +294,6 @@ impl LmdbStore {
         } else {
             self.put(txn, run, &record)?;
         }
-        more(txn, &record)?;
         Ok(record)
     }
 
@@ -349,25 +347,53 @@ impl LmdbStore {
 
     /// What a checkpoint writes besides the record: key-value writes, the history record,
     /// and the end of the await that completed (its sleep, branch outputs, event wait and
-    /// step attempts).
+    /// step attempts, each deleted only if the record's hints say it may exist), and the
+    /// original of a migration, kept until this, the run's next transition.
     fn after_checkpoint(
         &self,
         txn: &mut RwTxn<'_>,
         run: RunId,
-        record: &RunRecord,
+        record: &mut RunRecord,
         writes: &StateWrites,
         history: &HistoryRecord,
     ) -> Result<(), Error> {
         self.apply_writes(txn, run, writes)?;
-        self.append_history(txn, run, record.transitions, history)?;
+        self.append_history(txn, run, record, history)?;
         self.end_await_in(txn, run, record.transitions - 1, history)?;
         let position = key_at(run, record.transitions - 1);
-        if self.sleeps.delete(txn, &position)? {
+        if record.hints.sleep && self.sleeps.delete(txn, &position)? {
             // A sleep ends here only if its time had passed when it was committed (else the
             // timer woke the run): the run went on, so it is active again.
             self.set_active(txn, run)?;
         }
-        delete_prefix(self.branches, txn, &position)
+        if record.hints.branches {
+            delete_prefix(self.branches, txn, &position)?;
+        }
+        // The entries of the await that ended are gone; the next await has none yet.
+        record.hints.sleep = false;
+        record.hints.branches = false;
+        self.drop_migrated_original_of(txn, run, record)
+    }
+
+    /// [`WriteOp::CommitBranch`]: the output of branch `index` of the `parallel` at
+    /// `position`, with the record's hint that branch outputs exist set first (once per
+    /// `parallel`).
+    fn commit_branch_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        position: u64,
+        index: u32,
+        output: &[u8],
+    ) -> Result<(), Error> {
+        let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
+        if !record.hints.branches {
+            record.hints.branches = true;
+            self.put_record(txn, run, &record)?;
+        }
+        let k = key(run, &[&position.to_be_bytes(), &index.to_be_bytes()]);
+        self.branches.put(txn, &k, output)?;
+        Ok(())
     }
 
     pub(super) fn fail_in(
@@ -385,9 +411,11 @@ impl LmdbStore {
                 lifecycle::fail(record, message, now);
                 Ok(())
             },
-            |txn, record| match history {
-                Some(history) => self.append_history(txn, run, record.transitions, history),
-                None => Ok(()),
+            |txn, record| {
+                if let Some(history) = history {
+                    self.append_history(txn, run, record, history)?;
+                }
+                self.drop_migrated_original_of(txn, run, record)
             },
         )?;
         Ok(())
@@ -408,7 +436,8 @@ impl LmdbStore {
                 lifecycle::wait(record, now);
                 Ok(())
             },
-            |txn, _| {
+            |txn, record| {
+                record.hints.sleep = true;
                 let k = key(run, &[&position.to_be_bytes()]);
                 let mut value = sleep.wake_ms.to_be_bytes().to_vec();
                 value.extend_from_slice(&sleep.started_ms.to_be_bytes());

@@ -477,6 +477,9 @@ struct Writes {
     put_statuses: Vec<i32>,
     put_finished: Vec<Option<i64>>,
     put_take: Vec<bool>,
+    // `inputs`: a record stored before the table carries its input inline, moved there once.
+    moved_input_runs: Vec<i64>,
+    moved_inputs: Vec<Vec<u8>>,
     // New runs, ids allocated when written.
     new_records: Vec<Vec<u8>>,
     new_workflows: Vec<String>,
@@ -485,6 +488,8 @@ struct Writes {
     new_finished: Vec<Option<i64>>,
     new_active: Vec<bool>,
     new_handed_over: Vec<bool>,
+    /// Each new run's input, written once into `inputs` (`inputs.rs`).
+    new_inputs: Vec<Vec<u8>>,
     // `kv`, in order: cleared runs, deleted keys, put keys.
     kv_cleared: Vec<i64>,
     kv_deleted: (Vec<i64>, Vec<String>),
@@ -522,6 +527,10 @@ impl Writes {
         self.put_statuses.push(runs::code(record.status));
         self.put_finished.push(runs::finished_ms(record));
         self.put_take.push(take);
+        if !record.input.is_empty() {
+            self.moved_input_runs.push(rid(run));
+            self.moved_inputs.push(record.input.clone());
+        }
         Ok(())
     }
 
@@ -536,6 +545,7 @@ impl Writes {
         // `runs::track_status`: a new pending run is active.
         self.new_active.push(record.status == Status::Pending);
         self.new_handed_over.push(hand_over);
+        self.new_inputs.push(record.input.clone());
         Ok(ordinal)
     }
 
@@ -662,7 +672,11 @@ impl Writes {
                  INSERT INTO handed_over (run, position)
                  SELECT ids.first + u.n - 1, 0 FROM ids, unnest($10::boolean[])
                      WITH ORDINALITY AS u(handed, n)
-                 WHERE u.handed ON CONFLICT (run) DO UPDATE SET position = 0)
+                 WHERE u.handed ON CONFLICT (run) DO UPDATE SET position = 0),
+             inp AS (
+                 INSERT INTO inputs (run, input)
+                 SELECT ids.first + u.n - 1, u.input FROM ids, unnest($11::bytea[])
+                     WITH ORDINALITY AS u(input, n))
              SELECT first, (SELECT count(*) FROM new) FROM ids"
         );
         let update = format!(
@@ -685,6 +699,12 @@ impl Writes {
         let statements: Vec<(bool, &str)> = vec![
             (new_rows, &create),
             (!self.put_ids.is_empty(), &update),
+            (
+                !self.moved_input_runs.is_empty(),
+                "INSERT INTO inputs (run, input)
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[])
+                 ON CONFLICT (run) DO UPDATE SET input = EXCLUDED.input",
+            ),
             (
                 !self.kv_cleared.is_empty(),
                 "DELETE FROM kv WHERE run = ANY($1)",
@@ -807,6 +827,7 @@ impl Writes {
                 &lease,
                 &self.new_active,
                 &self.new_handed_over,
+                &self.new_inputs,
             ],
             vec![
                 &self.put_ids,
@@ -818,6 +839,7 @@ impl Writes {
                 &owner,
                 &lease,
             ],
+            vec![&self.moved_input_runs, &self.moved_inputs],
             vec![&self.kv_cleared],
             vec![&self.kv_deleted.0, &self.kv_deleted.1],
             vec![&self.kv_put.0, &self.kv_put.1, &self.kv_put.2],

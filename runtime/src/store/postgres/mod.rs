@@ -40,6 +40,7 @@ mod error;
 mod events;
 mod handover;
 mod hitl;
+mod inputs;
 mod leases;
 mod listing;
 mod notify;

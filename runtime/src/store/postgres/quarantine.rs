@@ -145,6 +145,7 @@ pub(super) async fn purge_finished(
 async fn delete_run(sql: Sql<'_, '_>, run: RunId) -> Result<(), Error> {
     for statement in [
         "DELETE FROM runs WHERE id = $1",
+        "DELETE FROM inputs WHERE run = $1",
         "DELETE FROM kv WHERE run = $1",
         "DELETE FROM history WHERE run = $1",
         "DELETE FROM sleeps WHERE run = $1",

@@ -52,6 +52,11 @@ impl Store for PgStore {
             .run(|client| async move { runs::get(Sql::Conn(&client), run).await })
     }
 
+    fn input(&self, run: RunId) -> Result<Option<Vec<u8>>, Error> {
+        self.driver
+            .run(|client| async move { super::inputs::get(Sql::Conn(&client), run).await })
+    }
+
     fn active_after(
         &self,
         after: Option<RunId>,

@@ -48,8 +48,9 @@ pub(super) async fn must_get(sql: Sql<'_, '_>, run: RunId) -> Result<RunRecord, 
     get_locked(sql, run).await?.ok_or(Error::UnknownRun { run })
 }
 
+/// `record` sealed without its input, which is stored once in `inputs` (`inputs.rs`).
 pub(super) fn seal(record: &RunRecord) -> Result<Vec<u8>, Error> {
-    crate::codec::seal_record(record, record.encoded_len_hint()).map_err(|e| Error::Encode {
+    crate::store::stored_record::seal(record, false).map_err(|e| Error::Encode {
         workflow: record.workflow.clone(),
         what: "run record",
         reason: e.to_string(),
@@ -80,6 +81,10 @@ pub(super) async fn put(sql: Sql<'_, '_>, run: RunId, record: &RunRecord) -> Res
         ],
     )
     .await?;
+    if !record.input.is_empty() {
+        // A record stored before the `inputs` table, with its input inline: moved there once.
+        super::inputs::put(sql, run, &record.input).await?;
+    }
     if record.status.is_finished() {
         super::queues::leave(sql, run).await?;
         super::children::child_finished(sql, run).await?;
@@ -106,6 +111,7 @@ pub(super) async fn insert(sql: Sql<'_, '_>, run: RunId, record: &RunRecord) -> 
         ],
     )
     .await?;
+    super::inputs::put(sql, run, &record.input).await?;
     track_status(sql, run, record.status).await
 }
 
