@@ -8,9 +8,10 @@
 //! - `throughput`: 1,000 runs of 10 steps started at once (`start_many`, from a client-only
 //!   process) and run by 1, 2 and 4 worker processes sharing the schema; transitions per
 //!   second until every run completed, against one raw commit per transition.
-//! - `takeover`: worker A runs 20 runs with a 2 s lease and is SIGKILLed mid-run; the time
-//!   from the kill until worker B commits the first (and the last) of those runs' next
-//!   transitions.
+//! - `takeover`: worker A runs 20 runs with a 2 s lease and is SIGKILLed mid-run (at five
+//!   points of its heartbeat cycle); the time from the kill until worker B commits the first
+//!   (and the last) of those runs' next transitions, next to what was left of A's leases at
+//!   the kill (the take-over cannot come earlier).
 //!
 //! `cargo bench --features postgres --bench postgres [-- latency | throughput | takeover]`.
 //! The bench starts its own server from the installed PostgreSQL binaries (the tests'
@@ -18,8 +19,8 @@
 //! directory under the target dir, on the real disk (`/tmp` may be a tmpfs, where an fsync is
 //! free; `CAIRN_BENCH_DIR` overrides it); `CAIRN_TEST_POSTGRES_URL` names a server to use
 //! instead (the header prints its `fsync` and `synchronous_commit`). Each figure is measured
-//! `CAIRN_BENCH_PG_REPS` times (default 3; the take-over 5 times), interleaved with its
-//! baseline, and the closing table gives the median and range.
+//! `CAIRN_BENCH_PG_REPS` times (default 3; the take-over 5 times), each between two halves
+//! of its baseline, and the closing table gives the median and range.
 //!
 //! Worker processes are this binary run again with `CAIRN_BENCH_PG_WORKER` set: they talk
 //! to the parent with `@@` lines on stdout and shut down when their stdin closes. Every wait
@@ -458,7 +459,9 @@ struct Sample {
 
 /// (1) Step latency: one run of `LATENCY_STEPS` sequential trivial steps in this process,
 /// time per step (its start and completion included, over `LATENCY_STEPS + 1`); baseline: a
-/// raw commit of the bytes a transition writes. In milliseconds.
+/// raw commit of the bytes a transition writes (as measured on the warm-up run), half of
+/// them right before the run and half right after (the shared disk's fsync time drifts
+/// within seconds). In milliseconds.
 async fn latency(pg: &mut Pg) -> Fallible<Sample> {
     let schema = pg.fresh_schema("latency");
     let runtime = Runtime::builder()
@@ -466,17 +469,20 @@ async fn latency(pg: &mut Pg) -> Fallible<Sample> {
         .register(steps)
         .start()?;
     let client = runtime.client();
-    client.run(steps, 10).await?; // warm up
+    let warm_up = client.start(steps, 10).await?;
+    client.wait(steps, warm_up).await?;
+    let bytes = pg.transition_bytes(&schema, warm_up).await?;
+    let before = pg.raw_commit(bytes as usize, BASELINE_COMMITS / 2).await?;
     let began = Instant::now();
     let run = client.start(steps, LATENCY_STEPS).await?;
     tokio::time::timeout(THROUGHPUT_LIMIT, client.wait(steps, run))
         .await
         .map_err(|_| "the latency run did not finish in time")??;
     let per_step = began.elapsed() / (LATENCY_STEPS as u32 + 1);
+    let after = pg.raw_commit(bytes as usize, BASELINE_COMMITS / 2).await?;
+    let raw = (before + after) / 2;
     runtime.shutdown().await;
-    let bytes = pg.transition_bytes(&schema, run).await?;
     pg.drop_schema(&schema).await?;
-    let raw = pg.raw_commit(bytes as usize, BASELINE_COMMITS).await?;
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
         "latency: {:.3} ms/step vs raw UPDATE + commit of {bytes} B {:.3} ms = {:.2}x (N={LATENCY_STEPS})",
@@ -492,8 +498,9 @@ async fn latency(pg: &mut Pg) -> Fallible<Sample> {
 
 /// (2) Throughput with `workers` worker processes: transitions per second from
 /// `start_many` of `RUNS` runs of `STEPS` steps (in a client-only process, this one) until
-/// every run completed; `baseline_per_s` is one raw commit per transition.
-async fn throughput(pg: &mut Pg, workers: usize, baseline_per_s: f64) -> Fallible<Sample> {
+/// every run completed; the baseline is one raw commit per transition, half of the raw
+/// commits right before the runs start, half right after they complete.
+async fn throughput(pg: &mut Pg, workers: usize) -> Fallible<Sample> {
     let schema = pg.fresh_schema("throughput");
     let mut started = Vec::new();
     for _ in 0..workers {
@@ -501,6 +508,9 @@ async fn throughput(pg: &mut Pg, workers: usize, baseline_per_s: f64) -> Fallibl
     }
     let runtime = client_only(&pg.url, &schema)?;
     let client = runtime.client();
+    let before = pg
+        .raw_commit(THROUGHPUT_STATE_BYTES, BASELINE_COMMITS / 2)
+        .await?;
     let began = Instant::now();
     client.start_many(steps, (0..RUNS).map(|_| STEPS)).await?;
     loop {
@@ -521,6 +531,10 @@ async fn throughput(pg: &mut Pg, workers: usize, baseline_per_s: f64) -> Fallibl
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let elapsed = began.elapsed();
+    let after = pg
+        .raw_commit(THROUGHPUT_STATE_BYTES, BASELINE_COMMITS / 2)
+        .await?;
+    let baseline_per_s = 2.0 / (before + after).as_secs_f64();
     runtime.shutdown().await;
     let mut spread = Vec::new();
     let mut hooked = 0;
@@ -655,12 +669,8 @@ async fn bench(only: Option<&str>) -> Fallible<()> {
             latencies.push(latency(&mut pg).await?);
         }
         if want("throughput") {
-            let raw = pg
-                .raw_commit(THROUGHPUT_STATE_BYTES, BASELINE_COMMITS)
-                .await?;
-            let baseline_per_s = 1.0 / raw.as_secs_f64();
             for (i, &workers) in WORKER_COUNTS.iter().enumerate() {
-                throughputs[i].push(throughput(&mut pg, workers, baseline_per_s).await?);
+                throughputs[i].push(throughput(&mut pg, workers).await?);
             }
         }
     }
