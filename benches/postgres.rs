@@ -735,7 +735,7 @@ async fn bench(only: Option<&str>) -> Fallible<()> {
 fn main() {
     if std::env::var_os(WORKER_VAR).is_some() {
         if let Err(error) = worker_main() {
-            eprintln!("bench worker: {error}");
+            eprintln!("benches/postgres.rs worker: {error}");
             std::process::exit(1);
         }
         return;
@@ -743,7 +743,14 @@ fn main() {
     let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let outcome = tokio_runtime().block_on(bench(only.as_deref()));
     if let Err(error) = outcome {
-        eprintln!("benches/postgres.rs failed: {error}");
+        // With its causes: a driver's error often says only "error connecting to server".
+        let mut message = error.to_string();
+        let mut cause = error.source();
+        while let Some(inner) = cause {
+            message.push_str(&format!(": {inner}"));
+            cause = inner.source();
+        }
+        eprintln!("benches/postgres.rs failed: {message}");
         std::process::exit(1);
     }
 }
