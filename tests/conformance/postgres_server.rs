@@ -11,8 +11,13 @@
 //! by the next test process that starts a server (each directory is named by the pid that
 //! made it, and only those of processes that are gone are removed).
 //!
-//! The server favours speed over power-loss durability (`fsync=off`): a test's crashes are
-//! crashes of cairn's processes, never of the server's host.
+//! The tests' server favours speed over power-loss durability (`fsync=off`): a test's crashes
+//! are crashes of cairn's processes, never of the server's host. The PostgreSQL benchmark
+//! (`benches/postgres.rs`) starts its server through [`start_server`] with full durability
+//! instead, in a directory on the real disk, and stops it with [`Server::stop`].
+
+// The tests use `url`, the benchmark `start_server` and `Server::stop`: each leaves some unused.
+#![allow(dead_code)]
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -34,7 +39,7 @@ pub fn url() -> &'static str {
     URL.get_or_init(|| match std::env::var("CAIRN_TEST_POSTGRES_URL") {
         Ok(url) => url,
         Err(_) if std::env::var("CAIRN_SKIP_POSTGRES").is_ok_and(|v| v == "1") => skip(),
-        Err(_) => start(),
+        Err(_) => start_server(Path::new(ROOT), Durability::Off).url,
     })
 }
 
@@ -53,6 +58,46 @@ fn skip() -> ! {
          those that had finished before this line passed"
     );
     std::process::exit(0)
+}
+
+/// Whether the server makes each commit durable on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// `fsync=off`, `full_page_writes=off`: for tests, whose crashes are cairn's, not the host's.
+    Off,
+    /// `fsync=on`, `synchronous_commit=on`, `full_page_writes=on` (PostgreSQL's defaults,
+    /// spelled out): every commit waits for its WAL flush, as in production. For benchmarks.
+    Full,
+}
+
+/// A server this process started.
+#[derive(Debug)]
+pub struct Server {
+    /// Its connection string.
+    pub url: String,
+    /// The postmaster's process id.
+    pub pid: u32,
+    /// Its directory (data directory and socket), removed by [`stop`](Self::stop).
+    pub dir: PathBuf,
+}
+
+impl Server {
+    /// Stops the server (PostgreSQL's fast shutdown, SIGINT), waits at most 30 s for it to
+    /// exit, then removes its directory.
+    pub fn stop(self) {
+        let pid = self.pid as i32;
+        // SAFETY: `kill` only sends a signal, to the server this process started.
+        unsafe {
+            libc::kill(pid, libc::SIGINT);
+        }
+        let began = Instant::now();
+        // The server's thread reaps it, after which the pid is gone.
+        // SAFETY: signal 0 only checks that the process exists; it sends nothing.
+        while unsafe { libc::kill(pid, 0) } == 0 && began.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// The directory of PostgreSQL's server binaries: on the `PATH`, else Debian's
@@ -91,9 +136,9 @@ fn unprivileged(program: PathBuf) -> Command {
     command
 }
 
-/// Removes the directories of earlier test processes that died without cleaning up.
-fn remove_stale_dirs() {
-    let Ok(entries) = std::fs::read_dir(ROOT) else {
+/// Removes the directories under `root` of earlier processes that died without cleaning up.
+fn remove_stale_dirs(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
         return;
     };
     for entry in entries.flatten() {
@@ -115,7 +160,8 @@ fn free_port() -> u16 {
     listener.local_addr().expect("its address").port()
 }
 
-fn start() -> String {
+/// Starts a server in `root`/<this process's id>, with the `durability` asked for.
+pub fn start_server(root: &Path, durability: Durability) -> Server {
     let bin = bin_dir().unwrap_or_else(|| {
         panic!(
             "PostgreSQL is not installed, and the PostgreSQL tests start a server of their own: \
@@ -125,12 +171,12 @@ fn start() -> String {
              to skip the PostgreSQL tests"
         )
     });
-    remove_stale_dirs();
-    let dir = Path::new(ROOT).join(std::process::id().to_string());
+    remove_stale_dirs(root);
+    let dir = root.join(std::process::id().to_string());
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("the test server's directory");
     if is_root() {
-        let root = std::ffi::CString::new(ROOT).unwrap();
+        let root = std::ffi::CString::new(root.to_str().unwrap()).unwrap();
         let path = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
         // SAFETY: `chmod` and `chown` of directories we just made, through C strings that
         // live across the calls.
@@ -161,7 +207,11 @@ fn start() -> String {
             server
                 .args(["-D", &data_arg, "-p", &port.to_string(), "-k", &socket_dir])
                 .args(["-c", "listen_addresses=127.0.0.1"])
-                .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
+                .args(match durability {
+                    Durability::Off => ["-c", "fsync=off", "-c", "full_page_writes=off"],
+                    Durability::Full => ["-c", "fsync=on", "-c", "full_page_writes=on"],
+                })
+                .args(["-c", "synchronous_commit=on"])
                 .args(["-c", "max_connections=400", "-c", "shared_buffers=64MB"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
@@ -181,9 +231,13 @@ fn start() -> String {
             }
         })
         .expect("the server's thread");
-    let _pid = ready_rx.recv().expect("postgres spawned");
+    let pid = ready_rx.recv().expect("postgres spawned");
     wait_ready(&bin, port);
-    format!("host=127.0.0.1 port={port} user=postgres dbname=postgres")
+    Server {
+        url: format!("host=127.0.0.1 port={port} user=postgres dbname=postgres"),
+        pid,
+        dir,
+    }
 }
 
 /// Waits until the server accepts connections (at most a minute).
