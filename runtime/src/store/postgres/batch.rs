@@ -687,9 +687,12 @@ impl Writes {
                  owner = CASE WHEN u.take THEN $7::text ELSE r.owner END,
                  epoch = CASE WHEN u.take AND $7::text IS NOT NULL THEN r.epoch + 1
                               ELSE r.epoch END,
-                 lease_until_ms = CASE WHEN NOT u.take THEN r.lease_until_ms
-                                       WHEN $7::text IS NULL THEN NULL
-                                       ELSE {NOW_MS} + $8 END
+                 lease_until_ms = CASE WHEN $7::text IS NULL
+                                       THEN CASE WHEN u.take THEN NULL ELSE r.lease_until_ms END
+                                       -- A commit renews its own run's lease (see `leases::fence`):
+                                       -- the heartbeat skips rows a commit holds.
+                                       WHEN u.take OR r.owner = $7::text THEN {NOW_MS} + $8
+                                       ELSE r.lease_until_ms END
              FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::integer[], $5::bigint[],
                          $6::boolean[]) AS u(id, record, workflow, status, finished_ms, take)
              WHERE r.id = u.id
