@@ -385,7 +385,7 @@ impl Shared {
         }
         let start = match record.state {
             Some(state) => ErasedStart::Resume(state),
-            None => ErasedStart::New(record.input),
+            None => ErasedStart::New(self.stored_input(run, record.input)?),
         };
         lock(&self.aborted).remove(&run);
         self.spawn_into(tasks, run, entry, start, record.transitions);
