@@ -295,6 +295,9 @@ fn decide(
             let Some(row) = usable(locked, *run) else {
                 return Ok(None);
             };
+            if released(worker, row) {
+                return Ok(None);
+            }
             fence(worker, *run, row)?;
             writes.branch(*run, *position, *index, output);
             ready(Outcome::Done)
@@ -322,6 +325,9 @@ fn decide(
             let Some(row) = usable(locked, *run) else {
                 return Ok(None);
             };
+            if released(worker, row) {
+                return Ok(None);
+            }
             fence(worker, *run, row)?;
             // A cancel or pause meets the commit on the per-op path (`cancel.rs`).
             if row.request {
@@ -346,6 +352,13 @@ fn usable_record(locked: &HashMap<RunId, Locked>, run: RunId) -> Option<(&Locked
     let row = usable(locked, run)?;
     let record = PgStore::decode(run, &row.record).ok()?;
     Some((row, record))
+}
+
+/// Whether the run's row has no owner (a send released it, see `events::send`): its commit
+/// goes the per-op path, whose `leases::fence` takes the run back if the epoch is this
+/// worker's.
+fn released(worker: &Worker, row: &Locked) -> bool {
+    worker.runs_here && row.owner.is_none()
 }
 
 /// `leases::fence` on the row read under its lock.

@@ -286,11 +286,15 @@ pub(super) async fn fence(sql: Sql<'_, '_>, worker: &Worker, run: RunId) -> Resu
     }
     let held = held_epoch(worker, run);
     if let Some(epoch) = held {
+        // `owner IS NULL`: a send that woke the run released it (`events::send`) and no worker
+        // has claimed it since (a claim bumps the epoch). This worker, which parked it,
+        // may have resumed it itself at that epoch (`run_task::resume_if_claimed`): it takes
+        // the run back here. A stale worker's epoch is below the row's: still refused.
         let renewed = sql
             .exec(
                 &format!(
-                    "UPDATE runs SET lease_until_ms = {NOW_MS} + $3
-                     WHERE id = $1 AND owner = $2 AND epoch = $4"
+                    "UPDATE runs SET owner = $2, lease_until_ms = {NOW_MS} + $3
+                     WHERE id = $1 AND (owner = $2 OR owner IS NULL) AND epoch = $4"
                 ),
                 &[&rid(run), &worker.id, &worker.lease_ms(), &epoch],
             )
