@@ -120,7 +120,10 @@ async fn watch(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
         };
         match handed_over {
             Ok(runs) => {
-                more = runs.len() >= CLAIMS_PER_POLL;
+                // Any run taken: poll again at once. A store may take fewer than asked per
+                // call (PostgreSQL claims `claim_batch` at a time), so a short batch does not
+                // mean there are no more; the poll that finds none ends the round.
+                more = !runs.is_empty();
                 let started = !runs.is_empty();
                 for (run, position) in runs {
                     if let Err(error) = shared.start_handed_over(run, position) {
