@@ -8,26 +8,14 @@
 //! record moves the input here. A read-only open of an older directory reads the table as
 //! empty, and the inputs inline.
 
-use heed::{Env, RoTxn, RwTxn, WithoutTls};
+use heed::{RoTxn, RwTxn};
 
 use super::LmdbStore;
-use super::table_pair::{self, Db};
 use crate::error::Error;
 use crate::run::RunId;
 
 /// The table's name in the environment.
-const NAME: &str = "inputs";
-
-/// Opens (creating if needed) the table, in its own write transaction.
-pub(super) fn open(env: &Env<WithoutTls>) -> Result<Db, Error> {
-    let [db] = table_pair::create_all(env, [NAME])?;
-    Ok(db)
-}
-
-/// Opens the table of a directory opened read-only, if it has one.
-pub(super) fn open_existing(env: &Env<WithoutTls>) -> Result<Option<Db>, Error> {
-    Ok(table_pair::open_all_existing(env, [NAME])?.map(|[db]| db))
-}
+pub(super) const NAME: &str = "inputs";
 
 impl LmdbStore {
     /// Stores `input` as `run`'s; `false` (nothing written) without the table, where the

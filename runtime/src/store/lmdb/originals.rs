@@ -8,27 +8,15 @@
 //! `workflows.rs`), so that a directory written before it gets it, empty, on open, with no
 //! format bump; a read-only open of such a directory reads it as empty.
 
-use heed::{Env, RwTxn, WithoutTls};
+use heed::RwTxn;
 
 use super::LmdbStore;
-use super::table_pair::{self, Db};
 use crate::error::Error;
 use crate::run::RunId;
 use crate::store::{MigratedOriginal, RunRecord};
 
 /// The table's name in the environment.
-const NAME: &str = "migrated";
-
-/// Opens (creating if needed) the table, in its own write transaction.
-pub(super) fn open(env: &Env<WithoutTls>) -> Result<Db, Error> {
-    let [db] = table_pair::create_all(env, [NAME])?;
-    Ok(db)
-}
-
-/// Opens the table of a directory opened read-only, if it has one.
-pub(super) fn open_existing(env: &Env<WithoutTls>) -> Result<Option<Db>, Error> {
-    Ok(table_pair::open_all_existing(env, [NAME])?.map(|[db]| db))
-}
+pub(super) const NAME: &str = "migrated";
 
 impl LmdbStore {
     /// [`WriteOp::MigrateRun`](crate::store::WriteOp::MigrateRun) inside `txn`.

@@ -15,9 +15,10 @@
 //! directory reads it as empty.
 
 use heed::types::Bytes;
-use heed::{CommitOrAbort, Database, Env, RoTxn, RwTxn, WithoutTls};
+use heed::{Database, Env, RoTxn, RwTxn, WithoutTls};
 
 use super::LmdbStore;
+use super::table_pair::{self, Db};
 use crate::codec::Format;
 use crate::error::Error;
 use crate::graph::StoredWorkflow;
@@ -30,44 +31,36 @@ const NAME: &str = "workflows";
 
 pub(super) struct Table {
     /// `None` only in a read-only open of a directory from before the table.
-    workflows: Option<super::table_pair::Db>,
+    workflows: Option<Db>,
     /// The originals of migrated runs (see `originals.rs`), opened here with this table.
-    pub(super) migrated: Option<super::table_pair::Db>,
+    pub(super) migrated: Option<Db>,
     /// The runs' inputs (see `inputs.rs`), opened here with this table.
-    pub(super) inputs: Option<super::table_pair::Db>,
+    pub(super) inputs: Option<Db>,
 }
 
 impl Table {
-    /// Opens (creating if needed) the table, in its own write transaction.
+    /// Opens (creating if needed) the table, with the `migrated` and `inputs` tables, in one
+    /// write transaction.
     pub(super) fn open(env: &Env<WithoutTls>) -> Result<Table, Error> {
-        let wtxn = env.write_txn()?;
-        let db = env
-            .create_databases_and_commit(wtxn, |opener, wtxn| -> Result<_, Error> {
-                let db: Database<'_, Bytes, Bytes> = opener.create_database(wtxn, Some(NAME))?;
-                Ok(CommitOrAbort::<_, ()>::Commit(db))
-            })?
-            .unwrap_commit();
+        let [workflows, migrated, inputs] =
+            table_pair::create_all(env, [NAME, super::originals::NAME, super::inputs::NAME])?;
         Ok(Table {
-            workflows: Some(db),
-            migrated: Some(super::originals::open(env)?),
-            inputs: Some(super::inputs::open(env)?),
+            workflows: Some(workflows),
+            migrated: Some(migrated),
+            inputs: Some(inputs),
         })
     }
 
-    /// Opens the table of a directory opened read-only, if it has one.
+    /// Opens the tables of a directory opened read-only, each if it has it (they were added
+    /// one after the other, so an older directory may have some and not others).
     pub(super) fn open_existing(env: &Env<WithoutTls>) -> Result<Table, Error> {
-        let rtxn = env.read_txn()?;
-        let db = env
-            .open_databases_and_commit(rtxn, |opener, rtxn| -> Result<_, Error> {
-                let db: Option<Database<'_, Bytes, Bytes>> =
-                    opener.open_database(rtxn, Some(NAME))?;
-                Ok(CommitOrAbort::<_, ()>::Commit(db))
-            })?
-            .unwrap_commit();
+        let one = |name: &str| -> Result<Option<Db>, Error> {
+            Ok(table_pair::open_all_existing(env, [name])?.map(|[db]| db))
+        };
         Ok(Table {
-            workflows: db,
-            migrated: super::originals::open_existing(env)?,
-            inputs: super::inputs::open_existing(env)?,
+            workflows: one(NAME)?,
+            migrated: one(super::originals::NAME)?,
+            inputs: one(super::inputs::NAME)?,
         })
     }
 }
