@@ -17,6 +17,8 @@ pub(crate) mod events;
 pub(crate) mod group_commit;
 pub(crate) mod hitl;
 pub(crate) mod lmdb;
+/// What a migration of a run checks and produces, for every backend.
+pub(crate) mod migration;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 /// How a run record is stored: without its input, with the LMDB backend's hints after it.

@@ -4,7 +4,8 @@
 //! migrated run that cannot go on can be put back by hand.
 //!
 //! Keys are the run id (big-endian); values the [`MigratedOriginal`] sealed by
-//! [`crate::codec::seal_record`]. The database is opened with the `workflows` table (see
+//! [`migration::migrate`], which also decides what a migration checks and changes (shared with
+//! the PostgreSQL backend). The database is opened with the `workflows` table (see
 //! `workflows.rs`), so that a directory written before it gets it, empty, on open, with no
 //! format bump; a read-only open of such a directory reads it as empty.
 
@@ -13,7 +14,7 @@ use heed::RwTxn;
 use super::LmdbStore;
 use crate::error::Error;
 use crate::run::RunId;
-use crate::store::{MigratedOriginal, RunRecord};
+use crate::store::{MigratedOriginal, RunRecord, migration};
 
 /// The table's name in the environment.
 pub(super) const NAME: &str = "migrated";
@@ -34,35 +35,10 @@ impl LmdbStore {
             });
         };
         let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
-        if record.fingerprint != from {
-            return Err(Error::IncompatibleState {
-                run,
-                workflow: record.workflow,
-                stored: record.fingerprint,
-                expected: fingerprint,
-                changes: Vec::new(),
-                note: Some(format!(
-                    "it was to be migrated from layout {from:#018x}, and is no longer stored under it"
-                )),
-            });
-        }
-        let original = MigratedOriginal {
-            fingerprint: record.fingerprint,
-            state_name: record.state_name.clone(),
-            state: record.state.clone(),
-        };
-        let bytes = crate::codec::seal_record(&original, 64).map_err(|e| Error::Encode {
-            workflow: record.workflow.clone(),
-            what: "original of a migrated run",
-            reason: e.to_string(),
-        })?;
-        db.put(txn, &run.0.to_be_bytes(), &bytes)?;
-        record.fingerprint = fingerprint;
+        let original = migration::migrate(run, &mut record, from, fingerprint, state)?;
+        db.put(txn, &run.0.to_be_bytes(), &original)?;
+        // The run's next transition drops the original (`drop_migrated_original_of`).
         record.hints.migrated = true;
-        if let Some((name, bytes)) = state {
-            record.state_name = name.clone();
-            record.state = Some(bytes.clone());
-        }
         self.put_record(txn, run, &record)
     }
 
@@ -102,17 +78,8 @@ impl LmdbStore {
             return Ok(None);
         };
         let txn = self.env.read_txn()?;
-        match db.get(&txn, &run.0.to_be_bytes())? {
-            Some(bytes) => {
-                crate::codec::open_record(bytes)
-                    .map(Some)
-                    .map_err(|e| Error::CorruptState {
-                        run,
-                        workflow: "<unknown>".to_owned(),
-                        reason: format!("the original of a migrated run does not decode: {e}"),
-                    })
-            }
-            None => Ok(None),
-        }
+        db.get(&txn, &run.0.to_be_bytes())?
+            .map(|sealed| migration::open_original(run, sealed))
+            .transpose()
     }
 }

@@ -1,15 +1,16 @@
 //! Migrations on the PostgreSQL backend: [`WriteOp::MigrateRun`](crate::store::WriteOp::MigrateRun)
 //! moves a run to a newer layout and keeps what it replaced in the `migrated` table until the
 //! run's next transition (its commit, completion, failure or purge drops it), so that a
-//! migrated run that cannot go on can be put back by hand. The same rules as LMDB's
-//! `lmdb/originals.rs`.
+//! migrated run that cannot go on can be put back by hand. What a migration checks and changes is
+//! decided in `store/migration.rs`, shared with LMDB's `lmdb/originals.rs`; this file reads
+//! and writes the tables.
 
 use super::runs::{self, must_get};
 use super::sql::Sql;
 use super::{PgStore, rid};
 use crate::error::Error;
 use crate::run::RunId;
-use crate::store::MigratedOriginal;
+use crate::store::{MigratedOriginal, migration};
 
 /// The table, as a migration of `schema.rs`: the sealed [`MigratedOriginal`] of each run
 /// migrated since its last transition.
@@ -27,39 +28,13 @@ pub(super) async fn migrate_run(
     state: Option<&(String, Vec<u8>)>,
 ) -> Result<(), Error> {
     let mut record = must_get(sql, run).await?;
-    if record.fingerprint != from {
-        return Err(Error::IncompatibleState {
-            run,
-            workflow: record.workflow,
-            stored: record.fingerprint,
-            expected: fingerprint,
-            changes: Vec::new(),
-            note: Some(format!(
-                "it was to be migrated from layout {from:#018x}, and is no longer stored under it"
-            )),
-        });
-    }
-    let original = MigratedOriginal {
-        fingerprint: record.fingerprint,
-        state_name: record.state_name.clone(),
-        state: record.state.clone(),
-    };
-    let bytes = crate::codec::seal_record(&original, 64).map_err(|e| Error::Encode {
-        workflow: record.workflow.clone(),
-        what: "original of a migrated run",
-        reason: e.to_string(),
-    })?;
+    let original = migration::migrate(run, &mut record, from, fingerprint, state)?;
     sql.exec(
         "INSERT INTO migrated (run, original) VALUES ($1, $2)
          ON CONFLICT (run) DO UPDATE SET original = EXCLUDED.original",
-        &[&rid(run), &bytes],
+        &[&rid(run), &original],
     )
     .await?;
-    record.fingerprint = fingerprint;
-    if let Some((name, bytes)) = state {
-        record.state_name = name.clone();
-        record.state = Some(bytes.clone());
-    }
     runs::put(sql, run, &record).await
 }
 
@@ -80,14 +55,8 @@ impl PgStore {
             let row = Sql::Conn(&client)
                 .opt("SELECT original FROM migrated WHERE run = $1", &[&rid(run)])
                 .await?;
-            row.map(|row| {
-                crate::codec::open_record(row.get(0)).map_err(|e| Error::CorruptState {
-                    run,
-                    workflow: "<unknown>".to_owned(),
-                    reason: format!("the original of a migrated run does not decode: {e}"),
-                })
-            })
-            .transpose()
+            row.map(|row| migration::open_original(run, row.get(0)))
+                .transpose()
         })
     }
 }
