@@ -65,13 +65,6 @@ pub(crate) fn states(parsed: &Parsed) -> Vec<StateShape> {
 
 /// A type spelled out; a named type met again inside itself is written by name only.
 pub(crate) fn ty(format: &Format, registry: &Registry, stack: &mut Vec<String>) -> String {
-    let list = |formats: &[Format], stack: &mut Vec<String>| {
-        formats
-            .iter()
-            .map(|f| ty(f, registry, stack))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     match format {
         Format::Variable(_) => "?".to_owned(),
         Format::TypeName(name) => named(name, registry, stack),
@@ -99,7 +92,7 @@ pub(crate) fn ty(format: &Format, registry: &Registry, stack: &mut Vec<String>) 
             ty(key, registry, stack),
             ty(value, registry, stack)
         ),
-        Format::Tuple(formats) => format!("({})", list(formats, stack)),
+        Format::Tuple(formats) => format!("({})", types(formats, registry, stack)),
         Format::TupleArray { content, size } => {
             format!("[{}; {size}]", ty(content, registry, stack))
         }
@@ -114,25 +107,15 @@ fn named(name: &str, registry: &Registry, stack: &mut Vec<String>) -> String {
         return name.to_owned();
     }
     stack.push(name.to_owned());
-    let fields = |fields: &[serde_reflection::Named<Format>], stack: &mut Vec<String>| {
-        fields
-            .iter()
-            .map(|f| format!("{}: {}", f.name, ty(&f.value, registry, stack)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let out = match container {
         ContainerFormat::UnitStruct => name.to_owned(),
         ContainerFormat::NewTypeStruct(inner) => format!("{name}({})", ty(inner, registry, stack)),
-        ContainerFormat::TupleStruct(formats) => format!(
-            "{name}({})",
-            formats
-                .iter()
-                .map(|f| ty(f, registry, stack))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        ContainerFormat::Struct(named) => format!("{name} {{ {} }}", fields(named, stack)),
+        ContainerFormat::TupleStruct(formats) => {
+            format!("{name}({})", types(formats, registry, stack))
+        }
+        ContainerFormat::Struct(named) => {
+            format!("{name} {{ {} }}", fields(named, registry, stack))
+        }
         ContainerFormat::Enum(variants) => {
             let variants = variants
                 .values()
@@ -152,27 +135,34 @@ pub(crate) fn variant(
     registry: &Registry,
     stack: &mut Vec<String>,
 ) -> String {
-    let list = |formats: &[Format], stack: &mut Vec<String>| {
-        formats
-            .iter()
-            .map(|f| ty(f, registry, stack))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     match &variant.value {
         VariantFormat::Unit | VariantFormat::Variable(_) => variant.name.clone(),
         VariantFormat::NewType(inner) => {
             format!("{}({})", variant.name, ty(inner, registry, stack))
         }
-        VariantFormat::Tuple(formats) => format!("{}({})", variant.name, list(formats, stack)),
-        VariantFormat::Struct(fields) => format!(
-            "{} {{ {} }}",
-            variant.name,
-            fields
-                .iter()
-                .map(|f| format!("{}: {}", f.name, ty(&f.value, registry, stack)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        VariantFormat::Tuple(formats) => {
+            format!("{}({})", variant.name, types(formats, registry, stack))
+        }
+        VariantFormat::Struct(named) => {
+            format!("{} {{ {} }}", variant.name, fields(named, registry, stack))
+        }
     }
+}
+
+/// Types spelled out, separated by commas: the fields of a tuple, a tuple struct or variant.
+fn types(formats: &[Format], registry: &Registry, stack: &mut Vec<String>) -> String {
+    formats
+        .iter()
+        .map(|f| ty(f, registry, stack))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Named fields spelled out as `name: type`, separated by commas: a struct's or a variant's.
+fn fields(named: &[Named<Format>], registry: &Registry, stack: &mut Vec<String>) -> String {
+    named
+        .iter()
+        .map(|f| format!("{}: {}", f.name, ty(&f.value, registry, stack)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
