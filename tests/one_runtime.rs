@@ -8,7 +8,7 @@ mod context_common;
 use std::path::Path;
 
 use cairn::{Client, Context, Error, Runtime, workflow};
-use context_common::process::{child_dir, report, spawn_child};
+use context_common::process::{child_dir, report, spawn_child, tokio_runtime};
 
 async fn double(n: u64) -> Result<u64, String> {
     Ok(n * 2)
@@ -20,19 +20,11 @@ async fn doubler(ctx: &mut Context, n: u64) -> Result<u64, String> {
     Ok(doubled)
 }
 
-fn tokio() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 /// The child holds a runtime on the directory until it is killed.
 #[test]
 fn child_entry() {
     let Some(dir) = child_dir() else { return };
-    tokio().block_on(async move {
+    tokio_runtime().block_on(async move {
         let runtime = Runtime::builder()
             .path(dir.join("db"))
             .register(doubler)
@@ -61,7 +53,7 @@ fn a_runtime_in_another_process_holds_the_directory_until_it_dies() {
     let message = holder.until("holding");
     let pid: u32 = message.split(' ').nth(1).unwrap().parse().unwrap();
     assert_eq!(message, format!("holding {pid} 42"));
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         match start(dir.path()) {
             Err(Error::DirectoryInUse { path, pid: holder }) => {
                 assert_eq!(path, dir.path().join("db"));
@@ -78,7 +70,7 @@ fn a_runtime_in_another_process_holds_the_directory_until_it_dies() {
     });
     holder.kill();
     // The OS released the killed holder's lock: no stale lock file blocks the directory.
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         let runtime = start(dir.path()).expect("starts once the holder is dead");
         assert_eq!(runtime.client().run(doubler, 5).await.unwrap(), 10);
         runtime.shutdown().await;
@@ -91,7 +83,7 @@ fn a_second_runtime_in_the_same_process_is_refused_until_the_first_shuts_down() 
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         let first = start(dir.path()).unwrap();
         match start(dir.path()) {
             Err(Error::DirectoryInUse { path, pid }) => {

@@ -33,7 +33,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cairn::{Context, Flow, Runtime, Status, step, workflow};
-use postgres_common::{Proc, Store, child_dir, log, param, read_log, report};
+use postgres_common::{Proc, Store, child_dir, log, param, read_log, report, wait_for};
 
 const RUNS: u64 = 300;
 const KILLS: usize = 50;
@@ -279,19 +279,12 @@ fn three_workers_share_300_runs_through_50_sigkills_and_restarts() {
     );
     let tokio = postgres_common::tokio_runtime();
     let _guard = tokio.enter();
-    let client = Runtime::builder()
-        .postgres(store.options())
-        .register(storm)
-        .client_only()
-        .start()
-        .expect("client")
-        .client();
+    let client = store.client(Runtime::builder().register(storm));
     let mut next_incarnation = 0;
     let mut spawn = |slot: u64| {
         let incarnation = next_incarnation;
         next_incarnation += 1;
-        let mut worker = store.spawn("child_entry", dir.path(), incarnation * 10 + slot);
-        assert_eq!(worker.until("ready"), "ready", "incarnation {incarnation}");
+        let worker = store.start_worker(dir.path(), incarnation * 10 + slot);
         (incarnation, worker)
     };
     let mut workers: Vec<Option<(u64, Proc)>> =
@@ -407,18 +400,6 @@ impl Drop for KeptOnFailure {
         {
             eprintln!("kept {}", dir.keep().display());
         }
-    }
-}
-
-/// Polls `done` every 20 ms until it holds, for at most `patience`; panics with what `what`
-/// says (called then, so that it shows the state at the time) otherwise.
-fn wait_for(patience: Duration, mut done: impl FnMut() -> bool, what: impl FnOnce() -> String) {
-    let began = Instant::now();
-    while !done() {
-        if began.elapsed() > patience {
-            panic!("timed out after {patience:?} waiting for {}", what());
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -18,7 +18,9 @@ mod postgres_common;
 use std::time::{Duration, Instant};
 
 use cairn::{Answer, Context, Question, Runtime, Status, workflow};
-use postgres_common::{Store, child_dir, eventually, log, param, read_log, report};
+use postgres_common::{
+    Store, child_dir, count_in_log, eventually, log, param, read_log, report, scenario, within,
+};
 
 /// The worker's name in the log: the child's parameter.
 fn me() -> u64 {
@@ -100,32 +102,18 @@ fn child_entry() {
 
 /// A client-only runtime on `store` in the test process.
 fn client(store: &Store) -> cairn::Client {
-    Runtime::builder()
-        .postgres(store.options())
-        .register(napper)
-        .register(approval)
-        .client_only()
-        .start()
-        .expect("client")
-        .client()
-}
-
-fn count(dir: &std::path::Path, line: &str) -> usize {
-    read_log(dir).iter().filter(|l| *l == line).count()
+    store.client(Runtime::builder().register(napper).register(approval))
 }
 
 #[test]
 fn a_timer_set_by_a_worker_that_died_fires_on_another() {
-    if child_dir().is_some() {
+    let Some((store, dir)) = scenario(Duration::from_secs(2)) else {
         return;
-    }
-    let store = Store::fresh(Duration::from_secs(2));
-    let dir = tempfile::tempdir().unwrap();
+    };
     let tokio = postgres_common::tokio_runtime();
     let _guard = tokio.enter();
     let client = client(&store);
-    let mut a = store.spawn("child_entry", dir.path(), WORKER + 1);
-    assert_eq!(a.until("ready"), "ready");
+    let a = store.start_worker(dir.path(), WORKER + 1);
     let started = Instant::now();
     let run = tokio.block_on(client.start(napper, NAP.as_secs())).unwrap();
     // The sleep is committed: the run waits on disk for its timer.
@@ -135,22 +123,21 @@ fn a_timer_set_by_a_worker_that_died_fires_on_another() {
         || client.status(run).unwrap().status == Status::Waiting,
     );
     a.kill();
-    assert_eq!(count(dir.path(), "before 1"), 1);
-    let mut b = store.spawn("child_entry", dir.path(), WORKER + 2);
-    assert_eq!(b.until("ready"), "ready");
+    assert_eq!(count_in_log(dir.path(), "before 1"), 1);
+    let b = store.start_worker(dir.path(), WORKER + 2);
     assert!(
         started.elapsed() < NAP,
         "worker 2 started after the sleep's due time ({:?}): the test proves nothing on a \
          machine this slow",
         started.elapsed()
     );
-    let output = tokio
-        .block_on(tokio::time::timeout(
-            Duration::from_secs(30),
-            client.wait(napper, run),
-        ))
-        .expect("worker 2 finishes the run within 30 s")
-        .unwrap();
+    let output = within(
+        &tokio,
+        Duration::from_secs(30),
+        "worker 2 finishes the run within 30 s",
+        client.wait(napper, run),
+    )
+    .unwrap();
     let took = started.elapsed();
     assert_eq!(
         output,
@@ -158,13 +145,13 @@ fn a_timer_set_by_a_worker_that_died_fires_on_another() {
     );
     assert!(took >= NAP, "the timer fired early, after {took:?}");
     assert_eq!(
-        count(dir.path(), "before 1"),
+        count_in_log(dir.path(), "before 1"),
         1,
         "{:?}",
         read_log(dir.path())
     );
     assert_eq!(
-        count(dir.path(), "after 2"),
+        count_in_log(dir.path(), "after 2"),
         1,
         "{:?}",
         read_log(dir.path())
@@ -176,16 +163,13 @@ fn a_timer_set_by_a_worker_that_died_fires_on_another() {
 
 #[test]
 fn an_answer_given_by_a_third_process_reaches_the_run_waiting_in_a_worker() {
-    if child_dir().is_some() {
+    let Some((store, dir)) = scenario(Duration::from_secs(5)) else {
         return;
-    }
-    let store = Store::fresh(Duration::from_secs(5));
-    let dir = tempfile::tempdir().unwrap();
+    };
     let tokio = postgres_common::tokio_runtime();
     let _guard = tokio.enter();
     let client = client(&store);
-    let mut worker = store.spawn("child_entry", dir.path(), WORKER + 3);
-    assert_eq!(worker.until("ready"), "ready");
+    let worker = store.start_worker(dir.path(), WORKER + 3);
     let run = tokio
         .block_on(client.start(approval, "v7".to_owned()))
         .unwrap();
@@ -201,13 +185,13 @@ fn an_answer_given_by_a_third_process_reaches_the_run_waiting_in_a_worker() {
         format!("answered {run} approved")
     );
     answerer.exit();
-    let output = tokio
-        .block_on(tokio::time::timeout(
-            Duration::from_secs(10),
-            client.wait(approval, run),
-        ))
-        .expect("the worker finishes the run long before its one-minute poll")
-        .unwrap();
+    let output = within(
+        &tokio,
+        Duration::from_secs(10),
+        "the worker finishes the run long before its one-minute poll",
+        client.wait(approval, run),
+    )
+    .unwrap();
     assert_eq!(output, "deploy-v7 on 3");
     assert_eq!(
         read_log(dir.path()),

@@ -20,7 +20,7 @@ mod queue_workers {
     use cairn::{Context, Limits, RunId, Status, workflow};
 
     use crate::conformance::process::{
-        Proc, child_dir, log, param, parent_store, read_log, report,
+        Proc, child_dir, log, param, parent_store, read_log, report, tokio_runtime,
     };
     use crate::conformance::{Backend, fresh_store};
 
@@ -41,21 +41,13 @@ mod queue_workers {
         Ok(n)
     }
 
-    fn tokio() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("tokio runtime")
-    }
-
     #[test]
     fn child_entry() {
         let Some(_dir) = child_dir() else {
             return;
         };
         let store = parent_store();
-        tokio().block_on(async {
+        tokio_runtime().block_on(async {
             let _runtime = store
                 .runtime()
                 .register_with(one_at_a_time, Limits::new().max_concurrent_runs(1))
@@ -83,7 +75,7 @@ mod queue_workers {
                 proc
             })
             .collect();
-        let tokio = tokio();
+        let tokio = tokio_runtime();
         let _in_tokio = tokio.enter();
         // Client-only, with the workflow registered for typed calls.
         let client = store

@@ -18,7 +18,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use cairn::{Context, Error, RunId, Runtime, Status, workflow};
-use postgres_common::{Proc, Store, child_dir, eventually, log, param, read_log, report};
+use postgres_common::{
+    Proc, Store, child_dir, eventually, log, param, read_log, report, scenario, within,
+};
 
 /// The worker number of this child process (its parameter), in every line it logs.
 fn me() -> u64 {
@@ -132,34 +134,22 @@ fn child_entry() {
 
 /// A client-only runtime on `store` in the test process.
 fn client(store: &Store) -> cairn::Client {
-    Runtime::builder()
-        .postgres(store.options())
-        .register(job)
-        .register(fenced)
-        .client_only()
-        .start()
-        .expect("client")
-        .client()
+    store.client(Runtime::builder().register(job).register(fenced))
 }
 
 #[test]
 fn three_workers_share_240_runs_and_a_sigkilled_one_is_taken_over() {
-    if child_dir().is_some() {
-        return;
-    }
     const RUNS: u64 = 240;
     // Long enough that a busy machine never delays a live worker's heartbeat past it.
-    let store = Store::fresh(Duration::from_secs(3));
-    let dir = tempfile::tempdir().unwrap();
+    let Some((store, dir)) = scenario(Duration::from_secs(3)) else {
+        return;
+    };
     let tokio = postgres_common::tokio_runtime();
     let _guard = tokio.enter();
     let client = client(&store);
     let mut workers: Vec<Option<Proc>> = (0..3)
-        .map(|n| Some(store.spawn("child_entry", dir.path(), WORKER + n)))
+        .map(|n| Some(store.start_worker(dir.path(), WORKER + n)))
         .collect();
-    for worker in workers.iter_mut().flatten() {
-        assert_eq!(worker.until("ready"), "ready");
-    }
     let runs = tokio
         .block_on(client.start_many(job, 0..RUNS))
         .expect("runs started");
@@ -245,16 +235,13 @@ fn three_workers_share_240_runs_and_a_sigkilled_one_is_taken_over() {
 
 #[test]
 fn a_worker_stopped_past_its_lease_has_its_commit_refused_and_the_new_owner_wins() {
-    if child_dir().is_some() {
+    let Some((store, dir)) = scenario(Duration::from_millis(600)) else {
         return;
-    }
-    let store = Store::fresh(Duration::from_millis(600));
-    let dir = tempfile::tempdir().unwrap();
+    };
     let tokio = postgres_common::tokio_runtime();
     let _guard = tokio.enter();
     let client = client(&store);
-    let mut first = store.spawn("child_entry", dir.path(), WORKER + 1);
-    assert_eq!(first.until("ready"), "ready");
+    let mut first = store.start_worker(dir.path(), WORKER + 1);
     let run = tokio
         .block_on(client.start(fenced, "job".to_owned()))
         .unwrap();
@@ -263,8 +250,7 @@ fn a_worker_stopped_past_its_lease_has_its_commit_refused_and_the_new_owner_wins
     });
     first.signal(libc::SIGSTOP);
     // Past the lease, a second worker takes the run over and runs the step again.
-    let mut second = store.spawn("child_entry", dir.path(), WORKER + 2);
-    assert_eq!(second.until("ready"), "ready");
+    let _second = store.start_worker(dir.path(), WORKER + 2);
     eventually(Duration::from_secs(10), "worker 2 in the step", || {
         read_log(dir.path()).contains(&"slow-start 2 job".to_owned())
     });
@@ -289,11 +275,9 @@ fn a_worker_stopped_past_its_lease_has_its_commit_refused_and_the_new_owner_wins
 
 #[test]
 fn ten_processes_opening_an_empty_database_at_once_create_the_schema_once() {
-    if child_dir().is_some() {
+    let Some((store, dir)) = scenario(Duration::from_secs(5)) else {
         return;
-    }
-    let store = Store::fresh(Duration::from_secs(5));
-    let dir = tempfile::tempdir().unwrap();
+    };
     let mut openers: Vec<Proc> = (0..10)
         .map(|n| store.spawn("child_entry", dir.path(), OPENER + n))
         .collect();
@@ -307,26 +291,23 @@ fn ten_processes_opening_an_empty_database_at_once_create_the_schema_once() {
 
 #[test]
 fn a_run_started_by_a_client_only_process_wakes_an_idle_worker_through_notify() {
-    if child_dir().is_some() {
+    let Some((store, dir)) = scenario(Duration::from_secs(5)) else {
         return;
-    }
-    let store = Store::fresh(Duration::from_secs(5));
-    let dir = tempfile::tempdir().unwrap();
+    };
     let tokio = postgres_common::tokio_runtime();
     let _guard = tokio.enter();
     let client = client(&store);
-    let mut worker = store.spawn("child_entry", dir.path(), SLOW_POLL_WORKER + 7);
-    assert_eq!(worker.until("ready"), "ready");
+    let _worker = store.start_worker(dir.path(), SLOW_POLL_WORKER + 7);
     for n in [1, 3] {
         let began = std::time::Instant::now();
         let run = tokio.block_on(client.start(job, n)).unwrap();
-        let output = tokio
-            .block_on(tokio::time::timeout(
-                Duration::from_secs(10),
-                client.wait(job, run),
-            ))
-            .expect("picked up long before the worker's one-minute poll")
-            .unwrap();
+        let output = within(
+            &tokio,
+            Duration::from_secs(10),
+            "picked up long before the worker's one-minute poll",
+            client.wait(job, run),
+        )
+        .unwrap();
         assert_eq!(output, expected(n));
         let took = began.elapsed();
         assert!(took < Duration::from_secs(10), "took {took:?}");

@@ -17,7 +17,10 @@ mod shared;
 
 // The in-process binary compiles this module without using it.
 #[allow(unused_imports)]
-pub use shared::{Proc, child_dir, generation, log, param, read_log, report};
+pub use shared::{
+    Proc, append_line, child_dir, count_in_log, generation, log, param, read_log, report,
+    tokio_runtime,
+};
 
 /// In a child process: the store the parent passed.
 pub fn parent_store() -> BackendUnderTest {

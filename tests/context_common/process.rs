@@ -44,13 +44,18 @@ pub fn report(message: &str) {
 /// Appends a line to the directory's log in one `write` (O_APPEND), which survives SIGKILL.
 pub fn log(line: &str) {
     let dir = child_dir().expect("only children log");
-    let mut file = std::fs::OpenOptions::new()
+    append_line(&dir.join("log"), line).expect("write log");
+}
+
+/// Appends `line` to the file at `path` (created if missing) in one `write` with O_APPEND:
+/// lines from processes and steps running at once never interleave, and a line written
+/// survives a SIGKILL right after it.
+pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
+    std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join("log"))
-        .expect("open log");
-    file.write_all(format!("{line}\n").as_bytes())
-        .expect("write log");
+        .open(path)?
+        .write_all(format!("{line}\n").as_bytes())
 }
 
 /// The log's lines.
@@ -60,6 +65,21 @@ pub fn read_log(dir: &Path) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+/// How many lines of the log are `line`.
+pub fn count_in_log(dir: &Path, line: &str) -> usize {
+    read_log(dir).iter().filter(|l| *l == line).count()
+}
+
+/// The multi-threaded tokio runtime that a child, and a parent driving a client, run on (two
+/// worker threads: the machine the tests run on may have two cores).
+pub fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 /// A running child and the `@@` lines of its stdout; killed when dropped.

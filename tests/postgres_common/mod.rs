@@ -1,16 +1,17 @@
 //! What the PostgreSQL-only tests (`tests/postgres_*.rs`) share: the throwaway server, a
-//! fresh schema per test, and worker processes (the test binary re-run as a child, with the
-//! store in its environment) whose step executions are lines in an append-only log file.
+//! fresh schema per test, a client-only runtime on it in the test process, and worker
+//! processes (the test binary re-run as a child, with the store in its environment) whose
+//! step executions are lines in an append-only log file; waits with a deadline. Each test
+//! file keeps only its workflows, its child's roles and its scenario.
 
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use cairn::PostgresOptions;
+use cairn::{Client, PostgresOptions, RuntimeBuilder};
 
 #[path = "../conformance/postgres_server.rs"]
 pub mod postgres_server;
@@ -20,7 +21,7 @@ pub mod process;
 
 // Each test binary uses a part of it.
 #[allow(unused_imports)]
-pub use process::{Proc, child_dir, param, read_log, report};
+pub use process::{Proc, child_dir, count_in_log, log, param, read_log, report, tokio_runtime};
 
 const URL_VAR: &str = "CAIRN_PG_URL";
 const SCHEMA_VAR: &str = "CAIRN_PG_SCHEMA";
@@ -80,36 +81,68 @@ impl Store {
         // child's watchdog allows.
         Proc::start_for(command, Duration::from_secs(180))
     }
+
+    /// Starts this test binary's `child_entry` test as a worker on this store (see
+    /// [`spawn`](Self::spawn)) and waits until it reports `ready`.
+    pub fn start_worker(&self, dir: &Path, param: u64) -> Proc {
+        let mut worker = self.spawn("child_entry", dir, param);
+        assert_eq!(
+            worker.until("ready"),
+            "ready",
+            "worker of parameter {param}"
+        );
+        worker
+    }
+
+    /// A client-only runtime on this store, in the test process: `builder` (with the
+    /// workflows registered, for typed calls) on the store's options.
+    pub fn client(&self, builder: RuntimeBuilder) -> Client {
+        builder
+            .postgres(self.options())
+            .client_only()
+            .start()
+            .expect("client")
+            .client()
+    }
 }
 
-/// Appends `line` to the log of the child's directory in one `write` (O_APPEND), which
-/// survives a SIGKILL right after it.
-pub fn log(line: &str) {
-    let dir = child_dir().expect("only children log");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("log"))
-        .expect("open log");
-    file.write_all(format!("{line}\n").as_bytes())
-        .expect("write log");
-}
-
-/// A multi-threaded tokio runtime, as a worker process uses.
-pub fn tokio_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
+/// The test process's start of a scenario: a fresh schema with `lease`, and the scratch
+/// directory its worker processes log to; `None` in a child (the test binary re-run as a
+/// worker), where the scenario must not run.
+pub fn scenario(lease: Duration) -> Option<(Store, tempfile::TempDir)> {
+    if child_dir().is_some() {
+        return None;
+    }
+    Some((Store::fresh(lease), tempfile::tempdir().unwrap()))
 }
 
 /// Polls `done` every 20 ms until it holds, for at most `patience`; panics with `what`
 /// otherwise.
-pub fn eventually(patience: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let began = std::time::Instant::now();
+pub fn eventually(patience: Duration, what: &str, done: impl FnMut() -> bool) {
+    wait_for(patience, done, || what.to_owned());
+}
+
+/// [`eventually`], with what it waited for said by `what`, called on a time-out, so that it
+/// can show the state at the time.
+pub fn wait_for(patience: Duration, mut done: impl FnMut() -> bool, what: impl FnOnce() -> String) {
+    let began = Instant::now();
     while !done() {
-        assert!(began.elapsed() < patience, "timed out waiting for {what}");
+        if began.elapsed() > patience {
+            panic!("timed out after {patience:?} waiting for {}", what());
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Runs `future` (a client's wait, say) on `tokio`; panics with `what` if it does not end
+/// within `patience`.
+pub fn within<T>(
+    tokio: &tokio::runtime::Runtime,
+    patience: Duration,
+    what: &str,
+    future: impl Future<Output = T>,
+) -> T {
+    tokio
+        .block_on(tokio::time::timeout(patience, future))
+        .expect(what)
 }

@@ -12,22 +12,15 @@ use std::time::Duration;
 
 use cairn::{Answer, Client, Context, Error, Question, RunId, Runtime, Status, workflow};
 
-use super::process::{Proc, child_dir, param, parent_store, read_log, report};
+use super::process::{Proc, append_line, child_dir, param, parent_store, read_log, report};
 use super::{Backend, BackendUnderTest, fresh_store};
 
 /// The child's directory: its step log, and the gate file of [`gated`].
 static LOG_DIR: OnceLock<PathBuf> = OnceLock::new();
 
 fn count(line: &str) {
-    use std::io::Write;
     let dir = LOG_DIR.get().expect("log dir set");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("log"))
-        .expect("open log");
-    file.write_all(format!("{line}\n").as_bytes())
-        .expect("write log");
+    append_line(&dir.join("log"), line).expect("write log");
 }
 
 async fn one(x: u64) -> Result<u64, String> {

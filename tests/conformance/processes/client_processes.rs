@@ -11,7 +11,9 @@ use std::time::Duration;
 use cairn::{Client, Context, Error, RunId, Runtime, Status, workflow};
 use serde_json::json;
 
-use super::process::{Proc, child_dir, generation, param, parent_store, read_log, report};
+use super::process::{
+    Proc, append_line, child_dir, generation, param, parent_store, read_log, report, tokio_runtime,
+};
 use super::{Backend, BackendUnderTest, fresh_store};
 
 /// Where step executions are logged: one directory for the parent process, whose tests run
@@ -23,15 +25,7 @@ fn log_dir() -> &'static Path {
 }
 
 fn count(line: &str) {
-    use std::io::Write;
-    let dir = log_dir();
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("log"))
-        .expect("open log");
-    file.write_all(format!("{line}\n").as_bytes())
-        .expect("write log");
+    append_line(&log_dir().join("log"), line).expect("write log");
 }
 
 /// How many times the step logged `line`.
@@ -198,15 +192,6 @@ async fn waiter() {
         Err(_) => report("failed timed out"),
     }
     report(&format!("status {}", client.status(doomed).unwrap().status));
-}
-
-/// A tokio runtime for the parent, which runs the workflows itself.
-fn tokio_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn runtime(store: &BackendUnderTest) -> Runtime {

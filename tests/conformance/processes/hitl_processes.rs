@@ -3,28 +3,23 @@
 //! And a runtime that is running picks up an answer committed by another process, by polling.
 //! Step counters are lines in an append-only file, which survive the kills.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use cairn::{Answer, Context, Question, Status, workflow};
 
-use super::process::{Proc, child_dir, param, parent_store, read_log, report};
+use super::process::{
+    Proc, append_line, child_dir, count_in_log, param, parent_store, read_log, report,
+};
 use super::{Backend, fresh_store};
 
 /// Where counters go: the child's directory, or the parent's when it runs the workflow itself.
 static LOG_DIR: OnceLock<PathBuf> = OnceLock::new();
 
 fn count(line: &str) {
-    use std::io::Write;
     let dir = LOG_DIR.get().expect("log dir set");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("log"))
-        .expect("open log");
-    file.write_all(format!("{line}\n").as_bytes())
-        .expect("write log");
+    append_line(&dir.join("log"), line).expect("write log");
 }
 
 async fn validate(changes: String) -> Result<String, String> {
@@ -109,10 +104,6 @@ async fn answerer() {
     report(&format!("answered {} {answer}", pending[0].run));
 }
 
-fn counts(dir: &Path, name: &str) -> usize {
-    read_log(dir).iter().filter(|l| *l == name).count()
-}
-
 #[test]
 fn killed_while_waiting_answered_from_a_second_process_finished_by_a_third() {
     if child_dir().is_some() {
@@ -123,25 +114,25 @@ fn killed_while_waiting_answered_from_a_second_process_finished_by_a_third() {
     let mut first = Proc::spawn(module_path!(), &store, dir.path(), 0, WORKER);
     assert_eq!(first.until("waiting"), "waiting 1");
     first.kill();
-    assert_eq!(counts(dir.path(), "validate"), 1);
+    assert_eq!(count_in_log(dir.path(), "validate"), 1);
 
     let mut second = Proc::spawn(module_path!(), &store, dir.path(), 1, ANSWERER);
     assert_eq!(second.until("answered"), "answered 1 approved");
     second.exit();
     // Answering ran nothing.
-    assert_eq!(counts(dir.path(), "deploy"), 0);
+    assert_eq!(count_in_log(dir.path(), "deploy"), 0);
 
     let mut third = Proc::spawn(module_path!(), &store, dir.path(), 2, WORKER);
     assert_eq!(third.until("output"), "output deployed plan for v2");
     third.exit();
     assert_eq!(
-        counts(dir.path(), "validate"),
+        count_in_log(dir.path(), "validate"),
         1,
         "{:?}",
         read_log(dir.path())
     );
     assert_eq!(
-        counts(dir.path(), "deploy"),
+        count_in_log(dir.path(), "deploy"),
         1,
         "{:?}",
         read_log(dir.path())
@@ -183,6 +174,6 @@ fn a_running_runtime_picks_up_an_answer_from_another_process() {
         assert_eq!(output, "deployed plan for v3");
         runtime.shutdown().await;
     });
-    assert_eq!(counts(dir.path(), "validate"), 1);
-    assert_eq!(counts(dir.path(), "deploy"), 1);
+    assert_eq!(count_in_log(dir.path(), "validate"), 1);
+    assert_eq!(count_in_log(dir.path(), "deploy"), 1);
 }

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use cairn::{Context, Limits, RunId, Status, workflow};
 
-use super::process::{Proc, child_dir, generation, log, parent_store, read_log, report};
+use super::process::{
+    Proc, child_dir, generation, log, parent_store, read_log, report, tokio_runtime,
+};
 use super::{Backend, fresh_store};
 
 const RUNS: u64 = 5;
@@ -31,21 +33,13 @@ async fn one_at_a_time(ctx: &mut Context, n: u64) -> Result<u64, String> {
     Ok(n)
 }
 
-fn tokio() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 #[test]
 fn child_entry() {
     let Some(_dir) = child_dir() else {
         return;
     };
     let store = parent_store();
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         let runtime = store
             .runtime()
             .register_with(one_at_a_time, Limits::new().max_concurrent_runs(1))
@@ -79,7 +73,7 @@ fn queued_runs_survive_a_sigkill_and_start_after_the_restart() {
         assert!(Instant::now() < deadline, "no run took the slot");
         std::thread::sleep(Duration::from_millis(2));
     }
-    let tokio = tokio();
+    let tokio = tokio_runtime();
     let _in_tokio = tokio.enter();
     let client = store.client().unwrap();
     let queued = client.list(Some(Status::Queued)).unwrap();

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use cairn::{Client, Context, MissedTicks, RunId, Runtime, Schedule, Status, workflow};
 
 use super::file_clock::FileClock;
-use super::process::{Proc, child_dir, generation, param, parent_store, report};
+use super::process::{
+    Proc, append_line, child_dir, generation, param, parent_store, report, tokio_runtime,
+};
 use super::{Backend, fresh_store};
 
 /// An hour boundary (UTC).
@@ -56,14 +58,7 @@ fn steps_in(path: &Path) -> Vec<String> {
 }
 
 async fn record_step(tag: u64) -> Result<u64, String> {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(steps_file())
-        .map_err(|e| e.to_string())?;
-    file.write_all(format!("{tag}\n").as_bytes())
-        .map_err(|e| e.to_string())?;
+    append_line(&steps_file(), &tag.to_string()).map_err(|e| e.to_string())?;
     Ok(tag)
 }
 
@@ -71,14 +66,6 @@ async fn record_step(tag: u64) -> Result<u64, String> {
 async fn hourly_job(ctx: &mut Context, tag: u64) -> Result<u64, String> {
     let tag = ctx.task(record_step, tag).await?;
     Ok(tag)
-}
-
-fn tokio() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
 }
 
 fn clock_file(dir: &Path) -> PathBuf {
@@ -95,7 +82,7 @@ fn child_entry() {
         return;
     };
     let store = parent_store();
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         if param() == RACER {
             race_ticks(&store, &dir).await;
             return;
@@ -166,7 +153,7 @@ fn killed_over_three_ticks(policy: u64) -> (usize, usize, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let clock = clock_file(dir.path());
     FileClock::set(&clock, at(HOUR / 2));
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         let mut first = Proc::spawn(module_path!(), &store, dir.path(), 0, policy);
         first.until("started");
         let client = store.client().unwrap();
@@ -225,7 +212,7 @@ fn a_restart_racing_a_tick_does_not_start_it_again() {
     let dir = tempfile::tempdir().unwrap();
     let clock = clock_file(dir.path());
     FileClock::set(&clock, at(HOUR / 2));
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         let mut first = Proc::spawn(module_path!(), &store, dir.path(), 0, RUN_ONCE);
         first.until("started");
         let client = store.client().unwrap();
@@ -258,7 +245,7 @@ fn two_processes_handling_the_same_ticks_at_once_start_one_run_each() {
     let dir = tempfile::tempdir().unwrap();
     let steps = dir.path().join("parent-steps");
     PARENT_STEPS.set(steps.clone()).unwrap();
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         // This runtime runs the ticks' runs, handed over by the client-only racers.
         let runtime: Runtime = store
             .runtime()

@@ -16,7 +16,7 @@ use cairn::{Context, Error, RunId, Runtime, Status, workflow};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::process::{Proc, child_dir, generation, param, parent_store, report};
+use super::process::{Proc, child_dir, generation, param, parent_store, report, tokio_runtime};
 use super::{Backend, BackendUnderTest, fresh_store};
 
 /// Runs the crash tests start at once.
@@ -68,14 +68,6 @@ async fn picky(ctx: &mut Context, input: Picky) -> Result<u64, String> {
     Ok(doubled)
 }
 
-fn tokio() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 fn runtime(store: &BackendUnderTest) -> Runtime {
     store
         .runtime()
@@ -91,7 +83,7 @@ fn ids_come_back_in_input_order_and_every_run_completes_with_its_output() {
         return;
     }
     let store = fresh_store();
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         let runtime = runtime(&store);
         let client = runtime.client();
         // A run stored before: the batch's ids come after it.
@@ -128,7 +120,7 @@ fn an_input_that_cannot_be_stored_in_the_middle_starts_none() {
         return;
     }
     let store = fresh_store();
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         let runtime = runtime(&store);
         let client = runtime.client();
         let inputs = (10..20).map(Picky);
@@ -168,7 +160,7 @@ fn no_input_starts_nothing() {
         return;
     }
     let store = fresh_store();
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         let runtime = runtime(&store);
         let client = runtime.client();
         assert_eq!(client.start_many(three_steps, []).await.unwrap(), vec![]);
@@ -188,7 +180,7 @@ fn a_client_only_batch_is_run_by_the_runtime_already_running() {
     }
     let store = fresh_store();
     let dir = tempfile::tempdir().unwrap();
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         // A short poll interval: this runtime learns of the runs from the hand-over table only.
         let runtime = store
             .runtime()
@@ -220,7 +212,7 @@ fn child_entry() {
         return;
     }
     let store = parent_store();
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         if param() == CLIENT_ONLY {
             let client = store
                 .runtime()
@@ -250,7 +242,7 @@ fn child_entry() {
 
 /// The runs in `store`, read with no workflow registered (so nothing resumes).
 fn stored(store: &BackendUnderTest) -> Vec<cairn::RunStatus> {
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         let runtime = store.runtime().start().unwrap();
         let runs = runtime.client().list(None).unwrap();
         runtime.shutdown().await;

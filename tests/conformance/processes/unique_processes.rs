@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use cairn::{Context, Runtime, workflow};
 
-use super::process::{Proc, child_dir, generation, parent_store, report};
+use super::process::{
+    Proc, append_line, child_dir, generation, parent_store, report, tokio_runtime,
+};
 use super::{Backend, fresh_store};
 
 /// Keys raced for, one after the other.
@@ -21,15 +23,8 @@ const PATIENCE: Duration = Duration::from_secs(20);
 static STEPS: OnceLock<PathBuf> = OnceLock::new();
 
 async fn count(n: u64) -> Result<u64, String> {
-    use std::io::Write;
     let path = STEPS.get().expect("only the parent runs steps");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| e.to_string())?;
-    file.write_all(format!("{n}\n").as_bytes())
-        .map_err(|e| e.to_string())?;
+    append_line(path, &n.to_string()).map_err(|e| e.to_string())?;
     Ok(n)
 }
 
@@ -37,14 +32,6 @@ async fn count(n: u64) -> Result<u64, String> {
 async fn charge_once(ctx: &mut Context, n: u64) -> Result<u64, String> {
     let n = ctx.task(count, n).await?;
     Ok(n)
-}
-
-fn tokio() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
 }
 
 /// The barrier of round `round`: both children wait until it exists.
@@ -58,7 +45,7 @@ fn child_entry() {
         return;
     };
     let store = parent_store();
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         let client = store
             .runtime()
             .register(charge_once)
@@ -91,7 +78,7 @@ fn two_processes_starting_the_same_key_at_once_get_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let steps = dir.path().join("steps");
     STEPS.set(steps.clone()).unwrap();
-    tokio().block_on(async {
+    tokio_runtime().block_on(async {
         // A short poll interval: this runtime learns of the runs from the hand-over table.
         let runtime: Runtime = store
             .runtime()
