@@ -18,12 +18,16 @@
 //! (default 3): each figure is printed as the median and the range of the repetitions.
 //! Scratch directories are under the target dir (`CAIRN_BENCH_DIR` overrides it).
 
+#[path = "common/stats.rs"]
+mod stats;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cairn::{
     Client, Context, Durability, Error, LmdbOptions, RunFilter, Runtime, Status, workflow,
 };
+use stats::median_min_max;
 
 /// Finishes at once (no await): a run costs one commit to start and one to finish. One in
 /// ten fails, so that one status is a tenth of the runs.
@@ -129,14 +133,8 @@ fn time_median<T>(k: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
 type Figures = Vec<(String, f64, &'static str)>;
 
 fn summary(name: &str, unit: &str, values: &[f64]) {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    println!(
-        "  {name:<58} median {median:>12.3} {unit:<6} range {:.3} - {:.3}",
-        sorted[0],
-        sorted[sorted.len() - 1]
-    );
+    let (median, min, max) = median_min_max(values);
+    println!("  {name:<58} median {median:>12.3} {unit:<6} range {min:.3} - {max:.3}");
 }
 
 fn report(title: &str, repetitions: &[Figures]) {

@@ -32,9 +32,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cairn::{Context, Durability, Error, Flow, LmdbOptions, Runtime, workflow};
+use stats::median_min_max;
 
 #[path = "perf/flushes.rs"]
 mod flushes;
+#[path = "common/stats.rs"]
+mod stats;
 
 async fn trivial(i: u64) -> u64 {
     std::hint::black_box(i)
@@ -777,12 +780,11 @@ async fn opens(mode: Durability) -> Result<(), Error> {
         raw.push(raw_reopen(dir.path(), mode));
         ratios.push(fresh[fresh.len() - 1].as_secs_f64() / raw[raw.len() - 1].as_secs_f64());
     }
-    ratios.sort_by(f64::total_cmp);
     println!(
         "(open) runtime start [{}]: fresh directory {} µs = {:.1}x the raw open (median of paired ratios), existing {} µs; raw heed open + 1 table + 1 commit, fresh: {} µs",
         mode_name(mode),
         Spread::of(fresh),
-        ratios[ratios.len() / 2],
+        median_min_max(&ratios).0,
         Spread::of(existing),
         Spread::of(raw),
     );
@@ -828,23 +830,17 @@ async fn input_size(mode: Durability) -> Result<(), Error> {
         }
     }
     for (row, size) in rows.iter().zip(sizes) {
-        let mut times: Vec<f64> = row.iter().map(|r| r.0 * 1e6).collect();
-        let mut growths: Vec<i64> = row.iter().map(|r| r.1).collect();
-        times.sort_by(f64::total_cmp);
-        growths.sort_unstable();
-        if times.is_empty() {
+        if row.is_empty() {
             continue;
         }
+        let times: Vec<f64> = row.iter().map(|r| r.0 * 1e6).collect();
+        let growths: Vec<f64> = row.iter().map(|r| r.1 as f64).collect();
+        let (time, time_min, time_max) = median_min_max(&times);
+        let (growth, growth_min, growth_max) = median_min_max(&growths);
         println!(
-            "(10) input [{}]: {size:>9}-byte input: {:>9.1} µs/transition (median of {}, {:.1}-{:.1}); data file +{} bytes/transition (median, {}-{})",
+            "(10) input [{}]: {size:>9}-byte input: {time:>9.1} µs/transition (median of {}, {time_min:.1}-{time_max:.1}); data file +{growth:.0} bytes/transition (median, {growth_min:.0}-{growth_max:.0})",
             mode_name(mode),
-            times[times.len() / 2],
             times.len(),
-            times[0],
-            times[times.len() - 1],
-            growths[growths.len() / 2],
-            growths[0],
-            growths[growths.len() - 1],
         );
     }
     Ok(())

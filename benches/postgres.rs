@@ -30,6 +30,8 @@
 
 #[path = "../tests/conformance/postgres_server.rs"]
 mod postgres_server;
+#[path = "common/stats.rs"]
+mod stats;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -41,6 +43,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cairn::{Context, PostgresOptions, RunId, Runtime, Status, workflow};
+use stats::spread;
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -603,24 +606,6 @@ async fn takeover(pg: &mut Pg, kill_after: Duration) -> Fallible<(f64, f64, f64,
 
 // ---------------------------------------------------------------------------------------
 // The table.
-
-/// Median, minimum and maximum.
-fn stats(values: &[f64]) -> (f64, f64, f64) {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    let median = if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-    };
-    (median, sorted[0], sorted[n - 1])
-}
-
-fn spread(values: &[f64], digits: usize) -> String {
-    let (median, min, max) = stats(values);
-    format!("{median:.digits$} ({min:.digits$}–{max:.digits$})")
-}
 
 fn row(figure: &str, samples: &[Sample], digits: usize, unit: &str, target: &str) {
     let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
