@@ -16,7 +16,9 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::run::RunId;
+use crate::error::Error;
+use crate::run::{RunId, RunStatus, Status};
+use crate::store::RunRecord;
 
 /// A quarantined run, as [`Runtime::quarantined`](crate::Runtime::quarantined) and
 /// [`Client::quarantined`](crate::Client::quarantined) list it.
@@ -59,4 +61,40 @@ pub(crate) struct CheckReport {
     pub reindexed: usize,
     /// Runs quarantined by this check.
     pub quarantined: usize,
+}
+
+/// How a run is listed, for every backend: its record's status; or, if it is quarantined
+/// (`quarantined` holds the reason) or its record does not decode, [`Status::Corrupt`] with
+/// the reason as its error and whatever the record says if it decodes.
+pub(crate) fn listed_status(
+    run: RunId,
+    decoded: Result<RunRecord, Error>,
+    quarantined: Option<String>,
+) -> RunStatus {
+    match (quarantined, decoded) {
+        (None, Ok(record)) => record.to_status(run),
+        (Some(reason), decoded) => corrupt_status(run, decoded.ok(), reason),
+        (None, Err(e)) => corrupt_status(run, None, e.to_string()),
+    }
+}
+
+fn corrupt_status(run: RunId, record: Option<RunRecord>, reason: String) -> RunStatus {
+    match record {
+        Some(record) => RunStatus {
+            status: Status::Corrupt,
+            error: Some(reason),
+            ..record.to_status(run)
+        },
+        None => RunStatus {
+            id: run,
+            workflow: "<unknown>".to_owned(),
+            status: Status::Corrupt,
+            state: String::new(),
+            step: None,
+            transitions: 0,
+            error: Some(reason),
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        },
+    }
 }

@@ -19,6 +19,8 @@ pub(crate) mod hitl;
 pub(crate) mod lmdb;
 /// What a migration of a run checks and produces, for every backend.
 pub(crate) mod migration;
+/// Which writes are commits of a run's own task, for every backend.
+pub(crate) mod own_commit;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
 /// How a run record is stored: without its input, with the LMDB backend's hints after it.

@@ -27,6 +27,7 @@ use super::{LmdbStore, be_u64, key, loop_items};
 use crate::error::Error;
 use crate::lifecycle::{self, AtCommit, Request, Stop};
 use crate::run::{RunId, Status};
+use crate::store::own_commit::own_commit;
 use crate::store::{Outcome, RunRecord, WriteOp};
 
 /// Number of LMDB databases opened here.
@@ -70,21 +71,6 @@ impl Table {
         self.requests.ok_or(Error::ReadOnly {
             path: std::path::PathBuf::new(),
         })
-    }
-}
-
-/// The run of an op that its own task commits, and whether that commit ends the run.
-fn own_commit(op: &WriteOp) -> Option<(RunId, bool)> {
-    match op {
-        WriteOp::CommitState { run, .. }
-        | WriteOp::Suspend { run, .. }
-        | WriteOp::Ask { run, .. }
-        | WriteOp::AwaitEvent { run, .. } => Some((*run, false)),
-        WriteOp::StartChild { parent, .. } | WriteOp::AwaitChildren { parent, .. } => {
-            Some((*parent, false))
-        }
-        WriteOp::Complete { run, .. } | WriteOp::Fail { run, .. } => Some((*run, true)),
-        _ => None,
     }
 }
 

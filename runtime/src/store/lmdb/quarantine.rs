@@ -8,7 +8,7 @@ use super::retention::TimeKeyed;
 use super::{LmdbStore, be_u64};
 use crate::error::Error;
 use crate::lifecycle;
-use crate::quarantine::StoredEntry;
+use crate::quarantine::{StoredEntry, listed_status};
 use crate::run::{RunId, RunStatus, Status};
 use crate::store::RunRecord;
 
@@ -229,11 +229,7 @@ impl LmdbStore {
             };
             let run = RunId(id);
             let decoded = Self::decode(run, bytes);
-            let listed = match (quarantined.get(&id), decoded) {
-                (None, Ok(record)) => record.to_status(run),
-                (Some(reason), decoded) => corrupt_status(run, decoded.ok(), reason.clone()),
-                (None, Err(e)) => corrupt_status(run, None, e.to_string()),
-            };
+            let listed = listed_status(run, decoded, quarantined.get(&id).cloned());
             if status.is_none_or(|wanted| wanted == listed.status) {
                 out.push(listed);
             }
@@ -255,33 +251,6 @@ impl LmdbStore {
             return Err(Error::UnknownRun { run });
         };
         let decoded = Self::decode(run, bytes);
-        Ok(match (entry, decoded) {
-            (None, Ok(record)) => record.to_status(run),
-            (Some(entry), decoded) => corrupt_status(run, decoded.ok(), entry.reason),
-            (None, Err(e)) => corrupt_status(run, None, e.to_string()),
-        })
-    }
-}
-
-/// How a quarantined or undecodable run is listed: what its record says if it decodes, with
-/// [`Status::Corrupt`] and the reason as its error.
-fn corrupt_status(run: RunId, record: Option<RunRecord>, reason: String) -> RunStatus {
-    match record {
-        Some(record) => RunStatus {
-            status: Status::Corrupt,
-            error: Some(reason),
-            ..record.to_status(run)
-        },
-        None => RunStatus {
-            id: run,
-            workflow: "<unknown>".to_owned(),
-            status: Status::Corrupt,
-            state: String::new(),
-            step: None,
-            transitions: 0,
-            error: Some(reason),
-            created_at_ms: 0,
-            updated_at_ms: 0,
-        },
+        Ok(listed_status(run, decoded, entry.map(|entry| entry.reason)))
     }
 }

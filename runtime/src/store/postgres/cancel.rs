@@ -12,22 +12,8 @@ use super::{big, rid};
 use crate::error::Error;
 use crate::lifecycle::{self, AtCommit, Request, Stop};
 use crate::run::{RunId, Status};
+use crate::store::own_commit::own_commit;
 use crate::store::{Outcome, WriteOp};
-
-/// The run whose own task commits `op`, and whether the commit ends the run.
-fn own_commit(op: &WriteOp) -> Option<(RunId, bool)> {
-    match op {
-        WriteOp::CommitState { run, .. }
-        | WriteOp::Suspend { run, .. }
-        | WriteOp::Ask { run, .. }
-        | WriteOp::AwaitEvent { run, .. } => Some((*run, false)),
-        WriteOp::StartChild { parent, .. } | WriteOp::AwaitChildren { parent, .. } => {
-            Some((*parent, false))
-        }
-        WriteOp::Complete { run, .. } | WriteOp::Fail { run, .. } => Some((*run, true)),
-        _ => None,
-    }
-}
 
 /// Applies `op`, after the run's request if it is a commit of a run's own task.
 pub(super) async fn apply_with_requests(

@@ -12,6 +12,7 @@ use super::{PgStore, big, rid, unbig};
 use crate::client::listing::RunFilter;
 use crate::error::Error;
 use crate::lifecycle;
+use crate::quarantine::listed_status;
 use crate::run::{RunId, RunStatus, Status};
 use crate::store::RunRecord;
 
@@ -172,31 +173,6 @@ async fn delete_run(sql: Sql<'_, '_>, run: RunId) -> Result<(), Error> {
 /// A run as listed: its record's status, or [`Status::Corrupt`] with the reason if it is
 /// quarantined or its record does not decode.
 pub(super) fn listed(run: RunId, record: &[u8], quarantine: Option<&[u8]>) -> RunStatus {
-    let decoded = PgStore::decode(run, record);
-    match (quarantine.map(entry_of), decoded) {
-        (None, Ok(record)) => record.to_status(run),
-        (Some(entry), decoded) => corrupt_status(run, decoded.ok(), entry.reason),
-        (None, Err(e)) => corrupt_status(run, None, e.to_string()),
-    }
-}
-
-fn corrupt_status(run: RunId, record: Option<RunRecord>, reason: String) -> RunStatus {
-    match record {
-        Some(record) => RunStatus {
-            status: Status::Corrupt,
-            error: Some(reason),
-            ..record.to_status(run)
-        },
-        None => RunStatus {
-            id: run,
-            workflow: "<unknown>".to_owned(),
-            status: Status::Corrupt,
-            state: String::new(),
-            step: None,
-            transitions: 0,
-            error: Some(reason),
-            created_at_ms: 0,
-            updated_at_ms: 0,
-        },
-    }
+    let reason = quarantine.map(|entry| entry_of(entry).reason);
+    listed_status(run, PgStore::decode(run, record), reason)
 }
