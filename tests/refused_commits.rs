@@ -10,7 +10,7 @@ mod context_common;
 use std::path::Path;
 
 use cairn::{Context, Runtime, workflow};
-use context_common::process::{child_dir, log, read_log, report, spawn_child};
+use context_common::process::{child_dir, log, read_log, report, spawn_child, tokio_runtime};
 
 async fn first(n: u64) -> Result<u64, String> {
     log("first");
@@ -38,12 +38,7 @@ const LONG_KEY_MODE: u64 = 0;
 #[test]
 fn child_entry() {
     let Some(dir) = child_dir() else { return };
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(child(&dir));
+    tokio_runtime().block_on(child(&dir));
 }
 
 /// Starts the run if there is none, waits for its outcome

@@ -10,7 +10,9 @@ mod context_common;
 use std::path::Path;
 
 use cairn::{Context, RunId, Runtime, workflow};
-use context_common::process::{child_dir, log, param, read_log, report, spawn_child};
+use context_common::process::{
+    child_dir, log, param, read_log, report, spawn_child, tokio_runtime,
+};
 use serde_json::json;
 
 async fn double(n: u64) -> Result<u64, String> {
@@ -39,12 +41,7 @@ async fn field_added(ctx: &mut Context, n: u64) -> Result<u64, String> {
 #[test]
 fn child_entry() {
     let Some(dir) = child_dir() else { return };
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(child(&dir));
+    tokio_runtime().block_on(child(&dir));
 }
 
 /// Mode (param) 0: killed inside the migration function. 1: migrates, then is killed while

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use cairn::{Answer, Client, Context, Error, Question, RunId, Runtime, Status, workflow};
 
-use super::process::{Proc, append_line, child_dir, param, parent_store, read_log, report};
+use super::process::{
+    Proc, append_line, child_dir, param, parent_store, read_log, report, tokio_runtime,
+};
 use super::{Backend, BackendUnderTest, fresh_store};
 
 /// The child's directory: its step log, and the gate file of [`gated`].
@@ -89,35 +91,30 @@ fn child_entry() {
     let Some(dir) = child_dir() else { return };
     LOG_DIR.set(dir).expect("set once");
     let (mode, run) = (param() % 100, RunId(param() / 100));
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(async move {
-            match mode {
-                STORE_PENDING => {
-                    let run = client_only().start(napper, 1).await.expect("start");
-                    report(&format!("ready {run}"));
-                }
-                RUN_RUNNING => run_running().await,
-                RUN_SLEEPING => run_until(napper, Status::Waiting).await,
-                RUN_WAITING => run_until(asker, Status::Waiting).await,
-                CANCEL => cancel(run).await,
-                PAUSE => {
-                    let client = client_only();
-                    client.pause(run).await.expect("pause");
-                    report(&format!("paused {}", client.status(run).unwrap().status));
-                }
-                CHECK => check(run).await,
-                FINISH_PAUSED => finish_paused(run).await,
-                UNPAUSE => {
-                    client_only().unpause(run).await.expect("unpause");
-                    report("unpaused");
-                }
-                other => panic!("unknown child mode {other}"),
+    tokio_runtime().block_on(async move {
+        match mode {
+            STORE_PENDING => {
+                let run = client_only().start(napper, 1).await.expect("start");
+                report(&format!("ready {run}"));
             }
-        });
+            RUN_RUNNING => run_running().await,
+            RUN_SLEEPING => run_until(napper, Status::Waiting).await,
+            RUN_WAITING => run_until(asker, Status::Waiting).await,
+            CANCEL => cancel(run).await,
+            PAUSE => {
+                let client = client_only();
+                client.pause(run).await.expect("pause");
+                report(&format!("paused {}", client.status(run).unwrap().status));
+            }
+            CHECK => check(run).await,
+            FINISH_PAUSED => finish_paused(run).await,
+            UNPAUSE => {
+                client_only().unpause(run).await.expect("unpause");
+                report("unpaused");
+            }
+            other => panic!("unknown child mode {other}"),
+        }
+    });
 }
 
 fn runtime() -> Runtime {

@@ -9,7 +9,9 @@
 
 use cairn::{Context, Error, Question, RunId, Status, workflow};
 
-use super::process::{Proc, child_dir, generation, log, param, parent_store, read_log, report};
+use super::process::{
+    Proc, child_dir, generation, log, param, parent_store, read_log, report, tokio_runtime,
+};
 use super::{Backend, fresh_store};
 
 /// Step `name` of the run: in the first process it blocks forever if it is the step the test
@@ -75,12 +77,7 @@ fn child_entry() {
     if child_dir().is_none() {
         return;
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(run_child());
+    tokio_runtime().block_on(run_child());
 }
 
 async fn run_child() {

@@ -97,38 +97,33 @@ fn child_entry() {
     if child_dir().is_none() {
         return;
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(async move {
-            match param() {
-                STARTER => starter().await,
-                WAITER => waiter().await,
-                STARTER_THEN_EXIT => {
-                    let client = client_only();
-                    let run = client
-                        .start_json(
-                            "greeting",
-                            json!({ "name": format!("dora{}", generation()) }),
-                        )
-                        .await
-                        .expect("start");
-                    report(&format!("started {run}"));
-                }
-                RESUMER => {
-                    let client = client_only();
-                    let run = client.list(Some(Status::Failed)).expect("list")[0].id;
-                    client.resume(run).await.expect("resume");
-                    match tokio::time::timeout(PATIENCE, client.wait(flaky_greeting, run)).await {
-                        Ok(output) => report(&format!("output {}", output.expect("completes"))),
-                        Err(_) => report("output timed out"),
-                    }
-                }
-                other => panic!("unknown child mode {other}"),
+    tokio_runtime().block_on(async move {
+        match param() {
+            STARTER => starter().await,
+            WAITER => waiter().await,
+            STARTER_THEN_EXIT => {
+                let client = client_only();
+                let run = client
+                    .start_json(
+                        "greeting",
+                        json!({ "name": format!("dora{}", generation()) }),
+                    )
+                    .await
+                    .expect("start");
+                report(&format!("started {run}"));
             }
-        });
+            RESUMER => {
+                let client = client_only();
+                let run = client.list(Some(Status::Failed)).expect("list")[0].id;
+                client.resume(run).await.expect("resume");
+                match tokio::time::timeout(PATIENCE, client.wait(flaky_greeting, run)).await {
+                    Ok(output) => report(&format!("output {}", output.expect("completes"))),
+                    Err(_) => report("output timed out"),
+                }
+            }
+            other => panic!("unknown child mode {other}"),
+        }
+    });
 }
 
 /// Opens the parent's store client-only, with the workflows registered for typed calls.

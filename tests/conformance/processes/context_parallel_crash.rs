@@ -6,7 +6,9 @@
 
 use cairn::{Context, Flow, step, workflow};
 
-use super::process::{Proc, child_dir, generation, log, param, parent_store, read_log, report};
+use super::process::{
+    Proc, child_dir, generation, log, param, parent_store, read_log, report, tokio_runtime,
+};
 use super::{Backend, fresh_store};
 
 const BRANCHES: u64 = 5;
@@ -37,12 +39,7 @@ fn child_entry() {
     if child_dir().is_none() {
         return;
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(child());
+    tokio_runtime().block_on(child());
 }
 
 async fn child() {

@@ -6,7 +6,7 @@
 
 use cairn::{Context, workflow};
 
-use super::process::{Proc, child_dir, generation, param, parent_store, report};
+use super::process::{Proc, child_dir, generation, param, parent_store, report, tokio_runtime};
 use super::{Backend, fresh_store};
 
 const ITEMS: u64 = 4;
@@ -39,12 +39,7 @@ fn child_entry() {
     if child_dir().is_none() {
         return;
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(child());
+    tokio_runtime().block_on(child());
 }
 
 async fn child() {

@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use cairn::{Context, Flow, workflow};
 use serde::{Deserialize, Serialize};
 
-use super::process::parent_store;
+use super::process::{parent_store, tokio_runtime};
 use super::{Backend, BackendUnderTest, child_entry_of, fresh_store};
 
 /// How long each step takes, so that random kills land inside steps.
@@ -154,12 +154,7 @@ fn child_entry() {
     if child_dir().is_none() {
         return;
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(child());
+    tokio_runtime().block_on(child());
 }
 
 async fn child() {

@@ -20,7 +20,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cairn::{Context, Durability, workflow};
 
-use super::process::{Proc, child_dir, generation, log, param, parent_store, read_log, report};
+use super::process::{
+    Proc, child_dir, generation, log, param, parent_store, read_log, report, tokio_runtime,
+};
 use super::{Backend, BackendUnderTest, fresh_store};
 
 /// Runs started, all at once.
@@ -57,12 +59,7 @@ fn child_entry() {
     if child_dir().is_none() {
         return;
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(child());
+    tokio_runtime().block_on(child());
 }
 
 /// Starts the runs not started yet (runs are started in input order, so the stored runs are

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use cairn::{Clock, Context, Error, Flow, RetryPolicy, Sleep, Status, workflow};
 use serde::{Deserialize, Serialize};
 
-use super::process::{Proc, child_dir, log, param, parent_store, read_log, report};
+use super::process::{Proc, child_dir, log, param, parent_store, read_log, report, tokio_runtime};
 use super::{Backend, fresh_store};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -65,22 +65,17 @@ fn child_entry() {
     if child_dir().is_none() {
         return;
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(async move {
-            match param() {
-                HALT_AFTER_FIRST_STEP => halt_after_first_step().await,
-                PARK => park().await,
-                FINISH => finish_run().await,
-                RETRY_UNTIL_BACKOFF => retry_until_backoff().await,
-                RETRY => retry().await,
-                PARK_THEN_FINISH => park_then_finish().await,
-                other => panic!("unknown child mode {other}"),
-            }
-        });
+    tokio_runtime().block_on(async move {
+        match param() {
+            HALT_AFTER_FIRST_STEP => halt_after_first_step().await,
+            PARK => park().await,
+            FINISH => finish_run().await,
+            RETRY_UNTIL_BACKOFF => retry_until_backoff().await,
+            RETRY => retry().await,
+            PARK_THEN_FINISH => park_then_finish().await,
+            other => panic!("unknown child mode {other}"),
+        }
+    });
 }
 
 /// Starts the run and stops it right after its first step is committed, short of its wait:

@@ -11,6 +11,7 @@ use cairn::{Answer, Context, Question, Status, workflow};
 
 use super::process::{
     Proc, append_line, child_dir, count_in_log, param, parent_store, read_log, report,
+    tokio_runtime,
 };
 use super::{Backend, fresh_store};
 
@@ -53,18 +54,13 @@ const ANSWERER: u64 = 1;
 fn child_entry() {
     let Some(dir) = child_dir() else { return };
     LOG_DIR.set(dir.clone()).expect("set once");
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(async move {
-            match param() {
-                WORKER => worker().await,
-                ANSWERER => answerer().await,
-                other => panic!("unknown child mode {other}"),
-            }
-        });
+    tokio_runtime().block_on(async move {
+        match param() {
+            WORKER => worker().await,
+            ANSWERER => answerer().await,
+            other => panic!("unknown child mode {other}"),
+        }
+    });
 }
 
 /// Runs the workflow: starts the run if there is none, reports when it waits, then waits for
@@ -147,11 +143,7 @@ fn a_running_runtime_picks_up_an_answer_from_another_process() {
     let store = fresh_store();
     let dir = tempfile::tempdir().unwrap();
     LOG_DIR.set(dir.path().to_owned()).expect("set once");
-    let tokio = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let tokio = tokio_runtime();
     tokio.block_on(async {
         let runtime = store
             .runtime()

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use cairn::{Context, Status, workflow};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::process::{Proc, child_dir, log, param, parent_store, read_log, report};
+use super::process::{Proc, child_dir, log, param, parent_store, read_log, report, tokio_runtime};
 use super::{Backend, BackendUnderTest, fresh_store};
 
 async fn first(n: u64) -> Result<u64, String> {
@@ -52,12 +52,7 @@ fn child_entry() {
         return;
     }
     BROKEN.store(param() == FRAGILE_BROKEN, Ordering::Relaxed);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(child());
+    tokio_runtime().block_on(child());
 }
 
 /// Starts the run if there is none (resuming it, in the fixed build), waits for its outcome

@@ -6,7 +6,7 @@
 use cairn::{Context, workflow};
 use serde::{Deserialize, Serialize};
 
-use super::process::{Proc, child_dir, generation, parent_store, report};
+use super::process::{Proc, child_dir, generation, parent_store, report, tokio_runtime};
 use super::{Backend, fresh_store};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -42,12 +42,7 @@ fn child_entry() {
     if child_dir().is_none() {
         return;
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(child());
+    tokio_runtime().block_on(child());
 }
 
 async fn child() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use cairn::{Client, Context, RunId, Workflow, workflow};
 use tokio::sync::Semaphore;
 
-use super::process::{Proc, child_dir, parent_store, report};
+use super::process::{Proc, child_dir, parent_store, report, tokio_runtime};
 use super::{Backend, BackendUnderTest, fresh_store};
 
 /// Released by the parent as the child reports each update.
@@ -35,47 +35,42 @@ fn child_entry() {
     if child_dir().is_none() {
         return;
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(async move {
-            // Client-only, nothing registered: the workflow's code is not needed here.
-            let client: Client = parent_store().client().expect("client opens");
-            let graph = client.workflow_graph("watched").expect("read");
-            match graph {
-                Some(graph) => report(&format!("graph {} states", graph.states.len())),
-                None => report("graph missing"),
-            }
-            let mut watch = client.watch(RunId(1)).expect("watch");
-            loop {
-                match tokio::time::timeout(PATIENCE, watch.next()).await {
-                    Ok(Some(Ok(update))) => {
-                        let numbers: Vec<String> = update
-                            .history
-                            .iter()
-                            .map(|h| h.number.to_string())
-                            .collect();
-                        report(&format!(
-                            "update {} {} [{}]",
-                            update.status,
-                            update.transitions,
-                            numbers.join(",")
-                        ));
-                    }
-                    Ok(Some(Err(error))) => report(&format!("error {error}")),
-                    Ok(None) => {
-                        report("end");
-                        return;
-                    }
-                    Err(_) => {
-                        report("timed out");
-                        return;
-                    }
+    tokio_runtime().block_on(async move {
+        // Client-only, nothing registered: the workflow's code is not needed here.
+        let client: Client = parent_store().client().expect("client opens");
+        let graph = client.workflow_graph("watched").expect("read");
+        match graph {
+            Some(graph) => report(&format!("graph {} states", graph.states.len())),
+            None => report("graph missing"),
+        }
+        let mut watch = client.watch(RunId(1)).expect("watch");
+        loop {
+            match tokio::time::timeout(PATIENCE, watch.next()).await {
+                Ok(Some(Ok(update))) => {
+                    let numbers: Vec<String> = update
+                        .history
+                        .iter()
+                        .map(|h| h.number.to_string())
+                        .collect();
+                    report(&format!(
+                        "update {} {} [{}]",
+                        update.status,
+                        update.transitions,
+                        numbers.join(",")
+                    ));
+                }
+                Ok(Some(Err(error))) => report(&format!("error {error}")),
+                Ok(None) => {
+                    report("end");
+                    return;
+                }
+                Err(_) => {
+                    report("timed out");
+                    return;
                 }
             }
-        });
+        }
+    });
 }
 
 fn runtime(store: &BackendUnderTest) -> cairn::Runtime {
@@ -89,35 +84,30 @@ fn a_client_only_process_watches_every_transition_of_a_run_run_elsewhere() {
     }
     let store = fresh_store();
     let dir = tempfile::tempdir().unwrap();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let runtime = runtime(&store);
-            let client = runtime.client();
-            let run = client.start(watched, 1).await.unwrap();
-            assert_eq!(run, RunId(1));
-            let mut child = Proc::spawn(module_path!(), &store, dir.path(), 0, 0);
-            let states = cairn::WorkflowGraph::from(watched::graph()).states.len();
-            assert_eq!(child.next(), format!("graph {states} states"));
-            assert_eq!(child.next(), "update pending 0 []");
-            GATE.add_permits(1);
-            assert_eq!(child.next(), "update running 1 [1]");
-            GATE.add_permits(1);
-            assert_eq!(child.next(), "update running 2 [2]");
-            GATE.add_permits(1);
-            // The third transition and the end commit back to back: one update or two.
-            let mut tail = vec![child.next()];
-            while tail.last().map(String::as_str) != Some("end") {
-                tail.push(child.next());
-            }
-            let expected_one = ["update completed 3 [3,3]", "end"];
-            let expected_two = ["update running 3 [3]", "update completed 3 [3]", "end"];
-            assert!(tail == expected_one || tail == expected_two, "{tail:?}");
-            child.exit();
-            assert_eq!(client.wait(watched, run).await.unwrap(), 4);
-            runtime.shutdown().await;
-        });
+    tokio_runtime().block_on(async {
+        let runtime = runtime(&store);
+        let client = runtime.client();
+        let run = client.start(watched, 1).await.unwrap();
+        assert_eq!(run, RunId(1));
+        let mut child = Proc::spawn(module_path!(), &store, dir.path(), 0, 0);
+        let states = cairn::WorkflowGraph::from(watched::graph()).states.len();
+        assert_eq!(child.next(), format!("graph {states} states"));
+        assert_eq!(child.next(), "update pending 0 []");
+        GATE.add_permits(1);
+        assert_eq!(child.next(), "update running 1 [1]");
+        GATE.add_permits(1);
+        assert_eq!(child.next(), "update running 2 [2]");
+        GATE.add_permits(1);
+        // The third transition and the end commit back to back: one update or two.
+        let mut tail = vec![child.next()];
+        while tail.last().map(String::as_str) != Some("end") {
+            tail.push(child.next());
+        }
+        let expected_one = ["update completed 3 [3,3]", "end"];
+        let expected_two = ["update running 3 [3]", "update completed 3 [3]", "end"];
+        assert!(tail == expected_one || tail == expected_two, "{tail:?}");
+        child.exit();
+        assert_eq!(client.wait(watched, run).await.unwrap(), 4);
+        runtime.shutdown().await;
+    });
 }
