@@ -2,6 +2,8 @@
 //! commits nothing (no write transaction, so no device flush with full durability), read
 //! from LMDB's last transaction id; a start with a changed workflow commits its graph.
 
+// Only `last_txn_id` of the support is used here.
+#[allow(dead_code)]
 mod support;
 
 use std::path::Path;
