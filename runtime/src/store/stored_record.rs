@@ -401,6 +401,68 @@ mod tests {
         }
     }
 
+    /// What the two paths cost per transition on a record like the perf bench's (run by
+    /// hand: `cargo test --release -p cairn-runtime --lib -- --ignored --nocapture
+    /// checkpoint_paths_timed`): decode, `lifecycle::checkpoint` and encode, against
+    /// [`Checkpointed`]; medians of 15 interleaved rounds of 200,000 each.
+    #[test]
+    #[ignore = "a timing, run by hand in release"]
+    fn checkpoint_paths_timed() {
+        use std::hint::black_box;
+        use std::time::Instant;
+        let mut stored = RunRecord::new("steps", 7, Vec::new(), 5);
+        stored.status = Status::Running;
+        stored.state_name = "AfterStep".to_owned();
+        stored.step = Some("step".to_owned());
+        stored.state = Some(vec![7; 24]);
+        stored.transitions = 1234;
+        stored.hints = Hints::NEW;
+        let bytes = seal(&stored, true).unwrap();
+        let state = [8u8; 24];
+        let rounds = 200_000u32;
+        let time = |f: &dyn Fn() -> Vec<u8>| {
+            let t = Instant::now();
+            for _ in 0..rounds {
+                black_box(f());
+            }
+            t.elapsed().as_nanos() as f64 / f64::from(rounds)
+        };
+        let whole = || {
+            let mut record = open(black_box(&bytes)).unwrap();
+            crate::lifecycle::checkpoint(&mut record, "AfterStep", Some("step"), &state, 99);
+            record.hints.history_len = Some(1235);
+            seal(&record, true).unwrap()
+        };
+        let patched = || {
+            let mut record =
+                Checkpointed::of(black_box(&bytes), "AfterStep", Some("step"), &state, 99)
+                    .unwrap()
+                    .unwrap();
+            record.hints.history_len = Some(1235);
+            record.seal().unwrap()
+        };
+        // Rounds of the two interleaved, so that the machine's load meets both alike.
+        let (mut wholes, mut patches, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..15 {
+            let (w, p) = (time(&whole), time(&patched));
+            wholes.push(w);
+            patches.push(p);
+            ratios.push(p / w);
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[7]
+        };
+        let (whole, patched) = (median(&mut wholes), median(&mut patches));
+        let ratio = median(&mut ratios);
+        let (low, high) = (ratios[0], ratios[14]);
+        println!(
+            "record of {} B: decode + checkpoint + encode {whole:.0} ns, patched {patched:.0} ns; \
+             patched / whole per round: {ratio:.2}x [{low:.2}-{high:.2}]",
+            bytes.len()
+        );
+    }
+
     #[test]
     fn an_older_record_reads_with_its_input_inline_and_unknown_hints() {
         let older = crate::codec::seal_record(&record(), 0).unwrap();
