@@ -212,6 +212,21 @@ pub(crate) fn seal_record<T: Serialize>(value: &T, capacity: usize) -> postcard:
         .map(|bytes| seal_in_place(Format::Postcard, bytes))
 }
 
+/// [`seal_record`] in two steps, for a record whose last bytes are known only later: the
+/// header reserved and `value` encoded after it. The caller may append more postcard bytes,
+/// then seals with [`seal_postcard`].
+pub(crate) fn unsealed_record<T: Serialize>(
+    value: &T,
+    capacity: usize,
+) -> postcard::Result<Vec<u8>> {
+    postcard::to_extend(value, with_header(capacity))
+}
+
+/// Seals `bytes` from [`unsealed_record`]: the tag and the checksum of what follows them.
+pub(crate) fn seal_postcard(bytes: Vec<u8>) -> Vec<u8> {
+    seal_in_place(Format::Postcard, bytes)
+}
+
 /// The runtime record in sealed `bytes`.
 pub(crate) fn open_record<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     match open(bytes)? {

@@ -37,3 +37,21 @@ pub fn with_database<T>(
     env.prepare_for_closing().wait();
     out
 }
+
+/// The id of the last committed write transaction of `dir`'s environment: unchanged between
+/// two reads when nothing was committed in between. Opens and closes the environment.
+// Used by `start_commits` only; the other binaries that include this module do not.
+#[allow(dead_code)]
+pub fn last_txn_id(dir: &Path) -> usize {
+    // SAFETY: as in `with_database`: no other handle on the environment is open.
+    let env = unsafe {
+        heed::EnvOpenOptions::new()
+            .max_dbs(64)
+            .map_size(10 << 30)
+            .open(dir)
+            .expect("the environment opens")
+    };
+    let id = env.info().last_txn_id;
+    env.prepare_for_closing().wait();
+    id
+}

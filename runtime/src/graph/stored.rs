@@ -69,8 +69,9 @@ pub struct StoredWorkflow {
     /// for an older version kept with
     /// [`register_previous`](crate::RuntimeBuilder::register_previous), or replaced since.
     pub current: bool,
-    /// When a runtime last registered it, in milliseconds since the Unix epoch (by the
-    /// runtime's clock).
+    /// When a runtime stored it as it is, in milliseconds since the Unix epoch (by the
+    /// runtime's clock): a later start that registers it unchanged writes nothing, so this
+    /// is the start that registered it first in this form (or changed its `current` mark).
     pub registered_at_ms: u64,
     /// Its state graph (empty for a workflow written by hand, without `#[workflow]`).
     pub graph: WorkflowGraph,

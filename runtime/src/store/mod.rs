@@ -303,6 +303,11 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
         runnable: &dyn Fn(&str) -> bool,
     ) -> Result<crate::queue::QueueCheck, Error>;
 
+    /// The queues and their members as the last [`WriteOp::RegisterQueues`] stored them, in
+    /// any order; empty before any. Read at a runtime's start to skip a registration that
+    /// would change nothing.
+    fn queue_configs(&self) -> Result<Vec<crate::queue::QueueConfig>, Error>;
+
     /// Every workflow a runtime registered on this store
     /// ([`WriteOp::RegisterWorkflows`]), every stored version, by name then fingerprint.
     fn workflows(&self) -> Result<Vec<crate::graph::StoredWorkflow>, Error>;

@@ -132,3 +132,67 @@ async fn each_version_is_kept_and_a_run_is_drawn_with_its_own() {
         Err(cairn::Error::UnknownRun { .. })
     ));
 }
+
+/// A start that registers the workflows as they are stored writes nothing (so their
+/// registration time stays that of the start that stored them); a start with a changed
+/// workflow stores it, and the versions' `current` marks follow.
+#[tokio::test]
+async fn a_start_stores_the_graphs_only_when_they_changed() {
+    use cairn::Clock;
+    use std::time::Duration;
+
+    use super::jump_clock::JumpClock;
+
+    let store = fresh_store();
+    let registered = |client: &cairn::Client| {
+        let mut versions: Vec<(u64, bool, u64)> = client
+            .workflows()
+            .unwrap()
+            .iter()
+            .map(|w| {
+                let code = w.code_fingerprint.unwrap_or(w.fingerprint);
+                (code, w.current, w.registered_at_ms)
+            })
+            .collect();
+        versions.sort();
+        versions
+    };
+    let clock = JumpClock::default();
+    let first_ms = clock.now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let first_ms = u64::try_from(first_ms.as_millis()).unwrap();
+    let start = |clock: &JumpClock| {
+        store
+            .runtime()
+            .register(digest_v2)
+            .register_previous(digest_v1)
+            .clock(clock.clone())
+    };
+    start(&clock).start().unwrap().shutdown().await;
+    let stored = registered(&store.client().unwrap());
+
+    // The same code, an hour later: nothing is written.
+    drop(clock.sleep_until(clock.now() + Duration::from_secs(3600)));
+    start(&clock).start().unwrap().shutdown().await;
+    assert_eq!(registered(&store.client().unwrap()), stored);
+    assert!(
+        stored.iter().all(|&(_, _, at)| at == first_ms),
+        "{stored:?}"
+    );
+
+    // Version 1 is current again (a rollback): stored now, at the new time.
+    let later_ms = first_ms + 3_600_000;
+    let runtime = store
+        .runtime()
+        .register(digest_v1)
+        .register_previous(digest_v2)
+        .clock(clock.clone())
+        .start()
+        .unwrap();
+    runtime.shutdown().await;
+    let mut expected = vec![
+        (digest_v1::FINGERPRINT, true, later_ms),
+        (digest_v2::FINGERPRINT, false, later_ms),
+    ];
+    expected.sort();
+    assert_eq!(registered(&store.client().unwrap()), expected);
+}

@@ -197,11 +197,18 @@ impl LmdbStore {
             return Ok(());
         };
         let mut found = Vec::new();
+        let mut any = false;
         for entry in db.iter(txn)? {
             let (k, v) = entry?;
+            any = true;
             if let Some(run) = be_u64(k) {
                 found.push((RunId(run), Request::from_byte(v.first())));
             }
+        }
+        if !any {
+            // Nothing to settle, the usual start: clearing an empty table would still dirty
+            // it, and LMDB would commit (and flush) a transaction that changed nothing.
+            return Ok(());
         }
         // Emptied first: a cancel below cancels the run's children too, and a running child
         // gets a request of its own, which its first commit after this start meets.

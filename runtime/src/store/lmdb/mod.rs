@@ -46,12 +46,15 @@ use crate::error::Error;
 use crate::history::HistoryRecord;
 use crate::run::RunId;
 use crate::store::RunRecord;
+use crate::store::stored_record::Hints;
 use env::{last_run_id, stored_format};
 use keys::*;
 use loop_items::ItemsDb;
 
 /// Cancel, pause and unpause, and the table of requests a running run's commit meets.
 mod cancel;
+/// A transition's record written from its stored bytes, not decoded and encoded whole.
+mod checkpoint;
 /// Child workflows: which runs a parent started, and how a child's end wakes its parent.
 mod children;
 /// The start-up check of the indexes against the runs.
@@ -176,11 +179,16 @@ pub(crate) struct LmdbStore {
 
 impl LmdbStore {
     fn decode(run: RunId, bytes: &[u8]) -> Result<RunRecord, Error> {
-        crate::store::stored_record::open(bytes).map_err(|e| Error::CorruptState {
+        crate::store::stored_record::open(bytes).map_err(|e| Self::corrupt_record(run, &e))
+    }
+
+    /// [`Error::CorruptState`] for `run`'s record, which does not read for `reason`.
+    fn corrupt_record(run: RunId, reason: &str) -> Error {
+        Error::CorruptState {
             run,
             workflow: "<unknown>".to_owned(),
-            reason: format!("run record does not decode: {e}"),
-        })
+            reason: format!("run record does not decode: {reason}"),
+        }
     }
 
     fn get(&self, txn: &RoTxn<'_>, run: RunId) -> Result<Option<RunRecord>, Error> {
@@ -331,18 +339,19 @@ impl LmdbStore {
         Ok(())
     }
 
-    /// Appends `history` after the run's last history entry, numbered by `run_record`'s
-    /// transitions. The key comes from `run_record`'s hints, which it then moves on (the
-    /// caller writes `run_record` after this); a record without them (an older directory's)
-    /// pays one lookup of the run's last key, once.
+    /// Appends `history` after the run's last history entry, numbered `transitions` (the
+    /// run's count after this transition). The key comes from the record's `hints`, which it
+    /// then moves on (the caller writes the record after this); a record without them (an
+    /// older directory's) pays one lookup of the run's last key, once.
     fn append_history(
         &self,
         txn: &mut RwTxn<'_>,
         run: RunId,
-        run_record: &mut RunRecord,
+        transitions: u64,
+        hints: &mut Hints,
         history: &HistoryRecord,
     ) -> Result<(), Error> {
-        let next = match run_record.hints.history_len {
+        let next = match hints.history_len {
             Some(next) => next,
             None => {
                 let end = key_at(run, u64::MAX);
@@ -353,16 +362,14 @@ impl LmdbStore {
                 }
             }
         };
-        run_record.hints.history_len = Some(next + 1);
+        hints.history_len = Some(next + 1);
         // Fixed fields, names and error messages: a few dozen bytes unless a step failed.
         let hint = 64 + history.state.len() + history.step.as_ref().map_or(0, String::len);
         let bytes =
-            encode(&history_numbered(history, run_record.transitions), hint).map_err(|e| {
-                Error::Encode {
-                    workflow: String::new(),
-                    what: "history record",
-                    reason: e.to_string(),
-                }
+            encode(&history_numbered(history, transitions), hint).map_err(|e| Error::Encode {
+                workflow: String::new(),
+                what: "history record",
+                reason: e.to_string(),
             })?;
         self.history.put(txn, &key_at(run, next), &bytes)?;
         Ok(())

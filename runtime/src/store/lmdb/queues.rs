@@ -475,3 +475,41 @@ fn place(kind: u8, priority: u32, queue: &[u8]) -> Vec<u8> {
     value.extend_from_slice(queue);
     value
 }
+
+impl LmdbStore {
+    /// [`Store::queue_configs`](crate::store::Store::queue_configs): the `L` entries with
+    /// the `M` entries naming them.
+    pub(super) fn queue_configs_impl(&self) -> Result<Vec<QueueConfig>, Error> {
+        let Some((db, _)) = self.queues.tables else {
+            return Ok(Vec::new());
+        };
+        let txn = self.env.read_txn()?;
+        let mut queues = Vec::new();
+        for entry in db.prefix_iter(&txn, &[LIMITS])? {
+            let (key, value) = entry?;
+            let limits = StoredLimits::decode(value);
+            queues.push(QueueConfig {
+                name: String::from_utf8_lossy(&key[1..]).into_owned(),
+                max_concurrent_runs: limits.cap,
+                rate: limits.rate,
+                workflows: Vec::new(),
+            });
+        }
+        for entry in db.prefix_iter(&txn, &[MEMBER])? {
+            let (key, queue) = entry?;
+            let workflow = String::from_utf8_lossy(&key[1..]).into_owned();
+            match queues.iter_mut().find(|q| q.name.as_bytes() == queue) {
+                Some(config) => config.workflows.push(workflow),
+                // A member of no stored queue: no configuration reads so, so the next start
+                // registers the queues again.
+                None => queues.push(QueueConfig {
+                    name: String::from_utf8_lossy(queue).into_owned(),
+                    max_concurrent_runs: None,
+                    rate: None,
+                    workflows: vec![workflow],
+                }),
+            }
+        }
+        Ok(queues)
+    }
+}

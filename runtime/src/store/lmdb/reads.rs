@@ -83,6 +83,10 @@ impl Store for LmdbStore {
         self.queue_check_impl(now_ms, runnable)
     }
 
+    fn queue_configs(&self) -> Result<Vec<crate::queue::QueueConfig>, Error> {
+        self.queue_configs_impl()
+    }
+
     fn workflows(&self) -> Result<Vec<crate::graph::StoredWorkflow>, Error> {
         self.workflows_impl()
     }

@@ -74,7 +74,7 @@ fn a_batch_never_takes_a_stored_runs_id() {
     assert_eq!(next, RunId(9));
 }
 
-fn test_history() -> HistoryRecord {
+pub(super) fn test_history() -> HistoryRecord {
     HistoryRecord {
         number: 0,
         state: "Next".to_owned(),

@@ -9,12 +9,13 @@
 
 use heed::RwTxn;
 
+use super::checkpoint::Checkpoint;
 use super::{LmdbStore, delete_prefix, key, key_at, loop_items};
-use crate::context::state::StateWrites;
 use crate::error::Error;
 use crate::history::HistoryRecord;
 use crate::lifecycle;
 use crate::run::RunId;
+use crate::store::stored_record::Hints;
 use crate::store::{Outcome, RunRecord, StoredSleep, WriteError, WriteOp};
 
 impl LmdbStore {
@@ -103,19 +104,18 @@ impl LmdbStore {
                 history,
                 items,
             } => {
-                let record = self.update_in(
-                    txn,
-                    *run,
-                    |record| {
-                        lifecycle::checkpoint(record, state_name, *step, state, now);
-                        Ok(())
-                    },
-                    |txn, record| self.after_checkpoint(txn, *run, record, writes, history),
-                )?;
+                let checkpoint = Checkpoint {
+                    state_name,
+                    step: *step,
+                    state,
+                    writes,
+                    history,
+                };
+                let transitions = self.commit_state_in(txn, *run, &checkpoint, now)?;
                 for loop_items in items {
                     loop_items::put(self.loop_items, txn, *run, loop_items)?;
                 }
-                Outcome::Transitions(record.transitions)
+                Outcome::Transitions(transitions)
             }
             WriteOp::Complete {
                 run,
@@ -132,7 +132,13 @@ impl LmdbStore {
                     },
                     |txn, record| {
                         self.apply_writes(txn, *run, writes)?;
-                        self.append_history(txn, *run, record, history)?;
+                        self.append_history(
+                            txn,
+                            *run,
+                            record.transitions,
+                            &mut record.hints,
+                            history,
+                        )?;
                         self.drop_migrated_original_of(txn, *run, record)
                     },
                 )?;
@@ -345,34 +351,40 @@ impl LmdbStore {
         Ok(first)
     }
 
-    /// What a checkpoint writes besides the record: key-value writes, the history record,
-    /// and the end of the await that completed (its sleep, branch outputs, event wait and
-    /// step attempts, each deleted only if the record's hints say it may exist), and the
-    /// original of a migration, kept until this, the run's next transition.
-    fn after_checkpoint(
+    /// What a checkpoint writes besides the record, `transitions` being the run's count after
+    /// it: key-value writes, the history record, the end of the await that completed (its
+    /// sleep, branch outputs, event wait and step attempts, each deleted only if the record's
+    /// `hints` say it may exist), and the original of a migration, kept until this, the run's
+    /// next transition. Moves `hints` on; the caller writes the record after.
+    pub(super) fn after_checkpoint(
         &self,
         txn: &mut RwTxn<'_>,
         run: RunId,
-        record: &mut RunRecord,
-        writes: &StateWrites,
-        history: &HistoryRecord,
+        transitions: u64,
+        hints: &mut Hints,
+        checkpoint: &Checkpoint<'_>,
     ) -> Result<(), Error> {
-        self.apply_writes(txn, run, writes)?;
-        self.append_history(txn, run, record, history)?;
-        self.end_await_in(txn, run, record.transitions - 1, history)?;
-        let position = key_at(run, record.transitions - 1);
-        if record.hints.sleep && self.sleeps.delete(txn, &position)? {
+        let history = checkpoint.history;
+        self.apply_writes(txn, run, checkpoint.writes)?;
+        self.append_history(txn, run, transitions, hints, history)?;
+        self.end_await_in(txn, run, transitions - 1, history)?;
+        let position = key_at(run, transitions - 1);
+        if hints.sleep && self.sleeps.delete(txn, &position)? {
             // A sleep ends here only if its time had passed when it was committed (else the
             // timer woke the run): the run went on, so it is active again.
             self.set_active(txn, run)?;
         }
-        if record.hints.branches {
+        if hints.branches {
             delete_prefix(self.branches, txn, &position)?;
         }
         // The entries of the await that ended are gone; the next await has none yet.
-        record.hints.sleep = false;
-        record.hints.branches = false;
-        self.drop_migrated_original_of(txn, run, record)
+        hints.sleep = false;
+        hints.branches = false;
+        if hints.migrated {
+            self.drop_migrated_original(txn, run)?;
+            hints.migrated = false;
+        }
+        Ok(())
     }
 
     /// [`WriteOp::CommitBranch`]: the output of branch `index` of the `parallel` at
@@ -413,7 +425,7 @@ impl LmdbStore {
             },
             |txn, record| {
                 if let Some(history) = history {
-                    self.append_history(txn, run, record, history)?;
+                    self.append_history(txn, run, record.transitions, &mut record.hints, history)?;
                 }
                 self.drop_migrated_original_of(txn, run, record)
             },

@@ -417,3 +417,36 @@ impl PgStore {
         Ok(plan.check)
     }
 }
+
+impl PgStore {
+    /// [`Store::queue_configs`](crate::store::Store::queue_configs): the `queues` rows with
+    /// their members, read in one snapshot.
+    pub(super) fn queue_configs_impl(&self) -> Result<Vec<QueueConfig>, Error> {
+        self.driver.run(|client| async move {
+            let rows = Sql::Conn(&client)
+                .rows(
+                    "SELECT q.name, q.cap, q.rate_starts, q.rate_window_ms,
+                         COALESCE(array_agg(m.workflow) FILTER (WHERE m.workflow IS NOT NULL),
+                             '{}')
+                     FROM queues q LEFT JOIN queue_members m ON m.queue = q.name
+                     GROUP BY q.name",
+                    &[],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|row| {
+                    let small = |value: Option<i64>| value.and_then(|v| u32::try_from(v).ok());
+                    let starts = small(row.get(2));
+                    let window: Option<i64> = row.get(3);
+                    QueueConfig {
+                        name: row.get(0),
+                        max_concurrent_runs: small(row.get(1)),
+                        rate: starts.zip(window.map(unbig)),
+                        workflows: row.get(4),
+                    }
+                })
+                .collect())
+        })
+    }
+}

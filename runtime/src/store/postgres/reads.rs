@@ -317,6 +317,10 @@ impl Store for PgStore {
         Ok(crate::quarantine::CheckReport::default())
     }
 
+    fn queue_configs(&self) -> Result<Vec<crate::queue::QueueConfig>, Error> {
+        self.queue_configs_impl()
+    }
+
     fn workflows(&self) -> Result<Vec<crate::graph::StoredWorkflow>, Error> {
         self.workflows_impl()
     }

@@ -1,0 +1,126 @@
+//! The LMDB write of a committed transition ([`WriteOp::CommitState`]), the commit every
+//! step pays: the run's record is rewritten from its stored bytes
+//! ([`Checkpointed`]: the kept fields borrowed, not decoded into a
+//! [`RunRecord`](crate::store::RunRecord) and encoded
+//! again), the rest of the commit's writes move its hints on, then the hints are appended and
+//! the record sealed and put. A record that path is not for (a run not yet running, an older
+//! directory's record with its input inline) goes through the general read, change and write
+//! of [`update_in`](LmdbStore::update_in), with the same run rule
+//! ([`lifecycle::checkpoint`]).
+//!
+//! [`WriteOp::CommitState`]: crate::store::WriteOp::CommitState
+
+use heed::RwTxn;
+
+use super::LmdbStore;
+use crate::context::state::StateWrites;
+use crate::error::Error;
+use crate::history::HistoryRecord;
+use crate::lifecycle;
+use crate::run::RunId;
+use crate::store::stored_record::Checkpointed;
+
+/// What a [`WriteOp::CommitState`](crate::store::WriteOp::CommitState) commits, borrowed.
+pub(super) struct Checkpoint<'a> {
+    pub state_name: &'a str,
+    pub step: Option<&'a str>,
+    pub state: &'a [u8],
+    pub writes: &'a StateWrites,
+    pub history: &'a HistoryRecord,
+}
+
+impl LmdbStore {
+    /// Commits `checkpoint` to `run` inside `txn`; returns the run's transition count after
+    /// it. [`Error::UnknownRun`] for a run not stored, [`Error::CorruptState`] for a record
+    /// that does not read.
+    pub(super) fn commit_state_in(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        checkpoint: &Checkpoint<'_>,
+        now: u64,
+    ) -> Result<u64, Error> {
+        let stored = self
+            .runs
+            .get(txn, &run.0)?
+            .ok_or(Error::UnknownRun { run })?;
+        let patched = Checkpointed::of(
+            stored,
+            checkpoint.state_name,
+            checkpoint.step,
+            checkpoint.state,
+            now,
+        )
+        .map_err(|reason| Self::corrupt_record(run, &reason))?;
+        let Some(mut record) = patched else {
+            let record = self.update_in(
+                txn,
+                run,
+                |record| {
+                    lifecycle::checkpoint(
+                        record,
+                        checkpoint.state_name,
+                        checkpoint.step,
+                        checkpoint.state,
+                        now,
+                    );
+                    Ok(())
+                },
+                |txn, record| {
+                    let transitions = record.transitions;
+                    self.after_checkpoint(txn, run, transitions, &mut record.hints, checkpoint)
+                },
+            )?;
+            return Ok(record.transitions);
+        };
+        self.after_checkpoint(txn, run, record.transitions, &mut record.hints, checkpoint)?;
+        let transitions = record.transitions;
+        let bytes = record.seal().map_err(|e| Error::Encode {
+            workflow: String::new(),
+            what: "run record",
+            reason: e.to_string(),
+        })?;
+        // Running before and after: no index or listing entry changes (see `update_in`).
+        self.runs.put(txn, &run.0, &bytes)?;
+        Ok(transitions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::Status;
+    use crate::store::lmdb::test_support::Commit;
+    use crate::store::{RunRecord, Store};
+
+    /// Both paths on a real store: the first transition (pending) goes the general way, the
+    /// next ones are patched; what is read back is what the run rules say, history included.
+    #[test]
+    fn transitions_read_back_whichever_path_wrote_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+        let run = store
+            .create_run(&RunRecord::new("w", 7, vec![1], 5))
+            .unwrap();
+        let writes = StateWrites::default();
+        let history = super::super::tests::test_history();
+        for (n, state) in [[1u8], [2], [3]].iter().enumerate() {
+            let commit = Commit {
+                run,
+                state_name: "Next",
+                step: Some("s"),
+                state,
+                writes: &writes,
+                history: &history,
+            };
+            assert_eq!(store.commit_state(commit).unwrap(), n as u64 + 1);
+        }
+        let record = store.load(run).unwrap().unwrap();
+        assert_eq!(record.status, Status::Running);
+        assert_eq!(record.transitions, 3);
+        assert_eq!(record.state.as_deref(), Some(&[3][..]));
+        assert_eq!(store.input(run).unwrap(), Some(vec![1]));
+        assert_eq!(record.hints.history_len, Some(3));
+        assert_eq!(store.history(run).unwrap().len(), 3);
+    }
+}
