@@ -40,6 +40,13 @@ use crate::store::write_op::{Outcome, WriteError, WriteOp};
 /// and the size of LMDB's dirty page list.
 const MAX_BATCH: usize = 8192;
 
+/// A batch large enough that the helper does not wait for more (see [`Inline::gather`]): at
+/// a few µs of work per request, its own writes take longer than its flush, so a bigger one
+/// would gain little, while committing it at once lets the next requests queue during its
+/// commit (with 10,000 runs stepping together, waiting for full batches of [`MAX_BATCH`]
+/// left the disk idle while they queued, and took longer).
+const ENOUGH: usize = 1024;
+
 /// Payload bytes (states, loop items, outputs) of every operation committed in this process,
 /// for the benchmarks: the figure that must not grow with a loop's length.
 static PAYLOAD_BYTES: AtomicU64 = AtomicU64::new(0);
@@ -260,12 +267,13 @@ impl Inline {
     /// commit are expected back (a burst of runs steps in rounds: all woken by one commit,
     /// each submits its next state microseconds later), and committing the first few alone
     /// would cost them a whole commit of their own while the rest of the round queues
-    /// behind it. Returns once [`Queue::expected`] requests are queued, or none arrived for
+    /// behind it. Returns once [`Queue::expected`] requests (at most [`ENOUGH`]) are queued,
+    /// or none arrived for
     /// a pause ([`LINGER`], or an eighth of the last commit if longer: the rest are in longer
     /// steps, or there is no rest), or after as long as the last commit took (waiting longer
     /// would cost more than a commit of its own).
     fn gather<'a>(&'a self, mut queue: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
-        let target = queue.expected.clamp(1, MAX_BATCH);
+        let target = queue.expected.clamp(1, ENOUGH);
         let bound = queue.last_commit.max(LINGER);
         // A pause in arrivals that ends the wait: a linger, or longer when commits are slow
         // (a loaded machine deschedules the submitters for milliseconds at a time).
