@@ -268,10 +268,9 @@ impl Inline {
     /// each submits its next state microseconds later), and committing the first few alone
     /// would cost them a whole commit of their own while the rest of the round queues
     /// behind it. Returns once [`Queue::expected`] requests (at most [`ENOUGH`]) are queued,
-    /// or none arrived for
-    /// a pause ([`LINGER`], or an eighth of the last commit if longer: the rest are in longer
-    /// steps, or there is no rest), or after as long as the last commit took (waiting longer
-    /// would cost more than a commit of its own).
+    /// or none arrived for a pause ([`LINGER`], or an eighth of the last commit if longer: the
+    /// rest are in longer steps, or there is no rest), or after as long as the last commit
+    /// took (waiting longer would cost more than a commit of its own).
     fn gather<'a>(&'a self, mut queue: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
         let target = queue.expected.clamp(1, ENOUGH);
         let bound = queue.last_commit.max(LINGER);
