@@ -2,7 +2,8 @@
 //! load): many concurrent runs all commit every transition, in order, and what they committed
 //! is there when the directory is reopened with fsync. In every durability mode, through
 //! LMDB's write map, and with fsync on a current-thread runtime (where a leader may not block
-//! and the helper thread commits).
+//! and the helper thread commits); and the same for runs created together by `start_many`,
+//! whose first transitions the helper thread gathers into shared batches.
 
 use cairn::{Context, Durability, LmdbOptions, Runtime, Status, workflow};
 
@@ -25,6 +26,15 @@ async fn counter(ctx: &mut Context, n: u64) -> Result<u64, String> {
 }
 
 async fn many_runs(durability: Durability, write_map: bool) {
+    runs_started(durability, write_map, false).await;
+}
+
+/// [`many_runs`], the runs created in one `start_many` call.
+async fn many_runs_started_together(durability: Durability) {
+    runs_started(durability, false, true).await;
+}
+
+async fn runs_started(durability: Durability, write_map: bool, together: bool) {
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::builder()
         .path(dir.path())
@@ -35,8 +45,15 @@ async fn many_runs(durability: Durability, write_map: bool) {
         .unwrap();
     let client = runtime.client();
     let mut ids = Vec::new();
-    for _ in 0..RUNS {
-        ids.push(client.start(counter, STEPS).await.unwrap());
+    if together {
+        ids = client
+            .start_many(counter, (0..RUNS).map(|_| STEPS))
+            .await
+            .unwrap();
+    } else {
+        for _ in 0..RUNS {
+            ids.push(client.start(counter, STEPS).await.unwrap());
+        }
     }
     let expected = (0..STEPS).map(|i| i * 2).sum::<u64>();
     for id in &ids {
@@ -88,4 +105,19 @@ async fn concurrent_runs_commit_every_transition_with_fsync_on_a_current_thread_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_runs_commit_every_transition_through_the_write_map() {
     many_runs(Durability::ProcessCrash, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_started_together_commit_every_transition_with_fsync() {
+    many_runs_started_together(Durability::Full).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn runs_started_together_commit_every_transition_on_a_current_thread_runtime() {
+    many_runs_started_together(Durability::Full).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_started_together_commit_every_transition_without_fsync() {
+    many_runs_started_together(Durability::ProcessCrash).await;
 }

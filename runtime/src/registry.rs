@@ -73,7 +73,9 @@ pub(crate) trait Entry: Send + Sync + 'static {
 }
 
 pub(crate) struct WorkflowEntry<W> {
-    layout: OnceLock<StateLayout>,
+    /// The description traced at start, with its layout id computed once: the id hashes the
+    /// whole description, and every run created and every `wait` asks for it.
+    layout: OnceLock<(StateLayout, u64)>,
     workflow: PhantomData<W>,
 }
 
@@ -120,11 +122,16 @@ impl<W: Workflow> Entry for WorkflowEntry<W> {
     }
 
     fn layout(&self) -> Option<&StateLayout> {
-        self.layout.get()
+        self.layout.get().map(|(layout, _)| layout)
     }
 
     fn set_layout(&self, layout: StateLayout) {
-        let _ = self.layout.set(layout);
+        let id = layout.layout_id(W::FINGERPRINT);
+        let _ = self.layout.set((layout, id));
+    }
+
+    fn layout_id(&self) -> u64 {
+        self.layout.get().map_or(W::FINGERPRINT, |&(_, id)| id)
     }
 
     fn graph(&self) -> &'static crate::StateGraph {

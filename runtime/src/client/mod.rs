@@ -288,6 +288,8 @@ impl Client {
             "runs started"
         );
         if !hand_over {
+            // Their first transitions come together: one batch rather than the first alone.
+            self.shared.expect_commits(runs.len());
             for (&run, input) in runs.iter().zip(inputs) {
                 self.shared
                     .spawn(run, entry.clone(), ErasedStart::New(input), 0)?;

@@ -95,6 +95,12 @@ impl Shared {
         outcome
     }
 
+    /// Tells the group committer that `count` runs are about to submit their first
+    /// transitions together (see [`Committer::expect`]).
+    pub fn expect_commits(&self, count: usize) {
+        self.committer.expect(count);
+    }
+
     /// A receiver bumped after every commit of this process (see `client/watch.rs`).
     pub fn subscribe_commits(&self) -> watch::Receiver<u64> {
         self.commits.subscribe()

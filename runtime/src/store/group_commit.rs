@@ -40,6 +40,13 @@ use crate::store::write_op::{Outcome, WriteError, WriteOp};
 /// and the size of LMDB's dirty page list.
 const MAX_BATCH: usize = 8192;
 
+/// A batch large enough that the helper does not wait for more (see [`Inline::gather`]): at
+/// a few µs of work per request, its own writes take longer than its flush, so a bigger one
+/// would gain little, while committing it at once lets the next requests queue during its
+/// commit (with 10,000 runs stepping together, waiting for full batches of [`MAX_BATCH`]
+/// left the disk idle while they queued, and took longer).
+const ENOUGH: usize = 1024;
+
 /// Payload bytes (states, loop items, outputs) of every operation committed in this process,
 /// for the benchmarks: the figure that must not grow with a loop's length.
 static PAYLOAD_BYTES: AtomicU64 = AtomicU64::new(0);
@@ -91,6 +98,24 @@ impl Committer {
     }
 }
 
+impl Committer {
+    /// Announces `count` requests coming within moments (the first transitions of runs
+    /// just created together by `Client::start_many`): unless a commit is in progress, the
+    /// helper thread takes the leadership now and gathers them into one batch (see
+    /// [`Inline::gather`]), where the first of them would otherwise commit alone on its own
+    /// thread while the others queue behind its fsync.
+    pub fn expect(&self, count: usize) {
+        let mut queue = self.0.lock();
+        queue.expected = queue.expected.max(count);
+        queue.announced = true;
+        if !queue.leading && count > 1 {
+            queue.leading = true;
+            queue.handed_off = true;
+            self.0.handoff.notify_one();
+        }
+    }
+}
+
 impl Drop for Committer {
     fn drop(&mut self) {
         self.0.lock().closed = true;
@@ -133,12 +158,21 @@ struct Queue {
     handed_off: bool,
     /// The store is gone: the helper ends once it has answered what was queued.
     closed: bool,
-    /// The helper leads and waits (at most [`LINGER`]) for more requests: a submitter wakes it.
-    lingering: bool,
+    /// The helper leads and waits for the batch to fill (see [`Inline::gather`]): the
+    /// submitter whose request brings the queue to this many wakes it.
+    gathering: Option<usize>,
+    /// How many requests the helper expects soon: as many as its last batch answered, or a
+    /// burst announced by [`Committer::expect`].
+    expected: usize,
+    /// How long the last commit took: the bound on gathering a batch.
+    last_commit: std::time::Duration,
+    /// [`Committer::expect`] announced a burst the helper has not gathered yet.
+    announced: bool,
 }
 
 /// How long the helper thread keeps the leadership with nothing queued, in case more
-/// requests come (they do, under load) before stepping down.
+/// requests come (they do, under load) before stepping down; and the pause in arrivals after
+/// which it stops gathering a batch and commits what it has (see [`Inline::gather`]).
 const LINGER: std::time::Duration = std::time::Duration::from_micros(50);
 
 impl Inline {
@@ -155,7 +189,7 @@ impl Inline {
         let mut queue = self.lock();
         queue.requests.push(request);
         if queue.leading {
-            if queue.lingering {
+            if queue.gathering == Some(queue.requests.len()) {
                 self.handoff.notify_one();
             }
             return;
@@ -171,6 +205,7 @@ impl Inline {
         let unwind = Unwind(self);
         let mut batch = std::mem::take(&mut queue.requests);
         drop(queue);
+        let started = std::time::Instant::now();
         // The commit blocks this thread on purpose, inside the poll of the leader's run: not
         // the step's doing (see `crate::blocking`).
         crate::blocking::excused(|| {
@@ -183,6 +218,7 @@ impl Inline {
         });
         let mut queue = self.lock();
         std::mem::forget(unwind);
+        queue.last_commit = started.elapsed();
         if queue.requests.is_empty() {
             // Stepping down under the same lock that saw the queue empty: a request queued
             // after this finds no leader and leads.
@@ -198,7 +234,9 @@ impl Inline {
         }
     }
 
-    /// Body of the helper thread: leads whenever a submitter hands over.
+    /// Body of the helper thread: leads whenever a submitter hands over (or a burst is
+    /// announced, see [`Committer::expect`]): gathers a batch, commits it, and so on until
+    /// nothing more comes within [`LINGER`].
     fn help(&self, store: &Weak<dyn Store>) {
         let mut batch = Vec::new();
         let mut queue = self.lock();
@@ -214,58 +252,90 @@ impl Inline {
             }
             queue.handed_off = false;
             loop {
-                queue = self.commit_queued(store, queue, &mut batch);
-                if queue.closed {
-                    break;
-                }
-                // Under load the next requests come within microseconds: waiting for them
-                // here is cheaper than stepping down and being woken for the next hand-over.
-                queue.lingering = true;
-                queue = self
-                    .handoff
-                    .wait_timeout(queue, LINGER)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-                queue.lingering = false;
+                queue = self.gather(queue);
                 if queue.requests.is_empty() {
-                    break;
+                    break; // nothing came: step down
                 }
+                queue = self.commit_next(store, queue, &mut batch);
             }
+            queue.expected = 0;
             queue.leading = false;
         }
     }
 
-    /// Commits batches until the queue is empty; returns with the queue locked.
-    fn commit_queued<'a>(
+    /// Waits, as the helper leading, for the batch to fill: the runs answered by the last
+    /// commit are expected back (a burst of runs steps in rounds: all woken by one commit,
+    /// each submits its next state microseconds later), and committing the first few alone
+    /// would cost them a whole commit of their own while the rest of the round queues
+    /// behind it. Returns once [`Queue::expected`] requests (at most [`ENOUGH`]) are queued,
+    /// or none arrived for a pause ([`LINGER`], or an eighth of the last commit if longer: the
+    /// rest are in longer steps, or there is no rest), or after as long as the last commit
+    /// took (waiting longer would cost more than a commit of its own).
+    fn gather<'a>(&'a self, mut queue: MutexGuard<'a, Queue>) -> MutexGuard<'a, Queue> {
+        let target = queue.expected.clamp(1, ENOUGH);
+        let bound = queue.last_commit.max(LINGER);
+        // A pause in arrivals that ends the wait: a linger, or longer when commits are slow
+        // (a loaded machine deschedules the submitters for milliseconds at a time).
+        // With nothing queued and nothing announced, the helper steps down after a linger.
+        let pause = if queue.requests.is_empty() && !queue.announced {
+            LINGER
+        } else {
+            (bound / 8).max(LINGER)
+        };
+        queue.announced = false;
+        let started = std::time::Instant::now();
+        loop {
+            let queued = queue.requests.len();
+            let waited = started.elapsed();
+            if queued >= target || queue.closed || waited >= bound {
+                return queue;
+            }
+            queue.gathering = Some(target);
+            queue = self
+                .handoff
+                .wait_timeout(queue, pause.min(bound - waited))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            queue.gathering = None;
+            if queue.requests.len() == queued {
+                return queue; // nothing new for a whole pause
+            }
+        }
+    }
+
+    /// Commits the next batch (at most [`MAX_BATCH`] of the queued requests); returns with
+    /// the queue locked and [`Queue::expected`] set to the batch's size.
+    fn commit_next<'a>(
         &'a self,
         store: &Weak<dyn Store>,
         mut queue: MutexGuard<'a, Queue>,
         batch: &mut Vec<Request>,
     ) -> MutexGuard<'a, Queue> {
-        while !queue.requests.is_empty() {
-            let take = queue.requests.len().min(MAX_BATCH);
-            batch.extend(queue.requests.drain(..take));
-            drop(queue);
-            match store.upgrade() {
-                // A panicking commit drops its batch's senders (which `Shared::commit`
-                // reports as an error) and must not end the thread every later hand-over
-                // relies on.
-                Some(store) => {
-                    let committed = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        commit_batch(&*store, batch, self.now_ms());
-                    }));
-                    if committed.is_err() {
-                        batch.clear();
-                    }
-                }
-                None => {
-                    for request in batch.drain(..) {
-                        let _ = request.done.send(Err(Error::ShutDown));
-                    }
+        let take = queue.requests.len().min(MAX_BATCH);
+        batch.extend(queue.requests.drain(..take));
+        drop(queue);
+        let started = std::time::Instant::now();
+        match store.upgrade() {
+            // A panicking commit drops its batch's senders (which `Shared::commit`
+            // reports as an error) and must not end the thread every later hand-over
+            // relies on.
+            Some(store) => {
+                let committed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    commit_batch(&*store, batch, self.now_ms());
+                }));
+                if committed.is_err() {
+                    batch.clear();
                 }
             }
-            queue = self.lock();
+            None => {
+                for request in batch.drain(..) {
+                    let _ = request.done.send(Err(Error::ShutDown));
+                }
+            }
         }
+        let mut queue = self.lock();
+        queue.expected = take;
+        queue.last_commit = started.elapsed();
         queue
     }
 }
@@ -458,6 +528,46 @@ mod tests {
         for run in runs {
             assert_eq!(store.load(run).unwrap().unwrap().transitions, 50);
             assert_eq!(store.history(run).unwrap().len(), 50);
+        }
+    }
+
+    /// An announced burst ([`Committer::expect`]): the requests that come are all committed
+    /// and answered in order, those announced but never coming hold nothing up (the helper
+    /// steps down after a pause), and a lone request after that still commits.
+    #[test]
+    fn an_announced_burst_is_committed_and_one_that_never_comes_holds_nothing_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let runs: Vec<RunId> = (0..8)
+            .map(|_| {
+                store
+                    .create_run(&RunRecord::new("w", 7, vec![], 0))
+                    .unwrap()
+            })
+            .collect();
+        let shared: Arc<dyn Store> = store.clone();
+        let committer = Committer::start(Arc::downgrade(&shared), Arc::new(SystemClock)).unwrap();
+        for round in 1..=3u64 {
+            // Twice as many announced as come: the gathering ends on a pause, not on a count.
+            committer.expect(runs.len() * 2);
+            std::thread::scope(|s| {
+                for &run in &runs {
+                    let (store, committer) = (&*store, &committer);
+                    s.spawn(move || {
+                        let outcome = committer.submit(store, checkpoint(run)).blocking_recv();
+                        assert_eq!(outcome.unwrap().unwrap().transitions().unwrap(), round);
+                    });
+                }
+            });
+        }
+        committer.expect(100);
+        let outcome = committer
+            .submit(&*store, checkpoint(runs[0]))
+            .blocking_recv();
+        assert_eq!(outcome.unwrap().unwrap().transitions().unwrap(), 4);
+        for (i, run) in runs.into_iter().enumerate() {
+            let expected = if i == 0 { 4 } else { 3 };
+            assert_eq!(store.history(run).unwrap().len(), expected);
         }
     }
 }
