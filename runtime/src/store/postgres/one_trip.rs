@@ -1,6 +1,6 @@
-//! Checkpoints in one round trip: a batch of checkpoints (`WriteOp::CommitState`) of runs
-//! whose stored record this worker wrote last is applied by one statement in autocommit
-//! mode (no `BEGIN`, no separate read, no `COMMIT`): one round trip and one WAL flush, as a
+//! Transitions in one round trip: a batch of checkpoints and completions
+//! (`WriteOp::CommitState`, `WriteOp::Complete`) of runs whose stored record this worker
+//! wrote last is applied by one statement in autocommit mode (no `BEGIN`, no separate read, no `COMMIT`): one round trip and one WAL flush, as a
 //! raw `UPDATE` costs.
 //!
 //! The worker keeps the last record it committed for each run it runs ([`Known`]), so it
@@ -14,7 +14,8 @@
 //!   byte): any other writer of the record (an event, a migration, a reopen, another
 //!   worker) makes the guess stale.
 //! - **Nothing rare is pending**: no cancel or pause request, no quarantine, no kept
-//!   original (those go through `batch.rs` or the per-op path, as before).
+//!   original; and for a completion, no queue slot to free and no parent to tell (those go
+//!   through `batch.rs` or the per-op path, as before).
 //!
 //! These are evaluated by the `UPDATE` on the newest version of each row (PostgreSQL
 //! re-checks an `UPDATE`'s condition on the row a concurrent transaction committed, once
@@ -34,6 +35,7 @@ use std::sync::Mutex;
 use tokio_postgres::error::SqlState;
 
 use super::leases::{self, NOW_MS, Worker};
+use super::sql::Sql;
 use super::{PgStore, big, rid, runs};
 use crate::error::Error;
 use crate::lifecycle;
@@ -107,7 +109,7 @@ impl Stored {
     }
 }
 
-/// One checkpoint of the batch, its new record built from the known one.
+/// One checkpoint or completion of the batch, its new record built from the known one.
 struct Checkpoint {
     run: RunId,
     epoch: i64,
@@ -115,27 +117,37 @@ struct Checkpoint {
     record: RunRecord,
     sealed: Vec<u8>,
     history: Vec<u8>,
+    /// The position of the await a checkpoint ended (none for a completion).
+    ended: Option<i64>,
+    /// That await was a wait for an event; it was retried.
+    event: bool,
+    attempts: bool,
 }
 
 /// The whole batch in one statement (see the module doc). Each run's row is updated under
-/// the guards and renews its lease as `batch.rs` does; its history appended; the sleep and
-/// branch outputs of the await it ended dropped (a dropped sleep makes the run active again,
-/// as in `batch.rs`), and its event wait and attempts at that position.
-static CHECKPOINTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+/// the guards and renews its lease as `batch.rs` does; its history appended. A checkpoint
+/// drops the sleep and branch outputs of the await it ended (a dropped sleep makes the run
+/// active again, as in `batch.rs`), and its event wait and attempts at that position; a
+/// completion drops the run's loop items and its `active` row.
+static TRANSITIONS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "WITH u AS (
          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[],
-                              $5::integer[], $6::bytea[], $7::bigint[], $8::boolean[],
-                              $9::boolean[])
-             AS u(id, epoch, old, record, status, history, ended, event, attempts)),
+                              $5::integer[], $6::bigint[], $7::bytea[], $8::bigint[],
+                              $9::boolean[], $10::boolean[])
+             AS u(id, epoch, old, record, status, finished_ms, history, ended, event,
+                  attempts)),
      up AS (
-         UPDATE runs r SET record = u.record, status = u.status, finished_ms = NULL,
-             lease_until_ms = {NOW_MS} + $11
+         UPDATE runs r SET record = u.record, status = u.status, finished_ms = u.finished_ms,
+             lease_until_ms = {NOW_MS} + $12
          FROM u
-         WHERE r.id = u.id AND r.owner = $10::text AND r.epoch = u.epoch AND r.record = u.old
+         WHERE r.id = u.id AND r.owner = $11::text AND r.epoch = u.epoch AND r.record = u.old
            AND NOT EXISTS (SELECT 1 FROM requests q WHERE q.run = r.id)
            AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.run = r.id)
            AND NOT EXISTS (SELECT 1 FROM migrated m WHERE m.run = r.id)
+           AND (u.finished_ms IS NULL
+                OR (NOT EXISTS (SELECT 1 FROM queue_runs q WHERE q.run = r.id)
+                    AND NOT EXISTS (SELECT 1 FROM children c WHERE c.child = r.id)))
          RETURNING r.id),
      done AS (SELECT u.* FROM u JOIN up ON up.id = u.id),
      hist AS (
@@ -155,15 +167,41 @@ static CHECKPOINTS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
          WHERE d.event AND e.run = d.id AND e.position = d.ended),
      tries AS (
          DELETE FROM attempts a USING done d
-         WHERE d.attempts AND a.run = d.id AND a.position = d.ended)
+         WHERE d.attempts AND a.run = d.id AND a.position = d.ended),
+     items AS (
+         DELETE FROM loop_items i USING done d
+         WHERE d.finished_ms IS NOT NULL AND i.run = d.id),
+     idle AS (
+         DELETE FROM active a USING done d WHERE d.finished_ms IS NOT NULL AND a.run = d.id)
      -- Every run's guard held, or a division by zero undoes the whole statement.
      SELECT 1 / (count(*) = cardinality($1::bigint[]))::integer FROM up"
     )
 });
 
 impl PgStore {
-    /// Writes `ops` in one round trip if they are all checkpoints of known runs (see the
-    /// module doc): `None` when this path does not take them (nothing written).
+    /// [`Store::load`](crate::store::Store::load); the record is kept in [`Known`] if this
+    /// worker holds the run (a run it claimed loads its record before its first
+    /// transition).
+    pub(super) fn load_and_learn(&self, run: RunId) -> Result<Option<RunRecord>, Error> {
+        let row = self.driver.run(|client| async move {
+            Sql::Conn(&client)
+                .opt("SELECT record FROM runs WHERE id = $1", &[&rid(run)])
+                .await
+        })?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let sealed: &[u8] = row.get(0);
+        let record = PgStore::decode(run, sealed)?;
+        let worker = &*self.worker;
+        if worker.runs_here && leases::held_epoch(worker, run).is_some() {
+            self.known.learn(vec![Stored::new(run, &record, sealed)]);
+        }
+        Ok(Some(record))
+    }
+
+    /// Writes `ops` in one round trip if they are all checkpoints or completions of known
+    /// runs (see the module doc): `None` when this path does not take them (nothing written).
     pub(super) fn write_in_one_trip(
         &self,
         ops: &[&WriteOp],
@@ -180,50 +218,33 @@ impl PgStore {
             let checkpoints = &checkpoints;
             async move {
                 let statement = client
-                    .prepare_cached(&CHECKPOINTS)
+                    .prepare_cached(&TRANSITIONS)
                     .await
                     .map_err(super::error::pg_error)?;
                 let ids: Vec<i64> = checkpoints.iter().map(|c| rid(c.run)).collect();
                 let epochs: Vec<i64> = checkpoints.iter().map(|c| c.epoch).collect();
                 let olds: Vec<&[u8]> = checkpoints.iter().map(|c| c.old.as_slice()).collect();
-                let records: Vec<&[u8]> =
-                    checkpoints.iter().map(|c| c.sealed.as_slice()).collect();
+                let records: Vec<&[u8]> = checkpoints.iter().map(|c| c.sealed.as_slice()).collect();
                 let statuses: Vec<i32> = checkpoints
                     .iter()
                     .map(|c| runs::code(c.record.status))
                     .collect();
+                let finished: Vec<Option<i64>> = checkpoints
+                    .iter()
+                    .map(|c| runs::finished_ms(&c.record))
+                    .collect();
                 let histories: Vec<&[u8]> =
                     checkpoints.iter().map(|c| c.history.as_slice()).collect();
-                let ended: Vec<i64> = checkpoints
-                    .iter()
-                    .map(|c| big(c.record.transitions - 1))
-                    .collect();
-                let (events, attempts): (Vec<bool>, Vec<bool>) = ops
-                    .iter()
-                    .map(|op| match op {
-                        WriteOp::CommitState { history, .. } => (
-                            history.step.as_deref() == Some(EVENT_STEP),
-                            history.attempts > 1,
-                        ),
-                        _ => (false, false),
-                    })
-                    .unzip();
+                let ended: Vec<Option<i64>> = checkpoints.iter().map(|c| c.ended).collect();
+                let events: Vec<bool> = checkpoints.iter().map(|c| c.event).collect();
+                let attempts: Vec<bool> = checkpoints.iter().map(|c| c.attempts).collect();
                 let lease = worker.lease_ms();
                 match client
                     .query_one(
                         &statement,
                         &[
-                            &ids,
-                            &epochs,
-                            &olds,
-                            &records,
-                            &statuses,
-                            &histories,
-                            &ended,
-                            &events,
-                            &attempts,
-                            &worker.id,
-                            &lease,
+                            &ids, &epochs, &olds, &records, &statuses, &finished, &histories,
+                            &ended, &events, &attempts, &worker.id, &lease,
                         ],
                     )
                     .await
@@ -239,7 +260,10 @@ impl PgStore {
             Ok(true) => {
                 let outcomes = checkpoints
                     .iter()
-                    .map(|c| Outcome::Transitions(c.record.transitions))
+                    .map(|c| match c.ended {
+                        Some(_) => Outcome::Transitions(c.record.transitions),
+                        None => Outcome::Done,
+                    })
                     .collect();
                 self.known.learn(
                     checkpoints
@@ -269,9 +293,9 @@ impl PgStore {
     }
 }
 
-/// The batch's checkpoints with their new records, if every op is a checkpoint this path
-/// takes: of a run this worker holds and knows the record of, writing no state keys and no
-/// loop items, each run once.
+/// The batch's transitions with their new records, if every op is one this path takes: a
+/// checkpoint or completion of a run this worker holds and knows the record of, writing no
+/// state keys and no loop items, each run once.
 fn checkpoints(
     known: &Known,
     worker: &Worker,
@@ -285,19 +309,23 @@ fn checkpoints(
     let mut seen = HashSet::with_capacity(ops.len());
     let mut checkpoints = Vec::with_capacity(ops.len());
     for op in ops {
-        let WriteOp::CommitState {
-            run,
-            state_name,
-            step,
-            state,
-            writes,
-            history,
-            items,
-        } = op
-        else {
-            return Ok(None);
+        let (run, writes, history) = match op {
+            WriteOp::CommitState {
+                run,
+                writes,
+                history,
+                items,
+                ..
+            } if items.is_empty() => (run, writes, history),
+            WriteOp::Complete {
+                run,
+                writes,
+                history,
+                ..
+            } => (run, writes, history),
+            _ => return Ok(None),
         };
-        if !writes.is_empty() || !items.is_empty() || !seen.insert(*run) {
+        if !writes.is_empty() || !seen.insert(*run) {
             return Ok(None);
         }
         let (Some((record, old)), Some(epoch)) =
@@ -306,16 +334,34 @@ fn checkpoints(
             return Ok(None);
         };
         let mut record = record.clone();
-        lifecycle::checkpoint(&mut record, state_name, *step, state, now);
+        let ended = match op {
+            WriteOp::CommitState {
+                state_name,
+                step,
+                state,
+                ..
+            } => {
+                lifecycle::checkpoint(&mut record, state_name, *step, state, now);
+                Some(big(record.transitions - 1))
+            }
+            WriteOp::Complete { output, .. } => {
+                lifecycle::complete(&mut record, output, now);
+                None
+            }
+            _ => unreachable!("only checkpoints and completions get here"),
+        };
         let sealed = runs::seal(&record)?;
-        let history = super::batch::seal_history(record.transitions, history)?;
+        let history_bytes = super::batch::seal_history(record.transitions, history)?;
         checkpoints.push(Checkpoint {
             run: *run,
             epoch,
             old: old.clone(),
             record,
             sealed,
-            history,
+            history: history_bytes,
+            ended,
+            event: ended.is_some() && history.step.as_deref() == Some(EVENT_STEP),
+            attempts: ended.is_some() && history.attempts > 1,
         });
     }
     Ok(Some(checkpoints))
