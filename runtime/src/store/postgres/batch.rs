@@ -577,7 +577,8 @@ impl Writes {
         let ordinal = self.new_records.len() as u64;
         let sealed = runs::seal(record)?;
         // Its id is known once written (`apply`).
-        self.stored.push(Stored::new(RunId(ordinal), record, &sealed));
+        self.stored
+            .push(Stored::new(RunId(ordinal), record, &sealed));
         self.created.push(self.stored.len() - 1);
         self.new_records.push(sealed);
         self.new_workflows.push(record.workflow.clone());
