@@ -7,7 +7,10 @@
 //!   trip, one WAL flush).
 //! - `throughput`: 1,000 runs of 10 steps started at once (`start_many`, from a client-only
 //!   process) and run by 1, 2 and 4 worker processes sharing the schema; transitions per
-//!   second until every run completed, against one raw commit per transition.
+//!   second until every run completed, against one raw commit per transition; after each,
+//!   the server floor: the same rows (a runs-like row updated and a history row inserted
+//!   per transition) written by one raw statement per 1,000 transitions, the most this
+//!   server and disk give with no client work per transition.
 //! - `takeover`: worker A runs 20 runs with a 2 s lease and is SIGKILLed mid-run (at five
 //!   points of its heartbeat cycle); the time from the kill until worker B commits the first
 //!   (and the last) of those runs' next transitions, next to what was left of A's leases at
@@ -429,6 +432,54 @@ impl Pg {
     }
 }
 
+impl Pg {
+    /// The server floor of the throughput figure: the rows `RUNS` runs of `STEPS` steps
+    /// write (each transition a runs-like row updated and a history row inserted, `bytes`
+    /// of state each), written with as few statements as PostgreSQL allows: per step, one
+    /// statement in autocommit for all `RUNS` runs (an `unnest` `UPDATE` and an `INSERT`
+    /// in one data-modifying `WITH`), full durability. Transitions per second: what one
+    /// connection gets from this server and disk with no per-transition client work, a
+    /// ceiling next to cairn's figure.
+    async fn server_floor(&self, bytes: usize) -> Fallible<f64> {
+        self.raw
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS bench_floor_runs, bench_floor_history;
+                 CREATE TABLE bench_floor_runs (id bigint PRIMARY KEY, record bytea NOT NULL,
+                    status integer NOT NULL, owner text, epoch bigint NOT NULL,
+                    lease_until_ms bigint);
+                 CREATE TABLE bench_floor_history (run bigint NOT NULL, seq bigint NOT NULL,
+                    record bytea NOT NULL, PRIMARY KEY (run, seq));
+                 INSERT INTO bench_floor_runs
+                    SELECT i, '', 1, 'worker', 1, 0 FROM generate_series(1, {RUNS}) AS i"
+            ))
+            .await?;
+        let step = self
+            .raw
+            .prepare(&format!(
+                "WITH up AS (
+                     UPDATE bench_floor_runs r SET record = u.record,
+                         lease_until_ms = {NOW_MS} + 30000
+                     FROM unnest($1::bigint[], $2::bytea[]) AS u(id, record)
+                     WHERE r.id = u.id AND r.owner = 'worker' AND r.epoch = 1
+                     RETURNING r.id)
+                 INSERT INTO bench_floor_history (run, seq, record)
+                 SELECT u.id, $3, u.record FROM unnest($1::bigint[], $2::bytea[]) AS u(id, record)"
+            ))
+            .await?;
+        let ids: Vec<i64> = (1..=RUNS as i64).collect();
+        let records: Vec<Vec<u8>> = (0..RUNS).map(|_| vec![7u8; bytes]).collect();
+        let began = Instant::now();
+        for seq in 0..COMMITS_PER_RUN as i64 {
+            self.raw.execute(&step, &[&ids, &records, &seq]).await?;
+        }
+        let elapsed = began.elapsed();
+        self.raw
+            .batch_execute("DROP TABLE bench_floor_runs, bench_floor_history")
+            .await?;
+        Ok((RUNS * COMMITS_PER_RUN) as f64 / elapsed.as_secs_f64())
+    }
+}
+
 impl Drop for Pg {
     fn drop(&mut self) {
         if let Some(server) = self.own.take() {
@@ -503,7 +554,7 @@ async fn latency(pg: &mut Pg) -> Fallible<Sample> {
 /// `start_many` of `RUNS` runs of `STEPS` steps (in a client-only process, this one) until
 /// every run completed; the baseline is one raw commit per transition, half of the raw
 /// commits right before the runs start, half right after they complete.
-async fn throughput(pg: &mut Pg, workers: usize) -> Fallible<Sample> {
+async fn throughput(pg: &mut Pg, workers: usize) -> Fallible<(Sample, f64)> {
     let schema = pg.fresh_schema("throughput");
     let mut started = Vec::new();
     for _ in 0..workers {
@@ -514,6 +565,10 @@ async fn throughput(pg: &mut Pg, workers: usize) -> Fallible<Sample> {
     let before = pg
         .raw_commit(THROUGHPUT_STATE_BYTES, BASELINE_COMMITS / 2)
         .await?;
+    let worker_cpu =
+        |started: &[Worker]| -> f64 { started.iter().map(|w| cpu_seconds(w.child.id())).sum() };
+    let server_pid = pg.own.as_ref().map(|s| s.pid);
+    let cpu_before = (worker_cpu(&started), server_pid.map(server_cpu_seconds));
     let began = Instant::now();
     client.start_many(steps, (0..RUNS).map(|_| STEPS)).await?;
     loop {
@@ -534,6 +589,11 @@ async fn throughput(pg: &mut Pg, workers: usize) -> Fallible<Sample> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let elapsed = began.elapsed();
+    let workers_cpu = worker_cpu(&started) - cpu_before.0;
+    let server_cpu = server_pid
+        .map(server_cpu_seconds)
+        .zip(cpu_before.1)
+        .map(|(a, b)| a - b);
     let after = pg
         .raw_commit(THROUGHPUT_STATE_BYTES, BASELINE_COMMITS / 2)
         .await?;
@@ -548,6 +608,26 @@ async fn throughput(pg: &mut Pg, workers: usize) -> Fallible<Sample> {
     }
     pg.drop_schema(&schema).await?;
     let per_s = (RUNS * COMMITS_PER_RUN) as f64 / elapsed.as_secs_f64();
+    let transitions = (RUNS * COMMITS_PER_RUN) as f64;
+    let wall = elapsed.as_secs_f64();
+    println!(
+        "CPU while the runs ran ({wall:.2} s): worker processes {workers_cpu:.2} s ({:.0}% of one core, {:.0} µs per transition); server {}",
+        100.0 * workers_cpu / wall,
+        1e6 * workers_cpu / transitions,
+        server_cpu.map_or(
+            "not measured (not the bench's own server)".to_owned(),
+            |cpu| format!(
+                "{cpu:.2} s ({:.0}% of one core, {:.0} µs per transition)",
+                100.0 * cpu / wall,
+                1e6 * cpu / transitions
+            )
+        ),
+    );
+    let floor = pg.server_floor(THROUGHPUT_STATE_BYTES).await?;
+    println!(
+        "server floor (the same rows, one unnest UPDATE + INSERT per {RUNS} transitions): {floor:.0} transitions/s; cairn at {:.0}% of it",
+        100.0 * per_s / floor
+    );
     println!(
         "throughput: {workers} worker(s): {per_s:.0} transitions/s ({} in {:.2} s; steps committed {hooked}; runs per worker {}) = {:.1}x one raw commit per transition ({baseline_per_s:.0}/s)",
         RUNS * COMMITS_PER_RUN,
@@ -555,10 +635,52 @@ async fn throughput(pg: &mut Pg, workers: usize) -> Fallible<Sample> {
         spread.join("/"),
         per_s / baseline_per_s
     );
-    Ok(Sample {
+    let sample = Sample {
         value: per_s,
         baseline: baseline_per_s,
-    })
+    };
+    Ok((sample, floor))
+}
+
+/// CPU time (user and system) process `pid` used so far, in seconds (0 once it is gone).
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime, fields 14 and 15 of proc(5), here 11 and 12 (from field 3).
+    // SAFETY: `sysconf` reads a constant of the system.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (ticks(11) + ticks(12)) as f64 / per_second
+}
+
+/// CPU time of the server: its postmaster and the processes it started (backends, WAL
+/// writer, checkpointer), in seconds.
+fn server_cpu_seconds(postmaster: u32) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| {
+            pid == postmaster
+                || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                    stat.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                        == Some(postmaster)
+                })
+        })
+        .map(cpu_seconds)
+        .sum()
 }
 
 /// (3) Take-over: worker A runs `TAKEOVER_RUNS` runs with a `TAKEOVER_LEASE` lease; once
@@ -648,6 +770,8 @@ async fn bench(only: Option<&str>) -> Fallible<()> {
     let mut latencies = Vec::new();
     let mut throughputs: Vec<Vec<Sample>> = WORKER_COUNTS.iter().map(|_| Vec::new()).collect();
     let mut takeovers = Vec::new();
+    // The server floor, measured after each throughput figure.
+    let mut floors = Vec::new();
     for rep in 1..=reps {
         println!("-- repetition {rep} of {reps}");
         if want("latency") {
@@ -655,7 +779,9 @@ async fn bench(only: Option<&str>) -> Fallible<()> {
         }
         if want("throughput") {
             for (i, &workers) in WORKER_COUNTS.iter().enumerate() {
-                throughputs[i].push(throughput(&mut pg, workers).await?);
+                let (sample, floor) = throughput(&mut pg, workers).await?;
+                throughputs[i].push(sample);
+                floors.push(floor);
             }
         }
     }
@@ -698,6 +824,13 @@ async fn bench(only: Option<&str>) -> Fallible<()> {
                 "≥ 20x, growing with workers",
             );
         }
+    }
+    if !floors.is_empty() {
+        println!(
+            "| server floor: the same rows, one raw unnest UPDATE + INSERT per {RUNS} transitions, autocommit, {} measurements | {} tr/s | | | the ceiling of the throughput rows on this server |",
+            floors.len(),
+            spread(&floors, 0),
+        );
     }
     if !takeovers.is_empty() {
         let firsts: Vec<f64> = takeovers.iter().map(|t| t.0).collect();

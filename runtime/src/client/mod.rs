@@ -352,6 +352,15 @@ impl Client {
                 return Ok(record);
             }
             if let Some(error) = self.shared.aborted(run) {
+                // A commit refused for good makes the task commit the run's failure
+                // (`run_task.rs`) before it stops, maybe after the read above: the stored
+                // failure is the outcome then.
+                if error.refused_for_good() {
+                    let record = self.load(run)?;
+                    if record.status.is_finished() {
+                        return Ok(record);
+                    }
+                }
                 return Err(error);
             }
             if self.shared.is_shut_down() {

@@ -31,6 +31,7 @@ use std::collections::{HashMap, HashSet};
 use tokio_postgres::Row;
 
 use super::leases::{self, NOW_MS, Worker};
+use super::one_trip::Stored;
 use super::runs;
 use super::sql::Sql;
 use super::{PgStore, big, rid, unbig};
@@ -92,8 +93,9 @@ pub(super) fn segment_len(ops: &[&WriteOp]) -> usize {
 /// What [`apply`] made of a segment.
 pub(super) enum Applied {
     /// The outcomes of the segment's first ops, in order: all of them, or fewer when the op
-    /// after them takes the per-op path (nothing of it or after it is written).
-    Done(Vec<Outcome>),
+    /// after them takes the per-op path (nothing of it or after it is written); and the
+    /// records it stored.
+    Done(Vec<Outcome>, Vec<Stored>),
     /// The op at `offset` in the segment is refused: the batch must be rolled back.
     Refused { offset: usize, error: Error },
 }
@@ -163,7 +165,15 @@ pub(super) async fn apply(
             Pending::Created { ordinal } => Outcome::Created(RunId(unbig(first) + ordinal)),
         })
         .collect();
-    Ok(Applied::Done(outcomes))
+    let mut stored = writes.stored;
+    for &at in &writes.created {
+        stored[at].run = RunId(unbig(first) + stored[at].run.0);
+    }
+    if !worker.runs_here {
+        // A client-only process never commits a checkpoint.
+        stored.clear();
+    }
+    Ok(Applied::Done(outcomes, stored))
 }
 
 /// Step 1: locks the segment's runs and reads them; the workflows of its new runs that have
@@ -480,6 +490,15 @@ fn own_commit(
     })
 }
 
+/// A history record as `runs::append_history` stores it, numbered `number`.
+pub(super) fn seal_history(number: u64, record: &HistoryRecord) -> Result<Vec<u8>, Error> {
+    let mut record = record.clone();
+    record.number = number;
+    let hint = 64 + record.state.len() + record.step.as_ref().map_or(0, String::len);
+    crate::codec::seal_record(&record, hint)
+        .map_err(|e| super::error::encode_error("history record", e))
+}
+
 /// The rows a segment writes, table by table.
 #[derive(Default)]
 struct Writes {
@@ -490,6 +509,10 @@ struct Writes {
     put_statuses: Vec<i32>,
     put_finished: Vec<Option<i64>>,
     put_take: Vec<bool>,
+    /// The records put and created, for `one_trip::Known` once the batch commits.
+    stored: Vec<Stored>,
+    /// Which of `stored` are new runs, whose `run` is their ordinal until written.
+    created: Vec<usize>,
     // `inputs`: a record stored before the table carries its input inline, moved there once.
     moved_input_runs: Vec<i64>,
     moved_inputs: Vec<Vec<u8>>,
@@ -534,8 +557,10 @@ struct Writes {
 
 impl Writes {
     fn put(&mut self, run: RunId, record: &RunRecord, take: bool) -> Result<(), Error> {
+        let sealed = runs::seal(record)?;
+        self.stored.push(Stored::new(run, record, &sealed));
         self.put_ids.push(rid(run));
-        self.put_records.push(runs::seal(record)?);
+        self.put_records.push(sealed);
         self.put_workflows.push(record.workflow.clone());
         self.put_statuses.push(runs::code(record.status));
         self.put_finished.push(runs::finished_ms(record));
@@ -550,7 +575,12 @@ impl Writes {
     /// A new run: its ordinal among the segment's new runs.
     fn create(&mut self, record: &RunRecord, hand_over: bool) -> Result<u64, Error> {
         let ordinal = self.new_records.len() as u64;
-        self.new_records.push(runs::seal(record)?);
+        let sealed = runs::seal(record)?;
+        // Its id is known once written (`apply`).
+        self.stored
+            .push(Stored::new(RunId(ordinal), record, &sealed));
+        self.created.push(self.stored.len() - 1);
+        self.new_records.push(sealed);
         self.new_workflows.push(record.workflow.clone());
         self.new_statuses.push(runs::code(record.status));
         self.new_created.push(big(record.created_at_ms));
@@ -583,11 +613,7 @@ impl Writes {
 
     /// `runs::append_history`.
     fn history(&mut self, run: RunId, number: u64, record: &HistoryRecord) -> Result<(), Error> {
-        let mut record = record.clone();
-        record.number = number;
-        let hint = 64 + record.state.len() + record.step.as_ref().map_or(0, String::len);
-        let bytes = crate::codec::seal_record(&record, hint)
-            .map_err(|e| super::error::encode_error("history record", e))?;
+        let bytes = seal_history(number, record)?;
         self.history.0.push(rid(run));
         self.history.1.push(bytes);
         Ok(())

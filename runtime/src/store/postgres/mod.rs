@@ -44,6 +44,7 @@ mod inputs;
 mod leases;
 mod listing;
 mod notify;
+mod one_trip;
 pub(crate) mod options;
 mod originals;
 mod quarantine;
@@ -73,6 +74,8 @@ pub(crate) struct PgStore {
     /// The schema's instance id (see [`Store::instance_id`](crate::store::Store::instance_id)),
     /// made when the schema was created.
     instance: u64,
+    /// The last record this worker committed for each run it runs (`one_trip.rs`).
+    known: one_trip::Known,
 }
 
 /// A `u64` (run id, position, milliseconds) as PostgreSQL's `bigint`. Run ids, positions and

@@ -139,6 +139,7 @@ impl PostgresOptions {
             worker,
             channel,
             waker,
+            known: Default::default(),
         });
         let description = format!("PostgreSQL schema `{}`", self.schema);
         Ok(Opened {

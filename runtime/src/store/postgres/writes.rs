@@ -34,6 +34,10 @@ impl PgStore {
         ops: &[&WriteOp],
         now_ms: u64,
     ) -> Result<Vec<Outcome>, WriteError> {
+        // Checkpoints of runs whose record this worker wrote last: one round trip.
+        if let Some(written) = self.write_in_one_trip(ops, now_ms) {
+            return written.map_err(|error| WriteError::Failed(Box::new(error)));
+        }
         match self.write_transaction(ops, now_ms, true) {
             Err(Unnamed(error)) => {
                 tracing::debug!(%error, "batched statement failed: the batch is written op by op");
@@ -59,6 +63,7 @@ impl PgStore {
                 let sql = Sql::Tx(&tx);
                 let worker = &*self.worker;
                 let mut outcomes = Vec::with_capacity(ops.len());
+                let mut stored = Vec::new();
                 let mut index = 0;
                 while index < ops.len() {
                     let segment = if batched {
@@ -69,10 +74,11 @@ impl PgStore {
                     if segment > 0 {
                         let segment = &ops[index..index + segment];
                         match super::batch::apply(sql, worker, segment, now_ms).await {
-                            Ok(Applied::Done(done)) => {
+                            Ok(Applied::Done(done, records)) => {
                                 let whole = done.len() == segment.len();
                                 index += done.len();
                                 outcomes.extend(done);
+                                stored.extend(records);
                                 if whole {
                                     continue;
                                 }
@@ -117,11 +123,14 @@ impl PgStore {
                 }
                 tx.commit().await.map_err(super::error::pg_error)?;
                 leases::commit_taken(worker);
-                Ok(Step::Written(outcomes))
+                Ok(Step::Written(outcomes, stored))
             })
         });
         match written {
-            Ok(Step::Written(outcomes)) => Ok(Ok(outcomes)),
+            Ok(Step::Written(outcomes, stored)) => {
+                self.known.learn(stored);
+                Ok(Ok(outcomes))
+            }
             Ok(Step::Refused(refused)) => Ok(Err(refused)),
             Ok(Step::Unnamed(error)) => Err(Unnamed(error)),
             Err(error) => Ok(Err(failed(error))),
@@ -131,7 +140,8 @@ impl PgStore {
 
 /// How a batch's transaction ended, short of a failure of the transaction itself.
 enum Step {
-    Written(Vec<Outcome>),
+    /// Written, with the records `batch.rs` stored (for `one_trip::Known`).
+    Written(Vec<Outcome>, Vec<super::one_trip::Stored>),
     /// An op was refused: nothing written.
     Refused(WriteError),
     /// A set-based statement failed, not naming its op: nothing written.

@@ -1,0 +1,374 @@
+//! Transitions in one round trip: a small batch (up to [`MOST_OPS`]) of checkpoints and
+//! completions (`WriteOp::CommitState`, `WriteOp::Complete`) of runs whose stored record this
+//! worker wrote last is applied by one statement in autocommit mode (no `BEGIN`, no
+//! separate read, no `COMMIT`): one round trip and one WAL flush, as a raw `UPDATE` costs.
+//!
+//! The worker keeps the last record it committed for each run it runs ([`Known`]), so it
+//! can build the new record without reading the stored one. The statement is guarded so
+//! that it writes only what the usual path (`batch.rs`) would have written:
+//!
+//! - **Fencing**: each run's row must still have this worker as its owner at the epoch the
+//!   worker holds (`leases::held_epoch`), exactly the check of `batch.rs::fence`. A worker
+//!   whose lease was taken writes nothing here.
+//! - **The stored record is the one the worker wrote last** (`record = $old`, byte for
+//!   byte): any other writer of the record (an event, a migration, a reopen, another
+//!   worker) makes the guess stale.
+//! - **Nothing rare is pending**: no cancel or pause request, no quarantine, no kept
+//!   original; and for a completion, no queue slot to free and no parent to tell (those go
+//!   through `batch.rs` or the per-op path, as before).
+//!
+//! These are evaluated by the `UPDATE` on the newest version of each row (PostgreSQL
+//! re-checks an `UPDATE`'s condition on the row a concurrent transaction committed, once
+//! its lock is free), so a take-over that commits while this statement waits is seen.
+//!
+//! When a guard fails for any run of the batch, nothing of the batch may be written (the
+//! group committer expects a batch to be written whole or not at all): the statement then
+//! ends with a division by zero, which rolls back the whole statement, and the batch goes the
+//! usual way, which decides each op exactly (a lost lease is refused with
+//! [`Error::LeaseLost`] there). Only that error means "not taken": any other error is
+//! returned as the batch's, since the statement may have committed before its answer was
+//! lost, and writing the batch again would commit its transitions twice.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use tokio_postgres::error::SqlState;
+
+use super::leases::{self, NOW_MS, Worker};
+use super::sql::Sql;
+use super::{PgStore, big, rid, runs};
+use crate::error::Error;
+use crate::lifecycle;
+use crate::run::RunId;
+use crate::store::events::EVENT_STEP;
+use crate::store::{Outcome, RunRecord, WriteOp};
+
+/// Larger batches take the usual path: there the round trips are few per transition, and
+/// one statement per table costs the server less than this statement's guards and
+/// sub-statements per row (measured: at batches of hundreds, 1 worker, this path gave fewer
+/// transitions per second).
+const MOST_OPS: usize = 16;
+
+/// At most this many runs' records are kept; past it the whole map is dropped (a run not
+/// known takes the usual path once, and is known again after).
+const KNOWN_LIMIT: usize = 65_536;
+
+/// The last record this worker committed for each run it runs: the record, and the sealed
+/// bytes stored for it (what the guard compares).
+#[derive(Default)]
+pub(super) struct Known {
+    records: Mutex<HashMap<RunId, (RunRecord, Vec<u8>)>>,
+}
+
+/// A record a committed transaction stored (`learn` it once the commit is acknowledged).
+pub(super) struct Stored {
+    pub run: RunId,
+    pub record: RunRecord,
+    pub sealed: Vec<u8>,
+}
+
+impl Known {
+    /// Keeps the records a transaction just committed (a finished run's is dropped: it has
+    /// no next checkpoint).
+    pub(super) fn learn(&self, stored: Vec<Stored>) {
+        if stored.is_empty() {
+            return;
+        }
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        if records.len() + stored.len() > KNOWN_LIMIT {
+            records.clear();
+        }
+        for Stored {
+            run,
+            record,
+            sealed,
+        } in stored
+        {
+            if record.status.is_finished() {
+                records.remove(&run);
+            } else {
+                records.insert(run, (record, sealed));
+            }
+        }
+    }
+
+    fn forget(&self, runs: &[RunId]) {
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        for run in runs {
+            records.remove(run);
+        }
+    }
+}
+
+impl Stored {
+    /// `record`, stored as `sealed` for `run`. Kept without its input, as a read of the
+    /// stored record gives it: a write moves an input still inline to `inputs`
+    /// (`batch.rs::Writes::put`), and `runs::seal` leaves it out.
+    pub(super) fn new(run: RunId, record: &RunRecord, sealed: &[u8]) -> Stored {
+        let mut record = record.clone();
+        record.input = Vec::new();
+        Stored {
+            run,
+            record,
+            sealed: sealed.to_vec(),
+        }
+    }
+}
+
+/// One checkpoint or completion of the batch, its new record built from the known one.
+struct Checkpoint {
+    run: RunId,
+    epoch: i64,
+    old: Vec<u8>,
+    record: RunRecord,
+    sealed: Vec<u8>,
+    history: Vec<u8>,
+    /// The position of the await a checkpoint ended (none for a completion).
+    ended: Option<i64>,
+    /// That await was a wait for an event; it was retried.
+    event: bool,
+    attempts: bool,
+}
+
+/// The whole batch in one statement (see the module doc). Each run's row is updated under
+/// the guards and renews its lease as `batch.rs` does; its history appended. A checkpoint
+/// drops the sleep and branch outputs of the await it ended (a dropped sleep makes the run
+/// active again, as in `batch.rs`), and its event wait and attempts at that position; a
+/// completion drops the run's loop items and its `active` row.
+static TRANSITIONS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH u AS (
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[],
+                              $5::integer[], $6::bigint[], $7::bytea[], $8::bigint[],
+                              $9::boolean[], $10::boolean[])
+             AS u(id, epoch, old, record, status, finished_ms, history, ended, event,
+                  attempts)),
+     up AS (
+         UPDATE runs r SET record = u.record, status = u.status, finished_ms = u.finished_ms,
+             lease_until_ms = {NOW_MS} + $12
+         FROM u
+         WHERE r.id = u.id AND r.owner = $11::text AND r.epoch = u.epoch AND r.record = u.old
+           AND NOT EXISTS (SELECT 1 FROM requests q WHERE q.run = r.id)
+           AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.run = r.id)
+           AND NOT EXISTS (SELECT 1 FROM migrated m WHERE m.run = r.id)
+           AND (u.finished_ms IS NULL
+                OR (NOT EXISTS (SELECT 1 FROM queue_runs q WHERE q.run = r.id)
+                    AND NOT EXISTS (SELECT 1 FROM children c WHERE c.child = r.id)))
+         RETURNING r.id),
+     done AS (SELECT u.* FROM u JOIN up ON up.id = u.id),
+     hist AS (
+         INSERT INTO history (run, seq, record)
+         SELECT d.id,
+                (SELECT COALESCE(MAX(seq) + 1, 0) FROM history h WHERE h.run = d.id),
+                d.history
+         FROM done d),
+     slept AS (
+         DELETE FROM sleeps s USING done d
+         WHERE s.run = d.id AND s.position = d.ended RETURNING s.run),
+     woke AS (INSERT INTO active (run) SELECT run FROM slept ON CONFLICT DO NOTHING),
+     outputs AS (
+         DELETE FROM branches b USING done d WHERE b.run = d.id AND b.position = d.ended),
+     waits AS (
+         DELETE FROM event_waits e USING done d
+         WHERE d.event AND e.run = d.id AND e.position = d.ended),
+     tries AS (
+         DELETE FROM attempts a USING done d
+         WHERE d.attempts AND a.run = d.id AND a.position = d.ended),
+     items AS (
+         DELETE FROM loop_items i USING done d
+         WHERE d.finished_ms IS NOT NULL AND i.run = d.id),
+     idle AS (
+         DELETE FROM active a USING done d WHERE d.finished_ms IS NOT NULL AND a.run = d.id)
+     -- Every run's guard held, or a division by zero undoes the whole statement.
+     SELECT 1 / (count(*) = cardinality($1::bigint[]))::integer FROM up"
+    )
+});
+
+impl PgStore {
+    /// [`Store::load`](crate::store::Store::load); the record is kept in [`Known`] if this
+    /// worker holds the run (a run it claimed loads its record before its first
+    /// transition).
+    pub(super) fn load_and_learn(&self, run: RunId) -> Result<Option<RunRecord>, Error> {
+        let row = self.driver.run(|client| async move {
+            Sql::Conn(&client)
+                .opt("SELECT record FROM runs WHERE id = $1", &[&rid(run)])
+                .await
+        })?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let sealed: &[u8] = row.get(0);
+        let record = PgStore::decode(run, sealed)?;
+        let worker = &*self.worker;
+        if worker.runs_here && leases::held_epoch(worker, run).is_some() {
+            self.known.learn(vec![Stored::new(run, &record, sealed)]);
+        }
+        Ok(Some(record))
+    }
+
+    /// Writes `ops` in one round trip if they are all checkpoints or completions of known
+    /// runs (see the module doc): `None` when this path does not take them (nothing written).
+    pub(super) fn write_in_one_trip(
+        &self,
+        ops: &[&WriteOp],
+        now_ms: u64,
+    ) -> Option<Result<Vec<Outcome>, Error>> {
+        let worker = &*self.worker;
+        let checkpoints = match checkpoints(&self.known, worker, ops, now_ms) {
+            Ok(Some(checkpoints)) => checkpoints,
+            Ok(None) => return None,
+            Err(error) => return Some(Err(error)),
+        };
+        let runs: Vec<RunId> = checkpoints.iter().map(|c| c.run).collect();
+        let written = self.driver.run_transaction(|client| {
+            let checkpoints = &checkpoints;
+            async move {
+                let statement = client
+                    .prepare_cached(&TRANSITIONS)
+                    .await
+                    .map_err(super::error::pg_error)?;
+                let ids: Vec<i64> = checkpoints.iter().map(|c| rid(c.run)).collect();
+                let epochs: Vec<i64> = checkpoints.iter().map(|c| c.epoch).collect();
+                let olds: Vec<&[u8]> = checkpoints.iter().map(|c| c.old.as_slice()).collect();
+                let records: Vec<&[u8]> = checkpoints.iter().map(|c| c.sealed.as_slice()).collect();
+                let statuses: Vec<i32> = checkpoints
+                    .iter()
+                    .map(|c| runs::code(c.record.status))
+                    .collect();
+                let finished: Vec<Option<i64>> = checkpoints
+                    .iter()
+                    .map(|c| runs::finished_ms(&c.record))
+                    .collect();
+                let histories: Vec<&[u8]> =
+                    checkpoints.iter().map(|c| c.history.as_slice()).collect();
+                let ended: Vec<Option<i64>> = checkpoints.iter().map(|c| c.ended).collect();
+                let events: Vec<bool> = checkpoints.iter().map(|c| c.event).collect();
+                let attempts: Vec<bool> = checkpoints.iter().map(|c| c.attempts).collect();
+                let lease = worker.lease_ms();
+                match client
+                    .query_one(
+                        &statement,
+                        &[
+                            &ids, &epochs, &olds, &records, &statuses, &finished, &histories,
+                            &ended, &events, &attempts, &worker.id, &lease,
+                        ],
+                    )
+                    .await
+                {
+                    Ok(_) => Ok(true),
+                    // A guard failed: nothing written (see the module doc).
+                    Err(error) if error.code() == Some(&SqlState::DIVISION_BY_ZERO) => Ok(false),
+                    Err(error) => Err(super::error::pg_error(error)),
+                }
+            }
+        });
+        match written {
+            Ok(true) => {
+                let outcomes = checkpoints
+                    .iter()
+                    .map(|c| match c.ended {
+                        Some(_) => Outcome::Transitions(c.record.transitions),
+                        None => Outcome::Done,
+                    })
+                    .collect();
+                self.known.learn(
+                    checkpoints
+                        .into_iter()
+                        .map(|c| Stored {
+                            run: c.run,
+                            record: c.record,
+                            sealed: c.sealed,
+                        })
+                        .collect(),
+                );
+                Some(Ok(outcomes))
+            }
+            Ok(false) => {
+                tracing::debug!(
+                    runs = runs.len(),
+                    "one-trip checkpoint not taken: the batch goes the usual way"
+                );
+                self.known.forget(&runs);
+                None
+            }
+            Err(error) => {
+                self.known.forget(&runs);
+                Some(Err(error))
+            }
+        }
+    }
+}
+
+/// The batch's transitions with their new records, if every op is one this path takes: a
+/// checkpoint or completion of a run this worker holds and knows the record of, writing no
+/// state keys and no loop items, each run once.
+fn checkpoints(
+    known: &Known,
+    worker: &Worker,
+    ops: &[&WriteOp],
+    now: u64,
+) -> Result<Option<Vec<Checkpoint>>, Error> {
+    if !worker.runs_here || ops.is_empty() || ops.len() > MOST_OPS {
+        return Ok(None);
+    }
+    let records = known.records.lock().unwrap_or_else(|p| p.into_inner());
+    let mut seen = HashSet::with_capacity(ops.len());
+    let mut checkpoints = Vec::with_capacity(ops.len());
+    for op in ops {
+        let (run, writes, history) = match op {
+            WriteOp::CommitState {
+                run,
+                writes,
+                history,
+                items,
+                ..
+            } if items.is_empty() => (run, writes, history),
+            WriteOp::Complete {
+                run,
+                writes,
+                history,
+                ..
+            } => (run, writes, history),
+            _ => return Ok(None),
+        };
+        if !writes.is_empty() || !seen.insert(*run) {
+            return Ok(None);
+        }
+        let (Some((record, old)), Some(epoch)) =
+            (records.get(run), leases::held_epoch(worker, *run))
+        else {
+            return Ok(None);
+        };
+        let mut record = record.clone();
+        let ended = match op {
+            WriteOp::CommitState {
+                state_name,
+                step,
+                state,
+                ..
+            } => {
+                lifecycle::checkpoint(&mut record, state_name, *step, state, now);
+                Some(big(record.transitions - 1))
+            }
+            WriteOp::Complete { output, .. } => {
+                lifecycle::complete(&mut record, output, now);
+                None
+            }
+            _ => unreachable!("only checkpoints and completions get here"),
+        };
+        let sealed = runs::seal(&record)?;
+        let history_bytes = super::batch::seal_history(record.transitions, history)?;
+        checkpoints.push(Checkpoint {
+            run: *run,
+            epoch,
+            old: old.clone(),
+            record,
+            sealed,
+            history: history_bytes,
+            ended,
+            event: ended.is_some() && history.step.as_deref() == Some(EVENT_STEP),
+            attempts: ended.is_some() && history.attempts > 1,
+        });
+    }
+    Ok(Some(checkpoints))
+}
