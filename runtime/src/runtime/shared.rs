@@ -209,6 +209,13 @@ impl Shared {
                 .is_some_and(|tasks| tasks.contains_key(&run))
     }
 
+    /// The runs with a live task here.
+    pub fn live_runs(&self) -> Vec<RunId> {
+        lock(&self.tasks)
+            .as_ref()
+            .map_or_else(Vec::new, |tasks| tasks.keys().copied().collect())
+    }
+
     pub fn aborted(&self, run: RunId) -> Option<Error> {
         lock(&self.aborted).get(&run).cloned()
     }
