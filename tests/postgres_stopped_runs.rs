@@ -16,7 +16,7 @@ mod postgres_common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cairn::{Context, Runtime, Status, workflow};
+use cairn::{Context, Runtime, workflow};
 use postgres_common::{Store, child_dir, eventually, log, param, read_log, report};
 
 /// The worker's name in the log: the child's parameter.

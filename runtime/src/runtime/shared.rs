@@ -399,6 +399,38 @@ impl Shared {
         Ok(true)
     }
 
+    /// Resumes `run` if it is active at `position` (no transition committed since) with no
+    /// task live here, reading its record with the task map locked, as
+    /// [`resume_claimed`](Self::resume_claimed) does: a task of this run removes its handle
+    /// under that lock only after committing its outcome, so the record read here is not
+    /// older than the last task's commits. A record read before taking the lock could be:
+    /// another task could then commit further and end before this spawn, and the run would
+    /// be started again from a state it has left. Whether it started the run.
+    pub fn resume_at(self: &Arc<Self>, run: RunId, position: u64) -> Result<bool, Error> {
+        let mut tasks = lock(&self.tasks);
+        let tasks = tasks.as_mut().ok_or(Error::ShutDown)?;
+        if tasks.contains_key(&run) {
+            return Ok(false);
+        }
+        let Some(record) = self.store()?.load(run)? else {
+            return Ok(false);
+        };
+        let active = matches!(record.status, Status::Running | Status::Pending);
+        if !active || record.transitions != position {
+            return Ok(false);
+        }
+        let entry = self
+            .entry_for(run, &record.workflow, record.fingerprint)?
+            .clone();
+        let start = match record.state {
+            Some(state) => ErasedStart::Resume(state),
+            None => ErasedStart::New(self.stored_input(run, record.input)?),
+        };
+        lock(&self.aborted).remove(&run);
+        self.spawn_into(tasks, run, entry, start, record.transitions);
+        Ok(true)
+    }
+
     /// Starts the task of a stored run from its last committed state (or its input, before
     /// the first transition), if its workflow is registered with the stored layout.
     pub fn resume_stored(self: &Arc<Self>, run: RunId, record: RunRecord) -> Result<(), Error> {
