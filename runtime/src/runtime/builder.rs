@@ -430,6 +430,12 @@ impl RuntimeBuilder {
                 }
             }
         }));
+        // A shared store renews the leases of the runs live here only (`leases.rs`).
+        let live = Arc::downgrade(&shared);
+        shared.store()?.set_live_runs(Arc::new(move || {
+            live.upgrade()
+                .map_or_else(Vec::new, |shared| shared.live_runs())
+        }));
         super::graphs::store_graphs(&shared)?;
         let resumed = super::recovery::recover(&shared, self.startup_check_limit, self.clock)?;
         let queue_task = shared.handle.spawn(super::queues::run(

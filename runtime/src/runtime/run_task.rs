@@ -18,7 +18,7 @@ use crate::context::step_span::StepOutcome;
 use crate::error::Error;
 use crate::history::HistoryOutcome;
 use crate::registry::{Entry, ErasedStart};
-use crate::run::{RunId, Status};
+use crate::run::RunId;
 use crate::store::WriteOp;
 use crate::supervise::{Abort, AbortSlot, Outcome, Supervised, lock};
 
@@ -41,22 +41,19 @@ async fn fail(shared: &Shared, ctx: &Context, run: RunId, message: String) -> Re
 }
 
 /// Resumes `run` if a wake-up or an answer claimed it (marked it running in the store) while
-/// its previous task was still finishing: that claim's spawn found the task live and did
-/// nothing. Called once the task's handle is gone, so one of the two spawns starts it.
-pub(super) fn resume_if_claimed(shared: &Arc<Shared>, run: RunId) {
-    let record = match shared.store().and_then(|store| store.load(run)) {
-        Ok(Some(record)) => record,
-        Ok(None) | Err(Error::ShutDown) => return,
-        Err(error) => {
-            tracing::error!(%run, %error, "could not check whether a suspended run was claimed");
-            return;
-        }
-    };
-    if !matches!(record.status, Status::Running | Status::Pending) {
-        return;
-    }
-    match shared.resume_stored(run, record) {
-        Ok(()) | Err(Error::ShutDown) => {}
+/// its previous task, which suspended it at `position`, was still finishing: that claim's
+/// spawn found the task live and did nothing. Called once the task's handle is gone, so one
+/// of the two spawns starts it.
+///
+/// Only at `position` ([`Shared::resume_at`]): a run found running further on was started by
+/// the claim's spawn after all, and that task ended without finishing the run (halted, or
+/// stopped on an error). Resuming it here would undo that stop: a halt (a crash, as tests and
+/// hooks use it) would go on in the same runtime. This call can come that late on a loaded
+/// machine: the timer's wake-up, the new task and its first commit all fit between the old
+/// task's handle going and this call.
+pub(super) fn resume_if_claimed(shared: &Arc<Shared>, run: RunId, position: u64) {
+    match shared.resume_at(run, position) {
+        Ok(_) | Err(Error::ShutDown) => {}
         Err(error) => tracing::error!(%run, %error, "could not resume a claimed run"),
     }
 }
@@ -163,6 +160,7 @@ async fn drive_in_span(
     }
     span.record("outcome", run_outcome);
     span.record("transitions", ctx.position());
+    let position = ctx.position();
     // Cancelled or paused from outside at a commit: the run's end (or hold) is committed,
     // and the task just stops (see `client/cancel.rs`).
     let recorded = match recorded {
@@ -223,7 +221,7 @@ async fn drive_in_span(
         shared.answers.notify();
     }
     if suspended.is_some() || awaiting.is_some() {
-        resume_if_claimed(&shared, run);
+        resume_if_claimed(&shared, run, position);
     }
     shared.notify();
 }

@@ -215,6 +215,13 @@ impl Shared {
                 .is_some_and(|tasks| tasks.contains_key(&run))
     }
 
+    /// The runs with a live task here.
+    pub fn live_runs(&self) -> Vec<RunId> {
+        lock(&self.tasks)
+            .as_ref()
+            .map_or_else(Vec::new, |tasks| tasks.keys().copied().collect())
+    }
+
     pub fn aborted(&self, run: RunId) -> Option<Error> {
         lock(&self.aborted).get(&run).cloned()
     }
@@ -389,6 +396,38 @@ impl Shared {
             self.queues.notify();
             return Ok(false);
         }
+        let start = match record.state {
+            Some(state) => ErasedStart::Resume(state),
+            None => ErasedStart::New(self.stored_input(run, record.input)?),
+        };
+        lock(&self.aborted).remove(&run);
+        self.spawn_into(tasks, run, entry, start, record.transitions);
+        Ok(true)
+    }
+
+    /// Resumes `run` if it is active at `position` (no transition committed since) with no
+    /// task live here, reading its record with the task map locked, as
+    /// [`resume_claimed`](Self::resume_claimed) does: a task of this run removes its handle
+    /// under that lock only after committing its outcome, so the record read here is not
+    /// older than the last task's commits. A record read before taking the lock could be:
+    /// another task could then commit further and end before this spawn, and the run would
+    /// be started again from a state it has left. Whether it started the run.
+    pub fn resume_at(self: &Arc<Self>, run: RunId, position: u64) -> Result<bool, Error> {
+        let mut tasks = lock(&self.tasks);
+        let tasks = tasks.as_mut().ok_or(Error::ShutDown)?;
+        if tasks.contains_key(&run) {
+            return Ok(false);
+        }
+        let Some(record) = self.store()?.load(run)? else {
+            return Ok(false);
+        };
+        let active = matches!(record.status, Status::Running | Status::Pending);
+        if !active || record.transitions != position {
+            return Ok(false);
+        }
+        let entry = self
+            .entry_for(run, &record.workflow, record.fingerprint)?
+            .clone();
         let start = match record.state {
             Some(state) => ErasedStart::Resume(state),
             None => ErasedStart::New(self.stored_input(run, record.input)?),

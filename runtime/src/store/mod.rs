@@ -206,6 +206,14 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
     fn set_waker(&self, waker: std::sync::Arc<dyn Fn(Change) + Send + Sync>) {
         let _ = waker;
     }
+    /// Registers what tells which runs have a live task in this process. A store shared by
+    /// many workers (PostgreSQL) renews the leases of those runs only: a run whose task
+    /// stopped here without committing its end (a storage error, a lost lease) is then taken
+    /// over once its lease ends, by another worker or this one's take-over poll, instead of
+    /// staying held until this process restarts. A store one runtime owns ignores it.
+    fn set_live_runs(&self, live: std::sync::Arc<dyn Fn() -> Vec<RunId> + Send + Sync>) {
+        let _ = live;
+    }
 
     /// The runs this process may resume at start, among the unfinished runs that are not in a
     /// durable sleep: what [`active_after`](Self::active_after) returns, for a store one runtime

@@ -30,7 +30,8 @@ pub(super) async fn apply_with_requests(
     };
     // A commit of the run's own task: only by the worker that holds its lease. Both reads
     // are sent together (pipelined).
-    let ((), request) = tokio::try_join!(leases::fence(sql, worker, run), request(sql, run))?;
+    let ((), request) =
+        super::pipeline::pipelined!(leases::fence(sql, worker, run), request(sql, run))?;
     match lifecycle::at_commit(request, ends) {
         AtCommit::Proceed => {
             let outcome = super::writes::apply(sql, worker, op, now).await?;

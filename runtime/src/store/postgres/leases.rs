@@ -8,7 +8,10 @@
 //! (its creation, a wake-up, a claimed answer, a take-over), and remembers the epoch it got.
 //!
 //! - **Heartbeat**: one statement per worker, every third of the lease, renews the lease of
-//!   every unfinished run it owns ([`start_heartbeat`]).
+//!   every unfinished run it owns that has a live task in it ([`start_heartbeat`]). A run
+//!   whose task stopped without committing its end (a storage error in a commit, a lost
+//!   lease) is left to expire: the next poll of any worker, this one's included, takes it
+//!   up after the lease, as it would a dead worker's.
 //! - **Take-over**: an active run (pending or running) whose lease has expired, or that no one
 //!   owns (started or resumed by a client-only process), is claimed by the next worker that
 //!   polls, a bounded batch at a time, `FOR UPDATE SKIP LOCKED` so that two workers never
@@ -84,7 +87,14 @@ pub(super) struct Worker {
     /// The runs that transactions of this worker in progress have taken, not yet held: from
     /// the take until the worker holds them (or the transaction ends without a commit).
     taking: Arc<Mutex<HashMap<RunId, usize>>>,
+    /// The runs with a live task in this process, once the runtime told how to list them
+    /// ([`Store::set_live_runs`](crate::store::Store::set_live_runs)): the heartbeat renews
+    /// these only, and nothing before.
+    live: Mutex<Option<LiveRuns>>,
 }
+
+/// Lists the runs with a live task in this process.
+pub(super) type LiveRuns = Arc<dyn Fn() -> Vec<RunId> + Send + Sync>;
 
 impl Worker {
     pub(super) fn new(id: String, runs_here: bool, lease: Duration, claim_batch: usize) -> Worker {
@@ -95,6 +105,7 @@ impl Worker {
             claim_batch,
             held: Mutex::new(HashMap::new()),
             taking: Arc::default(),
+            live: Mutex::new(None),
         }
     }
 
@@ -114,6 +125,24 @@ impl Worker {
     /// after the second one's; going back to its epoch would refuse the run's next commit.
     fn hold(&self, run: RunId, epoch: i64) {
         hold_latest(&mut self.held(), run, epoch);
+    }
+
+    /// Registers how to list the runs with a live task in this process.
+    pub(super) fn set_live_runs(&self, live: LiveRuns) {
+        *lock(&self.live) = Some(live);
+    }
+
+    /// The runs with a live task in this process (none before the runtime registered how to
+    /// list them), as stored. Listed on a blocking thread: the list locks the runtime's task
+    /// map, which a thread blocked on this store's runtime may hold.
+    async fn live_runs(&self) -> Vec<i64> {
+        let Some(live) = lock(&self.live).clone() else {
+            return Vec::new();
+        };
+        let runs = tokio::task::spawn_blocking(move || live())
+            .await
+            .unwrap_or_default();
+        runs.into_iter().map(rid).collect()
     }
 
     /// Whether this worker holds `run`, or a transaction of it is taking it right now.
@@ -528,11 +557,18 @@ pub(super) async fn any_claimable(sql: Sql<'_, '_>) -> Result<bool, Error> {
     Ok(row.is_some())
 }
 
-/// Spawns the heartbeat on the store's runtime: every third of the lease, [`heartbeat`], on
-/// a connection of its own (never queued behind a busy pool). It ends with the store (its
+/// Spawns the heartbeat on the store's runtime: every third of the lease, one statement
+/// renews the leases of the runs this worker owns and runs (a live task here), on a
+/// connection of its own (never queued behind a busy pool). It ends with the store (its
 /// runtime shuts down). A failed renewal is logged and retried at the next tick, on a new
 /// connection; past the lease, the runs are another worker's to take and this worker's
 /// commits of them are refused.
+///
+/// Only runs with a live task: a run owned here whose task stopped (a commit failed on a
+/// storage error or was refused, see `runtime/run_task.rs`) is still `running` in the
+/// database, and renewed, it would wait for this worker's restart. A run that suspended
+/// needs no lease (only active runs are claimed), and a run claimed but not started yet
+/// has the fresh lease of its claim.
 pub(super) fn start_heartbeat(
     driver: &super::connect::Driver,
     config: tokio_postgres::Config,
@@ -544,6 +580,10 @@ pub(super) fn start_heartbeat(
         let mut connection: Option<tokio_postgres::Client> = None;
         loop {
             tick.tick().await;
+            let live = worker.live_runs().await;
+            if live.is_empty() {
+                continue;
+            }
             if connection
                 .as_ref()
                 .is_none_or(tokio_postgres::Client::is_closed)
@@ -568,10 +608,11 @@ pub(super) fn start_heartbeat(
                     &format!(
                         "UPDATE runs SET lease_until_ms = {NOW_MS} + $2
                          WHERE id IN (SELECT id FROM runs
-                                      WHERE owner = $1 AND finished_ms IS NULL
+                                      WHERE id = ANY($3) AND owner = $1
+                                          AND finished_ms IS NULL
                                       ORDER BY id FOR UPDATE SKIP LOCKED)"
                     ),
-                    &[&worker.id, &worker.lease_ms()],
+                    &[&worker.id, &worker.lease_ms(), &live],
                 )
                 .await;
             if let Err(error) = renewed {

@@ -20,7 +20,8 @@
 //! from sync calls to the driver, `sql.rs` prepared statements on a connection or in a
 //! transaction, `schema.rs` the tables and their migration, `error.rs` the driver's errors as
 //! cairn's, `runs.rs` records and what every write shares, `reads.rs` the reads, `writes.rs`
-//! the write entry and the transitions, `batch.rs` the transitions of a batch in set-based
+//! the write entry and the transitions, `pipeline.rs` statements sent together and the error
+//! that caused their failure, `batch.rs` the transitions of a batch in set-based
 //! statements, `hitl.rs` questions and sessions, `cancel.rs` cancel
 //! and pause, `quarantine.rs` quarantined runs and purges, `listing.rs` listing and counting,
 //! `workflows.rs` state graphs, `unique.rs` unique keys, `handover.rs` runs handed over by
@@ -47,6 +48,7 @@ mod notify;
 mod one_trip;
 pub(crate) mod options;
 mod originals;
+mod pipeline;
 mod quarantine;
 mod queues;
 mod reads;

@@ -38,6 +38,10 @@ impl Store for PgStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(waker);
     }
 
+    fn set_live_runs(&self, live: std::sync::Arc<dyn Fn() -> Vec<RunId> + Send + Sync>) {
+        self.worker.set_live_runs(live);
+    }
+
     fn commits_block(&self) -> bool {
         // A round trip to the server and its WAL flush.
         true

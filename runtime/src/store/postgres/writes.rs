@@ -14,6 +14,7 @@
 
 use super::batch::Applied;
 use super::leases::{self, Worker};
+use super::pipeline::pipelined;
 use super::runs::{self, must_get};
 use super::sql::Sql;
 use super::{PgStore, big, rid, unbig};
@@ -207,7 +208,7 @@ pub(super) async fn apply(
                 }
                 Ok::<_, Error>(())
             };
-            tokio::try_join!(
+            pipelined!(
                 runs::put(sql, *run, &record),
                 runs::apply_writes(sql, *run, writes),
                 runs::append_history(sql, *run, record.transitions, history),
@@ -228,7 +229,7 @@ pub(super) async fn apply(
             let mut record = must_get(sql, *run).await?;
             lifecycle::complete(&mut record, output, now);
             let id = rid(*run);
-            tokio::try_join!(
+            pipelined!(
                 runs::put(sql, *run, &record),
                 runs::apply_writes(sql, *run, writes),
                 runs::append_history(sql, *run, record.transitions, history),
@@ -433,7 +434,7 @@ pub(super) async fn create_runs(
 /// branch outputs.
 async fn end_await(sql: Sql<'_, '_>, run: RunId, position: u64) -> Result<(), Error> {
     let (run, position) = (rid(run), big(position));
-    tokio::try_join!(
+    pipelined!(
         async {
             sql.exec(
                 "WITH slept AS (DELETE FROM sleeps WHERE run = $1 AND position = $2 RETURNING run)
