@@ -363,7 +363,9 @@ impl Shared {
             None => ErasedStart::New(self.stored_input(run, record.input)?),
         };
         tracing::debug!(%run, workflow = record.workflow, "handed-over run started");
-        lock(&self.aborted).remove(&run);
+        if !self.may_start_again(run) {
+            return Ok(());
+        }
         self.spawn_into(tasks, run, entry, start, position);
         Ok(())
     }
@@ -400,7 +402,9 @@ impl Shared {
             Some(state) => ErasedStart::Resume(state),
             None => ErasedStart::New(self.stored_input(run, record.input)?),
         };
-        lock(&self.aborted).remove(&run);
+        if !self.may_start_again(run) {
+            return Ok(false);
+        }
         self.spawn_into(tasks, run, entry, start, record.transitions);
         Ok(true)
     }
@@ -432,9 +436,26 @@ impl Shared {
             Some(state) => ErasedStart::Resume(state),
             None => ErasedStart::New(self.stored_input(run, record.input)?),
         };
-        lock(&self.aborted).remove(&run);
+        if !self.may_start_again(run) {
+            return Ok(false);
+        }
         self.spawn_into(tasks, run, entry, start, record.transitions);
         Ok(true)
+    }
+
+    /// Forgets why `run`'s last task here stopped, before a new task of it starts; `false`
+    /// (start nothing) if the transition hook halted it. A halt stands for a crash, so only
+    /// the next runtime's start resumes the run ([`Error::Halted`]), not a wake-up, an answer
+    /// or a claim this runtime meets in the meantime: on PostgreSQL the timer task reads the
+    /// halted run's due wake-up from the store and would carry the run on in this runtime.
+    fn may_start_again(&self, run: RunId) -> bool {
+        let mut aborted = lock(&self.aborted);
+        if matches!(aborted.get(&run), Some(Error::Halted { .. })) {
+            tracing::debug!(%run, "halted by the transition hook: left for the next start");
+            return false;
+        }
+        aborted.remove(&run);
+        true
     }
 
     /// Starts the task of a stored run from its last committed state (or its input, before
@@ -447,7 +468,9 @@ impl Shared {
             Some(state) => ErasedStart::Resume(state),
             None => ErasedStart::New(self.stored_input(run, record.input)?),
         };
-        lock(&self.aborted).remove(&run);
+        if !self.may_start_again(run) {
+            return Ok(());
+        }
         self.spawn(run, entry, start, record.transitions)
     }
 
@@ -465,6 +488,10 @@ impl Shared {
     /// runtime can run it; a run of an unregistered workflow or layout keeps its wake-up on
     /// disk for a runtime that can.
     pub async fn wake(self: &Arc<Self>, run: RunId, wake_ms: u64) -> Result<(), Error> {
+        if matches!(self.aborted(run), Some(Error::Halted { .. })) {
+            // Left as the halt left it, for the next start (see `may_start_again`).
+            return Ok(());
+        }
         let Some(mut record) = self.store()?.load(run)? else {
             return Ok(());
         };

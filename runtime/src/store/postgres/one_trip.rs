@@ -200,7 +200,11 @@ impl PgStore {
         let sealed: &[u8] = row.get(0);
         let record = PgStore::decode(run, sealed)?;
         let worker = &*self.worker;
-        if worker.runs_here && leases::held_epoch(worker, run).is_some() {
+        // A record of an older schema still carrying its input inline is not known: the
+        // one statement writes records without an input, so that first write must take the
+        // usual path, which moves the input to `inputs` (`batch.rs::Writes::put`).
+        if worker.runs_here && leases::held_epoch(worker, run).is_some() && record.input.is_empty()
+        {
             self.known.learn(vec![Stored::new(run, &record, sealed)]);
         }
         Ok(Some(record))
