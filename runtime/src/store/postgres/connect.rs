@@ -40,8 +40,14 @@ impl Driver {
             .enable_all()
             .build()?;
         let handle = runtime.handle().clone();
-        // Unqualified table names in every statement resolve to the user's schema.
-        config.options(format!("-c search_path={schema}"));
+        // Unqualified table names in every statement resolve to the user's schema. Options
+        // the URL gave (a `statement_timeout`, say) are kept, ahead of ours: set after them,
+        // the schema wins over a `search_path` of their own.
+        let options = match config.get_options() {
+            Some(given) if !given.trim().is_empty() => format!("{given} -c search_path={schema}"),
+            _ => format!("-c search_path={schema}"),
+        };
+        config.options(options);
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
