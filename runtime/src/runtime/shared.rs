@@ -358,10 +358,7 @@ impl Shared {
                 return Ok(());
             }
         };
-        let start = match record.state {
-            Some(state) => ErasedStart::Resume(state),
-            None => ErasedStart::New(self.stored_input(run, record.input)?),
-        };
+        let start = self.start_of(run, record.state, record.input)?;
         tracing::debug!(%run, workflow = record.workflow, "handed-over run started");
         if !self.may_start_again(run) {
             return Ok(());
@@ -398,10 +395,7 @@ impl Shared {
             self.queues.notify();
             return Ok(false);
         }
-        let start = match record.state {
-            Some(state) => ErasedStart::Resume(state),
-            None => ErasedStart::New(self.stored_input(run, record.input)?),
-        };
+        let start = self.start_of(run, record.state, record.input)?;
         if !self.may_start_again(run) {
             return Ok(false);
         }
@@ -432,10 +426,7 @@ impl Shared {
         let entry = self
             .entry_for(run, &record.workflow, record.fingerprint)?
             .clone();
-        let start = match record.state {
-            Some(state) => ErasedStart::Resume(state),
-            None => ErasedStart::New(self.stored_input(run, record.input)?),
-        };
+        let start = self.start_of(run, record.state, record.input)?;
         if !self.may_start_again(run) {
             return Ok(false);
         }
@@ -464,14 +455,25 @@ impl Shared {
         let entry = self
             .entry_for(run, &record.workflow, record.fingerprint)?
             .clone();
-        let start = match record.state {
-            Some(state) => ErasedStart::Resume(state),
-            None => ErasedStart::New(self.stored_input(run, record.input)?),
-        };
+        let start = self.start_of(run, record.state, record.input)?;
         if !self.may_start_again(run) {
             return Ok(());
         }
         self.spawn(run, entry, start, record.transitions)
+    }
+
+    /// Where the task of stored run `run` starts: its last committed `state`, or, before its
+    /// first transition, its input (`inline` in an older directory's record, else kept apart).
+    fn start_of(
+        &self,
+        run: RunId,
+        state: Option<Vec<u8>>,
+        inline: Vec<u8>,
+    ) -> Result<ErasedStart, Error> {
+        Ok(match state {
+            Some(state) => ErasedStart::Resume(state),
+            None => ErasedStart::New(self.stored_input(run, inline)?),
+        })
     }
 
     /// The input to start stored run `run` from: `inline` if its record carried it (an
