@@ -32,6 +32,7 @@ use tokio_postgres::Row;
 
 use super::leases::{self, NOW_MS, Worker};
 use super::one_trip::Stored;
+use super::pipeline::pipelined;
 use super::runs;
 use super::sql::Sql;
 use super::{PgStore, big, rid, unbig};
@@ -214,7 +215,9 @@ async fn read(
         sql.prepare(QUEUED_WORKFLOWS).await?,
     );
     let none = || async { Ok::<Vec<Row>, Error>(Vec::new()) };
-    let (_, rows, queued) = tokio::try_join!(
+    // The lock is where a deadlock shows: its error is the one reported, not the `25P02`
+    // of the reads sent with it (`pipeline.rs`).
+    let (_, rows, queued) = pipelined!(
         async {
             if ids.is_empty() {
                 return none().await;
