@@ -52,6 +52,33 @@ pub struct HistoryRecord {
     pub outcome: HistoryOutcome,
 }
 
+/// Records the store's unit tests commit, so that a new field is added in one place.
+#[cfg(test)]
+impl HistoryRecord {
+    /// A committed transition to `state` after the step `"s"`, one attempt.
+    pub(crate) fn committed_for_test(state: &str) -> HistoryRecord {
+        HistoryRecord {
+            number: 0,
+            state: state.to_owned(),
+            step: Some("s".to_owned()),
+            started_at_ms: 1,
+            ended_at_ms: 2,
+            attempts: 1,
+            attempt_errors: Vec::new(),
+            outcome: HistoryOutcome::Committed,
+        }
+    }
+
+    /// The end of a run, completed at `state` with no step.
+    pub(crate) fn completed_for_test(state: &str) -> HistoryRecord {
+        HistoryRecord {
+            step: None,
+            outcome: HistoryOutcome::Completed,
+            ..HistoryRecord::committed_for_test(state)
+        }
+    }
+}
+
 impl HistoryRecord {
     /// [`started_at_ms`](Self::started_at_ms) as a time.
     pub fn started_at(&self) -> SystemTime {

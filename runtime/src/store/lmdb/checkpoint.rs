@@ -103,7 +103,7 @@ mod tests {
             .create_run(&RunRecord::new("w", 7, vec![1], 5))
             .unwrap();
         let writes = StateWrites::default();
-        let history = super::super::tests::test_history();
+        let history = crate::history::HistoryRecord::committed_for_test("Next");
         for (n, state) in [[1u8], [2], [3]].iter().enumerate() {
             let commit = Commit {
                 run,

@@ -148,16 +148,7 @@ fn stored_run(store: &LmdbStore) -> RunId {
         clear: false,
         puts: BTreeMap::from([("k".to_owned(), Some(value))]),
     };
-    let history = HistoryRecord {
-        number: 0,
-        state: "Next".to_owned(),
-        step: Some("s".to_owned()),
-        started_at_ms: 1,
-        ended_at_ms: 2,
-        attempts: 1,
-        attempt_errors: Vec::new(),
-        outcome: crate::history::HistoryOutcome::Committed,
-    };
+    let history = HistoryRecord::committed_for_test("Next");
     let commit = Commit {
         run,
         state_name: "Next",

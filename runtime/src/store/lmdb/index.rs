@@ -278,16 +278,7 @@ mod tests {
     use crate::store::{Store, StoredSleep};
 
     fn history() -> crate::history::HistoryRecord {
-        crate::history::HistoryRecord {
-            number: 0,
-            state: "Done".to_owned(),
-            step: None,
-            started_at_ms: 1,
-            ended_at_ms: 2,
-            attempts: 1,
-            attempt_errors: Vec::new(),
-            outcome: crate::history::HistoryOutcome::Completed,
-        }
+        crate::history::HistoryRecord::completed_for_test("Done")
     }
 
     fn indexes(store: &LmdbStore) -> (Vec<RunId>, Vec<Wakeup>) {

@@ -67,20 +67,11 @@ mod tests {
     use super::super::test_support::Commit;
     use super::*;
     use crate::context::state::StateWrites;
-    use crate::history::{HistoryOutcome, HistoryRecord};
+    use crate::history::HistoryRecord;
     use crate::store::{RunRecord, Store, WriteOp};
 
     fn history(state: &str) -> HistoryRecord {
-        HistoryRecord {
-            number: 0,
-            state: state.to_owned(),
-            step: Some("s".to_owned()),
-            started_at_ms: 1,
-            ended_at_ms: 2,
-            attempts: 1,
-            attempt_errors: Vec::new(),
-            outcome: HistoryOutcome::Committed,
-        }
+        HistoryRecord::committed_for_test(state)
     }
 
     fn commit(store: &LmdbStore, run: RunId, state: &str) -> u64 {

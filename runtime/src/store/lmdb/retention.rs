@@ -150,7 +150,7 @@ mod tests {
     use super::*;
     use crate::context::loop_items::PendingLoops;
     use crate::context::state::StateWrites;
-    use crate::history::{HistoryOutcome, HistoryRecord};
+    use crate::history::HistoryRecord;
     use crate::question::{Answer, Question};
     use crate::run::Status;
     use crate::store::group_commit::write_one;
@@ -158,16 +158,7 @@ mod tests {
     use crate::store::{RunRecord, Store, StoredSleep, WriteOp};
 
     fn history() -> HistoryRecord {
-        HistoryRecord {
-            number: 0,
-            state: "Next".to_owned(),
-            step: Some("s".to_owned()),
-            started_at_ms: 1,
-            ended_at_ms: 2,
-            attempts: 1,
-            attempt_errors: Vec::new(),
-            outcome: HistoryOutcome::Committed,
-        }
+        HistoryRecord::committed_for_test("Next")
     }
 
     /// Every key of `run` in every database of the store, by where its id is in the key.

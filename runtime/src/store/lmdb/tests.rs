@@ -17,7 +17,7 @@ fn records_round_trip_and_ids_increase() {
         .unwrap();
     assert!(b > a);
     let writes = StateWrites::default();
-    let history = test_history();
+    let history = HistoryRecord::committed_for_test("Next");
     let commit = Commit {
         run: a,
         state_name: "Next",
@@ -74,19 +74,6 @@ fn a_batch_never_takes_a_stored_runs_id() {
     assert_eq!(next, RunId(9));
 }
 
-pub(super) fn test_history() -> HistoryRecord {
-    HistoryRecord {
-        number: 0,
-        state: "Next".to_owned(),
-        step: Some("s".to_owned()),
-        started_at_ms: 1,
-        ended_at_ms: 2,
-        attempts: 1,
-        attempt_errors: Vec::new(),
-        outcome: crate::history::HistoryOutcome::Committed,
-    }
-}
-
 #[test]
 fn state_history_sleeps_and_branches_are_per_run_and_cleaned_up() {
     let dir = tempfile::tempdir().unwrap();
@@ -100,7 +87,7 @@ fn state_history_sleeps_and_branches_are_per_run_and_cleaned_up() {
     let mut writes = StateWrites::default();
     writes.puts.insert("x".to_owned(), Some(b"1".to_vec()));
     writes.puts.insert("y".to_owned(), Some(b"2".to_vec()));
-    let history = test_history();
+    let history = HistoryRecord::committed_for_test("Next");
     for run in [a, b] {
         let sleep = StoredSleep {
             started_ms: 100,

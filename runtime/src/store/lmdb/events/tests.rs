@@ -3,7 +3,7 @@
 //! that name; the bound event is returned again until the commit after the await drops it.
 
 use super::*;
-use crate::history::{HistoryOutcome, HistoryRecord};
+use crate::history::HistoryRecord;
 use crate::store::lmdb::test_support::Commit;
 use crate::store::{Outcome, RunRecord, Store, WriteOp};
 
@@ -73,14 +73,8 @@ fn a_parked_run_is_left_parked_by_the_start_up_check_and_woken_by_its_event_only
         }
     }
     let history = HistoryRecord {
-        number: 0,
-        state: "Paid".to_owned(),
         step: Some("wait_for_event".to_owned()),
-        started_at_ms: 1,
-        ended_at_ms: 2,
-        attempts: 1,
-        attempt_errors: Vec::new(),
-        outcome: HistoryOutcome::Committed,
+        ..HistoryRecord::committed_for_test("Paid")
     };
     store
         .commit_state(Commit {
@@ -142,14 +136,9 @@ fn attempts_stay_until_the_step_commits_or_its_run_is_reopened() {
     // Retried, then committed at its third attempt: dropped with the commit.
     store.apply_one(record(2)).unwrap().done().unwrap();
     let history = HistoryRecord {
-        number: 0,
-        state: "Called".to_owned(),
         step: Some("call".to_owned()),
-        started_at_ms: 1,
-        ended_at_ms: 2,
         attempts: 3,
-        attempt_errors: Vec::new(),
-        outcome: HistoryOutcome::Committed,
+        ..HistoryRecord::committed_for_test("Called")
     };
     store
         .commit_state(Commit {

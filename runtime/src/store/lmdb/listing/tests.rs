@@ -5,16 +5,7 @@ use crate::context::state::StateWrites;
 use crate::store::{Store, StoredSleep, WriteOp};
 
 fn history() -> crate::history::HistoryRecord {
-    crate::history::HistoryRecord {
-        number: 0,
-        state: "Done".to_owned(),
-        step: None,
-        started_at_ms: 1,
-        ended_at_ms: 2,
-        attempts: 1,
-        attempt_errors: Vec::new(),
-        outcome: crate::history::HistoryOutcome::Completed,
-    }
+    crate::history::HistoryRecord::completed_for_test("Done")
 }
 
 fn ids(store: &LmdbStore, filter: &RunFilter) -> Vec<u64> {
