@@ -25,9 +25,16 @@
 //! group committer expects a batch to be written whole or not at all): the statement then
 //! ends with a division by zero, which rolls back the whole statement, and the batch goes the
 //! usual way, which decides each op exactly (a lost lease is refused with
-//! [`Error::LeaseLost`] there). Only that error means "not taken": any other error is
-//! returned as the batch's, since the statement may have committed before its answer was
-//! lost, and writing the batch again would commit its transitions twice.
+//! [`Error::LeaseLost`] there). In a large batch, one run whose guard fails sends the whole
+//! batch that way once (its runs are known again from that commit on). That error, and a
+//! deadlock or serialization failure (the server refused the statement as a whole, in
+//! autocommit, so nothing of it is written), mean "not taken": any other error is returned
+//! as the batch's, since the statement may have committed before its answer was lost, and
+//! writing the batch again would commit its transitions twice.
+//!
+//! The statement holds only the sub-statements the batch needs ([`Needs`]): the server
+//! plans it at every execution until it settles on a generic plan, and each sub-statement
+//! adds to that planning and to its execution.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -153,8 +160,8 @@ impl Needs {
 
     fn index(self) -> usize {
         usize::from(self.event)
-            | usize::from(self.attempts) << 1
-            | usize::from(self.completion) << 2
+            | (usize::from(self.attempts) << 1)
+            | (usize::from(self.completion) << 2)
     }
 }
 
