@@ -98,6 +98,32 @@ impl Known {
         }
     }
 
+    /// Keeps the records of the runs a committed take of handed-over runs claimed
+    /// ([`WriteOp::TakeHandedOver`]), so that their first transition is one round trip too.
+    /// Their stored bytes are sealed again from the record read: should they differ (a record
+    /// an older version wrote), the guard fails once and that batch goes the usual way.
+    pub(super) fn learn_taken(&self, worker: &Worker, outcomes: &[Outcome]) {
+        let mut stored = Vec::new();
+        for outcome in outcomes {
+            let Outcome::HandedOver(taken) = outcome else {
+                continue;
+            };
+            for taken in taken {
+                let Some(record) = &taken.record else {
+                    continue;
+                };
+                // An input still inline must be moved by the usual path (see `load_and_learn`).
+                if !record.input.is_empty() || leases::held_epoch(worker, taken.run).is_none() {
+                    continue;
+                }
+                if let Ok(sealed) = runs::seal(record) {
+                    stored.push(Stored::new(taken.run, record, &sealed));
+                }
+            }
+        }
+        self.learn(stored);
+    }
+
     fn forget(&self, runs: &[RunId]) {
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         for run in runs {
