@@ -24,6 +24,8 @@
 //! instead (the header prints its `fsync` and `synchronous_commit`). Each figure is measured
 //! `CAIRN_BENCH_PG_REPS` times (default 3; the take-over 5 times), each between two halves
 //! of its baseline, and the closing table gives the median and range.
+//! `CAIRN_BENCH_PG_CLAIM_BATCH=N` sets the workers' `claim_batch` (how many waiting runs a
+//! worker claims per poll; default the backend's), to see how pick-up limits the throughput.
 //!
 //! Worker processes are this binary run again with `CAIRN_BENCH_PG_WORKER` set: they talk
 //! to the parent with `@@` lines on stdout and shut down when their stdin closes. Every wait
@@ -84,6 +86,8 @@ const WORKER_VAR: &str = "CAIRN_BENCH_PG_WORKER";
 const URL_VAR: &str = "CAIRN_BENCH_PG_URL";
 const SCHEMA_VAR: &str = "CAIRN_BENCH_PG_SCHEMA";
 const LEASE_VAR: &str = "CAIRN_BENCH_PG_LEASE_MS";
+/// Inherited by the worker processes from the bench's environment.
+const CLAIM_BATCH_VAR: &str = "CAIRN_BENCH_PG_CLAIM_BATCH";
 
 async fn trivial(i: u64) -> u64 {
     std::hint::black_box(i)
@@ -151,6 +155,9 @@ fn worker_main() -> Fallible<()> {
     let mut options = PostgresOptions::new(var(URL_VAR)?).schema(var(SCHEMA_VAR)?);
     if let Ok(ms) = std::env::var(LEASE_VAR) {
         options = options.lease(Duration::from_millis(ms.parse()?));
+    }
+    if let Ok(runs) = std::env::var(CLAIM_BATCH_VAR) {
+        options = options.claim_batch(runs.parse()?);
     }
     let transitions = Arc::new(AtomicU64::new(0));
     let runs = Arc::new(Mutex::new(HashSet::<RunId>::new()));

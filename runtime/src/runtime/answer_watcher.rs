@@ -30,6 +30,7 @@ use crate::error::Error;
 use crate::run::RunId;
 use crate::runtime::Shared;
 use crate::store::hitl::Claim;
+use crate::store::write_op::TakenRun;
 use crate::store::{Store, WriteOp};
 use crate::supervise::lock;
 
@@ -125,8 +126,13 @@ async fn watch(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
                 // mean there are no more; the poll that finds none ends the round.
                 more = !runs.is_empty();
                 let started = !runs.is_empty();
-                for (run, position) in runs {
-                    if let Err(error) = shared.start_handed_over(run, position) {
+                for TakenRun {
+                    run,
+                    position,
+                    record,
+                } in runs
+                {
+                    if let Err(error) = shared.start_handed_over(run, position, record) {
                         tracing::error!(%run, %error, "could not start a handed-over run");
                     }
                 }
@@ -181,7 +187,7 @@ fn jittered(interval: Duration) -> Duration {
 
 /// Takes the runs handed over by client-only processes, if there are any: the poll's usual
 /// case, none, costs one read.
-async fn take_handed_over(shared: &Shared, store: &dyn Store) -> Result<Vec<(RunId, u64)>, Error> {
+async fn take_handed_over(shared: &Shared, store: &dyn Store) -> Result<Vec<TakenRun>, Error> {
     if !store.any_handed_over()? {
         return Ok(Vec::new());
     }

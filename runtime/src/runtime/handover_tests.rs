@@ -55,7 +55,7 @@ async fn a_hand_over_starts_a_run_once_and_never_one_that_went_on() {
     // start-up resumed a handed-over run before the watcher read the hand-over).
     let done = client.start(Echo, 7).await.unwrap();
     assert_eq!(client.wait(Echo, done).await.unwrap(), 7);
-    shared.start_handed_over(done, 0).unwrap();
+    shared.start_handed_over(done, 0, None).unwrap();
     assert_eq!(runtime.live_runs(), 0);
     assert_eq!(STARTS.load(Ordering::SeqCst), 1);
 
@@ -64,14 +64,14 @@ async fn a_hand_over_starts_a_run_once_and_never_one_that_went_on() {
     let record = RunRecord::new("echo", 1, input, 0);
     let written = shared.commit(WriteOp::CreateRun { record }).await;
     let handed = written.unwrap().created().unwrap();
-    shared.start_handed_over(handed, 0).unwrap();
-    shared.start_handed_over(handed, 0).unwrap();
+    shared.start_handed_over(handed, 0, None).unwrap();
+    shared.start_handed_over(handed, 0, None).unwrap();
     assert!(runtime.live_runs() <= 1);
     assert_eq!(client.wait(Echo, handed).await.unwrap(), 5);
     while runtime.live_runs() > 0 {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    shared.start_handed_over(handed, 0).unwrap();
+    shared.start_handed_over(handed, 0, None).unwrap();
     assert_eq!(runtime.live_runs(), 0);
     assert_eq!(STARTS.load(Ordering::SeqCst), 2);
 
@@ -83,6 +83,7 @@ async fn a_hand_over_starts_a_run_once_and_never_one_that_went_on() {
     shared.commit(hand_over).await.unwrap();
     let take = || WriteOp::TakeHandedOver { limit: 10 };
     let taken = shared.commit(take()).await.unwrap().handed_over().unwrap();
+    let taken: Vec<_> = taken.iter().map(|t| (t.run, t.position)).collect();
     assert_eq!(taken, vec![(handed, 0)]);
     let taken = shared.commit(take()).await.unwrap().handed_over().unwrap();
     assert!(taken.is_empty());

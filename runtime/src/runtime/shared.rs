@@ -326,19 +326,33 @@ impl Shared {
     /// here already or has gone on since (it ran here, say resumed by start-up, and finished,
     /// slept, or committed further): the record is read with the task map locked, and a task
     /// of this run removes its handle under that lock only after committing its outcome, so
-    /// a run is never started twice from one hand-over.
-    pub fn start_handed_over(self: &Arc<Self>, run: RunId, position: u64) -> Result<(), Error> {
+    /// a run is never started twice from one hand-over. A `record` the store's take read
+    /// (PostgreSQL's claim, under the run's row lock, quarantined runs left out; see
+    /// [`TakenRun`](crate::store::write_op::TakenRun)) is used as is: reading it again would
+    /// cost a round trip per run, one after the other.
+    pub fn start_handed_over(
+        self: &Arc<Self>,
+        run: RunId,
+        position: u64,
+        record: Option<Box<RunRecord>>,
+    ) -> Result<(), Error> {
         let mut tasks = lock(&self.tasks);
         let tasks = tasks.as_mut().ok_or(Error::ShutDown)?;
         if tasks.contains_key(&run) {
             return Ok(());
         }
-        if self.store()?.quarantine_entry(run)?.is_some() {
-            tracing::debug!(%run, "leaving a quarantined handed-over run alone");
-            return Ok(());
-        }
-        let Some(mut record) = self.store()?.load(run)? else {
-            return Ok(());
+        let mut record = match record {
+            Some(record) => *record,
+            None => {
+                if self.store()?.quarantine_entry(run)?.is_some() {
+                    tracing::debug!(%run, "leaving a quarantined handed-over run alone");
+                    return Ok(());
+                }
+                let Some(record) = self.store()?.load(run)? else {
+                    return Ok(());
+                };
+                record
+            }
         };
         let waiting_here = matches!(record.status, Status::Pending | Status::Running)
             && record.transitions == position;

@@ -157,7 +157,7 @@ pub(crate) enum WriteOp {
     /// that runs them to pick up.
     HandOver { run: RunId, position: u64 },
     /// Takes (removes and returns) up to `limit` runs handed over, with their positions:
-    /// [`Outcome::HandedOver`].
+    /// [`Outcome::HandedOver`] (see [`TakenRun`]).
     TakeHandedOver { limit: usize },
     /// Quarantines `run` with `reason` (see [`crate::quarantine`]): marked, and out of every
     /// index the runtime reads.
@@ -257,6 +257,18 @@ pub(crate) enum WriteOp {
     },
 }
 
+/// A run taken by [`WriteOp::TakeHandedOver`]: the position it was handed over at, and its
+/// record when the store read it while taking it. PostgreSQL's take is a claim that reads each
+/// record under its row lock (and skips quarantined runs), so the runtime starts the run from
+/// that record instead of reading it again, one round trip per run; LMDB's hand-over table holds
+/// positions only.
+#[derive(Debug)]
+pub(crate) struct TakenRun {
+    pub run: RunId,
+    pub position: u64,
+    pub record: Option<Box<RunRecord>>,
+}
+
 /// What one [`WriteOp`] produced; which variant each op gives is in its doc.
 #[derive(Debug)]
 pub(crate) enum Outcome {
@@ -275,7 +287,7 @@ pub(crate) enum Outcome {
     Claim(Claim),
     /// The run's record after the write.
     Record(Box<RunRecord>),
-    HandedOver(Vec<(RunId, u64)>),
+    HandedOver(Vec<TakenRun>),
     /// A commit of the run's own task met a cancel or a pause: the run is now `status`
     /// ([`Status::Cancelled`](crate::Status::Cancelled), the commit dropped, or
     /// [`Status::Paused`](crate::Status::Paused), the commit written), and its task stops.
@@ -378,7 +390,7 @@ impl Outcome {
         }
     }
 
-    pub(crate) fn handed_over(self) -> Result<Vec<(RunId, u64)>, Error> {
+    pub(crate) fn handed_over(self) -> Result<Vec<TakenRun>, Error> {
         match self {
             Outcome::HandedOver(runs) => Ok(runs),
             other => Err(other.mismatch("handed-over runs")),

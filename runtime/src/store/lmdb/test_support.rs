@@ -168,8 +168,10 @@ impl LmdbStore {
     }
 
     pub(crate) fn take_handed_over(&self, limit: usize) -> Result<Vec<(RunId, u64)>, Error> {
-        self.apply_one(WriteOp::TakeHandedOver { limit })?
-            .handed_over()
+        let taken = self
+            .apply_one(WriteOp::TakeHandedOver { limit })?
+            .handed_over()?;
+        Ok(taken.into_iter().map(|t| (t.run, t.position)).collect())
     }
 
     pub(crate) fn ask(

@@ -16,6 +16,7 @@ use crate::history::HistoryRecord;
 use crate::lifecycle;
 use crate::run::RunId;
 use crate::store::stored_record::Hints;
+use crate::store::write_op::TakenRun;
 use crate::store::{Outcome, RunRecord, StoredSleep, WriteError, WriteOp};
 
 impl LmdbStore {
@@ -202,7 +203,13 @@ impl LmdbStore {
                 Outcome::Done
             }
             WriteOp::TakeHandedOver { limit } => {
-                Outcome::HandedOver(self.take_handed_over_in(txn, *limit)?)
+                let taken = self.take_handed_over_in(txn, *limit)?;
+                let taken = taken.into_iter().map(|(run, position)| TakenRun {
+                    run,
+                    position,
+                    record: None,
+                });
+                Outcome::HandedOver(taken.collect())
             }
             WriteOp::Quarantine { run, reason } => {
                 self.quarantine_in(txn, *run, reason, now)?;

@@ -5,6 +5,7 @@ use super::sql::Sql;
 use super::{big, rid, unbig};
 use crate::error::Error;
 use crate::run::RunId;
+use crate::store::write_op::TakenRun;
 
 pub(super) async fn hand_over(sql: Sql<'_, '_>, run: RunId, position: u64) -> Result<(), Error> {
     sql.exec(
@@ -16,25 +17,33 @@ pub(super) async fn hand_over(sql: Sql<'_, '_>, run: RunId, position: u64) -> Re
     Ok(())
 }
 
-/// Takes up to `limit` runs for this worker, with their positions: the runs that no live
-/// lease holds (left by a client-only process, or by a worker that died), claimed as
+/// Takes up to `limit` runs for this worker, with their positions and records: the runs that
+/// no live lease holds (left by a client-only process, or by a worker that died), claimed as
 /// `leases::claim` does. A hand-over row is only the hint that such a run exists: the rows
-/// this call reads are dropped, and the run is taken by whichever worker claims it.
+/// this call reads are dropped, and the run is taken by whichever worker claims it. A
+/// process that runs no workflow only drops the hints (it has nothing to start them with).
 pub(super) async fn take(
     sql: Sql<'_, '_>,
     worker: &super::leases::Worker,
     limit: usize,
-) -> Result<Vec<(RunId, u64)>, Error> {
-    if worker.runs_here {
-        drop_hints(sql, limit).await?;
-        let claimed =
-            super::leases::claim(sql, worker, 0, limit.min(worker.claim_batch), false).await?;
-        return Ok(claimed
-            .into_iter()
-            .map(|(run, record)| (run, record.transitions))
-            .collect());
+) -> Result<Vec<TakenRun>, Error> {
+    let hints = drop_hints(sql, limit).await?;
+    if !worker.runs_here {
+        let hints = hints.into_iter().map(|(run, position)| TakenRun {
+            run,
+            position,
+            record: None,
+        });
+        return Ok(hints.collect());
     }
-    drop_hints(sql, limit).await
+    let claimed =
+        super::leases::claim(sql, worker, 0, limit.min(worker.claim_batch), false).await?;
+    let taken = claimed.into_iter().map(|(run, record)| TakenRun {
+        run,
+        position: record.transitions,
+        record: Some(Box::new(record)),
+    });
+    Ok(taken.collect())
 }
 
 /// Deletes and returns up to `limit` hand-over rows, in run order. `SKIP LOCKED`: rows

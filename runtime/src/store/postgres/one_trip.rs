@@ -1,4 +1,4 @@
-//! Transitions in one round trip: a small batch (up to [`MOST_OPS`]) of checkpoints and
+//! Transitions in one round trip: a batch (up to [`MOST_OPS`]) of checkpoints and
 //! completions (`WriteOp::CommitState`, `WriteOp::Complete`) of runs whose stored record this
 //! worker wrote last is applied by one statement in autocommit mode (no `BEGIN`, no
 //! separate read, no `COMMIT`): one round trip and one WAL flush, as a raw `UPDATE` costs.
@@ -25,9 +25,16 @@
 //! group committer expects a batch to be written whole or not at all): the statement then
 //! ends with a division by zero, which rolls back the whole statement, and the batch goes the
 //! usual way, which decides each op exactly (a lost lease is refused with
-//! [`Error::LeaseLost`] there). Only that error means "not taken": any other error is
-//! returned as the batch's, since the statement may have committed before its answer was
-//! lost, and writing the batch again would commit its transitions twice.
+//! [`Error::LeaseLost`] there). In a large batch, one run whose guard fails sends the whole
+//! batch that way once (its runs are known again from that commit on). That error, and a
+//! deadlock or serialization failure (the server refused the statement as a whole, in
+//! autocommit, so nothing of it is written), mean "not taken": any other error is returned
+//! as the batch's, since the statement may have committed before its answer was lost, and
+//! writing the batch again would commit its transitions twice.
+//!
+//! The statement holds only the sub-statements the batch needs ([`Needs`]): the server
+//! plans it at every execution until it settles on a generic plan, and each sub-statement
+//! adds to that planning and to its execution.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -43,11 +50,10 @@ use crate::run::RunId;
 use crate::store::events::EVENT_STEP;
 use crate::store::{Outcome, RunRecord, WriteOp};
 
-/// Larger batches take the usual path: there the round trips are few per transition, and
-/// one statement per table costs the server less than this statement's guards and
-/// sub-statements per row (measured: at batches of hundreds, 1 worker, this path gave fewer
-/// transitions per second).
-const MOST_OPS: usize = 16;
+/// Larger batches take the usual path. The statement's cost grows with its rows, as the
+/// usual path's does, but it saves that path's lock pass (a `FOR UPDATE` that writes a lock
+/// marker into each row), its read, and three round trips.
+const MOST_OPS: usize = 8_192;
 
 /// At most this many runs' records are kept; past it the whole map is dropped (a run not
 /// known takes the usual path once, and is known again after).
@@ -92,6 +98,32 @@ impl Known {
         }
     }
 
+    /// Keeps the records of the runs a committed take of handed-over runs claimed
+    /// ([`WriteOp::TakeHandedOver`]), so that their first transition is one round trip too.
+    /// Their stored bytes are sealed again from the record read: should they differ (a record
+    /// an older version wrote), the guard fails once and that batch goes the usual way.
+    pub(super) fn learn_taken(&self, worker: &Worker, outcomes: &[Outcome]) {
+        let mut stored = Vec::new();
+        for outcome in outcomes {
+            let Outcome::HandedOver(taken) = outcome else {
+                continue;
+            };
+            for taken in taken {
+                let Some(record) = &taken.record else {
+                    continue;
+                };
+                // An input still inline must be moved by the usual path (see `load_and_learn`).
+                if !record.input.is_empty() || leases::held_epoch(worker, taken.run).is_none() {
+                    continue;
+                }
+                if let Ok(sealed) = runs::seal(record) {
+                    stored.push(Stored::new(taken.run, record, &sealed));
+                }
+            }
+        }
+        self.learn(stored);
+    }
+
     fn forget(&self, runs: &[RunId]) {
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         for run in runs {
@@ -130,13 +162,56 @@ struct Checkpoint {
     attempts: bool,
 }
 
+/// What a batch needs of [`transitions`] beyond the `runs` and history rows: the statement
+/// leaves out the sub-statements no op of the batch needs, which the server would otherwise
+/// plan and run for nothing at every execution.
+#[derive(Clone, Copy)]
+struct Needs {
+    /// Some checkpoint ended a wait for an event.
+    event: bool,
+    /// Some checkpoint ended a step that was tried more than once.
+    attempts: bool,
+    /// Some op completes its run.
+    completion: bool,
+}
+
+impl Needs {
+    fn of(checkpoints: &[Checkpoint]) -> Needs {
+        Needs {
+            event: checkpoints.iter().any(|c| c.event),
+            attempts: checkpoints.iter().any(|c| c.attempts),
+            completion: checkpoints.iter().any(|c| c.ended.is_none()),
+        }
+    }
+
+    fn index(self) -> usize {
+        usize::from(self.event)
+            | (usize::from(self.attempts) << 1)
+            | (usize::from(self.completion) << 2)
+    }
+}
+
+/// [`transitions`] for each [`Needs::index`].
+static TRANSITIONS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    (0..8)
+        .map(|i| {
+            transitions(Needs {
+                event: i & 1 != 0,
+                attempts: i & 2 != 0,
+                completion: i & 4 != 0,
+            })
+        })
+        .collect()
+});
+
 /// The whole batch in one statement (see the module doc). Each run's row is updated under
 /// the guards and renews its lease as `batch.rs` does; its history appended. A checkpoint
 /// drops the sleep and branch outputs of the await it ended (a dropped sleep makes the run
 /// active again, as in `batch.rs`), and its event wait and attempts at that position; a
-/// completion drops the run's loop items and its `active` row.
-static TRANSITIONS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
+/// completion drops the run's loop items and its `active` row. Sub-statements that `needs`
+/// says no op of the batch needs are left out.
+fn transitions(needs: Needs) -> String {
+    let mut sql = format!(
         "WITH u AS (
          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[],
                               $5::integer[], $6::bigint[], $7::bytea[], $8::bigint[],
@@ -150,10 +225,7 @@ static TRANSITIONS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
          WHERE r.id = u.id AND r.owner = $11::text AND r.epoch = u.epoch AND r.record = u.old
            AND NOT EXISTS (SELECT 1 FROM requests q WHERE q.run = r.id)
            AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.run = r.id)
-           AND NOT EXISTS (SELECT 1 FROM migrated m WHERE m.run = r.id)
-           AND (u.finished_ms IS NULL
-                OR (NOT EXISTS (SELECT 1 FROM queue_runs q WHERE q.run = r.id)
-                    AND NOT EXISTS (SELECT 1 FROM children c WHERE c.child = r.id)))
+           AND NOT EXISTS (SELECT 1 FROM migrated m WHERE m.run = r.id){completion_guard}
          RETURNING r.id),
      done AS (SELECT u.* FROM u JOIN up ON up.id = u.id),
      hist AS (
@@ -167,22 +239,49 @@ static TRANSITIONS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
          WHERE s.run = d.id AND s.position = d.ended RETURNING s.run),
      woke AS (INSERT INTO active (run) SELECT run FROM slept ON CONFLICT DO NOTHING),
      outputs AS (
-         DELETE FROM branches b USING done d WHERE b.run = d.id AND b.position = d.ended),
+         DELETE FROM branches b USING done d WHERE b.run = d.id AND b.position = d.ended)",
+        completion_guard = if needs.completion {
+            "
+           AND (u.finished_ms IS NULL
+                OR (NOT EXISTS (SELECT 1 FROM queue_runs q WHERE q.run = r.id)
+                    AND NOT EXISTS (SELECT 1 FROM children c WHERE c.child = r.id)))"
+        } else {
+            ""
+        }
+    );
+    if needs.event {
+        sql.push_str(
+            ",
      waits AS (
          DELETE FROM event_waits e USING done d
-         WHERE d.event AND e.run = d.id AND e.position = d.ended),
+         WHERE d.event AND e.run = d.id AND e.position = d.ended)",
+        );
+    }
+    if needs.attempts {
+        sql.push_str(
+            ",
      tries AS (
          DELETE FROM attempts a USING done d
-         WHERE d.attempts AND a.run = d.id AND a.position = d.ended),
+         WHERE d.attempts AND a.run = d.id AND a.position = d.ended)",
+        );
+    }
+    if needs.completion {
+        sql.push_str(
+            ",
      items AS (
          DELETE FROM loop_items i USING done d
          WHERE d.finished_ms IS NOT NULL AND i.run = d.id),
      idle AS (
-         DELETE FROM active a USING done d WHERE d.finished_ms IS NOT NULL AND a.run = d.id)
+         DELETE FROM active a USING done d WHERE d.finished_ms IS NOT NULL AND a.run = d.id)",
+        );
+    }
+    sql.push_str(
+        "
      -- Every run's guard held, or a division by zero undoes the whole statement.
-     SELECT 1 / (count(*) = cardinality($1::bigint[]))::integer FROM up"
-    )
-});
+     SELECT 1 / (count(*) = cardinality($1::bigint[]))::integer FROM up",
+    );
+    sql
+}
 
 impl PgStore {
     /// [`Store::load`](crate::store::Store::load); the record is kept in [`Known`] if this
@@ -224,13 +323,19 @@ impl PgStore {
             Err(error) => return Some(Err(error)),
         };
         let runs: Vec<RunId> = checkpoints.iter().map(|c| c.run).collect();
+        let needs = Needs::of(&checkpoints);
         let written = self.driver.run_transaction(|client| {
             let checkpoints = &checkpoints;
             async move {
                 let statement = client
-                    .prepare_cached(&TRANSITIONS)
+                    .prepare_cached(&TRANSITIONS[needs.index()])
                     .await
                     .map_err(super::error::pg_error)?;
+                // In id order, as `batch.rs` locks them: two statements that update some
+                // of the same rows take their locks in one order.
+                let mut sorted: Vec<&Checkpoint> = checkpoints.iter().collect();
+                sorted.sort_unstable_by_key(|c| c.run);
+                let checkpoints = &sorted;
                 let ids: Vec<i64> = checkpoints.iter().map(|c| rid(c.run)).collect();
                 let epochs: Vec<i64> = checkpoints.iter().map(|c| c.epoch).collect();
                 let olds: Vec<&[u8]> = checkpoints.iter().map(|c| c.old.as_slice()).collect();
@@ -262,6 +367,15 @@ impl PgStore {
                     Ok(_) => Ok(true),
                     // A guard failed: nothing written (see the module doc).
                     Err(error) if error.code() == Some(&SqlState::DIVISION_BY_ZERO) => Ok(false),
+                    // The server refused the statement as a whole (it ran in autocommit, so
+                    // nothing of it is written); the usual path locks its runs in id order
+                    // and runs again after a deadlock.
+                    Err(error)
+                        if error.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED)
+                            || error.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE) =>
+                    {
+                        Ok(false)
+                    }
                     Err(error) => Err(super::error::pg_error(error)),
                 }
             }

@@ -73,6 +73,13 @@ CREATE INDEX runs_by_owner ON runs (owner) WHERE owner IS NOT NULL AND finished_
     super::queues::MIGRATION,
     super::originals::MIGRATION,
     super::inputs::MIGRATION,
+    r#"
+-- Room on each page of `runs` for the next version of its rows: a checkpoint changes no
+-- indexed column, so its update stays on the row's page without new index entries (a HOT
+-- update) as long as the page has room, instead of one new entry in each of the table's
+-- five indexes per transition. Applies to pages written from now on.
+ALTER TABLE runs SET (fillfactor = 50);
+"#,
 ];
 
 /// Whether `name` is a plain lower-case SQL identifier, which needs no quoting anywhere

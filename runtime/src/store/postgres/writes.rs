@@ -130,6 +130,7 @@ impl PgStore {
         match written {
             Ok(Step::Written(outcomes, stored)) => {
                 self.known.learn(stored);
+                self.known.learn_taken(&self.worker, &outcomes);
                 Ok(Ok(outcomes))
             }
             Ok(Step::Refused(refused)) => Ok(Err(refused)),
