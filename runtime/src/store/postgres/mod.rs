@@ -26,7 +26,7 @@
 //! and pause, `quarantine.rs` quarantined runs and purges, `listing.rs` listing and counting,
 //! `workflows.rs` state graphs, `unique.rs` unique keys, `handover.rs` runs handed over by
 //! client-only processes, `leases.rs` which worker runs which run (leases, heartbeat,
-//! take-over, fencing), `notify.rs` `LISTEN/NOTIFY`, `events.rs` events and step attempts,
+//! take-over, fencing), `lost_leases.rs` every lost lease of a refused batch at once, `notify.rs` `LISTEN/NOTIFY`, `events.rs` events and step attempts,
 //! `children.rs` child workflows, `schedules.rs` schedule ticks, `queues.rs` queues with
 //! limits.
 //!
@@ -44,6 +44,7 @@ mod hitl;
 mod inputs;
 mod leases;
 mod listing;
+mod lost_leases;
 mod notify;
 mod one_trip;
 pub(crate) mod options;
