@@ -26,8 +26,10 @@
 //! and pause, `quarantine.rs` quarantined runs and purges, `listing.rs` listing and counting,
 //! `workflows.rs` state graphs, `unique.rs` unique keys, `handover.rs` runs handed over by
 //! client-only processes, `leases.rs` which worker runs which run (leases, heartbeat,
-//! take-over, fencing), `lost_leases.rs` every lost lease of a refused batch at once, `notify.rs` `LISTEN/NOTIFY`, `events.rs` events and step attempts,
-//! `children.rs` child workflows, `schedules.rs` schedule ticks, `queues.rs` queues with
+//! take-over, fencing), `lost_leases.rs` every lost lease of a refused batch at once,
+//! `notify.rs` `LISTEN/NOTIFY`, `events.rs` events and step attempts,
+//! `children.rs` child workflows, `consistency.rs` the start-up check of the index tables,
+//! `schedules.rs` schedule ticks, `queues.rs` queues with
 //! limits.
 //!
 //! [`Store::write`]: crate::store::Store::write
@@ -37,6 +39,7 @@ mod batch;
 mod cancel;
 mod children;
 mod connect;
+mod consistency;
 mod error;
 mod events;
 mod handover;
