@@ -7,6 +7,8 @@
 //! no worker runs: a pending run's `active` row and a sleeping run's wake-up deleted, a
 //! finished run given an `active` row, a wake-up and an answered entry. A worker started
 //! after that must run both unfinished runs to their end and drop the finished run's entries.
+//! The counts by status are damaged too (three runs stored with the counting triggers
+//! disabled, every kept count raised by five): the worker's start counts them again.
 
 mod postgres_common;
 
@@ -84,7 +86,13 @@ fn a_worker_repairs_the_index_tables_at_start() {
              DELETE FROM wakeups WHERE run = {asleep};
              INSERT INTO active (run) VALUES ({finished});
              INSERT INTO wakeups (wake_ms, run, position) VALUES (1, {finished}, 0);
-             INSERT INTO answered (run, position) VALUES ({finished}, 0);",
+             INSERT INTO answered (run, position) VALUES ({finished}, 0);
+             ALTER TABLE runs DISABLE TRIGGER USER;
+             INSERT INTO runs (id, record, workflow, status, created_ms)
+                 SELECT 1000 + i, record, workflow, status, created_ms
+                 FROM runs, generate_series(1, 3) i WHERE id = {finished};
+             ALTER TABLE runs ENABLE TRIGGER USER;
+             UPDATE run_counts SET n = n + 5;",
             pending = pending.0,
             asleep = asleep.0,
             finished = finished.0,
@@ -104,6 +112,12 @@ fn a_worker_repairs_the_index_tables_at_start() {
         );
         assert_eq!(entries(&store, finished), "0 0 0");
         assert_eq!(client.status(finished).unwrap().status, Status::Completed);
+        let counts = client.count_by_status().unwrap();
+        assert_eq!(
+            counts.iter().collect::<Vec<_>>(),
+            vec![(Status::Completed, 6)],
+            "{counts:?}"
+        );
         runtime.shutdown().await;
     });
 }

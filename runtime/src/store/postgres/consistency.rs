@@ -16,7 +16,9 @@
 //!   sleep is not stored;
 //! - written back: the `active` row of every pending or running run not quarantined, and the
 //!   wake-up of every waiting run whose sleep at its position is stored (the position read
-//!   from the record of those runs only).
+//!   from the record of those runs only);
+//! - counted again: the counts by status (`status_counts.rs`), if they differ from the runs'
+//!   (triggers disabled for a while, say).
 //!
 //! What LMDB checks and this does not: the answered and deadline entries of a waiting run are
 //! not derived from its question (they are removed when stale, never written back), and
@@ -26,7 +28,8 @@
 //! Each step is one statement, in its own snapshot: in a store that agrees with itself no
 //! statement changes anything, whatever other workers commit meanwhile (each of their
 //! transactions changes a run and its entries together), so the check is safe while they
-//! run. Its cost: one pass over `runs` (by its status index) and over each of the four tables.
+//! run. Its cost: one pass over `runs` (by its status index) and over each of the four tables,
+//! and one more over `runs` to compare the counts.
 
 use super::runs::code;
 use super::sql::Sql;
@@ -104,7 +107,8 @@ impl PgStore {
             .into_iter()
             .map(code)
             .collect();
-        self.driver.run(|client| async move {
+        self.driver.run(|mut client| async move {
+            let recounted = super::status_counts::check(&mut client).await?;
             let sql = Sql::Conn(&client);
             let mut report = CheckReport {
                 runs: count(
@@ -112,6 +116,7 @@ impl PgStore {
                         .await?
                         .get::<_, i64>(0),
                 ),
+                reindexed: usize::from(recounted),
                 ..CheckReport::default()
             };
             for (table, delete) in STALE {

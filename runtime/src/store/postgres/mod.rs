@@ -23,7 +23,7 @@
 //! the write entry and the transitions, `pipeline.rs` statements sent together and the error
 //! that caused their failure, `batch.rs` the transitions of a batch in set-based
 //! statements, `hitl.rs` questions and sessions, `cancel.rs` cancel
-//! and pause, `quarantine.rs` quarantined runs and purges, `listing.rs` listing and counting,
+//! and pause, `quarantine.rs` quarantined runs and purges, `listing.rs` listing and counting, `status_counts.rs` the counts by status,
 //! `workflows.rs` state graphs, `unique.rs` unique keys, `handover.rs` runs handed over by
 //! client-only processes, `leases.rs` which worker runs which run (leases, heartbeat,
 //! take-over, fencing), `lost_leases.rs` every lost lease of a refused batch at once,
@@ -60,6 +60,7 @@ mod runs;
 mod schedules;
 mod schema;
 mod sql;
+mod status_counts;
 mod unique;
 mod workflows;
 mod writes;

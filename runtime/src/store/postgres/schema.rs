@@ -73,6 +73,7 @@ CREATE INDEX runs_by_owner ON runs (owner) WHERE owner IS NOT NULL AND finished_
     super::queues::MIGRATION,
     super::originals::MIGRATION,
     super::inputs::MIGRATION,
+    super::status_counts::MIGRATION,
 ];
 
 /// Whether `name` is a plain lower-case SQL identifier, which needs no quoting anywhere
