@@ -13,12 +13,11 @@
 
 mod postgres_common;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cairn::{Context, Error, Runtime, Status, workflow};
-use postgres_common::{Store, eventually};
+use postgres_common::{Store, eventually, sql};
 use tokio::sync::Semaphore;
 
 const RUNS: u64 = 40;
@@ -42,40 +41,6 @@ async fn gated(n: u64) -> Result<u64, String> {
 async fn two_steps(ctx: &mut Context, n: u64) -> Result<u64, String> {
     let n = ctx.task(first, n).await?;
     ctx.task(gated, n).await
-}
-
-/// `psql` of the installed PostgreSQL: on the `PATH`, else Debian's, newest first.
-fn psql() -> std::path::PathBuf {
-    let on_path = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("psql"))
-            .find(|psql| psql.is_file())
-    });
-    on_path.unwrap_or_else(|| {
-        let mut found: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
-            .expect("PostgreSQL's binaries")
-            .filter_map(|entry| Some(entry.ok()?.path().join("bin/psql")))
-            .filter(|psql| psql.is_file())
-            .collect();
-        found.sort();
-        found.pop().expect("psql")
-    })
-}
-
-/// Runs `sql` in the store's schema; its output, one row per line.
-fn sql(store: &Store, sql: &str) -> String {
-    let output = Command::new(psql())
-        .arg(&store.url)
-        .args(["-v", "ON_ERROR_STOP=1", "-q", "-At", "-c"])
-        .arg(format!("SET search_path = {}; {sql}", store.schema))
-        .output()
-        .expect("psql runs");
-    assert!(
-        output.status.success(),
-        "psql: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
 #[test]

@@ -433,6 +433,21 @@ pub enum Error {
         /// The run.
         run: RunId,
     },
+    /// A commit of `run`'s own task named the position it was made at (a durable sleep's), and
+    /// the stored run is no longer there: another task (in this process or another) committed
+    /// it further meanwhile. The commit was refused, nothing of it written, and the task that
+    /// made it stopped: the stored run is the other task's.
+    #[error(
+        "run {run} has moved on: a commit at position {position} was refused, the stored run is at position {stored}"
+    )]
+    MovedOn {
+        /// The run.
+        run: RunId,
+        /// The position the refused commit was made at.
+        position: u64,
+        /// The stored run's position (its number of committed transitions).
+        stored: u64,
+    },
     /// [`Client::cancel`](crate::Client::cancel) was given a run that has finished.
     #[error("run {run} cannot be cancelled: it has finished (status: {status})")]
     NotCancellable {

@@ -70,6 +70,27 @@ pub(crate) fn wait(record: &mut RunRecord, now_ms: u64) {
     set_status(record, Status::Waiting, now_ms);
 }
 
+/// A durable sleep committed at `position`: the run waits. [`Error::MovedOn`] if the stored
+/// run is not at `position` (another task committed it further, or a task started from a
+/// stale record): a sleep stored there would never be woken (a wake-up only wakes the sleep
+/// at the run's position), and the waiting status would hide the run from every worker.
+pub(crate) fn suspend(
+    run: RunId,
+    record: &mut RunRecord,
+    position: u64,
+    now_ms: u64,
+) -> Result<(), Error> {
+    if record.transitions != position {
+        return Err(Error::MovedOn {
+            run,
+            position,
+            stored: record.transitions,
+        });
+    }
+    wait(record, now_ms);
+    Ok(())
+}
+
 /// The run may run again (see [`runnable`]).
 pub(crate) fn go_on(record: &mut RunRecord, now_ms: u64) {
     let status = runnable(record);

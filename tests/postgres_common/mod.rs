@@ -146,3 +146,38 @@ pub fn within<T>(
         .block_on(tokio::time::timeout(patience, future))
         .expect(what)
 }
+
+/// `psql` of the installed PostgreSQL: on the `PATH`, else Debian's, newest first.
+pub fn psql() -> std::path::PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("psql"))
+            .find(|psql| psql.is_file())
+    });
+    on_path.unwrap_or_else(|| {
+        let mut found: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL's binaries")
+            .filter_map(|entry| Some(entry.ok()?.path().join("bin/psql")))
+            .filter(|psql| psql.is_file())
+            .collect();
+        found.sort();
+        found.pop().expect("psql")
+    })
+}
+
+/// Runs `sql` through `psql` in the store's schema, as another process would; its output,
+/// one row per line.
+pub fn sql(store: &Store, sql: &str) -> String {
+    let output = Command::new(psql())
+        .arg(&store.url)
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-At", "-c"])
+        .arg(format!("SET search_path = {}; {sql}", store.schema))
+        .output()
+        .expect("psql runs");
+    assert!(
+        output.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}

@@ -378,11 +378,21 @@ fn commit_batch(store: &dyn Store, batch: &mut Vec<Request>, now_ms: u64) {
                 }
                 return;
             }
-            Err(WriteError::Refused { index, error }) if index < batch.len() => {
-                // Someone's operation was refused and nothing was written: it fails alone,
-                // and the others are written again without it.
-                let refused = batch.remove(index);
-                let _ = refused.done.send(Err(*error));
+            Err(WriteError::Refused { index, error, also }) if index < batch.len() => {
+                // Someone's operation was refused and nothing was written: it fails alone
+                // (with those the store found refused as well), and the others are written
+                // again without it.
+                let mut refused: Vec<(usize, Box<Error>)> = also
+                    .into_iter()
+                    .filter(|(other, _)| *other < batch.len() && *other != index)
+                    .collect();
+                refused.push((index, error));
+                // Removed from the last, so that each index still names its request.
+                refused.sort_unstable_by_key(|(at, _)| std::cmp::Reverse(*at));
+                refused.dedup_by_key(|(at, _)| *at);
+                for (at, error) in refused {
+                    let _ = batch.remove(at).done.send(Err(*error));
+                }
                 if batch.is_empty() {
                     return;
                 }

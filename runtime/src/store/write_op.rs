@@ -121,6 +121,8 @@ pub(crate) enum WriteOp {
         history: Option<HistoryRecord>,
     },
     /// Stores the sleep at `position`, indexes its wake-up and marks the run waiting.
+    /// [`Error::MovedOn`] if the stored run is not at `position` (the rule is
+    /// [`lifecycle::suspend`](crate::lifecycle::suspend)).
     Suspend {
         run: RunId,
         position: u64,
@@ -487,7 +489,15 @@ impl WriteOp {
 pub(crate) enum WriteError {
     /// Op `index` of the batch failed (an unknown run, an invalid answer, a value the store
     /// cannot hold, a full disk met while writing it); nothing of the batch was written.
-    Refused { index: usize, error: Box<Error> },
+    /// `also`: other ops of the batch the store found refused too, for reasons that do not
+    /// depend on the ops before them (PostgreSQL: the lost leases of a worker paused past
+    /// them, `postgres/lost_leases.rs`), so that they fail with it rather than one more
+    /// attempt of the batch each; usually empty.
+    Refused {
+        index: usize,
+        error: Box<Error>,
+        also: Vec<(usize, Box<Error>)>,
+    },
     /// The write as a whole failed (disk full, I/O error, connection lost): nothing written.
     Failed(Box<Error>),
 }

@@ -31,6 +31,7 @@ mod queues;
 mod retry_attempts;
 mod schedules;
 mod serde_types;
+mod status_counts;
 mod step_forms;
 mod unique_starts;
 mod versioning;

@@ -233,3 +233,54 @@ fn a_history_record_encodes_as_its_struct_renumbered() {
         encode(&renumbered, 0).unwrap()
     );
 }
+
+/// A sleep committed at a position the run has left (its task started from a stale record,
+/// or another task committed it further) is refused with `MovedOn` and writes nothing: stored,
+/// it would mark the run waiting on a wake-up that never wakes it (a wake-up only wakes the
+/// sleep at the run's position). The same rule on PostgreSQL: `tests/postgres_stale_suspend.rs`.
+#[test]
+fn a_sleep_at_a_position_the_run_has_left_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+    let run = store
+        .create_run(&RunRecord::new("w", 7, vec![], 0))
+        .unwrap();
+    let writes = StateWrites::default();
+    let history = test_history();
+    for _ in 0..2 {
+        store
+            .commit_state(Commit {
+                run,
+                state_name: "Next",
+                step: Some("s"),
+                state: &[1],
+                writes: &writes,
+                history: &history,
+            })
+            .unwrap();
+    }
+    let sleep = StoredSleep {
+        started_ms: 1,
+        wake_ms: 500,
+    };
+    let refused = store.suspend(run, 1, sleep);
+    assert!(
+        matches!(
+            refused,
+            Err(Error::MovedOn {
+                run: r,
+                position: 1,
+                stored: 2
+            }) if r == run
+        ),
+        "{refused:?}"
+    );
+    let record = store.load(run).unwrap().unwrap();
+    assert_eq!(record.status, Status::Running);
+    assert_eq!(store.wake_at(run, 1).unwrap(), None);
+    assert_eq!(store.sleeping().unwrap(), 0);
+    // At its position, the same sleep is stored.
+    store.suspend(run, 2, sleep).unwrap();
+    assert_eq!(store.load(run).unwrap().unwrap().status, Status::Waiting);
+    assert_eq!(store.wake_at(run, 2).unwrap().map(|s| s.wake_ms), Some(500));
+}

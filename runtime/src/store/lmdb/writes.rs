@@ -43,6 +43,7 @@ impl LmdbStore {
                     return Err(WriteError::Refused {
                         index,
                         error: Box::new(error),
+                        also: Vec::new(),
                     });
                 }
             }
@@ -451,10 +452,7 @@ impl LmdbStore {
         self.update_in(
             txn,
             run,
-            |record| {
-                lifecycle::wait(record, now);
-                Ok(())
-            },
+            |record| lifecycle::suspend(run, record, position, now),
             |txn, record| {
                 record.hints.sleep = true;
                 let k = key(run, &[&position.to_be_bytes()]);

@@ -475,7 +475,7 @@ fn own_commit(
             position,
             sleep,
         } => {
-            lifecycle::wait(record, now);
+            lifecycle::suspend(*run, record, *position, now)?;
             writes.put(*run, record, false)?;
             writes.sleeps.push((
                 rid(*run),

@@ -1,5 +1,6 @@
 //! Listing and counting runs, from the `runs` table's listing columns and their indexes
-//! (status, workflow, finish time), never by decoding every record.
+//! (status, workflow, finish time), never by decoding every record; counts by status from the
+//! counts kept by `status_counts.rs`.
 
 use super::quarantine::listed;
 use super::runs::code;
@@ -8,7 +9,6 @@ use super::{PgStore, big, unbig};
 use crate::client::listing::{RunFilter, StatusCounts};
 use crate::error::Error;
 use crate::run::{RunId, RunStatus, Status};
-use crate::store::lmdb::listing::status_of;
 
 /// The columns a listed run is read from.
 const LISTED: &str = "SELECT r.id, r.record, q.entry FROM runs r
@@ -91,24 +91,9 @@ impl PgStore {
         })
     }
 
-    /// Counted from the `runs_by_status (status, id)` index (an index-only scan once vacuum
-    /// has marked the pages visible): no run record is read, but the cost grows with the
-    /// number of runs. Not a kept count, as LMDB has: a counter row that every status change
-    /// of every worker updates would be one hot row that all commits queue on (and one more
-    /// lock in every batch, see the lock order in `leases.rs`).
+    /// From the counts kept by `status_counts.rs`: a few rows, however many runs.
     pub(super) fn count_by_status_impl(&self) -> Result<StatusCounts, Error> {
-        self.driver.run(|client| async move {
-            let rows = Sql::Conn(&client)
-                .rows("SELECT status, COUNT(*) FROM runs GROUP BY status", &[])
-                .await?;
-            let mut counts = StatusCounts::default();
-            for row in rows {
-                let code = u32::try_from(row.get::<_, i32>(0)).unwrap_or(u32::MAX);
-                if let Some(status) = status_of(code) {
-                    counts.counts.insert(code, (status, unbig(row.get(1))));
-                }
-            }
-            Ok(counts)
-        })
+        self.driver
+            .run(|client| async move { super::status_counts::count(Sql::Conn(&client)).await })
     }
 }

@@ -23,11 +23,13 @@
 //! the write entry and the transitions, `pipeline.rs` statements sent together and the error
 //! that caused their failure, `batch.rs` the transitions of a batch in set-based
 //! statements, `hitl.rs` questions and sessions, `cancel.rs` cancel
-//! and pause, `quarantine.rs` quarantined runs and purges, `listing.rs` listing and counting,
+//! and pause, `quarantine.rs` quarantined runs and purges, `listing.rs` listing and counting, `status_counts.rs` the counts by status,
 //! `workflows.rs` state graphs, `unique.rs` unique keys, `handover.rs` runs handed over by
 //! client-only processes, `leases.rs` which worker runs which run (leases, heartbeat,
-//! take-over, fencing), `notify.rs` `LISTEN/NOTIFY`, `events.rs` events and step attempts,
-//! `children.rs` child workflows, `schedules.rs` schedule ticks, `queues.rs` queues with
+//! take-over, fencing), `lost_leases.rs` every lost lease of a refused batch at once,
+//! `notify.rs` `LISTEN/NOTIFY`, `events.rs` events and step attempts,
+//! `children.rs` child workflows, `consistency.rs` the start-up check of the index tables,
+//! `schedules.rs` schedule ticks, `queues.rs` queues with
 //! limits.
 //!
 //! [`Store::write`]: crate::store::Store::write
@@ -37,6 +39,7 @@ mod batch;
 mod cancel;
 mod children;
 mod connect;
+mod consistency;
 mod error;
 mod events;
 mod handover;
@@ -44,6 +47,7 @@ mod hitl;
 mod inputs;
 mod leases;
 mod listing;
+mod lost_leases;
 mod notify;
 mod one_trip;
 pub(crate) mod options;
@@ -56,6 +60,7 @@ mod runs;
 mod schedules;
 mod schema;
 mod sql;
+mod status_counts;
 mod unique;
 mod workflows;
 mod writes;

@@ -80,6 +80,7 @@ CREATE INDEX runs_by_owner ON runs (owner) WHERE owner IS NOT NULL AND finished_
 -- five indexes per transition. Applies to pages written from now on.
 ALTER TABLE runs SET (fillfactor = 50);
 "#,
+    super::status_counts::MIGRATION,
 ];
 
 /// Whether `name` is a plain lower-case SQL identifier, which needs no quoting anywhere

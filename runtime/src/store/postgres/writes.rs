@@ -86,10 +86,15 @@ impl PgStore {
                             }
                             // Dropping `tx` rolls it back: nothing of the batch is written.
                             Ok(Applied::Refused { offset, error }) => {
-                                return Ok(Step::Refused(WriteError::Refused {
-                                    index: index + offset,
-                                    error: Box::new(error),
-                                }));
+                                let refused = super::lost_leases::refusal(
+                                    sql,
+                                    worker,
+                                    ops,
+                                    index + offset,
+                                    error,
+                                )
+                                .await;
+                                return Ok(Step::Refused(refused));
                             }
                             Err(error) if super::error::is_retryable(&error) => {
                                 return Err(error);
@@ -107,10 +112,9 @@ impl PgStore {
                             return Err(error);
                         }
                         Err(error) => {
-                            return Ok(Step::Refused(WriteError::Refused {
-                                index,
-                                error: Box::new(error),
-                            }));
+                            let refused =
+                                super::lost_leases::refusal(sql, worker, ops, index, error).await;
+                            return Ok(Step::Refused(refused));
                         }
                     }
                     index += 1;
@@ -499,7 +503,7 @@ async fn suspend(
     now: u64,
 ) -> Result<(), Error> {
     let mut record = must_get(sql, run).await?;
-    lifecycle::wait(&mut record, now);
+    lifecycle::suspend(run, &mut record, position, now)?;
     runs::put(sql, run, &record).await?;
     sql.exec(
         "INSERT INTO sleeps (run, position, wake_ms, started_ms) VALUES ($1, $2, $3, $4)
