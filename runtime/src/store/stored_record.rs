@@ -20,7 +20,9 @@
 //! (the checksum checked, nothing allocated), encodes the new record from the kept fields as
 //! borrowed and the hot ones from the transition, and appends the hints once the commit's
 //! other writes have moved them. The bytes are those of the decode/change/encode path (a test
-//! below checks it), so the format is unchanged.
+//! below checks it), so the format is unchanged. A pending run's first transition (status too
+//! among the hot fields) takes this path as well, and hands its caller what the run's
+//! listing entry needs ([`Started`]).
 
 use serde::{Deserialize, Serialize};
 
