@@ -665,6 +665,12 @@ async fn loops(mode: Durability) -> Result<(), Error> {
 /// for all N), next to N raw heed commits with fsync in the same run. Each run is a three-step
 /// workflow.
 async fn starts(mode: Durability) -> Result<(), Error> {
+    if let Some(rounds) = std::env::var("CAIRN_BENCH_STARTS_MANY_ONLY")
+        .ok()
+        .and_then(|r| r.parse::<usize>().ok())
+    {
+        return start_many_only(mode, rounds).await;
+    }
     for n in [1_000u64, 10_000] {
         let (one_by_one, _) = start_and_await(mode, n, Starts::OneByOne).await?;
         let (concurrent, _) = start_and_await(mode, n, Starts::Concurrent).await?;
@@ -693,6 +699,26 @@ async fn starts(mode: Durability) -> Result<(), Error> {
             vs_raw(batched),
             rate(raw),
             raw.as_secs_f64(),
+        );
+    }
+    Ok(())
+}
+
+/// `CAIRN_BENCH_STARTS_MANY_ONLY=ROUNDS`: only the `start_many` way of figure 7, `ROUNDS` times
+/// at each N, with no baseline: for profiles of its CPU (with `CAIRN_BENCH_DIR=/dev/shm`, where
+/// the fsync is free, the rate is cairn's own cost per run).
+async fn start_many_only(mode: Durability, rounds: usize) -> Result<(), Error> {
+    for n in [1_000u64, 10_000] {
+        let mut rates = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let (elapsed, _) = start_and_await(mode, n, Starts::Many).await?;
+            rates.push(n as f64 / elapsed.as_secs_f64());
+        }
+        let (median, min, max) = median_min_max(&rates);
+        println!(
+            "(7) start_many only [{}]: N={n:>6}: {median:>8.0} runs/s (median of {rounds}, {min:.0}-{max:.0}) = {:.2} µs/run",
+            mode_name(mode),
+            1e6 / median,
         );
     }
     Ok(())

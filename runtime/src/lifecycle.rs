@@ -24,7 +24,7 @@ pub(crate) fn runnable(record: &RunRecord) -> Status {
 }
 
 /// A transition committed: the run is running, in `state_name`, after `step`, with `state`.
-/// LMDB writes the same fields straight from a running run's stored bytes
+/// LMDB writes the same fields straight from a running or pending run's stored bytes
 /// (`store::stored_record::Checkpointed`); a test there holds the two together.
 pub(crate) fn checkpoint(
     record: &mut RunRecord,

@@ -20,7 +20,9 @@
 //! (the checksum checked, nothing allocated), encodes the new record from the kept fields as
 //! borrowed and the hot ones from the transition, and appends the hints once the commit's
 //! other writes have moved them. The bytes are those of the decode/change/encode path (a test
-//! below checks it), so the format is unchanged.
+//! below checks it), so the format is unchanged. A pending run's first transition (status too
+//! among the hot fields) takes this path as well, and hands its caller what the run's
+//! listing entry needs ([`Started`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -186,15 +188,28 @@ pub(crate) struct Checkpointed {
     pub transitions: u64,
     /// The stored hints, for the commit to move on before [`seal`](Self::seal).
     pub hints: Hints,
+    /// Set when this is the run's first transition (the record was
+    /// [`Pending`](Status::Pending)): its status changes, so the caller moves its listing
+    /// entry too.
+    pub started: Option<Started>,
+}
+
+/// What a run's listing entry needs of a record that leaves [`Status::Pending`] in a
+/// [`Checkpointed`] transition, copied out of the stored bytes (which the commit's next writes
+/// may move).
+pub(crate) struct Started {
+    pub created_at_ms: u64,
+    pub workflow: String,
 }
 
 impl Checkpointed {
     /// The record sealed in `stored` after [`lifecycle::checkpoint`](crate::lifecycle::checkpoint)
     /// with these arguments. `Ok(None)` when this path does not apply and the caller decodes
-    /// the record as usual: the run is not running (its first transition, or one the run
-    /// rules refuse or change more in), or the record holds its input inline (an older
-    /// directory's, moved to its table by the usual path). An error says why `stored` does
-    /// not read (a damaged checksum among others).
+    /// the record as usual: the run is neither running nor pending (a status the run rules
+    /// refuse or change more in), or the record holds its input inline (an older directory's,
+    /// moved to its table by the usual path). A pending run's first transition comes with
+    /// [`Checkpointed::started`]. An error says why `stored` does not read (a damaged checksum
+    /// among others).
     pub(crate) fn of(
         stored: &[u8],
         state_name: &str,
@@ -210,7 +225,15 @@ impl Checkpointed {
         };
         let (view, rest) =
             postcard::take_from_bytes::<View<'_>>(payload).map_err(|e| e.to_string())?;
-        if view.status != Status::Running || !view.input.is_empty() {
+        let started = match view.status {
+            Status::Running => None,
+            Status::Pending => Some(Started {
+                created_at_ms: view.created_at_ms,
+                workflow: view.workflow.to_owned(),
+            }),
+            _ => return Ok(None),
+        };
+        if !view.input.is_empty() {
             return Ok(None);
         }
         let hints = match postcard::from_bytes::<Trailer>(rest) {
@@ -246,6 +269,7 @@ impl Checkpointed {
             body,
             transitions,
             hints,
+            started,
         }))
     }
 
@@ -337,7 +361,12 @@ mod tests {
         odd.output = Some(vec![7; 300]);
         odd.error = Some("earlier".to_owned());
         odd.created_at_ms = u64::MAX;
-        for (stored, with_hints) in [(running, true), (bare, true), (odd, false)] {
+        // A new run's first transition: pending, no state yet.
+        let mut pending = bare.clone();
+        pending.status = Status::Pending;
+        pending.transitions = 0;
+        pending.state_name = String::new();
+        for (stored, with_hints) in [(running, true), (bare, true), (odd, false), (pending, true)] {
             let bytes = seal(&stored, with_hints).unwrap();
             for (name, step, state) in [
                 ("Next", Some("fetch"), &[1u8, 2][..]),
@@ -348,7 +377,13 @@ mod tests {
                 expected.hints.history_len = Some(7);
                 let mut patched = Checkpointed::of(&bytes, name, step, state, 99)
                     .unwrap()
-                    .expect("a running record");
+                    .expect("a running or pending record");
+                let started = patched.started.take();
+                assert_eq!(started.is_some(), stored.status == Status::Pending);
+                if let Some(started) = started {
+                    assert_eq!(started.created_at_ms, stored.created_at_ms);
+                    assert_eq!(started.workflow, stored.workflow);
+                }
                 let read = if with_hints {
                     stored.hints
                 } else {
@@ -364,14 +399,18 @@ mod tests {
 
     #[test]
     fn a_checkpoint_is_not_patched_into_a_record_it_is_not_for() {
-        let mut pending = record();
-        pending.input.clear();
-        let bytes = seal(&pending, true).unwrap();
-        assert!(
-            Checkpointed::of(&bytes, "N", None, &[], 1)
-                .unwrap()
-                .is_none()
-        );
+        for status in [Status::Waiting, Status::Completed, Status::Paused] {
+            let mut other = record();
+            other.input.clear();
+            other.status = status;
+            let bytes = seal(&other, true).unwrap();
+            assert!(
+                Checkpointed::of(&bytes, "N", None, &[], 1)
+                    .unwrap()
+                    .is_none(),
+                "{status:?}"
+            );
+        }
         // An older directory's record, its input inline.
         let mut inline = record();
         inline.status = Status::Running;

@@ -3,7 +3,8 @@
 //! ([`Checkpointed`]: the kept fields borrowed, not decoded into a
 //! [`RunRecord`](crate::store::RunRecord) and encoded
 //! again), the rest of the commit's writes move its hints on, then the hints are appended and
-//! the record sealed and put. A record that path is not for (a run not yet running, an older
+//! the record sealed and put; a run's first transition (pending to running) also moves its
+//! listing entry. A record that path is not for (a run neither running nor pending, an older
 //! directory's record with its input inline) goes through the general read, change and write
 //! of [`update_in`](LmdbStore::update_in), with the same run rule
 //! ([`lifecycle::checkpoint`]).
@@ -13,6 +14,7 @@
 use heed::RwTxn;
 
 use super::LmdbStore;
+use super::listing::Listed;
 use crate::context::state::StateWrites;
 use crate::error::Error;
 use crate::history::HistoryRecord;
@@ -75,13 +77,19 @@ impl LmdbStore {
         };
         self.after_checkpoint(txn, run, record.transitions, &mut record.hints, checkpoint)?;
         let transitions = record.transitions;
+        let started = record.started.take();
         let bytes = record.seal().map_err(|e| Error::Encode {
             workflow: String::new(),
             what: "run record",
             reason: e.to_string(),
         })?;
-        // Running before and after: no index or listing entry changes (see `update_in`).
         self.runs.put(txn, &run.0, &bytes)?;
+        // Running before and after: no index or listing entry changes (see `update_in`).
+        // Pending before (the run's first transition): its listing entry moves to running;
+        // the active index keeps it, as `put` would.
+        if let Some(started) = started {
+            self.track_listed(txn, run, Listed::running(started))?;
+        }
         Ok(transitions)
     }
 }
@@ -93,8 +101,10 @@ mod tests {
     use crate::store::lmdb::test_support::Commit;
     use crate::store::{RunRecord, Store};
 
-    /// Both paths on a real store: the first transition (pending) goes the general way, the
-    /// next ones are patched; what is read back is what the run rules say, history included.
+    /// On a real store, every transition of a new run is patched, the first (pending to
+    /// running) also moving its listing entry as the general way does; what is read back is
+    /// what the run rules say, history and listing included, and the start-up check finds
+    /// the indexes as the writes left them.
     #[test]
     fn transitions_read_back_whichever_path_wrote_them() {
         let dir = tempfile::tempdir().unwrap();
@@ -122,5 +132,14 @@ mod tests {
         assert_eq!(store.input(run).unwrap(), Some(vec![1]));
         assert_eq!(record.hints.history_len, Some(3));
         assert_eq!(store.history(run).unwrap().len(), 3);
+        let running = crate::client::listing::RunFilter::new().status(Status::Running);
+        let (listed, _) = store.list_runs(&running, None, 10).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!((listed[0].id, listed[0].status), (run, Status::Running));
+        let counts: Vec<_> = store.count_by_status().unwrap().iter().collect();
+        assert_eq!(counts, vec![(Status::Running, 1)]);
+
+        let report = store.check_indexes(0).unwrap();
+        assert_eq!((report.removed, report.reindexed), (0, 0), "{report:?}");
     }
 }

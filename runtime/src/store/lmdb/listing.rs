@@ -20,7 +20,8 @@
 //!
 //! [`LmdbStore::put`] calls [`LmdbStore::track_listing`] for every record it writes: one read
 //! of the run's entry (about 0.14 µs, measured by `listing_cost` below), and writes only when
-//! the status (or a finished run's finish time) changed. An ordinary transition (running to
+//! the status (or a finished run's finish time) changed; the counts a batch of the group
+//! committer moves are summed and written once at its end ([`count_deltas`]). An ordinary transition (running to
 //! running, through `update_in`) skips even the read: its entry cannot change. Quarantine
 //! moves a run to `Corrupt` ([`LmdbStore::list_as_corrupt`]), a purge removes every key of it
 //! ([`LmdbStore::unlist`]). Directories of format 4 get them built on open
@@ -37,6 +38,7 @@ use crate::client::listing::{RunFilter, StatusCounts};
 use crate::error::Error;
 use crate::run::{RunId, RunStatus, Status};
 use crate::store::RunRecord;
+use crate::store::stored_record::Started;
 
 /// Number of LMDB databases opened here.
 pub(super) const DATABASES: u32 = 5;
@@ -102,6 +104,17 @@ impl Listed {
                 .map_or(UNKNOWN_WORKFLOW, |r| r.workflow.as_str())
                 .as_bytes()
                 .to_vec(),
+        }
+    }
+
+    /// The entry of a run that has just left [`Status::Pending`] for [`Status::Running`]
+    /// (see `checkpoint.rs`): what [`Listed::of`] gives for its record.
+    pub(super) fn running(started: Started) -> Listed {
+        Listed {
+            code: status_code(Status::Running),
+            created_ms: started.created_at_ms,
+            finished_ms: None,
+            workflow: started.workflow.into_bytes(),
         }
     }
 
@@ -253,9 +266,36 @@ impl LmdbStore {
         run: RunId,
         record: &RunRecord,
     ) -> Result<(), Error> {
-        let old = self.listed_in(txn, run)?;
         let code = status_code(record.status);
         let finished_ms = record.status.is_finished().then_some(record.updated_at_ms);
+        self.track(txn, run, code, finished_ms, || {
+            Listed::of(Some(record), false)
+        })
+    }
+
+    /// [`track_listing`](Self::track_listing) for a run whose entry is to be `new` (built
+    /// from what the caller has rather than from a whole record).
+    pub(super) fn track_listed(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        new: Listed,
+    ) -> Result<(), Error> {
+        let (code, finished_ms) = (new.code, new.finished_ms);
+        self.track(txn, run, code, finished_ms, || new)
+    }
+
+    /// Moves `run`'s entry to the one `new` builds, unless its status code and finish time
+    /// are already `code` and `finished_ms`, or it is quarantined.
+    fn track(
+        &self,
+        txn: &mut RwTxn<'_>,
+        run: RunId,
+        code: u32,
+        finished_ms: Option<u64>,
+        new: impl FnOnce() -> Listed,
+    ) -> Result<(), Error> {
+        let old = self.listed_in(txn, run)?;
         if let Some(old) = &old {
             if old.code == code && old.finished_ms == finished_ms {
                 return Ok(());
@@ -266,8 +306,7 @@ impl LmdbStore {
                 return Ok(());
             }
         }
-        let new = Listed::of(Some(record), false);
-        self.move_listing(txn, run, old, Some(new))
+        self.move_listing(txn, run, old, Some(new()))
     }
 
     /// Files `run` under [`Status::Corrupt`]: it is being quarantined.
@@ -325,7 +364,22 @@ impl LmdbStore {
         Ok(())
     }
 
+    /// Moves the count of `code` by `delta`: summed for the end of the batch if one is being
+    /// applied on this thread ([`count_deltas`]), else written now.
     fn add_count(&self, txn: &mut RwTxn<'_>, code: u32, delta: i64) -> Result<(), Error> {
+        if count_deltas::gather(code, delta) {
+            return Ok(());
+        }
+        self.write_count(txn, code, delta)
+    }
+
+    /// Writes the count of `code` moved by `delta` (never below zero; deleted at zero).
+    pub(super) fn write_count(
+        &self,
+        txn: &mut RwTxn<'_>,
+        code: u32,
+        delta: i64,
+    ) -> Result<(), Error> {
         let key = code.to_be_bytes();
         let count = self.listing.counts.get(txn, &key)?.and_then(be_u64);
         let count = count.unwrap_or(0).saturating_add_signed(delta);
@@ -454,6 +508,8 @@ impl LmdbStore {
     }
 }
 
+/// The status counts of a batch, written once at its end.
+pub(super) mod count_deltas;
 mod expected;
 #[cfg(test)]
 mod tests;

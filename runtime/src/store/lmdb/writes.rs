@@ -10,6 +10,7 @@
 use heed::RwTxn;
 
 use super::checkpoint::Checkpoint;
+use super::listing::count_deltas::Gathering;
 use super::{LmdbStore, delete_prefix, key, key_at, loop_items};
 use crate::error::Error;
 use crate::history::HistoryRecord;
@@ -32,6 +33,8 @@ impl LmdbStore {
             .write_txn_for(reserve)
             .map_err(|e| WriteError::Failed(Box::new(e)))?;
         let mut outcomes = Vec::with_capacity(ops.len());
+        // The batch's status-count moves are summed and written once, below.
+        let counts = Gathering::begin();
         for (index, op) in ops.iter().enumerate() {
             match self.apply_with_requests(&mut txn, op, now_ms) {
                 Ok(outcome) => outcomes.push(outcome),
@@ -47,6 +50,10 @@ impl LmdbStore {
                     });
                 }
             }
+        }
+        for (code, delta) in counts.finish() {
+            self.write_count(&mut txn, code, delta)
+                .map_err(|e| WriteError::Failed(Box::new(self.write_error(e, reserve))))?;
         }
         txn.commit()
             .map_err(|e| WriteError::Failed(Box::new(self.write_error(Error::from(e), reserve))))?;

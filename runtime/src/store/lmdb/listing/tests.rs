@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::context::state::StateWrites;
-use crate::store::{Store, StoredSleep, WriteOp};
+use crate::store::{Store, StoredSleep, WriteError, WriteOp};
 
 fn history() -> crate::history::HistoryRecord {
     crate::history::HistoryRecord::completed_for_test("Done")
@@ -246,4 +246,63 @@ fn an_entry_round_trips() {
         ..Listed::of(None, true)
     };
     assert_eq!(Listed::decode(&unfinished.encode()), Some(unfinished));
+}
+
+/// The counts of a batch are summed and written once at its end (`count_deltas.rs`): a batch
+/// that creates runs, finishes some and cancels one leaves the counts of the runs it left, as
+/// the start-up check derives them; a batch with a refused op changes no count, and one
+/// after it (on the same thread) still counts.
+#[test]
+fn a_batchs_count_moves_are_written_once_and_match_the_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+    let records = (0..5).map(|i| RunRecord::new("w", 7, vec![], i)).collect();
+    let create = WriteOp::CreateRuns {
+        records,
+        hand_over: false,
+    };
+    let complete = |run| WriteOp::Complete {
+        run,
+        output: vec![],
+        writes: StateWrites::default(),
+        history: history(),
+    };
+    let runs: Vec<RunId> = (1..=5).map(RunId).collect();
+    let batch = [
+        create,
+        complete(runs[0]),
+        complete(runs[1]),
+        WriteOp::Cancel { run: runs[2] },
+    ];
+    let outcomes = store
+        .write(&batch.iter().collect::<Vec<_>>(), 100)
+        .unwrap_or_else(|_| panic!("the batch is refused"));
+    assert_eq!(outcomes.len(), 4);
+    let expected = vec![
+        (Status::Pending, 2),
+        (Status::Completed, 2),
+        (Status::Cancelled, 1),
+    ];
+    assert_eq!(counts(&store), expected);
+    let before = dump(&store);
+    store.check_indexes(0).unwrap();
+    assert_eq!(dump(&store), before, "the check derives the same counts");
+
+    let refused = [complete(runs[3]), complete(RunId(999))];
+    let error = store.write(&refused.iter().collect::<Vec<_>>(), 200);
+    assert!(matches!(error, Err(WriteError::Refused { index: 1, .. })));
+    assert_eq!(counts(&store), expected, "a refused batch moves no count");
+
+    let alone = complete(runs[3]);
+    store
+        .write(&[&alone], 300)
+        .unwrap_or_else(|_| panic!("refused"));
+    assert_eq!(
+        counts(&store),
+        vec![
+            (Status::Pending, 1),
+            (Status::Completed, 3),
+            (Status::Cancelled, 1)
+        ]
+    );
 }
