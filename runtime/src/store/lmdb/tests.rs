@@ -246,7 +246,7 @@ fn a_sleep_at_a_position_the_run_has_left_is_refused() {
         .create_run(&RunRecord::new("w", 7, vec![], 0))
         .unwrap();
     let writes = StateWrites::default();
-    let history = test_history();
+    let history = HistoryRecord::committed_for_test("Next");
     for _ in 0..2 {
         store
             .commit_state(Commit {
