@@ -64,20 +64,8 @@ fn a_batch_refuses_the_commits_of_runs_whose_lease_was_lost_and_writes_the_other
             );
         });
 
-        // Every other run is taken over, as another worker's claim would: a new owner, a new
-        // epoch, a lease that lasts.
-        let taken: Vec<_> = runs.iter().copied().step_by(2).collect();
-        let ids: Vec<String> = taken.iter().map(|run| run.0.to_string()).collect();
-        let changed = sql(
-            &store,
-            &format!(
-                "UPDATE runs SET owner = 'thief', epoch = epoch + 1,
-                     lease_until_ms = 9000000000000000
-                 WHERE id IN ({}) RETURNING id",
-                ids.join(",")
-            ),
-        );
-        assert_eq!(changed.lines().count(), taken.len());
+        // Every other run is taken over, as another worker's claim would.
+        let taken = postgres_common::take_every_other(&store, &runs, "thief");
         GATE.add_permits(RUNS as usize);
 
         for (n, run) in (0..RUNS).zip(&runs) {

@@ -93,18 +93,7 @@ fn one_refusal_names_every_lost_lease_of_a_batch() {
             );
         });
 
-        let taken: Vec<_> = runs.iter().copied().step_by(2).collect();
-        let ids: Vec<String> = taken.iter().map(|run| run.0.to_string()).collect();
-        let changed = sql(
-            &store,
-            &format!(
-                "UPDATE runs SET owner = 'other worker', epoch = epoch + 1,
-                     lease_until_ms = 9000000000000000
-                 WHERE id IN ({}) RETURNING id",
-                ids.join(",")
-            ),
-        );
-        assert_eq!(changed.lines().count(), taken.len());
+        let taken = postgres_common::take_every_other(&store, &runs, "other worker");
         let opened = Instant::now();
         GATE.add_permits(RUNS as usize);
 

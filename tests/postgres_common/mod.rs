@@ -181,3 +181,22 @@ pub fn sql(store: &Store, sql: &str) -> String {
     );
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
+
+/// Takes over every other run of `runs` as another worker's claim would (a new owner, a new
+/// epoch, a lease that lasts): this worker's next commits of those runs must be refused.
+/// Returns the runs taken.
+pub fn take_every_other(store: &Store, runs: &[cairn::RunId], owner: &str) -> Vec<cairn::RunId> {
+    let taken: Vec<_> = runs.iter().copied().step_by(2).collect();
+    let ids: Vec<String> = taken.iter().map(|run| run.0.to_string()).collect();
+    let changed = sql(
+        store,
+        &format!(
+            "UPDATE runs SET owner = '{owner}', epoch = epoch + 1,
+                 lease_until_ms = 9000000000000000
+             WHERE id IN ({}) RETURNING id",
+            ids.join(",")
+        ),
+    );
+    assert_eq!(changed.lines().count(), taken.len());
+    taken
+}
