@@ -201,6 +201,19 @@ async fn copy_as_version_7(db: &tokio_postgres::Client, current: &str, old: &str
     }
 }
 
+/// The rows of `schema`'s `inputs` table, in run order.
+async fn inputs_of(db: &tokio_postgres::Client, schema: &str) -> Vec<(i64, Vec<u8>)> {
+    db.query(
+        &format!("SELECT run, input FROM {schema}.inputs ORDER BY run"),
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| (row.get(0), row.get(1)))
+    .collect()
+}
+
 /// The input that run `run`'s record in `schema` carries inline.
 async fn stored(db: &tokio_postgres::Client, schema: &str, run: i64) -> Vec<u8> {
     let row = db
@@ -255,16 +268,7 @@ fn a_version_7_schema_with_inputs_inline_is_migrated_and_its_runs_finish() {
         .await
         .unwrap();
         copy_as_version_7(&db, current, &old).await;
-        let inputs: Vec<(i64, Vec<u8>)> = db
-            .query(
-                &format!("SELECT run, input FROM {current}.inputs ORDER BY run"),
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect();
+        let inputs = inputs_of(&db, current).await;
         for (run, input) in &inputs {
             assert_eq!(
                 &stored(&db, &old, *run).await,
@@ -305,16 +309,7 @@ fn a_version_7_schema_with_inputs_inline_is_migrated_and_its_runs_finish() {
             "each step once"
         );
         // Each input moved to the `inputs` table at the record's first write.
-        let moved: Vec<(i64, Vec<u8>)> = db
-            .query(
-                &format!("SELECT run, input FROM {old}.inputs ORDER BY run"),
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect();
+        let moved = inputs_of(&db, &old).await;
         assert_eq!(moved, inputs);
         for (run, _) in &inputs {
             assert!(

@@ -38,37 +38,30 @@ use crate::error::Error;
 use crate::quarantine::CheckReport;
 use crate::run::{RunId, Status};
 
-/// Entries whose run cannot have them: `$1` is the statuses a run with such an entry may
-/// have.
+/// The index tables whose entries may be stale, each with what else makes an entry stale
+/// beyond [`stale_entries`]'s rule (a wake-up must match its sleep).
 const STALE: [(&str, &str); 4] = [
-    (
-        "active",
-        "DELETE FROM active x WHERE NOT EXISTS
-             (SELECT 1 FROM runs r WHERE r.id = x.run AND r.status = ANY($1))
-           OR EXISTS (SELECT 1 FROM quarantine q WHERE q.run = x.run)",
-    ),
+    ("active", ""),
     (
         "wakeups",
-        "DELETE FROM wakeups x WHERE NOT EXISTS
+        "OR NOT EXISTS (SELECT 1 FROM sleeps s
+                        WHERE s.run = x.run AND s.position = x.position
+                          AND s.wake_ms = x.wake_ms)",
+    ),
+    ("answered", ""),
+    ("deadlines", ""),
+];
+
+/// Deletes the entries of `table` whose run cannot have them: missing, quarantined, or not in
+/// one of the statuses `$1` (those a run with such an entry may have); or `also`.
+fn stale_entries(table: &str, also: &str) -> String {
+    format!(
+        "DELETE FROM {table} x WHERE NOT EXISTS
              (SELECT 1 FROM runs r WHERE r.id = x.run AND r.status = ANY($1))
            OR EXISTS (SELECT 1 FROM quarantine q WHERE q.run = x.run)
-           OR NOT EXISTS (SELECT 1 FROM sleeps s
-                          WHERE s.run = x.run AND s.position = x.position
-                            AND s.wake_ms = x.wake_ms)",
-    ),
-    (
-        "answered",
-        "DELETE FROM answered x WHERE NOT EXISTS
-             (SELECT 1 FROM runs r WHERE r.id = x.run AND r.status = ANY($1))
-           OR EXISTS (SELECT 1 FROM quarantine q WHERE q.run = x.run)",
-    ),
-    (
-        "deadlines",
-        "DELETE FROM deadlines x WHERE NOT EXISTS
-             (SELECT 1 FROM runs r WHERE r.id = x.run AND r.status = ANY($1))
-           OR EXISTS (SELECT 1 FROM quarantine q WHERE q.run = x.run)",
-    ),
-];
+           {also}"
+    )
+}
 
 /// Pending and running runs without their `active` row.
 const MISSING_ACTIVE: &str = "INSERT INTO active (run)
@@ -119,9 +112,9 @@ impl PgStore {
                 reindexed: usize::from(recounted),
                 ..CheckReport::default()
             };
-            for (table, delete) in STALE {
+            for (table, also) in STALE {
                 let statuses = if table == "active" { &active } else { &waiting };
-                let removed = count(sql.exec(delete, &[statuses]).await?);
+                let removed = count(sql.exec(&stale_entries(table, also), &[statuses]).await?);
                 if removed > 0 {
                     tracing::warn!(table, removed, "removed index entries that match no run");
                     report.removed += removed;
