@@ -7,10 +7,12 @@
 use std::io::{self, BufRead, BufReader, Lines, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-/// A child that says nothing for this long is killed and the test fails.
+/// A child still running this long after its start is killed and the test fails: a hang
+/// guard (the children of these tests take well under a second).
 const CHILD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The child's directory, if this process is a child.
@@ -74,7 +76,17 @@ pub fn count_in_log(dir: &Path, line: &str) -> usize {
 
 /// The multi-threaded tokio runtime that a child, and a parent driving a client, run on (two
 /// worker threads: the machine the tests run on may have two cores).
+///
+/// In a child it also prints the runtime's warnings and errors to stderr (the test's output):
+/// a run that stops on an error in a child otherwise leaves only a silent child behind.
 pub fn tokio_runtime() -> tokio::runtime::Runtime {
+    if child_dir().is_some() {
+        // Fails only if a subscriber is set already (a test of its own): that one stays.
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(io::stderr)
+            .try_init();
+    }
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -87,6 +99,8 @@ pub struct Proc {
     child: Arc<Mutex<Child>>,
     lines: Lines<BufReader<ChildStdout>>,
     _watchdog: mpsc::Sender<()>,
+    /// Set when the watchdog killed the child, so the failure says so.
+    timed_out: Arc<AtomicBool>,
 }
 
 /// The command that re-runs this test binary as a child: only its test `entry`, with the
@@ -125,15 +139,27 @@ impl Proc {
         let child = Arc::new(Mutex::new(child));
         let (watchdog, watchdog_rx) = mpsc::channel::<()>();
         let guarded = child.clone();
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let fired = timed_out.clone();
         std::thread::spawn(move || {
             if let Err(mpsc::RecvTimeoutError::Timeout) = watchdog_rx.recv_timeout(timeout) {
-                let _ = guarded.lock().unwrap().kill();
+                let mut child = guarded.lock().unwrap();
+                if let Ok(None) = child.try_wait() {
+                    eprintln!(
+                        "watchdog: child {} still running after {timeout:?}, killed; {}",
+                        child.id(),
+                        where_threads_wait(child.id())
+                    );
+                    fired.store(true, Ordering::SeqCst);
+                    let _ = child.kill();
+                }
             }
         });
         Proc {
             child,
             lines: BufReader::new(stdout).lines(),
             _watchdog: watchdog,
+            timed_out,
         }
     }
 
@@ -146,6 +172,9 @@ impl Proc {
             }
         }
         let status = self.child.lock().unwrap().wait();
+        if self.timed_out.load(Ordering::SeqCst) {
+            panic!("child hung: killed by the watchdog; see its stderr above");
+        }
         panic!("child exited early ({status:?}); see its stderr above");
     }
 
@@ -179,6 +208,30 @@ impl Proc {
         let status = self.child.lock().unwrap().wait().expect("wait child");
         assert!(status.success(), "child failed: {status}");
     }
+}
+
+/// Where each thread of process `pid` waits, from `/proc` (thread name, kernel wait channel,
+/// syscall number): tells a hang in the process (futex) from one in the kernel (say an
+/// `fsync` waiting on the journal) when a child is killed for hanging.
+fn where_threads_wait(pid: u32) -> String {
+    let read = |path: String| std::fs::read_to_string(path).unwrap_or_default();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return "threads unreadable".to_owned();
+    };
+    let threads: Vec<String> = tasks
+        .flatten()
+        .map(|task| {
+            let dir = task.path().display().to_string();
+            let syscall = read(format!("{dir}/syscall"));
+            format!(
+                "{} wchan={} syscall={}",
+                read(format!("{dir}/comm")).trim(),
+                read(format!("{dir}/wchan")).trim(),
+                syscall.split_whitespace().next().unwrap_or("?"),
+            )
+        })
+        .collect();
+    format!("threads: [{}]", threads.join("; "))
 }
 
 impl Drop for Proc {
