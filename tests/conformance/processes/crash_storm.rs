@@ -12,7 +12,10 @@
 //!
 //! The parent kills each process after a random number (1 to 6) of steps have begun, plus,
 //! every other time, a random delay under 3 ms, so kills land inside steps, inside commits and
-//! while runs are still being created. The seed is printed; `CRASH_SEED` replays it.
+//! while runs are still being created. The seed is printed; `CRASH_SEED` replays it. On a
+//! loaded machine a process runs far past the steps the parent has read of it before its kill
+//! lands, and the runs may all finish before 50 kills: the parent then has 100 more started,
+//! until the kills are done.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -25,7 +28,8 @@ use super::process::{
 };
 use super::{Backend, BackendUnderTest, fresh_store};
 
-/// Runs started, all at once.
+/// Runs started, all at once (and as many again each time they all finish before the kills
+/// are done).
 const RUNS: u64 = 100;
 /// Steps per run.
 const STEPS: u64 = 4;
@@ -62,13 +66,20 @@ fn child_entry() {
     tokio_runtime().block_on(child());
 }
 
-/// Starts the runs not started yet (runs are started in input order, so the stored runs are
-/// inputs `0..stored`), then waits for every run and reports all outputs.
+/// The parent's parameter: the durability mode and how many runs to have.
+fn param_of(mode: u64, runs: u64) -> u64 {
+    mode + 2 * runs
+}
+
+/// Starts the runs not started yet of the `runs` the parent asked for (runs are started in
+/// input order, so the stored runs are inputs `0..stored`), then waits for every run and
+/// reports all outputs.
 async fn child() {
-    let durability = match param() {
+    let durability = match param() % 2 {
         0 => Durability::Full,
         _ => Durability::ProcessCrash,
     };
+    let runs = param() / 2;
     let runtime = parent_store()
         .runtime()
         .durability(durability)
@@ -77,7 +88,7 @@ async fn child() {
         .expect("runtime starts");
     let client = runtime.client();
     let stored = client.list(None).expect("list").len() as u64;
-    for input in stored..RUNS {
+    for input in stored..runs {
         client.start(storm, input).await.expect("start");
     }
     let mut outputs = BTreeMap::new();
@@ -126,25 +137,32 @@ fn parse_output(message: &str) -> Outputs {
 }
 
 /// Kills processes on `store` (logging in `dir`) until `KILLS` kills are done, then lets one
-/// finish; returns the outputs it reported and how many processes were killed.
-fn storm_on(store: &BackendUnderTest, dir: &Path, mode: u64) -> (Outputs, u32) {
+/// finish; returns the outputs it reported, how many processes were killed and how many runs
+/// were started.
+fn storm_on(store: &BackendUnderTest, dir: &Path, mode: u64) -> (Outputs, u32, u64) {
     let mut random = Random::new();
     let mut generation = 0;
     let mut kills = 0;
+    let mut runs = RUNS;
     while kills < KILLS {
-        let mut child = Proc::spawn(module_path!(), store, dir, generation, mode);
+        let param = param_of(mode, runs);
+        let mut child = Proc::spawn(module_path!(), store, dir, generation, param);
         generation += 1;
         let budget = random.below(6) + 1;
         let mut begun = 0;
-        while begun < budget {
+        let mut finished = false;
+        while begun < budget && !finished {
             let message = child.next();
             if message == "begin" {
                 begun += 1;
-            } else if message.starts_with("output ") {
-                // Everything finished before this process's budget: nothing left to kill.
-                child.exit();
-                return (parse_output(&message), kills);
             }
+            finished = message.starts_with("output ");
+        }
+        if finished {
+            // Every run finished within this process's budget: more runs, for more kills.
+            child.exit();
+            runs += RUNS;
+            continue;
         }
         if random.below(2) == 0 {
             std::thread::sleep(Duration::from_micros(random.below(3_000)));
@@ -152,26 +170,23 @@ fn storm_on(store: &BackendUnderTest, dir: &Path, mode: u64) -> (Outputs, u32) {
         child.kill();
         kills += 1;
     }
-    let mut child = Proc::spawn(module_path!(), store, dir, generation, mode);
+    let mut child = Proc::spawn(module_path!(), store, dir, generation, param_of(mode, runs));
     let message = child.until("output ");
     child.exit();
-    (parse_output(&message), kills)
+    (parse_output(&message), kills, runs)
 }
 
 fn crash_storm(mode: u64) {
     let store = fresh_store();
     let dir = tempfile::tempdir().expect("tempdir");
-    let (outputs, kills) = storm_on(&store, dir.path(), mode);
-    assert!(
-        kills >= KILLS,
-        "only {kills} kills: the runs finished too soon"
-    );
+    let (outputs, kills, runs) = storm_on(&store, dir.path(), mode);
+    assert!(kills >= KILLS, "only {kills} kills");
 
     // No run lost, none started twice, every output right.
-    assert_eq!(outputs.len() as u64, RUNS, "runs: {:?}", outputs.keys());
+    assert_eq!(outputs.len() as u64, runs, "runs: {:?}", outputs.keys());
     let mut inputs: Vec<u64> = outputs.values().map(|steps| steps[0].0 / 10).collect();
     inputs.sort();
-    assert_eq!(inputs, (0..RUNS).collect::<Vec<_>>());
+    assert_eq!(inputs, (0..runs).collect::<Vec<_>>());
     for steps in outputs.values() {
         let input = steps[0].0 / 10;
         let values: Vec<u64> = steps.iter().map(|(value, _)| *value).collect();
@@ -209,7 +224,7 @@ fn crash_storm(mode: u64) {
             reruns += generations.len() - 1;
         }
     }
-    println!("{kills} kills, {reruns} steps re-run after being in flight at a kill");
+    println!("{kills} kills, {runs} runs, {reruns} steps re-run after being in flight at a kill");
 }
 
 #[test]
