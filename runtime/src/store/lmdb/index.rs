@@ -288,6 +288,44 @@ mod tests {
         (active.into_iter().map(|(run, _)| run).collect(), wakeups)
     }
 
+    /// A sleep already due when its commit returns is not suspended: the task goes on and
+    /// commits its next step with no wake-up in between (`Context::sleep_until`). That step
+    /// puts the run back among the active runs and drops its wake-up, so that a crash after
+    /// it leaves a run the next start resumes, not one that only the start-up check finds.
+    #[test]
+    fn a_step_committed_after_a_sleep_that_ended_in_its_task_makes_the_run_active_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+        let run = store
+            .create_run(&RunRecord::new("w", 7, vec![], 0))
+            .unwrap();
+        let writes = crate::context::state::StateWrites::default();
+        let history = crate::history::HistoryRecord::committed_for_test("Next");
+        let commit = |state: &[u8]| {
+            store
+                .commit_state(crate::store::lmdb::test_support::Commit {
+                    run,
+                    state_name: "Next",
+                    step: Some("s"),
+                    state,
+                    writes: &writes,
+                    history: &history,
+                })
+                .unwrap()
+        };
+        assert_eq!(commit(&[1]), 1);
+        let sleep = StoredSleep {
+            started_ms: 1,
+            wake_ms: 2,
+        };
+        store.suspend(run, 1, sleep).unwrap();
+        assert_eq!(indexes(&store), (vec![], vec![(2, run)]));
+        assert_eq!(commit(&[2]), 2);
+        assert_eq!(store.load(run).unwrap().unwrap().status, Status::Running);
+        assert_eq!(indexes(&store), (vec![run], vec![]));
+        assert_eq!(store.check_indexes(0).unwrap().removed, 0);
+    }
+
     #[test]
     fn the_indexes_follow_sleeps_and_are_built_for_an_older_directory() {
         let dir = tempfile::tempdir().unwrap();

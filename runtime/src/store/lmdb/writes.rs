@@ -10,8 +10,9 @@
 use heed::RwTxn;
 
 use super::checkpoint::Checkpoint;
+use super::index::wakeup_key;
 use super::listing::count_deltas::Gathering;
-use super::{LmdbStore, delete_prefix, key, key_at, loop_items};
+use super::{LmdbStore, be_u64, delete_prefix, key, key_at, loop_items};
 use crate::error::Error;
 use crate::history::HistoryRecord;
 use crate::lifecycle;
@@ -384,10 +385,8 @@ impl LmdbStore {
         self.append_history(txn, run, transitions, hints, history)?;
         self.end_await_in(txn, run, transitions - 1, history)?;
         let position = key_at(run, transitions - 1);
-        if hints.sleep && self.sleeps.delete(txn, &position)? {
-            // A sleep ends here only if its time had passed when it was committed (else the
-            // timer woke the run): the run went on, so it is active again.
-            self.set_active(txn, run)?;
+        if hints.sleep {
+            self.end_sleep_in(txn, run, &position)?;
         }
         if hints.branches {
             delete_prefix(self.branches, txn, &position)?;
@@ -400,6 +399,25 @@ impl LmdbStore {
             hints.migrated = false;
         }
         Ok(())
+    }
+
+    /// Drops the sleep at `position` (a run key and position) that the checkpoint being
+    /// written ended, if there is one. A run woken by its timer lost its wake-up then, and is
+    /// active already. A sleep whose time had passed when it was committed is not suspended:
+    /// its task goes on to this checkpoint, and the run leaves the wake-up index here and is
+    /// active again (a wake-up left behind would wake nothing, but the start-up check after a
+    /// crash would report it as damage).
+    fn end_sleep_in(&self, txn: &mut RwTxn<'_>, run: RunId, position: &[u8]) -> Result<(), Error> {
+        let Some(sleep) = self.sleeps.get(txn, position)? else {
+            return Ok(());
+        };
+        if let Some(wake_ms) = sleep.get(..8).and_then(be_u64) {
+            self.index
+                .wakeups
+                .delete(txn, &wakeup_key((wake_ms, run)))?;
+        }
+        self.sleeps.delete(txn, position)?;
+        self.set_active(txn, run)
     }
 
     /// [`WriteOp::CommitBranch`]: the output of branch `index` of the `parallel` at

@@ -778,7 +778,11 @@ impl Writes {
                 "WITH slept AS (
                      DELETE FROM sleeps s USING unnest($1::bigint[], $2::bigint[])
                          AS u(run, position)
-                     WHERE s.run = u.run AND s.position = u.position RETURNING s.run)
+                     WHERE s.run = u.run AND s.position = u.position
+                     RETURNING s.run, s.wake_ms),
+                 unwoken AS (
+                     DELETE FROM wakeups w USING slept s
+                     WHERE w.wake_ms = s.wake_ms AND w.run = s.run)
                  INSERT INTO active (run) SELECT run FROM slept ON CONFLICT DO NOTHING",
             ),
             (

@@ -207,7 +207,7 @@ static TRANSITIONS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(
 /// The whole batch in one statement (see the module doc). Each run's row is updated under
 /// the guards and renews its lease as `batch.rs` does; its history appended. A checkpoint
 /// drops the sleep and branch outputs of the await it ended (a dropped sleep makes the run
-/// active again, as in `batch.rs`), and its event wait and attempts at that position; a
+/// active again and drops its wake-up, as in `batch.rs`), and its event wait and attempts at that position; a
 /// completion drops the run's loop items and its `active` row. Sub-statements that `needs`
 /// says no op of the batch needs are left out.
 fn transitions(needs: Needs) -> String {
@@ -236,8 +236,10 @@ fn transitions(needs: Needs) -> String {
          FROM done d),
      slept AS (
          DELETE FROM sleeps s USING done d
-         WHERE s.run = d.id AND s.position = d.ended RETURNING s.run),
+         WHERE s.run = d.id AND s.position = d.ended RETURNING s.run, s.wake_ms),
      woke AS (INSERT INTO active (run) SELECT run FROM slept ON CONFLICT DO NOTHING),
+     unwoken AS (
+         DELETE FROM wakeups w USING slept s WHERE w.wake_ms = s.wake_ms AND w.run = s.run),
      outputs AS (
          DELETE FROM branches b USING done d WHERE b.run = d.id AND b.position = d.ended)",
         completion_guard = if needs.completion {
