@@ -126,13 +126,9 @@ async fn watch(shared: Arc<Shared>, clock: Arc<dyn Clock>) {
                 // mean there are no more; the poll that finds none ends the round.
                 more = !runs.is_empty();
                 let started = !runs.is_empty();
-                for TakenRun {
-                    run,
-                    position,
-                    record,
-                } in runs
-                {
-                    if let Err(error) = shared.start_handed_over(run, position, record) {
+                for taken in runs {
+                    let run = taken.run;
+                    if let Err(error) = shared.start_handed_over(taken) {
                         tracing::error!(%run, %error, "could not start a handed-over run");
                     }
                 }

@@ -9,9 +9,21 @@ use std::time::Duration;
 
 use super::*;
 use crate::context::Context;
+use crate::run::RunId;
+use crate::store::write_op::TakenRun;
 use crate::store::{RunRecord, WriteOp};
 use crate::workflow::Workflow;
 use crate::workflow::{BoxFuture, Start};
+
+/// A run handed over at position 0, taken without its record (as from LMDB).
+fn taken(run: RunId) -> TakenRun {
+    TakenRun {
+        run,
+        position: 0,
+        record: None,
+        input: None,
+    }
+}
 
 /// How many times the workflow below began from its input.
 static STARTS: AtomicUsize = AtomicUsize::new(0);
@@ -55,7 +67,7 @@ async fn a_hand_over_starts_a_run_once_and_never_one_that_went_on() {
     // start-up resumed a handed-over run before the watcher read the hand-over).
     let done = client.start(Echo, 7).await.unwrap();
     assert_eq!(client.wait(Echo, done).await.unwrap(), 7);
-    shared.start_handed_over(done, 0, None).unwrap();
+    shared.start_handed_over(taken(done)).unwrap();
     assert_eq!(runtime.live_runs(), 0);
     assert_eq!(STARTS.load(Ordering::SeqCst), 1);
 
@@ -64,14 +76,14 @@ async fn a_hand_over_starts_a_run_once_and_never_one_that_went_on() {
     let record = RunRecord::new("echo", 1, input, 0);
     let written = shared.commit(WriteOp::CreateRun { record }).await;
     let handed = written.unwrap().created().unwrap();
-    shared.start_handed_over(handed, 0, None).unwrap();
-    shared.start_handed_over(handed, 0, None).unwrap();
+    shared.start_handed_over(taken(handed)).unwrap();
+    shared.start_handed_over(taken(handed)).unwrap();
     assert!(runtime.live_runs() <= 1);
     assert_eq!(client.wait(Echo, handed).await.unwrap(), 5);
     while runtime.live_runs() > 0 {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    shared.start_handed_over(handed, 0, None).unwrap();
+    shared.start_handed_over(taken(handed)).unwrap();
     assert_eq!(runtime.live_runs(), 0);
     assert_eq!(STARTS.load(Ordering::SeqCst), 2);
 

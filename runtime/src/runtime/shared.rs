@@ -15,6 +15,7 @@ use crate::registry::{Entry, ErasedStart};
 use crate::run::{RunId, Status};
 use crate::runtime::timers::Timers;
 use crate::store::group_commit::Committer;
+use crate::store::write_op::TakenRun;
 use crate::store::{RunRecord, Store, WriteOp};
 use crate::supervise::lock;
 use crate::workflow::Workflow;
@@ -328,14 +329,15 @@ impl Shared {
     /// of this run removes its handle under that lock only after committing its outcome, so
     /// a run is never started twice from one hand-over. A `record` the store's take read
     /// (PostgreSQL's claim, under the run's row lock, quarantined runs left out; see
-    /// [`TakenRun`](crate::store::write_op::TakenRun)) is used as is: reading it again would
-    /// cost a round trip per run, one after the other.
-    pub fn start_handed_over(
-        self: &Arc<Self>,
-        run: RunId,
-        position: u64,
-        record: Option<Box<RunRecord>>,
-    ) -> Result<(), Error> {
+    /// [`TakenRun`](crate::store::write_op::TakenRun)) is used as is, and so is an input the
+    /// take read: reading them again would cost a round trip per run, one after the other.
+    pub fn start_handed_over(self: &Arc<Self>, taken: TakenRun) -> Result<(), Error> {
+        let TakenRun {
+            run,
+            position,
+            record,
+            input,
+        } = taken;
         let mut tasks = lock(&self.tasks);
         let tasks = tasks.as_mut().ok_or(Error::ShutDown)?;
         if tasks.contains_key(&run) {
@@ -372,7 +374,13 @@ impl Shared {
                 return Ok(());
             }
         };
-        let start = self.start_of(run, record.state, record.input)?;
+        // An input inline in the record (an older one's) is the run's; else the take's, if it
+        // read it.
+        let inline = match input {
+            Some(input) if record.input.is_empty() => input,
+            _ => record.input,
+        };
+        let start = self.start_of(run, record.state, inline)?;
         tracing::debug!(%run, workflow = record.workflow, "handed-over run started");
         if !self.may_start_again(run) {
             return Ok(());

@@ -269,6 +269,10 @@ pub(crate) struct TakenRun {
     pub run: RunId,
     pub position: u64,
     pub record: Option<Box<RunRecord>>,
+    /// The run's input (kept apart from its record), when the take read it too: PostgreSQL
+    /// reads those of the runs it took that have not started, in one statement, for the
+    /// same reason.
+    pub input: Option<Vec<u8>>,
 }
 
 /// What one [`WriteOp`] produced; which variant each op gives is in its doc.

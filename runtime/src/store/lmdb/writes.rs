@@ -214,6 +214,7 @@ impl LmdbStore {
             WriteOp::TakeHandedOver { limit } => {
                 let taken = self.take_handed_over_in(txn, *limit)?;
                 let taken = taken.into_iter().map(|(run, position)| TakenRun {
+                    input: None,
                     run,
                     position,
                     record: None,

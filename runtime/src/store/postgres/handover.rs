@@ -22,6 +22,10 @@ pub(super) async fn hand_over(sql: Sql<'_, '_>, run: RunId, position: u64) -> Re
 /// `leases::claim` does. A hand-over row is only the hint that such a run exists: the rows
 /// this call reads are dropped, and the run is taken by whichever worker claims it. A
 /// process that runs no workflow only drops the hints (it has nothing to start them with).
+///
+/// The inputs of the runs taken before their first transition are read too, in one statement:
+/// the runtime starts such a run from its input, and reading it there would be a round trip
+/// per run, one after the other on the task that takes them.
 pub(super) async fn take(
     sql: Sql<'_, '_>,
     worker: &super::leases::Worker,
@@ -33,14 +37,26 @@ pub(super) async fn take(
             run,
             position,
             record: None,
+            input: None,
         });
         return Ok(hints.collect());
     }
     let claimed =
         super::leases::claim(sql, worker, 0, limit.min(worker.claim_batch), false).await?;
+    let unstarted: Vec<RunId> = claimed
+        .iter()
+        .filter(|(_, record)| record.state.is_none() && record.input.is_empty())
+        .map(|(run, _)| *run)
+        .collect();
+    let mut inputs = if unstarted.is_empty() {
+        Default::default()
+    } else {
+        super::inputs::get_many(sql, &unstarted).await?
+    };
     let taken = claimed.into_iter().map(|(run, record)| TakenRun {
         run,
         position: record.transitions,
+        input: inputs.remove(&run),
         record: Some(Box::new(record)),
     });
     Ok(taken.collect())

@@ -5,8 +5,10 @@
 //! written before the table still carries its input inline; the first write of it moves the
 //! input here. The same rules as LMDB's `lmdb/inputs.rs`.
 
-use super::rid;
+use std::collections::HashMap;
+
 use super::sql::Sql;
+use super::{rid, unbig};
 use crate::error::Error;
 use crate::run::RunId;
 
@@ -24,6 +26,22 @@ pub(super) async fn put(sql: Sql<'_, '_>, run: RunId, input: &[u8]) -> Result<()
     )
     .await?;
     Ok(())
+}
+
+/// The inputs the table holds for `runs`, in one statement (a run without a row is left out:
+/// its input is inline in its record, or it is unknown; see [`get`]).
+pub(super) async fn get_many(
+    sql: Sql<'_, '_>,
+    runs: &[RunId],
+) -> Result<HashMap<RunId, Vec<u8>>, Error> {
+    let ids: Vec<i64> = runs.iter().map(|run| rid(*run)).collect();
+    let rows = sql
+        .rows("SELECT run, input FROM inputs WHERE run = ANY($1)", &[&ids])
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (RunId(unbig(row.get(0))), row.get(1)))
+        .collect())
 }
 
 /// `run`'s input: from the table, else inline in its record (written before the table);
