@@ -22,8 +22,8 @@ use crate::run::RunId;
 use crate::store::WriteOp;
 use crate::supervise::{Abort, AbortSlot, Outcome, Supervised, lock};
 
-/// Commits the failure of `run`, with its history record.
-async fn fail(shared: &Shared, ctx: &Context, run: RunId, message: String) -> Result<(), Error> {
+/// Commits the failure of `run`, with its history record; whether `run` is a child.
+async fn fail(shared: &Shared, ctx: &Context, run: RunId, message: String) -> Result<bool, Error> {
     let history = ctx.history(
         "Failed",
         HistoryOutcome::Failed {
@@ -37,7 +37,7 @@ async fn fail(shared: &Shared, ctx: &Context, run: RunId, message: String) -> Re
             history: Some(history),
         })
         .await?
-        .done()
+        .ended()
 }
 
 /// Resumes `run` if a wake-up or an answer claimed it (marked it running in the store) while
@@ -118,7 +118,7 @@ async fn drive_in_span(
                     history,
                 })
                 .await
-                .and_then(crate::store::Outcome::done)
+                .and_then(crate::store::Outcome::ended)
         }
         Outcome::Done(Err(message)) => {
             tracing::info!(%run, workflow, error = %message, "run failed");
@@ -134,11 +134,11 @@ async fn drive_in_span(
         }
         Outcome::Aborted(Abort::Suspend { wake_at }) => {
             suspended = Some(wake_at);
-            Ok(())
+            Ok(false)
         }
         Outcome::Aborted(Abort::AwaitAnswer { deadline }) => {
             awaiting = Some(deadline);
-            Ok(())
+            Ok(false)
         }
         Outcome::Aborted(Abort::Error(error)) => Err(error),
         Outcome::Aborted(Abort::Fail(error)) => {
@@ -148,14 +148,18 @@ async fn drive_in_span(
     };
     // Once the outcome is committed: a step is done when its result is durable.
     let (step_outcome, run_outcome) = match &recorded {
-        Ok(()) => (step_outcome, run_outcome),
+        Ok(_) => (step_outcome, run_outcome),
         Err(Error::Halted { .. }) => (StepOutcome::Interrupted, "halted"),
         Err(Error::Cancelled { .. }) => (StepOutcome::Interrupted, "cancelled"),
         Err(Error::Paused { .. }) => (StepOutcome::Interrupted, "paused"),
         Err(_) => (StepOutcome::Interrupted, "stopped"),
     };
     ctx.close_step(step_outcome);
-    if matches!(run_outcome, "completed" | "failed" | "cancelled") {
+    // The end's commit says whether the run was a child; a cancel, committed by a client,
+    // does not, so that end asks the store.
+    if matches!(recorded, Ok(true)) {
+        super::child_wake::parent_may_go_on(&shared, run);
+    } else if run_outcome == "cancelled" {
         super::child_wake::wake_parent(&shared, run);
     }
     span.record("outcome", run_outcome);
@@ -166,11 +170,11 @@ async fn drive_in_span(
     let recorded = match recorded {
         Err(Error::Cancelled { .. }) => {
             tracing::info!(%run, workflow, "run cancelled");
-            Ok(())
+            Ok(false)
         }
         Err(Error::Paused { .. }) => {
             tracing::info!(%run, workflow, "run paused");
-            Ok(())
+            Ok(false)
         }
         other => other,
     };

@@ -294,6 +294,10 @@ pub(crate) enum Outcome {
     /// The run's record after the write.
     Record(Box<RunRecord>),
     HandedOver(Vec<TakenRun>),
+    /// A [`WriteOp::Complete`] or [`WriteOp::Fail`] of a child run (one `Context::child`
+    /// started): its end may let its parent go on, so the runtime tells its answer watcher
+    /// at once (`runtime/child_wake.rs`). The end of any other run is [`Outcome::Done`].
+    ChildEnded,
     /// A commit of the run's own task met a cancel or a pause: the run is now `status`
     /// ([`Status::Cancelled`](crate::Status::Cancelled), the commit dropped, or
     /// [`Status::Paused`](crate::Status::Paused), the commit written), and its task stops.
@@ -358,6 +362,25 @@ impl Outcome {
             Outcome::Existing(run) => Ok(Some((run, false))),
             Outcome::Done => Ok(None),
             other => Err(other.mismatch("a tick's run")),
+        }
+    }
+
+    /// The outcome of a [`WriteOp::Complete`] or [`WriteOp::Fail`] that ended a run, a
+    /// child or not.
+    pub(crate) fn ended_run(child: bool) -> Outcome {
+        if child {
+            Outcome::ChildEnded
+        } else {
+            Outcome::Done
+        }
+    }
+
+    /// Whether the run a [`WriteOp::Complete`] or [`WriteOp::Fail`] ended was a child.
+    pub(crate) fn ended(self) -> Result<bool, Error> {
+        match self {
+            Outcome::Done => Ok(false),
+            Outcome::ChildEnded => Ok(true),
+            other => Err(other.mismatch("a run's end")),
         }
     }
 
@@ -431,9 +454,11 @@ impl Outcome {
         }
     }
 
+    /// Written, and nothing to report (or the end of a child, to a caller that does not ask
+    /// what ended; see [`ended`](Self::ended)).
     pub(crate) fn done(self) -> Result<(), Error> {
         match self {
-            Outcome::Done => Ok(()),
+            Outcome::Done | Outcome::ChildEnded => Ok(()),
             other => Err(other.mismatch("nothing")),
         }
     }

@@ -585,3 +585,27 @@ async fn a_child_by_name_takes_and_returns_json() {
     assert!(client.children(run).unwrap().is_empty());
     runtime.shutdown().await;
 }
+
+/// A child that ends in the runtime that runs its parent wakes the parent at once, completed
+/// or failed: the commit of its end says it is a child. With an hour between the answer
+/// watcher's polls, a parent that only a poll would wake does not finish within the bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_ending_here_wakes_its_parent_without_waiting_for_a_poll() {
+    let _serial = support::serial().await;
+    let store = fresh_store();
+    let runtime = builder(&store)
+        .answer_poll_interval(Duration::from_secs(3600))
+        .start()
+        .unwrap();
+    let client = runtime.client();
+    let bound = Duration::from_secs(30);
+    let run = client.start(fulfil, 2).await.unwrap();
+    let completed = tokio::time::timeout(bound, client.wait(fulfil, run)).await;
+    assert_eq!(completed.expect("woken by its child").unwrap(), (15, 3));
+    let run = client.start(tolerant, 7).await.unwrap();
+    let failed = tokio::time::timeout(bound, client.wait(tolerant, run)).await;
+    let seen = failed.expect("woken by its failed child").unwrap();
+    assert!(seen.ends_with("failing no stock for 7"), "{seen}");
+    runtime.shutdown().await;
+    support::take_step_counts();
+}

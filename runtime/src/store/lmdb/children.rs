@@ -161,6 +161,14 @@ impl LmdbStore {
         Ok(true)
     }
 
+    /// Whether `run` was started as a child of another run.
+    pub(super) fn is_child_in(&self, txn: &RwTxn<'_>, run: RunId) -> Result<bool, Error> {
+        let Some((_, parents)) = self.children.tables else {
+            return Ok(false);
+        };
+        Ok(parents.get(txn, &run.0.to_be_bytes())?.is_some())
+    }
+
     /// Called by `put` for every record written finished: if `run` is a child whose parent
     /// waits at the await that started it, and it was the last unfinished child there, the
     /// parent is put in the `answered` index for a runtime's answer watcher to claim.

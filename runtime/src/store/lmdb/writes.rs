@@ -153,7 +153,7 @@ impl LmdbStore {
                     },
                 )?;
                 loop_items::delete_run(self.loop_items, txn, *run)?;
-                Outcome::Done
+                Outcome::ended_run(self.is_child_in(txn, *run)?)
             }
             WriteOp::Fail {
                 run,
@@ -161,7 +161,7 @@ impl LmdbStore {
                 history,
             } => {
                 self.fail_in(txn, *run, message, history.as_ref(), now)?;
-                Outcome::Done
+                Outcome::ended_run(self.is_child_in(txn, *run)?)
             }
             WriteOp::Suspend {
                 run,

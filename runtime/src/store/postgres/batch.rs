@@ -455,7 +455,7 @@ fn own_commit(
             writes.history(*run, record.transitions, history)?;
             writes.items_dropped.push(rid(*run));
             writes.finished(*run, row);
-            Outcome::Done
+            Outcome::ended_run(row.child)
         }
         WriteOp::Fail {
             run,
@@ -468,7 +468,7 @@ fn own_commit(
                 writes.history(*run, record.transitions, history)?;
             }
             writes.finished(*run, row);
-            Outcome::Done
+            Outcome::ended_run(row.child)
         }
         WriteOp::Suspend {
             run,

@@ -115,6 +115,17 @@ pub(super) async fn await_children(
     Ok(true)
 }
 
+/// Whether `run` was started as a child of another run.
+pub(super) async fn is_child(sql: Sql<'_, '_>, run: RunId) -> Result<bool, Error> {
+    let row = sql
+        .one(
+            "SELECT EXISTS (SELECT 1 FROM children WHERE child = $1)",
+            &[&rid(run)],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
 /// Called by `runs::put` for every record written finished: if `run` is a child whose parent
 /// waits at the await that started it, and it was the last unfinished child there, the
 /// parent goes in `answered` for a worker's answer watcher to claim.

@@ -234,7 +234,7 @@ pub(super) async fn apply(
             let mut record = must_get(sql, *run).await?;
             lifecycle::complete(&mut record, output, now);
             let id = rid(*run);
-            pipelined!(
+            let (.., child) = pipelined!(
                 runs::put(sql, *run, &record),
                 runs::apply_writes(sql, *run, writes),
                 runs::append_history(sql, *run, record.transitions, history),
@@ -242,16 +242,20 @@ pub(super) async fn apply(
                     sql.exec("DELETE FROM loop_items WHERE run = $1", &[&id])
                         .await
                 },
+                super::children::is_child(sql, *run),
             )?;
-            Outcome::Done
+            Outcome::ended_run(child)
         }
         WriteOp::Fail {
             run,
             message,
             history,
         } => {
-            fail(sql, *run, message, history.as_ref(), now).await?;
-            Outcome::Done
+            let ((), child) = pipelined!(
+                fail(sql, *run, message, history.as_ref(), now),
+                super::children::is_child(sql, *run),
+            )?;
+            Outcome::ended_run(child)
         }
         WriteOp::Suspend {
             run,
