@@ -82,3 +82,46 @@ fn owner_only(options: &mut OpenOptions) -> &mut OpenOptions {
     std::os::unix::fs::OpenOptionsExt::mode(options, 0o600);
     options
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The record the current holder wrote, as a second runtime reads it for its error.
+    fn recorded_pid(dir: &Path) -> Option<u32> {
+        holder_pid(&mut File::open(dir.join(LOCK_FILE)).unwrap())
+    }
+
+    #[test]
+    fn the_pid_record_replaces_whatever_an_earlier_holder_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        // A new lock file, an older build's bare record of a longer pid, and a file longer
+        // than any record: each time the file reads as this process's pid and nothing else.
+        for left in [
+            None,
+            Some("4194303\n"),
+            Some("12345678901234567890 not cairn's\n"),
+        ] {
+            if let Some(left) = left {
+                std::fs::write(dir.path().join(LOCK_FILE), left).unwrap();
+            }
+            let lock = DirLock::acquire(dir.path()).unwrap();
+            assert_eq!(recorded_pid(dir.path()), Some(me), "after {left:?}");
+            let bytes = std::fs::read(dir.path().join(LOCK_FILE)).unwrap();
+            assert_eq!(bytes.len(), PID_RECORD, "after {left:?}");
+            drop(lock);
+        }
+    }
+
+    #[test]
+    fn every_pid_fits_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = File::create(dir.path().join(LOCK_FILE)).unwrap();
+        for pid in [1, 4_194_304, u32::MAX] {
+            write_pid(&mut file, pid).unwrap();
+            assert_eq!(recorded_pid(dir.path()), Some(pid));
+            assert_eq!(file.metadata().unwrap().len(), PID_RECORD as u64);
+        }
+    }
+}
