@@ -13,9 +13,9 @@ use crate::supervise::lock;
 /// Unfinished runs read at a time by [`recover`].
 const START_BATCH: usize = 1024;
 
-/// Checks the indexes (if at most `startup_check_limit` runs are stored), starts the timer
-/// and answer watcher, and resumes every unfinished run of a registered workflow; returns how
-/// many were resumed.
+/// Checks the indexes (if at most `startup_check_limit` runs are stored), resumes every
+/// unfinished run of a registered workflow, then starts the timer and answer watcher; returns
+/// how many were resumed.
 pub(super) fn recover(
     shared: &Arc<Shared>,
     startup_check_limit: u64,
@@ -53,11 +53,6 @@ pub(super) fn recover(
             "runs in quarantine (stored data damaged): left alone; see Runtime::quarantined, then fail, resume or purge them"
         );
     }
-    crate::runtime::answer_watcher::Answers::start(shared, clock.clone());
-    let timer = shared
-        .handle
-        .spawn(crate::runtime::timers::run(shared.clone(), clock));
-    *lock(&shared.timer_task) = Some(timer);
     let mut resumed = 0usize;
     let mut after = None;
     loop {
@@ -89,6 +84,16 @@ pub(super) fn recover(
             None => break,
         }
     }
+    // After the runs' tasks, so that their first steps are not queued behind the watchers'
+    // first polls (each spawn from here wakes a worker: on two cores that delayed a resumed
+    // run's first step by 40-80 µs). Nothing is missed meanwhile: a run that sleeps or asks
+    // before they start leaves its wake-up or question in the store, which their first poll
+    // reads, and a notification keeps its permit.
+    crate::runtime::answer_watcher::Answers::start(shared, clock.clone());
+    let timer = shared
+        .handle
+        .spawn(crate::runtime::timers::run(shared.clone(), clock));
+    *lock(&shared.timer_task) = Some(timer);
     Ok(resumed)
 }
 
