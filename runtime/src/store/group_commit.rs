@@ -364,8 +364,41 @@ impl Drop for Unwind<'_> {
     }
 }
 
-/// Commits every request of `batch` (emptying it) and completes each one.
+/// Commits every request of `batch` (emptying it) and completes each one. An op that commits
+/// alone ([`WriteOp::commits_alone`]) gets a transaction of its own, between those of the
+/// requests queued before and after it.
 fn commit_batch(store: &dyn Store, batch: &mut Vec<Request>, now_ms: u64) {
+    if batch.len() < 2 || !batch.iter().any(|request| request.op.commits_alone()) {
+        return commit_together(store, batch, now_ms);
+    }
+    for mut transaction in transactions(std::mem::take(batch)) {
+        commit_together(store, &mut transaction, now_ms);
+    }
+}
+
+/// `batch` cut into the transactions it commits in, in order: each op that commits alone in
+/// one of its own, the requests between them together.
+fn transactions(batch: Vec<Request>) -> Vec<Vec<Request>> {
+    let mut transactions = Vec::new();
+    let mut together = Vec::new();
+    for request in batch {
+        if request.op.commits_alone() {
+            if !together.is_empty() {
+                transactions.push(std::mem::take(&mut together));
+            }
+            transactions.push(vec![request]);
+        } else {
+            together.push(request);
+        }
+    }
+    if !together.is_empty() {
+        transactions.push(together);
+    }
+    transactions
+}
+
+/// Commits every request of `batch` (emptying it) in one transaction, and completes each one.
+fn commit_together(store: &dyn Store, batch: &mut Vec<Request>, now_ms: u64) {
     loop {
         let ops: Vec<&WriteOp> = batch.iter().map(|request| &request.op).collect();
         match store.write(&ops, now_ms) {
@@ -579,5 +612,47 @@ mod tests {
             let expected = if i == 0 { 4 } else { 3 };
             assert_eq!(store.history(run).unwrap().len(), expected);
         }
+    }
+
+    /// A take of handed-over runs commits in a transaction of its own, between the requests
+    /// queued before and after it, which keep their order.
+    #[test]
+    fn a_take_of_handed_over_runs_commits_apart_from_the_batch() {
+        let request = |op| Request {
+            op,
+            done: oneshot::channel().0,
+        };
+        let hand_over = |run| WriteOp::HandOver {
+            run: RunId(run),
+            position: 0,
+        };
+        let take = || WriteOp::TakeHandedOver { limit: 8 };
+        let batch = vec![
+            request(hand_over(1)),
+            request(hand_over(2)),
+            request(take()),
+            request(take()),
+            request(hand_over(3)),
+        ];
+        let shape: Vec<Vec<String>> = transactions(batch)
+            .iter()
+            .map(|transaction| {
+                let ops = transaction.iter().map(|request| match &request.op {
+                    WriteOp::HandOver { run, .. } => format!("hand over {run}"),
+                    WriteOp::TakeHandedOver { .. } => "take".to_owned(),
+                    other => format!("{other:?}"),
+                });
+                ops.collect()
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                vec!["hand over 1", "hand over 2"],
+                vec!["take"],
+                vec!["take"],
+                vec!["hand over 3"],
+            ]
+        );
     }
 }

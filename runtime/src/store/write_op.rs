@@ -465,6 +465,16 @@ impl Outcome {
 }
 
 impl WriteOp {
+    /// Whether the group committer gives this op a transaction of its own rather than a
+    /// place in the batch of the requests queued with it. A take of handed-over runs (on
+    /// PostgreSQL a claim that reads tens of records and their inputs) made the batch of
+    /// transitions it landed in leave PostgreSQL's one-statement path (`postgres/one_trip.rs`
+    /// takes batches of checkpoints and completions only): in the throughput benchmark, 30%
+    /// of the transitions went the usual, slower way for that.
+    pub(crate) fn commits_alone(&self) -> bool {
+        matches!(self, WriteOp::TakeHandedOver { .. })
+    }
+
     /// Payload bytes (inputs, states, loop items, outputs) the op writes, for the benchmarks'
     /// count of bytes per transition.
     pub(crate) fn payload_len(&self) -> u64 {
