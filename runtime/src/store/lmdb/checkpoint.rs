@@ -98,7 +98,6 @@ impl LmdbStore {
 mod tests {
     use super::*;
     use crate::run::Status;
-    use crate::store::lmdb::test_support::Commit;
     use crate::store::{RunRecord, Store};
 
     /// On a real store, every transition of a new run is patched, the first (pending to
@@ -112,18 +111,8 @@ mod tests {
         let run = store
             .create_run(&RunRecord::new("w", 7, vec![1], 5))
             .unwrap();
-        let writes = StateWrites::default();
-        let history = crate::history::HistoryRecord::committed_for_test("Next");
         for (n, state) in [[1u8], [2], [3]].iter().enumerate() {
-            let commit = Commit {
-                run,
-                state_name: "Next",
-                step: Some("s"),
-                state,
-                writes: &writes,
-                history: &history,
-            };
-            assert_eq!(store.commit_state(commit).unwrap(), n as u64 + 1);
+            assert_eq!(store.step_for_test(run, state), n as u64 + 1);
         }
         let record = store.load(run).unwrap().unwrap();
         assert_eq!(record.status, Status::Running);

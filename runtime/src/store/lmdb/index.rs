@@ -299,28 +299,14 @@ mod tests {
         let run = store
             .create_run(&RunRecord::new("w", 7, vec![], 0))
             .unwrap();
-        let writes = crate::context::state::StateWrites::default();
-        let history = crate::history::HistoryRecord::committed_for_test("Next");
-        let commit = |state: &[u8]| {
-            store
-                .commit_state(crate::store::lmdb::test_support::Commit {
-                    run,
-                    state_name: "Next",
-                    step: Some("s"),
-                    state,
-                    writes: &writes,
-                    history: &history,
-                })
-                .unwrap()
-        };
-        assert_eq!(commit(&[1]), 1);
+        assert_eq!(store.step_for_test(run, &[1]), 1);
         let sleep = StoredSleep {
             started_ms: 1,
             wake_ms: 2,
         };
         store.suspend(run, 1, sleep).unwrap();
         assert_eq!(indexes(&store), (vec![], vec![(2, run)]));
-        assert_eq!(commit(&[2]), 2);
+        assert_eq!(store.step_for_test(run, &[2]), 2);
         assert_eq!(store.load(run).unwrap().unwrap().status, Status::Running);
         assert_eq!(indexes(&store), (vec![run], vec![]));
         assert_eq!(store.check_indexes(0).unwrap().removed, 0);

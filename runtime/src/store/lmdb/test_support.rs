@@ -47,6 +47,20 @@ impl LmdbStore {
         self.apply_one(WriteOp::CreateRun { record })?.created()
     }
 
+    /// A checkpoint to state `Next` after step `s`, with no state keys: the transition
+    /// count after it.
+    pub(crate) fn step_for_test(&self, run: RunId, state: &[u8]) -> u64 {
+        let commit = Commit {
+            run,
+            state_name: "Next",
+            step: Some("s"),
+            state,
+            writes: &StateWrites::default(),
+            history: &HistoryRecord::committed_for_test("Next"),
+        };
+        self.commit_state(commit).unwrap()
+    }
+
     /// A checkpoint ([`WriteOp::CommitState`] without loop items).
     pub(crate) fn commit_state(&self, commit: Commit<'_>) -> Result<u64, Error> {
         self.apply_one(WriteOp::CommitState {
