@@ -443,6 +443,7 @@ mod tests {
     fn checkpoint(run: RunId) -> WriteOp {
         WriteOp::CommitState {
             run,
+            position: 0,
             state_name: "Next",
             step: Some("s"),
             state: vec![1],

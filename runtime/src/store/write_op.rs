@@ -95,8 +95,15 @@ pub(crate) enum WriteOp {
     /// stores the items of loops entered in the segment that ends, and drops the bookkeeping
     /// of the await that completed (its sleep, its branch outputs): [`Outcome::Transitions`]
     /// with the new count.
+    ///
+    /// `position` is the committing task's position (the count before this transition). A
+    /// store where two tasks of one run can meet refuses the commit with [`Error::MovedOn`]
+    /// if the stored run is elsewhere ([`lifecycle::at_position`](crate::lifecycle::at_position)):
+    /// PostgreSQL, after a double fault. LMDB, one runtime per directory and one task per run
+    /// in it, does not check it.
     CommitState {
         run: RunId,
+        position: u64,
         state_name: &'static str,
         step: Option<&'static str>,
         /// The new state, sealed by `crate::codec`.
@@ -106,17 +113,21 @@ pub(crate) enum WriteOp {
         items: Vec<LoopItems>,
     },
     /// Marks the run completed with its sealed output, applying `writes` and appending
-    /// `history`; drops its loop items.
+    /// `history`; drops its loop items. `position`: the committing task's, as in
+    /// [`WriteOp::CommitState`].
     Complete {
         run: RunId,
+        position: u64,
         output: Vec<u8>,
         writes: StateWrites,
         history: HistoryRecord,
     },
     /// Marks the run failed with a message, appending `history` if given. Buffered state
     /// writes are not applied: a resumed run re-runs the segment that made them.
+    /// `position`: the failing task's, as in [`WriteOp::CommitState`].
     Fail {
         run: RunId,
+        position: u64,
         message: String,
         history: Option<HistoryRecord>,
     },

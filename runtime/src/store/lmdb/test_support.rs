@@ -51,6 +51,8 @@ impl LmdbStore {
     pub(crate) fn commit_state(&self, commit: Commit<'_>) -> Result<u64, Error> {
         self.apply_one(WriteOp::CommitState {
             run: commit.run,
+            // LMDB does not check the task's position (see `WriteOp::CommitState`).
+            position: 0,
             state_name: commit.state_name,
             step: commit.step,
             state: commit.state.to_vec(),
@@ -70,6 +72,8 @@ impl LmdbStore {
     ) -> Result<(), Error> {
         self.apply_one(WriteOp::Complete {
             run,
+            // LMDB does not check the task's position (see `WriteOp::CommitState`).
+            position: 0,
             output: output.to_vec(),
             writes: writes.clone(),
             history: history.clone(),
@@ -85,6 +89,8 @@ impl LmdbStore {
     ) -> Result<(), Error> {
         self.apply_one(WriteOp::Fail {
             run,
+            // LMDB does not check the task's position (see `WriteOp::CommitState`).
+            position: 0,
             message: message.to_owned(),
             history: history.cloned(),
         })?

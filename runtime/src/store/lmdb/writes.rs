@@ -104,8 +104,11 @@ impl LmdbStore {
             WriteOp::Wake { run, wake_ms } => {
                 Outcome::Woken(self.wake_due_in(txn, *run, *wake_ms, now)?.is_some())
             }
+            // The task's `position` is not checked here: one runtime holds the directory and
+            // one task each of its runs (see `WriteOp::CommitState`).
             WriteOp::CommitState {
                 run,
+                position: _,
                 state_name,
                 step,
                 state,
@@ -128,6 +131,7 @@ impl LmdbStore {
             }
             WriteOp::Complete {
                 run,
+                position: _,
                 output,
                 writes,
                 history,
@@ -156,6 +160,7 @@ impl LmdbStore {
             }
             WriteOp::Fail {
                 run,
+                position: _,
                 message,
                 history,
             } => {

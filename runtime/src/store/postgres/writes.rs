@@ -196,6 +196,7 @@ pub(super) async fn apply(
         }
         WriteOp::CommitState {
             run,
+            position,
             state_name,
             step,
             state,
@@ -204,6 +205,7 @@ pub(super) async fn apply(
             items,
         } => {
             let mut record = must_get(sql, *run).await?;
+            lifecycle::at_position(*run, &record, *position)?;
             lifecycle::checkpoint(&mut record, state_name, *step, state, now);
             // Independent statements, sent together: the driver pipelines them on the
             // connection, one round trip instead of one each.
@@ -227,11 +229,13 @@ pub(super) async fn apply(
         }
         WriteOp::Complete {
             run,
+            position,
             output,
             writes,
             history,
         } => {
             let mut record = must_get(sql, *run).await?;
+            lifecycle::at_position(*run, &record, *position)?;
             lifecycle::complete(&mut record, output, now);
             let id = rid(*run);
             pipelined!(
@@ -247,10 +251,11 @@ pub(super) async fn apply(
         }
         WriteOp::Fail {
             run,
+            position,
             message,
             history,
         } => {
-            fail(sql, *run, message, history.as_ref(), now).await?;
+            fail(sql, *run, Some(*position), message, history.as_ref(), now).await?;
             Outcome::Done
         }
         WriteOp::Suspend {
@@ -479,14 +484,20 @@ async fn put_items(sql: Sql<'_, '_>, run: RunId, items: &LoopItems) -> Result<()
     Ok(())
 }
 
+/// Marks `run` failed; with `position`, a failure of the run's own task made there
+/// ([`lifecycle::at_position`]).
 pub(super) async fn fail(
     sql: Sql<'_, '_>,
     run: RunId,
+    position: Option<u64>,
     message: &str,
     history: Option<&HistoryRecord>,
     now: u64,
 ) -> Result<(), Error> {
     let mut record = must_get(sql, run).await?;
+    if let Some(position) = position {
+        lifecycle::at_position(run, &record, position)?;
+    }
     lifecycle::fail(&mut record, message, now);
     runs::put(sql, run, &record).await?;
     if let Some(history) = history {
