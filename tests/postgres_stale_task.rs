@@ -91,7 +91,10 @@ fn child_entry() {
 fn lease_of(store: &Store, run: RunId) -> (String, i64) {
     let row = sql(
         store,
-        &format!("SELECT coalesce(owner, '-'), epoch FROM runs WHERE id = {}", run.0),
+        &format!(
+            "SELECT coalesce(owner, '-'), epoch FROM runs WHERE id = {}",
+            run.0
+        ),
     );
     let (owner, epoch) = row.split_once('|').expect("owner|epoch");
     (owner.to_owned(), epoch.parse().expect("an epoch"))
@@ -138,10 +141,14 @@ fn a_stale_task_of_a_worker_that_owns_the_run_again_cannot_write_over_newer_prog
     // 3. Worker 1 continued; once worker 2's lease expires, its take-over poll claims the run
     //    again, while the old task still waits in step 0.
     first.signal(libc::SIGCONT);
-    eventually(Duration::from_secs(20), "worker 1 to own the run again", || {
-        let (owner, epoch) = lease_of(&store, run);
-        owner == "worker-1" && epoch > taken_over_at
-    });
+    eventually(
+        Duration::from_secs(20),
+        "worker 1 to own the run again",
+        || {
+            let (owner, epoch) = lease_of(&store, run);
+            owner == "worker-1" && epoch > taken_over_at
+        },
+    );
     assert_eq!(client.status(run).unwrap().transitions, 2);
 
     // 4. The old task's step 0 ends, and its commit is made at position 0.
@@ -166,7 +173,10 @@ fn a_stale_task_of_a_worker_that_owns_the_run_again_cannot_write_over_newer_prog
     // One transition per step: the stored run never went back to position 1.
     let status = client.status(run).unwrap();
     assert_eq!((status.status, status.transitions), (Status::Completed, 4));
-    assert_eq!(client.result(four_steps, run).unwrap(), 1000 + 10 + 11 + 12 + 13);
+    assert_eq!(
+        client.result(four_steps, run).unwrap(),
+        1000 + 10 + 11 + 12 + 13
+    );
     // The old task stopped on its refused commit, with the typed error.
     assert_eq!(
         first.until("stopped"),

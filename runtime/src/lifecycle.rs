@@ -77,12 +77,14 @@ pub(crate) fn wait(record: &mut RunRecord, now_ms: u64) {
 /// stopped past its lease whose worker owns the run again after another worker's progress
 /// (the lease's fence passes: the epoch is this worker's again). Written, its new state would
 /// replace that progress, and the steps committed since would run again.
-pub(crate) fn at_position(run: RunId, record: &RunRecord, position: u64) -> Result<(), Error> {
-    if record.transitions != position {
+///
+/// `stored` is the stored run's position (its `transitions`).
+pub(crate) fn at_position(run: RunId, stored: u64, position: u64) -> Result<(), Error> {
+    if stored != position {
         return Err(Error::MovedOn {
             run,
             position,
-            stored: record.transitions,
+            stored,
         });
     }
     Ok(())
@@ -98,7 +100,7 @@ pub(crate) fn suspend(
     position: u64,
     now_ms: u64,
 ) -> Result<(), Error> {
-    at_position(run, record, position)?;
+    at_position(run, record.transitions, position)?;
     wait(record, now_ms);
     Ok(())
 }

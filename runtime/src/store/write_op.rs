@@ -96,11 +96,12 @@ pub(crate) enum WriteOp {
     /// of the await that completed (its sleep, its branch outputs): [`Outcome::Transitions`]
     /// with the new count.
     ///
-    /// `position` is the committing task's position (the count before this transition). A
-    /// store where two tasks of one run can meet refuses the commit with [`Error::MovedOn`]
-    /// if the stored run is elsewhere ([`lifecycle::at_position`](crate::lifecycle::at_position)):
-    /// PostgreSQL, after a double fault. LMDB, one runtime per directory and one task per run
-    /// in it, does not check it.
+    /// `position` is the committing task's position (the count before this transition): the
+    /// commit is refused with [`Error::MovedOn`] if the stored run is elsewhere
+    /// ([`lifecycle::at_position`](crate::lifecycle::at_position)). On PostgreSQL this stops
+    /// a task that outlived its lease once its worker owns the run again (a double fault, which
+    /// the lease's fence lets through); on LMDB (one runtime per directory, one task per run)
+    /// it never happens, and the check costs an integer compare.
     CommitState {
         run: RunId,
         position: u64,
@@ -148,7 +149,10 @@ pub(crate) enum WriteOp {
     },
     /// At `position` of `run`: the stored question's answer if it has one (or its default,
     /// committed, if its deadline has passed), else stores `question` if none is stored yet
-    /// and marks the run waiting: [`Outcome::Asked`].
+    /// and marks the run waiting: [`Outcome::Asked`]. [`Error::MovedOn`] if the stored run
+    /// is not at `position` (the rule is [`lifecycle::at_position`](crate::lifecycle::at_position)):
+    /// a question stored there could never be answered (an answer goes to the question at
+    /// the run's position), and the waiting status would hide the run from every worker.
     Ask {
         run: RunId,
         position: u64,

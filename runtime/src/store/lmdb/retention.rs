@@ -292,7 +292,7 @@ mod tests {
         let old = busy_run(&store, "w", 1_000);
         let fail = WriteOp::Fail {
             run: old,
-            position: 0,
+            position: 1,
             message: "boom".to_owned(),
             history: Some(history()),
         };
@@ -300,7 +300,7 @@ mod tests {
         let recent = busy_run(&store, "w", 1_000);
         let fail = WriteOp::Fail {
             run: recent,
-            position: 0,
+            position: 1,
             message: "boom".to_owned(),
             history: None,
         };

@@ -104,11 +104,9 @@ impl LmdbStore {
             WriteOp::Wake { run, wake_ms } => {
                 Outcome::Woken(self.wake_due_in(txn, *run, *wake_ms, now)?.is_some())
             }
-            // The task's `position` is not checked here: one runtime holds the directory and
-            // one task each of its runs (see `WriteOp::CommitState`).
             WriteOp::CommitState {
                 run,
-                position: _,
+                position,
                 state_name,
                 step,
                 state,
@@ -117,6 +115,7 @@ impl LmdbStore {
                 items,
             } => {
                 let checkpoint = Checkpoint {
+                    position: *position,
                     state_name,
                     step: *step,
                     state,
@@ -131,7 +130,7 @@ impl LmdbStore {
             }
             WriteOp::Complete {
                 run,
-                position: _,
+                position,
                 output,
                 writes,
                 history,
@@ -140,6 +139,7 @@ impl LmdbStore {
                     txn,
                     *run,
                     |record| {
+                        lifecycle::at_position(*run, record.transitions, *position)?;
                         lifecycle::complete(record, output, now);
                         Ok(())
                     },
@@ -160,11 +160,11 @@ impl LmdbStore {
             }
             WriteOp::Fail {
                 run,
-                position: _,
+                position,
                 message,
                 history,
             } => {
-                self.fail_in(txn, *run, message, history.as_ref(), now)?;
+                self.fail_in(txn, *run, Some(*position), message, history.as_ref(), now)?;
                 Outcome::Done
             }
             WriteOp::Suspend {
@@ -428,10 +428,13 @@ impl LmdbStore {
         Ok(())
     }
 
+    /// Marks `run` failed; with `position`, a failure of the run's own task made there
+    /// ([`lifecycle::at_position`]).
     pub(super) fn fail_in(
         &self,
         txn: &mut RwTxn<'_>,
         run: RunId,
+        position: Option<u64>,
         message: &str,
         history: Option<&HistoryRecord>,
         now: u64,
@@ -440,6 +443,9 @@ impl LmdbStore {
             txn,
             run,
             |record| {
+                if let Some(position) = position {
+                    lifecycle::at_position(run, record.transitions, position)?;
+                }
                 lifecycle::fail(record, message, now);
                 Ok(())
             },

@@ -413,7 +413,7 @@ fn own_commit(
             history,
             items,
         } => {
-            lifecycle::at_position(*run, record, *position)?;
+            lifecycle::at_position(*run, record.transitions, *position)?;
             lifecycle::checkpoint(record, state_name, *step, state, now);
             writes.put(*run, record, false)?;
             writes.kv(*run, kv);
@@ -452,7 +452,7 @@ fn own_commit(
             writes: kv,
             history,
         } => {
-            lifecycle::at_position(*run, record, *position)?;
+            lifecycle::at_position(*run, record.transitions, *position)?;
             lifecycle::complete(record, output, now);
             writes.put(*run, record, false)?;
             writes.kv(*run, kv);
@@ -467,7 +467,7 @@ fn own_commit(
             message,
             history,
         } => {
-            lifecycle::at_position(*run, record, *position)?;
+            lifecycle::at_position(*run, record.transitions, *position)?;
             lifecycle::fail(record, message, now);
             writes.put(*run, record, false)?;
             if let Some(history) = history {

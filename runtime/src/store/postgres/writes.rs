@@ -205,7 +205,7 @@ pub(super) async fn apply(
             items,
         } => {
             let mut record = must_get(sql, *run).await?;
-            lifecycle::at_position(*run, &record, *position)?;
+            lifecycle::at_position(*run, record.transitions, *position)?;
             lifecycle::checkpoint(&mut record, state_name, *step, state, now);
             // Independent statements, sent together: the driver pipelines them on the
             // connection, one round trip instead of one each.
@@ -235,7 +235,7 @@ pub(super) async fn apply(
             history,
         } => {
             let mut record = must_get(sql, *run).await?;
-            lifecycle::at_position(*run, &record, *position)?;
+            lifecycle::at_position(*run, record.transitions, *position)?;
             lifecycle::complete(&mut record, output, now);
             let id = rid(*run);
             pipelined!(
@@ -496,7 +496,7 @@ pub(super) async fn fail(
 ) -> Result<(), Error> {
     let mut record = must_get(sql, run).await?;
     if let Some(position) = position {
-        lifecycle::at_position(run, &record, position)?;
+        lifecycle::at_position(run, record.transitions, position)?;
     }
     lifecycle::fail(&mut record, message, now);
     runs::put(sql, run, &record).await?;
