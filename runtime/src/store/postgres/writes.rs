@@ -35,6 +35,17 @@ impl PgStore {
         ops: &[&WriteOp],
         now_ms: u64,
     ) -> Result<Vec<Outcome>, WriteError> {
+        let held = super::let_go::before(&self.worker, ops);
+        let written = self.write_ops(ops, now_ms);
+        match &written {
+            Ok(outcomes) => super::let_go::after_commit(&self.worker, &held, ops, outcomes),
+            Err(refused) => super::let_go::after_refusal(&self.worker, &held, refused),
+        }
+        written
+    }
+
+    /// [`write_batch`](Self::write_batch), the worker's held runs aside.
+    fn write_ops(&self, ops: &[&WriteOp], now_ms: u64) -> Result<Vec<Outcome>, WriteError> {
         // Checkpoints of runs whose record this worker wrote last: one round trip.
         if let Some(written) = self.write_in_one_trip(ops, now_ms) {
             return written.map_err(|error| WriteError::Failed(Box::new(error)));
