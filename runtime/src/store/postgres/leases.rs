@@ -63,7 +63,7 @@
 //! worker owns.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -151,7 +151,8 @@ impl Worker {
     /// The runs held (with their epochs) that `pick` picks, but none a transaction of this
     /// worker is taking right now.
     pub(super) fn held_idle(&self, mut pick: impl FnMut(RunId) -> bool) -> Vec<(RunId, i64)> {
-        let taking = lock(&self.taking).keys().copied().collect::<Vec<_>>();
+        // Copied first, so that the two locks are never held together.
+        let taking: HashSet<RunId> = lock(&self.taking).keys().copied().collect();
         self.held()
             .iter()
             .filter(|(run, _)| pick(**run) && !taking.contains(run))
