@@ -1,15 +1,17 @@
-//! A durable sleep, or a question (`wait_for_user`), committed at a position the run has left
-//! is refused on PostgreSQL, as on LMDB (`store/lmdb/tests.rs`, one rule:
-//! `lifecycle::at_position`).
+//! A durable sleep, a question (`wait_for_user`) or a wait for an event, committed at a
+//! position the run has left, is refused on PostgreSQL, as on LMDB (`store/lmdb/tests.rs`, one
+//! rule: `lifecycle::at_position`).
 //!
 //! Such a commit comes from a task that no longer holds the stored run's position: it was
 //! started from a stale record, or another task committed the run further while it ran. The
 //! lease does not catch it (the same worker holds the run). Stored, the sleep would mark the
 //! run waiting on a wake-up that never wakes it (a wake-up only wakes the sleep at the run's
-//! position), and the question one that no answer reaches (an answer goes to the question at
-//! the run's position): a run that hangs for ever.
+//! position), the question one that no answer reaches (an answer goes to the question at the
+//! run's position), and the event wait one that no event meets (an event queued for the run
+//! would even be taken and bound there, lost to it): a run that hangs for ever.
 //!
-//! The scenario: run X goes two steps and parks (sleeps, or asks) at position 2; run R does
+//! The scenario: run X goes two steps and parks (sleeps, asks, or waits for an event) at
+//! position 2; run R does
 //! one step, and the transition hook, right after R's commit of position 1, replaces R's
 //! stored record by X's (at position 2, as another task's commits would leave it), through
 //! `psql`. R's task then parks at position 1: it must be refused with `Error::MovedOn`,
@@ -33,9 +35,10 @@ async fn second(n: u64) -> Result<u64, String> {
 /// How a run parks.
 const SLEEP: u64 = 0;
 const ASK: u64 = 1;
+const EVENT: u64 = 2;
 
-/// Parks (sleeps an hour, or asks a question) at position 2 for `n == 0`, at position 1
-/// otherwise.
+/// Parks (sleeps an hour, asks a question, or waits for an event) at position 2 for
+/// `n == 0`, at position 1 otherwise.
 #[workflow]
 async fn parker(ctx: &mut Context, input: (u64, u64)) -> Result<u64, String> {
     let (n, how) = input;
@@ -43,10 +46,14 @@ async fn parker(ctx: &mut Context, input: (u64, u64)) -> Result<u64, String> {
     if n == 0 {
         n = ctx.task(second, n).await?;
     }
-    if how == SLEEP {
-        ctx.sleep(Duration::from_secs(3600)).await?;
-    } else {
-        ctx.wait_for_user(Question::approval("go on?")).await?;
+    match how {
+        SLEEP => ctx.sleep(Duration::from_secs(3600)).await?,
+        ASK => {
+            ctx.wait_for_user(Question::approval("go on?")).await?;
+        }
+        _ => {
+            ctx.wait_for_event::<u64>("go").await?;
+        }
     }
     Ok(n)
 }
@@ -144,6 +151,19 @@ fn a_question_at_a_position_the_run_has_left_is_refused() {
             &format!(
                 "SELECT (SELECT count(*) FROM questions WHERE run = {0} AND position = 1)
                       + (SELECT count(*) FROM deadlines WHERE run = {0} AND position = 1)",
+                r.0
+            ),
+        )
+    });
+}
+
+#[test]
+fn an_event_wait_at_a_position_the_run_has_left_is_refused() {
+    a_park_at_a_position_the_run_has_left_is_refused(EVENT, |store, r| {
+        sql(
+            store,
+            &format!(
+                "SELECT count(*) FROM event_waits WHERE run = {} AND position = 1",
                 r.0
             ),
         )

@@ -245,7 +245,9 @@ pub(crate) enum WriteOp {
     /// `Context::wait_for_event` at `position`: the event bound there, else the first queued
     /// event of `wait.name` (taken off the queue and bound there), else, past the stored
     /// deadline, none; else stores `wait` if no wait is stored yet and parks the run:
-    /// [`Outcome::Awaited`].
+    /// [`Outcome::Awaited`]. [`Error::MovedOn`] if the stored run is not at `position` (the
+    /// rule is [`lifecycle::at_position`](crate::lifecycle::at_position)): an event bound
+    /// there would be lost to the run, and a wait stored there would never be met.
     AwaitEvent {
         run: RunId,
         position: u64,

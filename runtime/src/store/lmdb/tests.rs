@@ -334,3 +334,53 @@ fn a_question_at_a_position_the_run_has_left_is_refused() {
         Some(2)
     );
 }
+
+/// The twin for a wait for an event: at a position the run has left it is refused with
+/// `MovedOn`, and the event queued for the run stays queued (taken and bound there, it would
+/// be lost to the run); at the run's position the same wait receives it.
+#[test]
+fn an_event_wait_at_a_position_the_run_has_left_is_refused_and_takes_no_event() {
+    use crate::store::events::{Awaited, StoredWait};
+    use crate::store::group_commit::write_one;
+    use crate::store::{Outcome, WriteOp};
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+    let run = run_at_position_two(&store);
+    let send = WriteOp::SendEvent {
+        run,
+        name: "go".to_owned(),
+        payload: vec![7],
+    };
+    write_one(&store, &send, 1).unwrap();
+    let wait = |position| WriteOp::AwaitEvent {
+        run,
+        position,
+        wait: StoredWait {
+            name: "go".to_owned(),
+            started_ms: 1,
+            deadline_ms: None,
+            delivered: None,
+        },
+    };
+    let refused = write_one(&store, &wait(1), 1);
+    assert!(
+        matches!(
+            refused,
+            Err(Error::MovedOn {
+                run: r,
+                position: 1,
+                stored: 2
+            }) if r == run
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(store.load(run).unwrap().unwrap().status, Status::Running);
+    let received = write_one(&store, &wait(2), 1).unwrap();
+    assert!(
+        matches!(
+            &received,
+            Outcome::Awaited(Awaited::Received { payload, .. }) if payload == &[7]
+        ),
+        "{received:?}"
+    );
+}
