@@ -1,22 +1,27 @@
-//! A durable sleep committed at a position the run has left is refused on PostgreSQL, as on
-//! LMDB (`store/lmdb/tests.rs`, one rule: `lifecycle::suspend`).
+//! A durable sleep, a question (`wait_for_user`) or a wait for an event, committed at a
+//! position the run has left, is refused on PostgreSQL, as on LMDB (`store/lmdb/tests.rs`, one
+//! rule: `lifecycle::at_position`).
 //!
 //! Such a commit comes from a task that no longer holds the stored run's position: it was
 //! started from a stale record, or another task committed the run further while it ran. The
 //! lease does not catch it (the same worker holds the run). Stored, the sleep would mark the
 //! run waiting on a wake-up that never wakes it (a wake-up only wakes the sleep at the run's
-//! position): a run that hangs for ever.
+//! position), the question one that no answer reaches (an answer goes to the question at the
+//! run's position), and the event wait one that no event meets (an event queued for the run
+//! would even be taken and bound there, lost to it): a run that hangs for ever.
 //!
-//! The scenario: run X goes two steps and sleeps at position 2; run R does one step, and the
-//! transition hook, right after R's commit of position 1, replaces R's stored record by X's
-//! (at position 2, as another task's commits would leave it), through `psql`. R's task then
-//! commits its sleep at position 1: it must be refused with `Error::MovedOn`, nothing stored.
+//! The scenario: run X goes two steps and parks (sleeps, asks, or waits for an event) at
+//! position 2; run R does
+//! one step, and the transition hook, right after R's commit of position 1, replaces R's
+//! stored record by X's (at position 2, as another task's commits would leave it), through
+//! `psql`. R's task then parks at position 1: it must be refused with `Error::MovedOn`,
+//! nothing stored.
 
 mod postgres_common;
 
 use std::time::Duration;
 
-use cairn::{Context, Error, Flow, RunId, Runtime, Status, workflow};
+use cairn::{Context, Error, Flow, Question, RunId, Runtime, Status, workflow};
 use postgres_common::{Store, eventually, sql};
 
 async fn first(n: u64) -> Result<u64, String> {
@@ -27,19 +32,38 @@ async fn second(n: u64) -> Result<u64, String> {
     Ok(n + 1)
 }
 
-/// Sleeps at position 2 for `n == 0`, at position 1 otherwise.
+/// How a run parks.
+const SLEEP: u64 = 0;
+const ASK: u64 = 1;
+const EVENT: u64 = 2;
+
+/// Parks (sleeps an hour, asks a question, or waits for an event) at position 2 for
+/// `n == 0`, at position 1 otherwise.
 #[workflow]
-async fn sleeper(ctx: &mut Context, n: u64) -> Result<u64, String> {
+async fn parker(ctx: &mut Context, input: (u64, u64)) -> Result<u64, String> {
+    let (n, how) = input;
     let mut n = ctx.task(first, n).await?;
     if n == 0 {
         n = ctx.task(second, n).await?;
     }
-    ctx.sleep(Duration::from_secs(3600)).await?;
+    match how {
+        SLEEP => ctx.sleep(Duration::from_secs(3600)).await?,
+        ASK => {
+            ctx.wait_for_user(Question::approval("go on?")).await?;
+        }
+        _ => {
+            ctx.wait_for_event::<u64>("go").await?;
+        }
+    }
     Ok(n)
 }
 
-#[test]
-fn a_sleep_at_a_position_the_run_has_left_is_refused() {
+/// Runs the scenario (see the module doc) with runs that park `how`; `parked_at_1` counts
+/// what R's refused commit would have stored at position 1.
+fn a_park_at_a_position_the_run_has_left_is_refused(
+    how: u64,
+    parked_at_1: impl Fn(&Store, RunId) -> String,
+) {
     let store = Store::fresh(Duration::from_secs(60));
     let tokio = postgres_common::tokio_runtime();
     tokio.block_on(async {
@@ -48,7 +72,7 @@ fn a_sleep_at_a_position_the_run_has_left_is_refused() {
         let in_hook = store.clone();
         let runtime = Runtime::builder()
             .postgres(store.options())
-            .register(sleeper)
+            .register(parker)
             .on_transition(move |t| {
                 if t.run == r && t.number == 1 {
                     sql(
@@ -65,36 +89,26 @@ fn a_sleep_at_a_position_the_run_has_left_is_refused() {
             .start()
             .unwrap();
         let client = runtime.client();
-        assert_eq!(client.start(sleeper, 0).await.unwrap(), x);
+        assert_eq!(client.start(parker, (0, how)).await.unwrap(), x);
         tokio::task::block_in_place(|| {
-            eventually(Duration::from_secs(60), "X asleep at position 2", || {
+            eventually(Duration::from_secs(60), "X parked at position 2", || {
                 let status = client.status(x).unwrap();
                 status.status == Status::Waiting && status.transitions == 2
             });
         });
-        assert_eq!(client.start(sleeper, 1).await.unwrap(), r);
+        assert_eq!(client.start(parker, (1, how)).await.unwrap(), r);
 
-        let sleeps_at_1 = || {
-            sql(
-                &store,
-                &format!(
-                    "SELECT (SELECT count(*) FROM sleeps WHERE run = {0} AND position = 1)
-                          + (SELECT count(*) FROM wakeups WHERE run = {0} AND position = 1)",
-                    r.0
-                ),
-            )
-        };
         tokio::task::block_in_place(|| {
             eventually(
                 Duration::from_secs(60),
-                "R's task to stop or its sleep to be stored",
-                || runtime.stopped(r).is_some() || sleeps_at_1() != "0",
+                "R's task to stop or its park to be stored",
+                || runtime.stopped(r).is_some() || parked_at_1(&store, r) != "0",
             );
         });
         assert_eq!(
-            sleeps_at_1(),
+            parked_at_1(&store, r),
             "0",
-            "a sleep stored at a position R has left"
+            "a park stored at a position R has left"
         );
         let stopped = runtime.stopped(r);
         assert!(
@@ -112,5 +126,46 @@ fn a_sleep_at_a_position_the_run_has_left_is_refused() {
         let status = client.status(r).unwrap();
         assert_eq!((status.status, status.transitions), (Status::Waiting, 2));
         runtime.shutdown().await;
+    });
+}
+
+#[test]
+fn a_sleep_at_a_position_the_run_has_left_is_refused() {
+    a_park_at_a_position_the_run_has_left_is_refused(SLEEP, |store, r| {
+        sql(
+            store,
+            &format!(
+                "SELECT (SELECT count(*) FROM sleeps WHERE run = {0} AND position = 1)
+                      + (SELECT count(*) FROM wakeups WHERE run = {0} AND position = 1)",
+                r.0
+            ),
+        )
+    });
+}
+
+#[test]
+fn a_question_at_a_position_the_run_has_left_is_refused() {
+    a_park_at_a_position_the_run_has_left_is_refused(ASK, |store, r| {
+        sql(
+            store,
+            &format!(
+                "SELECT (SELECT count(*) FROM questions WHERE run = {0} AND position = 1)
+                      + (SELECT count(*) FROM deadlines WHERE run = {0} AND position = 1)",
+                r.0
+            ),
+        )
+    });
+}
+
+#[test]
+fn an_event_wait_at_a_position_the_run_has_left_is_refused() {
+    a_park_at_a_position_the_run_has_left_is_refused(EVENT, |store, r| {
+        sql(
+            store,
+            &format!(
+                "SELECT count(*) FROM event_waits WHERE run = {} AND position = 1",
+                r.0
+            ),
+        )
     });
 }

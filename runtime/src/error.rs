@@ -433,10 +433,13 @@ pub enum Error {
         /// The run.
         run: RunId,
     },
-    /// A commit of `run`'s own task named the position it was made at (a durable sleep's), and
-    /// the stored run is no longer there: another task (in this process or another) committed
-    /// it further meanwhile. The commit was refused, nothing of it written, and the task that
-    /// made it stopped: the stored run is the other task's.
+    /// A commit of `run`'s own task (a new state, a durable sleep, a question, its end) was made
+    /// at `position`, and the stored run is no longer there: another task (in this process or
+    /// another) committed it further meanwhile. On PostgreSQL this is how a worker's task that
+    /// outlived its lease is stopped once its worker owns the run again (a double fault: the
+    /// lease's fence alone would pass). The commit was refused, nothing of it written, and the
+    /// task that made it stopped; the run goes on from the stored state, in a new task (on
+    /// PostgreSQL, once the stopped task's lease expires).
     #[error(
         "run {run} has moved on: a commit at position {position} was refused, the stored run is at position {stored}"
     )]

@@ -70,23 +70,37 @@ pub(crate) fn wait(record: &mut RunRecord, now_ms: u64) {
     set_status(record, Status::Waiting, now_ms);
 }
 
+/// A commit of a run's own task made at `position` (a new state, a sleep, a question, its
+/// end) applies only to the run stored at `position`: [`Error::MovedOn`] otherwise, nothing
+/// written. The stored run is elsewhere when another task committed it further while this
+/// one ran, or when this one started from a stale record: on PostgreSQL, a task of a worker
+/// stopped past its lease whose worker owns the run again after another worker's progress
+/// (the lease's fence passes: the epoch is this worker's again). Written, its new state would
+/// replace that progress, and the steps committed since would run again.
+///
+/// `stored` is the stored run's position (its `transitions`).
+pub(crate) fn at_position(run: RunId, stored: u64, position: u64) -> Result<(), Error> {
+    if stored != position {
+        return Err(Error::MovedOn {
+            run,
+            position,
+            stored,
+        });
+    }
+    Ok(())
+}
+
 /// A durable sleep committed at `position`: the run waits. [`Error::MovedOn`] if the stored
-/// run is not at `position` (another task committed it further, or a task started from a
-/// stale record): a sleep stored there would never be woken (a wake-up only wakes the sleep
-/// at the run's position), and the waiting status would hide the run from every worker.
+/// run is not at `position` ([`at_position`]): a sleep stored there would never be woken (a
+/// wake-up only wakes the sleep at the run's position), and the waiting status would hide the
+/// run from every worker.
 pub(crate) fn suspend(
     run: RunId,
     record: &mut RunRecord,
     position: u64,
     now_ms: u64,
 ) -> Result<(), Error> {
-    if record.transitions != position {
-        return Err(Error::MovedOn {
-            run,
-            position,
-            stored: record.transitions,
-        });
-    }
+    at_position(run, record.transitions, position)?;
     wait(record, now_ms);
     Ok(())
 }

@@ -81,6 +81,7 @@ impl Context {
                 .shared
                 .commit(WriteOp::CommitState {
                     run,
+                    position: self.position,
                     state_name,
                     step,
                     state: bytes,

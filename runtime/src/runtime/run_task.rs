@@ -33,6 +33,7 @@ async fn fail(shared: &Shared, ctx: &Context, run: RunId, message: String) -> Re
     shared
         .commit(WriteOp::Fail {
             run,
+            position: ctx.position(),
             message,
             history: Some(history),
         })
@@ -113,6 +114,7 @@ async fn drive_in_span(
             shared
                 .commit(WriteOp::Complete {
                     run,
+                    position: ctx.position(),
                     output,
                     writes,
                     history,

@@ -473,9 +473,11 @@ mod tests {
         Arc::new(LmdbStore::open_with(dir, 1 << 24, Durability::ProcessCrash, false, true).unwrap())
     }
 
-    fn checkpoint(run: RunId) -> WriteOp {
+    /// A checkpoint of `run`'s task at `position`.
+    fn checkpoint(run: RunId, position: u64) -> WriteOp {
         WriteOp::CommitState {
             run,
+            position,
             state_name: "Next",
             step: Some("s"),
             state: vec![1],
@@ -506,15 +508,15 @@ mod tests {
         let run = store
             .create_run(&RunRecord::new("w", 7, vec![], 0))
             .unwrap();
-        let with_key = |len: usize| {
-            let mut op = checkpoint(run);
+        let with_key = |len: usize, position| {
+            let mut op = checkpoint(run, position);
             if let WriteOp::CommitState { writes, .. } = &mut op {
                 writes.puts.insert("k".repeat(len), Some(b"1".to_vec()));
             }
             op
         };
         let max = crate::context::state::MAX_STATE_KEY_BYTES;
-        let mut batch = vec![with_key(max), with_key(max + 1), checkpoint(run)];
+        let mut batch = vec![with_key(max, 0), with_key(max + 1, 1), checkpoint(run, 1)];
         let mut outcomes = Vec::new();
         let mut requests = Vec::new();
         for op in batch.drain(..) {
@@ -555,10 +557,12 @@ mod tests {
                 let (store, committer) = (&*store, &committer);
                 s.spawn(move || {
                     for i in 1..=50u64 {
-                        let outcome = committer.submit(store, checkpoint(run)).blocking_recv();
+                        let outcome = committer
+                            .submit(store, checkpoint(run, i - 1))
+                            .blocking_recv();
                         assert_eq!(outcome.unwrap().unwrap().transitions().unwrap(), i);
                         if i % 10 == 0 {
-                            let refused = committer.submit(store, checkpoint(RunId(999)));
+                            let refused = committer.submit(store, checkpoint(RunId(999), 0));
                             assert!(matches!(
                                 refused.blocking_recv().unwrap(),
                                 Err(Error::UnknownRun { run: RunId(999) })
@@ -597,7 +601,9 @@ mod tests {
                 for &run in &runs {
                     let (store, committer) = (&*store, &committer);
                     s.spawn(move || {
-                        let outcome = committer.submit(store, checkpoint(run)).blocking_recv();
+                        let outcome = committer
+                            .submit(store, checkpoint(run, round - 1))
+                            .blocking_recv();
                         assert_eq!(outcome.unwrap().unwrap().transitions().unwrap(), round);
                     });
                 }
@@ -605,7 +611,7 @@ mod tests {
         }
         committer.expect(100);
         let outcome = committer
-            .submit(&*store, checkpoint(runs[0]))
+            .submit(&*store, checkpoint(runs[0], 3))
             .blocking_recv();
         assert_eq!(outcome.unwrap().unwrap().transitions().unwrap(), 4);
         for (i, run) in runs.into_iter().enumerate() {

@@ -95,8 +95,16 @@ pub(crate) enum WriteOp {
     /// stores the items of loops entered in the segment that ends, and drops the bookkeeping
     /// of the await that completed (its sleep, its branch outputs): [`Outcome::Transitions`]
     /// with the new count.
+    ///
+    /// `position` is the committing task's position (the count before this transition): the
+    /// commit is refused with [`Error::MovedOn`] if the stored run is elsewhere
+    /// ([`lifecycle::at_position`](crate::lifecycle::at_position)). On PostgreSQL this stops
+    /// a task that outlived its lease once its worker owns the run again (a double fault, which
+    /// the lease's fence lets through); on LMDB (one runtime per directory, one task per run)
+    /// it never happens, and the check costs an integer compare.
     CommitState {
         run: RunId,
+        position: u64,
         state_name: &'static str,
         step: Option<&'static str>,
         /// The new state, sealed by `crate::codec`.
@@ -106,17 +114,21 @@ pub(crate) enum WriteOp {
         items: Vec<LoopItems>,
     },
     /// Marks the run completed with its sealed output, applying `writes` and appending
-    /// `history`; drops its loop items.
+    /// `history`; drops its loop items. `position`: the committing task's, as in
+    /// [`WriteOp::CommitState`].
     Complete {
         run: RunId,
+        position: u64,
         output: Vec<u8>,
         writes: StateWrites,
         history: HistoryRecord,
     },
     /// Marks the run failed with a message, appending `history` if given. Buffered state
     /// writes are not applied: a resumed run re-runs the segment that made them.
+    /// `position`: the failing task's, as in [`WriteOp::CommitState`].
     Fail {
         run: RunId,
+        position: u64,
         message: String,
         history: Option<HistoryRecord>,
     },
@@ -137,7 +149,10 @@ pub(crate) enum WriteOp {
     },
     /// At `position` of `run`: the stored question's answer if it has one (or its default,
     /// committed, if its deadline has passed), else stores `question` if none is stored yet
-    /// and marks the run waiting: [`Outcome::Asked`].
+    /// and marks the run waiting: [`Outcome::Asked`]. [`Error::MovedOn`] if the stored run
+    /// is not at `position` (the rule is [`lifecycle::at_position`](crate::lifecycle::at_position)):
+    /// a question stored there could never be answered (an answer goes to the question at
+    /// the run's position), and the waiting status would hide the run from every worker.
     Ask {
         run: RunId,
         position: u64,
@@ -230,7 +245,9 @@ pub(crate) enum WriteOp {
     /// `Context::wait_for_event` at `position`: the event bound there, else the first queued
     /// event of `wait.name` (taken off the queue and bound there), else, past the stored
     /// deadline, none; else stores `wait` if no wait is stored yet and parks the run:
-    /// [`Outcome::Awaited`].
+    /// [`Outcome::Awaited`]. [`Error::MovedOn`] if the stored run is not at `position` (the
+    /// rule is [`lifecycle::at_position`](crate::lifecycle::at_position)): an event bound
+    /// there would be lost to the run, and a wait stored there would never be met.
     AwaitEvent {
         run: RunId,
         position: u64,

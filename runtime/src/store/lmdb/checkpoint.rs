@@ -24,6 +24,8 @@ use crate::store::stored_record::Checkpointed;
 
 /// What a [`WriteOp::CommitState`](crate::store::WriteOp::CommitState) commits, borrowed.
 pub(super) struct Checkpoint<'a> {
+    /// The committing task's position ([`lifecycle::at_position`]).
+    pub position: u64,
     pub state_name: &'a str,
     pub step: Option<&'a str>,
     pub state: &'a [u8],
@@ -59,6 +61,7 @@ impl LmdbStore {
                 txn,
                 run,
                 |record| {
+                    lifecycle::at_position(run, record.transitions, checkpoint.position)?;
                     lifecycle::checkpoint(
                         record,
                         checkpoint.state_name,
@@ -75,6 +78,8 @@ impl LmdbStore {
             )?;
             return Ok(record.transitions);
         };
+        // The patched record is one transition past the stored one.
+        lifecycle::at_position(run, record.transitions - 1, checkpoint.position)?;
         self.after_checkpoint(txn, run, record.transitions, &mut record.hints, checkpoint)?;
         let transitions = record.transitions;
         let started = record.started.take();

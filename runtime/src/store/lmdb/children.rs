@@ -348,6 +348,7 @@ mod tests {
     fn fail(store: &LmdbStore, run: RunId) {
         let op = WriteOp::Fail {
             run,
+            position: 0,
             message: "boom".to_owned(),
             history: None,
         };

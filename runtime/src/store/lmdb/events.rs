@@ -208,6 +208,7 @@ impl LmdbStore {
     ) -> Result<Awaited, Error> {
         let dbs = self.events.writable()?;
         let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
+        lifecycle::at_position(run, record.transitions, position)?;
         let stored = self.event_wait_at(txn, run, position)?;
         let is_stored = stored.is_some();
         let mut wait = stored.unwrap_or_else(|| asked.clone());

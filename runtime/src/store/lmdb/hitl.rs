@@ -248,6 +248,7 @@ impl LmdbStore {
         now_ms: u64,
     ) -> Result<Asked, Error> {
         let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
+        lifecycle::at_position(run, record.transitions, position)?;
         let mut stored = match self.question_at(txn, run, position)? {
             Some(stored) => stored,
             None => {

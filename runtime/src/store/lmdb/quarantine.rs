@@ -173,7 +173,7 @@ impl LmdbStore {
         }
         // The mark goes first, as in `release_in`.
         self.quarantine.db()?.delete(txn, &run.0.to_be_bytes())?;
-        self.fail_in(txn, run, message, None, now_ms)?;
+        self.fail_in(txn, run, None, message, None, now_ms)?;
         Ok(())
     }
 

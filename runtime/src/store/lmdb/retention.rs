@@ -222,6 +222,7 @@ mod tests {
         loops.enter(0, vec![vec![3], vec![4]]);
         let commit = WriteOp::CommitState {
             run,
+            position: 0,
             state_name: "Next",
             step: Some("s"),
             state: vec![5],
@@ -291,6 +292,7 @@ mod tests {
         let old = busy_run(&store, "w", 1_000);
         let fail = WriteOp::Fail {
             run: old,
+            position: 1,
             message: "boom".to_owned(),
             history: Some(history()),
         };
@@ -298,6 +300,7 @@ mod tests {
         let recent = busy_run(&store, "w", 1_000);
         let fail = WriteOp::Fail {
             run: recent,
+            position: 1,
             message: "boom".to_owned(),
             history: None,
         };

@@ -42,6 +42,15 @@ impl LmdbStore {
         crate::store::group_commit::write_one(self, &op, now)
     }
 
+    /// The stored position of `run` (0 if it is not stored): the position a commit of its
+    /// task is made at.
+    pub(crate) fn position_of(&self, run: RunId) -> u64 {
+        self.load(run)
+            .ok()
+            .flatten()
+            .map_or(0, |record| record.transitions)
+    }
+
     pub(crate) fn create_run(&self, record: &RunRecord) -> Result<RunId, Error> {
         let record = record.clone();
         self.apply_one(WriteOp::CreateRun { record })?.created()
@@ -65,6 +74,7 @@ impl LmdbStore {
     pub(crate) fn commit_state(&self, commit: Commit<'_>) -> Result<u64, Error> {
         self.apply_one(WriteOp::CommitState {
             run: commit.run,
+            position: self.position_of(commit.run),
             state_name: commit.state_name,
             step: commit.step,
             state: commit.state.to_vec(),
@@ -84,6 +94,7 @@ impl LmdbStore {
     ) -> Result<(), Error> {
         self.apply_one(WriteOp::Complete {
             run,
+            position: self.position_of(run),
             output: output.to_vec(),
             writes: writes.clone(),
             history: history.clone(),
@@ -99,6 +110,7 @@ impl LmdbStore {
     ) -> Result<(), Error> {
         self.apply_one(WriteOp::Fail {
             run,
+            position: self.position_of(run),
             message: message.to_owned(),
             history: history.cloned(),
         })?

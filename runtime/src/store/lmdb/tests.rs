@@ -242,23 +242,7 @@ fn a_history_record_encodes_as_its_struct_renumbered() {
 fn a_sleep_at_a_position_the_run_has_left_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
-    let run = store
-        .create_run(&RunRecord::new("w", 7, vec![], 0))
-        .unwrap();
-    let writes = StateWrites::default();
-    let history = HistoryRecord::committed_for_test("Next");
-    for _ in 0..2 {
-        store
-            .commit_state(Commit {
-                run,
-                state_name: "Next",
-                step: Some("s"),
-                state: &[1],
-                writes: &writes,
-                history: &history,
-            })
-            .unwrap();
-    }
+    let run = run_at_position_two(&store);
     let sleep = StoredSleep {
         started_ms: 1,
         wake_ms: 500,
@@ -283,4 +267,120 @@ fn a_sleep_at_a_position_the_run_has_left_is_refused() {
     store.suspend(run, 2, sleep).unwrap();
     assert_eq!(store.load(run).unwrap().unwrap().status, Status::Waiting);
     assert_eq!(store.wake_at(run, 2).unwrap().map(|s| s.wake_ms), Some(500));
+}
+
+/// A new run, committed to position 2.
+fn run_at_position_two(store: &LmdbStore) -> RunId {
+    let run = store
+        .create_run(&RunRecord::new("w", 7, vec![], 0))
+        .unwrap();
+    let writes = StateWrites::default();
+    let history = HistoryRecord::committed_for_test("Next");
+    for _ in 0..2 {
+        store
+            .commit_state(Commit {
+                run,
+                state_name: "Next",
+                step: Some("s"),
+                state: &[1],
+                writes: &writes,
+                history: &history,
+            })
+            .unwrap();
+    }
+    run
+}
+
+/// The twin of the sleep above for a question (`wait_for_user`): asked at a position the run
+/// has left, it is refused with `MovedOn` and writes nothing. Stored, it would mark the run
+/// waiting on a question no answer can reach (an answer goes to the question at the run's
+/// position). The same rule on PostgreSQL: `tests/postgres_stale_suspend.rs`.
+#[test]
+fn a_question_at_a_position_the_run_has_left_is_refused() {
+    use crate::question::Question;
+    use crate::store::hitl::{HitlStore, StoredQuestion};
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+    let run = run_at_position_two(&store);
+    let question = StoredQuestion {
+        workflow: "w".to_owned(),
+        question: Question::approval("go on?"),
+        asked_at_ms: 1,
+        deadline_ms: None,
+        answer: None,
+        answered_at_ms: None,
+        timed_out: false,
+    };
+    let refused = store.ask(run, 1, &question, 1);
+    assert!(
+        matches!(
+            refused,
+            Err(Error::MovedOn {
+                run: r,
+                position: 1,
+                stored: 2
+            }) if r == run
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(store.load(run).unwrap().unwrap().status, Status::Running);
+    assert!(store.pending_questions().unwrap().is_empty());
+    assert_eq!(store.waiting_for_answers().unwrap(), 0);
+    // At its position, the same question is stored.
+    store.ask(run, 2, &question, 1).unwrap();
+    assert_eq!(store.load(run).unwrap().unwrap().status, Status::Waiting);
+    assert_eq!(
+        store.current_question(run).unwrap().map(|(at, _)| at),
+        Some(2)
+    );
+}
+
+/// The twin for a wait for an event: at a position the run has left it is refused with
+/// `MovedOn`, and the event queued for the run stays queued (taken and bound there, it would
+/// be lost to the run); at the run's position the same wait receives it.
+#[test]
+fn an_event_wait_at_a_position_the_run_has_left_is_refused_and_takes_no_event() {
+    use crate::store::events::{Awaited, StoredWait};
+    use crate::store::group_commit::write_one;
+    use crate::store::{Outcome, WriteOp};
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+    let run = run_at_position_two(&store);
+    let send = WriteOp::SendEvent {
+        run,
+        name: "go".to_owned(),
+        payload: vec![7],
+    };
+    write_one(&store, &send, 1).unwrap();
+    let wait = |position| WriteOp::AwaitEvent {
+        run,
+        position,
+        wait: StoredWait {
+            name: "go".to_owned(),
+            started_ms: 1,
+            deadline_ms: None,
+            delivered: None,
+        },
+    };
+    let refused = write_one(&store, &wait(1), 1);
+    assert!(
+        matches!(
+            refused,
+            Err(Error::MovedOn {
+                run: r,
+                position: 1,
+                stored: 2
+            }) if r == run
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(store.load(run).unwrap().unwrap().status, Status::Running);
+    let received = write_one(&store, &wait(2), 1).unwrap();
+    assert!(
+        matches!(
+            &received,
+            Outcome::Awaited(Awaited::Received { payload, .. }) if payload == &[7]
+        ),
+        "{received:?}"
+    );
 }

@@ -159,6 +159,7 @@ mod tests {
         assert_eq!(entries(&store), (2, 2));
         let fail = WriteOp::Fail {
             run,
+            position: 0,
             message: "boom".to_owned(),
             history: None,
         };

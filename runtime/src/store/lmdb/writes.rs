@@ -107,6 +107,7 @@ impl LmdbStore {
             }
             WriteOp::CommitState {
                 run,
+                position,
                 state_name,
                 step,
                 state,
@@ -115,6 +116,7 @@ impl LmdbStore {
                 items,
             } => {
                 let checkpoint = Checkpoint {
+                    position: *position,
                     state_name,
                     step: *step,
                     state,
@@ -129,6 +131,7 @@ impl LmdbStore {
             }
             WriteOp::Complete {
                 run,
+                position,
                 output,
                 writes,
                 history,
@@ -137,6 +140,7 @@ impl LmdbStore {
                     txn,
                     *run,
                     |record| {
+                        lifecycle::at_position(*run, record.transitions, *position)?;
                         lifecycle::complete(record, output, now);
                         Ok(())
                     },
@@ -157,10 +161,11 @@ impl LmdbStore {
             }
             WriteOp::Fail {
                 run,
+                position,
                 message,
                 history,
             } => {
-                self.fail_in(txn, *run, message, history.as_ref(), now)?;
+                self.fail_in(txn, *run, Some(*position), message, history.as_ref(), now)?;
                 Outcome::ended_run(self.is_child_in(txn, *run)?)
             }
             WriteOp::Suspend {
@@ -442,10 +447,13 @@ impl LmdbStore {
         Ok(())
     }
 
+    /// Marks `run` failed; with `position`, a failure of the run's own task made there
+    /// ([`lifecycle::at_position`]).
     pub(super) fn fail_in(
         &self,
         txn: &mut RwTxn<'_>,
         run: RunId,
+        position: Option<u64>,
         message: &str,
         history: Option<&HistoryRecord>,
         now: u64,
@@ -454,6 +462,9 @@ impl LmdbStore {
             txn,
             run,
             |record| {
+                if let Some(position) = position {
+                    lifecycle::at_position(run, record.transitions, position)?;
+                }
                 lifecycle::fail(record, message, now);
                 Ok(())
             },

@@ -405,6 +405,7 @@ fn own_commit(
     Ok(match op {
         WriteOp::CommitState {
             run,
+            position,
             state_name,
             step,
             state,
@@ -412,6 +413,7 @@ fn own_commit(
             history,
             items,
         } => {
+            lifecycle::at_position(*run, record.transitions, *position)?;
             lifecycle::checkpoint(record, state_name, *step, state, now);
             writes.put(*run, record, false)?;
             writes.kv(*run, kv);
@@ -445,10 +447,12 @@ fn own_commit(
         }
         WriteOp::Complete {
             run,
+            position,
             output,
             writes: kv,
             history,
         } => {
+            lifecycle::at_position(*run, record.transitions, *position)?;
             lifecycle::complete(record, output, now);
             writes.put(*run, record, false)?;
             writes.kv(*run, kv);
@@ -459,9 +463,11 @@ fn own_commit(
         }
         WriteOp::Fail {
             run,
+            position,
             message,
             history,
         } => {
+            lifecycle::at_position(*run, record.transitions, *position)?;
             lifecycle::fail(record, message, now);
             writes.put(*run, record, false)?;
             if let Some(history) = history {

@@ -141,6 +141,7 @@ pub(super) async fn await_event(
     now: u64,
 ) -> Result<Awaited, Error> {
     let mut record = must_get(sql, run).await?;
+    lifecycle::at_position(run, record.transitions, position)?;
     let stored = wait_at(sql, run, position).await?;
     let is_stored = stored.is_some();
     let mut wait = stored.unwrap_or_else(|| asked.clone());

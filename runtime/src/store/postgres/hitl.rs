@@ -98,6 +98,7 @@ pub(super) async fn ask(
     now_ms: u64,
 ) -> Result<Asked, Error> {
     let mut record = must_get(sql, run).await?;
+    lifecycle::at_position(run, record.transitions, position)?;
     let mut stored = match question_at(sql, run, position).await? {
         Some(stored) => stored,
         None => {

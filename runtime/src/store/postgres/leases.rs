@@ -56,9 +56,14 @@
 //! ([`commit_taken`]). A batch that is refused or fails rolls the database's epoch back, and
 //! the worker's must not stay ahead of it, or the run's next commit would be refused as if
 //! another worker had taken it.
+//!
+//! A run's epoch is forgotten once the worker has no more use for it: at once when the run
+//! ends here or a refused commit finds its lease lost (`let_go.rs`), else by the
+//! heartbeat's sweep (`held_sweep.rs`), so that the map stays bounded by the runs the
+//! worker owns.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -82,7 +87,8 @@ pub(super) struct Worker {
     pub lease: Duration,
     /// At most how many runs one take-over poll claims, so that idle workers share them.
     pub claim_batch: usize,
-    /// The epoch at which this worker took each run it holds.
+    /// The epoch at which this worker took each run it holds, until it has no more use for
+    /// it (`let_go.rs`, `held_sweep.rs`).
     held: Mutex<HashMap<RunId, i64>>,
     /// The runs that transactions of this worker in progress have taken, not yet held: from
     /// the take until the worker holds them (or the transaction ends without a commit).
@@ -127,9 +133,46 @@ impl Worker {
         hold_latest(&mut self.held(), run, epoch);
     }
 
+    /// Forgets each run of `runs` held at the epoch given with it, unless it is held at
+    /// another epoch by now (see `let_go.rs`).
+    pub(super) fn let_go(&self, runs: impl IntoIterator<Item = (RunId, i64)>) {
+        let mut runs = runs.into_iter().peekable();
+        if runs.peek().is_none() {
+            return;
+        }
+        let mut held = self.held();
+        for (run, epoch) in runs {
+            if held.get(&run) == Some(&epoch) {
+                held.remove(&run);
+            }
+        }
+    }
+
+    /// The runs held (with their epochs) that `pick` picks, but none a transaction of this
+    /// worker is taking right now.
+    pub(super) fn held_idle(&self, mut pick: impl FnMut(RunId) -> bool) -> Vec<(RunId, i64)> {
+        // Copied first, so that the two locks are never held together.
+        let taking: HashSet<RunId> = lock(&self.taking).keys().copied().collect();
+        self.held()
+            .iter()
+            .filter(|(run, _)| pick(**run) && !taking.contains(run))
+            .map(|(run, epoch)| (*run, *epoch))
+            .collect()
+    }
+
+    /// How many runs this worker holds an epoch of.
+    pub(super) fn held_len(&self) -> usize {
+        self.held().len()
+    }
+
     /// Registers how to list the runs with a live task in this process.
     pub(super) fn set_live_runs(&self, live: LiveRuns) {
         *lock(&self.live) = Some(live);
+    }
+
+    /// Whether the runtime registered how to list the runs with a live task here.
+    fn lists_live_runs(&self) -> bool {
+        lock(&self.live).is_some()
     }
 
     /// The runs with a live task in this process (none before the runtime registered how to
@@ -258,6 +301,17 @@ pub(super) fn held_epoch(worker: &Worker, run: RunId) -> Option<i64> {
         .ok()
         .flatten();
     pending.or_else(|| worker.held().get(&run).copied())
+}
+
+/// [`held_epoch`] of each run of `runs` (with a tag of the caller's, an op's index say) that
+/// `worker` holds, outside a transaction, under one lock.
+pub(super) fn held_epochs<T>(
+    worker: &Worker,
+    runs: impl Iterator<Item = (T, RunId)>,
+) -> Vec<(T, RunId, i64)> {
+    let held = worker.held();
+    runs.filter_map(|(tag, run)| Some((tag, run, *held.get(&run)?)))
+        .collect()
 }
 
 /// A default worker id: host name, process id and a few random bits, so that two processes
@@ -569,6 +623,9 @@ pub(super) async fn any_claimable(sql: Sql<'_, '_>) -> Result<bool, Error> {
 /// database, and renewed, it would wait for this worker's restart. A run that suspended
 /// needs no lease (only active runs are claimed), and a run claimed but not started yet
 /// has the fresh lease of its claim.
+///
+/// Each beat also checks a batch of the runs held without a live task here against their
+/// rows, and forgets those this worker has no more use for (`held_sweep.rs`).
 pub(super) fn start_heartbeat(
     driver: &super::connect::Driver,
     config: tokio_postgres::Config,
@@ -578,10 +635,18 @@ pub(super) fn start_heartbeat(
         let mut tick = tokio::time::interval(worker.lease / 3);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut connection: Option<tokio_postgres::Client> = None;
+        let mut sweep = super::held_sweep::Sweep::default();
         loop {
             tick.tick().await;
             let live = worker.live_runs().await;
-            if live.is_empty() {
+            // Before any run registered as live, a held run may be one claimed and about to
+            // start: nothing is swept until the runtime lists its live runs.
+            let idle = if worker.lists_live_runs() {
+                sweep.next(&worker, &live)
+            } else {
+                Vec::new()
+            };
+            if live.is_empty() && idle.is_empty() {
                 continue;
             }
             if connection
@@ -600,25 +665,32 @@ pub(super) fn start_heartbeat(
                 }
             }
             let Some(client) = &connection else { continue };
-            let renewed = client
-                .execute(
-                    // Rows a commit holds right now are skipped rather than waited for (waiting
-                    // in scan order could deadlock with a batch locking runs in its order);
-                    // the next beat, a third of a lease later, renews them.
-                    &format!(
-                        "UPDATE runs SET lease_until_ms = {NOW_MS} + $2
-                         WHERE id IN (SELECT id FROM runs
-                                      WHERE id = ANY($3) AND owner = $1
-                                          AND finished_ms IS NULL
-                                      ORDER BY id FOR UPDATE SKIP LOCKED)"
-                    ),
-                    &[&worker.id, &worker.lease_ms(), &live],
-                )
-                .await;
-            if let Err(error) = renewed {
+            if !live.is_empty() {
+                let renewed = client
+                    .execute(
+                        // Rows a commit holds right now are skipped rather than waited for
+                        // (waiting in scan order could deadlock with a batch locking runs in
+                        // its order); the next beat, a third of a lease later, renews them.
+                        &format!(
+                            "UPDATE runs SET lease_until_ms = {NOW_MS} + $2
+                             WHERE id IN (SELECT id FROM runs
+                                          WHERE id = ANY($3) AND owner = $1
+                                              AND finished_ms IS NULL
+                                          ORDER BY id FOR UPDATE SKIP LOCKED)"
+                        ),
+                        &[&worker.id, &worker.lease_ms(), &live],
+                    )
+                    .await;
+                if let Err(error) = renewed {
+                    let error = super::error::pg_error(error);
+                    tracing::warn!(worker = worker.id, %error, "could not renew the leases");
+                    connection = None;
+                    continue;
+                }
+            }
+            if let Err(error) = super::held_sweep::sweep(client, &worker, &idle).await {
                 let error = super::error::pg_error(error);
-                tracing::warn!(worker = worker.id, %error, "could not renew the leases");
-                connection = None;
+                tracing::debug!(worker = worker.id, %error, "could not sweep the held runs");
             }
         }
     });

@@ -26,7 +26,8 @@
 //! and pause, `quarantine.rs` quarantined runs and purges, `listing.rs` listing and counting, `status_counts.rs` the counts by status,
 //! `workflows.rs` state graphs, `unique.rs` unique keys, `handover.rs` runs handed over by
 //! client-only processes, `leases.rs` which worker runs which run (leases, heartbeat,
-//! take-over, fencing), `lost_leases.rs` every lost lease of a refused batch at once,
+//! take-over, fencing), `let_go.rs` and `held_sweep.rs` how it forgets the runs it has no
+//! more use for, `lost_leases.rs` every lost lease of a refused batch at once,
 //! `notify.rs` `LISTEN/NOTIFY`, `events.rs` events and step attempts,
 //! `children.rs` child workflows, `consistency.rs` the start-up check of the index tables,
 //! `schedules.rs` schedule ticks, `queues.rs` queues with
@@ -43,9 +44,11 @@ mod consistency;
 mod error;
 mod events;
 mod handover;
+mod held_sweep;
 mod hitl;
 mod inputs;
 mod leases;
+mod let_go;
 mod listing;
 mod lost_leases;
 mod notify;

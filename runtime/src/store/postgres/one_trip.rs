@@ -10,6 +10,10 @@
 //! - **Fencing**: each run's row must still have this worker as its owner at the epoch the
 //!   worker holds (`leases::held_epoch`), exactly the check of `batch.rs::fence`. A worker
 //!   whose lease was taken writes nothing here.
+//! - **The committing task is where the run is stored**: its position is the known record's
+//!   (checked before the statement is built; the next guard makes the known record the
+//!   stored one). A task that outlived its lease, of a worker that owns the run again, is
+//!   not (`lifecycle::at_position`): its commit goes the usual way, which refuses it.
 //! - **The stored record is the one the worker wrote last** (`record = $old`, byte for
 //!   byte): any other writer of the record (an event, a migration, a reopen, another
 //!   worker) makes the guess stale.
@@ -435,20 +439,22 @@ fn checkpoints(
     let mut seen = HashSet::with_capacity(ops.len());
     let mut checkpoints = Vec::with_capacity(ops.len());
     for op in ops {
-        let (run, writes, history) = match op {
+        let (run, position, writes, history) = match op {
             WriteOp::CommitState {
                 run,
+                position,
                 writes,
                 history,
                 items,
                 ..
-            } if items.is_empty() => (run, writes, history),
+            } if items.is_empty() => (run, position, writes, history),
             WriteOp::Complete {
                 run,
+                position,
                 writes,
                 history,
                 ..
-            } => (run, writes, history),
+            } => (run, position, writes, history),
             _ => return Ok(None),
         };
         if !writes.is_empty() || !seen.insert(*run) {
@@ -459,6 +465,12 @@ fn checkpoints(
         else {
             return Ok(None);
         };
+        // The task's position against the known record, which the statement's guard holds
+        // to be the stored one: a task that is not where the run is stored (see
+        // `lifecycle::at_position`) is refused by the usual path.
+        if record.transitions != *position {
+            return Ok(None);
+        }
         let mut record = record.clone();
         let ended = match op {
             WriteOp::CommitState {

@@ -80,7 +80,7 @@ pub(super) async fn fail_quarantined(
         return Err(Error::NotQuarantined { run, status });
     }
     unquarantine(sql, run).await?;
-    super::writes::fail(sql, run, message, None, now_ms).await
+    super::writes::fail(sql, run, None, message, None, now_ms).await
 }
 
 pub(super) async fn purge(sql: Sql<'_, '_>, run: RunId) -> Result<(), Error> {

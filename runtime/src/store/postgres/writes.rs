@@ -35,6 +35,17 @@ impl PgStore {
         ops: &[&WriteOp],
         now_ms: u64,
     ) -> Result<Vec<Outcome>, WriteError> {
+        let held = super::let_go::before(&self.worker, ops);
+        let written = self.write_ops(ops, now_ms);
+        match &written {
+            Ok(outcomes) => super::let_go::after_commit(&self.worker, &held, ops, outcomes),
+            Err(refused) => super::let_go::after_refusal(&self.worker, &held, refused),
+        }
+        written
+    }
+
+    /// [`write_batch`](Self::write_batch), the worker's held runs aside.
+    fn write_ops(&self, ops: &[&WriteOp], now_ms: u64) -> Result<Vec<Outcome>, WriteError> {
         // Checkpoints of runs whose record this worker wrote last: one round trip.
         if let Some(written) = self.write_in_one_trip(ops, now_ms) {
             return written.map_err(|error| WriteError::Failed(Box::new(error)));
@@ -196,6 +207,7 @@ pub(super) async fn apply(
         }
         WriteOp::CommitState {
             run,
+            position,
             state_name,
             step,
             state,
@@ -204,6 +216,7 @@ pub(super) async fn apply(
             items,
         } => {
             let mut record = must_get(sql, *run).await?;
+            lifecycle::at_position(*run, record.transitions, *position)?;
             lifecycle::checkpoint(&mut record, state_name, *step, state, now);
             // Independent statements, sent together: the driver pipelines them on the
             // connection, one round trip instead of one each.
@@ -227,11 +240,13 @@ pub(super) async fn apply(
         }
         WriteOp::Complete {
             run,
+            position,
             output,
             writes,
             history,
         } => {
             let mut record = must_get(sql, *run).await?;
+            lifecycle::at_position(*run, record.transitions, *position)?;
             lifecycle::complete(&mut record, output, now);
             let id = rid(*run);
             let (.., child) = pipelined!(
@@ -248,11 +263,12 @@ pub(super) async fn apply(
         }
         WriteOp::Fail {
             run,
+            position,
             message,
             history,
         } => {
             let ((), child) = pipelined!(
-                fail(sql, *run, message, history.as_ref(), now),
+                fail(sql, *run, Some(*position), message, history.as_ref(), now),
                 super::children::is_child(sql, *run),
             )?;
             Outcome::ended_run(child)
@@ -483,14 +499,20 @@ async fn put_items(sql: Sql<'_, '_>, run: RunId, items: &LoopItems) -> Result<()
     Ok(())
 }
 
+/// Marks `run` failed; with `position`, a failure of the run's own task made there
+/// ([`lifecycle::at_position`]).
 pub(super) async fn fail(
     sql: Sql<'_, '_>,
     run: RunId,
+    position: Option<u64>,
     message: &str,
     history: Option<&HistoryRecord>,
     now: u64,
 ) -> Result<(), Error> {
     let mut record = must_get(sql, run).await?;
+    if let Some(position) = position {
+        lifecycle::at_position(run, record.transitions, position)?;
+    }
     lifecycle::fail(&mut record, message, now);
     runs::put(sql, run, &record).await?;
     if let Some(history) = history {

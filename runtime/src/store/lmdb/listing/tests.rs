@@ -47,6 +47,7 @@ fn every_status_change_moves_the_run_and_the_check_and_an_older_directory_agree(
     let writes = StateWrites::default();
     let complete = WriteOp::Complete {
         run: a,
+        position: 0,
         output: vec![],
         writes: writes.clone(),
         history: history(),
@@ -179,6 +180,7 @@ fn listing_cost() {
     }
     let commit = |run: RunId| WriteOp::CommitState {
         run,
+        position: 0,
         state_name: "Next",
         step: Some("s"),
         state: vec![1; 200],
@@ -263,6 +265,7 @@ fn a_batchs_count_moves_are_written_once_and_match_the_runs() {
     };
     let complete = |run| WriteOp::Complete {
         run,
+        position: 0,
         output: vec![],
         writes: StateWrites::default(),
         history: history(),
