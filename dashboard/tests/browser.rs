@@ -154,6 +154,27 @@ async fn see(browser: &Browser, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|e| panic!("`{css}` did not appear within {PATIENCE:?}: {e}"))
 }
 
+/// Clicks the element `css` selects, once it is there and can take the click. The page
+/// renders parts of itself again as the run's updates stream in: a button found a moment
+/// before may be replaced (stale) or not laid out yet (not interactable) when the click
+/// lands; it is then found again, until `PATIENCE` runs out.
+async fn click(browser: &Browser, css: &str) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let clicked = see(browser, css).await.click().await;
+        match clicked {
+            Ok(()) => return,
+            Err(error) if std::time::Instant::now() < deadline && re_rendered(&error) => {}
+            Err(error) => panic!("clicking `{css}`: {error}"),
+        }
+    }
+}
+
+/// Whether a click failed because the page was rendering the element again.
+fn re_rendered(error: &fantoccini::error::CmdError) -> bool {
+    error.is_element_not_interactable() || error.is_stale_element_reference()
+}
+
 /// Saves a screenshot under the target directory, and in `docs/` when asked to.
 async fn screenshot(browser: &Browser, name: &str) {
     let png = browser.screenshot().await.expect("a screenshot");
@@ -188,11 +209,7 @@ async fn approving_a_waiting_run_in_the_browser_completes_it() {
     let prompt = see(&browser, "#question .prompt").await;
     assert_eq!(prompt.text().await.unwrap(), "Publish 42?");
     see(&browser, "#graph svg .node.current").await;
-    see(&browser, "button[data-answer='approve']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "button[data-answer='approve']").await;
 
     see(&browser, "#status.completed").await;
     let last = see(&browser, ".tl-row[data-step='publish']").await;
@@ -246,14 +263,11 @@ async fn cancelling_a_sleeping_run_from_the_runs_table() {
     see(&browser, ".count[data-status='failed']").await;
     see(&browser, "#live.on").await;
     screenshot(&browser, "runs.png").await;
-    see(
+    click(
         &browser,
         &format!("tr[data-run='{sleeping}'] button.cancel"),
     )
-    .await
-    .click()
-    .await
-    .unwrap();
+    .await;
 
     see(
         &browser,
@@ -298,24 +312,14 @@ async fn a_long_run_shows_its_loop_folded_and_opens_its_records_a_page_at_a_time
         2,
         "the loop and the end: 2,001 records in two rows"
     );
-    folded
-        .find(Locator::Css("button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, ".tl-row[data-kind='loop'] button").await;
     see(&browser, ".tl-sub .tl-row:nth-of-type(100)").await;
     let opened = browser
         .find_all(Locator::Css(".tl-sub .tl-row"))
         .await
         .unwrap();
     assert_eq!(opened.len(), 100, "the first page of its records");
-    see(&browser, ".tl-sub > button")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(&browser, ".tl-sub > button").await;
     see(&browser, ".tl-sub .tl-row:nth-of-type(200)").await;
     browser.close().await.unwrap();
     runtime.shutdown().await;
@@ -341,11 +345,7 @@ async fn going_back_and_forth_does_not_run_out_of_connections() {
         for _ in 0..10 {
             browser.goto(&format!("http://{addr}/")).await.unwrap();
             see(&browser, "#live.on").await;
-            see(&browser, &format!("tr[data-run='{run}'] a"))
-                .await
-                .click()
-                .await
-                .unwrap();
+            click(&browser, &format!("tr[data-run='{run}'] a")).await;
             see(&browser, "#live.on").await;
             see(&browser, "#status.waiting").await;
             browser.back().await.unwrap();
