@@ -1,5 +1,5 @@
-//! A durable sleep, a question (`wait_for_user`) or a wait for an event, committed at a
-//! position the run has left, is refused on PostgreSQL, as on LMDB (`store/lmdb/tests.rs`, one
+//! A durable sleep, a question (`wait_for_user`), a wait for an event or a child started,
+//! committed at a position the run has left, is refused on PostgreSQL, as on LMDB (`store/lmdb/tests.rs`, one
 //! rule: `lifecycle::at_position`).
 //!
 //! Such a commit comes from a task that no longer holds the stored run's position: it was
@@ -36,8 +36,17 @@ async fn second(n: u64) -> Result<u64, String> {
 const SLEEP: u64 = 0;
 const ASK: u64 = 1;
 const EVENT: u64 = 2;
+const CHILD: u64 = 3;
 
-/// Parks (sleeps an hour, asks a question, or waits for an event) at position 2 for
+/// A child that never finishes: its parent stays parked on it.
+#[workflow]
+async fn idler(ctx: &mut Context, n: u64) -> Result<u64, String> {
+    ctx.wait_for_event::<u64>("never").await?;
+    Ok(n)
+}
+
+/// Parks (sleeps an hour, asks a question, waits for an event, or starts a child that never
+/// ends and waits for it) at position 2 for
 /// `n == 0`, at position 1 otherwise.
 #[workflow]
 async fn parker(ctx: &mut Context, input: (u64, u64)) -> Result<u64, String> {
@@ -50,6 +59,9 @@ async fn parker(ctx: &mut Context, input: (u64, u64)) -> Result<u64, String> {
         SLEEP => ctx.sleep(Duration::from_secs(3600)).await?,
         ASK => {
             ctx.wait_for_user(Question::approval("go on?")).await?;
+        }
+        CHILD => {
+            ctx.child(idler, n).await?;
         }
         _ => {
             ctx.wait_for_event::<u64>("go").await?;
@@ -67,12 +79,13 @@ fn a_park_at_a_position_the_run_has_left_is_refused(
     let store = Store::fresh(Duration::from_secs(60));
     let tokio = postgres_common::tokio_runtime();
     tokio.block_on(async {
-        // Ids start at 1 in a fresh schema: X is run 1, R run 2.
-        let (x, r) = (RunId(1), RunId(2));
+        // Ids start at 1 in a fresh schema: X is run 1, R run 2 (3 when X's child is 2).
+        let (x, r) = (RunId(1), RunId(if how == CHILD { 3 } else { 2 }));
         let in_hook = store.clone();
         let runtime = Runtime::builder()
             .postgres(store.options())
             .register(parker)
+            .register(idler)
             .on_transition(move |t| {
                 if t.run == r && t.number == 1 {
                     sql(
@@ -164,6 +177,21 @@ fn an_event_wait_at_a_position_the_run_has_left_is_refused() {
             store,
             &format!(
                 "SELECT count(*) FROM event_waits WHERE run = {} AND position = 1",
+                r.0
+            ),
+        )
+    });
+}
+
+/// A child started at a position the parent has left is refused too: it would be a run that
+/// no await of the parent waits for.
+#[test]
+fn a_child_started_at_a_position_the_run_has_left_is_refused() {
+    a_park_at_a_position_the_run_has_left_is_refused(CHILD, |store, r| {
+        sql(
+            store,
+            &format!(
+                "SELECT count(*) FROM children WHERE parent = {} AND position = 1",
                 r.0
             ),
         )

@@ -82,9 +82,13 @@ impl LmdbStore {
         record: &RunRecord,
     ) -> Result<(RunId, bool), Error> {
         let (children, parents) = self.children.writable()?;
-        // The parent must exist: a child of nobody would never be waited for.
-        self.get(txn, parent)?
-            .ok_or(Error::UnknownRun { run: parent })?;
+        // The parent must exist (a child of nobody would never be waited for), at the await
+        // that starts the child (a stale task's start would add a child no await waits for).
+        let at = self
+            .get(txn, parent)?
+            .ok_or(Error::UnknownRun { run: parent })?
+            .transitions;
+        lifecycle::at_position(parent, at, position)?;
         let at = child_key(parent, position, slot);
         if let Some(child) = children.get(txn, &at)?.and_then(be_u64).map(RunId)
             && self.runs.get(txn, &child.0)?.is_some()
@@ -149,12 +153,13 @@ impl LmdbStore {
         position: u64,
         now: u64,
     ) -> Result<bool, Error> {
-        if self.children_state(txn, parent, position)? != Some(false) {
-            return Ok(false);
-        }
         let mut record = self
             .get(txn, parent)?
             .ok_or(Error::UnknownRun { run: parent })?;
+        lifecycle::at_position(parent, record.transitions, position)?;
+        if self.children_state(txn, parent, position)? != Some(false) {
+            return Ok(false);
+        }
         lifecycle::wait(&mut record, now);
         self.put(txn, parent, &record)?;
         self.index.active.delete(txn, &parent.0.to_be_bytes())?;

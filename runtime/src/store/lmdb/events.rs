@@ -306,9 +306,8 @@ impl LmdbStore {
         attempts: StoredAttempts,
     ) -> Result<(), Error> {
         let dbs = self.events.writable()?;
-        if self.get(txn, run)?.is_none() {
-            return Err(Error::UnknownRun { run });
-        }
+        let record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
+        lifecycle::at_position(run, record.transitions, position)?;
         dbs.attempts
             .put(txn, &key_at(run, position), &attempts.to_bytes())?;
         Ok(())

@@ -95,7 +95,6 @@ fn state_history_sleeps_and_branches_are_per_run_and_cleaned_up() {
         };
         store.suspend(run, 0, sleep).unwrap();
         store.commit_branch(run, 0, 1, &[7]).unwrap();
-        store.commit_branch(run, 1, 0, &[8]).unwrap();
     }
     assert_eq!(store.load(a).unwrap().unwrap().status, Status::Waiting);
     assert_eq!(store.wake_at(a, 0).unwrap().map(|s| s.wake_ms), Some(500));
@@ -111,7 +110,10 @@ fn state_history_sleeps_and_branches_are_per_run_and_cleaned_up() {
     store.commit_state(commit(a)).unwrap();
     assert_eq!(store.wake_at(a, 0).unwrap(), None);
     assert!(store.branches(a, 0).unwrap().is_empty());
+    // The next await's outputs are its own.
+    store.commit_branch(a, 1, 0, &[8]).unwrap();
     assert_eq!(store.branches(a, 1).unwrap(), vec![(0, vec![8])]);
+    assert_eq!(store.branches(b, 0).unwrap(), vec![(1, vec![7])]);
     assert_eq!(
         store.wake_at(b, 0).unwrap().map(|s| s.started_ms),
         Some(100)
@@ -383,4 +385,73 @@ fn an_event_wait_at_a_position_the_run_has_left_is_refused_and_takes_no_event() 
         ),
         "{received:?}"
     );
+}
+
+/// The other writes a run's own task makes at its await (a branch output of a `parallel`, a
+/// child started, the wait for the children, a retried step's attempts) follow the same rule:
+/// at a position the run has left each is refused with `MovedOn` and writes nothing (a stale
+/// task's child would be a run no await waits for); at the run's position each is written.
+/// The same rule on PostgreSQL (`postgres/batch.rs`, `writes.rs`, `children.rs`, `events.rs`).
+#[test]
+fn the_awaits_writes_at_a_position_the_run_has_left_are_refused() {
+    use crate::store::WriteOp;
+    use crate::store::events::StoredAttempts;
+    use crate::store::group_commit::write_one;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+    let run = run_at_position_two(&store);
+    let writes = |position| {
+        [
+            WriteOp::CommitBranch {
+                run,
+                position,
+                index: 0,
+                output: vec![1],
+            },
+            WriteOp::RecordAttempts {
+                run,
+                position,
+                attempts: StoredAttempts {
+                    failed: 1,
+                    retry_at_ms: 5,
+                },
+            },
+            WriteOp::StartChild {
+                parent: run,
+                position,
+                slot: 0,
+                record: RunRecord::new("child", 7, vec![], 0),
+            },
+            WriteOp::AwaitChildren {
+                parent: run,
+                position,
+            },
+        ]
+    };
+    for op in writes(1) {
+        let refused = write_one(&store, &op, 1);
+        assert!(
+            matches!(
+                refused,
+                Err(Error::MovedOn {
+                    run: r,
+                    position: 1,
+                    stored: 2
+                }) if r == run
+            ),
+            "{op:?}: {refused:?}"
+        );
+    }
+    assert!(store.branches(run, 1).unwrap().is_empty());
+    assert_eq!(store.attempts_at(run, 1).unwrap(), None);
+    assert!(store.children_of(run).unwrap().is_empty());
+    assert_eq!(store.load(run).unwrap().unwrap().status, Status::Running);
+    // At its position, each is written: the parent waits for its child.
+    for op in writes(2) {
+        write_one(&store, &op, 1).unwrap();
+    }
+    assert_eq!(store.branches(run, 2).unwrap(), vec![(0, vec![1])]);
+    assert!(store.attempts_at(run, 2).unwrap().is_some());
+    assert_eq!(store.children_of(run).unwrap().len(), 1);
+    assert_eq!(store.load(run).unwrap().unwrap().status, Status::Waiting);
 }

@@ -438,6 +438,7 @@ impl LmdbStore {
         output: &[u8],
     ) -> Result<(), Error> {
         let mut record = self.get(txn, run)?.ok_or(Error::UnknownRun { run })?;
+        lifecycle::at_position(run, record.transitions, position)?;
         if !record.hints.branches {
             record.hints.branches = true;
             self.put_record(txn, run, &record)?;

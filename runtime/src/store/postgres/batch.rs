@@ -305,13 +305,14 @@ fn decide(
             index,
             output,
         } => {
-            let Some(row) = usable(locked, *run) else {
+            let Some((row, record)) = usable_record(locked, *run) else {
                 return Ok(None);
             };
             if released(worker, row) {
                 return Ok(None);
             }
             fence(worker, *run, row)?;
+            lifecycle::at_position(*run, record.transitions, *position)?;
             writes.branch(*run, *position, *index, output);
             ready(Outcome::Done)
         }

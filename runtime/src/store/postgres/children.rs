@@ -44,9 +44,11 @@ pub(super) async fn start_child(
     slot: u32,
     record: &RunRecord,
 ) -> Result<(RunId, bool), Error> {
-    // The parent must exist (a child of nobody would never be waited for); its row, locked,
-    // also serializes two starts of one child.
-    must_get(sql, parent).await?;
+    // The parent must exist (a child of nobody would never be waited for), at the await that
+    // starts the child (a stale task's start would add a child no await waits for); its row,
+    // locked, also serializes two starts of one child.
+    let at = must_get(sql, parent).await?.transitions;
+    lifecycle::at_position(parent, at, position)?;
     let started = sql
         .opt(
             "SELECT c.child FROM children c JOIN runs r ON r.id = c.child
@@ -106,6 +108,7 @@ pub(super) async fn await_children(
 ) -> Result<bool, Error> {
     // Locked first: a child finishing meanwhile waits for this commit, then sees it parked.
     let mut record = must_get(sql, parent).await?;
+    lifecycle::at_position(parent, record.transitions, position)?;
     if children_state(sql, parent, position).await? != Some(false) {
         return Ok(false);
     }

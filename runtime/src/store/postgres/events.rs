@@ -211,7 +211,8 @@ pub(super) async fn record_attempts(
     position: u64,
     attempts: StoredAttempts,
 ) -> Result<(), Error> {
-    must_get(sql, run).await?;
+    let at = must_get(sql, run).await?.transitions;
+    lifecycle::at_position(run, at, position)?;
     sql.exec(
         "INSERT INTO attempts (run, position, failed, retry_at_ms) VALUES ($1, $2, $3, $4)
          ON CONFLICT (run, position) DO UPDATE

@@ -287,6 +287,8 @@ pub(super) async fn apply(
             index,
             output,
         } => {
+            let at = must_get(sql, *run).await?.transitions;
+            lifecycle::at_position(*run, at, *position)?;
             sql.exec(
                 "INSERT INTO branches (run, position, idx, output) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (run, position, idx) DO UPDATE SET output = EXCLUDED.output",
