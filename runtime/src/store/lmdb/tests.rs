@@ -250,17 +250,7 @@ fn a_sleep_at_a_position_the_run_has_left_is_refused() {
         wake_ms: 500,
     };
     let refused = store.suspend(run, 1, sleep);
-    assert!(
-        matches!(
-            refused,
-            Err(Error::MovedOn {
-                run: r,
-                position: 1,
-                stored: 2
-            }) if r == run
-        ),
-        "{refused:?}"
-    );
+    refused_as_moved_on(&refused, run, "");
     let record = store.load(run).unwrap().unwrap();
     assert_eq!(record.status, Status::Running);
     assert_eq!(store.wake_at(run, 1).unwrap(), None);
@@ -269,6 +259,22 @@ fn a_sleep_at_a_position_the_run_has_left_is_refused() {
     store.suspend(run, 2, sleep).unwrap();
     assert_eq!(store.load(run).unwrap().unwrap().status, Status::Waiting);
     assert_eq!(store.wake_at(run, 2).unwrap().map(|s| s.wake_ms), Some(500));
+}
+
+/// Asserts that `result` refuses a write at position 1 of `run`, which is stored at position 2
+/// (see [`run_at_position_two`]); `what` names the write in the failure.
+fn refused_as_moved_on<T: std::fmt::Debug>(result: &Result<T, Error>, run: RunId, what: &str) {
+    assert!(
+        matches!(
+            result,
+            Err(Error::MovedOn {
+                run: r,
+                position: 1,
+                stored: 2
+            }) if *r == run
+        ),
+        "{what} {result:?}"
+    );
 }
 
 /// A new run, committed to position 2.
@@ -314,17 +320,7 @@ fn a_question_at_a_position_the_run_has_left_is_refused() {
         timed_out: false,
     };
     let refused = store.ask(run, 1, &question, 1);
-    assert!(
-        matches!(
-            refused,
-            Err(Error::MovedOn {
-                run: r,
-                position: 1,
-                stored: 2
-            }) if r == run
-        ),
-        "{refused:?}"
-    );
+    refused_as_moved_on(&refused, run, "");
     assert_eq!(store.load(run).unwrap().unwrap().status, Status::Running);
     assert!(store.pending_questions().unwrap().is_empty());
     assert_eq!(store.waiting_for_answers().unwrap(), 0);
@@ -365,17 +361,7 @@ fn an_event_wait_at_a_position_the_run_has_left_is_refused_and_takes_no_event() 
         },
     };
     let refused = write_one(&store, &wait(1), 1);
-    assert!(
-        matches!(
-            refused,
-            Err(Error::MovedOn {
-                run: r,
-                position: 1,
-                stored: 2
-            }) if r == run
-        ),
-        "{refused:?}"
-    );
+    refused_as_moved_on(&refused, run, "");
     assert_eq!(store.load(run).unwrap().unwrap().status, Status::Running);
     let received = write_one(&store, &wait(2), 1).unwrap();
     assert!(
@@ -430,17 +416,7 @@ fn the_awaits_writes_at_a_position_the_run_has_left_are_refused() {
     };
     for op in writes(1) {
         let refused = write_one(&store, &op, 1);
-        assert!(
-            matches!(
-                refused,
-                Err(Error::MovedOn {
-                    run: r,
-                    position: 1,
-                    stored: 2
-                }) if r == run
-            ),
-            "{op:?}: {refused:?}"
-        );
+        refused_as_moved_on(&refused, run, &format!("{op:?}"));
     }
     assert!(store.branches(run, 1).unwrap().is_empty());
     assert_eq!(store.attempts_at(run, 1).unwrap(), None);
