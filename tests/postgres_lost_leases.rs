@@ -16,37 +16,17 @@
 //! (`one_trip.rs`) before it. Each of the 60 refused runs costing a transaction would make
 //! at least 60.
 
+mod gated_two_steps;
 mod postgres_common;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use cairn::{Context, Error, Runtime, Status, workflow};
+use cairn::{Error, Runtime, Status};
+use gated_two_steps::{ENTERED, GATE, two_steps};
 use postgres_common::{Store, eventually, sql};
-use tokio::sync::Semaphore;
 
 const RUNS: u64 = 120;
-
-/// How many runs are inside `gated`.
-static ENTERED: AtomicU64 = AtomicU64::new(0);
-/// Opened (RUNS permits) once half the leases are taken.
-static GATE: Semaphore = Semaphore::const_new(0);
-
-async fn first(n: u64) -> Result<u64, String> {
-    Ok(n * 10)
-}
-
-async fn gated(n: u64) -> Result<u64, String> {
-    ENTERED.fetch_add(1, Ordering::SeqCst);
-    GATE.acquire().await.map_err(|e| e.to_string())?.forget();
-    Ok(n + 1)
-}
-
-#[workflow]
-async fn two_steps(ctx: &mut Context, n: u64) -> Result<u64, String> {
-    let n = ctx.task(first, n).await?;
-    ctx.task(gated, n).await
-}
 
 /// Transactions rolled back in the store's database so far, as the server counts them.
 fn rollbacks(store: &Store) -> u64 {

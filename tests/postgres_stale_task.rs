@@ -62,10 +62,6 @@ fn child_entry() {
         return;
     }
     let store = Store::from_parent();
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(std::io::stderr)
-        .try_init();
     postgres_common::tokio_runtime().block_on(async move {
         let runtime = Runtime::builder()
             .postgres(store.options().worker_id(format!("worker-{}", me())))

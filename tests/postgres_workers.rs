@@ -83,11 +83,8 @@ fn child_entry() {
         return;
     }
     let store = Store::from_parent();
-    // Warnings (a refused commit, a failed lease renewal) go to the test's output.
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(std::io::stderr)
-        .try_init();
+    // Warnings (a refused commit, a failed lease renewal) go to the test's output: the
+    // child's `tokio_runtime` installs the subscriber.
     postgres_common::tokio_runtime().block_on(async move {
         match param() / 100 * 100 {
             role @ (WORKER | SLOW_POLL_WORKER) => {

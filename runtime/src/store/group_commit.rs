@@ -464,7 +464,7 @@ mod tests {
     use crate::clock::SystemClock;
     use crate::context::state::StateWrites;
     use crate::durability::Durability;
-    use crate::history::{HistoryOutcome, HistoryRecord};
+    use crate::history::HistoryRecord;
     use crate::run::RunId;
     use crate::store::RunRecord;
     use crate::store::lmdb::LmdbStore;
@@ -482,16 +482,7 @@ mod tests {
             step: Some("s"),
             state: vec![1],
             writes: StateWrites::default(),
-            history: HistoryRecord {
-                number: 0,
-                state: "Next".to_owned(),
-                step: Some("s".to_owned()),
-                started_at_ms: 1,
-                ended_at_ms: 2,
-                attempts: 1,
-                attempt_errors: Vec::new(),
-                outcome: HistoryOutcome::Committed,
-            },
+            history: HistoryRecord::committed_for_test("Next"),
             items: Vec::new(),
         }
     }

@@ -136,7 +136,7 @@ mod tests {
     use super::super::{LmdbStore, key, key_at};
     use super::*;
     use crate::context::loop_items::LoopKey;
-    use crate::history::{HistoryOutcome, HistoryRecord};
+    use crate::history::HistoryRecord;
     use crate::run::RunId;
     use crate::store::Store;
 
@@ -150,16 +150,7 @@ mod tests {
         let mut record = RunRecord::new("w", 7, postcard::to_stdvec(&"input").unwrap(), 0);
         record.state = Some(postcard::to_stdvec(&(1u8, 2u8)).unwrap());
         record.output = Some(postcard::to_stdvec(&42u64).unwrap());
-        let history = HistoryRecord {
-            number: 0,
-            state: "Next".to_owned(),
-            step: Some("s".to_owned()),
-            started_at_ms: 1,
-            ended_at_ms: 2,
-            attempts: 1,
-            attempt_errors: Vec::new(),
-            outcome: HistoryOutcome::Committed,
-        };
+        let history = HistoryRecord::committed_for_test("Next");
         // Position 0, first loop there (its fields are private to `loop_items`).
         let loop_key: LoopKey = postcard::from_bytes(&[0, 0]).unwrap();
         let mut txn = store.env.write_txn().unwrap();
