@@ -13,9 +13,10 @@
 //!    position 0) is still live, so no new task is started.
 //! 4. The old task's step 0 ends and its commit is made at position 0. The lease does not
 //!    refuse it (worker 1 owns R); the position must: R is stored at position 2. The old task
-//!    stops with `Error::MovedOn`, and R goes on from its stored state (a new task, once the
-//!    lease left without a live task expires), so step 1, whose result worker 2 committed,
-//!    never runs again and the stored run never goes back.
+//!    stops with `Error::MovedOn`, and R goes on from its stored state in a new task of
+//!    worker 1, at once, under the lease worker 1 holds (not after that lease expires and
+//!    is claimed again), so step 1, whose result worker 2 committed, never runs again and
+//!    the stored run never goes back.
 
 mod postgres_common;
 
@@ -62,25 +63,66 @@ fn child_entry() {
         return;
     }
     let store = Store::from_parent();
+    report_refusals();
     postgres_common::tokio_runtime().block_on(async move {
-        let runtime = Runtime::builder()
+        let _runtime = Runtime::builder()
             .postgres(store.options().worker_id(format!("worker-{}", me())))
             .register(four_steps)
             .answer_poll_interval(Duration::from_millis(20))
             .start()
             .expect("worker starts");
         report("ready");
-        // Reports the error that stopped run 1's task here, once, and runs on (a new task of
-        // the run may start here later).
-        let mut reported = false;
-        loop {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            if !reported && let Some(error) = runtime.stopped(RunId(1)) {
-                report(&format!("stopped {error}"));
-                reported = true;
-            }
-        }
+        std::future::pending::<()>().await
     });
+}
+
+/// The warning the runtime logs when it refuses a stale task's commit and goes on from the
+/// stored state.
+const REFUSED_AS_STALE: &str = "commit refused as stale: going on from the stored state";
+
+/// Installs this child's log subscriber: warnings and errors to stderr, as every child's, and
+/// each [`REFUSED_AS_STALE`] warning reported to the test as `refused <error>`.
+fn report_refusals() {
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::prelude::*;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(LevelFilter::WARN),
+        )
+        .with(RefusalReporter)
+        .init();
+}
+
+/// The layer of [`report_refusals`].
+struct RefusalReporter;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for RefusalReporter {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        if fields.message == REFUSED_AS_STALE {
+            report(&format!("refused {}", fields.error));
+        }
+    }
+}
+
+/// The `message` and `error` fields of an event.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    error: String,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "error" => self.error = format!("{value:?}"),
+            _ => {}
+        }
+    }
 }
 
 /// `owner epoch` of run `run`, as stored.
@@ -145,10 +187,15 @@ fn a_stale_task_of_a_worker_that_owns_the_run_again_cannot_write_over_newer_prog
             owner == "worker-1" && epoch > taken_over_at
         },
     );
+    let (_, owned_again_at) = lease_of(&store, run);
     assert_eq!(client.status(run).unwrap().transitions, 2);
 
-    // 4. The old task's step 0 ends, and its commit is made at position 0.
+    // 4. The old task's step 0 ends, and its commit is made at position 0: refused, the old
+    //    task stops, and a new task of worker 1 runs step 2 from the stored position 2.
     go(1, 0);
+    eventually(Duration::from_secs(20), "worker 1 in step 2", || {
+        logged("step 1 2")
+    });
     go(1, 2);
     eventually(Duration::from_secs(30), "the run to complete", || {
         client.status(run).unwrap().status.is_finished()
@@ -173,11 +220,17 @@ fn a_stale_task_of_a_worker_that_owns_the_run_again_cannot_write_over_newer_prog
         client.result(four_steps, run).unwrap(),
         1000 + 10 + 11 + 12 + 13
     );
+    // The new task went on under the lease worker 1 took in step 3, at once: the run was
+    // not left without a task until that lease expired and was claimed again.
+    assert_eq!(
+        lease_of(&store, run),
+        ("worker-1".to_owned(), owned_again_at)
+    );
     // The old task stopped on its refused commit, with the typed error.
     assert_eq!(
-        first.until("stopped"),
+        first.until("refused"),
         format!(
-            "stopped {}",
+            "refused {}",
             Error::MovedOn {
                 run,
                 position: 0,

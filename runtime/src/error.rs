@@ -438,8 +438,9 @@ pub enum Error {
     /// another) committed it further meanwhile. On PostgreSQL this is how a worker's task that
     /// outlived its lease is stopped once its worker owns the run again (a double fault: the
     /// lease's fence alone would pass). The commit was refused, nothing of it written, and the
-    /// task that made it stopped; the run goes on from the stored state, in a new task (on
-    /// PostgreSQL, once the stopped task's lease expires).
+    /// task that made it stopped (a warning in the log; [`Runtime::stopped`](crate::Runtime::stopped)
+    /// returns the error until the run's next task here starts). The run goes on from the
+    /// stored state: if it is running there, in a new task that the runtime starts at once.
     #[error(
         "run {run} has moved on: a commit at position {position} was refused, the stored run is at position {stored}"
     )]

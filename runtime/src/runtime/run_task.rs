@@ -205,9 +205,17 @@ async fn drive_in_span(
         }
     }
     drop(ctx);
+    // Refused as stale: the run went on without this task, and is resumed from its stored
+    // position once this task's handle is gone (below).
+    let mut moved_on_to = None;
     if let Err(error) = recorded {
-        if !matches!(error, Error::Halted { .. }) {
-            tracing::error!(%run, workflow, %error, "run stopped");
+        match error {
+            Error::MovedOn { stored, .. } => {
+                tracing::warn!(%run, workflow, %error, "commit refused as stale: going on from the stored state");
+                moved_on_to = Some(stored);
+            }
+            Error::Halted { .. } => {}
+            _ => tracing::error!(%run, workflow, %error, "run stopped"),
         }
         lock(&shared.aborted).insert(run, error);
     }
@@ -228,6 +236,13 @@ async fn drive_in_span(
     }
     if suspended.is_some() || awaiting.is_some() {
         resume_if_claimed(&shared, run, position);
+    }
+    if let Some(stored) = moved_on_to {
+        // The store let this task's commit through the lease's fence and refused it only for
+        // its position: this worker holds the run (on PostgreSQL, its take-over poll claimed
+        // it again while this task still ran, and started nothing beside a live task). Left
+        // here, the run would wait with no task until that lease expired.
+        resume_if_claimed(&shared, run, stored);
     }
     shared.notify();
 }

@@ -431,3 +431,65 @@ fn the_awaits_writes_at_a_position_the_run_has_left_are_refused() {
     assert_eq!(store.children_of(run).unwrap().len(), 1);
     assert_eq!(store.load(run).unwrap().unwrap().status, Status::Waiting);
 }
+
+/// A stale commit (made at a position the run has left) that meets a pending request: a
+/// cancel stops the run there, the stale commit dropped and nothing of it written; a pause is
+/// not applied by it (the commit is refused with `MovedOn`, as without a request) and waits
+/// for the commit of the run's next task. A cancel is what the user asked of the run, and the
+/// stale task may be the only task of it (after a double fault on PostgreSQL, its worker owns
+/// the run again): refusing it would start a new task from the stored state, whose step would
+/// run before its commit met the cancel. A pause writes the commit it meets, which a stale one
+/// must not do. PostgreSQL applies requests in the same order (`postgres/cancel.rs`).
+#[test]
+fn a_stale_commit_that_meets_a_cancel_cancels_the_run_and_writes_nothing_of_its_own() {
+    use crate::store::group_commit::write_one;
+    use crate::store::{Outcome, WriteOp};
+    let dir = tempfile::tempdir().unwrap();
+    let store = LmdbStore::open(dir.path(), 1 << 24).unwrap();
+    let stale_commit = |run, position| WriteOp::CommitState {
+        run,
+        position,
+        state_name: "Stale",
+        step: Some("s"),
+        state: vec![9],
+        writes: StateWrites::default(),
+        history: HistoryRecord::committed_for_test("Stale"),
+        items: Vec::new(),
+    };
+
+    let cancelled = run_at_position_two(&store);
+    write_one(&store, &WriteOp::Cancel { run: cancelled }, 1).unwrap();
+    let stopped = write_one(&store, &stale_commit(cancelled, 1), 1).unwrap();
+    assert!(
+        matches!(
+            stopped,
+            Outcome::Stopped {
+                status: Status::Cancelled,
+                ..
+            }
+        ),
+        "{stopped:?}"
+    );
+    let record = store.load(cancelled).unwrap().unwrap();
+    assert_eq!(record.status, Status::Cancelled);
+    assert_eq!((record.transitions, record.state), (2, Some(vec![1])));
+    let history = store.history(cancelled).unwrap();
+    assert!(history.iter().all(|h| h.state != "Stale"), "{history:?}");
+
+    let paused = run_at_position_two(&store);
+    write_one(&store, &WriteOp::Pause { run: paused }, 1).unwrap();
+    refused_as_moved_on(&write_one(&store, &stale_commit(paused, 1), 1), paused, "");
+    assert_eq!(store.load(paused).unwrap().unwrap().status, Status::Running);
+    // The run's next task's commit, at its position, meets the pause.
+    let held = write_one(&store, &stale_commit(paused, 2), 1).unwrap();
+    assert!(
+        matches!(
+            held,
+            Outcome::Stopped {
+                status: Status::Paused,
+                ..
+            }
+        ),
+        "{held:?}"
+    );
+}
