@@ -15,7 +15,8 @@
 //! one step, and the transition hook, right after R's commit of position 1, replaces R's
 //! stored record by X's (at position 2, as another task's commits would leave it), through
 //! `psql`. R's task then parks at position 1: it must be refused with `Error::MovedOn`,
-//! nothing stored.
+//! nothing stored. With a cancel request written beside the stale record, the park meets it
+//! first: R is cancelled, still nothing of the park stored.
 
 mod postgres_common;
 
@@ -76,6 +77,16 @@ fn a_park_at_a_position_the_run_has_left_is_refused(
     how: u64,
     parked_at_1: impl Fn(&Store, RunId) -> String,
 ) {
+    park_at_a_position_the_run_has_left(how, false, parked_at_1);
+}
+
+/// The scenario; with `cancel`, a cancel request for R is pending when its stale park is
+/// committed (written with the stale record).
+fn park_at_a_position_the_run_has_left(
+    how: u64,
+    cancel: bool,
+    parked_at_1: impl Fn(&Store, RunId) -> String,
+) {
     let store = Store::fresh(Duration::from_secs(60));
     let tokio = postgres_common::tokio_runtime();
     tokio.block_on(async {
@@ -96,6 +107,12 @@ fn a_park_at_a_position_the_run_has_left_is_refused(
                             r.0, x.0
                         ),
                     );
+                    if cancel {
+                        sql(
+                            &in_hook,
+                            &format!("INSERT INTO requests (run, request) VALUES ({}, 1)", r.0),
+                        );
+                    }
                 }
                 Flow::Continue
             })
@@ -111,6 +128,24 @@ fn a_park_at_a_position_the_run_has_left_is_refused(
         });
         assert_eq!(client.start(parker, (1, how)).await.unwrap(), r);
 
+        if cancel {
+            // The stale commit meets the cancel: the run is cancelled there, and nothing of
+            // the commit is written.
+            tokio::task::block_in_place(|| {
+                eventually(Duration::from_secs(60), "R cancelled", || {
+                    client.status(r).unwrap().status == Status::Cancelled
+                });
+            });
+            assert_eq!(
+                parked_at_1(&store, r),
+                "0",
+                "a park stored at a position R has left"
+            );
+            assert_eq!(client.status(r).unwrap().transitions, 2);
+            assert!(runtime.stopped(r).is_none(), "{:?}", runtime.stopped(r));
+            runtime.shutdown().await;
+            return;
+        }
         tokio::task::block_in_place(|| {
             eventually(
                 Duration::from_secs(60),
@@ -142,18 +177,21 @@ fn a_park_at_a_position_the_run_has_left_is_refused(
     });
 }
 
+/// The sleeps and wake-ups stored for `r` at position 1.
+fn sleeps_at_1(store: &Store, r: RunId) -> String {
+    sql(
+        store,
+        &format!(
+            "SELECT (SELECT count(*) FROM sleeps WHERE run = {0} AND position = 1)
+                  + (SELECT count(*) FROM wakeups WHERE run = {0} AND position = 1)",
+            r.0
+        ),
+    )
+}
+
 #[test]
 fn a_sleep_at_a_position_the_run_has_left_is_refused() {
-    a_park_at_a_position_the_run_has_left_is_refused(SLEEP, |store, r| {
-        sql(
-            store,
-            &format!(
-                "SELECT (SELECT count(*) FROM sleeps WHERE run = {0} AND position = 1)
-                      + (SELECT count(*) FROM wakeups WHERE run = {0} AND position = 1)",
-                r.0
-            ),
-        )
-    });
+    a_park_at_a_position_the_run_has_left_is_refused(SLEEP, sleeps_at_1);
 }
 
 #[test]
@@ -196,4 +234,12 @@ fn a_child_started_at_a_position_the_run_has_left_is_refused() {
             ),
         )
     });
+}
+
+/// A stale commit that meets a pending cancel cancels the run there and writes nothing of its
+/// own (the same rule on LMDB, `store/lmdb/tests.rs`): the cancel is what the user asked, and
+/// refusing the commit instead would start a new task whose step ran before the cancel.
+#[test]
+fn a_sleep_at_a_position_the_run_has_left_that_meets_a_cancel_cancels_the_run() {
+    park_at_a_position_the_run_has_left(SLEEP, true, sleeps_at_1);
 }
