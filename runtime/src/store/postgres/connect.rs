@@ -8,27 +8,34 @@
 //! [`block_in_place`](tokio::task::block_in_place) on a worker of a multi-threaded runtime (so
 //! the worker's other tasks move on while it waits for the server), and on a short-lived scoped
 //! thread from a current-thread runtime, which may not block in place.
+//!
+//! The group committer's writes are the exception: they have a connection of their own, which
+//! the committing thread drives itself (`committing.rs`), saving two thread wake-ups per round
+//! trip.
 
 use std::future::Future;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
+use super::committing::Committing;
 use super::error::{pg_error, pool_error};
 use crate::error::Error;
 
-/// The pool and the runtime its connections run on.
+/// The pool and the runtime its connections run on, and the group committer's connection.
 pub(super) struct Driver {
     pool: Pool,
     /// `Some` until dropped: shut down in the background, since the last handle on the store
     /// may be dropped on a runtime thread, where a blocking shutdown would panic.
     runtime: Option<Runtime>,
     handle: Handle,
+    /// The group committer's connection (`committing.rs`).
+    committing: Committing,
 }
 
 impl Driver {
-    /// A pool of at most `max_connections` connections to `config`, with every connection's
-    /// `search_path` set to `schema`.
+    /// At most `max_connections` connections to `config` (one of them the group committer's,
+    /// `committing.rs`), with every connection's `search_path` set to `schema`.
     pub(super) fn connect(
         mut config: tokio_postgres::Config,
         schema: &str,
@@ -48,22 +55,13 @@ impl Driver {
             _ => format!("-c search_path={schema}"),
         };
         config.options(options);
-        let manager = Manager::from_config(
-            config,
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(max_connections)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .build()
-            .map_err(|e| Error::from(std::io::Error::other(format!("PostgreSQL pool: {e}"))))?;
+        let pool = new_pool(config.clone(), max_connections.saturating_sub(1).max(1))?;
+        let committing = Committing::new(config)?;
         Ok(Driver {
             pool,
             runtime: Some(runtime),
             handle,
+            committing,
         })
     }
 
@@ -94,48 +92,26 @@ impl Driver {
         F: Future<Output = Result<T, Error>> + Send,
         T: Send,
     {
-        const ATTEMPTS: u32 = 5;
-        self.block_on(async {
-            let mut attempt = 1;
-            loop {
-                let client = self.pool.get().await.map_err(pool_error)?;
-                match f(client).await {
-                    Err(error) if attempt < ATTEMPTS && super::error::is_retryable(&error) => {
-                        // A warning, not a debug line: the lock order (see `leases.rs`) is
-                        // meant to leave no deadlock, and the multi-worker tests read it.
-                        tracing::warn!(
-                            attempt,
-                            %error,
-                            "PostgreSQL transaction aborted by the server, run again"
-                        );
-                        tokio::time::sleep(std::time::Duration::from_millis(
-                            5 * u64::from(attempt),
-                        ))
-                        .await;
-                        attempt += 1;
-                    }
-                    other => return other,
-                }
-            }
-        })
+        self.block_on(retrying(&self.pool, f))
+    }
+
+    /// [`run_transaction`](Self::run_transaction) for the group committer's writes
+    /// ([`Store::write`](crate::store::Store::write)): on its own connection, driven by the
+    /// committing thread (see `committing.rs`).
+    pub(super) fn commit_transaction<T, F>(
+        &self,
+        f: impl Fn(deadpool_postgres::Object) -> F + Send + Sync,
+    ) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>> + Send,
+        T: Send,
+    {
+        self.committing.run(f)
     }
 
     /// Runs `future` to completion on the store's runtime from any thread (see the module doc).
     pub(super) fn block_on<T: Send>(&self, future: impl Future<Output = T> + Send) -> T {
-        match Handle::try_current() {
-            Err(_) => self.handle.block_on(future),
-            Ok(caller) if caller.runtime_flavor() == RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| self.handle.block_on(future))
-            }
-            Ok(_) => std::thread::scope(|scope| {
-                // A current-thread runtime cannot block in place; its thread waits here.
-                let worker = scope.spawn(|| self.handle.block_on(future));
-                match worker.join() {
-                    Ok(out) => out,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }),
-        }
+        block_on(&self.handle, future)
     }
 
     /// The store's runtime, for its background tasks (heartbeat, notifications).
@@ -148,6 +124,80 @@ impl Drop for Driver {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
+        }
+    }
+}
+
+/// A pool of at most `size` connections to `config` (its `search_path` set by the caller).
+pub(super) fn new_pool(config: tokio_postgres::Config, size: usize) -> Result<Pool, Error> {
+    let manager = Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .map_err(|e| Error::from(std::io::Error::other(format!("PostgreSQL pool: {e}"))))
+}
+
+/// Runs `future` to completion on `handle`'s runtime from any thread (see the module doc).
+fn block_on<T: Send>(handle: &Handle, future: impl Future<Output = T> + Send) -> T {
+    blocking(|| handle.block_on(future))
+}
+
+/// Runs `wait`, which blocks the calling thread until a future of another runtime is done:
+/// directly on a plain thread, in [`block_in_place`](tokio::task::block_in_place) on a
+/// worker of a multi-threaded runtime, on a scoped thread from a current-thread runtime,
+/// which may not block in place.
+pub(super) fn blocking<T: Send>(wait: impl FnOnce() -> T + Send) -> T {
+    match Handle::try_current() {
+        Err(_) => wait(),
+        Ok(caller) if caller.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        Ok(_) => std::thread::scope(|scope| {
+            // A current-thread runtime cannot block in place; its thread waits here.
+            match scope.spawn(wait).join() {
+                Ok(out) => out,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }),
+    }
+}
+
+/// `f` with a connection of `pool`, run again on a fresh connection when the server aborted
+/// its transaction as a deadlock victim or a serialization failure (see
+/// [`is_retryable`](super::error::is_retryable)), a few times with a short, growing pause;
+/// the last error otherwise.
+pub(super) async fn retrying<T, F>(
+    pool: &Pool,
+    f: impl Fn(deadpool_postgres::Object) -> F + Send + Sync,
+) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, Error>> + Send,
+    T: Send,
+{
+    const ATTEMPTS: u32 = 5;
+    let mut attempt = 1;
+    loop {
+        let client = pool.get().await.map_err(pool_error)?;
+        match f(client).await {
+            Err(error) if attempt < ATTEMPTS && super::error::is_retryable(&error) => {
+                // A warning, not a debug line: the lock order (see `leases.rs`) is meant to
+                // leave no deadlock, and the multi-worker tests read it.
+                tracing::warn!(
+                    attempt,
+                    %error,
+                    "PostgreSQL transaction aborted by the server, run again"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            other => return other,
         }
     }
 }

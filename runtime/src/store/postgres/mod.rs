@@ -39,6 +39,7 @@
 mod batch;
 mod cancel;
 mod children;
+mod committing;
 mod connect;
 mod consistency;
 mod error;

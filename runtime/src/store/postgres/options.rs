@@ -56,10 +56,11 @@ impl PostgresOptions {
         self
     }
 
-    /// At most how many connections this process opens (default 8): one per concurrent
-    /// read, and one for the group committer's transaction.
+    /// At most how many connections this process opens (default 8, at least 2): one of its
+    /// own for the group committer's writes, the others shared by concurrent reads, claims
+    /// and the heartbeat.
     pub fn max_connections(mut self, count: usize) -> Self {
-        self.max_connections = count.max(1);
+        self.max_connections = count.max(2);
         self
     }
 

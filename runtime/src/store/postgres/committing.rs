@@ -1,0 +1,86 @@
+//! The group committer's own connection, driven by the committing thread.
+//!
+//! Every other call of the store runs on the store's multi-threaded runtime (`connect.rs`):
+//! the calling thread blocks while a connection task on another thread talks to the server,
+//! so each round trip wakes two threads (the connection's, then the caller's), 35–60 µs of a
+//! lone step's ~0.5 ms on a 2-core machine (measured against the same `UPDATE` awaited on the
+//! connection's own runtime, with `synchronous_commit = off` so that only the hops differ).
+//!
+//! The group committer's writes ([`Store::write`](crate::store::Store::write), one leader
+//! at a time) are most of a worker's round trips, and a lone run's step waits for each. They
+//! use a connection of their own, on a current-thread runtime that the committing thread
+//! drives itself for the length of the write ([`Runtime::block_on`]): the connection's task
+//! runs on that thread, and the server's answer reaches it with no hop. Between writes the
+//! connection is idle and nothing polls it; what the server sent meanwhile (a notice, or the
+//! connection's end) is read right before the next write, and a connection the server closed
+//! is replaced by the pool.
+
+use std::future::Future;
+
+use deadpool_postgres::Pool;
+use tokio::runtime::Runtime;
+
+use crate::error::Error;
+
+/// The committer's connection (a pool of one, which reconnects) and the runtime that drives
+/// it.
+pub(super) struct Committing {
+    pool: Pool,
+    /// `Some` until dropped: shut down in the background, as the store's (a store may be
+    /// dropped on a runtime thread, where a blocking shutdown panics).
+    runtime: Option<Runtime>,
+}
+
+impl Committing {
+    /// For `config` (with its `search_path` set): connects lazily, at the first write.
+    pub(super) fn new(config: tokio_postgres::Config) -> Result<Committing, Error> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(Committing {
+            pool: super::connect::new_pool(config, 1)?,
+            runtime: Some(runtime),
+        })
+    }
+
+    /// [`Driver::run_transaction`](super::connect::Driver::run_transaction) on this
+    /// connection, driven by the calling thread. A connection is created inside the runtime's
+    /// `block_on`, so its task is spawned on that runtime and runs while a write waits.
+    pub(super) fn run<T, F>(
+        &self,
+        f: impl Fn(deadpool_postgres::Object) -> F + Send + Sync,
+    ) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>> + Send,
+        T: Send,
+    {
+        let runtime = self.runtime.as_ref().expect("the runtime lives until drop");
+        let pool = &self.pool;
+        super::connect::blocking(|| {
+            runtime.block_on(async {
+                read_while_idle().await;
+                super::connect::retrying(pool, f).await
+            })
+        })
+    }
+}
+
+/// Lets the idle connection's task read what the server sent since the last write, so that
+/// the pool sees a connection the server closed meanwhile as closed, and replaces it, instead
+/// of handing it to the write (whose statement would fail, and stop its run). The first yield
+/// has the runtime poll the socket (a current-thread runtime polls its I/O driver when the
+/// only runnable task yields); the second runs the connection's task on what it found. A
+/// few µs; `tests/postgres_idle_connections.rs` fails without it.
+async fn read_while_idle() {
+    for _ in 0..2 {
+        tokio::task::yield_now().await;
+    }
+}
+
+impl Drop for Committing {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
