@@ -13,7 +13,7 @@ mod postgres_common;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use cairn::{Context, Runtime, Status, workflow};
+use cairn::{Context, PostgresOptions, Runtime, Status, workflow};
 use postgres_common::{Store, eventually, sql};
 use tokio::sync::Notify;
 
@@ -40,17 +40,36 @@ async fn two_steps(ctx: &mut Context, n: u64) -> Result<u64, String> {
     Ok(b)
 }
 
-/// Terminates the server's other client connections (this `psql`'s aside); their pids.
-fn terminate_others(store: &Store) -> String {
+/// The `application_name` of the runtime's connections: the test closes only those, not
+/// those of other clients of a server named by `CAIRN_TEST_POSTGRES_URL`.
+const APPLICATION: &str = "cairn_idle_connections_test";
+
+/// `store`'s options, with every connection named [`APPLICATION`].
+fn named_options(store: &Store) -> PostgresOptions {
+    let url = &store.url;
+    let named = if url.contains("://") {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}application_name={APPLICATION}")
+    } else {
+        format!("{url} application_name={APPLICATION}")
+    };
+    PostgresOptions::new(named)
+        .schema(store.schema.clone())
+        .lease(store.lease)
+}
+
+/// Terminates the runtime's connections (those named [`APPLICATION`]); their pids.
+fn terminate_the_runtimes(store: &Store) -> String {
     sql(
         store,
-        // Materialized, so that no plan terminates this connection before filtering it out.
-        "WITH others AS MATERIALIZED (
-             SELECT pid FROM pg_stat_activity
-             WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-         )
-         SELECT coalesce(string_agg(pid::text, ','), '') FROM others
-         WHERE pg_terminate_backend(pid)",
+        // Materialized, so that no plan terminates a connection before filtering it out.
+        &format!(
+            "WITH runtimes AS MATERIALIZED (
+                 SELECT pid FROM pg_stat_activity WHERE application_name = '{APPLICATION}'
+             )
+             SELECT coalesce(string_agg(pid::text, ','), '') FROM runtimes
+             WHERE pg_terminate_backend(pid)"
+        ),
     )
 }
 
@@ -65,7 +84,7 @@ fn still_there(store: &Store, pids: &str) -> u64 {
 }
 
 #[test]
-fn a_commit_after_the_server_closed_every_idle_connection_goes_through() {
+fn a_commit_after_the_server_closed_the_runtimes_idle_connections_goes_through() {
     // A lease far longer than the test's patience: a run stopped by a failed commit would be
     // taken up again only once it ends.
     let store = Store::fresh(Duration::from_secs(120));
@@ -77,7 +96,7 @@ fn a_commit_after_the_server_closed_every_idle_connection_goes_through() {
     let tokio = postgres_common::tokio_runtime();
     tokio.block_on(async {
         let runtime = Runtime::builder()
-            .postgres(store.options())
+            .postgres(named_options(&store))
             .register(two_steps)
             .start()
             .unwrap();
@@ -88,7 +107,7 @@ fn a_commit_after_the_server_closed_every_idle_connection_goes_through() {
                 SECOND_RAN.load(Ordering::SeqCst) == 1
             });
             // The first step's commit went through the committer's connection, now idle.
-            let terminated = terminate_others(&store);
+            let terminated = terminate_the_runtimes(&store);
             assert!(!terminated.is_empty(), "no connection to close");
             eventually(Duration::from_secs(30), "the connections to end", || {
                 still_there(&store, &terminated) == 0
