@@ -63,11 +63,20 @@ const MOST_OPS: usize = 8_192;
 /// known takes the usual path once, and is known again after).
 const KNOWN_LIMIT: usize = 65_536;
 
-/// The last record this worker committed for each run it runs: the record, and the sealed
-/// bytes stored for it (what the guard compares).
+/// The last record this worker committed for each run it runs (see [`KnownRun`]).
 #[derive(Default)]
 pub(super) struct Known {
-    records: Mutex<HashMap<RunId, (RunRecord, Vec<u8>)>>,
+    records: Mutex<HashMap<RunId, KnownRun>>,
+}
+
+/// What this worker knows of one run it runs.
+struct KnownRun {
+    /// The record it committed last.
+    record: RunRecord,
+    /// The sealed bytes stored for it (what the guard compares).
+    sealed: Vec<u8>,
+    /// The run's position is bare at this epoch (see `bare_position.rs`).
+    bare_at: Option<i64>,
 }
 
 /// A record a committed transaction stored (`learn` it once the commit is acknowledged).
@@ -75,6 +84,9 @@ pub(super) struct Stored {
     pub run: RunId,
     pub record: RunRecord,
     pub sealed: Vec<u8>,
+    /// The epoch at which the one statement moved the run to a position nothing else was
+    /// written at yet (see `bare_position.rs`); `None` when not known.
+    pub bare_at: Option<i64>,
 }
 
 impl Known {
@@ -92,12 +104,20 @@ impl Known {
             run,
             record,
             sealed,
+            bare_at,
         } in stored
         {
             if record.status.is_finished() {
                 records.remove(&run);
             } else {
-                records.insert(run, (record, sealed));
+                records.insert(
+                    run,
+                    KnownRun {
+                        record,
+                        sealed,
+                        bare_at,
+                    },
+                );
             }
         }
     }
@@ -128,6 +148,20 @@ impl Known {
         self.learn(stored);
     }
 
+    /// Forgets that the position of each run an op of `ops` names is bare: called before
+    /// those ops are written by any other way than the one statement (see
+    /// `bare_position.rs`).
+    pub(super) fn not_bare(&self, ops: &[&WriteOp]) {
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        for op in ops {
+            if let Some(run) = super::bare_position::named_run(op)
+                && let Some(known) = records.get_mut(&run)
+            {
+                known.bare_at = None;
+            }
+        }
+    }
+
     fn forget(&self, runs: &[RunId]) {
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         for run in runs {
@@ -147,6 +181,7 @@ impl Stored {
             run,
             record,
             sealed: sealed.to_vec(),
+            bare_at: None,
         }
     }
 }
@@ -164,6 +199,9 @@ struct Checkpoint {
     /// That await was a wait for an event; it was retried.
     event: bool,
     attempts: bool,
+    /// Nothing but the record can be stored at the position this checkpoint ends (see
+    /// `bare_position.rs`): no sleep or branch output to drop.
+    bare: bool,
 }
 
 /// What a batch needs of [`transitions`] beyond the `runs` and history rows: the statement
@@ -177,6 +215,8 @@ struct Needs {
     attempts: bool,
     /// Some op completes its run.
     completion: bool,
+    /// Some checkpoint ends a position that may hold a sleep or branch outputs.
+    side: bool,
 }
 
 impl Needs {
@@ -185,6 +225,7 @@ impl Needs {
             event: checkpoints.iter().any(|c| c.event),
             attempts: checkpoints.iter().any(|c| c.attempts),
             completion: checkpoints.iter().any(|c| c.ended.is_none()),
+            side: checkpoints.iter().any(|c| c.ended.is_some() && !c.bare),
         }
     }
 
@@ -192,17 +233,19 @@ impl Needs {
         usize::from(self.event)
             | (usize::from(self.attempts) << 1)
             | (usize::from(self.completion) << 2)
+            | (usize::from(self.side) << 3)
     }
 }
 
 /// [`transitions`] for each [`Needs::index`].
 static TRANSITIONS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-    (0..8)
+    (0..16)
         .map(|i| {
             transitions(Needs {
                 event: i & 1 != 0,
                 attempts: i & 2 != 0,
                 completion: i & 4 != 0,
+                side: i & 8 != 0,
             })
         })
         .collect()
@@ -237,15 +280,7 @@ fn transitions(needs: Needs) -> String {
          SELECT d.id,
                 (SELECT COALESCE(MAX(seq) + 1, 0) FROM history h WHERE h.run = d.id),
                 d.history
-         FROM done d),
-     slept AS (
-         DELETE FROM sleeps s USING done d
-         WHERE s.run = d.id AND s.position = d.ended RETURNING s.run, s.wake_ms),
-     woke AS (INSERT INTO active (run) SELECT run FROM slept ON CONFLICT DO NOTHING),
-     unwoken AS (
-         DELETE FROM wakeups w USING slept s WHERE w.wake_ms = s.wake_ms AND w.run = s.run),
-     outputs AS (
-         DELETE FROM branches b USING done d WHERE b.run = d.id AND b.position = d.ended)",
+         FROM done d)",
         completion_guard = if needs.completion {
             "
            AND (u.finished_ms IS NULL
@@ -255,6 +290,19 @@ fn transitions(needs: Needs) -> String {
             ""
         }
     );
+    if needs.side {
+        sql.push_str(
+            ",
+     slept AS (
+         DELETE FROM sleeps s USING done d
+         WHERE s.run = d.id AND s.position = d.ended RETURNING s.run, s.wake_ms),
+     woke AS (INSERT INTO active (run) SELECT run FROM slept ON CONFLICT DO NOTHING),
+     unwoken AS (
+         DELETE FROM wakeups w USING slept s WHERE w.wake_ms = s.wake_ms AND w.run = s.run),
+     outputs AS (
+         DELETE FROM branches b USING done d WHERE b.run = d.id AND b.position = d.ended)",
+        );
+    }
     if needs.event {
         sql.push_str(
             ",
@@ -402,6 +450,9 @@ impl PgStore {
                             run: c.run,
                             record: c.record,
                             sealed: c.sealed,
+                            // A checkpoint moved the run to a position it never was at:
+                            // nothing is stored there yet.
+                            bare_at: c.ended.map(|_| c.epoch),
                         })
                         .collect(),
                 );
@@ -460,11 +511,11 @@ fn checkpoints(
         if !writes.is_empty() || !seen.insert(*run) {
             return Ok(None);
         }
-        let (Some((record, old)), Some(epoch)) =
-            (records.get(run), leases::held_epoch(worker, *run))
+        let (Some(known), Some(epoch)) = (records.get(run), leases::held_epoch(worker, *run))
         else {
             return Ok(None);
         };
+        let (record, old) = (&known.record, &known.sealed);
         // The task's position against the known record, which the statement's guard holds
         // to be the stored one: a task that is not where the run is stored (see
         // `lifecycle::at_position`) is refused by the usual path.
@@ -500,6 +551,7 @@ fn checkpoints(
             ended,
             event: ended.is_some() && history.step.as_deref() == Some(EVENT_STEP),
             attempts: ended.is_some() && history.attempts > 1,
+            bare: known.bare_at == Some(epoch),
         });
     }
     Ok(Some(checkpoints))
