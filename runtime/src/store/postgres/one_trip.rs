@@ -19,7 +19,8 @@
 //!   worker) makes the guess stale.
 //! - **Nothing rare is pending**: no cancel or pause request, no quarantine, no kept
 //!   original; and for a completion, no queue slot to free and no parent to tell (those go
-//!   through `batch.rs` or the per-op path, as before).
+//!   through `batch.rs` or the per-op path, as before). Both are counters on the run's row
+//!   (`run_guards.rs`), so the guard reads no other table.
 //!
 //! These are evaluated by the `UPDATE` on the newest version of each row (PostgreSQL
 //! re-checks an `UPDATE`'s condition on the row a concurrent transaction committed, once
@@ -270,9 +271,7 @@ fn transitions(needs: Needs) -> String {
              lease_until_ms = {NOW_MS} + $12
          FROM u
          WHERE r.id = u.id AND r.owner = $11::text AND r.epoch = u.epoch AND r.record = u.old
-           AND NOT EXISTS (SELECT 1 FROM requests q WHERE q.run = r.id)
-           AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.run = r.id)
-           AND NOT EXISTS (SELECT 1 FROM migrated m WHERE m.run = r.id){completion_guard}
+           AND r.rare_rows = 0{completion_guard}
          RETURNING r.id),
      done AS (SELECT u.* FROM u JOIN up ON up.id = u.id),
      hist AS (
@@ -283,9 +282,7 @@ fn transitions(needs: Needs) -> String {
          FROM done d)",
         completion_guard = if needs.completion {
             "
-           AND (u.finished_ms IS NULL
-                OR (NOT EXISTS (SELECT 1 FROM queue_runs q WHERE q.run = r.id)
-                    AND NOT EXISTS (SELECT 1 FROM children c WHERE c.child = r.id)))"
+           AND (u.finished_ms IS NULL OR r.end_ties = 0)"
         } else {
             ""
         }
