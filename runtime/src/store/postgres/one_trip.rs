@@ -287,14 +287,14 @@ fn transitions(needs: Needs) -> String {
          FROM u
          WHERE r.id = u.id AND r.owner = $11::text AND r.epoch = u.epoch AND r.record = u.old
            AND r.rare_rows = 0{completion_guard}
-         RETURNING r.id),
-     done AS (SELECT u.* FROM u JOIN up ON up.id = u.id),
+         -- What the other sub-statements need of each run written (no join with `u`).
+         RETURNING u.id, u.history, u.ended, u.event, u.attempts, u.finished_ms),
      hist AS (
          INSERT INTO history (run, seq, record)
          SELECT d.id,
                 (SELECT COALESCE(MAX(seq) + 1, 0) FROM history h WHERE h.run = d.id),
                 d.history
-         FROM done d)",
+         FROM up d)",
         completion_guard = if needs.completion {
             "
            AND (u.finished_ms IS NULL OR r.end_ties = 0)"
@@ -306,20 +306,20 @@ fn transitions(needs: Needs) -> String {
         sql.push_str(
             ",
      slept AS (
-         DELETE FROM sleeps s USING done d
+         DELETE FROM sleeps s USING up d
          WHERE s.run = d.id AND s.position = d.ended RETURNING s.run, s.wake_ms),
      woke AS (INSERT INTO active (run) SELECT run FROM slept ON CONFLICT DO NOTHING),
      unwoken AS (
          DELETE FROM wakeups w USING slept s WHERE w.wake_ms = s.wake_ms AND w.run = s.run),
      outputs AS (
-         DELETE FROM branches b USING done d WHERE b.run = d.id AND b.position = d.ended)",
+         DELETE FROM branches b USING up d WHERE b.run = d.id AND b.position = d.ended)",
         );
     }
     if needs.event {
         sql.push_str(
             ",
      waits AS (
-         DELETE FROM event_waits e USING done d
+         DELETE FROM event_waits e USING up d
          WHERE d.event AND e.run = d.id AND e.position = d.ended)",
         );
     }
@@ -327,7 +327,7 @@ fn transitions(needs: Needs) -> String {
         sql.push_str(
             ",
      tries AS (
-         DELETE FROM attempts a USING done d
+         DELETE FROM attempts a USING up d
          WHERE d.attempts AND a.run = d.id AND a.position = d.ended)",
         );
     }
@@ -335,10 +335,10 @@ fn transitions(needs: Needs) -> String {
         sql.push_str(
             ",
      items AS (
-         DELETE FROM loop_items i USING done d
+         DELETE FROM loop_items i USING up d
          WHERE d.finished_ms IS NOT NULL AND i.run = d.id),
      idle AS (
-         DELETE FROM active a USING done d WHERE d.finished_ms IS NOT NULL AND a.run = d.id)",
+         DELETE FROM active a USING up d WHERE d.finished_ms IS NOT NULL AND a.run = d.id)",
         );
     }
     let ops = if needs.lone {
