@@ -37,11 +37,9 @@
 //! as the batch's, since the statement may have committed before its answer was lost, and
 //! writing the batch again would commit its transitions twice.
 //!
-//! The statement holds only the sub-statements the batch needs ([`Needs`]): each adds to
-//! its planning and to its execution. A batch of many ops is planned at every execution (a
-//! custom plan, once per batch); a lone op (a run stepping alone, the latency figure) is sent
-//! with scalar values, whose statement the server plans once per connection after a few
-//! executions (a generic plan).
+//! The statement holds only the sub-statements the batch needs ([`Needs`]): the server
+//! plans it at every execution until it settles on a generic plan, and each sub-statement
+//! adds to that planning and to its execution.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -220,8 +218,6 @@ struct Needs {
     completion: bool,
     /// Some checkpoint ends a position that may hold a sleep or branch outputs.
     side: bool,
-    /// The batch is one op (a lone step): its values are given as scalars, not arrays.
-    lone: bool,
 }
 
 impl Needs {
@@ -231,7 +227,6 @@ impl Needs {
             attempts: checkpoints.iter().any(|c| c.attempts),
             completion: checkpoints.iter().any(|c| c.ended.is_none()),
             side: checkpoints.iter().any(|c| c.ended.is_some() && !c.bare),
-            lone: checkpoints.len() == 1,
         }
     }
 
@@ -240,20 +235,18 @@ impl Needs {
             | (usize::from(self.attempts) << 1)
             | (usize::from(self.completion) << 2)
             | (usize::from(self.side) << 3)
-            | (usize::from(self.lone) << 4)
     }
 }
 
 /// [`transitions`] for each [`Needs::index`].
 static TRANSITIONS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-    (0..32)
+    (0..16)
         .map(|i| {
             transitions(Needs {
                 event: i & 1 != 0,
                 attempts: i & 2 != 0,
                 completion: i & 4 != 0,
                 side: i & 8 != 0,
-                lone: i & 16 != 0,
             })
         })
         .collect()
@@ -266,21 +259,13 @@ static TRANSITIONS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(
 /// completion drops the run's loop items and its `active` row. Sub-statements that `needs`
 /// says no op of the batch needs are left out.
 fn transitions(needs: Needs) -> String {
-    // A lone op's values are scalars: the server then estimates the generic plan of the
-    // statement as it does each custom one (one row), and after a few executions keeps the
-    // generic plan instead of planning again at each. With arrays it cannot know their
-    // length without their values, so a custom plan always looks cheaper.
-    let rows = if needs.lone {
-        "SELECT $1::bigint, $2::bigint, $3::bytea, $4::bytea, $5::integer, $6::bigint,
-                $7::bytea, $8::bigint, $9::boolean, $10::boolean"
-    } else {
-        "SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[],
-                              $5::integer[], $6::bigint[], $7::bytea[], $8::bigint[],
-                              $9::boolean[], $10::boolean[])"
-    };
     let mut sql = format!(
-        "WITH u (id, epoch, old, record, status, finished_ms, history, ended, event,
-                 attempts) AS ({rows}),
+        "WITH u AS (
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[],
+                              $5::integer[], $6::bigint[], $7::bytea[], $8::bigint[],
+                              $9::boolean[], $10::boolean[])
+             AS u(id, epoch, old, record, status, finished_ms, history, ended, event,
+                  attempts)),
      up AS (
          UPDATE runs r SET record = u.record, status = u.status, finished_ms = u.finished_ms,
              lease_until_ms = {NOW_MS} + $12
@@ -341,16 +326,11 @@ fn transitions(needs: Needs) -> String {
          DELETE FROM active a USING up d WHERE d.finished_ms IS NOT NULL AND a.run = d.id)",
         );
     }
-    let ops = if needs.lone {
-        "1"
-    } else {
-        "cardinality($1::bigint[])"
-    };
-    sql.push_str(&format!(
+    sql.push_str(
         "
      -- Every run's guard held, or a division by zero undoes the whole statement.
-     SELECT 1 / (count(*) = {ops})::integer FROM up"
-    ));
+     SELECT 1 / (count(*) = cardinality($1::bigint[]))::integer FROM up",
+    );
     sql
 }
 
@@ -425,38 +405,16 @@ impl PgStore {
                 let events: Vec<bool> = checkpoints.iter().map(|c| c.event).collect();
                 let attempts: Vec<bool> = checkpoints.iter().map(|c| c.attempts).collect();
                 let lease = worker.lease_ms();
-                let answer = if needs.lone {
-                    client
-                        .query_one(
-                            &statement,
-                            &[
-                                &ids[0],
-                                &epochs[0],
-                                &olds[0],
-                                &records[0],
-                                &statuses[0],
-                                &finished[0],
-                                &histories[0],
-                                &ended[0],
-                                &events[0],
-                                &attempts[0],
-                                &worker.id,
-                                &lease,
-                            ],
-                        )
-                        .await
-                } else {
-                    client
-                        .query_one(
-                            &statement,
-                            &[
-                                &ids, &epochs, &olds, &records, &statuses, &finished, &histories,
-                                &ended, &events, &attempts, &worker.id, &lease,
-                            ],
-                        )
-                        .await
-                };
-                match answer {
+                match client
+                    .query_one(
+                        &statement,
+                        &[
+                            &ids, &epochs, &olds, &records, &statuses, &finished, &histories,
+                            &ended, &events, &attempts, &worker.id, &lease,
+                        ],
+                    )
+                    .await
+                {
                     Ok(_) => Ok(true),
                     // A guard failed: nothing written (see the module doc).
                     Err(error) if error.code() == Some(&SqlState::DIVISION_BY_ZERO) => Ok(false),
