@@ -57,7 +57,8 @@ impl Driver {
         );
         // The connection used last is taken first: a lone run's commits go to one server
         // process, whose caches and plans are warm, instead of each of the pool's in turn
-        // (each of which planned its statements anew).
+        // (each of which planned its statements anew: five custom plans of ~0.3-0.9 ms
+        // before the server keeps a generic one).
         let pool = Pool::builder(manager)
             .max_size(max_connections)
             .queue_mode(QueueMode::Lifo)

@@ -38,8 +38,9 @@
 //! writing the batch again would commit its transitions twice.
 //!
 //! The statement holds only the sub-statements the batch needs ([`Needs`]): the server
-//! plans it at every execution until it settles on a generic plan, and each sub-statement
-//! adds to that planning and to its execution.
+//! plans it at each of its first executions on a connection (five custom plans) until it
+//! settles on a generic plan, and each sub-statement adds to that planning and to its
+//! execution.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
