@@ -204,6 +204,8 @@ struct Checkpoint {
     /// Nothing but the record can be stored at the position this checkpoint ends (see
     /// `bare_position.rs`): no sleep or branch output to drop.
     bare: bool,
+    /// The run's listed status or finish time changes.
+    moves: bool,
 }
 
 /// What a batch needs of [`transitions`] beyond the `runs` and history rows: the statement
@@ -219,6 +221,10 @@ struct Needs {
     completion: bool,
     /// Some checkpoint ends a position that may hold a sleep or branch outputs.
     side: bool,
+    /// Some op changes its run's listed status (a first transition, a completion): the
+    /// `status` and `finished_ms` columns are written, and the count trigger on `status`
+    /// looks at the row. Otherwise the `UPDATE` leaves them out.
+    moves: bool,
 }
 
 impl Needs {
@@ -228,6 +234,7 @@ impl Needs {
             attempts: checkpoints.iter().any(|c| c.attempts),
             completion: checkpoints.iter().any(|c| c.ended.is_none()),
             side: checkpoints.iter().any(|c| c.ended.is_some() && !c.bare),
+            moves: checkpoints.iter().any(|c| c.moves),
         }
     }
 
@@ -236,18 +243,20 @@ impl Needs {
             | (usize::from(self.attempts) << 1)
             | (usize::from(self.completion) << 2)
             | (usize::from(self.side) << 3)
+            | (usize::from(self.moves) << 4)
     }
 }
 
 /// [`transitions`] for each [`Needs::index`].
 static TRANSITIONS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-    (0..16)
+    (0..32)
         .map(|i| {
             transitions(Needs {
                 event: i & 1 != 0,
                 attempts: i & 2 != 0,
                 completion: i & 4 != 0,
                 side: i & 8 != 0,
+                moves: i & 16 != 0,
             })
         })
         .collect()
@@ -268,8 +277,7 @@ fn transitions(needs: Needs) -> String {
              AS u(id, epoch, old, record, status, finished_ms, history, ended, event,
                   attempts)),
      up AS (
-         UPDATE runs r SET record = u.record, status = u.status, finished_ms = u.finished_ms,
-             lease_until_ms = {NOW_MS} + $12
+         UPDATE runs r SET record = u.record,{listed} lease_until_ms = {NOW_MS} + $12
          FROM u
          WHERE r.id = u.id AND r.owner = $11::text AND r.epoch = u.epoch AND r.record = u.old
            AND r.rare_rows = 0{completion_guard}
@@ -281,6 +289,11 @@ fn transitions(needs: Needs) -> String {
                 (SELECT COALESCE(MAX(seq) + 1, 0) FROM history h WHERE h.run = d.id),
                 d.history
          FROM up d)",
+        listed = if needs.moves {
+            " status = u.status, finished_ms = u.finished_ms,"
+        } else {
+            ""
+        },
         completion_guard = if needs.completion {
             "
            AND (u.finished_ms IS NULL OR r.end_ties = 0)"
@@ -521,6 +534,7 @@ fn checkpoints(
             return Ok(None);
         }
         let mut record = record.clone();
+        let listed_before = (record.status, runs::finished_ms(&record));
         let ended = match op {
             WriteOp::CommitState {
                 state_name,
@@ -537,6 +551,7 @@ fn checkpoints(
             }
             _ => unreachable!("only checkpoints and completions get here"),
         };
+        let moves = (record.status, runs::finished_ms(&record)) != listed_before;
         let sealed = runs::seal(&record)?;
         let history_bytes = super::batch::seal_history(record.transitions, history)?;
         checkpoints.push(Checkpoint {
@@ -550,6 +565,7 @@ fn checkpoints(
             event: ended.is_some() && history.step.as_deref() == Some(EVENT_STEP),
             attempts: ended.is_some() && history.attempts > 1,
             bare: known.bare_at == Some(epoch),
+            moves,
         });
     }
     Ok(Some(checkpoints))
