@@ -19,7 +19,72 @@
 //! triggers are the schema's.
 //!
 //! The migration fills the counters from the rows present, with those tables locked against
-//! writers until it commits.
+//! writers until it commits. A counter too low would let the one statement write past a
+//! cancel or a parent to tell; the start-up check ([`check`]) counts again where they
+//! disagree with the tables (triggers disabled for a while, say, or a hand edit).
+
+use super::sql::Sql;
+use crate::error::Error;
+
+/// What each run's counters should be, for the runs that any rare table names.
+const EXPECTED: &str = "expected AS (
+     SELECT run, sum(rare)::integer AS rare, sum(ties)::integer AS ties
+     FROM (SELECT run, 1 AS rare, 0 AS ties FROM requests
+           UNION ALL SELECT run, 1, 0 FROM quarantine
+           UNION ALL SELECT run, 1, 0 FROM migrated
+           UNION ALL SELECT run, 0, 1 FROM queue_runs
+           UNION ALL SELECT child, 0, 1 FROM children) rows
+     GROUP BY run)";
+
+/// The runs whose counters disagree with the tables, with what they should be.
+fn disagreeing() -> String {
+    format!(
+        "WITH {EXPECTED}
+         SELECT r.id, COALESCE(e.rare, 0) AS rare, COALESCE(e.ties, 0) AS ties
+         FROM runs r LEFT JOIN expected e ON e.run = r.id
+         WHERE r.rare_rows <> COALESCE(e.rare, 0) OR r.end_ties <> COALESCE(e.ties, 0)"
+    )
+}
+
+/// Counts again the counters that disagree with the tables; how many runs it corrected.
+///
+/// The first look takes no lock: a transaction writes a rare row and its counter together
+/// (the trigger runs at its commit), so one snapshot sees both or neither, and a store that
+/// agrees with itself is left alone. Runs that disagree are corrected with the rare tables
+/// locked against writers, from a snapshot taken after the lock.
+pub(super) async fn check(client: &mut deadpool_postgres::Object) -> Result<usize, Error> {
+    let query = format!("SELECT count(*) FROM ({}) wrong", disagreeing());
+    let wrong: i64 = Sql::Conn(client).one(&query, &[]).await?.get(0);
+    if wrong == 0 {
+        return Ok(0);
+    }
+    let tx = client.transaction().await.map_err(super::error::pg_error)?;
+    tx.batch_execute(
+        "LOCK TABLE requests, quarantine, migrated, queue_runs, children
+             IN SHARE ROW EXCLUSIVE MODE",
+    )
+    .await
+    .map_err(super::error::pg_error)?;
+    let corrected = tx
+        .query(
+            &format!(
+                "WITH wrong AS ({})
+                 UPDATE runs r SET rare_rows = w.rare, end_ties = w.ties
+                 FROM wrong w WHERE r.id = w.id
+                 RETURNING r.id",
+                disagreeing()
+            ),
+            &[],
+        )
+        .await
+        .map_err(super::error::pg_error)?;
+    tx.commit().await.map_err(super::error::pg_error)?;
+    for row in &corrected {
+        let run = crate::run::RunId(super::unbig(row.get(0)));
+        tracing::warn!(%run, "the run's guard counters disagreed with its rows: counted again");
+    }
+    Ok(corrected.len())
+}
 
 pub(super) const MIGRATION: &str = r#"
 LOCK TABLE requests, quarantine, migrated, queue_runs, children IN SHARE ROW EXCLUSIVE MODE;
