@@ -265,7 +265,8 @@ static TRANSITIONS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(
 /// The whole batch in one statement (see the module doc). Each run's row is updated under
 /// the guards and renews its lease as `batch.rs` does; its history appended. A checkpoint
 /// drops the sleep and branch outputs of the await it ended (a dropped sleep makes the run
-/// active again and drops its wake-up, as in `batch.rs`), and its event wait and attempts at that position; a
+/// active again and drops its wake-up, as in `batch.rs`), unless every position the batch
+/// ends is bare (`bare_position.rs`), and its event wait and attempts at that position; a
 /// completion drops the run's loop items and its `active` row. Sub-statements that `needs`
 /// says no op of the batch needs are left out.
 fn transitions(needs: Needs) -> String {
