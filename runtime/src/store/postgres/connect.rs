@@ -15,7 +15,7 @@
 
 use std::future::Future;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, QueueMode, RecyclingMethod};
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
 use super::committing::Committing;
@@ -137,8 +137,13 @@ pub(super) fn new_pool(config: tokio_postgres::Config, size: usize) -> Result<Po
             recycling_method: RecyclingMethod::Fast,
         },
     );
+    // The connection used last is taken first: a lone run's statements go to one server
+    // process, whose caches and plans are warm, instead of each of the pool's in turn (each
+    // of which planned its statements anew: five custom plans of ~0.3-0.9 ms before the
+    // server keeps a generic one). The group committer's pool of one has nothing to choose.
     Pool::builder(manager)
         .max_size(size)
+        .queue_mode(QueueMode::Lifo)
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
         .map_err(|e| Error::from(std::io::Error::other(format!("PostgreSQL pool: {e}"))))

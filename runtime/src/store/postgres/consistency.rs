@@ -18,7 +18,8 @@
 //!   wake-up of every waiting run whose sleep at its position is stored (the position read
 //!   from the record of those runs only);
 //! - counted again: the counts by status (`status_counts.rs`), if they differ from the runs'
-//!   (triggers disabled for a while, say).
+//!   (triggers disabled for a while, say), and each run's guard counters (`run_guards.rs`),
+//!   if they differ from the rare tables' rows.
 //!
 //! What LMDB checks and this does not: the answered and deadline entries of a waiting run are
 //! not derived from its question (they are removed when stale, never written back), and
@@ -29,7 +30,8 @@
 //! statement changes anything, whatever other workers commit meanwhile (each of their
 //! transactions changes a run and its entries together), so the check is safe while they
 //! run. Its cost: one pass over `runs` (by its status index) and over each of the four tables,
-//! and one more over `runs` to compare the counts.
+//! one more over `runs` to compare the counts, and one over `runs` and the five rare tables to
+//! compare the guard counters.
 
 use super::runs::code;
 use super::sql::Sql;
@@ -102,6 +104,7 @@ impl PgStore {
             .collect();
         self.driver.run(|mut client| async move {
             let recounted = super::status_counts::check(&mut client).await?;
+            let guards = super::run_guards::check(&mut client).await?;
             let sql = Sql::Conn(&client);
             let mut report = CheckReport {
                 runs: count(
@@ -109,7 +112,7 @@ impl PgStore {
                         .await?
                         .get::<_, i64>(0),
                 ),
-                reindexed: usize::from(recounted),
+                reindexed: usize::from(recounted) + guards,
                 ..CheckReport::default()
             };
             for (table, also) in STALE {

@@ -22,8 +22,10 @@
 //! cairn's, `runs.rs` records and what every write shares, `reads.rs` the reads, `writes.rs`
 //! the write entry and the transitions, `pipeline.rs` statements sent together and the error
 //! that caused their failure, `batch.rs` the transitions of a batch in set-based
-//! statements, `hitl.rs` questions and sessions, `cancel.rs` cancel
-//! and pause, `quarantine.rs` quarantined runs and purges, `listing.rs` listing and counting, `status_counts.rs` the counts by status,
+//! statements, `one_trip.rs` the usual transitions in one statement, `bare_position.rs`
+//! which of them may leave out dropping a sleep and branch outputs, `hitl.rs` questions and sessions, `cancel.rs` cancel
+//! and pause, `quarantine.rs` quarantined runs and purges, `listing.rs` listing and counting, `status_counts.rs` the counts by status, `run_guards.rs` the counters the one statement
+//! guards on,
 //! `workflows.rs` state graphs, `unique.rs` unique keys, `handover.rs` runs handed over by
 //! client-only processes, `leases.rs` which worker runs which run (leases, heartbeat,
 //! take-over, fencing), `let_go.rs` and `held_sweep.rs` how it forgets the runs it has no
@@ -36,6 +38,7 @@
 //! [`Store::write`]: crate::store::Store::write
 //! [`RunRecord`]: crate::store::RunRecord
 
+mod bare_position;
 mod batch;
 mod cancel;
 mod children;
@@ -60,6 +63,7 @@ mod pipeline;
 mod quarantine;
 mod queues;
 mod reads;
+mod run_guards;
 mod runs;
 mod schedules;
 mod schema;

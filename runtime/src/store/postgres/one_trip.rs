@@ -19,7 +19,8 @@
 //!   worker) makes the guess stale.
 //! - **Nothing rare is pending**: no cancel or pause request, no quarantine, no kept
 //!   original; and for a completion, no queue slot to free and no parent to tell (those go
-//!   through `batch.rs` or the per-op path, as before).
+//!   through `batch.rs` or the per-op path, as before). Both are counters on the run's row
+//!   (`run_guards.rs`), so the guard reads no other table.
 //!
 //! These are evaluated by the `UPDATE` on the newest version of each row (PostgreSQL
 //! re-checks an `UPDATE`'s condition on the row a concurrent transaction committed, once
@@ -37,8 +38,9 @@
 //! writing the batch again would commit its transitions twice.
 //!
 //! The statement holds only the sub-statements the batch needs ([`Needs`]): the server
-//! plans it at every execution until it settles on a generic plan, and each sub-statement
-//! adds to that planning and to its execution.
+//! plans it at each of its first executions on a connection (five custom plans) until it
+//! settles on a generic plan, and each sub-statement adds to that planning and to its
+//! execution.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -63,11 +65,20 @@ const MOST_OPS: usize = 8_192;
 /// known takes the usual path once, and is known again after).
 const KNOWN_LIMIT: usize = 65_536;
 
-/// The last record this worker committed for each run it runs: the record, and the sealed
-/// bytes stored for it (what the guard compares).
+/// The last record this worker committed for each run it runs (see [`KnownRun`]).
 #[derive(Default)]
 pub(super) struct Known {
-    records: Mutex<HashMap<RunId, (RunRecord, Vec<u8>)>>,
+    records: Mutex<HashMap<RunId, KnownRun>>,
+}
+
+/// What this worker knows of one run it runs.
+struct KnownRun {
+    /// The record it committed last.
+    record: RunRecord,
+    /// The sealed bytes stored for it (what the guard compares).
+    sealed: Vec<u8>,
+    /// The run's position is bare at this epoch (see `bare_position.rs`).
+    bare_at: Option<i64>,
 }
 
 /// A record a committed transaction stored (`learn` it once the commit is acknowledged).
@@ -75,6 +86,9 @@ pub(super) struct Stored {
     pub run: RunId,
     pub record: RunRecord,
     pub sealed: Vec<u8>,
+    /// The epoch at which the one statement moved the run to a position nothing else was
+    /// written at yet (see `bare_position.rs`); `None` when not known.
+    pub bare_at: Option<i64>,
 }
 
 impl Known {
@@ -92,12 +106,20 @@ impl Known {
             run,
             record,
             sealed,
+            bare_at,
         } in stored
         {
             if record.status.is_finished() {
                 records.remove(&run);
             } else {
-                records.insert(run, (record, sealed));
+                records.insert(
+                    run,
+                    KnownRun {
+                        record,
+                        sealed,
+                        bare_at,
+                    },
+                );
             }
         }
     }
@@ -128,6 +150,20 @@ impl Known {
         self.learn(stored);
     }
 
+    /// Forgets that the position of each run an op of `ops` names is bare: called before
+    /// those ops are written by any other way than the one statement (see
+    /// `bare_position.rs`).
+    pub(super) fn not_bare(&self, ops: &[&WriteOp]) {
+        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        for op in ops {
+            if let Some(run) = super::bare_position::named_run(op)
+                && let Some(known) = records.get_mut(&run)
+            {
+                known.bare_at = None;
+            }
+        }
+    }
+
     fn forget(&self, runs: &[RunId]) {
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         for run in runs {
@@ -147,6 +183,7 @@ impl Stored {
             run,
             record,
             sealed: sealed.to_vec(),
+            bare_at: None,
         }
     }
 }
@@ -164,6 +201,11 @@ struct Checkpoint {
     /// That await was a wait for an event; it was retried.
     event: bool,
     attempts: bool,
+    /// Nothing but the record can be stored at the position this checkpoint ends (see
+    /// `bare_position.rs`): no sleep or branch output to drop.
+    bare: bool,
+    /// The run's listed status or finish time changes.
+    moves: bool,
 }
 
 /// What a batch needs of [`transitions`] beyond the `runs` and history rows: the statement
@@ -177,6 +219,12 @@ struct Needs {
     attempts: bool,
     /// Some op completes its run.
     completion: bool,
+    /// Some checkpoint ends a position that may hold a sleep or branch outputs.
+    side: bool,
+    /// Some op changes its run's listed status (a first transition, a completion): the
+    /// `status` and `finished_ms` columns are written, and the count trigger on `status`
+    /// looks at the row. Otherwise the `UPDATE` leaves them out.
+    moves: bool,
 }
 
 impl Needs {
@@ -185,6 +233,8 @@ impl Needs {
             event: checkpoints.iter().any(|c| c.event),
             attempts: checkpoints.iter().any(|c| c.attempts),
             completion: checkpoints.iter().any(|c| c.ended.is_none()),
+            side: checkpoints.iter().any(|c| c.ended.is_some() && !c.bare),
+            moves: checkpoints.iter().any(|c| c.moves),
         }
     }
 
@@ -192,17 +242,21 @@ impl Needs {
         usize::from(self.event)
             | (usize::from(self.attempts) << 1)
             | (usize::from(self.completion) << 2)
+            | (usize::from(self.side) << 3)
+            | (usize::from(self.moves) << 4)
     }
 }
 
 /// [`transitions`] for each [`Needs::index`].
 static TRANSITIONS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-    (0..8)
+    (0..32)
         .map(|i| {
             transitions(Needs {
                 event: i & 1 != 0,
                 attempts: i & 2 != 0,
                 completion: i & 4 != 0,
+                side: i & 8 != 0,
+                moves: i & 16 != 0,
             })
         })
         .collect()
@@ -211,7 +265,8 @@ static TRANSITIONS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(
 /// The whole batch in one statement (see the module doc). Each run's row is updated under
 /// the guards and renews its lease as `batch.rs` does; its history appended. A checkpoint
 /// drops the sleep and branch outputs of the await it ended (a dropped sleep makes the run
-/// active again and drops its wake-up, as in `batch.rs`), and its event wait and attempts at that position; a
+/// active again and drops its wake-up, as in `batch.rs`), unless every position the batch
+/// ends is bare (`bare_position.rs`), and its event wait and attempts at that position; a
 /// completion drops the run's loop items and its `active` row. Sub-statements that `needs`
 /// says no op of the batch needs are left out.
 fn transitions(needs: Needs) -> String {
@@ -223,43 +278,48 @@ fn transitions(needs: Needs) -> String {
              AS u(id, epoch, old, record, status, finished_ms, history, ended, event,
                   attempts)),
      up AS (
-         UPDATE runs r SET record = u.record, status = u.status, finished_ms = u.finished_ms,
-             lease_until_ms = {NOW_MS} + $12
+         UPDATE runs r SET record = u.record,{listed} lease_until_ms = {NOW_MS} + $12
          FROM u
          WHERE r.id = u.id AND r.owner = $11::text AND r.epoch = u.epoch AND r.record = u.old
-           AND NOT EXISTS (SELECT 1 FROM requests q WHERE q.run = r.id)
-           AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.run = r.id)
-           AND NOT EXISTS (SELECT 1 FROM migrated m WHERE m.run = r.id){completion_guard}
-         RETURNING r.id),
-     done AS (SELECT u.* FROM u JOIN up ON up.id = u.id),
+           AND r.rare_rows = 0{completion_guard}
+         -- What the other sub-statements need of each run written (no join with `u`).
+         RETURNING u.id, u.history, u.ended, u.event, u.attempts, u.finished_ms),
      hist AS (
          INSERT INTO history (run, seq, record)
          SELECT d.id,
                 (SELECT COALESCE(MAX(seq) + 1, 0) FROM history h WHERE h.run = d.id),
                 d.history
-         FROM done d),
+         FROM up d)",
+        listed = if needs.moves {
+            " status = u.status, finished_ms = u.finished_ms,"
+        } else {
+            ""
+        },
+        completion_guard = if needs.completion {
+            "
+           AND (u.finished_ms IS NULL OR r.end_ties = 0)"
+        } else {
+            ""
+        }
+    );
+    if needs.side {
+        sql.push_str(
+            ",
      slept AS (
-         DELETE FROM sleeps s USING done d
+         DELETE FROM sleeps s USING up d
          WHERE s.run = d.id AND s.position = d.ended RETURNING s.run, s.wake_ms),
      woke AS (INSERT INTO active (run) SELECT run FROM slept ON CONFLICT DO NOTHING),
      unwoken AS (
          DELETE FROM wakeups w USING slept s WHERE w.wake_ms = s.wake_ms AND w.run = s.run),
      outputs AS (
-         DELETE FROM branches b USING done d WHERE b.run = d.id AND b.position = d.ended)",
-        completion_guard = if needs.completion {
-            "
-           AND (u.finished_ms IS NULL
-                OR (NOT EXISTS (SELECT 1 FROM queue_runs q WHERE q.run = r.id)
-                    AND NOT EXISTS (SELECT 1 FROM children c WHERE c.child = r.id)))"
-        } else {
-            ""
-        }
-    );
+         DELETE FROM branches b USING up d WHERE b.run = d.id AND b.position = d.ended)",
+        );
+    }
     if needs.event {
         sql.push_str(
             ",
      waits AS (
-         DELETE FROM event_waits e USING done d
+         DELETE FROM event_waits e USING up d
          WHERE d.event AND e.run = d.id AND e.position = d.ended)",
         );
     }
@@ -267,7 +327,7 @@ fn transitions(needs: Needs) -> String {
         sql.push_str(
             ",
      tries AS (
-         DELETE FROM attempts a USING done d
+         DELETE FROM attempts a USING up d
          WHERE d.attempts AND a.run = d.id AND a.position = d.ended)",
         );
     }
@@ -275,10 +335,10 @@ fn transitions(needs: Needs) -> String {
         sql.push_str(
             ",
      items AS (
-         DELETE FROM loop_items i USING done d
+         DELETE FROM loop_items i USING up d
          WHERE d.finished_ms IS NOT NULL AND i.run = d.id),
      idle AS (
-         DELETE FROM active a USING done d WHERE d.finished_ms IS NOT NULL AND a.run = d.id)",
+         DELETE FROM active a USING up d WHERE d.finished_ms IS NOT NULL AND a.run = d.id)",
         );
     }
     sql.push_str(
@@ -402,6 +462,9 @@ impl PgStore {
                             run: c.run,
                             record: c.record,
                             sealed: c.sealed,
+                            // A checkpoint moved the run to a position it never was at:
+                            // nothing is stored there yet.
+                            bare_at: c.ended.map(|_| c.epoch),
                         })
                         .collect(),
                 );
@@ -460,11 +523,11 @@ fn checkpoints(
         if !writes.is_empty() || !seen.insert(*run) {
             return Ok(None);
         }
-        let (Some((record, old)), Some(epoch)) =
-            (records.get(run), leases::held_epoch(worker, *run))
+        let (Some(known), Some(epoch)) = (records.get(run), leases::held_epoch(worker, *run))
         else {
             return Ok(None);
         };
+        let (record, old) = (&known.record, &known.sealed);
         // The task's position against the known record, which the statement's guard holds
         // to be the stored one: a task that is not where the run is stored (see
         // `lifecycle::at_position`) is refused by the usual path.
@@ -472,6 +535,7 @@ fn checkpoints(
             return Ok(None);
         }
         let mut record = record.clone();
+        let listed_before = (record.status, runs::finished_ms(&record));
         let ended = match op {
             WriteOp::CommitState {
                 state_name,
@@ -488,6 +552,7 @@ fn checkpoints(
             }
             _ => unreachable!("only checkpoints and completions get here"),
         };
+        let moves = (record.status, runs::finished_ms(&record)) != listed_before;
         let sealed = runs::seal(&record)?;
         let history_bytes = super::batch::seal_history(record.transitions, history)?;
         checkpoints.push(Checkpoint {
@@ -500,6 +565,8 @@ fn checkpoints(
             ended,
             event: ended.is_some() && history.step.as_deref() == Some(EVENT_STEP),
             attempts: ended.is_some() && history.attempts > 1,
+            bare: known.bare_at == Some(epoch),
+            moves,
         });
     }
     Ok(Some(checkpoints))

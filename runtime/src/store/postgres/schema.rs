@@ -81,6 +81,7 @@ CREATE INDEX runs_by_owner ON runs (owner) WHERE owner IS NOT NULL AND finished_
 ALTER TABLE runs SET (fillfactor = 50);
 "#,
     super::status_counts::MIGRATION,
+    super::run_guards::MIGRATION,
 ];
 
 /// Whether `name` is a plain lower-case SQL identifier, which needs no quoting anywhere

@@ -50,6 +50,8 @@ impl PgStore {
         if let Some(written) = self.write_in_one_trip(ops, now_ms) {
             return written.map_err(|error| WriteError::Failed(Box::new(error)));
         }
+        // Any of these ops may write a sleep or branch output at its run's position.
+        self.known.not_bare(ops);
         match self.write_transaction(ops, now_ms, true) {
             Err(Unnamed(error)) => {
                 tracing::debug!(%error, "batched statement failed: the batch is written op by op");
