@@ -95,18 +95,24 @@ impl Driver {
         self.block_on(retrying(&self.pool, f))
     }
 
-    /// [`run_transaction`](Self::run_transaction) for the group committer's writes
-    /// ([`Store::write`](crate::store::Store::write)): on its own connection, driven by the
-    /// committing thread (see `committing.rs`).
+    /// [`run_transaction`](Self::run_transaction) for a write of the group committer
+    /// ([`Store::write`](crate::store::Store::write)) of `ops` ops: a small one on the
+    /// committer's own connection, driven by the committing thread (see `committing.rs`), a
+    /// larger one on the pool's.
     pub(super) fn commit_transaction<T, F>(
         &self,
+        ops: usize,
         f: impl Fn(deadpool_postgres::Object) -> F + Send + Sync,
     ) -> Result<T, Error>
     where
         F: Future<Output = Result<T, Error>> + Send,
         T: Send,
     {
-        self.committing.run(f)
+        if ops <= super::committing::MOST_OPS {
+            self.committing.run(f)
+        } else {
+            self.run_transaction(f)
+        }
     }
 
     /// Runs `future` to completion on the store's runtime from any thread (see the module doc).

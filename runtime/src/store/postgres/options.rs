@@ -57,8 +57,8 @@ impl PostgresOptions {
     }
 
     /// At most how many connections this process opens (default 8, at least 2): one of its
-    /// own for the group committer's writes, the others shared by concurrent reads, claims
-    /// and the heartbeat.
+    /// own for the group committer's small writes, the others shared by larger ones, reads,
+    /// claims and the heartbeat.
     pub fn max_connections(mut self, count: usize) -> Self {
         self.max_connections = count.max(2);
         self
