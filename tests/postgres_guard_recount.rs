@@ -7,46 +7,17 @@
 //! one statement's, which reads only the counter); a second worker starting meanwhile runs
 //! the check, and leaves the run to its owner (its lease is live).
 
+mod paused_at_gate;
 mod postgres_common;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use cairn::{Context, PostgresOptions, Runtime, Status, workflow};
+use cairn::{PostgresOptions, Runtime};
+use paused_at_gate::{
+    assert_held_once_and_no_step_after, release_until_paused, start_and_pause_in_held_step,
+    three_steps,
+};
 use postgres_common::Store;
-use tokio::sync::Notify;
-
-/// How many times each step ran.
-static HELD: AtomicU64 = AtomicU64::new(0);
-static AFTER: AtomicU64 = AtomicU64::new(0);
-/// The held step is running; the held step may end.
-static STARTED: Notify = Notify::const_new();
-static GATE: Notify = Notify::const_new();
-
-async fn add(n: u64) -> Result<u64, String> {
-    Ok(n + 1)
-}
-
-async fn held(n: u64) -> Result<u64, String> {
-    HELD.fetch_add(1, Ordering::SeqCst);
-    STARTED.notify_one();
-    GATE.notified().await;
-    Ok(n + 1)
-}
-
-async fn after(n: u64) -> Result<u64, String> {
-    AFTER.fetch_add(1, Ordering::SeqCst);
-    Ok(n + 1)
-}
-
-#[workflow]
-async fn three_steps(ctx: &mut Context, n: u64) -> Result<u64, String> {
-    // Once this step is committed the run is running: a pause waits for its next commit.
-    let n = ctx.task(add, n).await?;
-    let n = ctx.task(held, n).await?;
-    let n = ctx.task(after, n).await?;
-    Ok(n)
-}
 
 fn options(store: &Store, worker: &str) -> PostgresOptions {
     PostgresOptions::new(store.url.clone())
@@ -66,9 +37,7 @@ fn a_guard_counter_that_disagrees_is_counted_again_at_start() {
             .start()
             .unwrap();
         let client = worker.client();
-        let run = client.start(three_steps, 1).await.unwrap();
-        STARTED.notified().await;
-        client.pause(run).await.unwrap();
+        let run = start_and_pause_in_held_step(&client).await;
 
         let (db, connection) = tokio_postgres::connect(&store.url, tokio_postgres::NoTls)
             .await
@@ -96,26 +65,9 @@ fn a_guard_counter_that_disagrees_is_counted_again_at_start() {
         assert_eq!(rare_rows().await, 1, "counted again at the start");
 
         // The held step ends: its commit meets the pause.
-        GATE.notify_one();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let status = client.status(run).unwrap();
-            if status.status == Status::Paused {
-                break;
-            }
-            assert!(
-                !status.status.is_finished() && std::time::Instant::now() < deadline,
-                "run {run} not paused: {status:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        release_until_paused(&client, run).await;
         worker.shutdown().await;
         other.shutdown().await;
-        assert_eq!(HELD.load(Ordering::SeqCst), 1);
-        assert_eq!(
-            AFTER.load(Ordering::SeqCst),
-            0,
-            "a paused run runs no next step"
-        );
+        assert_held_once_and_no_step_after();
     });
 }

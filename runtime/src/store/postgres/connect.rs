@@ -9,9 +9,9 @@
 //! the worker's other tasks move on while it waits for the server), and on a short-lived scoped
 //! thread from a current-thread runtime, which may not block in place.
 //!
-//! The group committer's writes are the exception: they have a connection of their own, which
-//! the committing thread drives itself (`committing.rs`), saving two thread wake-ups per round
-//! trip.
+//! The group committer's small writes are the exception: they have a connection of their own,
+//! which the committing thread drives itself (`committing.rs`), saving two thread wake-ups per
+//! round trip.
 
 use std::future::Future;
 
@@ -117,7 +117,7 @@ impl Driver {
 
     /// Runs `future` to completion on the store's runtime from any thread (see the module doc).
     pub(super) fn block_on<T: Send>(&self, future: impl Future<Output = T> + Send) -> T {
-        block_on(&self.handle, future)
+        blocking(|| self.handle.block_on(future))
     }
 
     /// The store's runtime, for its background tasks (heartbeat, notifications).
@@ -153,11 +153,6 @@ pub(super) fn new_pool(config: tokio_postgres::Config, size: usize) -> Result<Po
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
         .map_err(|e| Error::from(std::io::Error::other(format!("PostgreSQL pool: {e}"))))
-}
-
-/// Runs `future` to completion on `handle`'s runtime from any thread (see the module doc).
-fn block_on<T: Send>(handle: &Handle, future: impl Future<Output = T> + Send) -> T {
-    blocking(|| handle.block_on(future))
 }
 
 /// Runs `wait`, which blocks the calling thread until a future of another runtime is done:
