@@ -91,6 +91,9 @@ pub use schedule::{MAX_SCHEDULE_NAME_BYTES, MissedTicks, Schedule, Tz};
 pub use store::lmdb::options::LmdbOptions;
 #[cfg(feature = "postgres")]
 pub use store::postgres::PostgresOptions;
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+pub use store::postgres::one_trip::usual_checkpoints_statement;
 pub use task::{RetryPolicy, Task};
 pub use workflow::Workflow;
 

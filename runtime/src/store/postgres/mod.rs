@@ -56,7 +56,7 @@ mod let_go;
 mod listing;
 mod lost_leases;
 mod notify;
-mod one_trip;
+pub(crate) mod one_trip;
 pub(crate) mod options;
 mod originals;
 mod pipeline;
