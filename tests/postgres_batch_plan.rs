@@ -1,16 +1,19 @@
-//! How the server plans the group committer's usual statement (`store/postgres/one_trip.rs`)
-//! on a `runs` table it has no statistics for yet: a new schema's first minute, before
-//! autovacuum first analyzes it, when a worker writes its first batches.
+//! How the server plans two statements of a worker's usual path on a `runs` table it has no
+//! statistics for yet: a new schema's first minute, before autovacuum first analyzes it,
+//! when the workers claim and write their first runs.
 //!
-//! The statement updates the batch's runs from arrays (`unnest`), each run's row under its
-//! guards. Whatever the server estimates, it must either read each run by its key or read
-//! the batch once (a hash join): never read the batch again for every row of `runs`, which
-//! made a batch of 64 checkpoints cost 3-13 ms instead of about 0.5 ms on 1,000 runs (the
-//! planner took the run's guards, `owner = $11 AND rare_rows = 0`, without statistics, for a
-//! filter that leaves one row of `runs`).
+//! - The group committer's statement (`store/postgres/one_trip.rs`) updates the batch's runs
+//!   from arrays (`unnest`), each run's row under its guards. Whatever the server estimates,
+//!   it must read each run by its key or read the batch once (a hash join): never read the
+//!   batch again for every row of `runs`, which made a batch of 64 checkpoints cost 3-13 ms
+//!   instead of about 0.5 ms on 1,000 runs (the planner took the guards on the run's row,
+//!   `owner = $11 AND rare_rows = 0`, without statistics, for a filter that keeps one row).
+//! - A claim (`store/postgres/leases.rs`) takes the first claimable runs in id order: it
+//!   must walk `active` in that order up to its limit, not read and sort every pending and
+//!   running run (2-3.5 ms per claim of 64 among 1,000 new runs).
 //!
-//! The plan is read with `EXPLAIN` of the statement prepared and executed with a batch's
-//! values, as the worker's connection would: its first executions get custom plans.
+//! Plans are read with `EXPLAIN` of the statement prepared and executed with real values,
+//! as a worker's connection runs it: its first executions get custom plans.
 
 mod postgres_common;
 
@@ -36,7 +39,7 @@ const TABLE_SIZES: [u64; 5] = [100, 300, 1_000, 2_000, 4_000];
 const BATCH_SIZES: [usize; 6] = [8, 32, 64, 128, 256, 512];
 
 #[test]
-fn a_batch_of_checkpoints_never_reads_the_batch_again_for_each_row_of_runs() {
+fn without_statistics_a_batch_reads_each_run_once_and_a_claim_walks_active_in_order() {
     let store = Store::fresh(Duration::from_secs(60));
     let tokio = postgres_common::tokio_runtime();
     let _entered = tokio.enter();
@@ -69,6 +72,19 @@ fn a_batch_of_checkpoints_never_reads_the_batch_again_for_each_row_of_runs() {
                 "{stored} runs, a batch of {batch}: the nested loop's inner side must read one \
                  run by its key, not {}: {join:#}",
                 inner["Node Type"]
+            );
+        }
+        // Limits well below the runs stored: a claim that must read them all may sort them.
+        for limit in [16, 64, 256]
+            .into_iter()
+            .filter(|limit| limit * 4 <= stored)
+        {
+            let claim = plan_of_claim(&store, limit);
+            let sorts = nodes(&claim, &|node| node["Node Type"] == "Sort");
+            assert!(
+                sorts.is_empty(),
+                "{stored} runs, a claim of {limit}: it must walk `active` in id order, not sort \
+                 the claimable runs: {claim:#}"
             );
         }
     }
@@ -117,7 +133,7 @@ fn plan_of_batch(store: &Store, size: usize) -> Value {
         &format!(
             "PREPARE usual AS {};
              EXPLAIN (FORMAT JSON) EXECUTE usual({});",
-            cairn::usual_checkpoints_statement(),
+            cairn::__postgres_planned::usual_checkpoints(),
             arguments.join(", ")
         ),
     );
@@ -127,6 +143,36 @@ fn plan_of_batch(store: &Store, size: usize) -> Value {
     })
     .unwrap_or_else(|| panic!("no update of runs in {plan:#}"));
     update["Plans"][0].clone()
+}
+
+/// The plan of a claim of at most `limit` runs by a new worker, "new", that holds none.
+fn plan_of_claim(store: &Store, limit: u64) -> Value {
+    let plan = sql(
+        store,
+        &format!(
+            "PREPARE claim AS {};
+             EXPLAIN (FORMAT JSON) EXECUTE claim(0, 'new', 30000, false, ARRAY[0, 1], {limit});",
+            cairn::__postgres_planned::claim()
+        ),
+    );
+    serde_json::from_str(&plan).expect("a plan in JSON")
+}
+
+/// Every node of `plan` that `wanted` accepts.
+fn nodes<'a>(plan: &'a Value, wanted: &dyn Fn(&Value) -> bool) -> Vec<&'a Value> {
+    let mut found = Vec::new();
+    let mut stack = vec![plan];
+    while let Some(value) = stack.pop() {
+        if wanted(value) {
+            found.push(value);
+        }
+        match value {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(fields) => stack.extend(fields.values()),
+            _ => {}
+        }
+    }
+    found
 }
 
 /// The first node of `plan` (depth first) that `wanted` accepts.

@@ -93,7 +93,7 @@ pub use store::lmdb::options::LmdbOptions;
 pub use store::postgres::PostgresOptions;
 #[cfg(feature = "postgres")]
 #[doc(hidden)]
-pub use store::postgres::one_trip::usual_checkpoints_statement;
+pub use store::postgres::planned as __postgres_planned;
 pub use task::{RetryPolicy, Task};
 pub use workflow::Workflow;
 

@@ -56,7 +56,7 @@ mod let_go;
 mod listing;
 mod lost_leases;
 mod notify;
-pub(crate) mod one_trip;
+mod one_trip;
 pub(crate) mod options;
 mod originals;
 mod pipeline;
@@ -74,6 +74,21 @@ mod workflows;
 mod writes;
 
 pub use options::PostgresOptions;
+
+/// Statements whose plans `tests/postgres_batch_plan.rs` asks the server for. Not public API.
+#[doc(hidden)]
+pub mod planned {
+    /// The group committer's statement for a batch of checkpoints of running runs.
+    pub fn usual_checkpoints() -> &'static str {
+        super::one_trip::usual_checkpoints_statement()
+    }
+
+    /// A worker's claim of the runs after an id (`$1`); its other parameters are those of
+    /// `leases::claim_statement`.
+    pub fn claim() -> String {
+        super::leases::claim_statement("a.run > $1", "SKIP LOCKED")
+    }
+}
 
 use crate::run::RunId;
 

@@ -263,9 +263,8 @@ static TRANSITIONS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(
 });
 
 /// The statement of the most usual batch: checkpoints of running runs, each ending a bare
-/// position. `tests/postgres_batch_plan.rs` asks the server how it plans it.
-#[doc(hidden)]
-pub fn usual_checkpoints_statement() -> &'static str {
+/// position.
+pub(super) fn usual_checkpoints_statement() -> &'static str {
     &TRANSITIONS[Needs {
         event: false,
         attempts: false,
