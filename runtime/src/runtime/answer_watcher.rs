@@ -57,6 +57,11 @@ impl Default for AnswersConfig {
 /// Answered runs (and runs past their deadline) claimed per read of the indexes.
 const CLAIMS_PER_POLL: usize = 256;
 
+/// At most this many handed-over runs taken per poll. A store may take fewer: PostgreSQL
+/// claims `claim_batch` runs at first, more while its claims come back full
+/// (`store/postgres/leases.rs`, `Worker::claim_size`).
+const TAKES_PER_POLL: usize = 1024;
+
 /// The task that watches for answers.
 #[derive(Debug)]
 pub(crate) struct Answers {
@@ -187,7 +192,7 @@ async fn take_handed_over(shared: &Shared, store: &dyn Store) -> Result<Vec<Take
     if !store.any_handed_over()? {
         return Ok(Vec::new());
     }
-    let limit = CLAIMS_PER_POLL;
+    let limit = TAKES_PER_POLL;
     shared
         .commit(WriteOp::TakeHandedOver { limit })
         .await?

@@ -31,8 +31,8 @@ pub(super) async fn take(
     worker: &super::leases::Worker,
     limit: usize,
 ) -> Result<Vec<TakenRun>, Error> {
-    let hints = drop_hints(sql, limit).await?;
     if !worker.runs_here {
+        let hints = drop_hints(sql, limit).await?;
         let hints = hints.into_iter().map(|(run, position)| TakenRun {
             run,
             position,
@@ -41,8 +41,11 @@ pub(super) async fn take(
         });
         return Ok(hints.collect());
     }
-    let claimed =
-        super::leases::claim(sql, worker, 0, limit.min(worker.claim_batch), false).await?;
+    // As many hints as runs asked for: the rest tell the other workers that runs still wait.
+    let asked = limit.min(worker.claim_size());
+    drop_hints(sql, asked).await?;
+    let claimed = super::leases::claim(sql, worker, 0, asked, false).await?;
+    worker.claimed(asked, claimed.len());
     let unstarted: Vec<RunId> = claimed
         .iter()
         .filter(|(_, record)| record.state.is_none() && record.input.is_empty())

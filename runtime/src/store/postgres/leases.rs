@@ -64,6 +64,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -85,8 +86,12 @@ pub(super) struct Worker {
     pub runs_here: bool,
     /// How long a lease lasts without a heartbeat.
     pub lease: Duration,
-    /// At most how many runs one take-over poll claims, so that idle workers share them.
+    /// How many runs one take-over poll claims at first, so that idle workers share them
+    /// (see [`Worker::claim_size`]).
     pub claim_batch: usize,
+    /// How many the next take-over poll claims: `claim_batch`, doubled after each claim that
+    /// came back full, up to `CLAIM_GROWTH` times it.
+    claim_size: AtomicUsize,
     /// The epoch at which this worker took each run it holds, until it has no more use for
     /// it (`let_go.rs`, `held_sweep.rs`).
     held: Mutex<HashMap<RunId, i64>>,
@@ -99,6 +104,9 @@ pub(super) struct Worker {
     live: Mutex<Option<LiveRuns>>,
 }
 
+/// At most this many times `claim_batch` in one claim (see [`Worker::claim_size`]).
+const CLAIM_GROWTH: usize = 8;
+
 /// Lists the runs with a live task in this process.
 pub(super) type LiveRuns = Arc<dyn Fn() -> Vec<RunId> + Send + Sync>;
 
@@ -109,10 +117,34 @@ impl Worker {
             runs_here,
             lease,
             claim_batch,
+            claim_size: AtomicUsize::new(claim_batch),
             held: Mutex::new(HashMap::new()),
             taking: Arc::default(),
             live: Mutex::new(None),
         }
+    }
+
+    /// How many runs the next take-over poll claims. A claim that comes back full says that
+    /// more runs wait (a burst started by a client, the runs of a worker that died): the next
+    /// one asks for twice as many, up to [`CLAIM_GROWTH`] times `claim_batch`, so that a burst
+    /// of 1,000 runs reaches an idle worker in five claims rather than sixteen (each claim
+    /// waits for the group committer's batch in progress: 15-25 ms apart on a busy worker). A
+    /// claim that comes back short starts again from `claim_batch`. Workers that poll
+    /// together still share a burst: each one's claims skip the rows the others lock.
+    pub(super) fn claim_size(&self) -> usize {
+        self.claim_size.load(Ordering::Relaxed)
+    }
+
+    /// Records that a take-over poll asked for `asked` runs and claimed `claimed`.
+    pub(super) fn claimed(&self, asked: usize, claimed: usize) {
+        let next = if claimed >= asked {
+            self.claim_size()
+                .saturating_mul(2)
+                .min(self.claim_batch.saturating_mul(CLAIM_GROWTH))
+        } else {
+            self.claim_batch
+        };
+        self.claim_size.store(next, Ordering::Relaxed);
     }
 
     pub(super) fn lease_ms(&self) -> i64 {
@@ -713,4 +745,30 @@ pub(super) fn start_heartbeat(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_grow_while_they_come_back_full_and_start_again_after_a_short_one() {
+        let worker = Worker::new("w".to_owned(), true, Duration::from_secs(30), 64);
+        let mut asked = Vec::new();
+        for _ in 0..5 {
+            let size = worker.claim_size();
+            asked.push(size);
+            worker.claimed(size, size);
+        }
+        assert_eq!(
+            asked,
+            [64, 128, 256, 512, 512],
+            "doubling, up to 8 times claim_batch"
+        );
+        worker.claimed(512, 40);
+        assert_eq!(worker.claim_size(), 64, "a short claim starts again");
+        // A poll that asked for fewer than the claim size (its own limit) and got them all.
+        worker.claimed(10, 10);
+        assert_eq!(worker.claim_size(), 128);
+    }
 }

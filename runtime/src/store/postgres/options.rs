@@ -76,8 +76,10 @@ impl PostgresOptions {
         self
     }
 
-    /// At most how many waiting runs (new ones started by client-only processes, or those of
-    /// a worker that died) one worker claims at each poll (default 64): a smaller batch
+    /// How many waiting runs (new ones started by client-only processes, or those of a worker
+    /// that died) one worker claims at its first poll (default 64). While its claims come
+    /// back full (a burst of runs waits), each next poll claims twice as many, up to eight
+    /// times this; a claim that comes back short starts again from it. A smaller batch
     /// spreads a burst of runs over more workers, a larger one drains it in fewer polls.
     pub fn claim_batch(mut self, runs: usize) -> Self {
         self.claim_batch = runs.max(1);
