@@ -26,6 +26,9 @@
 //! of its baseline, and the closing table gives the median and range.
 //! `CAIRN_BENCH_PG_CLAIM_BATCH=N` sets the workers' `claim_batch` (how many waiting runs a
 //! worker claims per poll; default the backend's), to see how pick-up limits the throughput.
+//! `CAIRN_BENCH_PG_STEPS=N` gives the throughput figure's runs N steps instead of 10: with
+//! long runs the claims at the start and the last runs' tail weigh less, and the figure comes
+//! near the workers' steady rate.
 //!
 //! Worker processes are this binary run again with `CAIRN_BENCH_PG_WORKER` set: they talk
 //! to the parent with `@@` lines on stdout and shut down when their stdin closes. Every wait
@@ -54,10 +57,22 @@ type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// Runs and steps of the throughput figure.
 const RUNS: u64 = 1_000;
+/// Steps of each run of the throughput figure, unless `CAIRN_BENCH_PG_STEPS` says otherwise.
 const STEPS: u64 = 10;
-/// Commits a run of `STEPS` steps makes once started: one per step and its completion (the
-/// start, one `start_many` for all, and the workers' claims are not counted).
-const COMMITS_PER_RUN: u64 = STEPS + 1;
+
+/// The steps of each run of the throughput figure (`STEPS` or `CAIRN_BENCH_PG_STEPS`).
+fn steps_per_run() -> u64 {
+    std::env::var("CAIRN_BENCH_PG_STEPS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(STEPS)
+}
+
+/// Commits a run of the throughput figure makes once started: one per step and its
+/// completion (the start and the claims are not counted).
+fn commits_per_run() -> u64 {
+    steps_per_run() + 1
+}
 /// Bytes of the throughput baseline's raw `UPDATE`: about what a transition of `steps`
 /// writes (its run record and history record; the latency figure measures it: ~110 B).
 const THROUGHPUT_STATE_BYTES: usize = 128;
@@ -440,7 +455,7 @@ impl Pg {
 }
 
 impl Pg {
-    /// The server floor of the throughput figure: the rows `RUNS` runs of `STEPS` steps
+    /// The server floor of the throughput figure: the rows `RUNS` runs of `steps_per_run()` steps
     /// write (each transition a runs-like row updated and a history row inserted, `bytes`
     /// of state each), written with as few statements as PostgreSQL allows: per step, one
     /// statement in autocommit for all `RUNS` runs (an `unnest` `UPDATE` and an `INSERT`
@@ -476,14 +491,14 @@ impl Pg {
         let ids: Vec<i64> = (1..=RUNS as i64).collect();
         let records: Vec<Vec<u8>> = (0..RUNS).map(|_| vec![7u8; bytes]).collect();
         let began = Instant::now();
-        for seq in 0..COMMITS_PER_RUN as i64 {
+        for seq in 0..commits_per_run() as i64 {
             self.raw.execute(&step, &[&ids, &records, &seq]).await?;
         }
         let elapsed = began.elapsed();
         self.raw
             .batch_execute("DROP TABLE bench_floor_runs, bench_floor_history")
             .await?;
-        Ok((RUNS * COMMITS_PER_RUN) as f64 / elapsed.as_secs_f64())
+        Ok((RUNS * commits_per_run()) as f64 / elapsed.as_secs_f64())
     }
 }
 
@@ -558,7 +573,7 @@ async fn latency(pg: &mut Pg) -> Fallible<Sample> {
 }
 
 /// (2) Throughput with `workers` worker processes: transitions per second from
-/// `start_many` of `RUNS` runs of `STEPS` steps (in a client-only process, this one) until
+/// `start_many` of `RUNS` runs of `steps_per_run()` steps (in a client-only process, this one) until
 /// every run completed; the baseline is one raw commit per transition, half of the raw
 /// commits right before the runs start, half right after they complete.
 async fn throughput(pg: &mut Pg, workers: usize) -> Fallible<(Sample, f64)> {
@@ -577,7 +592,10 @@ async fn throughput(pg: &mut Pg, workers: usize) -> Fallible<(Sample, f64)> {
     let server_pid = pg.own.as_ref().map(|s| s.pid);
     let cpu_before = (worker_cpu(&started), server_pid.map(server_cpu_seconds));
     let began = Instant::now();
-    client.start_many(steps, (0..RUNS).map(|_| STEPS)).await?;
+    let steps_each = steps_per_run();
+    client
+        .start_many(steps, (0..RUNS).map(|_| steps_each))
+        .await?;
     loop {
         let counts = client.count_by_status()?;
         let completed = counts.get(Status::Completed);
@@ -614,8 +632,8 @@ async fn throughput(pg: &mut Pg, workers: usize) -> Fallible<(Sample, f64)> {
         spread.push(runs.to_string());
     }
     pg.drop_schema(&schema).await?;
-    let per_s = (RUNS * COMMITS_PER_RUN) as f64 / elapsed.as_secs_f64();
-    let transitions = (RUNS * COMMITS_PER_RUN) as f64;
+    let per_s = (RUNS * commits_per_run()) as f64 / elapsed.as_secs_f64();
+    let transitions = (RUNS * commits_per_run()) as f64;
     let wall = elapsed.as_secs_f64();
     println!(
         "CPU while the runs ran ({wall:.2} s): worker processes {workers_cpu:.2} s ({:.0}% of one core, {:.0} µs per transition); server {}",
@@ -637,7 +655,7 @@ async fn throughput(pg: &mut Pg, workers: usize) -> Fallible<(Sample, f64)> {
     );
     println!(
         "throughput: {workers} worker(s): {per_s:.0} transitions/s ({} in {:.2} s; steps committed {hooked}; runs per worker {}) = {:.1}x one raw commit per transition ({baseline_per_s:.0}/s)",
-        RUNS * COMMITS_PER_RUN,
+        RUNS * commits_per_run(),
         elapsed.as_secs_f64(),
         spread.join("/"),
         per_s / baseline_per_s
@@ -822,7 +840,8 @@ async fn bench(only: Option<&str>) -> Fallible<()> {
         if !samples.is_empty() {
             row(
                 &format!(
-                    "throughput, {RUNS} runs × {STEPS} steps, {} worker process(es) (baseline: one raw commit per transition)",
+                    "throughput, {RUNS} runs × {} steps, {} worker process(es) (baseline: one raw commit per transition)",
+                    steps_per_run(),
                     WORKER_COUNTS[i]
                 ),
                 samples,
