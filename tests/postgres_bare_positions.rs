@@ -60,10 +60,7 @@ fn sleeps_and_branch_outputs_are_dropped_when_their_run_moves_on() {
         }
         runtime.shutdown().await;
 
-        let (db, connection) = tokio_postgres::connect(&store.url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
+        let db = postgres_common::connect(&store).await;
         for table in ["sleeps", "branches", "wakeups", "active"] {
             let left: i64 = db
                 .query_one(&format!("SELECT count(*) FROM {schema}.{table}"), &[])

@@ -132,31 +132,37 @@ fn plan_of_batch(store: &Store, size: usize) -> Value {
         "'me'".to_owned(),
         "30000".to_owned(),
     ];
-    let plan = sql(
+    let plan = explained(
         store,
-        &format!(
-            "PREPARE usual AS {};
-             EXPLAIN (FORMAT JSON) EXECUTE usual({});",
-            cairn::__postgres_planned::usual_checkpoints(),
-            arguments.join(", ")
-        ),
+        cairn::__postgres_planned::usual_checkpoints(),
+        &arguments.join(", "),
     );
-    let plan: Value = serde_json::from_str(&plan).expect("a plan in JSON");
-    let update = find(&plan, &|node| {
+    let updates = nodes(&plan, &|node| {
         node["Node Type"] == "ModifyTable" && node["Relation Name"] == "runs"
-    })
-    .unwrap_or_else(|| panic!("no update of runs in {plan:#}"));
+    });
+    let update = updates
+        .first()
+        .unwrap_or_else(|| panic!("no update of runs in {plan:#}"));
     update["Plans"][0].clone()
 }
 
 /// The plan of a claim of at most `limit` runs by a new worker, "new", that holds none.
 fn plan_of_claim(store: &Store, limit: u64) -> Value {
+    explained(
+        store,
+        &cairn::__postgres_planned::claim(),
+        &format!("0, 'new', 30000, false, ARRAY[0, 1], {limit}"),
+    )
+}
+
+/// The plan of `statement` prepared and executed with `arguments`, as the server chooses it
+/// for a connection's first executions (a custom plan for those values).
+fn explained(store: &Store, statement: &str, arguments: &str) -> Value {
     let plan = sql(
         store,
         &format!(
-            "PREPARE claim AS {};
-             EXPLAIN (FORMAT JSON) EXECUTE claim(0, 'new', 30000, false, ARRAY[0, 1], {limit});",
-            cairn::__postgres_planned::claim()
+            "PREPARE planned AS {statement};
+             EXPLAIN (FORMAT JSON) EXECUTE planned({arguments});"
         ),
     );
     serde_json::from_str(&plan).expect("a plan in JSON")
@@ -177,16 +183,4 @@ fn nodes<'a>(plan: &'a Value, wanted: &dyn Fn(&Value) -> bool) -> Vec<&'a Value>
         }
     }
     found
-}
-
-/// The first node of `plan` (depth first) that `wanted` accepts.
-fn find<'a>(plan: &'a Value, wanted: &dyn Fn(&Value) -> bool) -> Option<&'a Value> {
-    if wanted(plan) {
-        return Some(plan);
-    }
-    match plan {
-        Value::Array(items) => items.iter().find_map(|item| find(item, wanted)),
-        Value::Object(fields) => fields.values().find_map(|field| find(field, wanted)),
-        _ => None,
-    }
 }

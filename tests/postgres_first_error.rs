@@ -49,10 +49,7 @@ fn a_deadlock_in_a_pipelined_commit_is_reported_as_itself_and_run_again() {
             .register(one_step)
             .start()
             .unwrap();
-        let (db, connection) = tokio_postgres::connect(&store.url, tokio_postgres::NoTls)
-            .await
-            .expect("connect to the test server");
-        tokio::spawn(connection);
+        let db = postgres_common::connect(&store).await;
         let schema = &store.schema;
         db.batch_execute(&format!(
             "CREATE SEQUENCE {schema}.firings;

@@ -39,10 +39,7 @@ fn a_guard_counter_that_disagrees_is_counted_again_at_start() {
         let client = worker.client();
         let run = start_and_pause_in_held_step(&client).await;
 
-        let (db, connection) = tokio_postgres::connect(&store.url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
+        let db = postgres_common::connect(&store).await;
         let counted = format!("SELECT rare_rows::bigint FROM {schema}.runs WHERE id = {run}");
         let rare_rows = || {
             let (db, counted) = (&db, &counted);

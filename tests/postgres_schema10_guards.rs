@@ -55,10 +55,7 @@ fn a_request_stored_before_version_11_is_counted_by_its_migration() {
         let client = worker.client();
         let run = start_and_pause_in_held_step(&client).await;
 
-        let (db, connection) = tokio_postgres::connect(&store.url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
+        let db = postgres_common::connect(&store).await;
         let count = |sql: String| {
             let db = &db;
             async move { db.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0) }

@@ -256,10 +256,7 @@ fn a_version_7_schema_with_inputs_inline_is_migrated_and_its_runs_finish() {
         assert_eq!(*STEPS.lock().unwrap(), ["greet ada"]);
 
         // The same runs in a schema of version 7.
-        let (db, connection) = tokio_postgres::connect(&store.url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
+        let db = postgres_common::connect(&store).await;
         let old = format!("{current}_v7");
         let ddl = include_str!("fixtures/postgres_schema7.sql");
         db.batch_execute(&format!(

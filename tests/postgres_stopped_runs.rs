@@ -71,10 +71,7 @@ fn child_entry() {
 /// A connection to the test server with `store`'s schema first on its search path.
 fn connect(store: &Store, tokio: &tokio::runtime::Runtime) -> tokio_postgres::Client {
     tokio.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&store.url, tokio_postgres::NoTls)
-            .await
-            .expect("connect to the test server");
-        tokio::spawn(connection);
+        let client = postgres_common::connect(store).await;
         client
             .batch_execute(&format!("SET search_path = {}", store.schema))
             .await

@@ -147,6 +147,16 @@ pub fn within<T>(
         .expect(what)
 }
 
+/// A connection of the test's own to the store's server (tables named with their schema, or
+/// after a `SET search_path`), its connection task spawned on the current tokio runtime.
+pub async fn connect(store: &Store) -> tokio_postgres::Client {
+    let (db, connection) = tokio_postgres::connect(&store.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test server");
+    tokio::spawn(connection);
+    db
+}
+
 /// `psql` of the installed PostgreSQL: on the `PATH`, else Debian's, newest first.
 pub fn psql() -> std::path::PathBuf {
     let on_path = std::env::var_os("PATH").and_then(|path| {
