@@ -36,6 +36,8 @@ use stats::median_min_max;
 
 #[path = "perf/flushes.rs"]
 mod flushes;
+#[path = "perf/run_floor.rs"]
+mod run_floor;
 #[path = "common/stats.rs"]
 mod stats;
 
@@ -677,13 +679,15 @@ async fn starts(mode: Durability) -> Result<(), Error> {
         let (batched, call) = start_and_await(mode, n, Starts::Many).await?;
         let raw_dir = scratch();
         let raw = raw_heed_commits(raw_dir.path(), n, 200, mode);
+        let floor_dir = scratch();
+        let floor = run_floor::run_life_floor(floor_dir.path(), n, true);
         let rate = |d: Duration| n as f64 / d.as_secs_f64();
         // Ratios of rates: to the starts awaited one by one (each pays its own commit), and
         // to as many raw heed commits with fsync in the same run (the disk's own pace).
         let vs_sequential = |d: Duration| rate(d) / rate(one_by_one);
         let vs_raw = |d: Duration| rate(d) / rate(raw);
         println!(
-            "(7) starts [{}]: N={n:>6}: sequential start {:>8.0} runs/s ({:.3} s) = {:.2}x raw; concurrent starts {:>8.0} runs/s ({:.3} s) = {:.1}x sequential, {:.1}x raw; start_many {:>8.0} runs/s ({:.3} s, of which the call {:.1} ms) = {:.1}x sequential, {:.1}x raw; raw heed commits {:>6.0}/s ({:.3} s)",
+            "(7) starts [{}]: N={n:>6}: sequential start {:>8.0} runs/s ({:.3} s) = {:.2}x raw; concurrent starts {:>8.0} runs/s ({:.3} s) = {:.1}x sequential, {:.1}x raw; start_many {:>8.0} runs/s ({:.3} s, of which the call {:.1} ms) = {:.1}x sequential, {:.1}x raw; raw heed commits {:>6.0}/s ({:.3} s); floor (raw heed, the runs' writes alone) {:>8.0} runs/s = {:.1}x sequential",
             mode_name(mode),
             rate(one_by_one),
             one_by_one.as_secs_f64(),
@@ -699,6 +703,8 @@ async fn starts(mode: Durability) -> Result<(), Error> {
             vs_raw(batched),
             rate(raw),
             raw.as_secs_f64(),
+            rate(floor),
+            vs_sequential(floor),
         );
     }
     Ok(())
