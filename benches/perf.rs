@@ -663,9 +663,10 @@ async fn loops(mode: Durability) -> Result<(), Error> {
 
 /// (7) Start N runs and await all their results, with full durability: N `start` calls
 /// awaited one by one (each pays its own fsync), N `start` calls made at once from N tasks
-/// (their creations share group commits, as transitions do), and one `start_many` (one commit
-/// for all N), next to N raw heed commits with fsync in the same run. Each run is a three-step
-/// workflow.
+/// (their creations share group commits, as transitions do), one `start_many` (one commit
+/// for all N), and N tasks each calling `run` (N waits at once), next to N raw heed commits
+/// with fsync and the floor of the runs' own writes (`perf/run_floor.rs`) in the same run.
+/// Each run is a three-step workflow.
 async fn starts(mode: Durability) -> Result<(), Error> {
     if let Some(rounds) = std::env::var("CAIRN_BENCH_STARTS_MANY_ONLY")
         .ok()
@@ -677,6 +678,7 @@ async fn starts(mode: Durability) -> Result<(), Error> {
         let (one_by_one, _) = start_and_await(mode, n, Starts::OneByOne).await?;
         let (concurrent, _) = start_and_await(mode, n, Starts::Concurrent).await?;
         let (batched, call) = start_and_await(mode, n, Starts::Many).await?;
+        let each_runs = run_in_tasks(mode, n).await?;
         let raw_dir = scratch();
         let raw = raw_heed_commits(raw_dir.path(), n, 200, mode);
         let floor_dir = scratch();
@@ -687,7 +689,7 @@ async fn starts(mode: Durability) -> Result<(), Error> {
         let vs_sequential = |d: Duration| rate(d) / rate(one_by_one);
         let vs_raw = |d: Duration| rate(d) / rate(raw);
         println!(
-            "(7) starts [{}]: N={n:>6}: sequential start {:>8.0} runs/s ({:.3} s) = {:.2}x raw; concurrent starts {:>8.0} runs/s ({:.3} s) = {:.1}x sequential, {:.1}x raw; start_many {:>8.0} runs/s ({:.3} s, of which the call {:.1} ms) = {:.1}x sequential, {:.1}x raw; raw heed commits {:>6.0}/s ({:.3} s); floor (raw heed, the runs' writes alone) {:>8.0} runs/s = {:.1}x sequential",
+            "(7) starts [{}]: N={n:>6}: sequential start {:>8.0} runs/s ({:.3} s) = {:.2}x raw; concurrent starts {:>8.0} runs/s ({:.3} s) = {:.1}x sequential, {:.1}x raw; start_many {:>8.0} runs/s ({:.3} s, of which the call {:.1} ms) = {:.1}x sequential, {:.1}x raw; `run` in N tasks {:>8.0} runs/s ({:.3} s) = {:.1}x sequential; raw heed commits {:>6.0}/s ({:.3} s); floor (raw heed, the runs' writes alone) {:>8.0} runs/s = {:.1}x sequential",
             mode_name(mode),
             rate(one_by_one),
             one_by_one.as_secs_f64(),
@@ -701,6 +703,9 @@ async fn starts(mode: Durability) -> Result<(), Error> {
             call.as_secs_f64() * 1e3,
             vs_sequential(batched),
             vs_raw(batched),
+            rate(each_runs),
+            each_runs.as_secs_f64(),
+            vs_sequential(each_runs),
             rate(raw),
             raw.as_secs_f64(),
             rate(floor),
@@ -785,6 +790,31 @@ async fn start_and_await(
     let elapsed = t.elapsed();
     runtime.shutdown().await;
     Ok((elapsed, started))
+}
+
+/// Time for `n` tasks, each calling `Client::run` (start, then wait for its own result) on a
+/// three-step workflow: the way a program awaiting many results from many tasks writes it,
+/// with `n` waits live at once.
+async fn run_in_tasks(mode: Durability, n: u64) -> Result<Duration, Error> {
+    let dir = scratch();
+    let runtime = Runtime::builder()
+        .path(dir.path())
+        .durability(mode)
+        .register(steps)
+        .start()?;
+    let client = runtime.client();
+    let t = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let client = client.clone();
+        tasks.spawn(async move { client.run(steps, 3).await });
+    }
+    while let Some(ran) = tasks.join_next().await {
+        ran.map_err(|e| Error::from(std::io::Error::other(e)))??;
+    }
+    let elapsed = t.elapsed();
+    runtime.shutdown().await;
+    Ok(elapsed)
 }
 
 /// Store open: `Runtime` start (the store opened, its tables created or checked, recovery)
