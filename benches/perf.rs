@@ -678,7 +678,7 @@ async fn starts(mode: Durability) -> Result<(), Error> {
         let (one_by_one, _) = start_and_await(mode, n, Starts::OneByOne).await?;
         let (concurrent, _) = start_and_await(mode, n, Starts::Concurrent).await?;
         let (batched, call) = start_and_await(mode, n, Starts::Many).await?;
-        let each_runs = run_in_tasks(mode, n).await?;
+        let (each_runs, _) = start_and_await(mode, n, Starts::RunEach).await?;
         let raw_dir = scratch();
         let raw = raw_heed_commits(raw_dir.path(), n, 200, mode);
         let floor_dir = scratch();
@@ -744,10 +744,14 @@ enum Starts {
     Concurrent,
     /// One `start_many`.
     Many,
+    /// `run` (start, then wait for its own result) from one task per run, all at once: the
+    /// way a program awaiting many results from many tasks writes it, `n` waits live at once.
+    RunEach,
 }
 
-/// Time to start `n` three-step runs (one by one, or in one `start_many`) in a fresh directory
-/// and await every result; also returns how long the starts alone took.
+/// Time to start `n` three-step runs (the way `how` says) in a fresh directory and await every
+/// result; also returns how long the starts alone took (for [`Starts::RunEach`], where each
+/// task awaits its own result, the whole time).
 async fn start_and_await(
     mode: Durability,
     n: u64,
@@ -782,6 +786,17 @@ async fn start_and_await(
             }
             ids
         }
+        Starts::RunEach => {
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..n {
+                let client = client.clone();
+                tasks.spawn(async move { client.run(steps, 3).await });
+            }
+            while let Some(ran) = tasks.join_next().await {
+                ran.map_err(|e| Error::from(std::io::Error::other(e)))??;
+            }
+            Vec::new()
+        }
     };
     let started = t.elapsed();
     for id in ids {
@@ -790,31 +805,6 @@ async fn start_and_await(
     let elapsed = t.elapsed();
     runtime.shutdown().await;
     Ok((elapsed, started))
-}
-
-/// Time for `n` tasks, each calling `Client::run` (start, then wait for its own result) on a
-/// three-step workflow: the way a program awaiting many results from many tasks writes it,
-/// with `n` waits live at once.
-async fn run_in_tasks(mode: Durability, n: u64) -> Result<Duration, Error> {
-    let dir = scratch();
-    let runtime = Runtime::builder()
-        .path(dir.path())
-        .durability(mode)
-        .register(steps)
-        .start()?;
-    let client = runtime.client();
-    let t = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..n {
-        let client = client.clone();
-        tasks.spawn(async move { client.run(steps, 3).await });
-    }
-    while let Some(ran) = tasks.join_next().await {
-        ran.map_err(|e| Error::from(std::io::Error::other(e)))??;
-    }
-    let elapsed = t.elapsed();
-    runtime.shutdown().await;
-    Ok(elapsed)
 }
 
 /// Store open: `Runtime` start (the store opened, its tables created or checked, recovery)
