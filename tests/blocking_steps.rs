@@ -124,8 +124,10 @@ async fn a_step_that_blocks_its_thread_is_reported_and_spawn_blocking_keeps_the_
     assert_eq!(warning["workflow"], "blocks");
     assert_eq!(warning["step"], "blocking_call");
     assert!(warning["message"].contains("spawn_blocking"), "{warning:?}");
+    // The report reads a coarse clock (the kernel's tick: 1–10 ms, 4 ms on the CI machine), so
+    // a 400 ms block can measure up to one tick short (399 was seen).
     let blocked_ms: u64 = warning["blocked_ms"].parse().unwrap();
-    assert!(blocked_ms >= 400, "{warning:?}");
+    assert!(blocked_ms >= 390, "{warning:?}");
 
     // On the blocking pool the step's timeout is enforced, and nothing is reported.
     let began = Instant::now();
