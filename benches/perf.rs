@@ -682,7 +682,7 @@ async fn starts(mode: Durability) -> Result<(), Error> {
         let raw_dir = scratch();
         let raw = raw_heed_commits(raw_dir.path(), n, 200, mode);
         let floor_dir = scratch();
-        let floor = run_floor::run_life_floor(floor_dir.path(), n, true);
+        let floor = run_floor::run_life_floor(floor_dir.path(), n);
         let rate = |d: Duration| n as f64 / d.as_secs_f64();
         // Ratios of rates: to the starts awaited one by one (each pays its own commit), and
         // to as many raw heed commits with fsync in the same run (the disk's own pace).

@@ -632,8 +632,9 @@ async fn throughput(pg: &mut Pg, workers: usize) -> Fallible<(Sample, f64)> {
         spread.push(runs.to_string());
     }
     pg.drop_schema(&schema).await?;
-    let per_s = (RUNS * commits_per_run()) as f64 / elapsed.as_secs_f64();
-    let transitions = (RUNS * commits_per_run()) as f64;
+    let committed = RUNS * commits_per_run();
+    let per_s = committed as f64 / elapsed.as_secs_f64();
+    let transitions = committed as f64;
     let wall = elapsed.as_secs_f64();
     println!(
         "CPU while the runs ran ({wall:.2} s): worker processes {workers_cpu:.2} s ({:.0}% of one core, {:.0} µs per transition); server {}",
@@ -655,7 +656,7 @@ async fn throughput(pg: &mut Pg, workers: usize) -> Fallible<(Sample, f64)> {
     );
     println!(
         "throughput: {workers} worker(s): {per_s:.0} transitions/s ({} in {:.2} s; steps committed {hooked}; runs per worker {}) = {:.1}x one raw commit per transition ({baseline_per_s:.0}/s)",
-        RUNS * commits_per_run(),
+        committed,
         elapsed.as_secs_f64(),
         spread.join("/"),
         per_s / baseline_per_s
