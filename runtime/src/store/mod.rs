@@ -178,6 +178,13 @@ pub(crate) trait Store: crate::store::hitl::HitlStore + Send + Sync + 'static {
     /// Whether a write blocks its thread for long (an fsync, a network round trip), so that
     /// the group committer keeps it off threads that must not block.
     fn commits_block(&self) -> bool;
+    /// Whether transactions of this store may run side by side (a database server's, on
+    /// connections of their own), so that the group committer can commit an op that commits
+    /// alone ([`WriteOp::commits_alone`]) beside its batch in progress. False for a store
+    /// with one writer at a time (LMDB), where it would only wait for that batch.
+    fn concurrent_transactions(&self) -> bool {
+        false
+    }
 
     /// A random id of this store, made when it was created; part of idempotency keys, so
     /// that two stores (whose run ids both start at 1) never hand out the same key.

@@ -487,7 +487,9 @@ impl WriteOp {
     /// PostgreSQL a claim that reads tens of records and their inputs) made the batch of
     /// transitions it landed in leave PostgreSQL's one-statement path (`postgres/one_trip.rs`
     /// takes batches of checkpoints and completions only): in the throughput benchmark, 30%
-    /// of the transitions went the usual, slower way for that.
+    /// of the transitions went the usual, slower way for that. On a store whose transactions
+    /// run side by side, it commits beside the batch in progress (see
+    /// [`Committer::submit`](crate::store::group_commit::Committer::submit)).
     pub(crate) fn commits_alone(&self) -> bool {
         matches!(self, WriteOp::TakeHandedOver { .. })
     }

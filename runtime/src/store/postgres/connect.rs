@@ -21,6 +21,7 @@ use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 use super::committing::Committing;
 use super::error::{pg_error, pool_error};
 use crate::error::Error;
+use crate::store::WriteOp;
 
 /// The pool and the runtime its connections run on, and the group committer's connection.
 pub(super) struct Driver {
@@ -95,20 +96,21 @@ impl Driver {
         self.block_on(retrying(&self.pool, f))
     }
 
-    /// [`run_transaction`](Self::run_transaction) for a write of the group committer
-    /// ([`Store::write`](crate::store::Store::write)) of `ops` ops: a small one on the
-    /// committer's own connection, driven by the committing thread (see `committing.rs`), a
-    /// larger one on the pool's.
+    /// [`run_transaction`](Self::run_transaction) for a write of `ops` by the group committer
+    /// ([`Store::write`](crate::store::Store::write)): a small one on the committer's own
+    /// connection, driven by the committing thread (see `committing.rs`), a larger one on the
+    /// pool's. So is an op that commits alone, which may run beside the committer's batch
+    /// ([`WriteOp::commits_alone`]): it must not wait for that batch's connection.
     pub(super) fn commit_transaction<T, F>(
         &self,
-        ops: usize,
+        ops: &[&WriteOp],
         f: impl Fn(deadpool_postgres::Object) -> F + Send + Sync,
     ) -> Result<T, Error>
     where
         F: Future<Output = Result<T, Error>> + Send,
         T: Send,
     {
-        if ops <= super::committing::MOST_OPS {
+        if ops.len() <= super::committing::MOST_OPS && !ops.iter().any(|op| op.commits_alone()) {
             self.committing.run(f)
         } else {
             self.run_transaction(f)

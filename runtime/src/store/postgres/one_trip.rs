@@ -414,7 +414,7 @@ impl PgStore {
         };
         let runs: Vec<RunId> = checkpoints.iter().map(|c| c.run).collect();
         let needs = Needs::of(&checkpoints);
-        let written = self.driver.commit_transaction(ops.len(), |client| {
+        let written = self.driver.commit_transaction(ops, |client| {
             let checkpoints = &checkpoints;
             async move {
                 let statement = client

@@ -47,6 +47,11 @@ impl Store for PgStore {
         true
     }
 
+    fn concurrent_transactions(&self) -> bool {
+        // Each on a connection of the pool (see `Driver::commit_transaction`).
+        true
+    }
+
     fn instance_id(&self) -> u64 {
         self.instance
     }

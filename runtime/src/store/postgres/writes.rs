@@ -71,7 +71,7 @@ impl PgStore {
         batched: bool,
     ) -> Result<Result<Vec<Outcome>, WriteError>, Unnamed> {
         let failed = |e: Error| WriteError::Failed(Box::new(e));
-        let written = self.driver.commit_transaction(ops.len(), |mut client| {
+        let written = self.driver.commit_transaction(ops, |mut client| {
             leases::in_transaction(async move {
                 let tx = client.transaction().await.map_err(super::error::pg_error)?;
                 let sql = Sql::Tx(&tx);
