@@ -88,11 +88,7 @@ fn a_commit_after_the_server_closed_the_runtimes_idle_connections_goes_through()
     // A lease far longer than the test's patience: a run stopped by a failed commit would be
     // taken up again only once it ends.
     let store = Store::fresh(Duration::from_secs(120));
-    // The runtime's warnings and errors in the test's output: a commit that failed says why.
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(std::io::stderr)
-        .try_init();
+    postgres_common::show_warnings();
     let tokio = postgres_common::tokio_runtime();
     tokio.block_on(async {
         let runtime = Runtime::builder()

@@ -64,10 +64,7 @@ fn commits_waiting_for_a_row(store: &Store) -> u64 {
 #[test]
 fn a_run_handed_over_is_taken_while_the_workers_batch_waits() {
     let store = Store::fresh(Duration::from_secs(60));
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(std::io::stderr)
-        .try_init();
+    postgres_common::show_warnings();
     let tokio = postgres_common::tokio_runtime();
     tokio.block_on(async {
         let worker = Runtime::builder()

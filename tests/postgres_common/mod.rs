@@ -134,6 +134,15 @@ pub fn wait_for(patience: Duration, mut done: impl FnMut() -> bool, what: impl F
     }
 }
 
+/// Shows the runtime's warnings and errors in the test's output (a commit that failed says
+/// why); a subscriber set already stays.
+pub fn show_warnings() {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 /// Runs `future` (a client's wait, say) on `tokio`; panics with `what` if it does not end
 /// within `patience`.
 pub fn within<T>(
