@@ -123,7 +123,9 @@ impl Committer {
     }
 
     /// Commits `request` on a thread of its own if it commits alone and the store allows it
-    /// (see [`Committer::submit`]); gives it back otherwise.
+    /// (see [`Committer::submit`]); gives it back otherwise. A thread per op is cheap here:
+    /// the one such op is a take, submitted by the answer watcher only, which awaits each
+    /// before the next, so at most one of these threads lives at a time.
     fn beside(&self, request: Request) -> Option<Request> {
         let Some(store) = self.beside.as_ref().filter(|_| request.op.commits_alone()) else {
             return Some(request);
