@@ -63,8 +63,9 @@ const RUNS: u64 = 40;
 
 #[test]
 fn a_claim_is_a_hot_update() {
-    // Long enough that no heartbeat renews a lease (another update) during the test.
-    let store = Store::fresh(Duration::from_secs(120));
+    // Long enough that no heartbeat renews a lease (another update) during the test: the
+    // first renewal comes a third of a lease after the worker starts.
+    let store = Store::fresh(Duration::from_secs(600));
     postgres_common::show_warnings();
     let tokio = postgres_common::tokio_runtime();
     tokio.block_on(async {
