@@ -116,38 +116,39 @@ impl Committer {
     ) -> oneshot::Receiver<Result<Outcome, Error>> {
         let (done, outcome) = oneshot::channel();
         let request = Request { op, done };
-        if let Some(request) = self.beside(request) {
-            self.inline.submit(store, request);
+        let beside = (self.beside.as_ref())
+            .filter(|_| request.op.commits_alone())
+            .and_then(Weak::upgrade);
+        match beside {
+            Some(store) => self.commit_beside(store, request),
+            None => self.inline.submit(store, request),
         }
         outcome
     }
 
-    /// Commits `request` on a thread of its own if it commits alone and the store allows it
-    /// (see [`Committer::submit`]); gives it back otherwise. A thread per op is cheap here:
-    /// the one such op is a take, submitted by the answer watcher only, which awaits each
-    /// before the next, so at most one of these threads lives at a time.
-    fn beside(&self, request: Request) -> Option<Request> {
-        let Some(store) = self.beside.as_ref().filter(|_| request.op.commits_alone()) else {
-            return Some(request);
-        };
-        let Some(store) = store.upgrade() else {
-            return Some(request);
-        };
+    /// Commits `request` on a thread of its own (see [`Committer::submit`]), or with the
+    /// group commit if no thread can be made. A thread per op is cheap here: the one such op
+    /// is a take, submitted by the answer watcher only, which awaits each before the next, so
+    /// at most one of these threads lives at a time.
+    fn commit_beside(&self, store: Arc<dyn Store>, request: Request) {
         let now_ms = self.inline.now_ms();
-        // Where the thread takes the request from: if no thread can be made, it is still
-        // there, and goes to the group commit.
+        // Where the thread takes the request from: if the thread cannot be made, the
+        // request is still there.
         let slot = Arc::new(Mutex::new(Some(request)));
         let taken = slot.clone();
+        let thread_store = store.clone();
         let spawned = std::thread::Builder::new()
             .name("cairn-commit-alone".to_owned())
             .spawn(move || {
                 let request = taken.lock().unwrap_or_else(PoisonError::into_inner).take();
-                commit_together(&*store, &mut request.into_iter().collect(), now_ms);
+                commit_together(&*thread_store, &mut request.into_iter().collect(), now_ms);
             });
-        match spawned {
-            Ok(_) => None,
-            // The closure was dropped unrun: the request is still in the slot.
-            Err(_) => slot.lock().unwrap_or_else(PoisonError::into_inner).take(),
+        if spawned.is_err() {
+            // The closure was dropped unrun.
+            let left = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(request) = left {
+                self.inline.submit(&*store, request);
+            }
         }
     }
 }
