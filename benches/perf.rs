@@ -717,9 +717,15 @@ async fn starts(mode: Durability) -> Result<(), Error> {
 
 /// `CAIRN_BENCH_STARTS_MANY_ONLY=ROUNDS`: only the `start_many` way of figure 7, `ROUNDS` times
 /// at each N, with no baseline: for profiles of its CPU (with `CAIRN_BENCH_DIR=/dev/shm`, where
-/// the fsync is free, the rate is cairn's own cost per run).
+/// the fsync is free, the rate is cairn's own cost per run). `CAIRN_BENCH_STARTS_N` (a
+/// comma-separated list) replaces the sizes 1,000 and 10,000, so that `perf stat` can count the
+/// CPU of one size alone.
 async fn start_many_only(mode: Durability, rounds: usize) -> Result<(), Error> {
-    for n in [1_000u64, 10_000] {
+    let sizes: Vec<u64> = match std::env::var("CAIRN_BENCH_STARTS_N") {
+        Ok(n) => n.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+        Err(_) => vec![1_000, 10_000],
+    };
+    for n in sizes {
         let mut rates = Vec::with_capacity(rounds);
         for _ in 0..rounds {
             let (elapsed, _) = start_and_await(mode, n, Starts::Many).await?;
