@@ -725,7 +725,14 @@ async fn starts(mode: Durability) -> Result<(), Error> {
 /// CPU of one size alone.
 async fn start_many_only(mode: Durability, rounds: usize) -> Result<(), Error> {
     let sizes: Vec<u64> = match std::env::var("CAIRN_BENCH_STARTS_N") {
-        Ok(n) => n.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+        Ok(list) => list
+            .split(',')
+            .map(|n| {
+                n.trim().parse().unwrap_or_else(|_| {
+                    panic!("CAIRN_BENCH_STARTS_N: `{n}` is not a number of runs (say `1000,10000`)")
+                })
+            })
+            .collect(),
         Err(_) => vec![1_000, 10_000],
     };
     for n in sizes {

@@ -9,9 +9,10 @@
 //!
 //! Without Chromium or chromedriver the tests fail and say what to install: they never pass
 //! without a browser, unless `CAIRN_SKIP_BROWSER=1` ends this test process at once, saying
-//! so (as `CAIRN_SKIP_POSTGRES=1` does for the PostgreSQL tests; CI never sets it). With `CAIRN_UPDATE_SCREENSHOTS=1` they also write the screenshots the
-//! README shows (`docs/runs.png`, `docs/run.png`); otherwise the screenshots go under the
-//! target directory, so that a test run leaves the work tree clean.
+//! so (as `CAIRN_SKIP_POSTGRES=1` does for the PostgreSQL tests; CI never sets it). With
+//! `CAIRN_UPDATE_SCREENSHOTS=1` they also write the screenshots the README shows
+//! (`docs/runs.png`, `docs/run.png`); otherwise the screenshots go under the target
+//! directory, so that a test run leaves the work tree clean.
 
 mod support;
 
