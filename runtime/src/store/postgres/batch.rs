@@ -381,7 +381,10 @@ fn fence(worker: &Worker, run: RunId, row: &Locked) -> Result<(), Error> {
         return Ok(());
     }
     let held = leases::held_epoch(worker, run);
-    if row.owner.as_deref() == Some(worker.id.as_str()) && held == Some(row.epoch) {
+    let owned = row.owner.as_deref() == Some(worker.id.as_str());
+    if (owned && held == Some(row.epoch))
+        || leases::taken_since(worker, held, row.owner.as_deref(), row.epoch)
+    {
         return Ok(());
     }
     tracing::warn!(

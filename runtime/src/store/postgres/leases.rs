@@ -17,9 +17,10 @@
 //!   polls, a bounded batch at a time, `FOR UPDATE SKIP LOCKED` so that two workers never
 //!   claim the same row ([`claim`]).
 //! - **Fencing**: every commit of a run's own task checks, under the row's lock, that the run
-//!   is still owned by this worker at the epoch it took; otherwise the commit is refused with
-//!   [`Error::LeaseLost`], nothing of it written, and the run's task stops in this worker
-//!   ([`fence`]). A worker that was stopped past its lease may have run a step that the new
+//!   is still owned by this worker at the epoch it took (or at a newer one that a take of this
+//!   worker committed and has not recorded yet, [`taken_since`]); otherwise the commit is
+//!   refused with [`Error::LeaseLost`], nothing of it written, and the run's task stops in
+//!   this worker ([`fence`]). A worker that was stopped past its lease may have run a step that the new
 //!   owner runs again (at-least-once), but it never overwrites the new owner's state.
 //!
 //! A client-only process owns nothing: runs it starts or resumes are left without an owner
@@ -335,6 +336,25 @@ pub(super) fn held_epoch(worker: &Worker, run: RunId) -> Option<i64> {
     pending.or_else(|| worker.held().get(&run).copied())
 }
 
+/// Whether a row owned by `worker` at `epoch`, above the epoch it holds (`held`), is its own
+/// take that it has not recorded yet. A take (a wake-up, a claimed answer, a take-over poll)
+/// bumps the epoch in its transaction, and the worker holds the new epoch only once that
+/// commit has returned ([`commit_taken`]). A commit of the run's live task in between (a task
+/// that `run_task::resume_if_claimed` started after an event released the run, while the
+/// answer watcher took it) found the row ahead of the worker and was refused with
+/// [`Error::LeaseLost`]: its task stopped and its `wait` failed, though no other worker had
+/// the run. Only this worker's takes set it as owner with a new epoch (another worker's set
+/// theirs, a client-only process's none), and epochs only grow, so the row's epoch is one
+/// this worker holds a moment later; the fence lets the commit through, as it will then.
+pub(super) fn taken_since(
+    worker: &Worker,
+    held: Option<i64>,
+    owner: Option<&str>,
+    epoch: i64,
+) -> bool {
+    owner == Some(worker.id.as_str()) && held.is_some_and(|held| epoch > held)
+}
+
 /// [`held_epoch`] of each run of `runs` (with a tag of the caller's, an op's index say) that
 /// `worker` holds, outside a transaction, under one lock.
 pub(super) fn held_epochs<T>(
@@ -427,6 +447,21 @@ pub(super) async fn fence(sql: Sql<'_, '_>, worker: &Worker, run: RunId) -> Resu
     };
     let owner: Option<String> = row.get(0);
     let epoch: i64 = row.get(1);
+    if taken_since(worker, held, owner.as_deref(), epoch) {
+        // This worker's own take, not recorded yet: renewed at its epoch, under the lock.
+        let renewed = sql
+            .exec(
+                &format!(
+                    "UPDATE runs SET lease_until_ms = {NOW_MS} + $3
+                     WHERE id = $1 AND owner = $2 AND epoch = $4"
+                ),
+                &[&rid(run), &worker.id, &worker.lease_ms(), &epoch],
+            )
+            .await?;
+        if renewed == 1 {
+            return Ok(());
+        }
+    }
     tracing::warn!(
         %run,
         owner = owner.as_deref().unwrap_or("-"),
@@ -750,6 +785,21 @@ pub(super) fn start_heartbeat(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only a row this worker owns, above an epoch it holds, is its own take not recorded
+    /// yet; another owner, no owner, the epoch held (the usual check's case) or an older one,
+    /// and a run it holds no epoch of are not.
+    #[test]
+    fn a_newer_epoch_is_the_workers_own_take_only_when_it_owns_the_row() {
+        let worker = Worker::new("me".to_owned(), true, Duration::from_secs(30), 64);
+        assert!(taken_since(&worker, Some(3), Some("me"), 4));
+        assert!(taken_since(&worker, Some(3), Some("me"), 9));
+        assert!(!taken_since(&worker, Some(3), Some("them"), 4));
+        assert!(!taken_since(&worker, Some(3), None, 4));
+        assert!(!taken_since(&worker, Some(3), Some("me"), 3));
+        assert!(!taken_since(&worker, Some(3), Some("me"), 2));
+        assert!(!taken_since(&worker, None, Some("me"), 4));
+    }
 
     #[test]
     fn claims_grow_while_they_come_back_full_and_start_again_after_a_short_one() {
