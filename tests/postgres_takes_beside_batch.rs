@@ -13,18 +13,8 @@ mod postgres_common;
 use std::time::Duration;
 
 use cairn::{Context, RunId, Runtime, Status, workflow};
+use postgres_common::gate::{GATE, STEP_BEGAN, gated_step};
 use postgres_common::{Store, connect, eventually, sql};
-use tokio::sync::Notify;
-
-static STEP_BEGAN: Notify = Notify::const_new();
-static GATE: Notify = Notify::const_new();
-
-/// Tells the test it began, then waits for the test to open the gate.
-async fn gated_step(n: u64) -> Result<u64, String> {
-    STEP_BEGAN.notify_one();
-    GATE.notified().await;
-    Ok(n + 1)
-}
 
 async fn quick_step(n: u64) -> Result<u64, String> {
     Ok(n * 2)

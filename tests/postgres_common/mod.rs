@@ -19,6 +19,8 @@ pub mod postgres_server;
 #[path = "../context_common/process.rs"]
 pub mod process;
 
+pub mod gate;
+
 // Each test binary uses a part of it.
 #[allow(unused_imports)]
 pub use process::{Proc, child_dir, count_in_log, log, param, read_log, report, tokio_runtime};
