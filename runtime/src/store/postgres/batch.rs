@@ -380,11 +380,9 @@ fn fence(worker: &Worker, run: RunId, row: &Locked) -> Result<(), Error> {
     if !worker.runs_here {
         return Ok(());
     }
+    // A row without owner went the per-op path before this (`released`).
     let held = leases::held_epoch(worker, run);
-    let owned = row.owner.as_deref() == Some(worker.id.as_str());
-    if (owned && held == Some(row.epoch))
-        || leases::taken_since(worker, held, row.owner.as_deref(), row.epoch)
-    {
+    if leases::holds(worker, held, row.owner.as_deref(), row.epoch) {
         return Ok(());
     }
     tracing::warn!(

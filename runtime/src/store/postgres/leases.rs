@@ -18,10 +18,10 @@
 //!   claim the same row ([`claim`]).
 //! - **Fencing**: every commit of a run's own task checks, under the row's lock, that the run
 //!   is still owned by this worker at the epoch it took (or at a newer one that a take of this
-//!   worker committed and has not recorded yet, [`taken_since`]); otherwise the commit is
-//!   refused with [`Error::LeaseLost`], nothing of it written, and the run's task stops in
-//!   this worker ([`fence`]). A worker that was stopped past its lease may have run a step that the new
-//!   owner runs again (at-least-once), but it never overwrites the new owner's state.
+//!   worker committed and has not recorded yet, [`holds`]); otherwise the commit is refused
+//!   with [`Error::LeaseLost`], nothing of it written, and the run's task stops in this
+//!   worker ([`fence`]). A worker that was stopped past its lease may have run a step that the
+//!   new owner runs again (at-least-once), but it never overwrites the new owner's state.
 //!
 //! A client-only process owns nothing: runs it starts or resumes are left without an owner
 //! for a worker to claim.
@@ -336,6 +336,15 @@ pub(super) fn held_epoch(worker: &Worker, run: RunId) -> Option<i64> {
     pending.or_else(|| worker.held().get(&run).copied())
 }
 
+/// The fence's rule ([`fence`]; `batch.rs` and `lost_leases.rs` read the row themselves):
+/// whether `worker`, holding `held` of a run, may commit to its row owned by `owner` at
+/// `epoch`. It may at the epoch it holds, with the row its own or released by a sent event
+/// (no owner), or at a newer epoch of its own take ([`taken_since`]).
+pub(super) fn holds(worker: &Worker, held: Option<i64>, owner: Option<&str>, epoch: i64) -> bool {
+    let unowned_or_mine = owner.is_none_or(|owner| owner == worker.id);
+    (unowned_or_mine && held == Some(epoch)) || taken_since(worker, held, owner, epoch)
+}
+
 /// Whether a row owned by `worker` at `epoch`, above the epoch it holds (`held`), is its own
 /// take that it has not recorded yet. A take (a wake-up, a claimed answer, a take-over poll)
 /// bumps the epoch in its transaction, and the worker holds the new epoch only once that
@@ -346,12 +355,7 @@ pub(super) fn held_epoch(worker: &Worker, run: RunId) -> Option<i64> {
 /// the run. Only this worker's takes set it as owner with a new epoch (another worker's set
 /// theirs, a client-only process's none), and epochs only grow, so the row's epoch is one
 /// this worker holds a moment later; the fence lets the commit through, as it will then.
-pub(super) fn taken_since(
-    worker: &Worker,
-    held: Option<i64>,
-    owner: Option<&str>,
-    epoch: i64,
-) -> bool {
+fn taken_since(worker: &Worker, held: Option<i64>, owner: Option<&str>, epoch: i64) -> bool {
     owner == Some(worker.id.as_str()) && held.is_some_and(|held| epoch > held)
 }
 
@@ -421,15 +425,19 @@ pub(super) async fn fence(sql: Sql<'_, '_>, worker: &Worker, run: RunId) -> Resu
     }
     let held = held_epoch(worker, run);
     if let Some(epoch) = held {
-        // `owner IS NULL`: a send that woke the run released it (`events::send`) and no worker
-        // has claimed it since (a claim bumps the epoch). This worker, which parked it,
-        // may have resumed it itself at that epoch (`run_task::resume_if_claimed`): it takes
-        // the run back here. A stale worker's epoch is below the row's: still refused.
+        // [`holds`], under the row's lock. `owner IS NULL`: a send that woke the run
+        // released it (`events::send`) and no worker has claimed it since (a claim bumps the
+        // epoch). This worker, which parked it, may have resumed it itself at that epoch
+        // (`run_task::resume_if_claimed`): it takes the run back here. `epoch > $4` with this
+        // worker as owner: its own take, not recorded yet ([`taken_since`]). A stale worker's
+        // epoch is below the row's and the row another's: still refused.
         let renewed = sql
             .exec(
                 &format!(
                     "UPDATE runs SET owner = $2, lease_until_ms = {NOW_MS} + $3
-                     WHERE id = $1 AND (owner = $2 OR owner IS NULL) AND epoch = $4"
+                     WHERE id = $1
+                       AND ((owner = $2 OR owner IS NULL) AND epoch = $4
+                            OR owner = $2 AND epoch > $4)"
                 ),
                 &[&rid(run), &worker.id, &worker.lease_ms(), &epoch],
             )
@@ -447,21 +455,6 @@ pub(super) async fn fence(sql: Sql<'_, '_>, worker: &Worker, run: RunId) -> Resu
     };
     let owner: Option<String> = row.get(0);
     let epoch: i64 = row.get(1);
-    if taken_since(worker, held, owner.as_deref(), epoch) {
-        // This worker's own take, not recorded yet: renewed at its epoch, under the lock.
-        let renewed = sql
-            .exec(
-                &format!(
-                    "UPDATE runs SET lease_until_ms = {NOW_MS} + $3
-                     WHERE id = $1 AND owner = $2 AND epoch = $4"
-                ),
-                &[&rid(run), &worker.id, &worker.lease_ms(), &epoch],
-            )
-            .await?;
-        if renewed == 1 {
-            return Ok(());
-        }
-    }
     tracing::warn!(
         %run,
         owner = owner.as_deref().unwrap_or("-"),
@@ -799,6 +792,13 @@ mod tests {
         assert!(!taken_since(&worker, Some(3), Some("me"), 3));
         assert!(!taken_since(&worker, Some(3), Some("me"), 2));
         assert!(!taken_since(&worker, None, Some("me"), 4));
+        // The whole rule: the epoch held, the row its own or without owner; or its own take.
+        assert!(holds(&worker, Some(3), Some("me"), 3));
+        assert!(holds(&worker, Some(3), None, 3));
+        assert!(holds(&worker, Some(3), Some("me"), 4));
+        assert!(!holds(&worker, Some(3), Some("them"), 3));
+        assert!(!holds(&worker, Some(3), None, 4));
+        assert!(!holds(&worker, None, None, 3));
     }
 
     #[test]

@@ -62,13 +62,8 @@ pub(super) async fn lost_besides(
         let run = RunId(unbig(row.get(0)));
         let owner: Option<String> = row.get(1);
         let epoch: i64 = row.get(2);
-        // `leases::fence`'s test: held by this worker (or by no one) at the epoch it took,
-        // or taken by this worker since (`leases::taken_since`).
-        let held_epoch = leases::held_epoch(worker, run);
-        let held = (held_epoch == Some(epoch)
-            && owner.as_deref().is_none_or(|owner| owner == worker.id))
-            || leases::taken_since(worker, held_epoch, owner.as_deref(), epoch);
-        if !held {
+        let held = leases::held_epoch(worker, run);
+        if !leases::holds(worker, held, owner.as_deref(), epoch) {
             lost.insert(run);
         }
     }
